@@ -1,0 +1,350 @@
+// The relay's network front: one TCP port answering Connect, gRPC and gRPC-Web over
+// HTTP/1.1 and h2c (or HTTP/2 and HTTP/1.1 over TLS), plus gRPC reflection, gRPC health,
+// `/metrics` and the web app's static files, with a graceful shutdown.
+//
+// Owns: sockets, protocol sniffing (h2c preface vs HTTP/1.1), the shared Connect handler and
+// its transport-level limits, routing of non-RPC requests, draining on close. Does not own
+// any securecomm.relay.v1 behaviour (relay/services/) or process concerns (relay/main.ts).
+
+import { existsSync } from "node:fs";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { createHealthState, type HealthState } from "./health.js";
+import { registerReflection } from "./reflection.js";
+import {
+  createStaticFiles,
+  sendPlain,
+  setSecurityHeaders,
+  type StaticRequest,
+  type StaticResponse,
+} from "./static.js";
+
+/**
+ * Largest request message the transport reads, in bytes (Connect `readMaxBytes`). The
+ * biggest legitimate request is a prekey upload at its per-call cap (100 Kyber prekeys of
+ * 1569 + 64 bytes ≈ 165 KB); 1 MiB leaves headroom for a larger configured cap while a
+ * garbage body cannot make the relay buffer more. Per-field limits (envelope size, counts)
+ * are enforced by the services.
+ */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/**
+ * How long close() lets in-flight requests finish before destroying their connections.
+ * Unary calls on loopback finish in milliseconds; streams are ended by the shutdown signal
+ * at once, so this only bounds a stuck client.
+ */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * How long a fresh cleartext connection may stay silent before its protocol is known. Real
+ * clients send their first bytes at once; this only stops idle sockets from piling up.
+ */
+export const PROTOCOL_SNIFF_TIMEOUT_MS = 30_000;
+
+/** The HTTP/2 client connection preface (RFC 9113 §3.4); h2c prior-knowledge starts with it. */
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+/** Prometheus text exposition content type, format version 0.0.4. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** What the server needs from a relay (structurally satisfied by relay/services `Relay`). */
+export interface ServableRelay {
+  /** Registers every securecomm.relay.v1 service on a Connect router. */
+  registerServices(router: ConnectRouter): void;
+  /** Prometheus text exposition of the relay's metrics. */
+  renderMetrics(): string;
+}
+
+/** PEM certificate chain and private key for TLS. */
+export interface RelayTlsOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
+
+/** Options of {@link startRelayServer}. */
+export interface RelayServerOptions {
+  readonly relay: ServableRelay;
+  /** Interface to bind; default 127.0.0.1. */
+  readonly host?: string;
+  /** TCP port; 0 picks a free one. Default 8080. */
+  readonly port?: number;
+  /** When given, serve HTTP/2 and HTTP/1.1 over TLS instead of cleartext. */
+  readonly tls?: RelayTlsOptions;
+  /** Directory of static files; default web/dist when built, else web/. */
+  readonly staticDir?: string;
+  /** Overrides {@link MAX_REQUEST_BYTES}. */
+  readonly maxRequestBytes?: number;
+  /** Overrides {@link SHUTDOWN_GRACE_MS}. */
+  readonly shutdownGraceMs?: number;
+}
+
+/** A running relay server. */
+export interface RelayServer {
+  /** Base URL, e.g. "http://127.0.0.1:8080". */
+  readonly url: string;
+  /** The bound port (the real one when 0 was asked for). */
+  readonly port: number;
+  /** The bound host. */
+  readonly host: string;
+  /** Fully-qualified names of every service answering on this server, sorted. */
+  readonly serviceNames: readonly string[];
+  /** Health state; NOT_SERVING once close() starts. */
+  readonly health: HealthState;
+  /**
+   * Stops accepting connections, reports NOT_SERVING, ends streams, lets in-flight requests
+   * finish (up to the grace period) and destroys every remaining connection. Does not close
+   * the relay itself. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** The static directory served by default: web/dist when the web app is built, else web/. */
+export function defaultStaticDir(): string {
+  const dist = fileURLToPath(new URL("../web/dist/", import.meta.url));
+  if (existsSync(dist + "index.html")) return dist;
+  return fileURLToPath(new URL("../web/", import.meta.url));
+}
+
+const RPC_PATH = /^\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/;
+
+/** Answers a request for an RPC path no service registered, in the caller's protocol. */
+function unknownProcedure(req: StaticRequest, res: StaticResponse): void {
+  req.resume();
+  const contentType = String(req.headers["content-type"] ?? "");
+  const message = "unknown service or method";
+  if (contentType.startsWith("application/grpc")) {
+    // gRPC and gRPC-Web: a trailers-only response with status UNIMPLEMENTED (12).
+    const headers = {
+      "content-type": contentType.startsWith("application/grpc-web")
+        ? "application/grpc-web+proto"
+        : "application/grpc",
+      "grpc-status": "12",
+      "grpc-message": encodeURIComponent(message),
+    };
+    if (res instanceof http2.Http2ServerResponse) {
+      res.stream.respond({ ":status": 200, ...headers }, { endStream: true });
+      return;
+    }
+    res.writeHead(200, headers);
+    res.end();
+    return;
+  }
+  // Connect: HTTP 404 means `unimplemented`; the JSON body says so explicitly.
+  const body = Buffer.from(JSON.stringify({ code: "unimplemented", message }), "utf8");
+  setSecurityHeaders(res);
+  res.setHeader("content-type", "application/json");
+  res.setHeader("content-length", String(body.length));
+  res.writeHead(404);
+  res.end(body);
+}
+
+/**
+ * Starts the relay's HTTP server (spec/10-relay-api.md, "Transport"): one port for Connect,
+ * gRPC and gRPC-Web over HTTP/1.1 and h2c, or over TLS with HTTP/2 (ALPN) and HTTP/1.1 when
+ * `tls` is given. Registers the relay's services, gRPC reflection and gRPC health; serves
+ * `/metrics` and static files on other GET paths.
+ */
+export async function startRelayServer(options: RelayServerOptions): Promise<RelayServer> {
+  const host = options.host ?? "127.0.0.1";
+  const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
+  const staticFiles = createStaticFiles(options.staticDir ?? defaultStaticDir());
+  const shutdown = new AbortController();
+
+  let routerRef: ConnectRouter | undefined;
+  const services = (): DescService[] => {
+    const seen = new Map<string, DescService>();
+    for (const h of routerRef?.handlers ?? []) seen.set(h.service.typeName, h.service);
+    return [...seen.values()];
+  };
+  const serviceNames = (): string[] => services().map((s) => s.typeName).sort();
+  const health = createHealthState(serviceNames);
+
+  const frontDoor = (req: StaticRequest, res: StaticResponse): void => {
+    const method = req.method ?? "GET";
+    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    if (method !== "GET" && method !== "HEAD") {
+      if (RPC_PATH.test(path) || String(req.headers["content-type"] ?? "").startsWith("application/")) {
+        unknownProcedure(req, res);
+      } else {
+        req.resume();
+        sendPlain(res, 405, "method not allowed", { allow: "GET, HEAD" });
+      }
+      return;
+    }
+    if (path === "/metrics") {
+      let text: string;
+      try {
+        text = options.relay.renderMetrics();
+      } catch {
+        sendPlain(res, 500, "metrics unavailable");
+        return;
+      }
+      const body = Buffer.from(text, "utf8");
+      setSecurityHeaders(res);
+      res.setHeader("content-type", METRICS_CONTENT_TYPE);
+      res.setHeader("cache-control", "no-store");
+      res.setHeader("content-length", String(body.length));
+      res.writeHead(200);
+      if (method === "HEAD") res.end();
+      else res.end(body);
+      return;
+    }
+    staticFiles.serve(req, res).catch(() => {
+      if (!res.headersSent) sendPlain(res, 500, "internal error");
+      else res.destroy();
+    });
+  };
+
+  const handler = connectNodeAdapter({
+    routes(router) {
+      routerRef = router;
+      options.relay.registerServices(router);
+      health.register(router);
+      registerReflection(router, services);
+    },
+    // The adapter's response type is a structural blend of http and http2 responses; both
+    // concrete kinds reach frontDoor.
+    fallback: frontDoor as unknown as NonNullable<ConnectNodeAdapterOptions["fallback"]>,
+    readMaxBytes: options.maxRequestBytes ?? MAX_REQUEST_BYTES,
+    shutdownSignal: shutdown.signal,
+  });
+
+  // In-flight accounting, so close() can wait for requests to finish.
+  let inflight = 0;
+  let onDrained: (() => void) | undefined;
+  let closing: Promise<void> | undefined;
+  const h1Active = new Map<net.Socket, number>();
+  const onRequest = (req: StaticRequest, res: StaticResponse): void => {
+    inflight++;
+    const h1Socket = req instanceof http.IncomingMessage ? req.socket : undefined;
+    if (h1Socket) h1Active.set(h1Socket, (h1Active.get(h1Socket) ?? 0) + 1);
+    if (closing && h1Socket) res.setHeader("connection", "close");
+    let done = false;
+    res.once("close", () => {
+      if (done) return;
+      done = true;
+      inflight--;
+      if (h1Socket) {
+        const left = (h1Active.get(h1Socket) ?? 1) - 1;
+        h1Active.set(h1Socket, left);
+        if (closing && left === 0) h1Socket.destroy();
+      }
+      if (inflight === 0) onDrained?.();
+    });
+    handler(req, res);
+  };
+
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const track = (socket: net.Socket): void => {
+    sockets.add(socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      h1Active.delete(socket);
+    });
+  };
+  const trackSession = (session: http2.ServerHttp2Session): void => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    session.on("error", () => session.destroy());
+  };
+
+  let listener: net.Server;
+  if (options.tls) {
+    const secure = http2.createSecureServer(
+      { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, minVersion: "TLSv1.2" },
+      onRequest,
+    );
+    secure.on("connection", (socket: net.Socket) => {
+      track(socket);
+      socket.on("error", () => socket.destroy());
+    });
+    secure.on("secureConnection", (socket: net.Socket) => track(socket));
+    secure.on("session", trackSession);
+    secure.on("tlsClientError", () => {});
+    listener = secure;
+  } else {
+    // Long-lived Subscribe streams must not be cut by Node's request timeout.
+    const h1 = http.createServer({ requestTimeout: 0 }, onRequest);
+    const h2 = http2.createServer({}, onRequest);
+    h2.on("session", trackSession);
+    h1.on("clientError", (_err, socket) => socket.destroy());
+    listener = net.createServer((socket) => {
+      track(socket);
+      socket.on("error", () => socket.destroy());
+      socket.setTimeout(PROTOCOL_SNIFF_TIMEOUT_MS, () => socket.destroy());
+      let buffered: Buffer = Buffer.alloc(0);
+      const onData = (chunk: Buffer): void => {
+        buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+        const n = Math.min(buffered.length, H2_PREFACE.length);
+        const h2c = buffered.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+        if (h2c && n < H2_PREFACE.length) return; // could still be either: wait for more
+        socket.off("data", onData);
+        socket.setTimeout(0);
+        socket.pause();
+        socket.unshift(buffered);
+        // http2 drains the socket's buffer itself on the next tick (resuming would flush the
+        // bytes to no listener); http reads them as 'data' events once the stream flows.
+        if (h2c) {
+          h2.emit("connection", socket);
+        } else {
+          h1.emit("connection", socket);
+          socket.resume();
+        }
+      };
+      socket.on("data", onData);
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(options.port ?? 8080, host, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (listener.address() as AddressInfo).port;
+  const scheme = options.tls ? "https" : "http";
+  const url = `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      health.setNotServing();
+      // Let Watch streams flush NOT_SERVING before the shutdown signal ends them.
+      await new Promise((r) => setImmediate(r));
+      shutdown.abort();
+      const stopped = new Promise<void>((r) => listener.close(() => r()));
+      for (const session of sessions) session.close();
+      for (const [socket, active] of h1Active) if (active === 0) socket.destroy();
+      if (inflight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          timer.unref();
+          onDrained = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+      await stopped;
+    })());
+
+  return {
+    url,
+    port,
+    host,
+    get serviceNames() {
+      return serviceNames();
+    },
+    health,
+    close,
+  };
+}
