@@ -1,0 +1,69 @@
+/**
+ * Starting a session from a recipient's prekey bundle (the PQXDH initiator side).
+ *
+ * Owns: `SessionBuilder.processPreKeyBundle`: verify the bundle, check identity trust, run
+ * PQXDH, create the initiator state and make it current in the record (earlier states are
+ * archived, spec SS-03), and record the identity on first use.
+ * Does not own: fetching bundles (relay connection), the key agreement itself (handshake).
+ */
+
+import { PrivateKey } from "../crypto/curve.js";
+import { ProtocolError } from "../errors.js";
+import { pqxdhInitiate } from "../handshake/pqxdh.js";
+import { type PreKeyBundle, verifyBundleSignatures } from "../handshake/prekey-bundle.js";
+import { createInitiatorState } from "../ratchet/session-state.js";
+import type { ProtocolAddress } from "../store/protocol-address.js";
+import type { IdentityKeyStore, SessionStore } from "../store/store-interfaces.js";
+import { emptySessionRecord, promoteState } from "./session-record.js";
+
+/** Options of `SessionBuilder`; tests inject a clock. */
+export interface SessionBuilderOptions {
+  /** Unix milliseconds, recorded as the session's creation time. */
+  readonly now?: () => number;
+}
+
+/** Builds sessions with remote devices from their prekey bundles (spec PX-01..PX-07, SS-01). */
+export class SessionBuilder {
+  readonly #store: IdentityKeyStore & SessionStore;
+  readonly #now: () => number;
+
+  constructor(store: IdentityKeyStore & SessionStore, options: SessionBuilderOptions = {}) {
+    this.#store = store;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Starts a new session with `address` from `bundle` (spec PX-02, PX-03, SS-01). Throws
+   * ProtocolError "invalid_signature" for a badly signed bundle, "untrusted_identity" when the
+   * bundle's identity differs from the one trusted for `address`, "invalid_key" for unusable
+   * keys. Nothing is stored on failure.
+   */
+  async processPreKeyBundle(address: ProtocolAddress, bundle: PreKeyBundle): Promise<void> {
+    await verifyBundleSignatures(bundle);
+    if (!(await this.#store.isTrustedIdentity(address, bundle.identityKey, "sending"))) {
+      throw new ProtocolError("untrusted_identity");
+    }
+    const identity = await this.#store.getIdentityKeyPair();
+    const agreement = await pqxdhInitiate({ ourIdentity: identity, bundle });
+    const state = await createInitiatorState({
+      secrets: agreement.secrets,
+      localIdentityKey: identity.publicKey.serialize(),
+      remoteIdentityKey: bundle.identityKey.serialize(),
+      localRegistrationId: await this.#store.getLocalRegistrationId(),
+      remoteRegistrationId: bundle.registrationId,
+      baseKey: agreement.baseKey.serialize(),
+      theirSignedPreKey: bundle.signedPreKey,
+      ourRatchetKey: PrivateKey.generate(),
+      pending: {
+        preKeyId: bundle.preKeyId,
+        signedPreKeyId: bundle.signedPreKeyId,
+        kyberPreKeyId: bundle.kyberPreKeyId,
+        kyberCiphertext: agreement.kyberCiphertext,
+        createdAtMs: BigInt(this.#now()),
+      },
+    });
+    const record = (await this.#store.loadSession(address)) ?? emptySessionRecord();
+    await this.#store.storeSession(address, promoteState(record, state));
+    await this.#store.saveIdentity(address, bundle.identityKey);
+  }
+}
