@@ -1,0 +1,69 @@
+import { createHash, createHmac, hkdfSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { bytesToHex, hexToBytes } from "./bytes.js";
+import { hkdfSha256, hmacSha256, sha256, sha512 } from "./kdf.js";
+
+interface HkdfCase {
+  source: string;
+  ikm: string;
+  salt: string;
+  info: string;
+  length: number;
+  okm: string;
+}
+const vectors = JSON.parse(
+  readFileSync(new URL("../../spec/vectors/rfc5869.json", import.meta.url), "utf8"),
+) as { cases: HkdfCase[] };
+
+describe("HKDF-SHA256", () => {
+  it.each(vectors.cases.map((c) => [c.source, c] as const))("matches %s", (_name, c) => {
+    const out = hkdfSha256(hexToBytes(c.ikm), hexToBytes(c.salt), hexToBytes(c.info), c.length);
+    expect(bytesToHex(out)).toBe(c.okm);
+  });
+
+  it("treats an undefined salt as HashLen zero bytes (Signal's 'salt = none')", () => {
+    const ikm = hexToBytes("0b".repeat(22));
+    expect(bytesToHex(hkdfSha256(ikm, undefined, new Uint8Array(0), 42))).toBe(
+      vectors.cases[2]?.okm,
+    );
+    expect(bytesToHex(hkdfSha256(ikm, new Uint8Array(32), new Uint8Array(0), 42))).toBe(
+      vectors.cases[2]?.okm,
+    );
+  });
+
+  it("equals node:crypto hkdfSync on random inputs", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 100 }),
+        fc.uint8Array({ maxLength: 80 }),
+        fc.uint8Array({ maxLength: 80 }),
+        fc.integer({ min: 1, max: 255 * 32 }),
+        (ikm, salt, info, length) => {
+          const ours = hkdfSha256(ikm, salt, info, length);
+          const node = new Uint8Array(hkdfSync("sha256", ikm, salt, info, length));
+          expect(bytesToHex(ours)).toBe(bytesToHex(node));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("rejects output lengths beyond 255 * HashLen (misuse)", () => {
+    expect(() => hkdfSha256(new Uint8Array(1), undefined, new Uint8Array(0), 255 * 32 + 1)).toThrow(RangeError);
+  });
+});
+
+describe("hashes and HMAC", () => {
+  it("equal node:crypto on random inputs", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 100 }), (data, key) => {
+        expect(bytesToHex(sha256(data))).toBe(createHash("sha256").update(data).digest("hex"));
+        expect(bytesToHex(sha512(data))).toBe(createHash("sha512").update(data).digest("hex"));
+        expect(bytesToHex(hmacSha256(key, data))).toBe(createHmac("sha256", key).update(data).digest("hex"));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * XEdDSA signatures over Curve25519 keys, in libsignal's encoding.
+ *
+ * Owns: signing with a Montgomery private key and verifying against a Montgomery public key
+ * (Signal's XEdDSA specification, §2.3 and §2.4), with libsignal's encoding of the Edwards
+ * sign bit (SIGNAL-FACTS "Keys and signatures"): the signer does NOT negate its key to force
+ * sign bit 0 as the paper does; it stores A's sign bit in bit 7 of `sig[63]` (free because
+ * s < 2^253), and the verifier rebuilds A from u with that bit.
+ *
+ * Verification is an Ed25519 verification against the converted key, so it has two paths that
+ * give identical answers (pinned by a fast-check property test): WebCrypto Ed25519 when the
+ * runtime has it (detected once, with RFC 8032 test 1), and noble point arithmetic otherwise.
+ * Does not own: key encodings (curve.ts).
+ */
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { bytesToNumberLE, numberToBytesLE } from "@noble/curves/utils.js";
+import { concatBytes, hexToBytes } from "./bytes.js";
+import { sha512 } from "./kdf.js";
+
+/** XEdDSA signature length: R (32) ‖ s (32). */
+export const XEDDSA_SIGNATURE_LENGTH = 64;
+/** Length of the random Z fed into the nonce hash (XEdDSA §2.3: 64 bytes). */
+export const XEDDSA_RANDOM_LENGTH = 64;
+
+/**
+ * Domain-separation prefix of XEdDSA's nonce hash: hash_1 = SHA-512(2^256 − 2 ‖ …), i.e.
+ * 0xFE followed by 31 bytes of 0xFF, little-endian (XEdDSA §2.3, §2.5).
+ */
+const NONCE_HASH_PREFIX = (() => {
+  const p = new Uint8Array(32).fill(0xff);
+  p[0] = 0xfe;
+  return p;
+})();
+
+/** Bit 7 of `sig[63]` carries A's Edwards sign bit (libsignal's encoding). */
+const SIGN_BIT_MASK = 0x80;
+/**
+ * A valid s is below 2^253: after the sign bit is cleared, the top three bits of s[31] must be
+ * zero (SIGNAL-FACTS; the check libsignal makes).
+ */
+const S_HIGH_BITS_MASK = 0xe0;
+
+const Point = ed25519.Point;
+const Fp = Point.Fp;
+const Fn = Point.Fn;
+
+/**
+ * Signs `message` with the 32-byte clamped Montgomery private key `k` using random `z`
+ * (64 bytes). Returns R ‖ s with A's sign bit in bit 7 of the last byte.
+ */
+export function xeddsaSign(k: Uint8Array, message: Uint8Array, z: Uint8Array): Uint8Array {
+  if (k.length !== 32) throw new RangeError("xeddsaSign: private key must be 32 bytes");
+  if (z.length !== XEDDSA_RANDOM_LENGTH) throw new RangeError("xeddsaSign: Z must be 64 bytes");
+  const a = Fn.create(bytesToNumberLE(k));
+  const aBytes = Point.BASE.multiply(a).toBytes();
+  const signBit = (aBytes[31] as number) & SIGN_BIT_MASK;
+  const r = Fn.create(bytesToNumberLE(sha512(concatBytes(NONCE_HASH_PREFIX, k, message, z))));
+  const rBytes = Point.BASE.multiply(r).toBytes();
+  const h = Fn.create(bytesToNumberLE(sha512(concatBytes(rBytes, aBytes, message))));
+  const s = Fn.add(r, Fn.mul(h, a));
+  const sig = concatBytes(rBytes, numberToBytesLE(s, 32));
+  sig[63] = (sig[63] as number) | signBit;
+  return sig;
+}
+
+/**
+ * The Edwards public key A (32-byte compressed encoding) for Montgomery `u` and `signBit`, as
+ * the XEdDSA verifier rebuilds it (XEdDSA §2.4 `convert_mont` with the sign bit given by the
+ * signature), or `undefined` when u has no such point (u = −1, or u on the twist).
+ */
+export function edwardsKeyFromMontgomery(u: Uint8Array, signBit: 0 | 1): Uint8Array | undefined {
+  if (u.length !== 32) return undefined;
+  // RFC 7748 §5: the top bit of a u-coordinate is masked; the value is then taken mod p.
+  const masked = Uint8Array.from(u);
+  masked[31] = (masked[31] as number) & 0x7f;
+  const uField = Fp.create(bytesToNumberLE(masked));
+  const denominator = Fp.add(uField, Fp.ONE);
+  if (Fp.is0(denominator)) return undefined;
+  // y = (u − 1) / (u + 1), the birational map from Curve25519 to Ed25519 (RFC 7748 §4.1).
+  const y = Fp.div(Fp.sub(uField, Fp.ONE), denominator);
+  const yBytes = numberToBytesLE(y, 32);
+  yBytes[31] = (yBytes[31] as number) | (signBit << 7);
+  try {
+    // zip215 = true: accept x = 0 with the sign bit set (it decodes to x = 0, as libsignal's
+    // decompression does); y is canonical here by construction.
+    return Point.fromBytes(yBytes, true).toBytes();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A signature split into what both verification paths need, or `undefined` if malformed. */
+interface PreparedSignature {
+  readonly aBytes: Uint8Array;
+  readonly rBytes: Uint8Array;
+  /** s with the sign bit cleared, reduced mod L (same point sB; see `prepare`). */
+  readonly sReduced: bigint;
+}
+
+function prepare(u: Uint8Array, signature: Uint8Array): PreparedSignature | undefined {
+  if (signature.length !== XEDDSA_SIGNATURE_LENGTH) return undefined;
+  const last = signature[63] as number;
+  const signBit = ((last & SIGN_BIT_MASK) >> 7) as 0 | 1;
+  const sBytes = signature.slice(32, 64);
+  sBytes[31] = last & ~SIGN_BIT_MASK & 0xff;
+  if (((sBytes[31] as number) & S_HIGH_BITS_MASK) !== 0) return undefined;
+  const aBytes = edwardsKeyFromMontgomery(u, signBit);
+  if (aBytes === undefined) return undefined;
+  // B has order L, so sB = (s mod L)B: reducing changes no verification outcome and lets a
+  // strict Ed25519 verifier (which requires s < L) do the work.
+  return { aBytes, rBytes: signature.slice(0, 32), sReduced: Fn.create(bytesToNumberLE(sBytes)) };
+}
+
+/**
+ * XEdDSA verification through noble: rebuild A, then check that the encoding of sB − hA equals
+ * R byte for byte (the cofactorless check libsignal makes). Never throws on bad input.
+ */
+export function xeddsaVerifyNoble(u: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    const p = prepare(u, signature);
+    if (p === undefined) return false;
+    const A = Point.fromBytes(p.aBytes, true);
+    const h = Fn.create(bytesToNumberLE(sha512(concatBytes(p.rBytes, p.aBytes, message))));
+    const sB = p.sReduced === 0n ? Point.ZERO : Point.BASE.multiply(p.sReduced);
+    const check = sB.subtract(A.multiplyUnsafe(h)).toBytes();
+    let diff = 0;
+    for (let i = 0; i < 32; i++) diff |= (check[i] as number) ^ (p.rBytes[i] as number);
+    return diff === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * XEdDSA verification through WebCrypto Ed25519 against the rebuilt A. `importedKeys` caches
+ * the imported key per sign bit for a given u (the caller owns the cache). Never throws on bad
+ * input; resolves false.
+ */
+export async function xeddsaVerifyNative(
+  u: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  importedKeys?: Map<number, Promise<CryptoKey>>,
+): Promise<boolean> {
+  try {
+    const p = prepare(u, signature);
+    if (p === undefined) return false;
+    const signBit = ((signature[63] as number) & SIGN_BIT_MASK) >> 7;
+    let key = importedKeys?.get(signBit);
+    if (key === undefined) {
+      key = importEd25519Public(p.aBytes);
+      importedKeys?.set(signBit, key);
+    }
+    const sig = concatBytes(p.rBytes, numberToBytesLE(p.sReduced, 32));
+    return await globalThis.crypto.subtle.verify({ name: "Ed25519" }, await key, new Uint8Array(sig), new Uint8Array(message));
+  } catch {
+    return false;
+  }
+}
+
+function importEd25519Public(aBytes: Uint8Array): Promise<CryptoKey> {
+  return globalThis.crypto.subtle.importKey("raw", new Uint8Array(aBytes), { name: "Ed25519" }, true, ["verify"]);
+}
+
+/** RFC 8032 §7.1 TEST 2: public key, one-byte message 0x72 and its signature. */
+const PROBE_PUBLIC = hexToBytes("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c");
+const PROBE_MESSAGE = hexToBytes("72");
+const PROBE_SIGNATURE = hexToBytes(
+  "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da" +
+    "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+);
+
+let nativeDetection: Promise<boolean> | undefined;
+
+/**
+ * Whether WebCrypto Ed25519 verification is usable here: probed once with RFC 8032 TEST 2 (it
+ * must accept it and reject a one-bit change) and cached.
+ */
+export function hasNativeEd25519(): Promise<boolean> {
+  nativeDetection ??= (async () => {
+    try {
+      if (globalThis.crypto?.subtle === undefined) return false;
+      const key = await importEd25519Public(PROBE_PUBLIC);
+      const good = await globalThis.crypto.subtle.verify({ name: "Ed25519" }, key, new Uint8Array(PROBE_SIGNATURE), new Uint8Array(PROBE_MESSAGE));
+      const flipped = new Uint8Array(PROBE_MESSAGE);
+      flipped[0] = (flipped[0] as number) ^ 1;
+      const bad = await globalThis.crypto.subtle.verify({ name: "Ed25519" }, key, new Uint8Array(PROBE_SIGNATURE), flipped);
+      return good && !bad;
+    } catch {
+      return false;
+    }
+  })();
+  return nativeDetection;
+}
