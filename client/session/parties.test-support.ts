@@ -39,6 +39,8 @@ export interface PrekeyOptions {
   readonly oneTimePreKeys?: number;
   /** Whether the Kyber prekey is a last-resort key (kept after use). */
   readonly lastResortKyber?: boolean;
+  /** The address name (a UUID); random when omitted. */
+  readonly name?: string;
 }
 
 /** Our implementation as a party in tests. */
@@ -53,10 +55,10 @@ export class OurParty {
   readonly kyberPreKeyId = 9;
   #nextPreKeyId = 1;
 
-  private constructor(identity: KeyPair, registrationId: number) {
+  private constructor(identity: KeyPair, registrationId: number, name: string) {
     this.identity = identity;
     this.registrationId = registrationId;
-    this.address = createProtocolAddress(randomUuid(), 1);
+    this.address = createProtocolAddress(name, 1);
     this.store = new MemoryProtocolStore(identity, registrationId, () => 1_700_000_000_000);
     this.builder = new SessionBuilder(this.store, { now: () => 1_700_000_000_000 });
     this.cipher = new SessionCipher(this.store);
@@ -64,7 +66,7 @@ export class OurParty {
 
   /** A party with a signed prekey, a Kyber prekey and `oneTimePreKeys` one-time prekeys. */
   static async create(options: PrekeyOptions = {}): Promise<OurParty> {
-    const party = new OurParty(KeyPair.generate(), 1 + Math.floor(Math.random() * 16380));
+    const party = new OurParty(KeyPair.generate(), 1 + Math.floor(Math.random() * 16380), options.name ?? randomUuid());
     const signed = KeyPair.generate();
     await party.store.storeSignedPreKey(
       create(SignedPreKeyRecordSchema, {
@@ -88,6 +90,14 @@ export class OurParty {
     );
     for (let i = 0; i < (options.oneTimePreKeys ?? 1); i++) await party.addOneTimePreKey();
     return party;
+  }
+
+  /** Removes the stored session with `peer` (as if it were lost), through snapshot/restore. */
+  forgetSession(peer: ProtocolAddress): void {
+    const snapshot = this.store.snapshot();
+    const sessions = new Map(snapshot.sessions);
+    sessions.delete(`${peer.name}.${peer.deviceId}`);
+    this.store.restore({ ...snapshot, sessions });
   }
 
   /** Adds one more one-time prekey. */

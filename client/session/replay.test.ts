@@ -1,0 +1,190 @@
+/**
+ * Forward secrecy and replay (spec DR-09, DR-12, DR-13, PX-10, PX-11, SS-06): used message
+ * keys are gone, duplicates and far jumps are refused without any state change, replayed
+ * PreKey messages create no second session, and identity changes are refused until accepted.
+ */
+import { create } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { ChainKeySchema, SenderChainSchema, SessionStateSchema } from "../../gen/securecomm/storage/v1/session_pb.js";
+import { utf8 } from "../crypto/bytes.js";
+import { isProtocolError, type ProtocolErrorCode } from "../errors.js";
+import { MAX_FORWARD_JUMPS } from "../ratchet/constants.js";
+import { nextChainKey } from "../ratchet/kdf-chains.js";
+import { ratchetEncrypt } from "../ratchet/ratchet-encrypt.js";
+import { LibsignalParty, OurParty } from "./parties.test-support.js";
+import { MESSAGE_TYPE_SIGNAL } from "./session-cipher.js";
+
+async function expectCode(p: Promise<unknown>, code: ProtocolErrorCode): Promise<void> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (e) {
+    caught = e;
+  }
+  expect(isProtocolError(caught, code), `expected ProtocolError ${code}, got ${String(caught)}`).toBe(true);
+}
+
+async function pair(): Promise<{ alice: OurParty; bob: OurParty }> {
+  const alice = await OurParty.create();
+  const bob = await OurParty.create();
+  await alice.builder.processPreKeyBundle(bob.address, await bob.bundle(1));
+  const first = await alice.encrypt(bob.address, utf8("hello"));
+  await bob.decrypt(alice.address, first);
+  await alice.decrypt(bob.address, await bob.encrypt(alice.address, utf8("hi")));
+  return { alice, bob };
+}
+
+describe("forward secrecy and replay", () => {
+  it("DR-12: a decrypted message cannot be decrypted again, and nothing changes", async () => {
+    const { alice, bob } = await pair();
+    const m = await alice.encrypt(bob.address, utf8("once"));
+    expect(m.type).toBe(MESSAGE_TYPE_SIGNAL);
+    expect(await bob.decrypt(alice.address, m)).toEqual(utf8("once"));
+    const before = bob.store.snapshot();
+    await expectCode(bob.decrypt(alice.address, m), "duplicate_message");
+    expect(bob.store.snapshot()).toEqual(before);
+  });
+
+  it("DR-09: a skipped key is kept until its message arrives, then gone from the record", async () => {
+    const { alice, bob } = await pair();
+    const messages = [];
+    for (let i = 0; i < 4; i++) messages.push(await alice.encrypt(bob.address, utf8(`m${i}`)));
+    const [m0, m1, m2, m3] = messages as [(typeof messages)[0], (typeof messages)[0], (typeof messages)[0], (typeof messages)[0]];
+    expect(await bob.decrypt(alice.address, m3)).toEqual(utf8("m3"));
+    const chain = () => (async () => (await bob.store.loadSession(alice.address))?.current?.receiverChains[0])();
+    expect((await chain())?.skippedKeys.map((k) => k.counter)).toEqual([0, 1, 2]);
+    expect((await chain())?.chainKey?.index).toBe(4);
+    expect(await bob.decrypt(alice.address, m1)).toEqual(utf8("m1"));
+    expect((await chain())?.skippedKeys.map((k) => k.counter)).toEqual([0, 2]);
+    await expectCode(bob.decrypt(alice.address, m1), "duplicate_message");
+    expect(await bob.decrypt(alice.address, m0)).toEqual(utf8("m0"));
+    expect(await bob.decrypt(alice.address, m2)).toEqual(utf8("m2"));
+    expect((await chain())?.skippedKeys).toEqual([]);
+    // The SPQR keys of delivered messages are gone too.
+    expect((await bob.store.loadSession(alice.address))?.current?.pqRatchet?.skippedKeys).toEqual([]);
+  });
+
+  it("DR-09: a counter exactly MAX_FORWARD_JUMPS ahead decrypts; one more is refused without state change", async () => {
+    const { alice, bob } = await pair();
+    const record = await alice.store.loadSession(bob.address);
+    const state = record?.current;
+    const chain = state?.senderChain?.chainKey;
+    if (state === undefined || chain === undefined || state.senderChain === undefined) throw new Error("no state");
+    const ahead = (jump: number) => {
+      let key = chain.key;
+      for (let i = 0; i < jump; i++) key = nextChainKey(key);
+      return create(SessionStateSchema, {
+        ...state,
+        senderChain: create(SenderChainSchema, {
+          ...state.senderChain,
+          chainKey: create(ChainKeySchema, { index: chain.index + jump, key }),
+        }),
+      });
+    };
+    const tooFar = ratchetEncrypt(ahead(MAX_FORWARD_JUMPS + 1), utf8("too far")).message;
+    const before = bob.store.snapshot();
+    await expectCode(bob.cipher.decrypt(alice.address, tooFar), "counter_too_large");
+    expect(bob.store.snapshot()).toEqual(before);
+    const atLimit = ratchetEncrypt(ahead(MAX_FORWARD_JUMPS), utf8("at the limit")).message;
+    expect(await bob.cipher.decrypt(alice.address, atLimit)).toEqual(utf8("at the limit"));
+    // Only the newest 2,000 skipped keys are kept (MAX_MESSAGE_KEYS).
+    const skipped = (await bob.store.loadSession(alice.address))?.current?.receiverChains[0]?.skippedKeys ?? [];
+    expect(skipped.length).toBe(2_000);
+  });
+
+  it("PX-10: a replayed PreKey message (one-time prekey) is a duplicate, and once the session is gone the consumed prekey refuses it", async () => {
+    const us = await OurParty.create({ oneTimePreKeys: 1 });
+    const them = new LibsignalParty();
+    await them.processBundle(us.address, await us.bundle(1));
+    const first = await them.encrypt(us.address, utf8("first"));
+    expect(await us.decrypt(them.address, first)).toEqual(utf8("first"));
+    expect(await us.store.loadPreKey(1)).toBeUndefined();
+    const before = us.store.snapshot();
+    await expectCode(us.decrypt(them.address, first), "duplicate_message");
+    expect(us.store.snapshot()).toEqual(before);
+    const record = await us.store.loadSession(them.address);
+    expect(record?.previous.length).toBe(0);
+    us.forgetSession(them.address);
+    const withoutSession = us.store.snapshot();
+    await expectCode(us.decrypt(them.address, first), "missing_prekey");
+    expect(us.store.snapshot()).toEqual(withoutSession);
+    expect(await us.store.loadSession(them.address)).toBeUndefined();
+  });
+
+  it("PX-11: with the last-resort Kyber prekey, a replayed PreKey message creates no second session", async () => {
+    const us = await OurParty.create({ oneTimePreKeys: 0, lastResortKyber: true });
+    const them = new LibsignalParty();
+    await them.processBundle(us.address, await us.bundle());
+    const first = await them.encrypt(us.address, utf8("first"));
+    expect(await us.decrypt(them.address, first)).toEqual(utf8("first"));
+    const kyber = await us.store.loadKyberPreKey(us.kyberPreKeyId);
+    expect(kyber?.usedBaseKeys.length).toBe(1);
+    await expectCode(us.decrypt(them.address, first), "duplicate_message");
+    expect((await us.store.loadSession(them.address))?.previous.length).toBe(0);
+    us.forgetSession(them.address);
+    const withoutSession = us.store.snapshot();
+    await expectCode(us.decrypt(them.address, first), "duplicate_message");
+    expect(us.store.snapshot()).toEqual(withoutSession);
+    // A new session from the same peer with a new base key still works with the last-resort key.
+    await them.processBundle(us.address, await us.bundle());
+    const fresh = await them.encrypt(us.address, utf8("fresh"));
+    expect(await us.decrypt(them.address, fresh)).toEqual(utf8("fresh"));
+    expect((await us.store.loadKyberPreKey(us.kyberPreKeyId))?.usedBaseKeys.length).toBe(2);
+  });
+});
+
+describe("identity changes (spec SS-06)", () => {
+  it("a PreKey message under a changed identity is refused until accepted; then the old session cannot encrypt", async () => {
+    const { alice, bob } = await pair();
+    const newBob = await OurParty.create({ name: bob.address.name });
+    await newBob.builder.processPreKeyBundle(alice.address, await alice.bundle(await alice.addOneTimePreKey()));
+    const fromNewBob = await newBob.encrypt(alice.address, utf8("new key"));
+    const before = alice.store.snapshot();
+    await expectCode(alice.decrypt(bob.address, fromNewBob), "untrusted_identity");
+    expect(alice.store.snapshot()).toEqual(before);
+    await expectCode(alice.builder.processPreKeyBundle(bob.address, await newBob.bundle(1)), "untrusted_identity");
+    expect(alice.store.snapshot()).toEqual(before);
+    // The user accepts the new key.
+    expect(await alice.store.saveIdentity(bob.address, newBob.identity.publicKey)).toBe(true);
+    await expectCode(alice.encrypt(bob.address, utf8("to the old key")), "untrusted_identity");
+    expect(await alice.decrypt(bob.address, fromNewBob)).toEqual(utf8("new key"));
+    const reply = await alice.encrypt(bob.address, utf8("to the new key"));
+    expect(await newBob.decrypt(alice.address, reply)).toEqual(utf8("to the new key"));
+  });
+});
+
+describe("simultaneous initiation (Sesame; spec SS-03)", () => {
+  it("two of ours converge on one session", async () => {
+    const alice = await OurParty.create();
+    const bob = await OurParty.create();
+    await alice.builder.processPreKeyBundle(bob.address, await bob.bundle(1));
+    await bob.builder.processPreKeyBundle(alice.address, await alice.bundle(1));
+    const a1 = await alice.encrypt(bob.address, utf8("a1"));
+    const b1 = await bob.encrypt(alice.address, utf8("b1"));
+    expect(await bob.decrypt(alice.address, a1)).toEqual(utf8("a1"));
+    expect(await alice.decrypt(bob.address, b1)).toEqual(utf8("b1"));
+    for (let i = 0; i < 3; i++) {
+      expect(await bob.decrypt(alice.address, await alice.encrypt(bob.address, utf8(`a${i}`)))).toEqual(utf8(`a${i}`));
+      expect(await alice.decrypt(bob.address, await bob.encrypt(alice.address, utf8(`b${i}`)))).toEqual(utf8(`b${i}`));
+    }
+    const aState = (await alice.store.loadSession(bob.address))?.current;
+    const bState = (await bob.store.loadSession(alice.address))?.current;
+    expect(aState?.baseKey).toEqual(bState?.baseKey);
+    expect(aState?.pendingPreKey).toBeUndefined();
+  });
+
+  it("we and libsignal converge after simultaneous initiation", async () => {
+    const us = await OurParty.create();
+    const them = new LibsignalParty();
+    await us.builder.processPreKeyBundle(them.address, them.bundle());
+    await them.processBundle(us.address, await us.bundle(1));
+    const u1 = await us.encrypt(them.address, utf8("u1"));
+    const t1 = await them.encrypt(us.address, utf8("t1"));
+    expect(await them.decrypt(us.address, u1)).toEqual(utf8("u1"));
+    expect(await us.decrypt(them.address, t1)).toEqual(utf8("t1"));
+    for (let i = 0; i < 4; i++) {
+      expect(await them.decrypt(us.address, await us.encrypt(them.address, utf8(`u${i}`)))).toEqual(utf8(`u${i}`));
+      expect(await us.decrypt(them.address, await them.encrypt(us.address, utf8(`t${i}`)))).toEqual(utf8(`t${i}`));
+    }
+  });
+});
