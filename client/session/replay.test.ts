@@ -69,14 +69,15 @@ describe("forward secrecy and replay", () => {
     const record = await alice.store.loadSession(bob.address);
     const state = record?.current;
     const chain = state?.senderChain?.chainKey;
-    if (state === undefined || chain === undefined || state.senderChain === undefined) throw new Error("no state");
+    const sender = state?.senderChain;
+    if (state === undefined || chain === undefined || sender === undefined) throw new Error("no state");
     const ahead = (jump: number) => {
       let key = chain.key;
       for (let i = 0; i < jump; i++) key = nextChainKey(key);
       return create(SessionStateSchema, {
         ...state,
         senderChain: create(SenderChainSchema, {
-          ...state.senderChain,
+          ...sender,
           chainKey: create(ChainKeySchema, { index: chain.index + jump, key }),
         }),
       });
