@@ -13,7 +13,8 @@ import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, type ConnectRouter } from "@connectrpc/connect";
+import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { createHealthState, type HealthState } from "./health.js";
 import { registerReflection } from "./reflection.js";
@@ -113,6 +114,104 @@ export function defaultStaticDir(): string {
 
 const RPC_PATH = /^\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/;
 
+/**
+ * connect-es reports a request body that is not valid protobuf as `internal` ("parse
+ * binary: …"), while its JSON decoder and connect-go say `invalid_argument`. A garbage body is
+ * the client's fault, and the relay's error contract (spec/10-relay-api.md, "Errors") says
+ * so: these wrappers rewrite exactly that error, on all three protocols, to
+ * `invalid_argument`. Nothing else is touched.
+ */
+const REQUEST_DECODE_ERROR = "parse binary:";
+const ENCODED_DECODE_ERROR = encodeURIComponent(REQUEST_DECODE_ERROR);
+
+async function collect(body: AsyncIterable<Uint8Array> | undefined): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body ?? []) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
+
+/** Rewrites a gRPC-Web trailer frame carrying a request-decode error (see above). */
+function fixGrpcWebTrailerFrame(chunk: Uint8Array): Uint8Array {
+  if (chunk.length < 5 || chunk[0] !== 0x80) return chunk;
+  const text = Buffer.from(chunk.subarray(5)).toString("latin1");
+  if (!/^grpc-status: ?13\r?$/m.test(text) || !text.includes(ENCODED_DECODE_ERROR)) return chunk;
+  const fixed = Buffer.from(text.replace(/^grpc-status: ?13(\r?)$/m, `grpc-status: ${Code.InvalidArgument}$1`), "latin1");
+  const out = Buffer.alloc(5 + fixed.length);
+  out[0] = 0x80;
+  out.writeUInt32BE(fixed.length, 1);
+  fixed.copy(out, 5);
+  return out;
+}
+
+function isGrpcDecodeError(headers: Headers | undefined): boolean {
+  return (
+    headers?.get("grpc-status") === String(Code.Internal) &&
+    (headers.get("grpc-message") ?? "").startsWith(ENCODED_DECODE_ERROR)
+  );
+}
+
+async function reclassifyDecodeError(res: UniversalServerResponse): Promise<UniversalServerResponse> {
+  const contentType = res.header?.get("content-type") ?? "";
+  if (res.status === 500 && contentType.startsWith("application/json")) {
+    // Connect unary error: a small JSON body.
+    const body = await collect(res.body);
+    try {
+      const error = JSON.parse(Buffer.from(body).toString("utf8")) as { code?: unknown; message?: unknown };
+      if (error.code === "internal" && typeof error.message === "string" && error.message.startsWith(REQUEST_DECODE_ERROR)) {
+        const fixed = Buffer.from(JSON.stringify({ ...error, code: "invalid_argument" }), "utf8");
+        const header = new Headers(res.header);
+        header.delete("content-length");
+        return { ...res, status: 400, header, body: once(fixed) };
+      }
+    } catch {
+      // Not a Connect error body: pass it through unchanged.
+    }
+    return { ...res, body: once(body) };
+  }
+  if (contentType.startsWith("application/grpc-web")) {
+    const inner = res.body;
+    if (!inner) return res;
+    return {
+      ...res,
+      body: (async function* () {
+        for await (const chunk of inner) yield fixGrpcWebTrailerFrame(chunk);
+      })(),
+    };
+  }
+  if (contentType.startsWith("application/grpc")) {
+    if (isGrpcDecodeError(res.header)) res.header?.set("grpc-status", String(Code.InvalidArgument));
+    const inner = res.body;
+    const trailer = res.trailer;
+    return {
+      ...res,
+      body: (async function* () {
+        if (inner) yield* inner;
+        // The node adapter writes trailers after the body ends, so this still counts.
+        if (isGrpcDecodeError(trailer)) trailer?.set("grpc-status", String(Code.InvalidArgument));
+      })(),
+    };
+  }
+  return res;
+}
+
+/** Wraps a router handler so request-decode errors come out as `invalid_argument`. */
+function withDecodeErrorsAsInvalidArgument(handler: UniversalHandler): UniversalHandler {
+  const wrapped = async (req: Parameters<UniversalHandler>[0]): Promise<UniversalServerResponse> =>
+    reclassifyDecodeError(await handler(req));
+  return Object.assign(wrapped, {
+    protocolNames: handler.protocolNames,
+    service: handler.service,
+    method: handler.method,
+    requestPath: handler.requestPath,
+    allowedMethods: handler.allowedMethods,
+    supportedContentType: handler.supportedContentType,
+  });
+}
+
 /** Answers a request for an RPC path no service registered, in the caller's protocol. */
 function unknownProcedure(req: StaticRequest, res: StaticResponse): void {
   req.resume();
@@ -207,6 +306,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       options.relay.registerServices(router);
       health.register(router);
       registerReflection(router, services);
+      router.handlers.splice(0, router.handlers.length, ...router.handlers.map(withDecodeErrorsAsInvalidArgument));
     },
     // The adapter's response type is a structural blend of http and http2 responses; both
     // concrete kinds reach frontDoor.
