@@ -17,11 +17,7 @@ import {
   SignalMessage as LibSignalMessage,
   groupDecrypt,
   groupEncrypt,
-  processPreKeyBundle,
   processSenderKeyDistributionMessage,
-  signalDecrypt,
-  signalDecryptPreKey,
-  signalEncrypt,
 } from "@signalapp/libsignal-client";
 import type { CiphertextMessage } from "@signalapp/libsignal-client";
 import {
@@ -33,7 +29,13 @@ import {
   SenderKeyDistributionMessageSchema,
   SenderKeyMessageSchema,
 } from "../gen/securecomm/wire/v1/sender_key_pb.js";
-import { createParty, publishBundle } from "./testing/libsignal-parties.js";
+import {
+  createParty,
+  receiveSignal as receive,
+  sendSignal as send,
+  startSession,
+  utf8 as text,
+} from "./testing/libsignal-parties.js";
 import type { Party, PublishedIds } from "./testing/libsignal-parties.js";
 import { decodeStrict, sameBytes, unframe, uuidToBytes } from "./testing/strict-decode.js";
 
@@ -68,30 +70,6 @@ function expectedAddresses(sender: Party, recipient: Party): Uint8Array {
 
 const BOB_IDS: PublishedIds = { preKeyId: 31, signedPreKeyId: 42, kyberPreKeyId: 53 };
 
-const text = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(Buffer.from(s, "utf8"));
-
-async function send(from: Party, to: Party, plaintext: string): Promise<CiphertextMessage> {
-  return signalEncrypt(text(plaintext), to.address, from.address, from.sessions, from.identities);
-}
-
-async function receive(at: Party, from: Party, message: CiphertextMessage): Promise<void> {
-  const bytes = message.serialize();
-  if (message.type() === CiphertextMessageType.PreKey) {
-    await signalDecryptPreKey(
-      LibPreKeySignalMessage.deserialize(bytes),
-      from.address,
-      at.address,
-      at.sessions,
-      at.identities,
-      at.preKeys,
-      at.signedPreKeys,
-      at.kyberPreKeys,
-    );
-  } else {
-    await signalDecrypt(LibSignalMessage.deserialize(bytes), from.address, at.address, at.sessions, at.identities);
-  }
-}
-
 /** Decodes `0x44 ‖ protobuf ‖ MAC` as our SignalMessage and checks it against libsignal's view. */
 function decodeSignalMessage(bytes: Uint8Array<ArrayBuffer>): SignalMessage {
   const { body } = unframe(bytes, SIGNAL_VERSION, MAC_LENGTH);
@@ -123,8 +101,7 @@ describe("libsignal ratchet messages decode with securecomm.wire.v1", () => {
   let aliceAnswer: CiphertextMessage;
 
   beforeAll(async () => {
-    const bundle = await publishBundle(bob, BOB_IDS);
-    await processPreKeyBundle(bundle, bob.address, alice.address, alice.sessions, alice.identities);
+    await startSession(alice, bob, BOB_IDS);
     // Three messages before any reply (all PreKey type), two replies, then Alice answers on a
     // new sending chain, so counter and previous_counter take distinct non-zero values.
     for (const m of ["one", "two", "three"]) aliceToBob.push(await send(alice, bob, m));
@@ -175,8 +152,7 @@ describe("libsignal ratchet messages decode with securecomm.wire.v1", () => {
   it("PreKeySignalMessage without a one-time prekey leaves pre_key_id absent", async () => {
     const carol = createParty(3333);
     const dave = createParty(4444);
-    const bundle = await publishBundle(dave, { preKeyId: null, signedPreKeyId: 7, kyberPreKeyId: 8 });
-    await processPreKeyBundle(bundle, dave.address, carol.address, carol.sessions, carol.identities);
+    await startSession(carol, dave, { preKeyId: null, signedPreKeyId: 7, kyberPreKeyId: 8 });
     const first = await send(carol, dave, "hello");
     await receive(dave, carol, first);
     const message = decodeStrict(PreKeySignalMessageSchema, unframe(first.serialize(), SIGNAL_VERSION, 0).body);

@@ -5,6 +5,7 @@
 
 import { randomUUID } from "node:crypto";
 import {
+  CiphertextMessageType,
   Direction,
   IdentityChange,
   IdentityKeyPair,
@@ -14,6 +15,7 @@ import {
   KyberPreKeyStore,
   PreKeyBundle,
   PreKeyRecord,
+  PreKeySignalMessage,
   PreKeyStore,
   PrivateKey,
   ProtocolAddress,
@@ -22,10 +24,15 @@ import {
   SenderKeyStore,
   SessionRecord,
   SessionStore,
+  SignalMessage,
   SignedPreKeyRecord,
   SignedPreKeyStore,
+  processPreKeyBundle,
+  signalDecrypt,
+  signalDecryptPreKey,
+  signalEncrypt,
 } from "@signalapp/libsignal-client";
-import type { Uuid } from "@signalapp/libsignal-client";
+import type { CiphertextMessage, Uuid } from "@signalapp/libsignal-client";
 
 /** Device id of every test party: SecureComm accounts have one device (DESIGN.md §6). */
 export const DEVICE_ID = 1;
@@ -222,4 +229,38 @@ export async function publishBundle(party: Party, ids: PublishedIds): Promise<Pr
     kyber.getPublicKey(),
     kyberSignature,
   );
+}
+
+/** UTF-8 bytes of a test plaintext, in the ArrayBuffer-backed form libsignal's API takes. */
+export function utf8(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(Buffer.from(text, "utf8"));
+}
+
+/** `from` starts a session with `to` from a freshly published bundle of `to`. */
+export async function startSession(from: Party, to: Party, ids: PublishedIds): Promise<void> {
+  const bundle = await publishBundle(to, ids);
+  await processPreKeyBundle(bundle, to.address, from.address, from.sessions, from.identities);
+}
+
+/** libsignal encrypts `plaintext` from `from` to `to` on their session. */
+export async function sendSignal(from: Party, to: Party, plaintext: string): Promise<CiphertextMessage> {
+  return signalEncrypt(utf8(plaintext), to.address, from.address, from.sessions, from.identities);
+}
+
+/** libsignal decrypts `message` (PreKey or Whisper type) at `at`, sent by `from`. */
+export async function receiveSignal(at: Party, from: Party, message: CiphertextMessage): Promise<Uint8Array> {
+  const bytes = message.serialize();
+  if (message.type() === CiphertextMessageType.PreKey) {
+    return signalDecryptPreKey(
+      PreKeySignalMessage.deserialize(bytes),
+      from.address,
+      at.address,
+      at.sessions,
+      at.identities,
+      at.preKeys,
+      at.signedPreKeys,
+      at.kyberPreKeys,
+    );
+  }
+  return signalDecrypt(SignalMessage.deserialize(bytes), from.address, at.address, at.sessions, at.identities);
 }
