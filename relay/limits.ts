@@ -1,0 +1,164 @@
+/**
+ * Relay limits: every cap, lifetime and rate the relay enforces, as named constants with the
+ * reason for each value, and the resolved configuration the services read.
+ *
+ * Owns: the defaults (spec/10-relay-api.md, "Limits") and their mapping to the wire
+ * `securecomm.relay.v1.RelayLimits` message. Does not own parsing flags or environment
+ * variables (relay/config.ts does that and passes a `Partial<RelayLimitsConfig>`).
+ */
+import { create } from "@bufbuild/protobuf";
+import { RelayLimitsSchema, type RelayLimits } from "../gen/securecomm/relay/v1/relay_info_pb.js";
+
+const SECOND_MS = 1000;
+const MINUTE_MS = 60 * SECOND_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Largest sealed-sender or room envelope: 64 KiB holds a padded text message with room to spare; bigger payloads (attachments) belong elsewhere. */
+export const MAX_ENVELOPE_BYTES = 65_536;
+/** Most one-time prekeys of one kind per upload: Signal clients upload 100 at a time. */
+export const MAX_PREKEYS_PER_UPLOAD = 100;
+/** Most one-time prekeys of one kind stored per account: ten full uploads, so a hostile client cannot fill the disk. */
+export const MAX_STORED_PREKEYS_PER_KIND = 1_000;
+/** Most envelopes queued in one mailbox: a device offline for weeks in busy rooms stays well below it. */
+export const MAX_MAILBOX_ENVELOPES = 10_000;
+/** Most envelopes kept per room log; the oldest are dropped beyond it. */
+export const MAX_ROOM_LOG_ENVELOPES = 100_000;
+/** Mailbox retention: 30 days, as long as a phone may reasonably stay offline. */
+export const MAILBOX_RETENTION_MS = 30 * DAY_MS;
+/** Room log retention: 7 days, short on purpose (minimal metadata, DESIGN §4). */
+export const ROOM_RETENTION_MS = 7 * DAY_MS;
+/** Bearer token lifetime: 24 hours, so a leaked token is short-lived; clients re-prove cheaply. */
+export const TOKEN_LIFETIME_MS = 24 * HOUR_MS;
+/** Sender certificate lifetime: 7 days, long enough to send while offline from the relay's auth, short enough to bound a stolen one. */
+export const SENDER_CERTIFICATE_LIFETIME_MS = 7 * DAY_MS;
+/** Most events in one GetRoomHistory page: keeps one response under ~32 MiB at the envelope cap. */
+export const MAX_HISTORY_PAGE = 500;
+/** Most rooms on one Subscribe stream. */
+export const MAX_ROOMS_PER_SUBSCRIPTION = 256;
+/** Bundle fetches per requester and target per minute: enough for retries, too few to drain one-time prekeys. */
+export const MAX_BUNDLE_FETCHES_PER_MINUTE = 30;
+/** Clients refill a one-time prekey kind when fewer than this remain. */
+export const PREKEY_REFILL_THRESHOLD = 20;
+/** Most ids per AckMessages call. */
+export const MAX_ACK_IDS = 1_000;
+/** Challenge lifetime: 5 minutes covers a slow signing device. */
+export const CHALLENGE_LIFETIME_MS = 5 * MINUTE_MS;
+/** Keep-alive interval on Subscribe: below common 30–60 s idle timeouts of proxies. */
+export const KEEP_ALIVE_INTERVAL_MS = 15 * SECOND_MS;
+/** Events buffered per Subscribe stream before it is cut off as a slow consumer. */
+export const MAX_SUBSCRIBER_BUFFER_EVENTS = 4_096;
+/** Bytes buffered per Subscribe stream before it is cut off: bounds memory per stream to ~8 MiB. */
+export const MAX_SUBSCRIBER_BUFFER_BYTES = 8 * 1024 * 1024;
+/** Most envelopes coalesced into one stream message under load. */
+export const MAX_COALESCED_EVENTS = 256;
+/** Concurrent Subscribe streams per account: a few tabs, not an amplification tool. */
+export const MAX_STREAMS_PER_ACCOUNT = 8;
+/** Challenges per identity key per minute. */
+export const MAX_CHALLENGES_PER_MINUTE = 20;
+/** Sender certificates per account per minute. */
+export const MAX_SENDER_CERTIFICATES_PER_MINUTE = 30;
+/** Rooms created per account per minute. */
+export const MAX_ROOMS_CREATED_PER_MINUTE = 30;
+/** Posts (stored and ephemeral) per room per minute: a busy room, with headroom for benchmarks to raise it. */
+export const MAX_ROOM_POSTS_PER_MINUTE = 6_000;
+/** Sealed sends per recipient mailbox per minute. */
+export const MAX_SENDS_PER_MAILBOX_PER_MINUTE = 1_200;
+/** How often the retention sweep runs. */
+export const SWEEP_INTERVAL_MS = 10 * MINUTE_MS;
+
+/** The resolved limits the relay enforces (spec/10-relay-api.md, "Limits"). */
+export interface RelayLimitsConfig {
+  maxEnvelopeBytes: number;
+  maxPreKeysPerUpload: number;
+  maxStoredPreKeysPerKind: number;
+  maxMailboxEnvelopes: number;
+  maxRoomLogEnvelopes: number;
+  mailboxRetentionMs: number;
+  roomRetentionMs: number;
+  tokenLifetimeMs: number;
+  senderCertificateLifetimeMs: number;
+  maxHistoryPage: number;
+  maxRoomsPerSubscription: number;
+  maxBundleFetchesPerMinute: number;
+  preKeyRefillThreshold: number;
+  maxAckIds: number;
+  challengeLifetimeMs: number;
+  keepAliveIntervalMs: number;
+  maxSubscriberBufferEvents: number;
+  maxSubscriberBufferBytes: number;
+  maxCoalescedEvents: number;
+  maxStreamsPerAccount: number;
+  maxChallengesPerMinute: number;
+  maxSenderCertificatesPerMinute: number;
+  maxRoomsCreatedPerMinute: number;
+  maxRoomPostsPerMinute: number;
+  maxSendsPerMailboxPerMinute: number;
+  sweepIntervalMs: number;
+}
+
+/** The default limits (spec/10-relay-api.md, "Limits"). */
+export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimitsConfig> = Object.freeze({
+  maxEnvelopeBytes: MAX_ENVELOPE_BYTES,
+  maxPreKeysPerUpload: MAX_PREKEYS_PER_UPLOAD,
+  maxStoredPreKeysPerKind: MAX_STORED_PREKEYS_PER_KIND,
+  maxMailboxEnvelopes: MAX_MAILBOX_ENVELOPES,
+  maxRoomLogEnvelopes: MAX_ROOM_LOG_ENVELOPES,
+  mailboxRetentionMs: MAILBOX_RETENTION_MS,
+  roomRetentionMs: ROOM_RETENTION_MS,
+  tokenLifetimeMs: TOKEN_LIFETIME_MS,
+  senderCertificateLifetimeMs: SENDER_CERTIFICATE_LIFETIME_MS,
+  maxHistoryPage: MAX_HISTORY_PAGE,
+  maxRoomsPerSubscription: MAX_ROOMS_PER_SUBSCRIPTION,
+  maxBundleFetchesPerMinute: MAX_BUNDLE_FETCHES_PER_MINUTE,
+  preKeyRefillThreshold: PREKEY_REFILL_THRESHOLD,
+  maxAckIds: MAX_ACK_IDS,
+  challengeLifetimeMs: CHALLENGE_LIFETIME_MS,
+  keepAliveIntervalMs: KEEP_ALIVE_INTERVAL_MS,
+  maxSubscriberBufferEvents: MAX_SUBSCRIBER_BUFFER_EVENTS,
+  maxSubscriberBufferBytes: MAX_SUBSCRIBER_BUFFER_BYTES,
+  maxCoalescedEvents: MAX_COALESCED_EVENTS,
+  maxStreamsPerAccount: MAX_STREAMS_PER_ACCOUNT,
+  maxChallengesPerMinute: MAX_CHALLENGES_PER_MINUTE,
+  maxSenderCertificatesPerMinute: MAX_SENDER_CERTIFICATES_PER_MINUTE,
+  maxRoomsCreatedPerMinute: MAX_ROOMS_CREATED_PER_MINUTE,
+  maxRoomPostsPerMinute: MAX_ROOM_POSTS_PER_MINUTE,
+  maxSendsPerMailboxPerMinute: MAX_SENDS_PER_MAILBOX_PER_MINUTE,
+  sweepIntervalMs: SWEEP_INTERVAL_MS,
+});
+
+/**
+ * Merges overrides onto the defaults and checks every value is a positive safe integer.
+ * Throws RangeError on a bad value (misconfiguration, not client input).
+ */
+export function resolveLimits(overrides: Partial<RelayLimitsConfig> = {}): RelayLimitsConfig {
+  const merged: RelayLimitsConfig = { ...DEFAULT_RELAY_LIMITS };
+  for (const [key, value] of Object.entries(overrides) as [keyof RelayLimitsConfig, unknown][]) {
+    if (value === undefined) continue;
+    if (!(key in DEFAULT_RELAY_LIMITS)) throw new RangeError(`unknown relay limit: ${String(key)}`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+      throw new RangeError(`relay limit ${key} must be a positive integer`);
+    }
+    merged[key] = value;
+  }
+  return merged;
+}
+
+const toSeconds = (ms: number): number => Math.min(0xffff_ffff, Math.floor(ms / SECOND_MS));
+
+/** The wire form of the limits, as GetRelayInfo returns them (relay_info.proto RelayLimits). */
+export function toRelayLimitsMessage(limits: RelayLimitsConfig): RelayLimits {
+  return create(RelayLimitsSchema, {
+    maxEnvelopeBytes: limits.maxEnvelopeBytes,
+    maxPrekeysPerUpload: limits.maxPreKeysPerUpload,
+    maxMailboxEnvelopes: limits.maxMailboxEnvelopes,
+    maxRoomLogEnvelopes: limits.maxRoomLogEnvelopes,
+    mailboxRetentionSeconds: toSeconds(limits.mailboxRetentionMs),
+    roomRetentionSeconds: toSeconds(limits.roomRetentionMs),
+    tokenLifetimeSeconds: toSeconds(limits.tokenLifetimeMs),
+    senderCertificateLifetimeSeconds: toSeconds(limits.senderCertificateLifetimeMs),
+    maxHistoryPage: limits.maxHistoryPage,
+    maxRoomsPerSubscription: limits.maxRoomsPerSubscription,
+    maxBundleFetchesPerMinute: limits.maxBundleFetchesPerMinute,
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * AccountService: challenge-response proof of identity-key ownership, bearer tokens,
+ * delivery tokens, sender certificates and account deletion (account.proto,
+ * spec/10-relay-api.md API-01..API-05).
+ *
+ * Owns: the auth message layout and the token lifecycle. Does not own signature verification
+ * or certificate encoding (RelayCrypto) or storage (RelayStore).
+ */
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  AccountService,
+  CreateChallengeResponseSchema,
+  DeleteAccountResponseSchema,
+  GetSenderCertificateResponseSchema,
+  ProveIdentityResponseSchema,
+  SetDeliveryTokenResponseSchema,
+} from "../../gen/securecomm/relay/v1/account_pb.js";
+import { authenticate, randomSecret, sha256, SECRET_BYTES } from "../auth.js";
+import { relayError } from "../errors.js";
+import { keyOf } from "../hub/subscription.js";
+import { unary, type RelayContext } from "./context.js";
+import { HASH_BYTES, MAX_REGISTRATION_ID, requireIdentityKey, requireLength, SIGNATURE_BYTES } from "./validate.js";
+
+/** Domain-separation prefix of the auth signature (spec/10-relay-api.md API-02). */
+export const AUTH_SIGNATURE_LABEL = new TextEncoder().encode("SecureComm relay auth v1");
+
+/** The bytes an identity key signs to prove ownership: label ‖ challenge ‖ identity_key (API-02). */
+export function authSignatureMessage(challenge: Uint8Array, identityKey: Uint8Array): Uint8Array {
+  const out = new Uint8Array(AUTH_SIGNATURE_LABEL.length + challenge.length + identityKey.length);
+  out.set(AUTH_SIGNATURE_LABEL, 0);
+  out.set(challenge, AUTH_SIGNATURE_LABEL.length);
+  out.set(identityKey, AUTH_SIGNATURE_LABEL.length + challenge.length);
+  return out;
+}
+
+function rateLimit(decision: ReturnType<RelayContext["rateLimiters"]["challenges"]["take"]>): void {
+  if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
+}
+
+/** The AccountService implementation (spec/10-relay-api.md API-01..API-05). */
+export function createAccountService(rc: RelayContext): ServiceImpl<typeof AccountService> {
+  return {
+    createChallenge: unary(rc, async (req) => {
+      requireIdentityKey(req.identityKey);
+      const now = rc.now();
+      rateLimit(rc.rateLimiters.challenges.take(keyOf(req.identityKey), now));
+      const challenge = randomSecret();
+      const expiresAtMs = now + rc.limits.challengeLifetimeMs;
+      await rc.store.putChallenge(challenge, req.identityKey, expiresAtMs);
+      return create(CreateChallengeResponseSchema, { challenge, expiresAtMs: BigInt(expiresAtMs) });
+    }),
+
+    proveIdentity: unary(rc, async (req) => {
+      requireIdentityKey(req.identityKey);
+      requireLength(req.challenge, SECRET_BYTES, "BAD_CHALLENGE");
+      requireLength(req.signature, SIGNATURE_BYTES, "BAD_SIGNATURE_LENGTH");
+      if (req.registrationId < 1 || req.registrationId > MAX_REGISTRATION_ID) throw relayError("BAD_REGISTRATION_ID");
+      const now = rc.now();
+      // Consuming first makes the challenge single-use even when the signature is wrong.
+      if (!(await rc.store.consumeChallenge(req.challenge, req.identityKey, now))) throw relayError("BAD_CHALLENGE_PROOF");
+      const message = authSignatureMessage(req.challenge, req.identityKey);
+      if (!(await rc.crypto.verifyIdentitySignature(req.identityKey, message, req.signature))) throw relayError("BAD_SIGNATURE");
+      const address = await rc.crypto.addressFromIdentityKey(req.identityKey);
+      const { created } = await rc.store.upsertAccount({
+        address,
+        identityKey: req.identityKey,
+        registrationId: req.registrationId,
+        createdAtMs: now,
+      });
+      const token = randomSecret();
+      const expiresAtMs = now + rc.limits.tokenLifetimeMs;
+      await rc.store.putToken(sha256(token), address, expiresAtMs);
+      if (created) rc.logger.info("account created");
+      return create(ProveIdentityResponseSchema, { address, token, expiresAtMs: BigInt(expiresAtMs), created });
+    }),
+
+    setDeliveryToken: unary(rc, async (req, ctx) => {
+      const address = await authenticate(ctx.requestHeader, rc.store, rc.now());
+      requireLength(req.deliveryTokenHash, HASH_BYTES, "BAD_HASH");
+      await rc.store.setDeliveryTokenHash(address, req.deliveryTokenHash);
+      return create(SetDeliveryTokenResponseSchema, {});
+    }),
+
+    getSenderCertificate: unary(rc, async (_req, ctx) => {
+      const now = rc.now();
+      const address = await authenticate(ctx.requestHeader, rc.store, now);
+      rateLimit(rc.rateLimiters.senderCertificates.take(keyOf(address), now));
+      const account = await rc.store.getAccount(address);
+      if (!account) throw relayError("BAD_TOKEN");
+      const expiresAtMs = now + rc.limits.senderCertificateLifetimeMs;
+      const senderCertificate = await rc.crypto.issueSenderCertificate({
+        serverCertificate: rc.trust.serverCertificate,
+        serverPrivateKey: rc.trust.serverKey.privateKey,
+        senderAddress: address,
+        senderIdentityKey: account.identityKey,
+        expiresAtMs,
+      });
+      return create(GetSenderCertificateResponseSchema, { senderCertificate, expiresAtMs: BigInt(expiresAtMs) });
+    }),
+
+    deleteAccount: unary(rc, async (_req, ctx) => {
+      const address = await authenticate(ctx.requestHeader, rc.store, rc.now());
+      await rc.store.deleteAccount(address);
+      rc.logger.info("account deleted");
+      return create(DeleteAccountResponseSchema, {});
+    }),
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * The shared state every relay service handler works with, and the handler wrappers that
+ * give every RPC the same treatment: refuse new work while shutting down, track in-flight
+ * calls so close() can wait for them, map failures through relay/errors.ts, count and time
+ * calls in metrics, and log failures without identifiers.
+ *
+ * Owns: RelayContext and the `unary` / `serverStream` wrappers. Does not own any RPC's logic.
+ */
+import { ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
+import { relayError, toRelayError } from "../errors.js";
+import type { Hub } from "../hub/hub.js";
+import type { RelayLimitsConfig } from "../limits.js";
+import type { Logger } from "../observability/log.js";
+import type { RelayMetrics } from "../observability/relay-metrics.js";
+import type { RateLimiter } from "../rate-limit.js";
+import type { RelayStore } from "../store/relay-store.js";
+import type { RelayCrypto } from "../trust/relay-crypto.js";
+import type { TrustMaterial } from "../trust/trust-root.js";
+
+/** The rate limiters the services use, one per limited action. */
+export interface RelayRateLimiters {
+  challenges: RateLimiter;
+  senderCertificates: RateLimiter;
+  bundleFetches: RateLimiter;
+  roomCreations: RateLimiter;
+  roomPosts: RateLimiter;
+  mailboxSends: RateLimiter;
+}
+
+/** Everything a handler needs. */
+export interface RelayContext {
+  readonly store: RelayStore;
+  readonly hub: Hub;
+  readonly limits: RelayLimitsConfig;
+  readonly crypto: RelayCrypto;
+  readonly trust: TrustMaterial;
+  readonly metrics: RelayMetrics;
+  readonly logger: Logger;
+  readonly rateLimiters: RelayRateLimiters;
+  readonly version: string;
+  now(): number;
+  readonly lifecycle: Lifecycle;
+}
+
+/** Tracks in-flight calls and the shutdown signal. */
+export class Lifecycle {
+  #closing = false;
+  #inFlight = 0;
+  #idle: (() => void)[] = [];
+  readonly #shutdown = new AbortController();
+
+  /** Aborted when close() begins; streams end on it. */
+  get shutdownSignal(): AbortSignal {
+    return this.#shutdown.signal;
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Marks a call as started; throws SHUTTING_DOWN once closing. */
+  enter(): void {
+    if (this.#closing) throw relayError("SHUTTING_DOWN");
+    this.#inFlight++;
+  }
+
+  /** Marks a call as finished. */
+  leave(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0) for (const f of this.#idle.splice(0)) f();
+  }
+
+  /** Stops accepting work and resolves when no call is in flight. */
+  drain(): Promise<void> {
+    this.#closing = true;
+    this.#shutdown.abort();
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+}
+
+function codeLabel(err: unknown): string {
+  const code = err instanceof ConnectError ? err.code : Code.Internal;
+  return Code[code] ?? "Unknown";
+}
+
+/** Wraps a unary handler with lifecycle, error mapping, metrics and logging. */
+export function unary<I, O>(
+  rc: RelayContext,
+  fn: (req: I, ctx: HandlerContext) => Promise<O>,
+): (req: I, ctx: HandlerContext) => Promise<O> {
+  return async (req, ctx) => {
+    const method = ctx.method.name;
+    const started = performance.now();
+    rc.lifecycle.enter();
+    try {
+      const res = await fn(req, ctx);
+      rc.metrics.rpcs.inc({ method, code: "OK" });
+      return res;
+    } catch (err) {
+      const mapped = toRelayError(err);
+      rc.metrics.rpcs.inc({ method, code: codeLabel(mapped) });
+      if (mapped.code === Code.Internal) rc.logger.error("rpc failed", { method, error: err instanceof Error ? err.name : "unknown" });
+      else rc.logger.debug("rpc rejected", { method, code: codeLabel(mapped) });
+      throw mapped;
+    } finally {
+      rc.metrics.rpcSeconds.observe((performance.now() - started) / 1000, { method });
+      rc.lifecycle.leave();
+    }
+  };
+}
+
+/**
+ * Wraps a server-streaming handler with error mapping, metrics and logging. Streams are not
+ * counted as in-flight writes: they hold no write and end when shutdown begins.
+ */
+export function serverStream<I, O>(
+  rc: RelayContext,
+  fn: (req: I, ctx: HandlerContext) => AsyncIterable<O>,
+): (req: I, ctx: HandlerContext) => AsyncIterable<O> {
+  return async function* (req, ctx) {
+    const method = ctx.method.name;
+    if (rc.lifecycle.closing) {
+      rc.metrics.rpcs.inc({ method, code: codeLabel(relayError("SHUTTING_DOWN")) });
+      throw relayError("SHUTTING_DOWN");
+    }
+    try {
+      yield* fn(req, ctx);
+      rc.metrics.rpcs.inc({ method, code: "OK" });
+    } catch (err) {
+      const mapped = toRelayError(err);
+      rc.metrics.rpcs.inc({ method, code: codeLabel(mapped) });
+      if (mapped.code === Code.Internal) rc.logger.error("stream failed", { method, error: err instanceof Error ? err.name : "unknown" });
+      throw mapped;
+    }
+  };
+}

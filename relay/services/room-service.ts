@@ -1,0 +1,113 @@
+/**
+ * RoomService: room creation, stored and ephemeral posts with fan-out, history pages and
+ * access-key rotation (rooms.proto, spec/10-relay-api.md API-17..API-21).
+ *
+ * Owns: room authorization (SHA-256 of the presented access key compared in constant time
+ * with the stored hash) and the post rules. Does not own sequence assignment or the log cap
+ * (RelayStore.appendRoomEvent) or fan-out (Hub).
+ */
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  CreateRoomResponseSchema,
+  GetRoomHistoryResponseSchema,
+  PostEphemeralResponseSchema,
+  PostToRoomResponseSchema,
+  RotateRoomAccessKeyResponseSchema,
+  RoomService,
+} from "../../gen/securecomm/relay/v1/rooms_pb.js";
+import { authenticate, constantTimeEqual, SECRET_BYTES, sha256 } from "../auth.js";
+import { relayError } from "../errors.js";
+import { keyOf } from "../hub/subscription.js";
+import type { RoomRecord } from "../store/relay-store.js";
+import { unary, type RelayContext } from "./context.js";
+import { HASH_BYTES, requireEnvelope, requireLength, ROOM_ID_BYTES } from "./validate.js";
+
+/** The RoomService implementation (spec/10-relay-api.md API-17..API-21). */
+export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomService> {
+  /** Validates ids, finds the room and checks the access key; returns the room and key hash. */
+  const authorize = async (roomId: Uint8Array, accessKey: Uint8Array): Promise<{ room: RoomRecord; hash: Uint8Array }> => {
+    requireLength(roomId, ROOM_ID_BYTES, "BAD_ROOM_ID");
+    requireLength(accessKey, SECRET_BYTES, "BAD_ACCESS_KEY");
+    const room = await rc.store.getRoom(roomId);
+    if (!room) throw relayError("ROOM_NOT_FOUND");
+    const hash = sha256(accessKey);
+    if (!constantTimeEqual(hash, room.accessKeyHash)) throw relayError("ROOM_ACCESS_DENIED");
+    return { room, hash };
+  };
+  const limitPosts = (roomId: Uint8Array): void => {
+    const decision = rc.rateLimiters.roomPosts.take(keyOf(roomId), rc.now());
+    if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
+  };
+
+  return {
+    createRoom: unary(rc, async (req, ctx) => {
+      const now = rc.now();
+      const caller = await authenticate(ctx.requestHeader, rc.store, now);
+      requireLength(req.roomId, ROOM_ID_BYTES, "BAD_ROOM_ID");
+      requireLength(req.accessKeyHash, HASH_BYTES, "BAD_HASH");
+      const decision = rc.rateLimiters.roomCreations.take(keyOf(caller), now);
+      if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
+      if (!(await rc.store.createRoom(req.roomId, req.accessKeyHash, now))) throw relayError("ROOM_EXISTS");
+      return create(CreateRoomResponseSchema, { createdAtMs: BigInt(now) });
+    }),
+
+    postToRoom: unary(rc, async (req) => {
+      requireEnvelope(req.envelope, rc.limits.maxEnvelopeBytes);
+      await authorize(req.roomId, req.accessKey);
+      limitPosts(req.roomId);
+      const result = await rc.store.appendRoomEvent(req.roomId, req.envelope, rc.now(), rc.limits.maxRoomLogEnvelopes);
+      if (!result.ok) throw relayError("ROOM_NOT_FOUND");
+      rc.metrics.envelopesStored.inc({ kind: "room" });
+      rc.metrics.envelopeBytes.observe(req.envelope.length, { kind: "room" });
+      // Published in commit order: handlers resume in the order their commits resolved.
+      rc.hub.publishRoom(req.roomId, { seq: result.seq, postedAtMs: result.postedAtMs, envelope: req.envelope, ephemeral: false });
+      return create(PostToRoomResponseSchema, { seq: BigInt(result.seq), postedAtMs: BigInt(result.postedAtMs) });
+    }),
+
+    postEphemeral: unary(rc, async (req) => {
+      requireEnvelope(req.envelope, rc.limits.maxEnvelopeBytes);
+      await authorize(req.roomId, req.accessKey);
+      limitPosts(req.roomId);
+      rc.metrics.ephemeralPosts.inc();
+      const { delivered } = rc.hub.publishRoom(req.roomId, { seq: 0, postedAtMs: rc.now(), envelope: req.envelope, ephemeral: true });
+      return create(PostEphemeralResponseSchema, { deliveredTo: delivered });
+    }),
+
+    getRoomHistory: unary(rc, async (req) => {
+      const { room } = await authorize(req.roomId, req.accessKey);
+      const max = rc.limits.maxHistoryPage;
+      const limit = req.limit === 0 || req.limit > max ? max : req.limit;
+      const afterSeq = req.afterSeq > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(req.afterSeq);
+      const rows = await rc.store.readRoomEvents(req.roomId, afterSeq, limit);
+      const empty = room.oldestRetainedSeq > room.latestSeq;
+      return create(GetRoomHistoryResponseSchema, {
+        events: rows.map((r) => ({ seq: BigInt(r.seq), postedAtMs: BigInt(r.postedAtMs), envelope: r.envelope, ephemeral: false })),
+        latestSeq: BigInt(room.latestSeq),
+        oldestSeq: empty ? 0n : BigInt(room.oldestRetainedSeq),
+      });
+    }),
+
+    rotateRoomAccessKey: unary(rc, async (req) => {
+      requireLength(req.roomId, ROOM_ID_BYTES, "BAD_ROOM_ID");
+      requireLength(req.accessKey, SECRET_BYTES, "BAD_ACCESS_KEY");
+      requireLength(req.newAccessKeyHash, HASH_BYTES, "BAD_HASH");
+      const room = await rc.store.getRoom(req.roomId);
+      if (!room) throw relayError("ROOM_NOT_FOUND");
+      const hash = sha256(req.accessKey);
+      const isCurrent = constantTimeEqual(hash, room.accessKeyHash);
+      // A retried rotation (old key, same new hash, already applied) succeeds without change.
+      const isRetry =
+        !isCurrent &&
+        room.previousAccessKeyHash !== undefined &&
+        constantTimeEqual(hash, room.previousAccessKeyHash) &&
+        constantTimeEqual(req.newAccessKeyHash, room.accessKeyHash);
+      if (!isCurrent && !isRetry) throw relayError("ROOM_ACCESS_DENIED");
+      if (isCurrent && !constantTimeEqual(req.newAccessKeyHash, room.accessKeyHash)) {
+        await rc.store.setRoomAccessKeyHash(req.roomId, req.newAccessKeyHash);
+        rc.hub.rotateRoom(req.roomId, req.newAccessKeyHash);
+      }
+      return create(RotateRoomAccessKeyResponseSchema, {});
+    }),
+  };
+}
