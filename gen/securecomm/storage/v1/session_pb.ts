@@ -371,7 +371,7 @@ export type PqRatchetState = Message<"securecomm.storage.v1.PqRatchetState"> & {
   skippedKeys: PqSkippedKey[];
 
   /**
-   * The current epoch (0 in phase 1).
+   * The current internal epoch number (0 in phase 1; sent on the wire as epoch 1, spec PQ-04).
    *
    * @generated from field: uint64 epoch = 7;
    */

@@ -20,7 +20,7 @@ export const file_securecomm_wire_v1_fingerprint: GenFile = /*@__PURE__*/
  */
 export type ScannableFingerprint = Message<"securecomm.wire.v1.ScannableFingerprint"> & {
   /**
-   * Scannable-format version (1).
+   * Scannable-format version (2 in SecureComm, spec ID-07).
    *
    * @generated from field: optional uint32 version = 1;
    */

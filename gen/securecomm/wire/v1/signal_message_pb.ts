@@ -33,7 +33,8 @@ export type SignalMessage = Message<"securecomm.wire.v1.SignalMessage"> & {
   counter?: number | undefined;
 
   /**
-   * Length of the sender's previous sending chain.
+   * Counter of the last message in the sender's previous sending chain (0 when there was
+   * none), as libsignal sends it (spec/05-double-ratchet.md DR-08).
    *
    * @generated from field: optional uint32 previous_counter = 3;
    */
