@@ -65,6 +65,73 @@ export function encodeSignalMessageBody(fields: SignalMessageFields): Uint8Array
   return concatBytes(Uint8Array.of(MESSAGE_VERSION_BYTE), body);
 }
 
+/** Wire type of each field of SignalMessage: 0 = varint, 2 = length-delimited (spec DR-10). */
+const SIGNAL_MESSAGE_WIRE_TYPES: ReadonlyMap<number, number> = new Map([
+  [1, 2],
+  [2, 0],
+  [3, 0],
+  [4, 2],
+  [5, 2],
+  [6, 2],
+]);
+
+/** Wire type of each field of PreKeySignalMessage (spec PX-08). */
+const PREKEY_MESSAGE_WIRE_TYPES: ReadonlyMap<number, number> = new Map([
+  [1, 0],
+  [2, 2],
+  [3, 2],
+  [4, 2],
+  [5, 0],
+  [6, 0],
+  [7, 0],
+  [8, 2],
+]);
+
+/**
+ * Checks the raw protobuf structure before decoding: every field is known, appears once and
+ * has its declared wire type. The generic decoder reads a scalar whatever wire type its tag
+ * says, so without this a flipped tag bit could go unnoticed in the unauthenticated parts of
+ * a PreKeySignalMessage. libsignal emits exactly this shape.
+ */
+function checkWireShape(bytes: Uint8Array, wireTypes: ReadonlyMap<number, number>): void {
+  const seen = new Set<number>();
+  let i = 0;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (let n = 0; n < 5; n++) {
+      const b = bytes[i++];
+      if (b === undefined) throw new ProtocolError("invalid_message");
+      value += (b & 0x7f) * scale;
+      scale *= 128;
+      if ((b & 0x80) === 0) return value;
+    }
+    throw new ProtocolError("invalid_message");
+  };
+  while (i < bytes.length) {
+    const tag = varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (wireTypes.get(field) !== wire || seen.has(field)) throw new ProtocolError("invalid_message");
+    seen.add(field);
+    if (wire === 0) varint();
+    else {
+      const length = varint();
+      i += length;
+      if (i > bytes.length) throw new ProtocolError("invalid_message");
+    }
+  }
+}
+
+/**
+ * True when the decoder met fields our schema does not know. Both peers we interoperate with
+ * send only known fields, so extra fields mean tampering; refusing them also keeps the
+ * unauthenticated parts of a PreKeySignalMessage from carrying anything (spec PX-08).
+ */
+function hasUnknownFields(message: { $unknown?: unknown[] | undefined }): boolean {
+  return message.$unknown !== undefined && message.$unknown.length > 0;
+}
+
 function checkVersion(bytes: Uint8Array): void {
   if (bytes.length < 1) throw new ProtocolError("invalid_message");
   // Only version 4 in both nibbles is spoken (libsignal 0.103 rejects older and newer ones).
@@ -80,6 +147,7 @@ export function parseSignalMessage(bytes: Uint8Array): UnverifiedSignalMessage {
   if (bytes.length < 1 + MAC_LENGTH) throw new ProtocolError("invalid_message");
   const macInput = bytes.subarray(0, bytes.length - MAC_LENGTH);
   const mac = bytes.slice(bytes.length - MAC_LENGTH);
+  checkWireShape(macInput.subarray(1), SIGNAL_MESSAGE_WIRE_TYPES);
   let decoded;
   try {
     decoded = fromBinary(SignalMessageSchema, macInput.subarray(1));
@@ -87,6 +155,7 @@ export function parseSignalMessage(bytes: Uint8Array): UnverifiedSignalMessage {
     throw new ProtocolError("invalid_message", { cause });
   }
   if (
+    hasUnknownFields(decoded) ||
     decoded.ratchetKey.length !== PUBLIC_KEY_LENGTH ||
     decoded.counter === undefined ||
     decoded.ciphertext.length === 0
@@ -142,6 +211,7 @@ export function serializePreKeySignalMessage(fields: PreKeySignalMessageFields):
  */
 export function parsePreKeySignalMessage(bytes: Uint8Array): PreKeySignalMessageFields {
   checkVersion(bytes);
+  checkWireShape(bytes.subarray(1), PREKEY_MESSAGE_WIRE_TYPES);
   let decoded;
   try {
     decoded = fromBinary(PreKeySignalMessageSchema, bytes.subarray(1));
@@ -149,6 +219,7 @@ export function parsePreKeySignalMessage(bytes: Uint8Array): PreKeySignalMessage
     throw new ProtocolError("invalid_message", { cause });
   }
   if (
+    hasUnknownFields(decoded) ||
     decoded.baseKey.length !== PUBLIC_KEY_LENGTH ||
     decoded.identityKey.length !== PUBLIC_KEY_LENGTH ||
     decoded.message.length === 0 ||
