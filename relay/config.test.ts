@@ -1,0 +1,122 @@
+import { resolve } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  parseDuration,
+  parseRelayConfig,
+  relayHelpText,
+  type RelayConfig,
+} from "./config.js";
+import { DEFAULT_RELAY_LIMITS } from "./limits.js";
+
+const run = (argv: string[], env: Record<string, string> = {}): RelayConfig => {
+  const parsed = parseRelayConfig(argv, env, "/srv");
+  if (parsed.kind !== "run") throw new Error(`expected a config, got ${parsed.kind}`);
+  return parsed.config;
+};
+const error = (argv: string[], env: Record<string, string> = {}): string => {
+  const parsed = parseRelayConfig(argv, env, "/srv");
+  if (parsed.kind !== "error") throw new Error(`expected an error, got ${parsed.kind}`);
+  return parsed.message;
+};
+
+describe("relay config", () => {
+  it("defaults to 127.0.0.1:8080 with ./data", () => {
+    const config = run([]);
+    expect(config).toEqual({
+      host: DEFAULT_HOST,
+      port: DEFAULT_PORT,
+      dataDir: resolve("/srv", DEFAULT_DATA_DIR),
+      limits: {},
+    });
+  });
+
+  it("reads flags in both --flag value and --flag=value forms", () => {
+    const config = run(["--port", "0", "--data-dir=/tmp/x", "--host", "0.0.0.0", "--log-level", "warn"]);
+    expect(config.port).toBe(0);
+    expect(config.dataDir).toBe("/tmp/x");
+    expect(config.host).toBe("0.0.0.0");
+    expect(config.logLevel).toBe("warn");
+  });
+
+  it("reads the environment, and flags win over it", () => {
+    const env = { PORT: "9000", DATA_DIR: "d", HOST: "::1", LOG_LEVEL: "error" };
+    expect(run([], env)).toMatchObject({ port: 9000, dataDir: "/srv/d", host: "::1", logLevel: "error" });
+    expect(run(["--port", "9001"], env).port).toBe(9001);
+  });
+
+  it("passes limits and retention times through, durations with units", () => {
+    const config = run(["--mailbox-retention", "2d", "--max-envelope-bytes=4096"], {
+      RELAY_ROOM_RETENTION: "12h",
+    });
+    expect(config.limits).toEqual({
+      mailboxRetentionMs: 2 * 86_400_000,
+      roomRetentionMs: 12 * 3_600_000,
+      maxEnvelopeBytes: 4096,
+    });
+  });
+
+  it("offers a flag for every limit (sender certificate lifetime as days)", () => {
+    const help = relayHelpText();
+    for (const key of Object.keys(DEFAULT_RELAY_LIMITS)) {
+      if (key === "senderCertificateLifetimeMs") continue;
+      const flag = "--" + key.replace(/Ms$/, "").replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+      expect(help).toContain(flag + " ");
+    }
+    expect(run(["--sender-certificate-days", "3"]).senderCertificateDays).toBe(3);
+  });
+
+  it("takes TLS files together and resolves them", () => {
+    expect(run(["--tls-cert", "c.pem", "--tls-key", "k.pem"]).tls).toEqual({
+      certFile: "/srv/c.pem",
+      keyFile: "/srv/k.pem",
+    });
+    expect(error(["--tls-cert", "c.pem"])).toMatch(/together/);
+  });
+
+  it("rejects unknown flags, stray arguments, missing and malformed values", () => {
+    expect(error(["--nope"])).toBe("unknown option: --nope");
+    expect(error(["serve"])).toMatch(/unexpected argument/);
+    expect(error(["--port"])).toMatch(/needs a value/);
+    expect(error(["--port", "70000"])).toMatch(/--port/);
+    expect(error(["--port", "-1"])).toMatch(/--port/);
+    expect(error(["--log-level", "loud"])).toMatch(/--log-level/);
+    expect(error(["--mailbox-retention", "30"])).toMatch(/duration/);
+    expect(error(["--max-envelope-bytes", "0"])).toMatch(/positive integer/);
+    expect(error([], { PORT: "eighty" })).toMatch(/PORT/);
+  });
+
+  it("answers --help with text naming every basic flag", () => {
+    const parsed = parseRelayConfig(["--port", "1", "--help"], {});
+    expect(parsed.kind).toBe("help");
+    if (parsed.kind !== "help") return;
+    for (const flag of ["--port", "--host", "--data-dir", "--tls-cert", "--tls-key", "--log-level"]) {
+      expect(parsed.text).toContain(flag);
+    }
+  });
+
+  it("parses durations exactly and rejects everything else", () => {
+    expect(parseDuration("500ms")).toBe(500);
+    expect(parseDuration("7d")).toBe(7 * 86_400_000);
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        const ms = parseDuration(s);
+        if (ms === undefined) return;
+        expect(Number.isSafeInteger(ms) && ms > 0).toBe(true);
+        expect(s.trim()).toMatch(/^\d+(ms|s|m|h|d)$/);
+      }),
+    );
+  });
+
+  it("never throws on arbitrary argument lists", () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom("--port", "--host", "--tls-key", "--"))), (argv) => {
+        const parsed = parseRelayConfig(argv, {});
+        expect(["run", "help", "error"]).toContain(parsed.kind);
+      }),
+    );
+  });
+});
