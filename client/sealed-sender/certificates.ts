@@ -28,9 +28,10 @@ import {
   addressToString,
   parseAddress,
 } from "../keys/address.js";
+import { DEVICE_ID } from "../keys/identity.js";
 
 /** The only device id in this version (spec ID-02). */
-export const SENDER_DEVICE_ID = 1;
+export const SENDER_DEVICE_ID = DEVICE_ID;
 /**
  * Server certificate id that libsignal treats as revoked; it must never be issued and is
  * rejected on receipt (spec SS-06).
