@@ -1,0 +1,114 @@
+/**
+ * The client facade: one object the CLI and the web app drive.
+ *
+ * Owns: the `SecureCommClient` contract (types first), its options and typed events, and
+ * `openSecureCommClient`. Does not own: the room protocol (client/room), the relay connection
+ * (client/relay), account upkeep (client/account) or storage backends (a `KeyValueStore` is
+ * passed in). Everything here is platform-neutral: no Node-only imports (the web reuses it).
+ */
+
+import type { KeyValueStore } from "./kv-store.js";
+
+/** How to open a client (spec/09-rooms.md, spec/10-relay-api.md). */
+export interface SecureCommClientOptions {
+  /** Base URL of the relay, e.g. "http://127.0.0.1:8080". */
+  relayUrl: string;
+  /** Where all client state lives. */
+  store: KeyValueStore;
+  /** Optional fetch (tests, proxies). */
+  fetch?: typeof globalThis.fetch;
+  /** Clock in milliseconds since the epoch (tests). */
+  now?: () => number;
+  /** Jitter source in [0, 1) for reconnect backoff only (tests); never used for keys. */
+  random?: () => number;
+}
+
+/** One room as a list shows it. */
+export interface RoomSummary {
+  roomId: string;
+  name: string;
+  memberCount: number;
+  unread: number;
+  /** True once we left or were removed; the room stays readable locally but is closed. */
+  departed: boolean;
+  isAdmin: boolean;
+}
+
+/** Whether we verified a member's safety number, and whether their identity changed since. */
+export type Verification = "unverified" | "verified" | "changed";
+
+/** One member of a room as the member list shows it. */
+export interface MemberView {
+  address: string;
+  displayName: string;
+  isAdmin: boolean;
+  isSelf: boolean;
+  verification: Verification;
+}
+
+/** The client facade (DESIGN.md §6). */
+export interface SecureCommClient {
+  /** Creates the identity if the store has none, registers with the relay, uploads prekeys. */
+  ensureIdentity(displayName: string): Promise<void>;
+  readonly hasIdentity: boolean;
+  identity(): { address: string; fingerprint: string; displayName: string };
+  setDisplayName(name: string): Promise<void>;
+  createRoom(name: string, origin?: string): Promise<{ roomId: string; inviteLink: string }>;
+  inviteLink(roomId: string, origin?: string): string;
+  joinRoom(inviteLink: string): Promise<{ roomId: string }>;
+  /** id, name, member count, unread, departed, isAdmin. */
+  rooms(): RoomSummary[];
+  /** address, displayName, isAdmin, isSelf, verification. */
+  members(roomId: string): MemberView[];
+  sendText(roomId: string, text: string): Promise<{ messageId: string; seq: number }>;
+  setTyping(roomId: string, typing: boolean): Promise<void>;
+  leaveRoom(roomId: string): Promise<void>;
+  removeMember(roomId: string, memberAddress: string): Promise<void>;
+  safetyNumber(roomId: string, memberAddress: string): Promise<{ digits: string; scannable: Uint8Array }>;
+  markVerified(memberAddress: string): Promise<void>;
+  acceptIdentityChange(memberAddress: string): Promise<void>;
+  /** Starts the Subscribe loop (reconnects with jittered backoff until stop()). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly connection: ConnectionState;
+  /** Typed events; returns an unsubscribe function. */
+  on<K extends keyof ClientEvents>(event: K, handler: (e: ClientEvents[K]) => void): () => void;
+  /** Deletes the relay account and all local data. */
+  deleteEverything(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The relay connection as the UI shows it. */
+export type ConnectionState = "offline" | "connecting" | "online";
+
+/** Every event the client emits. Failures are reported, never silent (spec RM-*). */
+export interface ClientEvents {
+  message: {
+    roomId: string;
+    seq: number;
+    messageId: string;
+    sender: string;
+    senderName: string;
+    text: string;
+    sentAtMs: number;
+    postedAtMs: number;
+    own: boolean;
+  };
+  typing: { roomId: string; sender: string; typing: boolean };
+  "members-changed": { roomId: string };
+  "identity-changed": { roomId: string; member: string };
+  /** reported, never silent */
+  "decryption-failed": { roomId?: string; sender?: string; reason: string };
+  "rooms-changed": {};
+  connection: { state: ConnectionState; error?: string };
+  "room-closed": { roomId: string; reason: string };
+}
+
+/**
+ * Opens a client over `options.store`: loads any existing identity and rooms; does not touch
+ * the network until `ensureIdentity` or `start`.
+ */
+export async function openSecureCommClient(options: SecureCommClientOptions): Promise<SecureCommClient> {
+  const { openClientRuntime } = await import("./client-runtime.js");
+  return openClientRuntime(options);
+}
