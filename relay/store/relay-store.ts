@@ -93,7 +93,6 @@ export type AppendResult = { ok: true; seq: number; postedAtMs: number } | { ok:
 export interface SweepResult {
   mailboxEnvelopes: number;
   roomEvents: number;
-  rooms: number;
   challenges: number;
   tokens: number;
 }
@@ -175,8 +174,9 @@ export interface RelayStore {
 
   /**
    * Deletes mailbox envelopes stored before `nowMs - mailboxRetentionMs`, room events posted
-   * before `nowMs - roomRetentionMs`, rooms idle (no retained events, created before that
-   * cutoff), and expired challenges and tokens.
+   * before `nowMs - roomRetentionMs`, and expired challenges and tokens. Room rows (id,
+   * access-key hash, latest seq) are kept: deleting one would let its id be re-created with
+   * sequence numbers restarting at 1 behind members' resume cursors.
    */
   sweep(nowMs: number, mailboxRetentionMs: number, roomRetentionMs: number): Promise<SweepResult>;
 

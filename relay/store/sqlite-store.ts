@@ -110,7 +110,6 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     setRoomKey: db.prepare("UPDATE rooms SET previous_access_key_hash = access_key_hash, access_key_hash = ? WHERE room_id = ?"),
     sweepMailbox: db.prepare("DELETE FROM mailbox WHERE stored_at_ms < ?"),
     sweepEvents: db.prepare("DELETE FROM room_events WHERE posted_at_ms < ?"),
-    sweepRooms: db.prepare("DELETE FROM rooms WHERE created_at_ms < ? AND NOT EXISTS (SELECT 1 FROM room_events e WHERE e.room_id = rooms.room_id)"),
     sweepChallenges: db.prepare("DELETE FROM challenges WHERE expires_at_ms <= ?"),
     sweepTokens: db.prepare("DELETE FROM tokens WHERE expires_at_ms <= ?"),
   };
@@ -327,7 +326,6 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
         db.transaction((): SweepResult => ({
           mailboxEnvelopes: s.sweepMailbox.run(nowMs - mailboxRetentionMs).changes,
           roomEvents: s.sweepEvents.run(nowMs - roomRetentionMs).changes,
-          rooms: s.sweepRooms.run(nowMs - roomRetentionMs).changes,
           challenges: s.sweepChallenges.run(nowMs).changes,
           tokens: s.sweepTokens.run(nowMs).changes,
         })).immediate(),
