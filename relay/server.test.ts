@@ -5,7 +5,8 @@
 import { mkdtemp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, createFileRegistry, type DescService } from "@bufbuild/protobuf";
+import * as http2 from "node:http2";
+import { create, createFileRegistry, fromBinary, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import {
@@ -16,6 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
 import {
+  GetRelayInfoResponseSchema,
   RelayInfoService,
   file_securecomm_relay_v1_relay_info,
 } from "../gen/securecomm/relay/v1/relay_info_pb.js";
@@ -129,6 +131,64 @@ describe("health", () => {
     const list = await client.list({});
     expect(Object.keys(list.statuses).sort()).toEqual(["", ...names].sort());
     await expect(client.check({ service: "no.such.Service" })).rejects.toMatchObject({ code: Code.NotFound });
+  });
+});
+
+describe("shutdown", () => {
+  it("streams NOT_SERVING to Watch when close() starts, then refuses new connections", async () => {
+    const own = await startTestRelay();
+    try {
+      const client = createClient(Health, createGrpcTransport({ baseUrl: own.url }));
+      const abort = new AbortController();
+      const stream = client.watch({ service: "securecomm.relay.v1.RelayInfoService" }, { signal: abort.signal });
+      const seen: Serving[] = [];
+      const iterator = stream[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (!first.done) seen.push(first.value.status);
+      const closed = own.server.close();
+      const second = await iterator.next();
+      if (!second.done) seen.push(second.value.status);
+      await closed;
+      abort.abort();
+      expect(seen).toEqual([Serving.SERVING, Serving.NOT_SERVING]);
+      expect(own.server.health.serving).toBe(false);
+      await expect(
+        createClient(RelayInfoService, createConnectTransport({ baseUrl: own.url, httpVersion: "1.1" })).getRelayInfo({}),
+      ).rejects.toBeInstanceOf(ConnectError);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("lets an in-flight request finish during close()", async () => {
+    const own = await startTestRelay();
+    try {
+      // A unary call whose body has not arrived yet is in flight on the server.
+      const session = http2.connect(own.url);
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/securecomm.relay.v1.RelayInfoService/GetRelayInfo",
+        "content-type": "application/proto",
+      });
+      const response = new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        let status = 0;
+        const chunks: Buffer[] = [];
+        stream.on("response", (h) => (status = Number(h[":status"])));
+        stream.on("data", (c: Buffer) => chunks.push(c));
+        stream.on("end", () => resolve({ status, body: Buffer.concat(chunks) }));
+        stream.on("error", reject);
+      });
+      while (own.server.activeRequests === 0) await new Promise((r) => setImmediate(r));
+      const closing = own.server.close();
+      stream.end(); // the empty request message arrives after shutdown began
+      const { status, body } = await response;
+      expect(status).toBe(200);
+      expect(fromBinary(GetRelayInfoResponseSchema, body).trustRootPublicKey.length).toBe(33);
+      await closing;
+      session.destroy();
+    } finally {
+      await own.close();
+    }
   });
 });
 

@@ -95,6 +95,8 @@ export interface RelayServer {
   readonly host: string;
   /** Fully-qualified names of every service answering on this server, sorted. */
   readonly serviceNames: readonly string[];
+  /** Requests received and not yet answered (for diagnostics and shutdown tests). */
+  readonly activeRequests: number;
   /** Health state; NOT_SERVING once close() starts. */
   readonly health: HealthState;
   /**
@@ -443,6 +445,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     host,
     get serviceNames() {
       return serviceNames();
+    },
+    get activeRequests() {
+      return inflight;
     },
     health,
     close,
