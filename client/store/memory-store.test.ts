@@ -1,0 +1,66 @@
+import { create } from "@bufbuild/protobuf";
+import { inspect } from "node:util";
+import { describe, expect, it } from "vitest";
+import { KyberPreKeyRecordSchema, UsedBaseKeySchema } from "../../gen/securecomm/storage/v1/keys_pb.js";
+import { KeyPair } from "../crypto/curve.js";
+import { MemoryProtocolStore } from "./memory-store.js";
+import { bytesToUuid, createProtocolAddress, uuidToBytes } from "./protocol-address.js";
+
+const alice = createProtocolAddress("0f0e0d0c-0b0a-4908-8706-050403020100");
+
+describe("MemoryProtocolStore", () => {
+  it("trusts on first use, reports a replaced key, and trusts only the saved key (spec ID-05)", async () => {
+    const store = new MemoryProtocolStore(KeyPair.generate(), 42, () => 0);
+    const first = KeyPair.generate().publicKey;
+    const second = KeyPair.generate().publicKey;
+    expect(await store.isTrustedIdentity(alice, first, "sending")).toBe(true);
+    expect(await store.saveIdentity(alice, first)).toBe(false);
+    expect(await store.saveIdentity(alice, first)).toBe(false);
+    expect(await store.isTrustedIdentity(alice, second, "receiving")).toBe(false);
+    expect(await store.saveIdentity(alice, second)).toBe(true);
+    expect(await store.isTrustedIdentity(alice, second, "sending")).toBe(true);
+    expect(await store.isTrustedIdentity(alice, first, "sending")).toBe(false);
+    expect((await store.getIdentity(alice))?.equals(second)).toBe(true);
+  });
+
+  it("removes a used one-time Kyber prekey and remembers uses of a last-resort one (spec PX-11)", async () => {
+    const store = new MemoryProtocolStore(KeyPair.generate(), 42);
+    const base = (fill: number) => new Uint8Array(33).fill(fill);
+    await store.storeKyberPreKey(create(KyberPreKeyRecordSchema, { id: 1, lastResort: false }));
+    await store.storeKyberPreKey(create(KyberPreKeyRecordSchema, { id: 2, lastResort: true }));
+    await store.markKyberPreKeyUsed(1, 7, base(1));
+    await store.markKyberPreKeyUsed(2, 7, base(2));
+    await store.markKyberPreKeyUsed(2, 8, base(3));
+    expect(await store.loadKyberPreKey(1)).toBeUndefined();
+    expect((await store.loadKyberPreKey(2))?.usedBaseKeys.map((u) => [u.signedPreKeyId, u.baseKey[0]])).toEqual([
+      [7, 2],
+      [8, 3],
+    ]);
+  });
+
+  it("snapshot/restore reproduces the same bytes, and handed-out records do not alias stored ones", async () => {
+    const store = new MemoryProtocolStore(KeyPair.generate(), 42, () => 5);
+    await store.storeKyberPreKey(create(KyberPreKeyRecordSchema, { id: 2, lastResort: true }));
+    await store.saveIdentity(alice, KeyPair.generate().publicKey);
+    const snapshot = store.snapshot();
+    const loaded = await store.loadKyberPreKey(2);
+    loaded?.usedBaseKeys.push(create(UsedBaseKeySchema, { signedPreKeyId: 1, baseKey: new Uint8Array(33) }));
+    expect(store.snapshot()).toEqual(snapshot);
+    const other = new MemoryProtocolStore(KeyPair.generate(), 43);
+    other.restore(snapshot);
+    expect(other.snapshot()).toEqual(snapshot);
+  });
+
+  it("prints as a redacted tag (STYLE.md, Secrets)", () => {
+    const store = new MemoryProtocolStore(KeyPair.generate(), 42);
+    expect(String(store)).toBe("[MemoryProtocolStore: redacted]");
+    expect(JSON.stringify({ store })).toBe('{"store":"[MemoryProtocolStore: redacted]"}');
+    expect(inspect(store)).toBe("[MemoryProtocolStore: redacted]");
+  });
+
+  it("UUID addresses convert both ways", () => {
+    expect(bytesToUuid(uuidToBytes(alice.name))).toBe(alice.name);
+    expect(() => createProtocolAddress("not-a-uuid")).toThrow(TypeError);
+    expect(() => createProtocolAddress(alice.name, 0)).toThrow(RangeError);
+  });
+});
