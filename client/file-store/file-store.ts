@@ -1,0 +1,327 @@
+/**
+ * `FileKeyValueStore`: the CLI's `KeyValueStore`, one directory encrypted at rest.
+ *
+ * Owns: the directory layout (mode 0700; files 0600), opening (lock, passphrase check, replay
+ * of the snapshot and batch files), atomic batches and compaction. Does not own: the frame
+ * and entry encodings (codec.ts), the header and KDF (header.ts), the lock (lock.ts), or what
+ * keys and values mean (client/app).
+ *
+ * Layout: `store.json` (header), `snapshot.bin` (all entries as of batch `covered`),
+ * `batch-<seq>.bin` (one per `write`, sequence numbers contiguous after the snapshot's),
+ * `lock`. Every data file is AES-256-GCM under the store key with a fresh random nonce and its
+ * own name, kind and sequence number as associated data; key names and values never appear in
+ * plaintext, not even as file names. Each file is written as `<name>.tmp`, fsynced, renamed
+ * into place and the directory fsynced, so a crash leaves either the old or the new state and
+ * at most a temporary file, which the next open deletes. The whole state is held in memory
+ * (client state is small: keys, sessions, rooms; no message plaintext).
+ *
+ * Not detected: an attacker with write access replacing the directory by an older copy of
+ * itself, or deleting the newest batch files (rollback); a fully compromised device is out of
+ * scope (spec TM-06).
+ */
+
+import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { KeyValueStore, KeyValueWrite } from "../app/kv-store.js";
+import { openFile, parseOps, sealFile, serializeOps, type EntryOp } from "./codec.js";
+import {
+  BATCH_DIGITS,
+  BATCH_PREFIX,
+  BATCH_SUFFIX,
+  COMPACT_MIN_BYTES,
+  DEFAULT_SCRYPT,
+  HEADER_FILE,
+  KIND_BATCH,
+  KIND_SNAPSHOT,
+  MAX_BATCH_FILES,
+  MAX_HEADER_BYTES,
+  SNAPSHOT_FILE,
+  TEMP_SUFFIX,
+  type ScryptParams,
+} from "./constants.js";
+import { FileStoreError } from "./errors.js";
+import { createHeader, parseHeader, serializeHeader, unlockHeader } from "./header.js";
+import { acquireLock, type StoreLock } from "./lock.js";
+
+/** Options of {@link createFileStore}. */
+export interface CreateFileStoreOptions {
+  /** Scrypt cost; default {@link DEFAULT_SCRYPT}. Tests pass a cheaper one. */
+  scrypt?: ScryptParams;
+}
+
+const BATCH_NAME = new RegExp(`^${BATCH_PREFIX}(\\d{${BATCH_DIGITS}})${BATCH_SUFFIX.replace(".", "\\.")}$`);
+
+/** Name of the batch file with sequence number `seq`. */
+export function batchFileName(seq: number): string {
+  return `${BATCH_PREFIX}${String(seq).padStart(BATCH_DIGITS, "0")}${BATCH_SUFFIX}`;
+}
+
+function isMissing(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}
+
+/** Writes `bytes` to `dir/name` atomically: temporary file, fsync, rename, directory fsync. */
+async function writeAtomically(dir: string, name: string, bytes: Uint8Array | string): Promise<void> {
+  const final = join(dir, name);
+  const temp = `${final}${TEMP_SUFFIX}`;
+  try {
+    const handle = await open(temp, "w", 0o600);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, final);
+  } catch (e) {
+    await unlink(temp).catch(() => undefined);
+    throw e;
+  }
+  await syncDirectory(dir);
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** True when `dir` holds a store header (whatever its passphrase). */
+export async function fileStoreExists(dir: string): Promise<boolean> {
+  try {
+    await stat(join(dir, HEADER_FILE));
+    return true;
+  } catch (e) {
+    if (isMissing(e)) return false;
+    throw e;
+  }
+}
+
+/**
+ * Creates a new store in `dir` (created with mode 0700 if missing, tightened to 0700 if it
+ * exists) protected by `passphrase`, and opens it. Throws `FileStoreError("already_exists")`
+ * when `dir` already holds one.
+ */
+export async function createFileStore(dir: string, passphrase: string, options: CreateFileStoreOptions = {}): Promise<FileKeyValueStore> {
+  if (typeof passphrase !== "string" || passphrase.length === 0) throw new TypeError("passphrase must be a non-empty string");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  const lock = await acquireLock(dir);
+  try {
+    if (await fileStoreExists(dir)) throw new FileStoreError("already_exists");
+    await removeTemporaries(dir);
+    const { header, key } = await createHeader(passphrase, options.scrypt ?? DEFAULT_SCRYPT);
+    // Snapshot first, header last: a store without a header does not exist, so a crash in
+    // between leaves nothing half-created that could be opened.
+    await writeAtomically(dir, SNAPSHOT_FILE, sealFile(key, SNAPSHOT_FILE, KIND_SNAPSHOT, 0, new Uint8Array(0)));
+    await writeAtomically(dir, HEADER_FILE, serializeHeader(header));
+    return new FileKeyValueStore(dir, key, lock, new Map(), 0, 0, [], 0);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+}
+
+async function removeTemporaries(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (name.endsWith(TEMP_SUFFIX)) await unlink(join(dir, name)).catch(() => undefined);
+  }
+}
+
+/**
+ * Opens the store in `dir` with `passphrase`. Throws `FileStoreError` with `not_found`,
+ * `locked` (another live process has it open), `wrong_passphrase` or `corrupt` (a file was
+ * altered, truncated, renamed or is missing from the sequence).
+ */
+export async function openFileStore(dir: string, passphrase: string): Promise<FileKeyValueStore> {
+  if (typeof passphrase !== "string") throw new TypeError("passphrase must be a string");
+  if (!(await fileStoreExists(dir))) throw new FileStoreError("not_found");
+  const lock = await acquireLock(dir);
+  try {
+    const headerBytes = await readFile(join(dir, HEADER_FILE));
+    if (headerBytes.length > MAX_HEADER_BYTES) throw new FileStoreError("corrupt");
+    const header = parseHeader(headerBytes.toString("utf8"));
+    const key = await unlockHeader(header, passphrase);
+    await removeTemporaries(dir);
+
+    let snapshotBytes: Uint8Array;
+    try {
+      snapshotBytes = await readFile(join(dir, SNAPSHOT_FILE));
+    } catch (e) {
+      throw isMissing(e) ? new FileStoreError("corrupt") : e;
+    }
+    const snapshot = openFile(key, SNAPSHOT_FILE, KIND_SNAPSHOT, snapshotBytes);
+    const entries = new Map<string, Uint8Array>();
+    for (const op of parseOps(snapshot.plaintext)) {
+      if (op.value === undefined) throw new FileStoreError("corrupt");
+      entries.set(op.key, op.value);
+    }
+
+    const seqs: number[] = [];
+    for (const name of await readdir(dir)) {
+      const m = BATCH_NAME.exec(name);
+      if (m?.[1] !== undefined) seqs.push(Number(m[1]));
+    }
+    seqs.sort((a, b) => a - b);
+    let last = snapshot.seq;
+    let batchBytes = 0;
+    const live: number[] = [];
+    for (const seq of seqs) {
+      const name = batchFileName(seq);
+      if (seq <= snapshot.seq) {
+        // Already folded into the snapshot; a crash after compaction left it behind.
+        await unlink(join(dir, name)).catch(() => undefined);
+        continue;
+      }
+      if (seq !== last + 1) throw new FileStoreError("corrupt");
+      const bytes = await readFile(join(dir, name));
+      const batch = openFile(key, name, KIND_BATCH, bytes);
+      if (batch.seq !== seq) throw new FileStoreError("corrupt");
+      applyOps(entries, parseOps(batch.plaintext));
+      last = seq;
+      batchBytes += bytes.length;
+      live.push(seq);
+    }
+    return new FileKeyValueStore(dir, key, lock, entries, last, snapshotBytes.length, live, batchBytes);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+}
+
+function applyOps(entries: Map<string, Uint8Array>, ops: ReadonlyArray<EntryOp>): void {
+  for (const op of ops) {
+    if (op.value === undefined) entries.delete(op.key);
+    else entries.set(op.key, op.value);
+  }
+}
+
+/**
+ * A `KeyValueStore` in one encrypted directory (see the module header). Obtain one from
+ * {@link createFileStore} or {@link openFileStore}; `close()` releases the lock.
+ */
+export class FileKeyValueStore implements KeyValueStore {
+  readonly #dir: string;
+  readonly #key: Uint8Array;
+  readonly #lock: StoreLock;
+  readonly #entries: Map<string, Uint8Array>;
+  #seq: number;
+  #snapshotBytes: number;
+  #batches: number[];
+  #batchBytes: number;
+  #queue: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  /** @internal Use createFileStore / openFileStore. */
+  constructor(
+    dir: string,
+    key: Uint8Array,
+    lock: StoreLock,
+    entries: Map<string, Uint8Array>,
+    seq: number,
+    snapshotBytes: number,
+    batches: number[],
+    batchBytes: number,
+  ) {
+    this.#dir = dir;
+    this.#key = key;
+    this.#lock = lock;
+    this.#entries = entries;
+    this.#seq = seq;
+    this.#snapshotBytes = snapshotBytes;
+    this.#batches = batches;
+    this.#batchBytes = batchBytes;
+  }
+
+  /** The value stored under `key`, if any (a copy). */
+  async get(key: string): Promise<Uint8Array | undefined> {
+    this.#assertOpen();
+    return this.#entries.get(key)?.slice();
+  }
+
+  /** All entries whose key starts with `prefix`, sorted by key (copies). */
+  async list(prefix: string): Promise<Array<[string, Uint8Array]>> {
+    this.#assertOpen();
+    const out: Array<[string, Uint8Array]> = [];
+    for (const [k, v] of this.#entries) if (k.startsWith(prefix)) out.push([k, v.slice()]);
+    out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return out;
+  }
+
+  /**
+   * Applies `batch` atomically: one new batch file is durable before the in-memory state
+   * changes, so a failure (or crash) leaves the store as it was. Writes are serialised.
+   */
+  async write(batch: ReadonlyArray<KeyValueWrite>): Promise<void> {
+    this.#assertOpen();
+    const ops: EntryOp[] = [];
+    for (const w of batch) {
+      if (typeof w.key !== "string") throw new TypeError("key must be a string");
+      if (w.value !== undefined && !(w.value instanceof Uint8Array)) throw new TypeError("value must be a Uint8Array");
+      ops.push({ key: w.key, value: w.value?.slice() });
+    }
+    if (ops.length === 0) return;
+    const run = this.#queue.then(() => this.#commit(ops));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #commit(ops: EntryOp[]): Promise<void> {
+    if (this.#closed) throw new FileStoreError("closed");
+    const seq = this.#seq + 1;
+    const name = batchFileName(seq);
+    const bytes = sealFile(this.#key, name, KIND_BATCH, seq, serializeOps(ops));
+    await writeAtomically(this.#dir, name, bytes);
+    applyOps(this.#entries, ops);
+    this.#seq = seq;
+    this.#batches.push(seq);
+    this.#batchBytes += bytes.length;
+    if (this.#batchBytes > Math.max(this.#snapshotBytes, COMPACT_MIN_BYTES) || this.#batches.length >= MAX_BATCH_FILES) {
+      // The batch is already durable; a failed compaction only postpones the fold, so it must
+      // not report the write as failed. The next write tries again.
+      await this.#compact().catch(() => undefined);
+    }
+  }
+
+  /** Folds every batch file into a new snapshot, then deletes them. */
+  async #compact(): Promise<void> {
+    const ops: EntryOp[] = [];
+    for (const [key, value] of this.#entries) ops.push({ key, value });
+    const bytes = sealFile(this.#key, SNAPSHOT_FILE, KIND_SNAPSHOT, this.#seq, serializeOps(ops));
+    await writeAtomically(this.#dir, SNAPSHOT_FILE, bytes);
+    for (const seq of this.#batches) await unlink(join(this.#dir, batchFileName(seq))).catch(() => undefined);
+    this.#snapshotBytes = bytes.length;
+    this.#batches = [];
+    this.#batchBytes = 0;
+  }
+
+  /** Waits for pending writes, then releases the lock. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#queue;
+    this.#closed = true;
+    this.#key.fill(0);
+    await this.#lock.release();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new FileStoreError("closed");
+  }
+
+  /** Redacted: the store holds the key. */
+  toString(): string {
+    return "[FileKeyValueStore]";
+  }
+
+  /** Redacted. */
+  toJSON(): string {
+    return "[FileKeyValueStore]";
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return "[FileKeyValueStore]";
+  }
+}
