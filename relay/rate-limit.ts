@@ -48,7 +48,9 @@ export function createRateLimiter(perMinute: number, maxKeys: number = MAX_TRACK
     }
     // Still too many (a flood of distinct keys within a minute): drop the oldest entries.
     // Dropping forgives those keys; memory stays bounded, which matters more here.
-    while (buckets.size >= maxKeys) {
+    // Evict down to 90% so the next prune is many insertions away (no quadratic scans).
+    const target = Math.floor(maxKeys * 0.9);
+    while (buckets.size > target) {
       const first = buckets.keys().next();
       if (first.done) break;
       buckets.delete(first.value);
