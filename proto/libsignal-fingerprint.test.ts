@@ -17,10 +17,10 @@ const ITERATIONS = 5200;
 const SCANNABLE_VERSION = 2;
 /** Bytes of each party's hash that the scannable form carries. */
 const SCANNABLE_CONTENT_LENGTH = 32;
-/** Identifier length used here: SecureComm addresses are 32-byte hashes of identity keys. */
-const IDENTIFIER_LENGTH = 32;
+/** Party identifier length: a SecureComm address is 16 bytes (spec ID-03, ID-07). */
+const IDENTIFIER_LENGTH = 16;
 
-/** One party's iterated hash: H0 = SHA-512(0x0000 ‖ key ‖ id ‖ key), Hi = SHA-512(Hi-1 ‖ key). */
+/** One party's iterated hash (ID-07): H1 = SHA-512(0x0000 ‖ key ‖ id ‖ key), Hi = SHA-512(Hi-1 ‖ key), i ≤ 5200. */
 function iteratedHash(identifier: Uint8Array, key: PublicKey): Uint8Array {
   const keyBytes = key.serialize();
   let hash = createHash("sha512").update(Uint8Array.of(0, 0)).update(keyBytes).update(identifier).update(keyBytes).digest();
@@ -34,7 +34,7 @@ describe("libsignal scannable fingerprint decodes with securecomm.wire.v1", () =
   const localId = Uint8Array.from(randomBytes(IDENTIFIER_LENGTH));
   const remoteId = Uint8Array.from(randomBytes(IDENTIFIER_LENGTH));
 
-  it("ScannableFingerprint: version, local and remote content, no unknown fields", () => {
+  it("ID-07 ScannableFingerprint: version, local and remote content, no unknown fields", () => {
     const bytes = Fingerprint.new(ITERATIONS, SCANNABLE_VERSION, localId, local.publicKey, remoteId, remote.publicKey)
       .scannableFingerprint()
       .toBuffer();

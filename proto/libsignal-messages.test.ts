@@ -112,7 +112,7 @@ describe("libsignal ratchet messages decode with securecomm.wire.v1", () => {
     await receive(bob, alice, aliceAnswer);
   });
 
-  it("PreKeySignalMessage: version byte, PQXDH fields and ids, no unknown fields", () => {
+  it("PX-08 PreKeySignalMessage: version byte, PQXDH fields and ids, no unknown fields", () => {
     const [first, second] = aliceToBob;
     expect(first!.type()).toBe(CiphertextMessageType.PreKey);
     const bytes = first!.serialize();
@@ -149,7 +149,7 @@ describe("libsignal ratchet messages decode with securecomm.wire.v1", () => {
     expect(decodeSignalMessage(Uint8Array.from(again.message)).counter).toBe(1);
   });
 
-  it("PreKeySignalMessage without a one-time prekey leaves pre_key_id absent", async () => {
+  it("PX-08 PreKeySignalMessage without a one-time prekey leaves pre_key_id absent", async () => {
     const carol = createParty(3333);
     const dave = createParty(4444);
     await startSession(carol, dave, { preKeyId: null, signedPreKeyId: 7, kyberPreKeyId: 8 });
@@ -162,7 +162,7 @@ describe("libsignal ratchet messages decode with securecomm.wire.v1", () => {
     expect(message.registrationId).toBe(3333);
   });
 
-  it("SignalMessage replies: counter, previous_counter, ratchet key, pq_ratchet", () => {
+  it("DR-10 SignalMessage replies: counter, previous_counter, ratchet key, pq_ratchet", () => {
     const [reply1, reply2] = bobToAlice;
     expect(reply1!.type()).toBe(CiphertextMessageType.Whisper);
     const r1 = decodeSignalMessage(reply1!.serialize());
@@ -183,7 +183,7 @@ describe("libsignal ratchet messages decode with securecomm.wire.v1", () => {
     expect(sameBytes(answer.ratchetKey, r1.ratchetKey)).toBe(false);
   });
 
-  it("SenderKeyDistributionMessage and SenderKeyMessage: 0x33 framing, fields, signature", async () => {
+  it("SK-05, SK-06 SenderKeyDistributionMessage and SenderKeyMessage: 0x33 framing, fields, signature", async () => {
     const distributionId = randomUUID();
     const skdm = await LibSenderKeyDistributionMessage.create(alice.address, distributionId, alice.senderKeys);
     const skdmBytes = skdm.serialize();

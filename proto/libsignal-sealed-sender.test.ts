@@ -2,7 +2,8 @@
 // @signalapp/libsignal-client 0.103.0 (the test oracle) produces: server and sender certificates
 // and their signed contents, the outer v1 envelope (0x11 ‖ SealedSenderEnvelope), and the inner
 // content (SealedSenderContent, libsignal's UnidentifiedSenderMessageContent), whose enum values
-// are pinned against libsignal's (spec/08-sealed-sender.md). Decoding leaves no unknown fields.
+// are pinned against libsignal's (spec/08-sealed-sender.md SS-01, SS-04, SS-06, SS-07). Decoding
+// leaves no unknown fields.
 
 import { beforeAll, describe, expect, it } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -109,7 +110,7 @@ function decodeContent(usmc: UnidentifiedSenderMessageContent): SealedSenderCont
 }
 
 describe("libsignal certificates decode with securecomm.wire.v1", () => {
-  it("ServerCertificate and ServerCertificateContents", () => {
+  it("SS-04 ServerCertificate and ServerCertificateContents", () => {
     const bytes = serverCertificate.serialize();
     const certificate = decodeStrict(ServerCertificateSchema, bytes);
     expect(sameBytes(certificate.certificate, serverCertificate.certificateData())).toBe(true);
@@ -124,7 +125,7 @@ describe("libsignal certificates decode with securecomm.wire.v1", () => {
     expect(sameBytes(contents.key, serverKey.getPublicKey().serialize())).toBe(true);
   });
 
-  it("SenderCertificate and SenderCertificateContents: key, expiry, device, uuid, signer", () => {
+  it("SS-04 SenderCertificate and SenderCertificateContents: key, expiry, device, uuid, signer", () => {
     const bytes = senderCertificate.serialize();
     const certificate = decodeStrict(SenderCertificateSchema, bytes);
     expect(sameBytes(certificate.certificate, senderCertificate.certificate())).toBe(true);
@@ -146,7 +147,7 @@ describe("libsignal certificates decode with securecomm.wire.v1", () => {
     expect(contents.senderUuid).toEqual({ case: "senderUuidString", value: alice.uuid });
   });
 
-  it("SenderCertificate with an Aci and a phone number fills sender_uuid and sender_e164", () => {
+  it("SS-04 SenderCertificate with an Aci and a phone number fills sender_uuid and sender_e164", () => {
     const e164 = "+14155550123";
     const withAci = LibSenderCertificate.new(
       Aci.fromUuid(bob.uuid), e164, 3, bob.identity.publicKey, expiration, serverCertificate, serverKey,
@@ -173,7 +174,7 @@ describe("libsignal reads certificates securecomm.wire.v1 encodes", () => {
     identityKey: alice.identity.publicKey.serialize(),
   });
 
-  it("sender_uuid_bytes (field 7) is libsignal's 16-byte sender UUID", () => {
+  it("SS-04 sender_uuid_bytes (field 7) is libsignal's 16-byte sender UUID", () => {
     const bytes = signedSenderCertificate({
       ...common(),
       signer: { case: "serverCertificate", value: decodeStrict(ServerCertificateSchema, serverCertificate.serialize()) },
@@ -187,7 +188,7 @@ describe("libsignal reads certificates securecomm.wire.v1 encodes", () => {
     expect(parsed.validate(trustRoot.getPublicKey(), Date.now())).toBe(true);
   });
 
-  it("server_certificate_id (field 8) is libsignal's well-known server certificate id", () => {
+  it("SS-06 server_certificate_id (field 8) is libsignal's well-known server certificate id", () => {
     // SecureComm has no well-known certificates; libsignal looks the id up and finds none.
     const bytes = signedSenderCertificate({
       ...common(),
@@ -203,7 +204,7 @@ describe("libsignal reads certificates securecomm.wire.v1 encodes", () => {
 });
 
 describe("libsignal sealed sender v1 decodes with securecomm.wire.v1", () => {
-  it("envelope (0x11 ‖ SealedSenderEnvelope) and inner PreKey content", async () => {
+  it("SS-01 envelope (0x11 ‖ SealedSenderEnvelope) and inner PreKey content", async () => {
     const sealed = await sealedSenderEncryptMessage(utf8("sealed hello"), bob.address, senderCertificate, alice.sessions, alice.identities);
     const { body } = unframe(sealed, SEALED_SENDER_V1, 0);
     const envelope = decodeStrict(SealedSenderEnvelopeSchema, body);
@@ -232,7 +233,7 @@ describe("libsignal sealed sender v1 decodes with securecomm.wire.v1", () => {
     expect(sameBytes(result.message(), utf8("sealed hello"))).toBe(true);
   });
 
-  it("content of type MESSAGE on a confirmed session holds a SignalMessage", async () => {
+  it("SS-07 content of type MESSAGE on a confirmed session holds a SignalMessage", async () => {
     await receiveSignal(alice, bob, await sendSignal(bob, alice, "reply"));
     const sealed = await sealedSenderEncryptMessage(utf8("second"), bob.address, senderCertificate, alice.sessions, alice.identities);
     decodeStrict(SealedSenderEnvelopeSchema, unframe(sealed, SEALED_SENDER_V1, 0).body);
@@ -242,7 +243,7 @@ describe("libsignal sealed sender v1 decodes with securecomm.wire.v1", () => {
     expect(inner.counter).toBe(LibSignalMessage.deserialize(Uint8Array.from(content.content)).counter());
   });
 
-  it("content types and hints have libsignal's wire numbers: sender key, plaintext, resendable, implicit", async () => {
+  it("SS-07 content types and hints have libsignal's wire numbers: sender key, plaintext, resendable, implicit", async () => {
     // On the wire: PreKey 1, Message 2, SenderKey 7, Plaintext 8 (libsignal's API says 3 for
     // PreKey); the decoded USMCs below show each number meets libsignal's own reading of it.
     expect([

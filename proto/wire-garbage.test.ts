@@ -16,6 +16,7 @@ import { SignalMessageSchema } from "../gen/securecomm/wire/v1/signal_message_pb
 import { arbitraryMessage } from "./testing/arbitrary-message.js";
 import { loadMessages } from "./testing/schema-files.js";
 import { sameBytes } from "./testing/strict-decode.js";
+import { wireFieldMismatches } from "./testing/wire-inspection.js";
 
 /** Random inputs per message type and strategy; ~30 types × 3 strategies stays a few seconds. */
 const RUNS_PER_TYPE = 150;
@@ -133,7 +134,7 @@ describe("wire messages decode garbage or throw an Error", () => {
   }
 });
 
-describe("named hostile inputs", () => {
+describe("EN-04 named hostile inputs", () => {
   const tag = (field: number, wireType: WireType) => new BinaryWriter().tag(field, wireType).finish();
 
   it("deeply nested groups in an unknown field hit the recursion limit with an Error", () => {
@@ -164,6 +165,22 @@ describe("named hostile inputs", () => {
   it("invalid UTF-8 in a string field is rejected", () => {
     const bytes = new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(Uint8Array.of(0xc3, 0x28)).finish();
     expect(decodeOutcome(TextSchema, bytes)).toBe("rejected");
+  });
+
+  it("EN-04 caveat: protobuf-es alone accepts a wrong wire type for a known field", () => {
+    // EN-04 says decoders MUST reject wrong wire types for known fields, but fromBinary reads a
+    // field by its declared type whatever the tag says. These bytes are well-formed as wire types
+    // (field 1 varint 2, field 2 varint 5), yet fromBinary reads field 1 as `ratchet_key` bytes
+    // of length 2 and swallows the counter. Client decoders therefore need a wire-shape check of
+    // their own before fromBinary (client/ratchet/signal-message.ts has one); this test fails if
+    // protobuf-es starts rejecting, and then that check could go.
+    const bytes = Uint8Array.of(...tag(1, WireType.Varint), 0x02, ...tag(2, WireType.Varint), 0x05);
+    const decoded = fromBinary(SignalMessageSchema, bytes);
+    expect(sameBytes(decoded.ratchetKey, Uint8Array.of(0x10, 0x05))).toBe(true);
+    expect(decoded.counter).toBeUndefined();
+    expect(wireFieldMismatches(SignalMessageSchema, bytes)).toEqual([
+      "field 1 ratchet_key: wire type 0, schema expects 2",
+    ]);
   });
 
   it("a megabyte of random bytes decodes or throws an Error", () => {

@@ -164,12 +164,17 @@ export interface Party {
   readonly identity: IdentityKeyPair;
   /** Registration id. */
   readonly registrationId: number;
-  /** Stores, as libsignal's functions take them. */
+  /** Session store (in memory, records kept serialized as libsignal would persist them). */
   readonly sessions: SessionStore;
+  /** Identity store: the party's identity and trust-on-first-use peer keys. */
   readonly identities: IdentityKeyStore;
+  /** One-time EC prekey store. */
   readonly preKeys: PreKeyStore;
+  /** Signed EC prekey store. */
   readonly signedPreKeys: SignedPreKeyStore;
+  /** Kyber prekey store. */
   readonly kyberPreKeys: KyberPreKeyStore;
+  /** Sender-key store (per sender address and distribution id). */
   readonly senderKeys: SenderKeyStore;
 }
 
