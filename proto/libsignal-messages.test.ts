@@ -6,6 +6,7 @@
 // is pinned: decoding leaves no unknown fields at any level.
 
 import { beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { randomUUID } from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
 import {
@@ -226,5 +227,60 @@ describe("libsignal ratchet messages decode with securecomm.wire.v1", () => {
     const third = await groupEncrypt(alice.address, distributionId, alice.senderKeys, text("third"));
     const plaintext = await groupDecrypt(alice.address, bob.senderKeys, third.serialize());
     expect(sameBytes(plaintext, text("third"))).toBe(true);
+  });
+});
+
+describe("libsignal conversations decode with securecomm.wire.v1", () => {
+  /** Runs of the conversation property; each is a fresh session of up to 30 messages. */
+  const CONVERSATION_RUNS = 25;
+
+  it("DR-10, PX-08 every message of any conversation decodes strictly, counters as modelled", async () => {
+    // Bursts of messages from alternating senders, each delivered at once. Model: a sender starts
+    // a new chain (counter 0) on its first send after hearing from the peer, and reports
+    // previous_counter = its previous chain's last counter (0 if it had none).
+    const bursts = fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 6 });
+    await fc.assert(
+      fc.asyncProperty(bursts, async (sizes) => {
+        const alice = createParty(101);
+        const bob = createParty(202);
+        await startSession(alice, bob, { preKeyId: 1, signedPreKeyId: 2, kyberPreKeyId: 3 });
+        type Sender = { counter: number; previousCounter: number; sent: boolean; heardFromPeer: boolean };
+        const fresh = (): Sender => ({ counter: 0, previousCounter: 0, sent: false, heardFromPeer: false });
+        const model = new Map<Party, Sender>([[alice, fresh()], [bob, fresh()]]);
+        for (const [i, size] of sizes.entries()) {
+          const [from, to] = i % 2 === 0 ? [alice, bob] : [bob, alice];
+          const state = model.get(from)!;
+          if (state.sent && state.heardFromPeer) {
+            state.previousCounter = state.counter - 1;
+            state.counter = 0;
+          }
+          state.heardFromPeer = false;
+          for (let n = 0; n < size; n++) {
+            const sent = await send(from, to, `m${i}.${n}`);
+            const bytes = sent.serialize();
+            // Alice's messages are PreKey messages until Bob has sent her one.
+            const unconfirmed = from === alice && !model.get(bob)!.sent;
+            let signal: SignalMessage;
+            if (unconfirmed) {
+              expect(sent.type()).toBe(CiphertextMessageType.PreKey);
+              const prekey = decodeStrict(PreKeySignalMessageSchema, unframe(bytes, SIGNAL_VERSION, 0).body);
+              signal = decodeSignalMessage(Uint8Array.from(prekey.message));
+              expect(sameBytes(signal.addresses, expectedAddresses(from, to))).toBe(true);
+            } else {
+              expect(sent.type()).toBe(CiphertextMessageType.Whisper);
+              signal = decodeSignalMessage(bytes);
+              expect(signal.addresses).toHaveLength(0);
+            }
+            expect(signal.counter).toBe(state.counter);
+            expect(signal.previousCounter).toBe(state.previousCounter);
+            state.counter += 1;
+            state.sent = true;
+            await receive(to, from, sent);
+            model.get(to)!.heardFromPeer = true;
+          }
+        }
+      }),
+      { numRuns: CONVERSATION_RUNS },
+    );
   });
 });
