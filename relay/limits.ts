@@ -56,6 +56,8 @@ export const MAX_COALESCED_EVENTS = 256;
 export const MAX_STREAMS_PER_ACCOUNT = 8;
 /** Challenges per identity key per minute. */
 export const MAX_CHALLENGES_PER_MINUTE = 20;
+/** Identity proofs per identity key per minute: each needs a challenge anyway; this bounds signature checks. */
+export const MAX_PROOFS_PER_MINUTE = 20;
 /** Sender certificates per account per minute. */
 export const MAX_SENDER_CERTIFICATES_PER_MINUTE = 30;
 /** Rooms created per account per minute. */
@@ -90,6 +92,7 @@ export interface RelayLimitsConfig {
   maxCoalescedEvents: number;
   maxStreamsPerAccount: number;
   maxChallengesPerMinute: number;
+  maxProofsPerMinute: number;
   maxSenderCertificatesPerMinute: number;
   maxRoomsCreatedPerMinute: number;
   maxRoomPostsPerMinute: number;
@@ -120,6 +123,7 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimitsConfig> = Object.freeze({
   maxCoalescedEvents: MAX_COALESCED_EVENTS,
   maxStreamsPerAccount: MAX_STREAMS_PER_ACCOUNT,
   maxChallengesPerMinute: MAX_CHALLENGES_PER_MINUTE,
+  maxProofsPerMinute: MAX_PROOFS_PER_MINUTE,
   maxSenderCertificatesPerMinute: MAX_SENDER_CERTIFICATES_PER_MINUTE,
   maxRoomsCreatedPerMinute: MAX_ROOMS_CREATED_PER_MINUTE,
   maxRoomPostsPerMinute: MAX_ROOM_POSTS_PER_MINUTE,

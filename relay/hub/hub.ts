@@ -83,6 +83,13 @@ export class Hub {
     return closed;
   }
 
+  /** Ends every stream on one mailbox with `error` (account deleted). */
+  failMailbox(address: Uint8Array, error: ConnectError): number {
+    const subs = [...(this.#mailboxes.get(keyOf(address)) ?? [])];
+    for (const sub of subs) sub.fail(error);
+    return subs.length;
+  }
+
   /** Ends every stream with `error` (shutdown). */
   failAll(error: ConnectError): void {
     for (const sub of [...this.#all]) sub.fail(error);

@@ -203,3 +203,19 @@ describe("AccountService (API-01..API-05)", () => {
     expect(counts.counts?.oneTimePreKeys).toBe(0);
   });
 });
+
+describe("ProveIdentity rate limit", () => {
+  it("API-02: proofs are rate limited per identity key with RetryInfo", async () => {
+    await h.close();
+    h = await openHarness({ limits: { maxProofsPerMinute: 2 } });
+    const identity = PrivateKey.generate();
+    await h.account.proveIdentity({ ...(await challengeFor(identity)), registrationId: 1 });
+    await h.account.proveIdentity({ ...(await challengeFor(identity)), registrationId: 1 });
+    const c = await challengeFor(identity);
+    const err = await expectRelayError(h.account.proveIdentity({ ...c, registrationId: 1 }), Code.ResourceExhausted, "RATE_LIMITED");
+    expect(retryAfterMs(err)).toBeGreaterThan(0);
+    // The rate-limited attempt did not use the challenge up.
+    h.clock.now += retryAfterMs(err)!;
+    await h.account.proveIdentity({ ...c, registrationId: 1 });
+  });
+});

@@ -57,6 +57,7 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
       requireLength(req.signature, SIGNATURE_BYTES, "BAD_SIGNATURE_LENGTH");
       if (req.registrationId < 1 || req.registrationId > MAX_REGISTRATION_ID) throw relayError("BAD_REGISTRATION_ID");
       const now = rc.now();
+      rateLimit(rc.rateLimiters.proofs.take(keyOf(req.identityKey), now));
       // Consuming first makes the challenge single-use even when the signature is wrong.
       if (!(await rc.store.consumeChallenge(req.challenge, req.identityKey, now))) throw relayError("BAD_CHALLENGE_PROOF");
       const message = authSignatureMessage(req.challenge, req.identityKey);
@@ -102,6 +103,8 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
     deleteAccount: unary(rc, async (_req, ctx) => {
       const address = await authenticate(ctx.requestHeader, rc.store, rc.now());
       await rc.store.deleteAccount(address);
+      // Its streams end too: their token no longer exists.
+      rc.hub.failMailbox(address, relayError("BAD_TOKEN"));
       rc.logger.info("account deleted");
       return create(DeleteAccountResponseSchema, {});
     }),

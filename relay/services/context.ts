@@ -21,6 +21,7 @@ import type { TrustMaterial } from "../trust/trust-root.js";
 /** The rate limiters the services use, one per limited action. */
 export interface RelayRateLimiters {
   challenges: RateLimiter;
+  proofs: RateLimiter;
   senderCertificates: RateLimiter;
   bundleFetches: RateLimiter;
   roomCreations: RateLimiter;

@@ -118,6 +118,7 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     lifecycle,
     rateLimiters: {
       challenges: createRateLimiter(limits.maxChallengesPerMinute),
+      proofs: createRateLimiter(limits.maxProofsPerMinute),
       senderCertificates: createRateLimiter(limits.maxSenderCertificatesPerMinute),
       bundleFetches: createRateLimiter(limits.maxBundleFetchesPerMinute),
       roomCreations: createRateLimiter(limits.maxRoomsCreatedPerMinute),

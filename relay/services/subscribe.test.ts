@@ -253,3 +253,13 @@ describe("Subscribe (API-13..API-15)", () => {
     await expectRelayError(h.info.getRelayInfo({}), Code.Unavailable, "SHUTTING_DOWN");
   });
 });
+
+describe("Subscribe and account deletion", () => {
+  it("API-04: deleting the account ends its open streams with unauthenticated", async () => {
+    const a = await registerAccount(h);
+    const r = reader(h, a);
+    await r.until("caughtUp");
+    await h.account.deleteAccount({}, { headers: a.headers });
+    await expectRelayError(r.next(), Code.Unauthenticated, "BAD_TOKEN");
+  });
+});

@@ -5,7 +5,7 @@
  * Owns: the file `<dataDir>/trust-root.json` and its format. Does not own the signature
  * scheme (RelayCrypto does).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, chmodSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import type { RelayCrypto, RelayKeyPair } from "./relay-crypto.js";
 
@@ -80,8 +80,21 @@ export async function loadOrCreateTrust(dataDir: string, crypto: RelayCrypto): P
     serverCertificate: b64(serverCertificate),
   };
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(file), { mode: 0o600, flag: "w" });
+  // Written to a temporary file, flushed to disk, then renamed: a crash never leaves half a key.
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    writeSync(fd, JSON.stringify(file));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   chmodSync(tmp, 0o600);
   renameSync(tmp, path);
+  const dirFd = openSync(dataDir, "r");
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
   return redacted({ trustRoot, serverKey, serverCertificate });
 }
