@@ -2,7 +2,7 @@
  * PQXDH key agreement as libsignal 0.103 speaks it (X25519, SHA-256, Kyber1024 round 3).
  *
  * Owns: the initiator's and responder's computation of the 96-byte secret (root key ‖ chain
- * key ‖ SPQR auth key) (spec PX-03..PX-07). Pure: no stores; the initiator's randomness (base
+ * key ‖ SPQR auth key) (spec PX-02..PX-06, PX-09). Pure: no stores; the initiator's randomness (base
  * key, KEM encapsulation) is injectable so vectors can pin it.
  * Does not own: prekey storage, sessions, or deciding whom to trust (client/session).
  */
@@ -39,7 +39,7 @@ export interface PqxdhInitiateParams {
   readonly encapsulate?: (key: KemPublicKey) => Promise<Encapsulation> | Encapsulation;
 }
 
-/** What the initiator learns and sends (spec PX-07). */
+/** What the initiator learns and sends (spec PX-08). */
 export interface PqxdhInitiateResult {
   readonly secrets: PqxdhSecrets;
   /** Our base key pair's public half, sent as `base_key`. */
@@ -54,7 +54,7 @@ function derive(parts: readonly Uint8Array[]): PqxdhSecrets {
 }
 
 /**
- * The initiator's side (spec PX-03, PX-05): DH(IKa, SPKb) ‖ DH(EKa, IKb) ‖ DH(EKa, SPKb)
+ * The initiator's side (spec PX-02..PX-06): DH(IKa, SPKb) ‖ DH(EKa, IKb) ‖ DH(EKa, SPKb)
  * [‖ DH(EKa, OPKb)] ‖ Kyber shared secret, after the 0xFF×32 prefix, through HKDF to 96 bytes.
  */
 export async function pqxdhInitiate(p: PqxdhInitiateParams): Promise<PqxdhInitiateResult> {
@@ -85,7 +85,7 @@ export interface PqxdhRespondParams {
 }
 
 /**
- * The responder's side (spec PX-04, PX-09): the same secret from our private keys. Rejects a
+ * The responder's side (spec PX-09, PX-10): the same secret from our private keys. Rejects a
  * non-canonical base key or a wrong-size ciphertext with ProtocolError "invalid_key" / an
  * all-zero DH with "invalid_key".
  */

@@ -2,7 +2,7 @@
  * A recipient's prekey bundle as the PQXDH initiator uses it.
  *
  * Owns: the `PreKeyBundle` type (parsed keys), checking its two prekey signatures against the
- * identity key (spec PX-02), and the canonical-encoding check for X25519 public keys (PX-09).
+ * identity key (spec PX-01, ID-08), and the canonical-encoding check for X25519 public keys (PX-10).
  * Does not own: fetching bundles from the relay or the storage records of prekeys
  * (client/keys).
  */
@@ -30,11 +30,13 @@ export interface PreKeyBundle {
 }
 
 /**
- * Checks both prekey signatures of a bundle (spec PX-02); throws ProtocolError
- * "invalid_signature" if either fails and "invalid_key" if a one-time prekey id comes without
- * its key (or the reverse).
+ * Checks both prekey signatures of a bundle (spec PX-01, ID-08); throws ProtocolError
+ * "invalid_signature" if either fails and "invalid_key" if the Kyber prekey is missing or a
+ * one-time prekey id comes without its key (or the reverse).
  */
 export async function verifyBundleSignatures(bundle: PreKeyBundle): Promise<void> {
+  // Kyber prekeys are mandatory (PQXDH); a bundle from untyped input may lack one.
+  if (bundle.kyberPreKey === undefined || bundle.kyberPreKeySignature === undefined) throw new ProtocolError("invalid_key");
   if ((bundle.preKeyId === undefined) !== (bundle.preKey === undefined)) throw new ProtocolError("invalid_key");
   const signedOk = await bundle.identityKey.verifySignature(
     bundle.signedPreKey.serialize(),
@@ -52,7 +54,7 @@ const FIELD_PRIME = (1n << 255n) - 19n;
 
 /**
  * True when a 33-byte X25519 public key is canonical: type 0x05, top bit of u clear and
- * u < 2^255 − 19 (spec PX-09). Honest X25519 keys always are; a responder rejects others so a
+ * u < 2^255 − 19 (spec PX-10, EN-02). Honest X25519 keys always are; a responder rejects others so a
  * base key has exactly one encoding (replay detection compares encodings).
  */
 export function isCanonicalPublicKey(serialized: Uint8Array): boolean {

@@ -28,7 +28,7 @@ export interface SessionSecrets {
   readonly pqAuthKey: Uint8Array;
 }
 
-/** What the initiator sends in every PreKeySignalMessage until the first reply (spec PX-08). */
+/** What the initiator sends in every PreKeySignalMessage until the first reply (spec PX-08, PX-14). */
 export interface PendingPreKeyParams {
   readonly preKeyId: number | undefined;
   readonly signedPreKeyId: number;

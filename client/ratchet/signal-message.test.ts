@@ -16,7 +16,7 @@ const u32 = fc.nat({ max: 0xffffffff });
 describe("SignalMessage framing (spec DR-10)", () => {
   it("parse ∘ encode = id, zero counters included", () => {
     fc.assert(
-      fc.property(key33, u32, u32, fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.nat({ max: 100000 }), fc.uint8Array({ minLength: 8, maxLength: 8 }),
+      fc.property(key33, u32, u32, fc.integer({ min: 1, max: 4 }).chain((blocks) => fc.uint8Array({ minLength: 16 * blocks, maxLength: 16 * blocks })), fc.nat({ max: 100000 }), fc.uint8Array({ minLength: 8, maxLength: 8 }),
         (ratchetKey, counter, previousCounter, ciphertext, index, mac) => {
           const pqRatchet = encodeSpqrNone(index + 1);
           const body = encodeSignalMessageBody({ ratchetKey, counter, previousCounter, ciphertext, pqRatchet });
@@ -37,6 +37,23 @@ describe("SignalMessage framing (spec DR-10)", () => {
     });
     // ... 0x10 0x00 (counter = 0) 0x18 0x00 (previous counter = 0) ...
     expect(Buffer.from(body).toString("hex")).toContain("10001800");
+  });
+});
+
+describe("SignalMessage required fields (spec DR-10, PQ-07)", () => {
+  const good = {
+    ratchetKey: new Uint8Array(33).fill(5),
+    counter: 3,
+    previousCounter: 0,
+    ciphertext: new Uint8Array(32),
+    pqRatchet: encodeSpqrNone(4),
+  };
+  it("refuses a ciphertext that is not a non-zero multiple of 16 bytes, and a missing pq_ratchet", () => {
+    for (const bad of [{ ...good, ciphertext: new Uint8Array(15) }, { ...good, pqRatchet: new Uint8Array(0) }]) {
+      const bytes = concatBytes(encodeSignalMessageBody(bad), new Uint8Array(8));
+      expect(() => parseSignalMessage(bytes)).toThrow(expect.objectContaining({ code: "invalid_message" }));
+    }
+    expect(parseSignalMessage(concatBytes(encodeSignalMessageBody(good), new Uint8Array(8))).counter).toBe(3);
   });
 });
 

@@ -14,11 +14,15 @@ import {
   SignalMessageSchema,
 } from "../../gen/securecomm/wire/v1/signal_message_pb.js";
 import { concatBytes } from "../crypto/bytes.js";
+import { AES_BLOCK_LENGTH } from "../crypto/cipher.js";
 import { ProtocolError } from "../errors.js";
 import { MAC_LENGTH, MESSAGE_VERSION_BYTE } from "./constants.js";
 
 /** Length of a serialized EC public key (0x05 ‖ u). */
 const PUBLIC_KEY_LENGTH = 33;
+
+/** Shortest input worth parsing: version byte, a little protobuf and the 8-byte MAC (spec DR-10). */
+const MIN_SIGNAL_MESSAGE_LENGTH = 10;
 
 /** Length of a serialized Kyber1024 ciphertext (0x08 ‖ 1568). */
 const KYBER_CIPHERTEXT_LENGTH = 1569;
@@ -144,7 +148,7 @@ function checkVersion(bytes: Uint8Array): void {
  */
 export function parseSignalMessage(bytes: Uint8Array): UnverifiedSignalMessage {
   checkVersion(bytes);
-  if (bytes.length < 1 + MAC_LENGTH) throw new ProtocolError("invalid_message");
+  if (bytes.length < MIN_SIGNAL_MESSAGE_LENGTH) throw new ProtocolError("invalid_message");
   const macInput = bytes.subarray(0, bytes.length - MAC_LENGTH);
   const mac = bytes.slice(bytes.length - MAC_LENGTH);
   checkWireShape(macInput.subarray(1), SIGNAL_MESSAGE_WIRE_TYPES);
@@ -158,14 +162,17 @@ export function parseSignalMessage(bytes: Uint8Array): UnverifiedSignalMessage {
     hasUnknownFields(decoded) ||
     decoded.ratchetKey.length !== PUBLIC_KEY_LENGTH ||
     decoded.counter === undefined ||
-    decoded.ciphertext.length === 0
+    decoded.previousCounter === undefined ||
+    decoded.ciphertext.length === 0 ||
+    decoded.ciphertext.length % AES_BLOCK_LENGTH !== 0 ||
+    decoded.pqRatchet.length === 0
   ) {
     throw new ProtocolError("invalid_message");
   }
   return {
     ratchetKey: decoded.ratchetKey,
     counter: decoded.counter,
-    previousCounter: decoded.previousCounter ?? 0,
+    previousCounter: decoded.previousCounter,
     ciphertext: decoded.ciphertext,
     pqRatchet: decoded.pqRatchet,
     macInput: macInput.slice(),

@@ -23,6 +23,9 @@ import { bytesToUuid, createProtocolAddress, type ProtocolAddress } from "../sto
 import { SessionBuilder } from "./session-builder.js";
 import { type CiphertextMessage, SessionCipher } from "./session-cipher.js";
 
+/** The fixed clock of test parties (Unix ms), so store snapshots are deterministic. */
+export const TEST_NOW_MS = 1_700_000_000_000;
+
 /** A fresh random lowercase UUID (address names in tests). */
 export function randomUuid(): string {
   return bytesToUuid(randomBytes(16));
@@ -59,9 +62,9 @@ export class OurParty {
     this.identity = identity;
     this.registrationId = registrationId;
     this.address = createProtocolAddress(name, 1);
-    this.store = new MemoryProtocolStore(identity, registrationId, () => 1_700_000_000_000);
-    this.builder = new SessionBuilder(this.store, { now: () => 1_700_000_000_000 });
-    this.cipher = new SessionCipher(this.store);
+    this.store = new MemoryProtocolStore(identity, registrationId, () => TEST_NOW_MS);
+    this.builder = new SessionBuilder(this.store, { now: () => TEST_NOW_MS });
+    this.cipher = new SessionCipher(this.store, { now: () => TEST_NOW_MS });
   }
 
   /** A party with a signed prekey, a Kyber prekey and `oneTimePreKeys` one-time prekeys. */

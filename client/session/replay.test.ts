@@ -1,5 +1,5 @@
 /**
- * Forward secrecy and replay (spec DR-09, DR-12, DR-13, PX-10, PX-11, SS-06): used message
+ * Forward secrecy and replay (spec DR-09, DR-12..DR-14, PX-11, PX-12, ID-12): used message
  * keys are gone, duplicates and far jumps are refused without any state change, replayed
  * PreKey messages create no second session, and identity changes are refused until accepted.
  */
@@ -11,8 +11,8 @@ import { isProtocolError, type ProtocolErrorCode } from "../errors.js";
 import { MAX_FORWARD_JUMPS } from "../ratchet/constants.js";
 import { nextChainKey } from "../ratchet/kdf-chains.js";
 import { ratchetEncrypt } from "../ratchet/ratchet-encrypt.js";
-import { LibsignalParty, OurParty } from "./parties.test-support.js";
-import { MESSAGE_TYPE_SIGNAL } from "./session-cipher.js";
+import { LibsignalParty, OurParty, TEST_NOW_MS } from "./parties.test-support.js";
+import { MAX_UNACKNOWLEDGED_SESSION_AGE_MS, MESSAGE_TYPE_SIGNAL, SessionCipher } from "./session-cipher.js";
 
 async function expectCode(p: Promise<unknown>, code: ProtocolErrorCode): Promise<void> {
   let caught: unknown;
@@ -35,7 +35,7 @@ async function pair(): Promise<{ alice: OurParty; bob: OurParty }> {
 }
 
 describe("forward secrecy and replay", () => {
-  it("DR-12: a decrypted message cannot be decrypted again, and nothing changes", async () => {
+  it("DR-14: a decrypted message cannot be decrypted again, and nothing changes", async () => {
     const { alice, bob } = await pair();
     const m = await alice.encrypt(bob.address, utf8("once"));
     expect(m.type).toBe(MESSAGE_TYPE_SIGNAL);
@@ -45,7 +45,7 @@ describe("forward secrecy and replay", () => {
     expect(bob.store.snapshot()).toEqual(before);
   });
 
-  it("DR-09: a skipped key is kept until its message arrives, then gone from the record", async () => {
+  it("DR-09, DR-12: a skipped key is kept until its message arrives, then gone from the record", async () => {
     const { alice, bob } = await pair();
     const messages = [];
     for (let i = 0; i < 4; i++) messages.push(await alice.encrypt(bob.address, utf8(`m${i}`)));
@@ -93,7 +93,7 @@ describe("forward secrecy and replay", () => {
     expect(skipped.length).toBe(2_000);
   });
 
-  it("PX-10: a replayed PreKey message (one-time prekey) is a duplicate, and once the session is gone the consumed prekey refuses it", async () => {
+  it("PX-11, PX-12: a replayed PreKey message (one-time prekey) is a duplicate, and once the session is gone the consumed prekey refuses it", async () => {
     const us = await OurParty.create({ oneTimePreKeys: 1 });
     const them = new LibsignalParty();
     await them.processBundle(us.address, await us.bundle(1));
@@ -134,7 +134,7 @@ describe("forward secrecy and replay", () => {
   });
 });
 
-describe("identity changes (spec SS-06)", () => {
+describe("identity changes (spec ID-12, PX-13)", () => {
   it("a PreKey message under a changed identity is refused until accepted; then the old session cannot encrypt", async () => {
     const { alice, bob } = await pair();
     const newBob = await OurParty.create({ name: bob.address.name });
@@ -154,7 +154,19 @@ describe("identity changes (spec SS-06)", () => {
   });
 });
 
-describe("simultaneous initiation (Sesame; spec SS-03)", () => {
+describe("stale unacknowledged sessions (spec DR-20)", () => {
+  it("a session never answered for more than 30 days is not used for sending", async () => {
+    const alice = await OurParty.create();
+    const bob = await OurParty.create();
+    await alice.builder.processPreKeyBundle(bob.address, await bob.bundle(1));
+    const late = new SessionCipher(alice.store, { now: () => TEST_NOW_MS + MAX_UNACKNOWLEDGED_SESSION_AGE_MS + 1 });
+    await expectCode(late.encrypt(bob.address, utf8("late")), "no_session");
+    const onTime = new SessionCipher(alice.store, { now: () => TEST_NOW_MS + MAX_UNACKNOWLEDGED_SESSION_AGE_MS });
+    expect((await onTime.encrypt(bob.address, utf8("on time"))).type).toBe(3);
+  });
+});
+
+describe("simultaneous initiation (Sesame; spec DR-18)", () => {
   it("two of ours converge on one session", async () => {
     const alice = await OurParty.create();
     const bob = await OurParty.create();

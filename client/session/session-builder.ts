@@ -3,7 +3,7 @@
  *
  * Owns: `SessionBuilder.processPreKeyBundle`: verify the bundle, check identity trust, run
  * PQXDH, create the initiator state and make it current in the record (earlier states are
- * archived, spec SS-03), and record the identity on first use.
+ * archived, spec DR-19), and record the identity on first use.
  * Does not own: fetching bundles (relay connection), the key agreement itself (handshake).
  */
 
@@ -22,7 +22,7 @@ export interface SessionBuilderOptions {
   readonly now?: () => number;
 }
 
-/** Builds sessions with remote devices from their prekey bundles (spec PX-01..PX-07, SS-01). */
+/** Builds sessions with remote devices from their prekey bundles (spec PX-01..PX-06, PX-14). */
 export class SessionBuilder {
   readonly #store: IdentityKeyStore & SessionStore;
   readonly #now: () => number;
@@ -33,7 +33,7 @@ export class SessionBuilder {
   }
 
   /**
-   * Starts a new session with `address` from `bundle` (spec PX-02, PX-03, SS-01). Throws
+   * Starts a new session with `address` from `bundle` (spec PX-01..PX-06, PX-14, ID-11). Throws
    * ProtocolError "invalid_signature" for a badly signed bundle, "untrusted_identity" when the
    * bundle's identity differs from the one trusted for `address`, "invalid_key" for unusable
    * keys. Nothing is stored on failure.

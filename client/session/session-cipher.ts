@@ -5,7 +5,7 @@
  * decrypts becomes current, Sesame), PreKeySignalMessage wrapping until the first reply, the
  * responder side of PQXDH on a PreKey message (prekey lookup, one-time prekey removal,
  * last-resort Kyber replay refusal), identity trust checks in both directions, and committing
- * to the stores only after a message authenticated and decrypted (spec DR-13, SS-02..SS-06).
+ * to the stores only after a message authenticated and decrypted (spec DR-13, DR-17..DR-19, PX-07..PX-14).
  * Does not own: the ratchet transitions (client/ratchet) or the key agreement (handshake).
  */
 
@@ -44,24 +44,45 @@ function asProtocolError(e: unknown, code: "invalid_key" | "invalid_message"): n
   throw new ProtocolError(code, { cause: e });
 }
 
-/** Pairwise encryption and decryption over a protocol store (spec SS-01..SS-06). */
+/**
+ * Age after which a session whose first PreKeySignalMessage was never answered is no longer
+ * used for sending (spec DR-20): by then the responder may have rotated the signed prekey it
+ * names (ID-10), so the messages could never be read; 30 days as the spec says.
+ */
+export const MAX_UNACKNOWLEDGED_SESSION_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Options of `SessionCipher`; tests inject a clock. */
+export interface SessionCipherOptions {
+  /** Unix milliseconds. */
+  readonly now?: () => number;
+}
+
+/** Pairwise encryption and decryption over a protocol store (spec DR-17, PX-08, PX-12). */
 export class SessionCipher {
   readonly #store: ProtocolStore;
+  readonly #now: () => number;
 
-  constructor(store: ProtocolStore) {
+  constructor(store: ProtocolStore, options: SessionCipherOptions = {}) {
     this.#store = store;
+    this.#now = options.now ?? Date.now;
   }
 
   /**
-   * Encrypts `plaintext` to `address` with the current session (spec SS-02): a
+   * Encrypts `plaintext` to `address` with the current session (spec PX-08, PX-14): a
    * PreKeySignalMessage (type 3) until the peer replied, then a SignalMessage (type 2).
-   * Throws ProtocolError "no_session" without a current state and "untrusted_identity" when
-   * the session's identity is no longer the trusted one (never encrypt to a changed key).
+   * Throws ProtocolError "no_session" without a current state or when the current state is an
+   * unanswered session older than MAX_UNACKNOWLEDGED_SESSION_AGE_MS (DR-20), and
+   * "untrusted_identity" when the session's identity is no longer the trusted one (never
+   * encrypt to a changed key, ID-12).
    */
   async encrypt(address: ProtocolAddress, plaintext: Uint8Array): Promise<CiphertextMessage> {
     const record = await this.#store.loadSession(address);
     const state = record?.current;
     if (record === undefined || state === undefined) throw new ProtocolError("no_session");
+    const pendingSince = state.pendingPreKey?.createdAtMs;
+    if (pendingSince !== undefined && BigInt(this.#now()) - pendingSince > BigInt(MAX_UNACKNOWLEDGED_SESSION_AGE_MS)) {
+      throw new ProtocolError("no_session");
+    }
     const remote = PublicKey.deserialize(state.remoteIdentityKey);
     if (!(await this.#store.isTrustedIdentity(address, remote, "sending"))) throw new ProtocolError("untrusted_identity");
     const result = ratchetEncrypt(state, plaintext);
@@ -94,7 +115,7 @@ export class SessionCipher {
   }
 
   /**
-   * Decrypts a SignalMessage (type 2) from `address` (spec SS-04): tries the current state,
+   * Decrypts a SignalMessage (type 2) from `address` (spec DR-17): tries the current state,
    * then archived ones newest first; the one that decrypts becomes current. On failure throws
    * the current state's ProtocolError ("no_session" without states) and changes nothing.
    */
@@ -108,7 +129,7 @@ export class SessionCipher {
   }
 
   /**
-   * Decrypts a PreKeySignalMessage (type 3) from `address` (spec SS-05, PX-09..PX-11). A
+   * Decrypts a PreKeySignalMessage (type 3) from `address` (spec PX-07, PX-09..PX-13). A
    * message whose base key names an existing state is decrypted with that state (the
    * initiator resends PreKey messages until it hears back; a replay is then a duplicate).
    * Otherwise PQXDH runs as responder with the named prekeys; afterwards the one-time prekey is

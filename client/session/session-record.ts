@@ -33,7 +33,7 @@ export function statesInOrder(record: SessionRecord): Array<{ state: SessionStat
 }
 
 /**
- * The record with `state` as current (spec SS-03): the state previously at `position` is
+ * The record with `state` as current (spec DR-17, DR-19): the state previously at `position` is
  * removed, the old current (if it is not the one replaced) is archived in front, and the
  * archive is trimmed to MAX_ARCHIVED_STATES, oldest dropped.
  */
@@ -50,7 +50,7 @@ export function promoteState(record: SessionRecord, state: SessionState, positio
   });
 }
 
-/** The state (current or archived) started with base key `baseKey`, if any (spec PX-10). */
+/** The state (current or archived) started with base key `baseKey`, if any (spec PX-12). */
 export function findStateByBaseKey(
   record: SessionRecord,
   baseKey: Uint8Array,

@@ -9,7 +9,7 @@ import { bytesToUuid, createProtocolAddress, uuidToBytes } from "./protocol-addr
 const alice = createProtocolAddress("0f0e0d0c-0b0a-4908-8706-050403020100");
 
 describe("MemoryProtocolStore", () => {
-  it("trusts on first use, reports a replaced key, and trusts only the saved key (spec ID-05)", async () => {
+  it("trusts on first use, reports a replaced key, and trusts only the saved key (spec ID-11, ID-12)", async () => {
     const store = new MemoryProtocolStore(KeyPair.generate(), 42, () => 0);
     const first = KeyPair.generate().publicKey;
     const second = KeyPair.generate().publicKey;

@@ -38,7 +38,7 @@ import type { Direction, ProtocolStore } from "./store-interfaces.js";
 export type StoreSnapshot = Readonly<Record<string, ReadonlyMap<string, Uint8Array>>>;
 
 /**
- * All five protocol stores in memory (spec ID-05 trust on first use). Holds secret keys:
+ * All five protocol stores in memory (spec ID-11 trust on first use). Holds secret keys:
  * prints as a redacted tag.
  */
 export class MemoryProtocolStore implements ProtocolStore {

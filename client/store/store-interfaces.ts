@@ -19,7 +19,7 @@ import type { ProtocolAddress } from "./protocol-address.js";
 /** Whether an identity is checked before sending to it or after receiving from it. */
 export type Direction = "sending" | "receiving";
 
-/** Our identity and what we trust of others (trust on first use; spec ID-05). */
+/** Our identity and what we trust of others (trust on first use; spec ID-11). */
 export interface IdentityKeyStore {
   /** Our identity key pair. */
   getIdentityKeyPair(): Promise<KeyPair>;
