@@ -107,7 +107,7 @@ describe("arbitraryMessage on every field shape", () => {
   it("round-trips values using every scalar type, maps, oneofs, recursion and JS_STRING", () => {
     // Depth 2: the recursive synthetic type grows quickly, and two levels reach every shape.
     fc.assert(fc.property(arbitraryMessage(all, { maxDepth: 2 }), (m) => assertRoundTrips(all, m)), {
-      numRuns: 150,
+      numRuns: 100,
     });
   });
 
@@ -123,7 +123,7 @@ describe("arbitraryMessage on every field shape", () => {
       }
       return d;
     };
-    for (const m of fc.sample(arbitraryMessage(all, { maxDepth: 2 }), 400)) {
+    for (const m of fc.sample(arbitraryMessage(all, { maxDepth: 2 }), { numRuns: 300, seed: 1122 })) {
       const r = reflect(all, m);
       for (const f of all.fields) if (r.isSet(f)) seen.add(f.name);
       deepest = Math.max(deepest, depthOf(all, m));
