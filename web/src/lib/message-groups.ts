@@ -1,0 +1,95 @@
+/**
+ * Grouping a room's messages for display: consecutive messages from one sender close in time
+ * share one header (name and time).
+ *
+ * Owns: the grouping rule and the in-memory message shape the room view renders. Does not own:
+ * ordering (the relay's sequence numbers, applied in state/session.ts) or storage: messages
+ * exist only in memory (DESIGN.md §6).
+ */
+
+/** Delivery state of one of our own messages. */
+export type SendStatus = "pending" | "sent" | "failed";
+
+/** One line in a room's timeline, in memory only. */
+export interface TimelineItem {
+  /** Stable key for rendering (message id once known, else a local id). */
+  readonly key: string;
+  readonly kind: "message" | "event";
+  /** Relay sequence number, once the relay ordered it. */
+  readonly seq?: number;
+  readonly messageId?: string;
+  readonly sender: string;
+  readonly senderName: string;
+  readonly text: string;
+  readonly atMs: number;
+  readonly own: boolean;
+  readonly status: SendStatus;
+}
+
+/** One block of consecutive messages from one sender. */
+export interface MessageGroup {
+  readonly key: string;
+  readonly kind: "message" | "event";
+  readonly sender: string;
+  readonly senderName: string;
+  readonly own: boolean;
+  readonly atMs: number;
+  readonly items: readonly TimelineItem[];
+}
+
+/**
+ * Longest pause inside one group. Five minutes matches how chat apps usually break a
+ * conversation into visual turns.
+ */
+export const GROUP_GAP_MS = 5 * 60 * 1000;
+
+/** Groups `items` (already in display order) into runs by sender and time. */
+export function groupMessages(items: readonly TimelineItem[]): MessageGroup[] {
+  const groups: MessageGroup[] = [];
+  let current: { key: string; kind: "message" | "event"; sender: string; senderName: string; own: boolean; atMs: number; items: TimelineItem[] } | undefined;
+  for (const item of items) {
+    const last = current?.items[current.items.length - 1];
+    const joins =
+      current !== undefined &&
+      last !== undefined &&
+      item.kind === "message" &&
+      current.kind === "message" &&
+      current.sender === item.sender &&
+      item.atMs - last.atMs <= GROUP_GAP_MS;
+    if (joins && current) {
+      current.items.push(item);
+      continue;
+    }
+    current = {
+      key: item.key,
+      kind: item.kind,
+      sender: item.sender,
+      senderName: item.senderName,
+      own: item.own,
+      atMs: item.atMs,
+      items: [item],
+    };
+    groups.push(current);
+  }
+  return groups;
+}
+
+/**
+ * Inserts `item` in relay order: items with a sequence number by `seq`, items without one
+ * (still pending) after all ordered ones, in arrival order. Returns a new array.
+ */
+export function insertInOrder(items: readonly TimelineItem[], item: TimelineItem): TimelineItem[] {
+  const out = items.slice();
+  if (item.seq === undefined) {
+    out.push(item);
+    return out;
+  }
+  let at = out.length;
+  while (at > 0) {
+    const prev = out[at - 1]!;
+    if (prev.seq === undefined || prev.seq > item.seq) at -= 1;
+    else break;
+  }
+  out.splice(at, 0, item);
+  return out;
+}

@@ -1,0 +1,380 @@
+/**
+ * The web app's live state: one reactive store fed by a `SecureCommClient`'s events, and the
+ * actions the views call (DESIGN.md §6).
+ *
+ * Owns: what the screens show (identity, rooms, unread counts, timelines, members, typing,
+ * connection, closed rooms), optimistic sends with pending/sent/failed states, typing-indicator
+ * timing, join/leave lines in the timeline. Does not own: any protocol work (client/), storage
+ * (the client's `KeyValueStore`), or layout (views/). Message plaintext lives only here, in
+ * memory; nothing in this module writes to any browser storage.
+ */
+
+import { batch } from "solid-js";
+import { createStore, produce } from "solid-js/store";
+import type {
+  ClientEvents,
+  ConnectionState,
+  MemberView,
+  RoomSummary,
+  SecureCommClient,
+} from "../../../client/app/securecomm-client.js";
+import { insertInOrder, type TimelineItem } from "../lib/message-groups.js";
+
+/** Where the app is in its life: opening, asking for a name, or running. */
+export type Phase = "loading" | "welcome" | "ready";
+
+/** Everything the views read. Plain data; only the actions below change it. */
+export interface SessionState {
+  phase: Phase;
+  identity: { address: string; fingerprint: string; displayName: string } | undefined;
+  rooms: RoomSummary[];
+  /** Messages received while their room was not on screen, per room (in memory). */
+  unread: Record<string, number>;
+  /** Each room's timeline in relay order (in memory only, never stored). */
+  timelines: Record<string, TimelineItem[]>;
+  members: Record<string, MemberView[]>;
+  /** Who is typing per room: sender address → time the indicator expires. */
+  typing: Record<string, Record<string, number>>;
+  connection: ConnectionState;
+  /** Rooms the client closed (left, removed), with the client's reason. */
+  closed: Record<string, string>;
+  /** Rooms where a message could not be decrypted since the room was last opened. */
+  undecryptable: Record<string, boolean>;
+  /** The room on screen, if any (its messages do not count as unread). */
+  activeRoom: string | undefined;
+}
+
+/**
+ * How long a typing indicator stays without a refresh. Senders refresh every
+ * {@link TYPING_REFRESH_MS}, so a lost "stopped typing" event clears itself after this.
+ */
+export const TYPING_TTL_MS = 6_000;
+/** Least time between two "typing" events we send for one room (keeps ephemeral traffic low). */
+export const TYPING_REFRESH_MS = 3_000;
+/** Quiet time after the last keystroke before we send "stopped typing". */
+export const TYPING_IDLE_MS = 4_000;
+
+/** The live session the views drive. */
+export interface WebSession {
+  readonly state: SessionState;
+  /** Loads identity and rooms; starts the relay connection when an identity exists. */
+  init(): Promise<void>;
+  createIdentity(displayName: string): Promise<void>;
+  createRoom(name: string): Promise<{ roomId: string; inviteLink: string }>;
+  joinRoom(inviteLink: string): Promise<string>;
+  inviteLink(roomId: string): string;
+  /** Marks a room as on screen (clears its unread count) or none. */
+  setActiveRoom(roomId: string | undefined): void;
+  refreshMembers(roomId: string): void;
+  send(roomId: string, text: string): Promise<void>;
+  /** Sends again a message that failed. */
+  retry(roomId: string, key: string): Promise<void>;
+  /** The user typed in the composer. */
+  noteTyping(roomId: string): void;
+  /** The composer emptied or sent: stop the indicator now. */
+  stopTyping(roomId: string): void;
+  leaveRoom(roomId: string): Promise<void>;
+  removeMember(roomId: string, address: string): Promise<void>;
+  safetyNumber(roomId: string, address: string): Promise<{ digits: string; scannable: Uint8Array }>;
+  markVerified(address: string): Promise<void>;
+  acceptIdentityChange(address: string): Promise<void>;
+  setDisplayName(name: string): Promise<void>;
+  /** Restarts the relay connection now (the retry button). */
+  reconnect(): Promise<void>;
+  deleteEverything(): Promise<void>;
+  /** Unsubscribes from the client and stops timers (does not close the client). */
+  dispose(): void;
+}
+
+/** Options of {@link createWebSession}. */
+export interface WebSessionOptions {
+  /** Origin invite links point at; default the page's origin. */
+  origin?: string;
+  now?: () => number;
+}
+
+/** Creates the session over `client` and subscribes to its events (DESIGN.md §6). */
+export function createWebSession(client: SecureCommClient, options: WebSessionOptions = {}): WebSession {
+  const now = options.now ?? (() => Date.now());
+  const origin = options.origin ?? globalThis.location?.origin;
+  const [state, setState] = createStore<SessionState>({
+    phase: "loading",
+    identity: undefined,
+    rooms: [],
+    unread: {},
+    timelines: {},
+    members: {},
+    typing: {},
+    connection: client.connection,
+    closed: {},
+    undecryptable: {},
+    activeRoom: undefined,
+  });
+  let localCounter = 0;
+  const typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  const ourTyping = new Map<string, { sentAt: number; idle: ReturnType<typeof setTimeout> | undefined }>();
+
+  const loadRooms = (): void => {
+    setState("rooms", client.rooms());
+  };
+  const loadIdentity = (): void => {
+    setState("identity", client.hasIdentity ? client.identity() : undefined);
+  };
+  const loadMembers = (roomId: string, announce: boolean): void => {
+    const next = client.members(roomId);
+    const before = state.members[roomId] ?? [];
+    batch(() => {
+      // Join/leave lines only once we already knew a roster, so a joiner's first roster does
+      // not read as everyone arriving at once.
+      if (announce && before.filter((m) => !m.isSelf).length > 0) {
+        const had = new Set(before.map((m) => m.address));
+        const has = new Set(next.map((m) => m.address));
+        for (const m of next) if (!had.has(m.address)) appendEvent(roomId, m, "joined the room");
+        for (const m of before) if (!has.has(m.address)) appendEvent(roomId, m, "left the room");
+      }
+      setState("members", roomId, next);
+    });
+  };
+
+  function appendEvent(roomId: string, member: MemberView, what: string): void {
+    const item: TimelineItem = {
+      key: `event-${++localCounter}`,
+      kind: "event",
+      sender: member.address,
+      senderName: member.displayName,
+      text: `${member.displayName} ${what}`,
+      atMs: now(),
+      own: false,
+      status: "sent",
+    };
+    setState("timelines", roomId, (items) => [...(items ?? []), item]);
+  }
+
+  function clearTyping(roomId: string, sender: string): void {
+    const timerKey = `${roomId}\n${sender}`;
+    const timer = typingTimers.get(timerKey);
+    if (timer !== undefined) clearTimeout(timer);
+    typingTimers.delete(timerKey);
+    if (state.typing[roomId]?.[sender] !== undefined) {
+      setState("typing", roomId, produce((t) => { delete t[sender]; }));
+    }
+  }
+
+  function onMessage(e: ClientEvents["message"]): void {
+    batch(() => {
+      clearTyping(e.roomId, e.sender);
+      const items = state.timelines[e.roomId] ?? [];
+      if (items.some((i) => i.messageId === e.messageId)) return; // at-least-once: seen it
+      const item: TimelineItem = {
+        key: e.messageId,
+        kind: "message",
+        seq: e.seq,
+        messageId: e.messageId,
+        sender: e.sender,
+        senderName: e.senderName,
+        text: e.text,
+        atMs: e.postedAtMs || e.sentAtMs,
+        own: e.own,
+        status: "sent",
+      };
+      // Our own message echoed before sendText resolved: confirm the pending line instead.
+      const pending = e.own ? items.findIndex((i) => i.own && i.status === "pending" && i.messageId === undefined && i.text === e.text) : -1;
+      const rest = pending === -1 ? items : items.filter((_, i) => i !== pending);
+      setState("timelines", e.roomId, insertInOrder(rest, pending === -1 ? item : { ...item, key: items[pending]!.key }));
+      if (!e.own && state.activeRoom !== e.roomId) setState("unread", e.roomId, (n) => (n ?? 0) + 1);
+    });
+  }
+
+  function onTyping(e: ClientEvents["typing"]): void {
+    if (!e.typing) {
+      clearTyping(e.roomId, e.sender);
+      return;
+    }
+    const timerKey = `${e.roomId}\n${e.sender}`;
+    const old = typingTimers.get(timerKey);
+    if (old !== undefined) clearTimeout(old);
+    typingTimers.set(timerKey, setTimeout(() => clearTyping(e.roomId, e.sender), TYPING_TTL_MS));
+    if (state.typing[e.roomId] === undefined) setState("typing", e.roomId, {});
+    setState("typing", e.roomId, e.sender, now() + TYPING_TTL_MS);
+  }
+
+  const unsubscribe = [
+    client.on("message", onMessage),
+    client.on("typing", onTyping),
+    client.on("members-changed", (e) => {
+      loadMembers(e.roomId, true);
+      loadRooms();
+    }),
+    client.on("identity-changed", (e) => {
+      loadMembers(e.roomId, false);
+    }),
+    client.on("decryption-failed", (e) => {
+      if (e.roomId !== undefined) setState("undecryptable", e.roomId, true);
+    }),
+    client.on("rooms-changed", () => {
+      loadRooms();
+    }),
+    client.on("connection", (e) => {
+      setState("connection", e.state);
+    }),
+    client.on("room-closed", (e) => {
+      batch(() => {
+        setState("closed", e.roomId, e.reason);
+        loadRooms();
+      });
+    }),
+  ];
+
+  async function start(): Promise<void> {
+    loadIdentity();
+    loadRooms();
+    for (const room of state.rooms) loadMembers(room.roomId, false);
+    setState("phase", "ready");
+    await client.start();
+  }
+
+  async function deliver(roomId: string, key: string, text: string): Promise<void> {
+    const at = (): number => (state.timelines[roomId] ?? []).findIndex((i) => i.key === key);
+    try {
+      const { messageId, seq } = await client.sendText(roomId, text);
+      const items = state.timelines[roomId] ?? [];
+      const i = at();
+      if (items.some((x, j) => j !== i && x.messageId === messageId)) {
+        // The echo arrived first and was matched to another pending line: drop this one.
+        setState("timelines", roomId, items.filter((_, j) => j !== i));
+        return;
+      }
+      if (i === -1) return;
+      const sent: TimelineItem = { ...items[i]!, messageId, seq, status: "sent" };
+      setState("timelines", roomId, insertInOrder(items.filter((_, j) => j !== i), sent));
+    } catch (error) {
+      const i = at();
+      if (i !== -1) setState("timelines", roomId, i, (x): TimelineItem => ({ ...x, status: "failed" }));
+      throw error;
+    }
+  }
+
+  return {
+    state,
+    async init() {
+      if (client.hasIdentity) await start();
+      else setState("phase", "welcome");
+    },
+    async createIdentity(displayName) {
+      await client.ensureIdentity(displayName);
+      await start();
+    },
+    async createRoom(name) {
+      const created = await client.createRoom(name, origin);
+      loadRooms();
+      loadMembers(created.roomId, false);
+      return created;
+    },
+    async joinRoom(inviteLink) {
+      const { roomId } = await client.joinRoom(inviteLink);
+      loadRooms();
+      loadMembers(roomId, false);
+      return roomId;
+    },
+    inviteLink(roomId) {
+      return client.inviteLink(roomId, origin);
+    },
+    setActiveRoom(roomId) {
+      batch(() => {
+        setState("activeRoom", roomId);
+        if (roomId !== undefined) {
+          setState("unread", roomId, 0);
+          setState("undecryptable", roomId, false);
+          loadMembers(roomId, false);
+        }
+      });
+    },
+    refreshMembers(roomId) {
+      loadMembers(roomId, false);
+    },
+    async send(roomId, text) {
+      const trimmed = text.replace(/^\s+|\s+$/g, "");
+      if (trimmed.length === 0) return;
+      this.stopTyping(roomId);
+      const me = state.identity;
+      const key = `local-${++localCounter}`;
+      const item: TimelineItem = {
+        key,
+        kind: "message",
+        sender: me?.address ?? "",
+        senderName: me?.displayName ?? "",
+        text: trimmed,
+        atMs: now(),
+        own: true,
+        status: "pending",
+      };
+      setState("timelines", roomId, (items) => insertInOrder(items ?? [], item));
+      await deliver(roomId, key, trimmed);
+    },
+    async retry(roomId, key) {
+      const items = state.timelines[roomId] ?? [];
+      const i = items.findIndex((x) => x.key === key && x.status === "failed");
+      if (i === -1) return;
+      setState("timelines", roomId, i, (x): TimelineItem => ({ ...x, status: "pending" }));
+      await deliver(roomId, key, items[i]!.text);
+    },
+    noteTyping(roomId) {
+      const mine = ourTyping.get(roomId);
+      const t = now();
+      if (mine?.idle !== undefined) clearTimeout(mine.idle);
+      const idle = setTimeout(() => this.stopTyping(roomId), TYPING_IDLE_MS);
+      if (mine === undefined || t - mine.sentAt >= TYPING_REFRESH_MS) {
+        ourTyping.set(roomId, { sentAt: t, idle });
+        client.setTyping(roomId, true).catch(() => undefined); // ephemeral: a lost one is harmless
+      } else {
+        ourTyping.set(roomId, { sentAt: mine.sentAt, idle });
+      }
+    },
+    stopTyping(roomId) {
+      const mine = ourTyping.get(roomId);
+      if (mine === undefined) return;
+      if (mine.idle !== undefined) clearTimeout(mine.idle);
+      ourTyping.delete(roomId);
+      client.setTyping(roomId, false).catch(() => undefined);
+    },
+    async leaveRoom(roomId) {
+      this.stopTyping(roomId);
+      await client.leaveRoom(roomId);
+      loadRooms();
+    },
+    async removeMember(roomId, address) {
+      await client.removeMember(roomId, address);
+      loadMembers(roomId, true);
+      loadRooms();
+    },
+    safetyNumber(roomId, address) {
+      return client.safetyNumber(roomId, address);
+    },
+    async markVerified(address) {
+      await client.markVerified(address);
+      for (const room of state.rooms) loadMembers(room.roomId, false);
+    },
+    async acceptIdentityChange(address) {
+      await client.acceptIdentityChange(address);
+      for (const room of state.rooms) loadMembers(room.roomId, false);
+    },
+    async setDisplayName(name) {
+      await client.setDisplayName(name);
+      loadIdentity();
+    },
+    async reconnect() {
+      await client.stop();
+      await client.start();
+    },
+    async deleteEverything() {
+      await client.deleteEverything();
+    },
+    dispose() {
+      for (const off of unsubscribe) off();
+      for (const timer of typingTimers.values()) clearTimeout(timer);
+      for (const mine of ourTyping.values()) if (mine.idle !== undefined) clearTimeout(mine.idle);
+      typingTimers.clear();
+      ourTyping.clear();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * The one confirmation before joining a room from an invite link (DESIGN.md §6). Owns the
+ * question and its two answers; the session joins.
+ */
+
+import { createSignal, Show } from "solid-js";
+import { errorSentence } from "../lib/error-messages.js";
+
+/** The join confirmation; `onJoin` joins, `onCancel` forgets the invite. */
+export function JoinView(props: { onJoin: () => Promise<void>; onCancel: () => void }) {
+  const [busy, setBusy] = createSignal(false);
+  const [error, setError] = createSignal<string>();
+  const join = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await props.onJoin();
+    } catch (e) {
+      setError(errorSentence(e, "join-room"));
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="card join" aria-labelledby="join-confirm-title">
+      <h1 id="join-confirm-title">Join this room?</h1>
+      <p class="lead">
+        Someone shared an invite with you. Members will see your display name, and you will
+        see messages sent from now on.
+      </p>
+      <Show when={error()}>
+        <p class="error" role="alert">{error()}</p>
+      </Show>
+      <div class="actions">
+        <button type="button" class="primary" onClick={join} disabled={busy()}>
+          {busy() ? "Joining…" : "Join room"}
+        </button>
+        <button type="button" onClick={() => props.onCancel()} disabled={busy()}>
+          Not now
+        </button>
+      </div>
+    </section>
+  );
+}

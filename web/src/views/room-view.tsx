@@ -1,0 +1,263 @@
+/**
+ * A room: the timeline in relay order, grouped by sender, the composer, the member list with
+ * verification states, typing indicators, invite sharing, key-change warnings, leave and
+ * remove (DESIGN.md §6). Owns layout and local UI state; the session does the work.
+ */
+
+import { createEffect, createMemo, createSignal, For, on, Show } from "solid-js";
+import type { MemberView, RoomSummary } from "../../../client/app/securecomm-client.js";
+import { Avatar } from "../components/avatar.js";
+import {
+  DECRYPTION_FAILED_SENTENCE,
+  errorSentence,
+  roomClosedSentence,
+} from "../lib/error-messages.js";
+import { formatTime, typingSentence } from "../lib/format.js";
+import { groupMessages, type TimelineItem } from "../lib/message-groups.js";
+import { InvitePanel } from "./invite-panel.js";
+import { MAX_MESSAGE } from "./limits.js";
+import { MemberList } from "./member-list.js";
+
+/** Props of {@link RoomView}. */
+export interface RoomViewProps {
+  room: RoomSummary;
+  timeline: readonly TimelineItem[];
+  members: readonly MemberView[];
+  typingNames: readonly string[];
+  closedReason: string | undefined;
+  undecryptable: boolean;
+  inviteLink: () => string;
+  /** Open the invite panel at once (right after creating the room). */
+  showInvite?: boolean;
+  onSend: (text: string) => Promise<void>;
+  onRetry: (key: string) => Promise<void>;
+  onTyping: () => void;
+  onStopTyping: () => void;
+  onLeave: () => Promise<void>;
+  onRemove: (address: string) => Promise<void>;
+  onVerify: (address: string) => void;
+  onAcceptChange: (address: string) => Promise<void>;
+}
+
+/** The room screen. */
+export function RoomView(props: RoomViewProps) {
+  const [draft, setDraft] = createSignal("");
+  const [sendError, setSendError] = createSignal<string>();
+  const [actionError, setActionError] = createSignal<string>();
+  const [inviteOpen, setInviteOpen] = createSignal(props.showInvite === true);
+  const [confirmLeave, setConfirmLeave] = createSignal(false);
+  const [leaving, setLeaving] = createSignal(false);
+  let timelineEl: HTMLOListElement | undefined;
+
+  const groups = createMemo(() => groupMessages(props.timeline));
+  const changed = createMemo(() => props.members.filter((m) => !m.isSelf && m.verification === "changed"));
+  const closed = () => props.closedReason !== undefined || props.room.departed;
+  const held = () => changed().length > 0;
+  const me = createMemo(() => props.members.find((m) => m.isSelf));
+
+  // Keep the newest message in view as the timeline grows.
+  createEffect(
+    on(
+      () => props.timeline.length,
+      () => {
+        if (timelineEl) timelineEl.scrollTop = timelineEl.scrollHeight;
+      },
+    ),
+  );
+
+  const send = async () => {
+    const text = draft();
+    if (text.trim().length === 0 || closed() || held()) return;
+    setDraft("");
+    setSendError(undefined);
+    try {
+      await props.onSend(text);
+    } catch (e) {
+      setSendError(errorSentence(e, "send"));
+    }
+  };
+
+  const onKeyDown = (e: KeyboardEvent) => {
+    // Enter sends; Shift+Enter (and Enter while an input method composes) makes a new line.
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      void send();
+    }
+  };
+
+  const leave = async () => {
+    setLeaving(true);
+    setActionError(undefined);
+    try {
+      await props.onLeave();
+    } catch (e) {
+      setActionError(errorSentence(e, "leave-room"));
+    } finally {
+      setLeaving(false);
+      setConfirmLeave(false);
+    }
+  };
+
+  const run = async (action: Parameters<typeof errorSentence>[1], work: () => Promise<void>) => {
+    setActionError(undefined);
+    try {
+      await work();
+    } catch (e) {
+      setActionError(errorSentence(e, action));
+    }
+  };
+
+  return (
+    <div class="room">
+      <header class="room-header">
+        <div class="room-title">
+          <h1>{props.room.name}</h1>
+          <p class="room-subtitle">
+            {props.members.length} {props.members.length === 1 ? "member" : "members"} · end-to-end encrypted
+          </p>
+        </div>
+        <div class="room-actions">
+          <Show when={!closed()}>
+            <button type="button" onClick={() => setInviteOpen(!inviteOpen())} aria-expanded={inviteOpen()}>
+              Share invite
+            </button>
+            <Show
+              when={confirmLeave()}
+              fallback={<button type="button" class="quiet" onClick={() => setConfirmLeave(true)}>Leave</button>}
+            >
+              <span class="confirm">
+                <button type="button" class="danger" onClick={leave} disabled={leaving()}>
+                  {leaving() ? "Leaving…" : "Yes, leave"}
+                </button>
+                <button type="button" class="quiet" onClick={() => setConfirmLeave(false)} disabled={leaving()}>
+                  Stay
+                </button>
+              </span>
+            </Show>
+          </Show>
+        </div>
+      </header>
+
+      <Show when={inviteOpen() && !closed()}>
+        <InvitePanel link={props.inviteLink()} onClose={() => setInviteOpen(false)} />
+      </Show>
+
+      <Show when={closed()}>
+        <p class="banner info" role="status">{roomClosedSentence(props.closedReason ?? "left")}</p>
+      </Show>
+      <For each={changed()}>
+        {(member) => (
+          <div class="banner warning" role="alert" data-testid="identity-changed">
+            <p>
+              <strong>{member.displayName}'s safety number has changed.</strong> They may have
+              reinstalled SecureComm, or someone may be trying to intercept messages. Sending in
+              this room is paused until you review it.
+            </p>
+            <div class="actions">
+              <button type="button" onClick={() => props.onVerify(member.address)}>Review safety number</button>
+              <button type="button" class="quiet" onClick={() => run("accept-change", () => props.onAcceptChange(member.address))}>
+                Accept and continue
+              </button>
+            </div>
+          </div>
+        )}
+      </For>
+      <Show when={props.undecryptable}>
+        <p class="banner warning" role="status">{DECRYPTION_FAILED_SENTENCE}</p>
+      </Show>
+      <Show when={actionError()}>
+        <p class="error" role="alert">{actionError()}</p>
+      </Show>
+
+      <div class="room-body">
+        <section class="conversation" aria-label="Conversation">
+          <ol class="timeline" ref={timelineEl} aria-live="polite" aria-relevant="additions">
+            <Show when={props.timeline.length === 0}>
+              <li class="timeline-empty">
+                No messages yet. Messages are kept only while this page is open; nothing is saved.
+              </li>
+            </Show>
+            <For each={groups()}>
+              {(group) => (
+                <Show
+                  when={group.kind === "message"}
+                  fallback={<li class="timeline-event">{group.items[0]?.text}</li>}
+                >
+                  <li class="message-group" classList={{ own: group.own }}>
+                    <Show when={!group.own}>
+                      <Avatar name={group.senderName} address={group.sender} />
+                    </Show>
+                    <div class="message-stack">
+                      <div class="message-meta">
+                        <span class="sender">{group.own ? "You" : group.senderName}</span>
+                        <time dateTime={new Date(group.atMs).toISOString()}>{formatTime(group.atMs)}</time>
+                      </div>
+                      <For each={group.items}>
+                        {(item) => (
+                          <div class="bubble" data-status={item.status} data-testid="message">
+                            <p class="bubble-text">{item.text}</p>
+                            <Show when={item.own && item.status !== "sent"}>
+                              <span class="bubble-status">
+                                <Show when={item.status === "failed"} fallback="Sending…">
+                                  Not sent.{" "}
+                                  <button type="button" class="link-button" onClick={() => run("send", () => props.onRetry(item.key))}>
+                                    Retry
+                                  </button>
+                                </Show>
+                              </span>
+                            </Show>
+                          </div>
+                        )}
+                      </For>
+                    </div>
+                  </li>
+                </Show>
+              )}
+            </For>
+          </ol>
+          <p class="typing" aria-live="polite" data-testid="typing">
+            {typingSentence(props.typingNames)}
+          </p>
+          <form
+            class="composer"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void send();
+            }}
+          >
+            <label for="composer-input" class="visually-hidden">Message</label>
+            <textarea
+              id="composer-input"
+              rows={1}
+              maxLength={MAX_MESSAGE}
+              placeholder={closed() ? "This room is closed" : held() ? "Review the safety number change to keep sending" : "Write a message…"}
+              value={draft()}
+              disabled={closed() || held()}
+              aria-describedby="composer-help"
+              onInput={(e) => {
+                setDraft(e.currentTarget.value);
+                if (e.currentTarget.value.length > 0) props.onTyping();
+                else props.onStopTyping();
+              }}
+              onKeyDown={onKeyDown}
+            />
+            <button type="submit" class="primary" disabled={closed() || held() || draft().trim().length === 0}>
+              Send
+            </button>
+            <p id="composer-help" class="visually-hidden">Enter sends. Shift and Enter starts a new line.</p>
+          </form>
+          <Show when={sendError()}>
+            <p class="error" role="alert">{sendError()}</p>
+          </Show>
+        </section>
+
+        <MemberList
+          members={props.members}
+          canRemove={me()?.isAdmin === true && !closed()}
+          onVerify={props.onVerify}
+          onRemove={(address) => run("remove-member", () => props.onRemove(address))}
+        />
+      </div>
+    </div>
+  );
+}
