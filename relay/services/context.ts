@@ -6,6 +6,7 @@
  *
  * Owns: RelayContext and the `unary` / `serverStream` wrappers. Does not own any RPC's logic.
  */
+import { setMaxListeners } from "node:events";
 import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { Code } from "@connectrpc/connect";
 import { relayError, toRelayError } from "../errors.js";
@@ -50,6 +51,11 @@ export class Lifecycle {
   #inFlight = 0;
   #idle: (() => void)[] = [];
   readonly #shutdown = new AbortController();
+
+  constructor() {
+    // Every open Subscribe stream listens for shutdown: thousands of listeners are expected.
+    setMaxListeners(0, this.#shutdown.signal);
+  }
 
   /** Aborted when close() begins; streams end on it. */
   get shutdownSignal(): AbortSignal {
