@@ -238,15 +238,17 @@ export type GetRoomHistoryResponse = Message<"securecomm.relay.v1.GetRoomHistory
   events: RoomEvent[];
 
   /**
-   * The sequence number of the newest stored event (0 for an empty room).
+   * The highest sequence number ever assigned in this room (0 if nothing was ever posted). It
+   * may be newer than every retained event when events expired, so a client can tell it missed
+   * events.
    *
    * @generated from field: uint64 latest_seq = 2;
    */
   latestSeq: bigint;
 
   /**
-   * The sequence number of the oldest retained event (0 for an empty room); events before it
-   * expired or were dropped by the log cap.
+   * The sequence number of the oldest retained event (0 when no event is retained); events
+   * before it expired or were dropped by the log cap.
    *
    * @generated from field: uint64 oldest_seq = 3;
    */
