@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { errorReason, RELAY_ERRORS, relayError, retryAfterMs, toRelayError, type RelayErrorReason } from "./errors.js";
 
-describe("relay errors", () => {
+describe("relay errors (API-24)", () => {
   it("every reason maps to its code, a fixed message and an ErrorInfo detail", () => {
     for (const reason of Object.keys(RELAY_ERRORS) as RelayErrorReason[]) {
       const err = relayError(reason);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RELAY_LIMITS, resolveLimits, toRelayLimitsMessage } from "./limits.js";
 
-describe("relay limits", () => {
+describe("relay limits (API-23)", () => {
   it("defaults match spec/10-relay-api.md", () => {
     expect(DEFAULT_RELAY_LIMITS).toMatchObject({
       maxEnvelopeBytes: 65536,

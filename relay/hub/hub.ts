@@ -1,6 +1,6 @@
 /**
  * The fan-out hub: which Subscribe streams follow which mailbox and which room, and the
- * hand-off of newly stored or ephemeral events to them (spec/10-relay-api.md API-13).
+ * hand-off of newly stored or ephemeral events to them (spec/10-relay-api.md API-11).
  *
  * Owns: the subscriber indexes and access-key rotation closing streams on the old key. Does
  * not own storage (events are published only after they are durable) or the wire format.

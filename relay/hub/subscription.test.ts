@@ -15,7 +15,7 @@ function live(limits = { maxBufferEvents: 10, maxBufferBytes: 10_000 }) {
   return sub;
 }
 
-describe("Subscription buffer (API-15)", () => {
+describe("Subscription buffer (API-13)", () => {
   it("in backlog mode stored events only mark the stream dirty and ephemeral ones are dropped", () => {
     const sub = live();
     sub.mode = "backlog";

@@ -1,6 +1,6 @@
 /**
  * One Subscribe stream's live state: the rooms it follows, its cursors, and its bounded
- * buffer of live events (spec/10-relay-api.md API-13..API-15).
+ * buffer of live events (spec/10-relay-api.md API-11..API-13).
  *
  * Owns: buffering, the slow-consumer cut-off, de-duplication against the backlog by cursor,
  * and coalescing of buffered events into stream messages. Does not own reading the backlog

@@ -26,7 +26,7 @@ async function challengeFor(identity: PrivateKey) {
 }
 
 describe("AccountService (API-01..API-05)", () => {
-  it("API-01/API-02: a signed challenge yields a token; the account is created once; address = addressFromIdentityKey", async () => {
+  it("API-02/API-03: a signed challenge yields a token; the account is created once; address = addressFromIdentityKey", async () => {
     const identity = PrivateKey.generate();
     const c = await challengeFor(identity);
     expect(c.challenge.length).toBe(32);
@@ -50,7 +50,7 @@ describe("AccountService (API-01..API-05)", () => {
     );
   });
 
-  it("API-01: a malformed identity key is invalid_argument", async () => {
+  it("API-02: a malformed identity key is invalid_argument", async () => {
     await expectRelayError(h.account.createChallenge({ identityKey: new Uint8Array(32) }), Code.InvalidArgument, "BAD_IDENTITY_KEY");
     const wrongType = new Uint8Array(33).fill(1);
     await expectRelayError(h.account.createChallenge({ identityKey: wrongType }), Code.InvalidArgument, "BAD_IDENTITY_KEY");
@@ -93,7 +93,7 @@ describe("AccountService (API-01..API-05)", () => {
     await h.account.proveIdentity({ ...c, registrationId: 1 });
   });
 
-  it("API-01: challenges are rate limited per identity key with RetryInfo", async () => {
+  it("API-02: challenges are rate limited per identity key with RetryInfo", async () => {
     const identityKey = new Uint8Array(PrivateKey.generate().getPublicKey().serialize());
     for (let i = 0; i < DEFAULT_RELAY_LIMITS.maxChallengesPerMinute; i++) await h.account.createChallenge({ identityKey });
     const err = await expectRelayError(h.account.createChallenge({ identityKey }), Code.ResourceExhausted, "RATE_LIMITED");
@@ -117,7 +117,7 @@ describe("AccountService (API-01..API-05)", () => {
     await expectRelayError(h.account.setDeliveryToken({ deliveryTokenHash: new Uint8Array(31) }, { headers: a.headers }), Code.InvalidArgument, "BAD_HASH");
   });
 
-  it("SS-04: GetSenderCertificate issues a certificate that verifies under the relay's trust root", async () => {
+  it("API-04/SS-04: GetSenderCertificate issues a certificate that verifies under the relay's trust root", async () => {
     const a = await registerAccount(h);
     const info = await h.info.getRelayInfo({});
     const cert = await h.account.getSenderCertificate({}, { headers: a.headers });

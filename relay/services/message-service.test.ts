@@ -20,7 +20,7 @@ const env = (n: number, size = 40) => {
   return e;
 };
 
-describe("MessageService SendSealed and AckMessages (API-10..API-12, API-16)", () => {
+describe("MessageService SendSealed and AckMessages (API-05, API-10, API-15, API-16)", () => {
   it("API-10: an envelope is durable before SendSealed returns (a second connection finds it)", async () => {
     const b = await registerAccount(h);
     const envelope = env(7, 300);
@@ -35,7 +35,7 @@ describe("MessageService SendSealed and AckMessages (API-10..API-12, API-16)", (
     expect(new Uint8Array(rows[0]!.envelope)).toEqual(envelope);
   });
 
-  it("API-11: a wrong delivery token and an unknown recipient are the same permission_denied, storing nothing", async () => {
+  it("API-05: a wrong delivery token and an unknown recipient are the same permission_denied, storing nothing", async () => {
     const b = await registerAccount(h);
     const wrong = b.deliveryToken.slice();
     wrong[0] = (wrong[0] ?? 0) ^ 1;
@@ -61,7 +61,7 @@ describe("MessageService SendSealed and AckMessages (API-10..API-12, API-16)", (
     await h.messages.sendSealed({ ...ok, envelope: new Uint8Array(65536) });
   });
 
-  it("API-12: a full mailbox is resource_exhausted with RetryInfo; acks make room; acks are idempotent", async () => {
+  it("API-16/API-15: a full mailbox is resource_exhausted with RetryInfo; acks make room; acks are idempotent", async () => {
     const b = await registerAccount(h);
     const send = (n: number) => h.messages.sendSealed({ recipientAddress: b.address, deliveryToken: b.deliveryToken, envelope: env(n) });
     await Promise.all([1, 2, 3, 4, 5].map(send));

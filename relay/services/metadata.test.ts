@@ -19,7 +19,7 @@ function encodings(b: Uint8Array): string[] {
   return out;
 }
 
-describe("metadata discipline", () => {
+describe("metadata discipline (API-26)", () => {
   it("logs and metrics hold no identifiers, keys, tokens or envelopes", async () => {
     const h = await openHarness({ logLevel: "debug" });
     try {

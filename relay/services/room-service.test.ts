@@ -68,7 +68,7 @@ describe("RoomService (API-17..API-21)", () => {
     expect(history).toMatchObject({ events: [], latestSeq: 0n, oldestSeq: 0n });
   });
 
-  it("API-18: the log cap drops the oldest events; history reports latest and oldest", async () => {
+  it("API-20: the log cap drops the oldest events; history reports latest and oldest", async () => {
     await h.close();
     await open({ limits: { maxRoomLogEnvelopes: 4 } });
     const r = await room();
@@ -135,7 +135,7 @@ describe("RoomService (API-17..API-21)", () => {
     await h.rooms.postToRoom({ ...other, envelope: env(1) });
   });
 
-  it("retention: events older than room retention and mailbox envelopes older than mailbox retention are swept", async () => {
+  it("API-20/API-16: retention: events older than room retention and mailbox envelopes older than mailbox retention are swept", async () => {
     const r = await room();
     await h.rooms.postToRoom({ ...r, envelope: env(1) });
     await h.messages.sendSealed({ recipientAddress: a.address, deliveryToken: a.deliveryToken, envelope: new Uint8Array([0x11]) });

@@ -57,8 +57,8 @@ async function makeRoom(owner: TestAccount) {
   return { roomId, accessKey, post };
 }
 
-describe("Subscribe (API-13..API-15)", () => {
-  it("API-13: mailbox backlog first, then CaughtUp, then live envelopes; acked envelopes are not redelivered", async () => {
+describe("Subscribe (API-11..API-14)", () => {
+  it("API-11/API-15: mailbox backlog first, then CaughtUp, then live envelopes; acked envelopes are not redelivered", async () => {
     const b = await registerAccount(h);
     const send = (n: number) => h.messages.sendSealed({ recipientAddress: b.address, deliveryToken: b.deliveryToken, envelope: new Uint8Array([0x11, n]) });
     for (let i = 1; i <= 3; i++) await send(i);
@@ -77,7 +77,7 @@ describe("Subscribe (API-13..API-15)", () => {
     again.close();
   });
 
-  it("API-13: an envelope for another account is never delivered on this stream", async () => {
+  it("API-11: an envelope for another account is never delivered on this stream", async () => {
     const a = await registerAccount(h);
     const b = await registerAccount(h);
     const r = reader(h, a);
@@ -88,7 +88,7 @@ describe("Subscribe (API-13..API-15)", () => {
     r.close();
   });
 
-  it("API-14: rooms resume from after_seq; live posts follow in order; ephemeral events are delivered live but never stored", async () => {
+  it("API-11/API-19: rooms resume from after_seq; live posts follow in order; ephemeral events are delivered live but never stored", async () => {
     const a = await registerAccount(h);
     const room = await makeRoom(a);
     for (let i = 1; i <= 5; i++) expect(await room.post(i)).toBe(BigInt(i));
@@ -107,7 +107,7 @@ describe("Subscribe (API-13..API-15)", () => {
     expect(history.events.some((e) => e.ephemeral || e.envelope[1] === 0xee)).toBe(false);
   });
 
-  it("API-14: unknown rooms, wrong keys and expired history are RoomClosed in-stream, and the rest still flows", async () => {
+  it("API-11: unknown rooms, wrong keys and expired history are RoomClosed in-stream, and the rest still flows", async () => {
     await h.close();
     await open({ limits: { maxRoomLogEnvelopes: 3 } });
     const a = await registerAccount(h);
@@ -158,7 +158,7 @@ describe("Subscribe (API-13..API-15)", () => {
     fresh.close();
   });
 
-  it("API-15: a consumer that stops reading is cut off with resource_exhausted SLOW_CONSUMER", async () => {
+  it("API-13: a consumer that stops reading is cut off with resource_exhausted SLOW_CONSUMER", async () => {
     await h.close();
     await open({ limits: { maxSubscriberBufferEvents: 8 } });
     const a = await registerAccount(h);
@@ -186,7 +186,7 @@ describe("Subscribe (API-13..API-15)", () => {
     resumed.close();
   });
 
-  it("API-13: keep-alives are sent while idle", async () => {
+  it("API-12: keep-alives are sent while idle", async () => {
     await h.close();
     await open({ limits: { keepAliveIntervalMs: 20 } });
     const a = await registerAccount(h);
@@ -208,7 +208,7 @@ describe("Subscribe (API-13..API-15)", () => {
     r.close();
   });
 
-  it("API-13: invalid subscriptions are rejected", async () => {
+  it("API-11: invalid subscriptions are rejected", async () => {
     const a = await registerAccount(h);
     const first = (rooms: { roomId: Uint8Array; accessKey: Uint8Array }[], who?: TestAccount) => reader(h, who ?? a, rooms).next();
     await expectRelayError(first([{ roomId: randomId().slice(1), accessKey: randomKey() }]), Code.InvalidArgument, "BAD_ROOM_ID");
@@ -220,7 +220,7 @@ describe("Subscribe (API-13..API-15)", () => {
     await expectRelayError(noAuth, Code.Unauthenticated, "MISSING_TOKEN");
   });
 
-  it("API-13: an account may hold a few streams, not more", async () => {
+  it("API-11/API-14: an account may hold a few streams, not more", async () => {
     await h.close();
     await open({ limits: { maxStreamsPerAccount: 2 } });
     const a = await registerAccount(h);

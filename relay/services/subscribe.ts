@@ -1,6 +1,6 @@
 /**
  * The Subscribe stream: one server stream per client carrying its mailbox and its rooms
- * (messages.proto Subscribe, spec/10-relay-api.md API-13..API-15).
+ * (messages.proto Subscribe, spec/10-relay-api.md API-11..API-14).
  *
  * Order of a stream: RoomClosed for rooms that cannot be followed, the mailbox backlog and
  * each room's backlog (in pages, coalesced), CaughtUp, then live events coalesced from the
@@ -57,7 +57,7 @@ export function coalesce(items: readonly StreamItem[]): SubscribeResponse[] {
   return out;
 }
 
-/** The Subscribe handler body (spec/10-relay-api.md API-13). */
+/** The Subscribe handler body (spec/10-relay-api.md API-11..API-13). */
 export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: HandlerContext): AsyncGenerator<SubscribeResponse> {
   const address = await authenticate(ctx.requestHeader, rc.store, rc.now());
   if (req.rooms.length > rc.limits.maxRoomsPerSubscription) throw relayError("TOO_MANY_ROOMS");
