@@ -67,7 +67,7 @@ const alice = createParty(5555);
 const bob = createParty(6666);
 const trustRoot = PrivateKey.generate();
 const serverKey = PrivateKey.generate();
-// A fixed expiry above 2^32 ms, so the fixed64 field's high half is exercised.
+// Expiry in Unix ms: above 2^32, so the high half of the fixed64 `expires` field is exercised.
 const expiration = Date.now() + DAY_MS;
 let serverCertificate: LibServerCertificate;
 let senderCertificate: LibSenderCertificate;
