@@ -143,7 +143,7 @@ export class OurParty {
   }
 }
 
-class LsSessionStore extends ls.SessionStore {
+export class LsSessionStore extends ls.SessionStore {
   readonly map = new Map<string, Uint8Array<ArrayBuffer>>();
   async saveSession(name: ls.ProtocolAddress, record: ls.SessionRecord): Promise<void> {
     this.map.set(name.toString(), record.serialize());
@@ -160,7 +160,7 @@ class LsSessionStore extends ls.SessionStore {
   }
 }
 
-class LsIdentityStore extends ls.IdentityKeyStore {
+export class LsIdentityStore extends ls.IdentityKeyStore {
   readonly trusted = new Map<string, ls.PublicKey>();
   constructor(
     readonly identity: ls.IdentityKeyPair,
@@ -188,7 +188,7 @@ class LsIdentityStore extends ls.IdentityKeyStore {
   }
 }
 
-class LsPreKeyStore extends ls.PreKeyStore {
+export class LsPreKeyStore extends ls.PreKeyStore {
   readonly map = new Map<number, ls.PreKeyRecord>();
   async savePreKey(id: number, record: ls.PreKeyRecord): Promise<void> {
     this.map.set(id, record);
@@ -203,7 +203,7 @@ class LsPreKeyStore extends ls.PreKeyStore {
   }
 }
 
-class LsSignedPreKeyStore extends ls.SignedPreKeyStore {
+export class LsSignedPreKeyStore extends ls.SignedPreKeyStore {
   readonly map = new Map<number, ls.SignedPreKeyRecord>();
   async saveSignedPreKey(id: number, record: ls.SignedPreKeyRecord): Promise<void> {
     this.map.set(id, record);
@@ -215,7 +215,7 @@ class LsSignedPreKeyStore extends ls.SignedPreKeyStore {
   }
 }
 
-class LsKyberPreKeyStore extends ls.KyberPreKeyStore {
+export class LsKyberPreKeyStore extends ls.KyberPreKeyStore {
   readonly map = new Map<number, ls.KyberPreKeyRecord>();
   readonly used: Array<[number, number]> = [];
   async saveKyberPreKey(id: number, record: ls.KyberPreKeyRecord): Promise<void> {
