@@ -1,0 +1,59 @@
+/**
+ * Typed Connect clients for every relay service, with bearer authentication.
+ *
+ * Owns: `createRelayClients` (one Connect transport over fetch, usable in Node 20 and
+ * browsers, binary protobuf codec) and the `authorization: Bearer <base64url(token)>` header
+ * (spec API-03), added when a token is known. Does not own: obtaining tokens
+ * (client/account), the Subscribe loop (subscription.ts).
+ */
+
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { AccountService } from "../../gen/securecomm/relay/v1/account_pb.js";
+import { KeyService } from "../../gen/securecomm/relay/v1/keys_pb.js";
+import { MessageService } from "../../gen/securecomm/relay/v1/messages_pb.js";
+import { RelayInfoService } from "../../gen/securecomm/relay/v1/relay_info_pb.js";
+import { RoomService } from "../../gen/securecomm/relay/v1/rooms_pb.js";
+import { base64url } from "./base64url.js";
+
+/** Every relay service client (spec/10-relay-api.md). */
+export interface RelayClients {
+  account: Client<typeof AccountService>;
+  keys: Client<typeof KeyService>;
+  messages: Client<typeof MessageService>;
+  rooms: Client<typeof RoomService>;
+  info: Client<typeof RelayInfoService>;
+}
+
+/** Options of `createRelayClients`. */
+export interface RelayClientOptions {
+  /** Relay base URL, e.g. "http://127.0.0.1:8080". */
+  baseUrl: string;
+  /** The current bearer token, if any (read on every call). */
+  token: () => Uint8Array | undefined;
+  fetch?: typeof globalThis.fetch;
+}
+
+/** Creates the relay clients over one Connect transport (API-01, API-03). */
+export function createRelayClients(options: RelayClientOptions): RelayClients {
+  const auth: Interceptor = (next) => async (req) => {
+    const token = options.token();
+    if (token !== undefined && !req.header.has("authorization")) {
+      req.header.set("authorization", `Bearer ${base64url(token)}`);
+    }
+    return next(req);
+  };
+  const transport = createConnectTransport({
+    baseUrl: options.baseUrl,
+    useBinaryFormat: true,
+    interceptors: [auth],
+    ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+  });
+  return {
+    account: createClient(AccountService, transport),
+    keys: createClient(KeyService, transport),
+    messages: createClient(MessageService, transport),
+    rooms: createClient(RoomService, transport),
+    info: createClient(RelayInfoService, transport),
+  };
+}

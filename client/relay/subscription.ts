@@ -1,0 +1,202 @@
+/**
+ * The one `Subscribe` stream carrying the mailbox and every followed room (spec API-11..API-14).
+ *
+ * Owns: `Subscription`: connect with the current room cursors, hand each batch to the handler
+ * and wait for it (events are processed one at a time, in stream order), acknowledge mailbox
+ * envelopes only after the handler has committed their effects, detect dead streams (no
+ * message for 45 s, API-12), reconnect with jittered backoff until `stop()`, and reconnect at
+ * once when the set of rooms changes. Does not own: what envelopes mean (client/room), cursors
+ * (the handler supplies them on every connect, so a resume starts at each room's `last_seq`).
+ */
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import type {
+  MailboxEnvelope,
+  RoomClosedReason,
+  RoomCursor,
+  RoomEvent,
+} from "../../gen/securecomm/relay/v1/messages_pb.js";
+import { backoffDelayMs } from "./backoff.js";
+import type { RelayClients } from "./relay-clients.js";
+
+/** A client SHOULD reconnect after this much silence (API-12: keep-alives come every 15 s). */
+export const STREAM_SILENCE_TIMEOUT_MS = 45_000;
+/** AckMessages takes at most 1,000 ids per call (API-15). */
+export const MAX_ACK_IDS = 1000;
+
+/** Connection state of the stream. */
+export type StreamState = "offline" | "connecting" | "online";
+
+/** What the subscription calls; every handler may be async and is awaited before the next. */
+export interface SubscriptionHandler {
+  /** The rooms to follow, with cursors, read at every (re)connect. */
+  cursors(): Array<Pick<RoomCursor, "roomId" | "accessKey" | "afterSeq">>;
+  /** Called before every connect attempt (refresh tokens, certificates, prekeys). */
+  beforeConnect(): Promise<void>;
+  /** Processes mailbox envelopes; resolves with the ids whose effects are committed (to ack). */
+  onMailbox(envelopes: MailboxEnvelope[]): Promise<bigint[]>;
+  /** Processes a room's events in stream order. */
+  onRoomEvents(roomId: Uint8Array, events: RoomEvent[]): Promise<void>;
+  /** A room is no longer followed on this stream. */
+  onRoomClosed(roomId: Uint8Array, reason: RoomClosedReason): Promise<void>;
+  /** The backlog has been delivered. */
+  onCaughtUp(): void;
+  /** The connection state changed. */
+  onState(state: StreamState, error?: string): void;
+}
+
+/** Options of `Subscription`. */
+export interface SubscriptionOptions {
+  clients: RelayClients;
+  handler: SubscriptionHandler;
+  random: () => number;
+  /** Replaceable timers (tests); default setTimeout. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** The Subscribe loop (API-11) with reconnect and backoff. */
+export class Subscription {
+  readonly #o: SubscriptionOptions;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #stream: AbortController | undefined;
+  #stopper: AbortController | undefined;
+  #resubscribe = false;
+  #state: StreamState = "offline";
+
+  constructor(options: SubscriptionOptions) {
+    this.#o = options;
+  }
+
+  /** The current connection state. */
+  get state(): StreamState {
+    return this.#state;
+  }
+
+  /** Starts the loop (idempotent). */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#stopper = new AbortController();
+    this.#loop = this.#run(this.#stopper.signal);
+  }
+
+  /** Stops the loop and waits for it to end. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#stopper?.abort();
+    this.#stream?.abort();
+    await this.#loop;
+    this.#setState("offline");
+  }
+
+  /** Reconnects now with fresh cursors (rooms were added, rotated or left). */
+  resubscribe(): void {
+    if (!this.#running) return;
+    this.#resubscribe = true;
+    this.#stream?.abort();
+  }
+
+  #setState(state: StreamState, error?: string): void {
+    if (state === this.#state && error === undefined) return;
+    this.#state = state;
+    this.#o.handler.onState(state, error);
+  }
+
+  async #run(stop: AbortSignal): Promise<void> {
+    let attempt = 0;
+    while (this.#running) {
+      this.#setState("connecting");
+      let healthy = false;
+      try {
+        await this.#o.handler.beforeConnect();
+        healthy = await this.#once();
+      } catch (e) {
+        if (!this.#running) break;
+        this.#setState("connecting", describe(e));
+      }
+      if (!this.#running) break;
+      if (this.#resubscribe) {
+        this.#resubscribe = false;
+        attempt = 0;
+        continue;
+      }
+      if (healthy) attempt = 0;
+      const delay = backoffDelayMs(attempt++, this.#o.random);
+      await (this.#o.sleep ?? sleep)(delay, stop);
+    }
+  }
+
+  /** One stream; resolves true if it got as far as CaughtUp. */
+  async #once(): Promise<boolean> {
+    const h = this.#o.handler;
+    const ctl = new AbortController();
+    this.#stream = ctl;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = setTimeout(() => ctl.abort(), STREAM_SILENCE_TIMEOUT_MS);
+    };
+    let caughtUp = false;
+    try {
+      arm();
+      const rooms = h.cursors();
+      const stream = this.#o.clients.messages.subscribe({ rooms }, { signal: ctl.signal });
+      for await (const msg of stream) {
+        arm();
+        const ev = msg.event;
+        switch (ev.case) {
+          case "mailbox": {
+            const ids = await h.onMailbox(ev.value.envelopes);
+            for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
+              await this.#o.clients.messages.ackMessages({ ids: ids.slice(i, i + MAX_ACK_IDS) });
+            }
+            break;
+          }
+          case "room":
+            await h.onRoomEvents(ev.value.roomId, ev.value.events);
+            break;
+          case "roomClosed":
+            await h.onRoomClosed(ev.value.roomId, ev.value.reason);
+            break;
+          case "caughtUp":
+            caughtUp = true;
+            this.#setState("online");
+            h.onCaughtUp();
+            break;
+          default:
+            break;
+        }
+        if (!this.#running || this.#resubscribe) break;
+      }
+      if (this.#running && !this.#resubscribe) this.#setState("connecting", "stream ended");
+    } catch (e) {
+      if (this.#running && !this.#resubscribe) throw e;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      ctl.abort();
+      this.#stream = undefined;
+    }
+    return caughtUp;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done);
+  });
+}
+
+/** A short, fixed description of a connection failure (never request content). */
+function describe(e: unknown): string {
+  if (e instanceof ConnectError) return `relay error: ${Code[e.code]}`;
+  return "connection failed";
+}

@@ -1,0 +1,104 @@
+/**
+ * Where room state lives in the StateStore, and the small records around RoomRecord.
+ *
+ * Owns: the key layout of rooms (`room/<id hex>`), distribution-id maps (SK-10), pending
+ * undecryptable envelopes (RM-16), pending rotations (RM-14), records of our own leave/remove
+ * posts, and the outbox of pairwise sends and rotations (JSON jobs, no message plaintext).
+ * Does not own: decisions (room-engine.ts).
+ */
+
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { bytesToHex, hexToBytes, utf8 } from "../crypto/bytes.js";
+import { base64url, fromBase64url } from "../relay/base64url.js";
+import type { Txn } from "../app/state-store.js";
+
+/** Key prefixes of room state. */
+export const ROOM_KEYS = {
+  room: "room/",
+  dist: "room-dist/",
+  pending: "room-pending/",
+  rotation: "room-rotation/",
+  ownPost: "room-own-post/",
+  outbox: "outbox/",
+  outboxNext: "outbox-next",
+} as const;
+
+/** RM-16: keep at least 500 undecryptable envelopes per room. */
+export const MAX_PENDING_PER_ROOM = 500;
+
+/** Fixed-width decimal so keys sort numerically. */
+export function seqKey(n: bigint | number): string {
+  return String(n).padStart(20, "0");
+}
+
+/** Loads a room record. */
+export function loadRoom(t: Pick<Txn, "get">, roomId: Uint8Array): RoomRecord | undefined {
+  const b = t.get(ROOM_KEYS.room + bytesToHex(roomId));
+  return b === undefined ? undefined : fromBinary(RoomRecordSchema, b);
+}
+
+/** Stores a room record. */
+export function saveRoom(t: Txn, room: RoomRecord): void {
+  t.put(ROOM_KEYS.room + bytesToHex(room.roomId), toBinary(RoomRecordSchema, room));
+}
+
+/** Every room record. */
+export function allRooms(t: Pick<Txn, "list">): RoomRecord[] {
+  return t.list(ROOM_KEYS.room).map(([, v]) => fromBinary(RoomRecordSchema, v));
+}
+
+/** A new empty room record. */
+export function newRoom(fields: MessageInitShape<typeof RoomRecordSchema>): RoomRecord {
+  return create(RoomRecordSchema, fields);
+}
+
+/** The member identity key a distribution id belongs to in a room (SK-10). */
+export function distOwner(t: Pick<Txn, "get">, roomId: Uint8Array, dist: Uint8Array): Uint8Array | undefined {
+  return t.get(`${ROOM_KEYS.dist}${bytesToHex(roomId)}/${bytesToHex(dist)}`);
+}
+
+/** Maps a distribution id to a member (SK-10). */
+export function setDistOwner(t: Txn, roomId: Uint8Array, dist: Uint8Array, identityKey: Uint8Array): void {
+  t.put(`${ROOM_KEYS.dist}${bytesToHex(roomId)}/${bytesToHex(dist)}`, identityKey);
+}
+
+/** Removes every distribution id of a member in a room (RM-12). */
+export function deleteDistsOf(t: Txn, roomId: Uint8Array, identityKey: Uint8Array): void {
+  const prefix = `${ROOM_KEYS.dist}${bytesToHex(roomId)}/`;
+  for (const [k, v] of t.list(prefix)) if (bytesToHex(v) === bytesToHex(identityKey)) t.delete(k);
+}
+
+/** Deletes every key of a room under the given prefixes (leaving, RM-10). */
+export function deleteRoomKeys(t: Txn, roomId: Uint8Array, prefixes: string[]): void {
+  const hex = bytesToHex(roomId);
+  for (const p of prefixes) for (const [k] of t.list(`${p}${hex}/`)) t.delete(k);
+}
+
+/** An outbox job: work with network side effects, persisted so it survives crashes. */
+export type OutboxJob =
+  | { kind: "pairwise"; room: string; to: string; token: string; content: string }
+  | { kind: "rotate"; room: string; secret: string; departureSeq: string };
+
+/** Appends a job to the outbox. */
+export function enqueue(t: Txn, job: OutboxJob): void {
+  const nextBytes = t.get(ROOM_KEYS.outboxNext);
+  const next = nextBytes === undefined ? 0 : Number(new TextDecoder().decode(nextBytes));
+  t.put(ROOM_KEYS.outbox + seqKey(next), utf8(JSON.stringify(job)));
+  t.put(ROOM_KEYS.outboxNext, utf8(String(next + 1)));
+}
+
+/** The outbox, oldest first. */
+export function outboxJobs(t: Pick<Txn, "list">): Array<{ key: string; job: OutboxJob }> {
+  return t.list(ROOM_KEYS.outbox).map(([key, v]) => ({ key, job: JSON.parse(new TextDecoder().decode(v)) as OutboxJob }));
+}
+
+/** Bytes ⇄ text for jobs. */
+export const b64 = base64url;
+/** Text → bytes for jobs (a corrupt job is a bug: TypeError). */
+export function unb64(s: string): Uint8Array {
+  const b = fromBase64url(s);
+  if (b === undefined) throw new TypeError("corrupt outbox job");
+  return b;
+}
+export { bytesToHex, hexToBytes };
