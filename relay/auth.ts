@@ -56,11 +56,20 @@ export function parseBearer(header: string | null): Uint8Array | undefined {
  * caller's account address, or throws `unauthenticated` (MISSING_TOKEN or BAD_TOKEN).
  */
 export async function authenticate(headers: Headers, store: RelayStore, nowMs: number): Promise<Uint8Array> {
+  return (await authenticateSession(headers, store, nowMs)).address;
+}
+
+/** Like {@link authenticate}, also returning when the token expires (streams end then). */
+export async function authenticateSession(
+  headers: Headers,
+  store: RelayStore,
+  nowMs: number,
+): Promise<{ address: Uint8Array; expiresAtMs: number }> {
   const header = headers.get("authorization");
   if (header === null) throw relayError("MISSING_TOKEN");
   const token = parseBearer(header);
   if (!token) throw relayError("BAD_TOKEN");
-  const address = await store.findToken(sha256(token), nowMs);
-  if (!address) throw relayError("BAD_TOKEN");
-  return address;
+  const session = await store.findToken(sha256(token), nowMs);
+  if (!session) throw relayError("BAD_TOKEN");
+  return session;
 }

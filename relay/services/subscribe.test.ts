@@ -263,3 +263,23 @@ describe("Subscribe and account deletion", () => {
     await expectRelayError(r.next(), Code.Unauthenticated, "BAD_TOKEN");
   });
 });
+
+describe("Subscribe and token expiry", () => {
+  it("API-03: a stream ends with unauthenticated once the token that opened it expires", async () => {
+    await h.close();
+    await open({ limits: { keepAliveIntervalMs: 20 } });
+    const a = await registerAccount(h);
+    const r = reader(h, a);
+    await r.until("caughtUp");
+    expect((await r.next()).event.case).toBe("keepAlive");
+    h.clock.now += 24 * 60 * 60 * 1000;
+    let caught: unknown;
+    try {
+      for (;;) await r.next();
+    } catch (err) {
+      caught = err;
+    }
+    expect(errorReason(caught)).toBe("BAD_TOKEN");
+    expect((caught as ConnectError).code).toBe(Code.Unauthenticated);
+  });
+});

@@ -16,7 +16,7 @@ import {
   type SubscribeRequest,
   type SubscribeResponse,
 } from "../../gen/securecomm/relay/v1/messages_pb.js";
-import { authenticate, constantTimeEqual, sha256 } from "../auth.js";
+import { authenticateSession, constantTimeEqual, sha256 } from "../auth.js";
 import { errorReason, relayError } from "../errors.js";
 import { keyOf, Subscription, type StreamItem } from "../hub/subscription.js";
 import type { RelayContext } from "./context.js";
@@ -59,7 +59,7 @@ export function coalesce(items: readonly StreamItem[]): SubscribeResponse[] {
 
 /** The Subscribe handler body (spec/10-relay-api.md API-11..API-13). */
 export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: HandlerContext): AsyncGenerator<SubscribeResponse> {
-  const address = await authenticate(ctx.requestHeader, rc.store, rc.now());
+  const { address, expiresAtMs: tokenExpiresAtMs } = await authenticateSession(ctx.requestHeader, rc.store, rc.now());
   if (req.rooms.length > rc.limits.maxRoomsPerSubscription) throw relayError("TOO_MANY_ROOMS");
   const seen = new Set<string>();
   for (const cursor of req.rooms) {
@@ -137,6 +137,8 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
 
     for (;;) {
       if (sub.error) throw sub.error;
+      // A stream lives no longer than the token that opened it (API-03).
+      if (rc.now() >= tokenExpiresAtMs) throw relayError("BAD_TOKEN");
       if (signal.aborted) {
         if (rc.lifecycle.closing) {
           endReason = "shutdown";
@@ -150,8 +152,9 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
         yield* emit(coalesce(items));
         continue;
       }
-      const outcome = await sub.wait(rc.limits.keepAliveIntervalMs, signal);
-      if (outcome === "timeout") {
+      const untilExpiry = Math.max(1, tokenExpiresAtMs - rc.now());
+      const outcome = await sub.wait(Math.min(rc.limits.keepAliveIntervalMs, untilExpiry), signal);
+      if (outcome === "timeout" && rc.now() < tokenExpiresAtMs) {
         yield* emit([msg({ case: "keepAlive", value: { $typeName: "securecomm.relay.v1.KeepAlive", nowMs: BigInt(rc.now()) } })]);
       }
     }

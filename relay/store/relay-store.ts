@@ -124,8 +124,8 @@ export interface RelayStore {
 
   /** Stores a bearer token hash for an account. */
   putToken(tokenHash: Uint8Array, address: Uint8Array, expiresAtMs: number): Promise<void>;
-  /** The account address for an unexpired token hash. */
-  findToken(tokenHash: Uint8Array, nowMs: number): Promise<Uint8Array | undefined>;
+  /** The account address and token expiry for an unexpired token hash. */
+  findToken(tokenHash: Uint8Array, nowMs: number): Promise<{ address: Uint8Array; expiresAtMs: number } | undefined>;
 
   /** Sets the account's delivery-token hash, replacing any earlier one. */
   setDeliveryTokenHash(address: Uint8Array, hash: Uint8Array): Promise<void>;

@@ -82,7 +82,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     updateRegistration: db.prepare("UPDATE accounts SET registration_id = ? WHERE address = ?"),
     deleteAccount: db.prepare("DELETE FROM accounts WHERE address = ?"),
     putToken: db.prepare("INSERT INTO tokens (token_hash, address, expires_at_ms) VALUES (?, ?, ?)"),
-    findToken: db.prepare("SELECT address FROM tokens WHERE token_hash = ? AND expires_at_ms > ?"),
+    findToken: db.prepare("SELECT address, expires_at_ms FROM tokens WHERE token_hash = ? AND expires_at_ms > ?"),
     setDelivery: db.prepare("UPDATE accounts SET delivery_token_hash = ? WHERE address = ?"),
     getDelivery: db.prepare("SELECT delivery_token_hash FROM accounts WHERE address = ?"),
     putSigned: db.prepare("INSERT OR REPLACE INTO signed_prekeys (address, id, public_key, signature) VALUES (?, ?, ?, ?)"),
@@ -274,7 +274,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     findToken: (tokenHash, nowMs) =>
       now(() => {
         const row = s.findToken.get(tokenHash, nowMs) as Row | undefined;
-        return row ? bytes(row.address) : undefined;
+        return row ? { address: bytes(row.address), expiresAtMs: int(row.expires_at_ms) } : undefined;
       }),
     setDeliveryTokenHash: (address, hash) => now(() => void s.setDelivery.run(hash, address)),
     getDeliveryTokenHash: (address) =>
