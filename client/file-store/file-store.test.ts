@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { BATCH_PREFIX, DEFAULT_SCRYPT, HEADER_FILE, LOCK_FILE, SNAPSHOT_FILE, TEMP_SUFFIX, type ScryptParams } from "./constants.js";
 import { isFileStoreError, type FileStoreErrorCode } from "./errors.js";
-import { batchFileName, createFileStore, fileStoreExists, openFileStore } from "./file-store.js";
+import { batchFileName, createFileStore, fileStoreExists, openFileStore, removeFileStore } from "./file-store.js";
 
 /** Cheapest allowed cost, so the suite stays fast; one test uses the default. */
 const FAST: ScryptParams = { logN: 10, r: 8, p: 1 };
@@ -357,5 +357,19 @@ describe("file store lock", () => {
     expect((await readFile(join(dir, LOCK_FILE), "utf8")).trim()).toBe(String(process.pid));
     await store.close();
     expect((await readdir(dir)).includes(LOCK_FILE)).toBe(false);
+  });
+});
+
+describe("file store removal", () => {
+  it("removes only the store's own files, after which the directory has no store", async () => {
+    const dir = await freshDir();
+    const store = await createFileStore(dir, PASS, { scrypt: FAST });
+    await store.write([{ key: "a", value: new Uint8Array([1]) }]);
+    await store.close();
+    await writeFile(join(dir, "notes.txt"), "mine");
+    await removeFileStore(dir);
+    expect(await readdir(dir)).toEqual(["notes.txt"]);
+    expect(await fileStoreExists(dir)).toBe(false);
+    await (await createFileStore(dir, PASS, { scrypt: FAST })).close();
   });
 });

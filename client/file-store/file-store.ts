@@ -33,6 +33,7 @@ import {
   HEADER_FILE,
   KIND_BATCH,
   KIND_SNAPSHOT,
+  LOCK_FILE,
   MAX_BATCH_FILES,
   MAX_HEADER_BYTES,
   SNAPSHOT_FILE,
@@ -323,5 +324,29 @@ export class FileKeyValueStore implements KeyValueStore {
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return "[FileKeyValueStore]";
+  }
+}
+
+/**
+ * Deletes the store in `dir` (its own files only; the directory stays, it may hold other
+ * things). The store must not be open. Used by `securecomm init` to undo a failed creation.
+ */
+export async function removeFileStore(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if (isMissing(e)) return;
+    throw e;
+  }
+  // Header first: without it the rest is not a store, whatever happens next.
+  await unlink(join(dir, HEADER_FILE)).catch((e: unknown) => {
+    if (!isMissing(e)) throw e;
+  });
+  for (const name of names) {
+    const base = name.endsWith(TEMP_SUFFIX) ? name.slice(0, -TEMP_SUFFIX.length) : name;
+    if (base === SNAPSHOT_FILE || base === HEADER_FILE || base === LOCK_FILE || BATCH_NAME.test(base)) {
+      await unlink(join(dir, name)).catch(() => undefined);
+    }
   }
 }
