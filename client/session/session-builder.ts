@@ -9,6 +9,7 @@
 
 import { PrivateKey } from "../crypto/curve.js";
 import { ProtocolError } from "../errors.js";
+import type { VerifiedPreKeyBundle } from "../keys/bundle.js";
 import { pqxdhInitiate } from "../handshake/pqxdh.js";
 import { type PreKeyBundle, verifyBundleSignatures } from "../handshake/prekey-bundle.js";
 import { createInitiatorState } from "../ratchet/session-state.js";
@@ -38,8 +39,10 @@ export class SessionBuilder {
    * bundle's identity differs from the one trusted for `address`, "invalid_key" for unusable
    * keys. Nothing is stored on failure.
    */
-  async processPreKeyBundle(address: ProtocolAddress, bundle: PreKeyBundle): Promise<void> {
-    await verifyBundleSignatures(bundle);
+  async processPreKeyBundle(address: ProtocolAddress, bundle: PreKeyBundle | VerifiedPreKeyBundle): Promise<void> {
+    // A bundle from client/keys' verifyPreKeyBundle (ID-08) already had its signatures checked
+    // over the bytes received; any other bundle is checked here.
+    if (!("kind" in bundle && bundle.kind === "verified-prekey-bundle")) await verifyBundleSignatures(bundle);
     if (!(await this.#store.isTrustedIdentity(address, bundle.identityKey, "sending"))) {
       throw new ProtocolError("untrusted_identity");
     }
