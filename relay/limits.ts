@@ -52,6 +52,11 @@ export const MAX_SUBSCRIBER_BUFFER_EVENTS = 4_096;
 export const MAX_SUBSCRIBER_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Most envelopes coalesced into one stream message under load. */
 export const MAX_COALESCED_EVENTS = 256;
+/**
+ * Most envelope bytes in one response message (a stream batch or a history page): 3 MiB stays
+ * under the 4 MiB receive limit gRPC clients apply by default. One envelope always fits.
+ */
+export const MAX_RESPONSE_ENVELOPE_BYTES = 3 * 1024 * 1024;
 /** Concurrent Subscribe streams per account: a few tabs, not an amplification tool. */
 export const MAX_STREAMS_PER_ACCOUNT = 8;
 /** Challenges per identity key per minute. */
@@ -90,6 +95,7 @@ export interface RelayLimitsConfig {
   maxSubscriberBufferEvents: number;
   maxSubscriberBufferBytes: number;
   maxCoalescedEvents: number;
+  maxResponseEnvelopeBytes: number;
   maxStreamsPerAccount: number;
   maxChallengesPerMinute: number;
   maxProofsPerMinute: number;
@@ -121,6 +127,7 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimitsConfig> = Object.freeze({
   maxSubscriberBufferEvents: MAX_SUBSCRIBER_BUFFER_EVENTS,
   maxSubscriberBufferBytes: MAX_SUBSCRIBER_BUFFER_BYTES,
   maxCoalescedEvents: MAX_COALESCED_EVENTS,
+  maxResponseEnvelopeBytes: MAX_RESPONSE_ENVELOPE_BYTES,
   maxStreamsPerAccount: MAX_STREAMS_PER_ACCOUNT,
   maxChallengesPerMinute: MAX_CHALLENGES_PER_MINUTE,
   maxProofsPerMinute: MAX_PROOFS_PER_MINUTE,

@@ -109,6 +109,19 @@ describe("RoomService (API-17..API-21)", () => {
     await expectRelayError(h.rooms.getRoomHistory({ roomId: randomId(), accessKey: r.accessKey, afterSeq: 0n }), Code.NotFound, "ROOM_NOT_FOUND");
   });
 
+  it("API-20: a history page also stops at the response byte budget, always holding at least one event", async () => {
+    await h.close();
+    await open({ limits: { maxResponseEnvelopeBytes: 10 } });
+    const r = await room();
+    for (let i = 1; i <= 5; i++) await h.rooms.postToRoom({ ...r, envelope: env(i) });
+    const page = await h.rooms.getRoomHistory({ ...r, afterSeq: 0n });
+    expect(page.events.map((e) => Number(e.seq))).toEqual([1, 2, 3]);
+    expect(page.latestSeq).toBe(5n);
+    await h.rooms.postToRoom({ ...r, envelope: new Uint8Array(50).fill(1) });
+    const big = await h.rooms.getRoomHistory({ ...r, afterSeq: 5n });
+    expect(big.events.map((e) => Number(e.seq))).toEqual([6]);
+  });
+
   it("API-21: rotation replaces the key, a retry is idempotent, and the old key is refused afterwards", async () => {
     const r = await room();
     const newKey = randomKey();

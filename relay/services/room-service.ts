@@ -79,7 +79,10 @@ export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomServ
       const max = rc.limits.maxHistoryPage;
       const limit = req.limit === 0 || req.limit > max ? max : req.limit;
       const afterSeq = req.afterSeq > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(req.afterSeq);
-      const rows = await rc.store.readRoomEvents(req.roomId, afterSeq, limit);
+      const read = await rc.store.readRoomEvents(req.roomId, afterSeq, limit);
+      // A page also stops at the response byte budget ("at most" max_history_page events).
+      let bytes = 0;
+      const rows = read.filter((r, i) => (bytes += r.envelope.length) <= rc.limits.maxResponseEnvelopeBytes || i === 0);
       const empty = room.oldestRetainedSeq > room.latestSeq;
       return create(GetRoomHistoryResponseSchema, {
         events: rows.map((r) => ({ seq: BigInt(r.seq), postedAtMs: BigInt(r.postedAtMs), envelope: r.envelope, ephemeral: false })),

@@ -34,24 +34,34 @@ function roomEvent(e: { seq: number; postedAtMs: number; envelope: Uint8Array; e
   return { $typeName: "securecomm.relay.v1.RoomEvent", seq: BigInt(e.seq), postedAtMs: BigInt(e.postedAtMs), envelope: e.envelope, ephemeral: e.ephemeral };
 }
 
-/** Groups taken items into stream messages: one per mailbox run, one per room run, in order. */
-export function coalesce(items: readonly StreamItem[]): SubscribeResponse[] {
+/**
+ * Groups taken items into stream messages: one per mailbox run and one per room run, in
+ * order, each holding at most `maxBytes` of envelopes (one envelope always fits).
+ */
+export function coalesce(items: readonly StreamItem[], maxBytes: number = Number.MAX_SAFE_INTEGER): SubscribeResponse[] {
   const out: SubscribeResponse[] = [];
-  let last: { kind: "mailbox" } | { kind: "room"; roomKey: string } | undefined;
+  let runKey: string | undefined; // "m" for the mailbox, "r:<room>" for a room, undefined after RoomClosed
+  let runBytes = 0;
   for (const item of items) {
+    if (item.kind === "closed") {
+      out.push(msg({ case: "roomClosed", value: { $typeName: "securecomm.relay.v1.RoomClosed", roomId: item.roomId, reason: item.reason } }));
+      runKey = undefined;
+      continue;
+    }
+    const key = item.kind === "mailbox" ? "m" : `r:${item.roomKey}`;
+    const size = item.kind === "mailbox" ? item.envelope.envelope.length : item.event.envelope.length;
     const prev = out[out.length - 1];
+    const extend = runKey === key && runBytes + size <= maxBytes;
+    runBytes = extend ? runBytes + size : size;
+    runKey = key;
     if (item.kind === "mailbox") {
       const env = { $typeName: "securecomm.relay.v1.MailboxEnvelope" as const, id: BigInt(item.envelope.id), storedAtMs: BigInt(item.envelope.storedAtMs), envelope: item.envelope.envelope };
-      if (last?.kind === "mailbox" && prev?.event.case === "mailbox") prev.event.value.envelopes.push(env);
+      if (extend && prev?.event.case === "mailbox") prev.event.value.envelopes.push(env);
       else out.push(msg({ case: "mailbox", value: { $typeName: "securecomm.relay.v1.MailboxBatch", envelopes: [env] } }));
-      last = { kind: "mailbox" };
-    } else if (item.kind === "room") {
-      if (last?.kind === "room" && last.roomKey === item.roomKey && prev?.event.case === "room") prev.event.value.events.push(roomEvent(item.event));
-      else out.push(msg({ case: "room", value: { $typeName: "securecomm.relay.v1.RoomBatch", roomId: item.roomId, events: [roomEvent(item.event)] } }));
-      last = { kind: "room", roomKey: item.roomKey };
+    } else if (extend && prev?.event.case === "room") {
+      prev.event.value.events.push(roomEvent(item.event));
     } else {
-      out.push(msg({ case: "roomClosed", value: { $typeName: "securecomm.relay.v1.RoomClosed", roomId: item.roomId, reason: item.reason } }));
-      last = undefined;
+      out.push(msg({ case: "room", value: { $typeName: "securecomm.relay.v1.RoomBatch", roomId: item.roomId, events: [roomEvent(item.event)] } }));
     }
   }
   return out;
@@ -93,6 +103,7 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
   rc.metrics.streamsOpened.inc();
   let endReason = "client";
   const page = rc.limits.maxCoalescedEvents;
+  const maxBytes = rc.limits.maxResponseEnvelopeBytes;
   const emit = function* (messages: SubscribeResponse[]): Generator<SubscribeResponse> {
     for (const m of messages) {
       rc.metrics.streamMessages.inc({ event: m.event.case ?? "none" });
@@ -106,7 +117,7 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
         const rows = await rc.store.readMailbox(address, sub.lastMailboxId, page);
         if (rows.length === 0 || sub.error || signal.aborted) break;
         sub.lastMailboxId = rows[rows.length - 1]!.id;
-        yield* emit(coalesce(rows.map((envelope) => ({ kind: "mailbox" as const, envelope }))));
+        yield* emit(coalesce(rows.map((envelope) => ({ kind: "mailbox" as const, envelope })), maxBytes));
       }
       for (const [roomKey, room] of sub.rooms) {
         for (;;) {
@@ -114,7 +125,7 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
           const rows = await rc.store.readRoomEvents(room.roomId, room.lastSeq, page);
           if (rows.length === 0) break;
           room.lastSeq = rows[rows.length - 1]!.seq;
-          yield* emit(coalesce(rows.map((r) => ({ kind: "room" as const, roomKey, roomId: room.roomId, event: { ...r, ephemeral: false } }))));
+          yield* emit(coalesce(rows.map((r) => ({ kind: "room" as const, roomKey, roomId: room.roomId, event: { ...r, ephemeral: false } })), maxBytes));
         }
       }
     };
@@ -149,7 +160,7 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
       const items = sub.take(page);
       if (items.length > 0) {
         for (const item of items) if (item.kind !== "closed") rc.metrics.deliveries.inc({ kind: item.kind === "mailbox" ? "mailbox" : item.event.ephemeral ? "ephemeral" : "room" });
-        yield* emit(coalesce(items));
+        yield* emit(coalesce(items, maxBytes));
         continue;
       }
       const untilExpiry = Math.max(1, tokenExpiresAtMs - rc.now());
