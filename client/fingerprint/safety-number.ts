@@ -6,7 +6,8 @@
  * `securecomm.wire.v1.ScannableFingerprint` bytes and comparing a scanned code.
  * Does not own: marking identities verified (client/store), rendering QR codes (web/).
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { decodeStrict } from "../crypto/proto-strict.js";
 import {
   LogicalFingerprintSchema,
   ScannableFingerprintSchema,
@@ -113,7 +114,7 @@ export type ScanResult = "match" | "no_match" | "version_mismatch";
 export function compareScannable(ours: Uint8Array, scanned: Uint8Array): ScanResult {
   const parse = (bytes: Uint8Array) => {
     try {
-      return fromBinary(ScannableFingerprintSchema, bytes);
+      return decodeStrict(ScannableFingerprintSchema, bytes);
     } catch {
       throw new ProtocolError("invalid_message");
     }

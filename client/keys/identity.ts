@@ -5,7 +5,8 @@
  * `securecomm.storage.v1.IdentityKeyPairRecord`. Prints as a redacted tag.
  * Does not own: trust decisions about other identities (client/store, client/session).
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { decodeStrict } from "../crypto/proto-strict.js";
 import {
   IdentityKeyPairRecordSchema,
   type IdentityKeyPairRecord,
@@ -101,7 +102,7 @@ export function serializeIdentityKeyPair(identity: IdentityKeyPair): Uint8Array 
 export function parseIdentityKeyPair(bytes: Uint8Array): IdentityKeyPair {
   let record: IdentityKeyPairRecord;
   try {
-    record = fromBinary(IdentityKeyPairRecordSchema, bytes);
+    record = decodeStrict(IdentityKeyPairRecordSchema, bytes);
   } catch {
     throw new ProtocolError("invalid_message");
   }

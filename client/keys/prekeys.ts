@@ -9,7 +9,8 @@
  * public upload forms (`securecomm.relay.v1` SignedPreKey / OneTimePreKey / KyberPreKey).
  * Does not own: when to refill or rotate (client runtime), bundle checks (bundle.ts).
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { decodeStrict } from "../crypto/proto-strict.js";
 import {
   KyberPreKeyRecordSchema,
   PreKeyRecordSchema,
@@ -103,7 +104,7 @@ export function serializePreKey(record: PreKeyRecord): Uint8Array {
 
 /** Parses and checks a one-time prekey record (keys consistent). */
 export function parsePreKey(bytes: Uint8Array): PreKeyRecord {
-  const record = decode(() => fromBinary(PreKeyRecordSchema, bytes));
+  const record = decode(() => decodeStrict(PreKeyRecordSchema, bytes));
   preKeyKeyPair(record);
   return record;
 }
@@ -141,7 +142,7 @@ export function serializeSignedPreKey(record: SignedPreKeyRecord): Uint8Array {
 
 /** Parses and checks a signed prekey record (keys consistent, 64-byte signature). */
 export function parseSignedPreKey(bytes: Uint8Array): SignedPreKeyRecord {
-  const record = decode(() => fromBinary(SignedPreKeyRecordSchema, bytes));
+  const record = decode(() => decodeStrict(SignedPreKeyRecordSchema, bytes));
   signedPreKeyKeyPair(record);
   if (record.signature.length !== XEDDSA_SIGNATURE_LENGTH) throw new ProtocolError("invalid_signature");
   return record;
@@ -190,7 +191,7 @@ export function serializeKyberPreKey(record: KyberPreKeyRecord): Uint8Array {
 
 /** Parses and checks a Kyber prekey record (keys consistent, 64-byte signature). */
 export function parseKyberPreKey(bytes: Uint8Array): KyberPreKeyRecord {
-  const record = decode(() => fromBinary(KyberPreKeyRecordSchema, bytes));
+  const record = decode(() => decodeStrict(KyberPreKeyRecordSchema, bytes));
   kyberPreKeyKeyPair(record);
   if (record.signature.length !== XEDDSA_SIGNATURE_LENGTH) throw new ProtocolError("invalid_signature");
   return record;

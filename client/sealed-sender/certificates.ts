@@ -9,7 +9,8 @@
  * Does not own: the envelope (sealed-sender.ts), trust-root pinning (the caller passes the
  * pinned key).
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { decodeStrict } from "../crypto/proto-strict.js";
 import {
   SenderCertificateContentsSchema,
   SenderCertificateSchema,
@@ -114,7 +115,7 @@ export function createSenderCertificate(params: SenderCertificateParams): Uint8A
   if (expires < 0n || expires > 0xffff_ffff_ffff_ffffn) throw new RangeError("expiry out of range");
   let serverCertificate: ServerCertificate;
   try {
-    serverCertificate = fromBinary(ServerCertificateSchema, params.serverCertificate);
+    serverCertificate = decodeStrict(ServerCertificateSchema, params.serverCertificate);
   } catch {
     throw new ProtocolError("invalid_certificate");
   }
@@ -140,7 +141,7 @@ export function createSenderCertificate(params: SenderCertificateParams): Uint8A
  */
 export function parseSenderCertificate(serialized: Uint8Array): UnverifiedSenderCertificate {
   try {
-    const outer = fromBinary(SenderCertificateSchema, serialized);
+    const outer = decodeStrict(SenderCertificateSchema, serialized);
     if (outer.certificate.length === 0 || outer.signature.length !== XEDDSA_SIGNATURE_LENGTH) {
       throw new ProtocolError("invalid_certificate");
     }
@@ -173,7 +174,7 @@ export async function validateSenderCertificate(
   };
   let contents;
   try {
-    contents = fromBinary(SenderCertificateContentsSchema, cert.certificateBytes);
+    contents = decodeStrict(SenderCertificateContentsSchema, cert.certificateBytes);
   } catch {
     return fail();
   }
@@ -184,7 +185,7 @@ export async function validateSenderCertificate(
   let serverContents;
   let serverKey: PublicKey;
   try {
-    serverContents = fromBinary(ServerCertificateContentsSchema, server.certificate);
+    serverContents = decodeStrict(ServerCertificateContentsSchema, server.certificate);
     serverKey = PublicKey.deserialize(serverContents.key);
   } catch {
     return fail();

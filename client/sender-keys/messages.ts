@@ -6,7 +6,8 @@
  * byte range. Decoding yields unverified values; group-cipher.ts verifies the signature over
  * the bytes as received. Does not own: chains or stores.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { decodeStrict } from "../crypto/proto-strict.js";
 import {
   SenderKeyDistributionMessageSchema,
   SenderKeyMessageSchema,
@@ -68,7 +69,7 @@ export function decodeSenderKeyMessage(bytes: Uint8Array): UnverifiedSenderKeyMe
   const signature = bytes.slice(bytes.length - XEDDSA_SIGNATURE_LENGTH);
   let m;
   try {
-    m = fromBinary(SenderKeyMessageSchema, signedBytes.subarray(1));
+    m = decodeStrict(SenderKeyMessageSchema, signedBytes.subarray(1));
   } catch {
     throw new ProtocolError("invalid_message");
   }
@@ -114,7 +115,7 @@ export function decodeSenderKeyDistribution(bytes: Uint8Array): SenderKeyDistrib
   checkVersion(bytes);
   let m;
   try {
-    m = fromBinary(SenderKeyDistributionMessageSchema, bytes.subarray(1));
+    m = decodeStrict(SenderKeyDistributionMessageSchema, bytes.subarray(1));
   } catch {
     throw new ProtocolError("invalid_message");
   }

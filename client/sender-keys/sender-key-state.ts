@@ -8,7 +8,8 @@
  * forward step that stores the seeds in between (at most 2,000, oldest discarded).
  * Does not own: encryption, signatures and stores (group-cipher.ts).
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { decodeStrict } from "../crypto/proto-strict.js";
 import {
   SenderChainKeySchema,
   SenderKeyRecordSchema,
@@ -31,7 +32,7 @@ export function emptySenderKeyRecord(): SenderKeyRecord {
 /** Decodes stored record bytes; corrupt bytes → `ProtocolError("invalid_message")`. */
 export function parseSenderKeyRecord(bytes: Uint8Array): SenderKeyRecord {
   try {
-    return fromBinary(SenderKeyRecordSchema, bytes);
+    return decodeStrict(SenderKeyRecordSchema, bytes);
   } catch {
     throw new ProtocolError("invalid_message");
   }
