@@ -58,6 +58,13 @@ describe("relay services over real HTTP", () => {
     });
   }
 
+  it("API-06: an upload at the per-call cap (100 one-time EC and 100 Kyber prekeys) fits the transport's request limit", async () => {
+    const c = clientsFor(transports["Connect/HTTP1.1"]!());
+    const a = await registerAccount(c);
+    const res = await c.keys.uploadPreKeys(makePreKeys(a.identity, { oneTime: 100, kyber: 100 }), { headers: a.headers });
+    expect(res.counts).toMatchObject({ oneTimePreKeys: 100, kyberPreKeys: 100 });
+  });
+
   it("API-08: parallel bundle fetches over HTTP/1.1 and HTTP/2 hand out each one-time prekey at most once", async () => {
     const h1 = clientsFor(transports["Connect/HTTP1.1"]!());
     const h2 = clientsFor(transports["gRPC/h2c"]!());
