@@ -6,6 +6,7 @@
 // its transport-level limits, routing of non-RPC requests, draining on close. Does not own
 // any securecomm.relay.v1 behaviour (relay/services/) or process concerns (relay/main.ts).
 
+import { setMaxListeners } from "node:events";
 import { existsSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
@@ -256,6 +257,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const staticFiles = createStaticFiles(options.staticDir ?? defaultStaticDir());
   const shutdown = new AbortController();
+  // connect-es adds one abort listener per in-flight call to the shutdown signal; hundreds
+  // of concurrent calls and thousands of streams are normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
 
   let routerRef: ConnectRouter | undefined;
   const services = (): DescService[] => {
