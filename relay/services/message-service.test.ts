@@ -114,3 +114,29 @@ async function readMailboxIds(address: Uint8Array): Promise<number[]> {
   db.close();
   return rows.map((r) => r.id);
 }
+
+describe("shutdown", () => {
+  it("close() finishes in-flight sends: every acknowledged send is in the file, the rest were refused with unavailable", async () => {
+    await h.close();
+    h = await openHarness();
+    const b = await registerAccount(h);
+    await h.messages.sendSealed({ recipientAddress: b.address, deliveryToken: b.deliveryToken, envelope: new Uint8Array([0x11, 200]) });
+    const sends = Array.from({ length: 50 }, (_, i) =>
+      h.messages.sendSealed({ recipientAddress: b.address, deliveryToken: b.deliveryToken, envelope: new Uint8Array([0x11, i]) }).then(
+        () => ({ i, ok: true as const }),
+        (err: unknown) => ({ i, ok: false as const, err }),
+      ),
+    );
+    await new Promise((r) => setImmediate(r));
+    await h.relay.close();
+    const outcomes = await Promise.all(sends);
+    const db = new Database(join(h.dataDir, DATABASE_FILE), { readonly: true });
+    const stored = new Set((db.prepare("SELECT envelope FROM mailbox").all() as { envelope: Buffer }[]).map((r) => r.envelope[1]));
+    db.close();
+    for (const o of outcomes) {
+      if (o.ok) expect(stored.has(o.i)).toBe(true);
+      else expect((o.err as { code?: number }).code).toBe(Code.Unavailable);
+    }
+    expect(stored.has(200)).toBe(true);
+  });
+});
