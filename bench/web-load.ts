@@ -1,0 +1,122 @@
+// Benchmark (a script, not a test): the built web app's JavaScript size (raw and gzip), and in
+// headless Chromium against a local relay (real SQLite in a temp dir), the time from page load
+// to a joined room ready to send, for a first-time visitor opening an invite link.
+//
+// Owns: the measurement and the printed table. Builds the app into a temp directory, so it
+// never touches web/dist. Runs are bounded by --runs.
+//
+//   node --import tsx bench/web-load.ts [--runs N]
+//   npm run bench:web -- --runs 5
+
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
+import {
+  buildWebApp,
+  chooseName,
+  createRoom,
+  launchChromium,
+  startRestartableRelay,
+  STEP_TIMEOUT_MS,
+} from "../web/e2e/harness.js";
+
+/** Default measured joins: enough for a median on a shared 2-core machine. */
+const DEFAULT_RUNS = 3;
+/** Upper bound on --runs: each run creates an identity and joins a room (seconds each). */
+const MAX_RUNS = 20;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: "string" } } });
+  const runs = values.runs === undefined ? DEFAULT_RUNS : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > MAX_RUNS) {
+    process.stderr.write(`--runs must be an integer from 1 to ${MAX_RUNS}\n`);
+    process.exit(2);
+  }
+
+  const work = await mkdtemp(join(tmpdir(), "securecomm-bench-web-"));
+  const staticDir = join(work, "dist");
+  const dataDir = join(work, "relay");
+  await mkdir(dataDir);
+  try {
+    const buildStart = performance.now();
+    await buildWebApp(staticDir);
+    const buildMs = performance.now() - buildStart;
+
+    let raw = 0;
+    let gzip = 0;
+    let files = 0;
+    for (const name of await readdir(join(staticDir, "assets"))) {
+      if (!name.endsWith(".js")) continue;
+      const bytes = await readFile(join(staticDir, "assets", name));
+      raw += bytes.length;
+      gzip += gzipSync(bytes, { level: 9 }).length;
+      files += 1;
+    }
+
+    const relay = await startRestartableRelay({ dataDir, staticDir });
+    const browser = await launchChromium();
+    const interactive: number[] = [];
+    const joined: number[] = [];
+    try {
+      const owner = await browser.newContext();
+      const ownerPage = await owner.newPage();
+      ownerPage.setDefaultTimeout(STEP_TIMEOUT_MS);
+      await ownerPage.goto(relay.url);
+      await chooseName(ownerPage, "Owner");
+      const invite = await createRoom(ownerPage, "Bench room");
+
+      for (let i = 0; i < runs; i++) {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        page.setDefaultTimeout(STEP_TIMEOUT_MS);
+        const start = performance.now();
+        await page.goto(invite);
+        await page.getByLabel("Your display name").waitFor();
+        interactive.push(performance.now() - start);
+        await chooseName(page, `Guest ${i + 1}`);
+        await page.getByRole("button", { name: "Join room" }).click();
+        // Ready to send: the room is on screen and its composer is enabled.
+        await page.waitForFunction(() => {
+          const box = document.querySelector<HTMLTextAreaElement>("#composer-input");
+          return box !== null && !box.disabled;
+        });
+        joined.push(performance.now() - start);
+        await context.close();
+      }
+      await owner.close();
+    } finally {
+      await browser.close();
+      await relay.stop();
+    }
+
+    const rows: Array<[string, string]> = [
+      ["vite build", `${(buildMs / 1000).toFixed(1)} s`],
+      [`JavaScript (${files} files) raw`, kib(raw)],
+      [`JavaScript (${files} files) gzip -9`, kib(gzip)],
+      [`page load → welcome form (median of ${runs})`, `${median(interactive).toFixed(0)} ms`],
+      [`page load → joined room ready to send (median of ${runs})`, `${median(joined).toFixed(0)} ms`],
+      ["  individual joins", joined.map((ms) => `${ms.toFixed(0)} ms`).join(", ")],
+    ];
+    const width = Math.max(...rows.map(([k]) => k.length));
+    process.stdout.write("SecureComm web app (first-time visitor opening an invite link, incl. identity creation)\n");
+    for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:web failed: ${error instanceof Error ? error.message : "unknown error"}\n`);
+  process.exit(1);
+});
