@@ -154,6 +154,26 @@ describe("identity changes (spec ID-12, PX-13)", () => {
   });
 });
 
+describe("expected identity (spec PX-13)", () => {
+  it("a message from a session with another identity than the expected one is refused without change", async () => {
+    const { alice, bob } = await pair();
+    const stranger = await OurParty.create();
+    const m = await alice.encrypt(bob.address, utf8("hi"));
+    const before = bob.store.snapshot();
+    await expectCode(bob.cipher.decryptMessage(alice.address, m, { expectedIdentity: stranger.identity.publicKey }), "untrusted_identity");
+    expect(bob.store.snapshot()).toEqual(before);
+    expect(await bob.cipher.decryptMessage(alice.address, m, { expectedIdentity: alice.identity.publicKey })).toEqual(utf8("hi"));
+    const carol = await OurParty.create();
+    // Alice's Kyber prekey is still unused (she initiated with Bob).
+    await carol.builder.processPreKeyBundle(alice.address, await alice.bundle(await alice.addOneTimePreKey()));
+    const first = await carol.encrypt(alice.address, utf8("from carol"));
+    const aliceBefore = alice.store.snapshot();
+    await expectCode(alice.cipher.decryptMessage(carol.address, first, { expectedIdentity: stranger.identity.publicKey }), "untrusted_identity");
+    expect(alice.store.snapshot()).toEqual(aliceBefore);
+    expect(await alice.cipher.decryptMessage(carol.address, first, { expectedIdentity: carol.identity.publicKey })).toEqual(utf8("from carol"));
+  });
+});
+
 describe("stale unacknowledged sessions (spec DR-20)", () => {
   it("a session never answered for more than 30 days is not used for sending", async () => {
     const alice = await OurParty.create();

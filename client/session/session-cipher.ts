@@ -33,10 +33,26 @@ export const MESSAGE_TYPE_SIGNAL = 2;
 /** Ciphertext message type of a PreKeySignalMessage (libsignal's `CiphertextMessageType.PreKey`). */
 export const MESSAGE_TYPE_PREKEY = 3;
 
+/** Options of the decrypt methods. */
+export interface DecryptOptions {
+  /**
+   * The identity key the message must come from, when a layer above knows it (a sealed-sender
+   * certificate, PX-13): a session or PreKey message with another remote identity is refused
+   * with "untrusted_identity" and changes nothing.
+   */
+  readonly expectedIdentity?: PublicKey;
+}
+
 /** An encrypted message and its type, as carried in a Content envelope. */
 export interface CiphertextMessage {
   readonly type: typeof MESSAGE_TYPE_SIGNAL | typeof MESSAGE_TYPE_PREKEY;
   readonly body: Uint8Array;
+}
+
+function checkExpectedIdentity(remoteIdentityKey: Uint8Array, options: DecryptOptions): void {
+  if (options.expectedIdentity !== undefined && !constantTimeEqual(options.expectedIdentity.serialize(), remoteIdentityKey)) {
+    throw new ProtocolError("untrusted_identity");
+  }
 }
 
 function asProtocolError(e: unknown, code: "invalid_key" | "invalid_message"): never {
@@ -108,9 +124,9 @@ export class SessionCipher {
   }
 
   /** Decrypts a message of either type (dispatch on `message.type`). */
-  async decryptMessage(address: ProtocolAddress, message: CiphertextMessage): Promise<Uint8Array> {
-    if (message.type === MESSAGE_TYPE_PREKEY) return this.decryptPreKey(address, message.body);
-    if (message.type === MESSAGE_TYPE_SIGNAL) return this.decrypt(address, message.body);
+  async decryptMessage(address: ProtocolAddress, message: CiphertextMessage, options: DecryptOptions = {}): Promise<Uint8Array> {
+    if (message.type === MESSAGE_TYPE_PREKEY) return this.decryptPreKey(address, message.body, options);
+    if (message.type === MESSAGE_TYPE_SIGNAL) return this.decrypt(address, message.body, options);
     throw new ProtocolError("invalid_message");
   }
 
@@ -119,11 +135,12 @@ export class SessionCipher {
    * then archived ones newest first; the one that decrypts becomes current. On failure throws
    * the current state's ProtocolError ("no_session" without states) and changes nothing.
    */
-  async decrypt(address: ProtocolAddress, bytes: Uint8Array): Promise<Uint8Array> {
+  async decrypt(address: ProtocolAddress, bytes: Uint8Array, options: DecryptOptions = {}): Promise<Uint8Array> {
     parseSignalMessage(bytes);
     const record = await this.#store.loadSession(address);
     if (record === undefined) throw new ProtocolError("no_session");
     const { result, position } = await this.#decryptWithRecord(record, bytes);
+    checkExpectedIdentity(result.state.remoteIdentityKey, options);
     await this.#commit(address, record, result.state, position);
     return result.plaintext;
   }
@@ -137,8 +154,9 @@ export class SessionCipher {
    * "missing_prekey", "duplicate_message" (replay on a last-resort Kyber prekey), or any
    * ratchet error; stores change only on success.
    */
-  async decryptPreKey(address: ProtocolAddress, bytes: Uint8Array): Promise<Uint8Array> {
+  async decryptPreKey(address: ProtocolAddress, bytes: Uint8Array, options: DecryptOptions = {}): Promise<Uint8Array> {
     const parsed = parsePreKeySignalMessage(bytes);
+    checkExpectedIdentity(parsed.identityKey, options);
     let theirIdentity: PublicKey;
     try {
       theirIdentity = PublicKey.deserialize(parsed.identityKey);
