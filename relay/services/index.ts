@@ -19,7 +19,7 @@ import { resolveLimits, type RelayLimitsConfig } from "../limits.js";
 import { createLogger, type Logger, type LogLevel } from "../observability/log.js";
 import { createRelayMetrics } from "../observability/relay-metrics.js";
 import { createRateLimiter } from "../rate-limit.js";
-import type { SweepResult } from "../store/relay-store.js";
+import type { RelayStore, SweepResult } from "../store/relay-store.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
 import { loadClientCrypto } from "../trust/client-crypto.js";
 import type { RelayCrypto } from "../trust/relay-crypto.js";
@@ -49,6 +49,11 @@ export interface RelayOptions {
   logSink?: (line: string) => void;
   /** Cryptographic operations; defaults to client/server (tests may inject the oracle). */
   crypto?: RelayCrypto;
+  /**
+   * Wraps the store the relay opens (tests inject faults; another backend can be swapped in).
+   * Receives the SQLite store on `dataDir`; returns the store the services use.
+   */
+  wrapStore?: (store: RelayStore) => RelayStore;
 }
 
 /** An open relay. */
@@ -96,13 +101,14 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
   const metrics = createRelayMetrics();
   const crypto = options.crypto ?? (await loadClientCrypto());
   const trust = await loadOrCreateTrust(options.dataDir, crypto);
-  const store = openSqliteStore({
+  const sqlite = openSqliteStore({
     dataDir: options.dataDir,
     onCommit: (writes, seconds) => {
       metrics.writeBatchSize.observe(writes);
       metrics.commitSeconds.observe(seconds);
     },
   });
+  const store = options.wrapStore ? options.wrapStore(sqlite) : sqlite;
   const hub = new Hub();
   const lifecycle = new Lifecycle();
   const rc: RelayContext = {
