@@ -89,14 +89,14 @@ export interface TestAccount {
 }
 
 /** Proves a fresh identity key and sets a delivery token. */
-export async function registerAccount(c: Clients, identity = PrivateKey.generate()): Promise<TestAccount> {
+export async function registerAccount(c: Clients, identity = PrivateKey.generate(), setDeliveryToken = true): Promise<TestAccount> {
   const identityKey = new Uint8Array(identity.getPublicKey().serialize());
   const { challenge } = await c.account.createChallenge({ identityKey });
   const signature = identity.sign(ab(authSignatureMessage(challenge, identityKey)));
   const proof = await c.account.proveIdentity({ identityKey, challenge, signature, registrationId: 1234 });
   const headers = { authorization: bearerHeader(proof.token) };
   const deliveryToken = crypto.getRandomValues(new Uint8Array(32));
-  await c.account.setDeliveryToken({ deliveryTokenHash: sha256(deliveryToken) }, { headers });
+  if (setDeliveryToken) await c.account.setDeliveryToken({ deliveryTokenHash: sha256(deliveryToken) }, { headers });
   return { identity, identityKey, address: proof.address, token: proof.token, headers, deliveryToken };
 }
 

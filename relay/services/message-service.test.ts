@@ -42,10 +42,14 @@ describe("MessageService SendSealed and AckMessages (API-05, API-10, API-15, API
     const e1 = await expectRelayError(h.messages.sendSealed({ recipientAddress: b.address, deliveryToken: wrong, envelope: env(1) }), Code.PermissionDenied, "DELIVERY_DENIED");
     const e2 = await expectRelayError(h.messages.sendSealed({ recipientAddress: randomId(), deliveryToken: b.deliveryToken, envelope: env(1) }), Code.PermissionDenied, "DELIVERY_DENIED");
     expect(e1.message).toBe(e2.message);
-    // An account with no delivery token set accepts nothing (not even an all-zero token).
-    const none = await registerAccount(h);
-    await h.account.deleteAccount({}, { headers: none.headers });
+    // An account with no delivery token set accepts nothing, not even an all-zero token.
+    const none = await registerAccount(h, undefined, false);
     await expectRelayError(h.messages.sendSealed({ recipientAddress: none.address, deliveryToken: new Uint8Array(32), envelope: env(1) }), Code.PermissionDenied, "DELIVERY_DENIED");
+    await expectRelayError(h.messages.sendSealed({ recipientAddress: none.address, deliveryToken: none.deliveryToken, envelope: env(1) }), Code.PermissionDenied, "DELIVERY_DENIED");
+    // A deleted account is an unknown recipient.
+    const gone = await registerAccount(h);
+    await h.account.deleteAccount({}, { headers: gone.headers });
+    await expectRelayError(h.messages.sendSealed({ recipientAddress: gone.address, deliveryToken: gone.deliveryToken, envelope: env(1) }), Code.PermissionDenied, "DELIVERY_DENIED");
     const db = new Database(join(h.dataDir, DATABASE_FILE), { readonly: true });
     expect((db.prepare("SELECT count(*) AS n FROM mailbox").get() as { n: number }).n).toBe(0);
     db.close();
