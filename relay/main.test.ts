@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
+import { ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
@@ -98,6 +98,31 @@ describe("relay/main.ts", () => {
       expect(relay.stderr(), name).toMatch(/securecomm relay: .+\nRun with --help/);
       expect(relay.stdout(), name).toBe("");
     }
+  });
+
+  it("runs as `npm start -- --port N --data-dir DIR`, and npm's SIGTERM reaches the relay", async () => {
+    // --ignore-scripts skips `prestart` (the web build) but still runs `start` itself.
+    const child = spawn("npm", ["start", "--ignore-scripts", "--", "--port", "0", "--data-dir", dataDir], {
+      cwd: repo,
+      env: { ...process.env, LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
+    const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const relay: Spawned = { child, exit: exit.then((code) => ({ code, signal: null })), stdout: () => out, stderr: () => err };
+    started.push(relay);
+    const url = await listening(relay);
+    const info = await createClient(RelayInfoService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" })).getRelayInfo({});
+    expect(info.trustRootPublicKey.length).toBe(33);
+    child.kill("SIGTERM");
+    expect(await exit).toBe(0);
+    // The relay itself is gone too (npm's script execs node, so the signal reached it).
+    await expect(
+      createClient(RelayInfoService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" })).getRelayInfo({}),
+    ).rejects.toBeInstanceOf(ConnectError);
   });
 
   it("prints help and exits 0", async () => {
