@@ -144,14 +144,23 @@ describe("createWebSession", () => {
     const { client, emit, script, bob } = scriptedClient();
     const s = createWebSession(client);
     await s.init();
+    emit("message", message(1, "before"));
     script.members = [script.members[0]!, bob, { ...bob, address: "carol", displayName: "Carol" }];
     emit("members-changed", { roomId: "r1" });
+    emit("message", message(2, "between"));
     script.members = script.members.filter((m) => m.address !== "bob");
     emit("members-changed", { roomId: "r1" });
+    const pending = s.send("r1", "mine");
+    emit("message", message(3, "after"));
     expect(s.state.timelines.r1!.map((i) => [i.kind, i.text])).toEqual([
+      ["message", "before"],
       ["event", "Carol joined the room"],
+      ["message", "between"],
       ["event", "Bob left the room"],
+      ["message", "after"],
+      ["message", "mine"],
     ]);
+    void pending.catch(() => undefined);
     expect(s.state.members.r1!.map((m) => m.displayName)).toEqual(["Me", "Carol"]);
     s.dispose();
   });

@@ -54,6 +54,12 @@ export const TYPING_REFRESH_MS = 3_000;
 /** Quiet time after the last keystroke before we send "stopped typing". */
 export const TYPING_IDLE_MS = 4_000;
 
+/**
+ * Join/leave lines have no relay sequence number of their own; they sort at the newest
+ * message's number plus this fraction (never an integer, so never equal to a real one).
+ */
+export const EVENT_SEQ_OFFSET = 0.5;
+
 /** The live session the views drive. */
 export interface WebSession {
   readonly state: SessionState;
@@ -137,9 +143,13 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
   };
 
   function appendEvent(roomId: string, member: MemberView, what: string): void {
+    // Placed just after the newest ordered message, so later messages (higher relay sequence
+    // numbers) still come after it and pending ones stay last.
+    const seqs = (state.timelines[roomId] ?? []).flatMap((i) => (i.seq === undefined ? [] : [i.seq]));
     const item: TimelineItem = {
       key: `event-${++localCounter}`,
       kind: "event",
+      seq: (seqs.length === 0 ? 0 : Math.max(...seqs)) + EVENT_SEQ_OFFSET,
       sender: member.address,
       senderName: member.displayName,
       text: `${member.displayName} ${what}`,
@@ -147,7 +157,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       own: false,
       status: "sent",
     };
-    setState("timelines", roomId, (items) => [...(items ?? []), item]);
+    setState("timelines", roomId, (items) => insertInOrder(items ?? [], item));
   }
 
   function clearTyping(roomId: string, sender: string): void {
