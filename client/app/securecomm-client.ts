@@ -7,6 +7,7 @@
  * passed in). Everything here is platform-neutral: no Node-only imports (the web reuses it).
  */
 
+import { openClientRuntime } from "./client-runtime.js";
 import type { KeyValueStore } from "./kv-store.js";
 
 /** How to open a client (spec/09-rooms.md, spec/10-relay-api.md). */
@@ -109,6 +110,5 @@ export interface ClientEvents {
  * the network until `ensureIdentity` or `start`.
  */
 export async function openSecureCommClient(options: SecureCommClientOptions): Promise<SecureCommClient> {
-  const { openClientRuntime } = await import("./client-runtime.js");
   return openClientRuntime(options);
 }
