@@ -381,7 +381,7 @@ describe("static files", () => {
     expect(res.status).toBe(405);
   });
 
-  it("serves the repository's web/ placeholder by default", async () => {
+  it("serves the repository's web app by default (web/dist when built, else web/)", async () => {
     const plain = await startTestRelay();
     try {
       const res = await h1Request(plain.url, { path: "/" });
