@@ -1,0 +1,208 @@
+/**
+ * `securecomm chat ROOM`: the interactive chat on node:readline.
+ *
+ * Owns: the chat loop: lines typed are sent in order; incoming messages, joins and leaves,
+ * typing indicators, identity changes, decryption failures and connection changes appear
+ * above the prompt without disturbing what is being typed (on a terminal, the prompt line is
+ * cleared, the message printed, and the prompt with the typed text redrawn); the slash
+ * commands. Works the same with piped stdin/stdout (no prompt; one line per event), which is
+ * how tests drive it. Does not own: formats (format.ts) or the client.
+ */
+
+import { clearLine, createInterface, cursorTo } from "node:readline";
+import type { MemberView } from "../app/securecomm-client.js";
+import type { CommandLine } from "./args.js";
+import { currentRoom, withSession } from "./commands.js";
+import type { CliContext } from "./context.js";
+import { toCliError } from "./errors.js";
+import { EXIT_OK } from "./exit-codes.js";
+import { formatChatLine, formatMembers, formatNotice, formatSafetyNumber, terminalSafe } from "./format.js";
+import { resolveMember } from "./resolve.js";
+import { startOnline } from "./wait.js";
+
+/**
+ * Typing indicators are refreshed at most this often while keys are pressed: often enough that
+ * others see a live "typing" state, rarely enough to add little traffic (they are ephemeral
+ * room envelopes the relay fans out).
+ */
+export const TYPING_REFRESH_MS = 3_000;
+
+/** The chat's help text. */
+export const CHAT_HELP = [
+  "Type a message and press Enter to send it (start it with // to send a leading /).",
+  "/members          list the members",
+  "/verify MEMBER    show the safety number with MEMBER and mark them verified",
+  "/accept MEMBER    accept MEMBER's changed identity key",
+  "/leave            leave the room and exit",
+  "/help             show this help",
+  "/quit             exit (also Ctrl-D)",
+].join("\n");
+
+/** Interactive chat in one room; resolves with the exit code when the user quits or leaves. */
+export async function runChat(ctx: CliContext, line: CommandLine): Promise<number> {
+  return withSession(ctx, line, async (session) => {
+    const { client } = session;
+    const room = currentRoom(session, line.args[0] ?? "");
+    const roomId = room.roomId;
+    const tty = ctx.stdout.isTTY === true && ctx.stdin.isTTY === true;
+    const rl = createInterface({ input: ctx.stdin, output: ctx.stdout, terminal: tty, prompt: "> " });
+    const typingNow = new Map<string, string>();
+    let known = new Map(client.members(roomId).map((m) => [m.address, m] as const));
+
+    const prompt = () => {
+      const names = [...typingNow.values()];
+      rl.setPrompt(names.length === 0 ? "> " : `[${names.map(terminalSafe).join(", ")} typing] > `);
+      rl.prompt(true);
+    };
+    const show = (text: string) => {
+      if (tty) {
+        clearLine(ctx.stdout, 0);
+        cursorTo(ctx.stdout, 0);
+        ctx.stdout.write(`${text}\n`);
+        prompt();
+      } else {
+        ctx.stdout.write(`${text}\n`);
+      }
+    };
+    const nameOf = (address: string) => known.get(address)?.displayName ?? "a member";
+
+    let finish: (code: number) => void = () => undefined;
+    const done = new Promise<number>((resolve) => (finish = resolve));
+    const offs = [
+      client.on("message", (m) => {
+        if (m.roomId !== roomId || m.own) return;
+        typingNow.delete(m.sender);
+        show(formatChatLine(m));
+      }),
+      client.on("typing", (e) => {
+        if (e.roomId !== roomId || !tty) return;
+        if (e.typing) typingNow.set(e.sender, nameOf(e.sender));
+        else typingNow.delete(e.sender);
+        prompt();
+      }),
+      client.on("members-changed", (e) => {
+        if (e.roomId !== roomId) return;
+        const now = new Map(client.members(roomId).map((m) => [m.address, m] as const));
+        for (const [a, m] of now) if (!known.has(a)) show(formatNotice(`${m.displayName} joined.`));
+        for (const [a, m] of known) if (!now.has(a)) show(formatNotice(`${m.displayName} left.`));
+        known = now;
+      }),
+      client.on("identity-changed", (e) => {
+        if (e.roomId !== roomId) return;
+        show(formatNotice(`${nameOf(e.member)}'s identity key CHANGED. Nothing is sent to them until you compare safety numbers (/verify) and /accept them.`));
+      }),
+      client.on("decryption-failed", (e) => {
+        if (e.roomId !== undefined && e.roomId !== roomId) return;
+        show(formatNotice(`A message${e.sender === undefined ? "" : ` from ${nameOf(e.sender)}`} could not be decrypted.`));
+      }),
+      client.on("connection", (e) => {
+        show(formatNotice(e.state === "online" ? "Connected." : e.state === "connecting" ? "Reconnecting…" : "Offline."));
+      }),
+      client.on("room-closed", (e) => {
+        if (e.roomId !== roomId) return;
+        show(formatNotice("The room was closed for you (you left or were removed)."));
+        finish(EXIT_OK);
+      }),
+    ];
+
+    let lastTyping = 0;
+    const onKeypress = () => {
+      const now = Date.now();
+      if (now - lastTyping < TYPING_REFRESH_MS) return;
+      lastTyping = now;
+      client.setTyping(roomId, true).catch(() => undefined);
+    };
+    if (tty) ctx.stdin.on("keypress", onKeypress);
+
+    let pendingVerify: MemberView | undefined;
+    const handle = async (input: string): Promise<void> => {
+      const text = input.trim();
+      if (pendingVerify !== undefined) {
+        const member = pendingVerify;
+        pendingVerify = undefined;
+        if (/^y(es)?$/i.test(text)) {
+          await client.markVerified(member.address);
+          show(formatNotice(`${member.displayName} is now verified.`));
+        } else {
+          show(formatNotice("Not marked verified."));
+        }
+        return;
+      }
+      if (text.length === 0) return;
+      if (text.startsWith("/") && !text.startsWith("//")) {
+        const [cmd, ...rest] = text.split(/\s+/);
+        const arg = rest.join(" ");
+        switch (cmd) {
+          case "/help":
+            show(CHAT_HELP);
+            return;
+          case "/quit":
+          case "/exit":
+            finish(EXIT_OK);
+            return;
+          case "/members":
+            show(formatMembers(client.members(roomId), false));
+            return;
+          case "/verify":
+          case "/accept": {
+            if (arg === "") {
+              show(formatNotice(`Usage: ${cmd} MEMBER`));
+              return;
+            }
+            const member = resolveMember(client.members(roomId), arg);
+            if (member.isSelf) {
+              show(formatNotice("That is you."));
+              return;
+            }
+            if (cmd === "/accept") {
+              await client.acceptIdentityChange(member.address);
+              show(formatNotice(`Accepted ${member.displayName}'s current identity key. Verify it with /verify.`));
+              return;
+            }
+            const { digits } = await client.safetyNumber(roomId, member.address);
+            show(`Safety number with ${terminalSafe(member.displayName)}:\n${formatSafetyNumber(digits)}`);
+            show(formatNotice(`Do these digits match what ${member.displayName} sees? Type "yes" to mark them verified.`));
+            pendingVerify = member;
+            return;
+          }
+          case "/leave":
+            await client.leaveRoom(roomId);
+            show(formatNotice("You left the room."));
+            finish(EXIT_OK);
+            return;
+          default:
+            show(formatNotice("Unknown command; /help lists them."));
+            return;
+        }
+      }
+      await client.sendText(roomId, text.startsWith("//") ? text.slice(1) : text);
+      lastTyping = 0;
+    };
+
+    // Lines are handled one at a time, in order, so messages are sent in the order typed.
+    let queue = Promise.resolve();
+    rl.on("line", (input) => {
+      queue = queue.then(() =>
+        handle(input).catch((e: unknown) => show(formatNotice(toCliError(e).message))),
+      );
+      if (tty) prompt();
+    });
+    rl.on("close", () => void queue.then(() => finish(EXIT_OK)));
+    rl.on("SIGINT", () => finish(EXIT_OK));
+    const offInterrupt = ctx.onInterrupt?.(() => finish(EXIT_OK));
+
+    try {
+      await startOnline(ctx, client);
+      show(formatNotice(`Chatting in "${room.name}" with ${Math.max(0, known.size - 1)} other member(s). /help lists commands.`));
+      if (tty) prompt();
+      const code = await done;
+      await queue;
+      return code;
+    } finally {
+      offInterrupt?.();
+      for (const off of offs) off();
+      if (tty) ctx.stdin.removeListener("keypress", onKeypress);
+      rl.close();
+    }
+  });
+}

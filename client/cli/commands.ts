@@ -1,0 +1,213 @@
+/**
+ * The non-interactive commands: init, room create, join, send, listen, safety-number,
+ * members, leave, rooms.
+ *
+ * Owns: what each command does with a session and prints (data on stdout, notices on
+ * stderr). Does not own: parsing (args.ts), formats (format.ts), the interactive chat
+ * (chat.ts) or error mapping (errors.ts).
+ */
+
+import { parseInviteLink } from "../room/invite.js";
+import type { ClientEvents } from "../app/securecomm-client.js";
+import { parseRelayUrl, type CommandLine } from "./args.js";
+import { initSession, openSession, type CliContext, type Session } from "./context.js";
+import { CliError, EXIT_INVALID_INVITE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from "./exit-codes.js";
+import { formatMembers, formatMessageJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, terminalSafe } from "./format.js";
+import { resolveMember, resolveRoom } from "./resolve.js";
+import { failWait, JOIN_ANSWER_TIMEOUT_MS, startOnline, waitFor } from "./wait.js";
+
+/** Writes one line to standard output. */
+export function out(ctx: CliContext, text: string): void {
+  ctx.stdout.write(`${text}\n`);
+}
+
+/** Writes one notice line to standard error. */
+export function note(ctx: CliContext, text: string): void {
+  ctx.stderr.write(`${text}\n`);
+}
+
+/** Opens the session of `line`, runs `run`, and always closes it. */
+export async function withSession<T>(ctx: CliContext, line: CommandLine, run: (s: Session) => Promise<T>): Promise<T> {
+  const session = await openSession(ctx, line);
+  try {
+    return await run(session);
+  } finally {
+    await session.close();
+  }
+}
+
+/** `init --name NAME`: creates and registers the identity; prints the address. */
+export async function runInit(ctx: CliContext, line: CommandLine): Promise<number> {
+  const session = await initSession(ctx, line, line.name ?? "");
+  try {
+    const me = session.client.identity();
+    note(ctx, `Identity created for ${terminalSafe(me.displayName)} and registered with the relay.`);
+    out(ctx, `address: ${me.address}`);
+    return EXIT_OK;
+  } finally {
+    await session.close();
+  }
+}
+
+/** `room create NAME`: prints the invite link alone on stdout (so scripts can capture it). */
+export async function runRoomCreate(ctx: CliContext, line: CommandLine): Promise<number> {
+  return withSession(ctx, line, async ({ client }) => {
+    const { inviteLink } = await client.createRoom(line.args[0] ?? "", line.relayUrl);
+    out(ctx, inviteLink);
+    note(ctx, "Room created. Anyone with this link can join: share it only with the people you want in the room.");
+    return EXIT_OK;
+  });
+}
+
+/** The relay an invite link points at (its origin), if it is an http(s) URL. */
+export function relayFromInvite(link: string): string | undefined {
+  const at = link.indexOf("#");
+  if (at <= 0) return undefined;
+  try {
+    return parseRelayUrl(new URL(link.slice(0, at)).origin);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `join LINK`: checks the link first (exit 10 if malformed), joins, then waits for a member
+ * to answer (roster and sender keys) so the room is usable when the command returns.
+ */
+export async function runJoin(ctx: CliContext, line: CommandLine): Promise<number> {
+  const link = line.args[0] ?? "";
+  let roomName: string;
+  try {
+    roomName = parseInviteLink(link).roomName;
+  } catch {
+    throw new CliError(EXIT_INVALID_INVITE, "That is not a valid invite link.");
+  }
+  const relayUrl = line.relayExplicit ? line.relayUrl : (relayFromInvite(link) ?? line.relayUrl);
+  return withSession(ctx, { ...line, relayUrl }, async ({ client }) => {
+    const { roomId } = await client.joinRoom(link);
+    await startOnline(ctx, client);
+    const answered = await waitFor(
+      ctx,
+      client,
+      ["members-changed", "rooms-changed"],
+      () => (client.members(roomId).some((m) => !m.isSelf) ? true : undefined),
+      line.timeoutMs ?? JOIN_ANSWER_TIMEOUT_MS,
+    );
+    if (answered.kind === "interrupted") failWait(answered, "");
+    out(ctx, roomId);
+    if (answered.kind === "timeout") {
+      note(ctx, `Joined "${terminalSafe(roomName)}", but no member has answered yet; the room becomes usable when one is online.`);
+    } else {
+      note(ctx, `Joined "${terminalSafe(roomName)}" (${client.members(roomId).length} members).`);
+    }
+    return EXIT_OK;
+  });
+}
+
+/** The room `wanted` names, which we must still be in (else exit code 7). */
+export function currentRoom(session: Session, wanted: string): { roomId: string; name: string } {
+  const room = resolveRoom(session.client.rooms(), wanted);
+  if (room.departed) throw new CliError(EXIT_REFUSED, "You are no longer in that room.");
+  return room;
+}
+
+/** `send ROOM TEXT`: catches up with the relay, sends, exits. */
+export async function runSend(ctx: CliContext, line: CommandLine): Promise<number> {
+  return withSession(ctx, line, async (session) => {
+    const room = currentRoom(session, line.args[0] ?? "");
+    await startOnline(ctx, session.client);
+    await session.client.sendText(room.roomId, line.args[1] ?? "");
+    return EXIT_OK;
+  });
+}
+
+/**
+ * `listen ROOM [--count N] [--timeout S] [--include-own]`: one JSON line per message; failures
+ * and identity changes as notices on stderr (reported, never silent).
+ */
+export async function runListen(ctx: CliContext, line: CommandLine): Promise<number> {
+  return withSession(ctx, line, async (session) => {
+    const { client } = session;
+    const room = currentRoom(session, line.args[0] ?? "");
+    let printed = 0;
+    let closedReason: string | undefined;
+    const offs = [
+      client.on("message", (m: ClientEvents["message"]) => {
+        if (m.roomId !== room.roomId || (m.own && !line.includeOwn)) return;
+        if (line.count !== undefined && printed >= line.count) return;
+        out(ctx, formatMessageJson(m));
+        printed++;
+      }),
+      client.on("decryption-failed", (e) => {
+        if (e.roomId === undefined || e.roomId === room.roomId) note(ctx, formatNotice("A message could not be decrypted (reported by the client)."));
+      }),
+      client.on("identity-changed", (e) => {
+        if (e.roomId === room.roomId) note(ctx, formatNotice("A member's identity key changed; compare safety numbers before trusting them."));
+      }),
+      client.on("room-closed", (e) => {
+        if (e.roomId === room.roomId) closedReason = e.reason;
+      }),
+    ];
+    try {
+      await startOnline(ctx, client);
+      const outcome = await waitFor(
+        ctx,
+        client,
+        ["message", "room-closed"],
+        () => (closedReason !== undefined ? "closed" : line.count !== undefined && printed >= line.count ? "count" : undefined),
+        line.timeoutMs,
+      );
+      if (outcome.kind === "done" && outcome.value === "closed") {
+        throw new CliError(EXIT_REFUSED, "The room was closed for you (you left or were removed).");
+      }
+      if (outcome.kind !== "done") failWait(outcome, `Timed out after ${printed} message(s).`);
+      return EXIT_OK;
+    } finally {
+      for (const off of offs) off();
+    }
+  });
+}
+
+/** `safety-number ROOM MEMBER`: the 60 digits in 12 groups (or JSON with `--json`). */
+export async function runSafetyNumber(ctx: CliContext, line: CommandLine): Promise<number> {
+  return withSession(ctx, line, async (session) => {
+    const room = resolveRoom(session.client.rooms(), line.args[0] ?? "");
+    const member = resolveMember(session.client.members(room.roomId), line.args[1] ?? "");
+    if (member.isSelf) throw new CliError(EXIT_USAGE, "That is you; a safety number is between you and another member.");
+    const { digits } = await session.client.safetyNumber(room.roomId, member.address);
+    if (line.json) {
+      out(ctx, safeJson({ member: member.address, displayName: member.displayName, digits, verification: member.verification }));
+    } else {
+      out(ctx, formatSafetyNumber(digits));
+      note(ctx, `Compare these digits with what ${terminalSafe(member.displayName)} sees. If they match, mark them verified with /verify in chat.`);
+    }
+    return EXIT_OK;
+  });
+}
+
+/** `members ROOM`: a table (or JSON) of the room's members. */
+export async function runMembers(ctx: CliContext, line: CommandLine): Promise<number> {
+  return withSession(ctx, line, async (session) => {
+    const room = resolveRoom(session.client.rooms(), line.args[0] ?? "");
+    out(ctx, formatMembers(session.client.members(room.roomId), line.json));
+    return EXIT_OK;
+  });
+}
+
+/** `leave ROOM`: leaves; the remaining members rotate their keys. */
+export async function runLeave(ctx: CliContext, line: CommandLine): Promise<number> {
+  return withSession(ctx, line, async (session) => {
+    const room = currentRoom(session, line.args[0] ?? "");
+    await session.client.leaveRoom(room.roomId);
+    note(ctx, `Left "${terminalSafe(room.name)}".`);
+    return EXIT_OK;
+  });
+}
+
+/** `rooms`: a table (or JSON) of the rooms in this home directory. */
+export async function runRooms(ctx: CliContext, line: CommandLine): Promise<number> {
+  return withSession(ctx, line, async (session) => {
+    out(ctx, formatRooms(session.client.rooms(), line.json));
+    return EXIT_OK;
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * Mapping every failure the CLI can meet to an exit code and a fixed sentence.
+ *
+ * Owns: `toCliError`: `CliError` passes through; file-store errors, protocol errors, relay
+ * (Connect) errors and network failures each map to their exit code with a sentence that
+ * names no key, token, path or raw error text. Anything unforeseen becomes EXIT_FAILURE with
+ * only the error's class name.
+ */
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { isProtocolError } from "../errors.js";
+import { isFileStoreError } from "../file-store/errors.js";
+import {
+  CliError,
+  EXIT_BAD_PASSPHRASE,
+  EXIT_FAILURE,
+  EXIT_NO_IDENTITY,
+  EXIT_REFUSED,
+  EXIT_RELAY_REFUSED,
+  EXIT_RELAY_UNREACHABLE,
+  EXIT_STORE,
+} from "./exit-codes.js";
+
+/** Node error codes that mean "could not reach the relay". */
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_SOCKET",
+]);
+
+function causes(e: unknown): unknown[] {
+  const out: unknown[] = [];
+  let cur: unknown = e;
+  for (let i = 0; i < 8 && cur !== undefined && cur !== null; i++) {
+    out.push(cur);
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return out;
+}
+
+function relayUnreachable(): CliError {
+  return new CliError(EXIT_RELAY_UNREACHABLE, "Cannot reach the relay. Check --relay and that the relay is running.");
+}
+
+/** Maps any thrown value to a `CliError` (see the module header). */
+export function toCliError(e: unknown): CliError {
+  if (e instanceof CliError) return e;
+  const chain = causes(e);
+  for (const c of chain) {
+    if (isFileStoreError(c)) {
+      switch (c.code) {
+        case "wrong_passphrase":
+          return new CliError(EXIT_BAD_PASSPHRASE, "Wrong passphrase.");
+        case "not_found":
+          return new CliError(EXIT_NO_IDENTITY, 'No identity here yet. Run "securecomm init --name NAME" first.');
+        case "locked":
+          return new CliError(EXIT_STORE, "Another securecomm process is using this home directory. Close it, or use another --home.");
+        case "corrupt":
+          return new CliError(EXIT_STORE, "The home directory's files are damaged or were altered; refusing to use them.");
+        case "already_exists":
+          return new CliError(EXIT_STORE, "A store already exists in this home directory.");
+        case "closed":
+          return new CliError(EXIT_FAILURE, "Unexpected error: the store was closed too early.");
+      }
+    }
+  }
+  for (const c of chain) {
+    if (c instanceof ConnectError) {
+      switch (c.code) {
+        case Code.Unavailable:
+        case Code.DeadlineExceeded:
+          return relayUnreachable();
+        case Code.PermissionDenied:
+          return new CliError(EXIT_RELAY_REFUSED, "The relay refused: no permission (an expired invite, or you are no longer in the room).");
+        case Code.Unauthenticated:
+          return new CliError(EXIT_RELAY_REFUSED, "The relay refused: this identity is not registered or its session expired.");
+        case Code.ResourceExhausted:
+          return new CliError(EXIT_RELAY_REFUSED, "The relay refused: a limit was reached; try again later.");
+        case Code.NotFound:
+          return new CliError(EXIT_RELAY_REFUSED, "The relay does not know this room or account.");
+        default:
+          return new CliError(EXIT_RELAY_REFUSED, `The relay refused the request (${Code[c.code] ?? "unknown"}).`);
+      }
+    }
+    const code = (c as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && NETWORK_CODES.has(code)) return relayUnreachable();
+  }
+  for (const c of chain) {
+    if (isProtocolError(c, "untrusted_identity")) {
+      return new CliError(
+        EXIT_REFUSED,
+        "A member's identity key changed; nothing is sent to them until you accept it (chat: /accept MEMBER) after comparing safety numbers.",
+      );
+    }
+    // ProtocolError messages are fixed sentences without identifiers (client/errors.ts).
+    if (isProtocolError(c)) return new CliError(EXIT_REFUSED, `Refused: ${c.message}`);
+  }
+  if (e instanceof TypeError && e.message === "fetch failed") return relayUnreachable();
+  const kind = e instanceof Error ? e.name : typeof e;
+  return new CliError(EXIT_FAILURE, `Unexpected error (${kind}).`);
+}

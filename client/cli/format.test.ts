@@ -1,0 +1,88 @@
+// Unit tests of the CLI's output formats and terminal safety.
+import { describe, expect, it } from "vitest";
+import type { ClientEvents, MemberView, RoomSummary } from "../app/securecomm-client.js";
+import {
+  formatChatLine,
+  formatMembers,
+  formatMessageJson,
+  formatRooms,
+  formatSafetyNumber,
+  formatTable,
+  safeJson,
+  terminalSafe,
+} from "./format.js";
+
+const message: ClientEvents["message"] = {
+  roomId: "r1",
+  seq: 7,
+  messageId: "m1",
+  sender: "addr-bob",
+  senderName: "Bob",
+  text: "hi \u001b[2J there\u009b",
+  sentAtMs: Date.UTC(2026, 0, 2, 3, 4, 5),
+  postedAtMs: Date.UTC(2026, 0, 2, 3, 4, 6),
+  own: false,
+};
+
+describe("formats", () => {
+  it("prints a listen line as one JSON object with every control character escaped", () => {
+    const line = formatMessageJson(message);
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\n]/);
+    expect(JSON.parse(line)).toEqual({
+      room: "r1",
+      seq: 7,
+      id: "m1",
+      sender: "addr-bob",
+      senderName: "Bob",
+      text: "hi \u001b[2J there\u009b",
+      sentAt: "2026-01-02T03:04:05.000Z",
+      postedAt: "2026-01-02T03:04:06.000Z",
+      own: false,
+    });
+    expect(safeJson({ t: "a\u2028b\u202ec" })).toBe('{"t":"a\\u2028b\\u202ec"}');
+  });
+
+  it("groups a safety number as 3 lines of 4 groups of 5 digits and refuses anything else", () => {
+    const digits = "012345678901234567890123456789012345678901234567890123456789";
+    expect(formatSafetyNumber(digits)).toBe(
+      "01234 56789 01234 56789\n01234 56789 01234 56789\n01234 56789 01234 56789",
+    );
+    expect(formatSafetyNumber(digits).replace(/\D/g, "")).toBe(digits);
+    expect(() => formatSafetyNumber(digits.slice(1))).toThrow(RangeError);
+    expect(() => formatSafetyNumber(`${digits.slice(1)}x`)).toThrow(RangeError);
+  });
+
+  it("makes member-supplied text safe for a terminal", () => {
+    expect(terminalSafe("a\u001b[31mb\rc\u009bd\u202ee")).toBe("a\uFFFD[31mb\uFFFDc\uFFFDd\uFFFDe");
+    expect(formatChatLine(message)).toMatch(/^\[\d\d:\d\d\] Bob: hi \uFFFD\[2J there\uFFFD$/);
+    expect(formatChatLine({ ...message, own: true })).toMatch(/\] you: /);
+  });
+
+  it("aligns tables and marks self, admin and verification in the member list", () => {
+    const members: MemberView[] = [
+      { address: "aaaa", displayName: "Alice", isAdmin: true, isSelf: true, verification: "unverified" },
+      { address: "bbbb", displayName: "Bob\u001b", isAdmin: false, isSelf: false, verification: "changed" },
+      { address: "cccc", displayName: "Carol", isAdmin: false, isSelf: false, verification: "verified" },
+    ];
+    expect(formatMembers(members, false)).toBe(
+      [
+        "NAME         ROLE    VERIFIED     ADDRESS",
+        "Alice (you)  admin   -            aaaa",
+        "Bob\uFFFD         member  KEY CHANGED  bbbb",
+        "Carol        member  verified     cccc",
+      ].join("\n"),
+    );
+    expect(JSON.parse(formatMembers(members, true))).toEqual(members);
+    expect(formatTable(["A", "B"], [["x", ""]])).toBe("A  B\nx");
+  });
+
+  it("lists rooms with their state, or says there are none", () => {
+    const rooms: RoomSummary[] = [
+      { roomId: "id1", name: "Team", memberCount: 3, unread: 0, departed: false, isAdmin: true },
+      { roomId: "id2", name: "Old", memberCount: 1, unread: 0, departed: true, isAdmin: false },
+    ];
+    expect(formatRooms(rooms, false)).toBe(["NAME  MEMBERS  STATE  ID", "Team  3        admin  id1", "Old   1        left   id2"].join("\n"));
+    expect(formatRooms([], false)).toBe("(no rooms)");
+    expect(JSON.parse(formatRooms(rooms, true))).toEqual(rooms);
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * Waiting on a client: until it is online, until an event matches, with deadlines and Ctrl-C.
+ *
+ * Owns: the CLI's deadlines (each a named constant) and `waitFor`, a promise over client events
+ * that also settles on a deadline or an interrupt. Does not own: the client's reconnect policy
+ * (client/relay backs off and retries by itself; the CLI only decides how long to wait).
+ */
+
+import type { ClientEvents, SecureCommClient } from "../app/securecomm-client.js";
+import type { CliContext } from "./context.js";
+import { CliError, EXIT_INTERRUPTED, EXIT_RELAY_UNREACHABLE, EXIT_TIMEOUT } from "./exit-codes.js";
+
+/**
+ * How long a command waits for the relay connection before giving up with exit code 5: long
+ * enough for a few of the client's reconnect attempts, short enough that a script notices a
+ * relay that is down.
+ */
+export const CONNECT_TIMEOUT_MS = 15_000;
+/**
+ * How long `join` waits for a member to answer the join (roster and sender keys) when no
+ * `--timeout` is given; a member must be online to answer, so a script can still go on after it.
+ */
+export const JOIN_ANSWER_TIMEOUT_MS = 30_000;
+
+/** How a wait ended: the value it waited for, or a reason it stopped. */
+export type WaitOutcome<T> = { kind: "done"; value: T } | { kind: "timeout" } | { kind: "interrupted" };
+
+/**
+ * Waits until `check` (run now and after every client event of `events`) returns a value,
+ * `timeoutMs` passes, or the user interrupts. Listeners are removed whatever happens.
+ */
+export function waitFor<T>(
+  ctx: CliContext,
+  client: SecureCommClient,
+  events: ReadonlyArray<keyof ClientEvents>,
+  check: () => T | undefined,
+  timeoutMs: number | undefined,
+): Promise<WaitOutcome<T>> {
+  return new Promise((resolve) => {
+    const cleanups: Array<() => void> = [];
+    let settled = false;
+    const settle = (outcome: WaitOutcome<T>) => {
+      if (settled) return;
+      settled = true;
+      for (const c of cleanups) c();
+      resolve(outcome);
+    };
+    const poll = () => {
+      if (settled) return;
+      const v = check();
+      if (v !== undefined) settle({ kind: "done", value: v });
+    };
+    for (const e of events) cleanups.push(client.on(e, poll));
+    if (timeoutMs !== undefined) {
+      const timer = setTimeout(() => settle({ kind: "timeout" }), timeoutMs);
+      cleanups.push(() => clearTimeout(timer));
+    }
+    if (ctx.onInterrupt !== undefined) cleanups.push(ctx.onInterrupt(() => settle({ kind: "interrupted" })));
+    poll();
+  });
+}
+
+/** Throws the CliError for a wait that ended without its value. */
+export function failWait(outcome: { kind: "timeout" | "interrupted" }, timeoutMessage: string, timeoutCode = EXIT_TIMEOUT): never {
+  if (outcome.kind === "interrupted") throw new CliError(EXIT_INTERRUPTED, "Interrupted.");
+  throw new CliError(timeoutCode, timeoutMessage);
+}
+
+/** Starts the client's Subscribe loop and waits until it is online (else exit code 5). */
+export async function startOnline(ctx: CliContext, client: SecureCommClient): Promise<void> {
+  await client.start();
+  const outcome = await waitFor(ctx, client, ["connection"], () => (client.connection === "online" ? true : undefined), CONNECT_TIMEOUT_MS);
+  if (outcome.kind !== "done") {
+    failWait(outcome, "Cannot reach the relay. Check --relay and that the relay is running.", EXIT_RELAY_UNREACHABLE);
+  }
+}
