@@ -5,7 +5,7 @@
  * Owns: `Pairwise.send` (establishing a session from a fetched and ID-08-verified bundle when
  * there is none) and `Pairwise.open`. Both must run inside a StateStore transaction: session
  * and prekey changes commit with the effects of the content. Does not own: what the content
- * means (room-engine.ts), the ratchet (client/session).
+ * means (room-engine.ts), the ratchet (client/session), sealed sender (client/sealed-sender).
  */
 
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -24,7 +24,7 @@ import { createProtocolAddress } from "../store/protocol-address.js";
 import type { Account } from "../account/account.js";
 import type { KvProtocolStore } from "../app/protocol-store.js";
 import type { RelayClients } from "../relay/relay-clients.js";
-import { openEnvelope, sealEnvelope } from "./sealed-envelope.js";
+import { sealedSenderDecryptToContent, sealedSenderEncrypt } from "../sealed-sender/sealed-sender.js";
 
 /** A pairwise Content received and authenticated. */
 export interface ReceivedContent {
@@ -68,13 +68,12 @@ export class Pairwise {
       await new SessionBuilder(this.#store, { now: this.#now }).processPreKeyBundle(address, bundle);
     }
     const message = await new SessionCipher(this.#store).encrypt(address, pad(toBinary(ContentSchema, content)));
-    const envelope = await sealEnvelope({
-      ourIdentity: this.#identity.keyPair,
-      recipient: (await this.#store.getIdentity(address))!,
-      senderCertificate: await this.#account.senderCertificate(),
-      type: message.type === MESSAGE_TYPE_PREKEY ? "prekey" : "message",
-      message: message.body,
-    });
+    const envelope = await sealedSenderEncrypt(
+      (await this.#store.getIdentity(address))!,
+      await this.#account.senderCertificate(),
+      { type: message.type === MESSAGE_TYPE_PREKEY ? "prekey_message" : "message", content: message.body },
+      this.#identity.keyPair,
+    );
     await this.#clients.messages.sendSealed({ recipientAddress: addressBytes, deliveryToken, envelope });
   }
 
@@ -85,22 +84,18 @@ export class Pairwise {
   async open(bytes: Uint8Array): Promise<ReceivedContent> {
     const trustRoot = this.#account.trustRoot;
     if (trustRoot === undefined) throw new ProtocolError("invalid_certificate");
-    const opened = await openEnvelope({
-      ourIdentity: this.#identity.keyPair,
-      ourAddress: this.#identity.address,
-      trustRoot,
-      nowMs: this.#now(),
-      bytes,
-    });
-    const address = createProtocolAddress(opened.sender.senderAddressString);
-    if (opened.type === "prekey") {
+    const opened = await sealedSenderDecryptToContent(bytes, this.#identity.keyPair, trustRoot, this.#now());
+    // SS-05: with one device per account a sealed message from ourselves is never legitimate.
+    if (constantTimeEqual(opened.senderAddress, this.#identity.address)) throw new ProtocolError("invalid_certificate");
+    const address = createProtocolAddress(opened.sender);
+    if (opened.type === "prekey_message") {
       // PX-13: the PreKeySignalMessage's identity must be the certificate's.
-      const parsed = parsePreKeySignalMessage(opened.message);
-      if (!constantTimeEqual(parsed.identityKey, opened.sender.senderIdentityKey.serialize())) throw new ProtocolError("untrusted_identity");
+      const parsed = parsePreKeySignalMessage(opened.content);
+      if (!constantTimeEqual(parsed.identityKey, opened.senderIdentityKey.serialize())) throw new ProtocolError("untrusted_identity");
     }
     const padded = await new SessionCipher(this.#store).decryptMessage(address, {
-      type: opened.type === "prekey" ? MESSAGE_TYPE_PREKEY : MESSAGE_TYPE_SIGNAL,
-      body: opened.message,
+      type: opened.type === "prekey_message" ? MESSAGE_TYPE_PREKEY : MESSAGE_TYPE_SIGNAL,
+      body: opened.content,
     });
     let content: Content;
     try {
@@ -109,6 +104,6 @@ export class Pairwise {
       if (e instanceof ProtocolError) throw e;
       throw new ProtocolError("invalid_message", { cause: e });
     }
-    return { senderIdentityKey: opened.sender.senderIdentityKey, sender: opened.sender.senderAddressString, content };
+    return { senderIdentityKey: opened.senderIdentityKey, sender: opened.sender, content };
   }
 }
