@@ -28,6 +28,10 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     sourcemap: false,
     reportCompressedSize: false,
+    // Neither is something `npm start` should print to a newcomer: the Solid compiler is slow
+    // on a loaded 2-core machine, and a dynamic import inside client/ that another module also
+    // imports statically only means one chunk instead of two.
+    rolldownOptions: { checks: { bundlerTimings: false, ineffectiveDynamicImport: false } },
   },
   server: {
     proxy: {
