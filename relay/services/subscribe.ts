@@ -111,6 +111,11 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
     }
   };
   try {
+    // A rotation between the checks above and add() reached no stream: check the keys again.
+    for (const [roomKey, room] of [...sub.rooms]) {
+      const current = await rc.store.getRoom(room.roomId);
+      if (!current || !constantTimeEqual(current.accessKeyHash, room.accessKeyHash)) sub.closeRoom(roomKey, RoomClosedReason.ACCESS_DENIED);
+    }
     yield* emit(coalesce(closedAtStart));
     const backlogPass = async function* (): AsyncGenerator<SubscribeResponse> {
       for (;;) {
