@@ -20,7 +20,7 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
 
 /**
  * Compares two byte arrays in time that depends only on their lengths, never on their contents
- * (STYLE.md: MAC and tag compares are constant-time). Different lengths compare unequal.
+ * (spec EN-11). Different lengths compare unequal (lengths are public).
  */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -35,7 +35,7 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
  */
 const MAX_RANDOM_CHUNK = 65_536;
 
-/** Returns `n` bytes from the platform CSPRNG (`crypto.getRandomValues`). */
+/** Returns `n` bytes from the platform CSPRNG, `crypto.getRandomValues` (spec EN-10). */
 export function randomBytes(n: number): Uint8Array {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError("randomBytes: bad length");
   const out = new Uint8Array(n);

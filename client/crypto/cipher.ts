@@ -1,5 +1,5 @@
 /**
- * Symmetric ciphers: AES-256 in CBC (PKCS#7), CTR and GCM modes.
+ * Symmetric ciphers: AES-256 in CBC (PKCS#7), CTR and GCM modes (spec EN-08).
  *
  * Owns: the cipher calls and their failure mapping (malformed CBC input →
  * `invalid_ciphertext`, GCM tag mismatch → `bad_mac`). Does not own: MACs around CBC/CTR

@@ -2,13 +2,11 @@
  * Curve25519 keys in Signal's encoding.
  *
  * Owns: `PublicKey` (33 bytes on the wire: 0x05 ‖ u), `PrivateKey` (32 clamped bytes),
- * `KeyPair`, X25519 agreement and XEdDSA signatures on them (SIGNAL-FACTS "Keys and
- * signatures"). Agreement and verification use WebCrypto when the runtime has X25519 and
+ * `KeyPair`, X25519 agreement and XEdDSA signatures on them (spec EN-01, EN-02, EN-03). Agreement and verification use WebCrypto when the runtime has X25519 and
  * Ed25519 (detected once, see x25519.ts / xeddsa.ts) and noble otherwise.
  * Does not own: prekeys and identities (client/keys/), KEM keys (kem.ts).
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { bytesToNumberLE } from "@noble/curves/utils.js";
 import { ProtocolError } from "../errors.js";
 import { concatBytes, constantTimeEqual, randomBytes } from "./bytes.js";
 import { SecretHolder } from "./redact.js";
@@ -17,7 +15,9 @@ import {
   XEDDSA_RANDOM_LENGTH,
   hasNativeEd25519,
   xeddsaSign,
+  xeddsaSigningKey,
   xeddsaVerifyNative,
+  type XeddsaSigningKey,
   xeddsaVerifyNoble,
 } from "./xeddsa.js";
 
@@ -28,7 +28,7 @@ export const PUBLIC_KEY_LENGTH = 33;
 /** Private key (scalar) length. */
 export const PRIVATE_KEY_LENGTH = 32;
 
-/** Clamps a 32-byte X25519 scalar (RFC 7748 §5 decodeScalar25519), returning a copy. */
+/** Clamps a 32-byte X25519 scalar (spec EN-01; RFC 7748 §5 decodeScalar25519), returning a copy. */
 export function clampPrivateKey(bytes: Uint8Array): Uint8Array {
   const k = Uint8Array.from(bytes);
   k[0] = (k[0] as number) & 248;
@@ -49,7 +49,7 @@ export class PublicKey {
   }
 
   /**
-   * Parses a 33-byte serialized key (0x05 ‖ u). Any other length or type byte →
+   * Parses a 33-byte serialized key (0x05 ‖ u; spec EN-01). Any other length or type byte →
    * `ProtocolError("invalid_key")`.
    */
   static deserialize(bytes: Uint8Array): PublicKey {
@@ -81,7 +81,7 @@ export class PublicKey {
   }
 
   /**
-   * Verifies an XEdDSA signature in libsignal's encoding over `message`. Resolves false for any
+   * Verifies an XEdDSA signature in libsignal's encoding over `message` (spec EN-03). Resolves false for any
    * bad or malformed signature; never rejects.
    */
   async verifySignature(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
@@ -101,6 +101,7 @@ export class PublicKey {
 export class PrivateKey extends SecretHolder {
   readonly #k: Uint8Array;
   #publicKey: PublicKey | undefined;
+  #signingKey: XeddsaSigningKey | undefined;
   #nativeKey: Promise<CryptoKey> | undefined;
 
   private constructor(clamped: Uint8Array) {
@@ -133,17 +134,16 @@ export class PrivateKey extends SecretHolder {
   getPublicKey(): PublicKey {
     if (this.#publicKey === undefined) {
       // aB on Edwards25519 maps to X25519(k, 9) (RFC 7748 §4.1); the precomputed Edwards base
-      // multiplication is much faster than a Montgomery ladder.
-      const a = ed25519.Point.Fn.create(bytesToNumberLE(this.#k));
-      const edwards = ed25519.Point.BASE.multiply(a).toBytes();
-      this.#publicKey = PublicKey.fromPublicBytes(ed25519.utils.toMontgomery(edwards));
+      // multiplication is much faster than a Montgomery ladder, and signing reuses aB.
+      this.#signingKey ??= xeddsaSigningKey(this.#k);
+      this.#publicKey = PublicKey.fromPublicBytes(ed25519.utils.toMontgomery(this.#signingKey.aBytes));
     }
     return this.#publicKey;
   }
 
   /**
    * X25519 with `publicKey`: the 32-byte shared secret. An all-zero result (low-order peer
-   * key) → `ProtocolError("invalid_key")` (SIGNAL-FACTS).
+   * key) → `ProtocolError("invalid_key")` (spec EN-02).
    */
   async agree(publicKey: PublicKey): Promise<Uint8Array> {
     if (await hasNativeX25519()) {
@@ -153,9 +153,10 @@ export class PrivateKey extends SecretHolder {
     return x25519AgreeNoble(this.#k, publicKey.publicBytes);
   }
 
-  /** XEdDSA signature (64 bytes, libsignal encoding) over `message` with fresh random Z. */
+  /** XEdDSA signature (64 bytes, libsignal encoding; spec EN-03) over `message` with fresh random Z (EN-10). */
   sign(message: Uint8Array): Uint8Array {
-    return xeddsaSign(this.#k, message, randomBytes(XEDDSA_RANDOM_LENGTH));
+    this.#signingKey ??= xeddsaSigningKey(this.#k);
+    return xeddsaSign(this.#signingKey, message, randomBytes(XEDDSA_RANDOM_LENGTH));
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Hashes, HMAC and HKDF (RFC 5869) over SHA-2.
+ * Hashes, HMAC and HKDF (RFC 5869) over SHA-2 (spec EN-07).
  *
  * Owns: the hash and KDF primitives every Signal construction uses (HKDF-SHA256 for PQXDH,
  * the ratchets, sender keys and sealed sender; SHA-512 for XEdDSA and safety numbers).

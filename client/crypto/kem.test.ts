@@ -88,7 +88,9 @@ describe("Kyber1024 (key type 0x08)", () => {
 
   it("key formats interoperate with libsignal's KEMKeyPair in both directions", () => {
     // libsignal 0.103's Node API exposes no raw encapsulate/decapsulate, so the KEM arithmetic
-    // itself is checked against libsignal through PQXDH (client/handshake tests); here the key
+    // itself is checked against libsignal through PQXDH in both directions
+    // (client/session/interop.test.ts, "libsignal initiates to us" / "we initiate to
+    // libsignal": each side decapsulates the other's Kyber ciphertext); here the key
     // layouts are: libsignal's keys work with our KEM, ours deserialize in libsignal unchanged.
     for (let i = 0; i < 3; i++) {
       const theirs = libsignal.KEMKeyPair.generate();

@@ -1,6 +1,6 @@
 /**
  * Kyber1024 (round 3) key encapsulation, libsignal's KEM key type 0x08, built on noble's
- * ML-KEM-1024.
+ * ML-KEM-1024 (spec EN-09).
  *
  * Owns: KEM key pairs and their serialized forms (type byte ‖ raw key), encapsulation and
  * decapsulation. Kyber round 3 and ML-KEM share key formats and the inner IND-CPA scheme; they

@@ -1,5 +1,5 @@
 /**
- * X25519 key agreement (RFC 7748) with a native fast path.
+ * X25519 key agreement (spec EN-02, RFC 7748) with a native fast path.
  *
  * Owns: the scalar multiplication behind `PrivateKey.agree`, done through WebCrypto's X25519
  * when the runtime has it (Node 20, current browsers; about 30× faster than portable code

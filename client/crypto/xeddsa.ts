@@ -1,5 +1,5 @@
 /**
- * XEdDSA signatures over Curve25519 keys, in libsignal's encoding.
+ * XEdDSA signatures over Curve25519 keys, in libsignal's encoding (spec EN-03).
  *
  * Owns: signing with a Montgomery private key and verifying against a Montgomery public key
  * (Signal's XEdDSA specification, §2.3 and §2.4), with libsignal's encoding of the Edwards
@@ -44,15 +44,28 @@ const Point = ed25519.Point;
 const Fp = Point.Fp;
 const Fn = Point.Fn;
 
-/**
- * Signs `message` with the 32-byte clamped Montgomery private key `k` using random `z`
- * (64 bytes). Returns R ‖ s with A's sign bit in bit 7 of the last byte.
- */
-export function xeddsaSign(k: Uint8Array, message: Uint8Array, z: Uint8Array): Uint8Array {
+/** The signer's scalar a = k mod L and the encoding of A = aB, computable once per key. */
+export interface XeddsaSigningKey {
+  readonly k: Uint8Array;
+  readonly a: bigint;
+  readonly aBytes: Uint8Array;
+}
+
+/** Precomputes the signing scalar and Edwards public key for the clamped private key `k`. */
+export function xeddsaSigningKey(k: Uint8Array): XeddsaSigningKey {
   if (k.length !== 32) throw new RangeError("xeddsaSign: private key must be 32 bytes");
-  if (z.length !== XEDDSA_RANDOM_LENGTH) throw new RangeError("xeddsaSign: Z must be 64 bytes");
   const a = Fn.create(bytesToNumberLE(k));
-  const aBytes = Point.BASE.multiply(a).toBytes();
+  return { k: Uint8Array.from(k), a, aBytes: Point.BASE.multiply(a).toBytes() };
+}
+
+/**
+ * Signs `message` with the 32-byte clamped Montgomery private key `k` (or its precomputed
+ * form) using random `z` (64 bytes). Returns R ‖ s with A's sign bit in bit 7 of the last byte
+ * (spec EN-03 steps 1-4).
+ */
+export function xeddsaSign(key: Uint8Array | XeddsaSigningKey, message: Uint8Array, z: Uint8Array): Uint8Array {
+  const { k, a, aBytes } = key instanceof Uint8Array ? xeddsaSigningKey(key) : key;
+  if (z.length !== XEDDSA_RANDOM_LENGTH) throw new RangeError("xeddsaSign: Z must be 64 bytes");
   const signBit = (aBytes[31] as number) & SIGN_BIT_MASK;
   const r = Fn.create(bytesToNumberLE(sha512(concatBytes(NONCE_HASH_PREFIX, k, message, z))));
   const rBytes = Point.BASE.multiply(r).toBytes();
@@ -89,6 +102,29 @@ export function edwardsKeyFromMontgomery(u: Uint8Array, signBit: 0 | 1): Uint8Ar
   }
 }
 
+/**
+ * u → A conversions by (u, sign bit): the same sender-key, certificate and identity keys verify
+ * again and again, and the conversion costs a field inversion and a square root. Public data
+ * only; bounded like the key cache below.
+ */
+const CONVERSION_CACHE_LIMIT = 512;
+const conversionCache = new Map<string, Uint8Array | null>();
+
+function convertCached(u: Uint8Array, signBit: 0 | 1): Uint8Array | undefined {
+  let id = String(signBit);
+  for (const b of u) id += b.toString(16).padStart(2, "0");
+  let a = conversionCache.get(id);
+  if (a === undefined) {
+    a = edwardsKeyFromMontgomery(u, signBit) ?? null;
+    if (conversionCache.size >= CONVERSION_CACHE_LIMIT) {
+      const oldest = conversionCache.keys().next().value;
+      if (oldest !== undefined) conversionCache.delete(oldest);
+    }
+    conversionCache.set(id, a);
+  }
+  return a === null ? undefined : a;
+}
+
 /** A signature split into what both verification paths need, or `undefined` if malformed. */
 interface PreparedSignature {
   readonly aBytes: Uint8Array;
@@ -104,7 +140,7 @@ function prepare(u: Uint8Array, signature: Uint8Array): PreparedSignature | unde
   const sBytes = signature.slice(32, 64);
   sBytes[31] = last & ~SIGN_BIT_MASK & 0xff;
   if (((sBytes[31] as number) & S_HIGH_BITS_MASK) !== 0) return undefined;
-  const aBytes = edwardsKeyFromMontgomery(u, signBit);
+  const aBytes = convertCached(u, signBit);
   if (aBytes === undefined) return undefined;
   // B has order L, so sB = (s mod L)B: reducing changes no verification outcome and lets a
   // strict Ed25519 verifier (which requires s < L) do the work.
@@ -132,9 +168,32 @@ export function xeddsaVerifyNoble(u: Uint8Array, message: Uint8Array, signature:
 }
 
 /**
+ * Imported WebCrypto keys by Edwards encoding, shared by all PublicKey objects: sender-key and
+ * certificate keys are re-parsed from records for every message, and importing is a large part
+ * of a native verification. Public data only. Bounded so hostile input cannot grow it.
+ */
+const IMPORTED_KEY_CACHE_LIMIT = 512;
+const importedKeyCache = new Map<string, Promise<CryptoKey>>();
+
+function cachedImport(aBytes: Uint8Array): Promise<CryptoKey> {
+  let hex = "";
+  for (const b of aBytes) hex += b.toString(16).padStart(2, "0");
+  let key = importedKeyCache.get(hex);
+  if (key === undefined) {
+    key = importEd25519Public(aBytes);
+    if (importedKeyCache.size >= IMPORTED_KEY_CACHE_LIMIT) {
+      const oldest = importedKeyCache.keys().next().value;
+      if (oldest !== undefined) importedKeyCache.delete(oldest);
+    }
+    importedKeyCache.set(hex, key);
+  }
+  return key;
+}
+
+/**
  * XEdDSA verification through WebCrypto Ed25519 against the rebuilt A. `importedKeys` caches
- * the imported key per sign bit for a given u (the caller owns the cache). Never throws on bad
- * input; resolves false.
+ * the imported key per sign bit for a given u (the caller owns that cache); without it a
+ * bounded module-wide cache is used. Never throws on bad input; resolves false.
  */
 export async function xeddsaVerifyNative(
   u: Uint8Array,
@@ -148,7 +207,7 @@ export async function xeddsaVerifyNative(
     const signBit = ((signature[63] as number) & SIGN_BIT_MASK) >> 7;
     let key = importedKeys?.get(signBit);
     if (key === undefined) {
-      key = importEd25519Public(p.aBytes);
+      key = cachedImport(p.aBytes);
       importedKeys?.set(signBit, key);
     }
     const sig = concatBytes(p.rBytes, numberToBytesLE(p.sReduced, 32));
