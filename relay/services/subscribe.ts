@@ -99,6 +99,8 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
   }
 
   const signal = AbortSignal.any([ctx.signal, rc.lifecycle.shutdownSignal]);
+  // Checked again with no await before add(): concurrent subscribes cannot overshoot the cap.
+  if (rc.hub.streamsFor(address) >= rc.limits.maxStreamsPerAccount) throw relayError("TOO_MANY_STREAMS");
   rc.hub.add(sub);
   rc.metrics.streamsOpened.inc();
   let endReason = "client";
