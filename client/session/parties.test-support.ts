@@ -18,6 +18,7 @@ import { randomBytes } from "../crypto/bytes.js";
 import { KeyPair, PublicKey } from "../crypto/curve.js";
 import { KemKeyPair, KemPublicKey } from "../crypto/kem.js";
 import type { PreKeyBundle } from "../handshake/prekey-bundle.js";
+import { addressFromIdentityKey, addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
 import { MemoryProtocolStore } from "../store/memory-store.js";
 import { bytesToUuid, createProtocolAddress, type ProtocolAddress } from "../store/protocol-address.js";
 import { SessionBuilder } from "./session-builder.js";
@@ -42,8 +43,10 @@ export interface PrekeyOptions {
   readonly oneTimePreKeys?: number;
   /** Whether the Kyber prekey is a last-resort key (kept after use). */
   readonly lastResortKyber?: boolean;
-  /** The address name (a UUID); random when omitted. */
+  /** The address name (a UUID); the address of the identity key when omitted (ID-03). */
   readonly name?: string;
+  /** Whether this party requires peers' addresses to match their identity keys (default true). */
+  readonly addressBinding?: boolean;
 }
 
 /** Our implementation as a party in tests. */
@@ -58,18 +61,24 @@ export class OurParty {
   readonly kyberPreKeyId = 9;
   #nextPreKeyId = 1;
 
-  private constructor(identity: KeyPair, registrationId: number, name: string) {
+  private constructor(identity: KeyPair, registrationId: number, name: string, addressBinding: boolean) {
     this.identity = identity;
     this.registrationId = registrationId;
     this.address = createProtocolAddress(name, 1);
     this.store = new MemoryProtocolStore(identity, registrationId, () => TEST_NOW_MS);
-    this.builder = new SessionBuilder(this.store, { now: () => TEST_NOW_MS });
-    this.cipher = new SessionCipher(this.store, { now: () => TEST_NOW_MS });
+    this.builder = new SessionBuilder(this.store, { now: () => TEST_NOW_MS, addressBinding });
+    this.cipher = new SessionCipher(this.store, { now: () => TEST_NOW_MS, addressBinding });
   }
 
   /** A party with a signed prekey, a Kyber prekey and `oneTimePreKeys` one-time prekeys. */
   static async create(options: PrekeyOptions = {}): Promise<OurParty> {
-    const party = new OurParty(KeyPair.generate(), 1 + Math.floor(Math.random() * 16380), options.name ?? randomUuid());
+    const identity = KeyPair.generate();
+    const party = new OurParty(
+      identity,
+      1 + Math.floor(Math.random() * 16380),
+      options.name ?? addressToString(addressFromIdentityKey(identity.publicKey)),
+      options.addressBinding ?? true,
+    );
     const signed = KeyPair.generate();
     await party.store.storeSignedPreKey(
       create(SignedPreKeyRecordSchema, {
@@ -235,7 +244,8 @@ export class LsKyberPreKeyStore extends ls.KyberPreKeyStore {
 export class LibsignalParty {
   readonly identity = ls.IdentityKeyPair.generate();
   readonly registrationId = 1 + Math.floor(Math.random() * 16380);
-  readonly name = randomUuid();
+  /** The SecureComm address of libsignal's identity key (ID-03), so address binding holds. */
+  readonly name = addressToString(addressFromSerializedIdentityKey(this.identity.publicKey.serialize()));
   /** Our-side address of this party. */
   readonly address: ProtocolAddress = createProtocolAddress(this.name, 1);
   readonly lsAddress = ls.ProtocolAddress.new(this.name, 1);

@@ -134,10 +134,28 @@ describe("forward secrecy and replay", () => {
   });
 });
 
-describe("identity changes (spec ID-12, PX-13)", () => {
-  it("a PreKey message under a changed identity is refused until accepted; then the old session cannot encrypt", async () => {
+describe("identity binding and changes (spec ID-11, ID-12, PX-13)", () => {
+  it("ID-11 a different identity key for a known address is a forgery: refused, nothing stored", async () => {
     const { alice, bob } = await pair();
-    const newBob = await OurParty.create({ name: bob.address.name });
+    const forger = await OurParty.create({ name: bob.address.name });
+    await expectCode(alice.builder.processPreKeyBundle(bob.address, await forger.bundle(1)), "untrusted_identity");
+    await forger.builder.processPreKeyBundle(alice.address, await alice.bundle(await alice.addOneTimePreKey()));
+    const forged = await forger.encrypt(alice.address, utf8("I am bob"));
+    const before = alice.store.snapshot();
+    await expectCode(alice.decrypt(bob.address, forged), "untrusted_identity");
+    // Even a user accepting the key in the trust store does not make the forgery acceptable.
+    await alice.store.saveIdentity(bob.address, forger.identity.publicKey);
+    await expectCode(alice.decrypt(bob.address, forged), "untrusted_identity");
+    expect(alice.store.snapshot().sessions).toEqual(before.sessions);
+  });
+
+  it("without address binding (trust store only): refused until accepted; then the old session cannot encrypt", async () => {
+    const alice = await OurParty.create({ addressBinding: false });
+    const bob = await OurParty.create();
+    await alice.builder.processPreKeyBundle(bob.address, await bob.bundle(1));
+    await bob.decrypt(alice.address, await alice.encrypt(bob.address, utf8("hello")));
+    await alice.decrypt(bob.address, await bob.encrypt(alice.address, utf8("hi")));
+    const newBob = await OurParty.create({ name: bob.address.name, addressBinding: false });
     await newBob.builder.processPreKeyBundle(alice.address, await alice.bundle(await alice.addOneTimePreKey()));
     const fromNewBob = await newBob.encrypt(alice.address, utf8("new key"));
     const before = alice.store.snapshot();

@@ -25,6 +25,7 @@ import {
 } from "../ratchet/signal-message.js";
 import type { ProtocolAddress } from "../store/protocol-address.js";
 import type { ProtocolStore } from "../store/store-interfaces.js";
+import { checkAddressBinding } from "./address-binding.js";
 import { emptySessionRecord, findStateByBaseKey, promoteState, statesInOrder } from "./session-record.js";
 
 /** Ciphertext message type of a SignalMessage (libsignal's `CiphertextMessageType.Whisper`). */
@@ -71,16 +72,23 @@ export const MAX_UNACKNOWLEDGED_SESSION_AGE_MS = 30 * 24 * 60 * 60 * 1000;
 export interface SessionCipherOptions {
   /** Unix milliseconds. */
   readonly now?: () => number;
+  /**
+   * Require a PreKey message's identity key to be the one the sender's address names (spec
+   * ID-03, ID-11). Default true; false only for peers outside SecureComm's address scheme.
+   */
+  readonly addressBinding?: boolean;
 }
 
 /** Pairwise encryption and decryption over a protocol store (spec DR-17, PX-08, PX-12). */
 export class SessionCipher {
   readonly #store: ProtocolStore;
   readonly #now: () => number;
+  readonly #addressBinding: boolean;
 
   constructor(store: ProtocolStore, options: SessionCipherOptions = {}) {
     this.#store = store;
     this.#now = options.now ?? Date.now;
+    this.#addressBinding = options.addressBinding ?? true;
   }
 
   /**
@@ -157,6 +165,7 @@ export class SessionCipher {
   async decryptPreKey(address: ProtocolAddress, bytes: Uint8Array, options: DecryptOptions = {}): Promise<Uint8Array> {
     const parsed = parsePreKeySignalMessage(bytes);
     checkExpectedIdentity(parsed.identityKey, options);
+    if (this.#addressBinding) checkAddressBinding(address, parsed.identityKey);
     let theirIdentity: PublicKey;
     try {
       theirIdentity = PublicKey.deserialize(parsed.identityKey);

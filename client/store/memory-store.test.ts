@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { KyberPreKeyRecordSchema, UsedBaseKeySchema } from "../../gen/securecomm/storage/v1/keys_pb.js";
+import { KyberPreKeyRecordSchema, UsedBaseKeySchema, VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { KeyPair } from "../crypto/curve.js";
 import { MemoryProtocolStore } from "./memory-store.js";
 import { bytesToUuid, createProtocolAddress, uuidToBytes } from "./protocol-address.js";
@@ -21,6 +21,17 @@ describe("MemoryProtocolStore", () => {
     expect(await store.isTrustedIdentity(alice, second, "sending")).toBe(true);
     expect(await store.isTrustedIdentity(alice, first, "sending")).toBe(false);
     expect((await store.getIdentity(alice))?.equals(second)).toBe(true);
+  });
+
+  it("ID-12 an identity marked CHANGED is not sent to until accepted; receiving still checks the key", async () => {
+    const store = new MemoryProtocolStore(KeyPair.generate(), 42, () => 0);
+    const key = KeyPair.generate().publicKey;
+    await store.saveIdentity(alice, key);
+    await store.setVerification(alice, VerificationState.CHANGED);
+    expect(await store.isTrustedIdentity(alice, key, "sending")).toBe(false);
+    expect(await store.isTrustedIdentity(alice, key, "receiving")).toBe(true);
+    await store.setVerification(alice, VerificationState.UNSPECIFIED);
+    expect(await store.isTrustedIdentity(alice, key, "sending")).toBe(true);
   });
 
   it("removes a used one-time Kyber prekey and remembers uses of a last-resort one (spec PX-11)", async () => {

@@ -83,10 +83,26 @@ export class MemoryProtocolStore implements ProtocolStore {
     return existing !== undefined;
   }
 
-  async isTrustedIdentity(address: ProtocolAddress, key: PublicKey, _direction: Direction): Promise<boolean> {
+  async isTrustedIdentity(address: ProtocolAddress, key: PublicKey, direction: Direction): Promise<boolean> {
     const existing = this.#trusted.get(address.name);
     if (existing === undefined) return true;
-    return constantTimeEqual(parseTrustedIdentityRecord(existing).identityKey, key.serialize());
+    const record = parseTrustedIdentityRecord(existing);
+    // A key marked CHANGED is not sent to until the user accepts it (spec ID-12).
+    if (direction === "sending" && record.verification === VerificationState.CHANGED) return false;
+    return constantTimeEqual(record.identityKey, key.serialize());
+  }
+
+  /**
+   * Sets the verification state of the identity stored for `address` (spec ID-11, ID-12):
+   * VERIFIED after a safety-number comparison, CHANGED for a new identity the user has not
+   * accepted yet (nothing is encrypted to it), UNSPECIFIED once accepted. No-op when none is stored.
+   */
+  async setVerification(address: ProtocolAddress, verification: VerificationState): Promise<void> {
+    const existing = this.#trusted.get(address.name);
+    if (existing === undefined) return;
+    const record = parseTrustedIdentityRecord(existing);
+    record.verification = verification;
+    this.#trusted.set(address.name, serializeTrustedIdentityRecord(record));
   }
 
   async getIdentity(address: ProtocolAddress): Promise<PublicKey | undefined> {
