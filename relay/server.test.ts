@@ -21,7 +21,8 @@ import {
   RelayInfoService,
   file_securecomm_relay_v1_relay_info,
 } from "../gen/securecomm/relay/v1/relay_info_pb.js";
-import { MAX_REQUEST_BYTES, METRICS_CONTENT_TYPE } from "./server.js";
+import { MAX_REQUEST_BYTES, METRICS_CONTENT_TYPE, startRelayServer } from "./server.js";
+import { openRelay } from "./services/index.js";
 import { CONTENT_SECURITY_POLICY } from "./static.js";
 import { grpcFrame, h1Request, h2Request } from "./testing/raw-http.js";
 import { startTestRelay, type TestRelay } from "./testing/test-relay.js";
@@ -315,6 +316,28 @@ describe("bad input", () => {
       expect(error?.code, name).toBe(Code.Unimplemented);
     }
     await expectServing();
+  });
+
+  it("closes an HTTP/1.1 connection whose headers never finish (slowloris)", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "securecomm-slow-"));
+    const own = await openRelay({ dataDir, logLevel: "silent" });
+    const server = await startRelayServer({ relay: own, port: 0, headersTimeoutMs: 300 });
+    try {
+      const { connect } = await import("node:net");
+      const reply = await new Promise<string>((resolve) => {
+        let data = "";
+        const socket = connect(server.port, "127.0.0.1", () => socket.write("GET / HTTP/1.1\r\nHost: x\r\n"));
+        socket.on("data", (c: Buffer) => (data += c.toString("latin1")));
+        socket.on("close", () => resolve(data));
+        socket.on("error", () => resolve(data));
+      });
+      expect(reply).toMatch(/^HTTP\/1\.1 408/);
+      expect((await h1Request(server.url, { path: "/metrics" })).status).toBe(200);
+    } finally {
+      await server.close();
+      await own.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it("survives a connection that sends garbage instead of HTTP", async () => {

@@ -49,6 +49,12 @@ export const SHUTDOWN_GRACE_MS = 10_000;
  */
 export const PROTOCOL_SNIFF_TIMEOUT_MS = 30_000;
 
+/**
+ * How long an HTTP/1.1 client may take to send a request's headers (Node's default). Bounds
+ * slow-header ("slowloris") connections; bodies and streams are not affected.
+ */
+export const HEADERS_TIMEOUT_MS = 60_000;
+
 /** The HTTP/2 client connection preface (RFC 9113 §3.4); h2c prior-knowledge starts with it. */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -84,6 +90,8 @@ export interface RelayServerOptions {
   readonly maxRequestBytes?: number;
   /** Overrides {@link SHUTDOWN_GRACE_MS}. */
   readonly shutdownGraceMs?: number;
+  /** Overrides {@link HEADERS_TIMEOUT_MS} (cleartext HTTP/1.1). */
+  readonly headersTimeoutMs?: number;
 }
 
 /** A running relay server. */
@@ -362,6 +370,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   };
 
   let listener: net.Server;
+  let closeH1: (() => void) | undefined;
   if (options.tls) {
     const secure = http2.createSecureServer(
       { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, minVersion: "TLSv1.2" },
@@ -376,11 +385,26 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     secure.on("tlsClientError", () => {});
     listener = secure;
   } else {
-    // Long-lived Subscribe streams must not be cut by Node's request timeout.
-    const h1 = http.createServer({ requestTimeout: 0 }, onRequest);
+    // Long-lived Subscribe streams must not be cut by Node's request timeout; slow senders of
+    // headers still are (headersTimeout, 60 s by default).
+    const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    const h1 = http.createServer(
+      {
+        requestTimeout: 0,
+        headersTimeout,
+        // Node checks timeouts on this period (30 s by default); a shorter headers timeout
+        // needs more frequent checks to mean anything.
+        connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))),
+      },
+      onRequest,
+    );
+    // This server never listens itself (sockets are handed to it), and Node only starts the
+    // connection checks that enforce headersTimeout on 'listening'. Without them a client
+    // could hold a socket by trickling header bytes. h1.close() in close() stops them again.
+    h1.emit("listening");
+    closeH1 = () => h1.close();
     const h2 = http2.createServer({}, onRequest);
     h2.on("session", trackSession);
-    h1.on("clientError", (_err, socket) => socket.destroy());
     listener = net.createServer((socket) => {
       track(socket);
       socket.on("error", () => socket.destroy());
@@ -426,6 +450,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       await new Promise((r) => setImmediate(r));
       shutdown.abort();
       const stopped = new Promise<void>((r) => listener.close(() => r()));
+      closeH1?.();
       for (const session of sessions) session.close();
       for (const [socket, active] of h1Active) if (active === 0) socket.destroy();
       if (inflight > 0) {
