@@ -1,0 +1,183 @@
+// End to end in real headless Chromium against a real relay (real HTTP, real SQLite) serving
+// the built app: create, share, join, chat both ways, a third member, typing, safety numbers,
+// leave, reload, relay restart with automatic reconnect; then no browser storage and no relay
+// byte holds any plaintext used here. Writes test-results/room-view.png.
+//
+// One scenario in steps: each `it` builds on the one before (vitest runs them in order).
+
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, BrowserContext } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  buildWebApp,
+  chooseName,
+  createRoom,
+  dumpBrowserStorage,
+  joinByLink,
+  launchChromium,
+  openPage,
+  readAllBytes,
+  readSafetyNumber,
+  sendMessage,
+  startRestartableRelay,
+  waitForConnection,
+  waitForMembers,
+  waitForMessage,
+  type AppPage,
+  type RestartableRelay,
+} from "./harness.js";
+
+/** Every plaintext typed in this test; none may appear in any stored byte. */
+const PLAINTEXTS = {
+  aliceHello: "Hi Bob! Are we still on for the lake this Saturday?",
+  bobReply: "Absolutely, I will bring the blue kayak and sandwiches.",
+  carolHi: "Mind if I join you two? I can drive us there.",
+  typingDraft: "half-typed draft about the secret picnic spot",
+  afterLeave: "Carol had to go, so it is just the two of us now.",
+  afterReload: "Did your page come back after the reload?",
+  afterRestart: "The relay blinked, but we are still talking.",
+  aliceLong: "Let's meet at the old station at ten, then walk along the river to the lake.",
+} as const;
+const ROOM_NAME = "Weekend plans";
+
+let work: string;
+let relay: RestartableRelay;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+let alice: AppPage;
+let bob: AppPage;
+let carol: AppPage;
+let invite: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "securecomm-web-e2e-"));
+  const staticDir = join(work, "dist");
+  const dataDir = join(work, "relay");
+  await mkdir(dataDir);
+  await buildWebApp(staticDir);
+  relay = await startRestartableRelay({ dataDir, staticDir });
+  browser = await launchChromium();
+  for (let i = 0; i < 3; i++) contexts.push(await browser.newContext({ viewport: { width: 1100, height: 760 } }));
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await relay?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe("the web app in Chromium", () => {
+  it("creates a room and shows a shareable invite link with the secret in the fragment", async () => {
+    alice = await openPage(contexts[0]!, relay.url);
+    await chooseName(alice.page, "Alice");
+    invite = await createRoom(alice.page, ROOM_NAME);
+    expect(invite.startsWith(`${relay.url}/#join=`)).toBe(true);
+    await waitForConnection(alice.page, "online");
+  });
+
+  it("joins from the link after one confirmation and removes the fragment from the address bar", async () => {
+    bob = await openPage(contexts[1]!, "about:blank");
+    await joinByLink(bob.page, invite, "Bob", ROOM_NAME);
+    expect(bob.page.url()).not.toContain("#join");
+    expect(await bob.page.evaluate(() => window.location.hash)).toBe("");
+    await waitForMembers(bob.page, ["Bob (you)", "Alice"]);
+    await waitForMembers(alice.page, ["Alice (you)", "Bob"]);
+  });
+
+  it("chats both ways", async () => {
+    await sendMessage(alice.page, PLAINTEXTS.aliceHello);
+    await waitForMessage(bob.page, PLAINTEXTS.aliceHello);
+    await sendMessage(bob.page, PLAINTEXTS.bobReply);
+    await waitForMessage(alice.page, PLAINTEXTS.bobReply);
+    const senders = await bob.page.locator(".message-group .sender").allTextContents();
+    expect(senders).toEqual(["Alice", "You"]);
+  });
+
+  it("lets a third person join and talk to both", async () => {
+    carol = await openPage(contexts[2]!, "about:blank");
+    await joinByLink(carol.page, invite, "Carol", ROOM_NAME);
+    for (const p of [alice, bob]) await waitForMembers(p.page, [p === alice ? "Alice (you)" : "Bob (you)", p === alice ? "Bob" : "Alice", "Carol"]);
+    await waitForMembers(carol.page, ["Carol (you)", "Alice", "Bob"]);
+    await sendMessage(carol.page, PLAINTEXTS.carolHi);
+    await waitForMessage(alice.page, PLAINTEXTS.carolHi);
+    await waitForMessage(bob.page, PLAINTEXTS.carolHi);
+  });
+
+  it("shows a typing indicator", async () => {
+    await bob.page.getByLabel("Message", { exact: true }).fill(PLAINTEXTS.typingDraft);
+    await alice.page.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Bob is typing…");
+    await bob.page.getByLabel("Message", { exact: true }).fill("");
+    await alice.page.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "");
+  });
+
+  it("shows matching safety numbers in both browsers, and marks verified", async () => {
+    const seenByAlice = await readSafetyNumber(alice.page, "Bob");
+    const seenByBob = await readSafetyNumber(bob.page, "Alice");
+    expect(seenByAlice).toMatch(/^[0-9]{60}$/);
+    expect(seenByBob).toBe(seenByAlice);
+    expect(await alice.page.getByRole("img", { name: /QR code of the safety number/ }).count()).toBe(1);
+    await alice.page.getByRole("button", { name: "Mark as verified" }).click();
+    await alice.page.waitForFunction(() => document.querySelector("[data-testid=verification-state]")?.textContent === "Verified");
+    for (const p of [alice, bob]) await p.page.getByRole("button", { name: "← Back to the room" }).click();
+    await alice.page.waitForFunction(() =>
+      Array.from(document.querySelectorAll("[data-testid=member]")).some(
+        (m) => m.querySelector(".member-name")?.textContent === "Bob" && m.getAttribute("data-verification") === "verified",
+      ),
+    );
+  });
+
+  it("shows a member leaving to the others", async () => {
+    await carol.page.getByRole("button", { name: "Leave", exact: true }).click();
+    await carol.page.getByRole("button", { name: "Yes, leave" }).click();
+    await carol.page.getByRole("heading", { name: "Your rooms" }).waitFor();
+    await waitForMembers(alice.page, ["Alice (you)", "Bob"]);
+    await waitForMembers(bob.page, ["Bob (you)", "Alice"]);
+    await alice.page.getByText("Carol left the room").waitFor();
+    await sendMessage(alice.page, PLAINTEXTS.afterLeave);
+    await waitForMessage(bob.page, PLAINTEXTS.afterLeave);
+  });
+
+  it("keeps the identity and rooms across a reload (messages are not kept)", async () => {
+    await bob.page.reload();
+    await bob.page.getByRole("button", { name: "Settings" }).waitFor();
+    const room = bob.page.getByRole("button", { name: new RegExp(`^${ROOM_NAME}, 2 members`) });
+    await room.click();
+    await bob.page.getByRole("heading", { level: 1, name: ROOM_NAME }).waitFor();
+    expect(await bob.page.locator("[data-testid=message]").count()).toBe(0);
+    await sendMessage(alice.page, PLAINTEXTS.afterReload);
+    await waitForMessage(bob.page, PLAINTEXTS.afterReload);
+  });
+
+  it("reconnects by itself when the relay restarts", async () => {
+    await relay.stop();
+    await waitForConnection(alice.page, "not-online");
+    await waitForConnection(bob.page, "not-online");
+    await relay.start();
+    await waitForConnection(alice.page, "online");
+    await waitForConnection(bob.page, "online");
+    await sendMessage(bob.page, PLAINTEXTS.afterRestart);
+    await waitForMessage(alice.page, PLAINTEXTS.afterRestart);
+  });
+
+  it("writes a screenshot of the room view", async () => {
+    await sendMessage(alice.page, PLAINTEXTS.aliceLong);
+    await waitForMessage(bob.page, PLAINTEXTS.aliceLong);
+    await mkdir("test-results", { recursive: true });
+    await alice.page.screenshot({ path: "test-results/room-view.png" });
+  });
+
+  it("kept no plaintext in any browser storage or relay byte, and broke no CSP rule", async () => {
+    for (const p of [alice, bob, carol]) {
+      const stored = await dumpBrowserStorage(p.page);
+      expect(stored).toContain("idb:securecomm"); // the store was really read
+      for (const text of Object.values(PLAINTEXTS)) expect(stored.includes(text)).toBe(false);
+      expect(p.cspViolations).toEqual([]);
+      expect(p.pageErrors).toEqual([]);
+    }
+    const relayBytes = await readAllBytes(relay.dataDir);
+    expect(relayBytes.length).toBeGreaterThan(0);
+    for (const text of Object.values(PLAINTEXTS)) expect(relayBytes.includes(Buffer.from(text, "utf8"))).toBe(false);
+  });
+});
