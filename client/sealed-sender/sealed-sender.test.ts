@@ -145,9 +145,17 @@ describe("sealed sender v1 (spec/08-sealed-sender.md)", () => {
     const parsed = fromBinary(SealedSenderEnvelopeSchema, env.subarray(1));
     expect(parsed.ephemeralPublic.length).toBe(33);
     expect(parsed.encryptedStatic.length).toBe(43);
-    // Then a follow-up Signal message (type 2) once Bob's side is irrelevant: Alice's session still sends PreKey messages until a reply, so type stays prekey.
-    const env2 = await libsignal.sealedSenderEncryptMessage(ab(new Uint8Array(10)), bobAddr, cert, sessions, aliceIds);
-    expect((await sealedSenderDecryptToContent(env2, bob, root.publicKey, NOW)).type).toBe("prekey_message");
+    expect(opened.contentHint).toBe(0);
+    // Fields 4 (content_hint) and 5 (group_id): libsignal's content with both set.
+    const ctm = await libsignal.signalEncrypt(ab(new Uint8Array(10)), bobAddr, aliceAddr, sessions, aliceIds);
+    expect(ctm.type()).toBe(3);
+    const usmc2 = libsignal.UnidentifiedSenderMessageContent.new(ctm, cert, 2, ab(new Uint8Array([7, 7, 7])));
+    const env2 = await libsignal.sealedSenderEncrypt(usmc2, bobAddr, aliceIds);
+    const opened2 = await sealedSenderDecryptToContent(env2, bob, root.publicKey, NOW);
+    expect(opened2.type).toBe("prekey_message");
+    expect(opened2.contentHint).toBe(2);
+    expect(Array.from(opened2.groupId)).toEqual([7, 7, 7]);
+    expect(bytesToHex(opened2.content)).toBe(bytesToHex(ctm.serialize()));
   });
 
   it("SS-07: libsignal content of another type (sender-key message) is rejected", async () => {

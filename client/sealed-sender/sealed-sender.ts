@@ -65,6 +65,10 @@ export interface OpenedSealedSender {
   readonly type: SealedContentType;
   readonly content: Uint8Array;
   readonly certificate: VerifiedSenderCertificate;
+  /** `content_hint` as sent (spec SS-07: receivers ignore it; exposed for diagnostics). */
+  readonly contentHint: number;
+  /** `group_id` as sent (spec SS-07: unused by SecureComm, ignored). */
+  readonly groupId: Uint8Array;
 }
 
 function encryptPart(cipherKey: Uint8Array, macKey: Uint8Array, plaintext: Uint8Array): Uint8Array {
@@ -185,5 +189,7 @@ export async function sealedSenderDecryptToContent(
     type,
     content: content.content,
     certificate,
+    contentHint: content.contentHint,
+    groupId: content.groupId,
   };
 }
