@@ -136,3 +136,14 @@ describe("SQLite relay store", () => {
     store = openSqliteStore({ dataDir: dir });
   });
 });
+
+describe("chunked sweeps", () => {
+  it("sweeps more rows than one chunk", async () => {
+    await account();
+    for (let i = 0; i < 5; i++) await Promise.all(Array.from({ length: 1000 }, () => store.enqueueMailbox(address, bytes(1, 1), 1, 100_000)));
+    await store.enqueueMailbox(address, bytes(1, 2), 10_000, 100_000);
+    const result = await store.sweep(10_000, 5_000, 5_000);
+    expect(result.mailboxEnvelopes).toBe(5000);
+    expect((await store.readMailbox(address, 0, 10)).length).toBe(1);
+  });
+});

@@ -33,6 +33,9 @@ export const DATABASE_FILE = "relay.sqlite3";
 /** How long a writer waits for a lock held by another connection before failing. */
 const BUSY_TIMEOUT_MS = 5_000;
 
+/** Rows deleted per sweep step: a few milliseconds of work between event-loop turns. */
+const SWEEP_CHUNK = 2_000;
+
 /** Most writes grouped into one commit: bounds the latency any one writer waits for. */
 const MAX_BATCH = 512;
 
@@ -108,10 +111,10 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     dropOldEvents: db.prepare("DELETE FROM room_events WHERE room_id = ? AND seq <= ?"),
     readEvents: db.prepare("SELECT seq, posted_at_ms, envelope FROM room_events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
     setRoomKey: db.prepare("UPDATE rooms SET previous_access_key_hash = access_key_hash, access_key_hash = ? WHERE room_id = ?"),
-    sweepMailbox: db.prepare("DELETE FROM mailbox WHERE stored_at_ms < ?"),
-    sweepEvents: db.prepare("DELETE FROM room_events WHERE posted_at_ms < ?"),
-    sweepChallenges: db.prepare("DELETE FROM challenges WHERE expires_at_ms <= ?"),
-    sweepTokens: db.prepare("DELETE FROM tokens WHERE expires_at_ms <= ?"),
+    sweepMailbox: db.prepare(`DELETE FROM mailbox WHERE id IN (SELECT id FROM mailbox WHERE stored_at_ms < ? LIMIT ${SWEEP_CHUNK})`),
+    sweepEvents: db.prepare(`DELETE FROM room_events WHERE row IN (SELECT row FROM room_events WHERE posted_at_ms < ? LIMIT ${SWEEP_CHUNK})`),
+    sweepChallenges: db.prepare(`DELETE FROM challenges WHERE challenge IN (SELECT challenge FROM challenges WHERE expires_at_ms <= ? LIMIT ${SWEEP_CHUNK})`),
+    sweepTokens: db.prepare(`DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens WHERE expires_at_ms <= ? LIMIT ${SWEEP_CHUNK})`),
   };
 
   let closed = false;
@@ -321,15 +324,28 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
         ),
       ),
     setRoomAccessKeyHash: (roomId, hash) => now(() => s.setRoomKey.run(hash, roomId).changes === 1),
-    sweep: (nowMs, mailboxRetentionMs, roomRetentionMs) =>
-      now(() =>
-        db.transaction((): SweepResult => ({
-          mailboxEnvelopes: s.sweepMailbox.run(nowMs - mailboxRetentionMs).changes,
-          roomEvents: s.sweepEvents.run(nowMs - roomRetentionMs).changes,
-          challenges: s.sweepChallenges.run(nowMs).changes,
-          tokens: s.sweepTokens.run(nowMs).changes,
-        })).immediate(),
-      ),
+    sweep: async (nowMs, mailboxRetentionMs, roomRetentionMs) => {
+      ensureOpen();
+      const result: SweepResult = { mailboxEnvelopes: 0, roomEvents: 0, challenges: 0, tokens: 0 };
+      const jobs: [keyof SweepResult, Database.Statement, number][] = [
+        ["mailboxEnvelopes", s.sweepMailbox, nowMs - mailboxRetentionMs],
+        ["roomEvents", s.sweepEvents, nowMs - roomRetentionMs],
+        ["challenges", s.sweepChallenges, nowMs],
+        ["tokens", s.sweepTokens, nowMs],
+      ];
+      // In chunks, each its own short transaction, yielding between them: a large sweep never
+      // blocks the event loop (and every stream) for long.
+      for (const [kind, stmt, cutoff] of jobs) {
+        for (;;) {
+          if (closed) return result;
+          const n = stmt.run(cutoff).changes;
+          result[kind] += n;
+          if (n < SWEEP_CHUNK) break;
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      return result;
+    },
     close: async () => {
       if (closed) return;
       flush();
