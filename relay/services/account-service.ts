@@ -72,7 +72,7 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
       const token = randomSecret();
       const expiresAtMs = now + rc.limits.tokenLifetimeMs;
       await rc.store.putToken(sha256(token), address, expiresAtMs);
-      if (created) rc.logger.info("account created");
+      if (created) rc.logger.debug("account created");
       return create(ProveIdentityResponseSchema, { address, token, expiresAtMs: BigInt(expiresAtMs), created });
     }),
 
@@ -105,7 +105,7 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
       await rc.store.deleteAccount(address);
       // Its streams end too: their token no longer exists.
       rc.hub.failMailbox(address, relayError("BAD_TOKEN"));
-      rc.logger.info("account deleted");
+      rc.logger.debug("account deleted");
       return create(DeleteAccountResponseSchema, {});
     }),
   };
