@@ -43,7 +43,7 @@ async function curl(args: string[]): Promise<{ stdout: string; stderr: string; c
   }
 }
 
-describe("buf curl with reflection", () => {
+describe("API-25 buf curl with reflection", () => {
   for (const [name, flags] of Object.entries(PROTOCOLS)) {
     it(`lists the services over ${name}`, async () => {
       const result = await curl([...flags, "--list-services", relay.url]);

@@ -17,7 +17,7 @@ import {
 /** The fully-qualified name of the health service, as registered and listed by reflection. */
 export const HEALTH_SERVICE_NAME = Health.typeName;
 
-/** Serving state shared by the health service and the server's shutdown sequence. */
+/** Serving state shared by the health service and the server's shutdown sequence (spec API-25). */
 export interface HealthState {
   /** True until {@link HealthState.setNotServing} is called. */
   readonly serving: boolean;

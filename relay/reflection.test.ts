@@ -29,7 +29,7 @@ const filesOf = (response: ReturnType<typeof ask>) => {
   return response.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b));
 };
 
-describe("gRPC reflection", () => {
+describe("API-25 gRPC reflection", () => {
   it("lists every registered service, sorted", () => {
     const response = ask({ case: "listServices", value: "" });
     expect(response.messageResponse.case).toBe("listServicesResponse");

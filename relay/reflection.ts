@@ -150,7 +150,7 @@ export function answerReflectionRequest(
 }
 
 /**
- * Registers `grpc.reflection.v1.ServerReflection` on a router. `services()` is read when a
+ * Registers `grpc.reflection.v1.ServerReflection` on a router (spec/10-relay-api.md API-25). `services()` is read when a
  * stream opens, so it sees every service registered on the router, including this one.
  */
 export function registerReflection(

@@ -89,7 +89,7 @@ async function expectServing(): Promise<void> {
   expect(info.trustRootPublicKey.length).toBe(33);
 }
 
-describe("RelayInfo on every protocol", () => {
+describe("API-01 RelayInfo on every protocol", () => {
   it("answers with the same trust root over Connect, gRPC and gRPC-Web on HTTP/1.1 and HTTP/2", async () => {
     const roots = new Set<string>();
     for (const [name, transport] of Object.entries(transports(relay.url))) {
@@ -112,7 +112,7 @@ describe("RelayInfo on every protocol", () => {
   });
 });
 
-describe("health", () => {
+describe("API-25 health", () => {
   it("reports SERVING for the server and every service, NOT_FOUND for unknown ones", async () => {
     const client = createClient(Health, createGrpcTransport({ baseUrl: relay.url }));
     expect((await client.check({ service: "" })).status).toBe(Serving.SERVING);
@@ -193,7 +193,7 @@ describe("shutdown", () => {
   });
 });
 
-describe("bad input", () => {
+describe("API-24 bad input", () => {
   const rpc = "/securecomm.relay.v1.RelayInfoService/GetRelayInfo";
 
   it("answers a garbage binary body with invalid_argument (Connect)", async () => {

@@ -128,7 +128,7 @@ const RPC_PATH = /^\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/;
 /**
  * connect-es reports a request body that is not valid protobuf as `internal` ("parse
  * binary: …"), while its JSON decoder and connect-go say `invalid_argument`. A garbage body is
- * the client's fault, and the relay's error contract (spec/10-relay-api.md, "Errors") says
+ * the client's fault, and the relay's error contract (spec/10-relay-api.md API-24) says
  * so: these wrappers rewrite exactly that error, on all three protocols, to
  * `invalid_argument`. Nothing else is touched.
  */
@@ -255,7 +255,7 @@ function unknownProcedure(req: StaticRequest, res: StaticResponse): void {
 }
 
 /**
- * Starts the relay's HTTP server (spec/10-relay-api.md, "Transport"): one port for Connect,
+ * Starts the relay's HTTP server (spec/10-relay-api.md API-01, API-25): one port for Connect,
  * gRPC and gRPC-Web over HTTP/1.1 and h2c, or over TLS with HTTP/2 (ALPN) and HTTP/1.1 when
  * `tls` is given. Registers the relay's services, gRPC reflection and gRPC health; serves
  * `/metrics` and static files on other GET paths.

@@ -17,10 +17,11 @@ export type StaticRequest = IncomingMessage | Http2ServerRequest;
 export type StaticResponse = ServerResponse | Http2ServerResponse;
 
 /**
- * Content-Security-Policy for everything the relay serves outside RPC (spec/10-relay-api.md,
- * "Front door"). Same-origin scripts, styles and connections only; no inline script, no
- * plugins, no framing, no base-URI or form hijacking. `data:`/`blob:` images allow QR codes
- * for safety numbers rendered client-side.
+ * Content-Security-Policy for everything the relay serves outside RPC (DESIGN.md §5: the web
+ * app is served from the relay's origin; the spec has no requirement id for it yet).
+ * Same-origin scripts, styles and connections only; no inline script, no plugins, no
+ * framing, no base-URI or form hijacking. `data:`/`blob:` images allow QR codes for safety
+ * numbers rendered client-side.
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
@@ -112,7 +113,7 @@ export interface StaticFiles {
 }
 
 /**
- * Creates a static-file handler for `rootDir` (spec/10-relay-api.md, "Front door"). `/` and
+ * Creates a static-file handler for `rootDir` (DESIGN.md §5, same-origin web app). `/` and
  * directories map to their `index.html`; paths are percent-decoded once, must stay inside
  * the root after resolving symlinks, and may not contain dot-segments, dotfiles, NUL or
  * backslashes.

@@ -39,7 +39,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe("relay over TLS", () => {
+describe("API-01 relay over TLS", () => {
   it("serves https on the bound port", () => {
     expect(relay.url).toBe(`https://127.0.0.1:${relay.port}`);
   });
