@@ -125,8 +125,17 @@ export class Account {
     return tr === undefined ? undefined : PublicKey.deserialize(tr);
   }
 
-  /** Challenge-response (API-02): obtains a bearer token. */
+  /** Challenge-response (API-02): obtains a bearer token; one retry on a dropped connection. */
   async authenticate(): Promise<void> {
+    try {
+      await this.#authenticateOnce();
+    } catch (e) {
+      if (!(e instanceof ConnectError && e.code === Code.Unknown && e.cause instanceof TypeError)) throw e;
+      await this.#authenticateOnce();
+    }
+  }
+
+  async #authenticateOnce(): Promise<void> {
     const identityKey = this.#identity.publicKey.serialize();
     const ch = await this.#clients.account.createChallenge({ identityKey });
     const signature = this.#identity.privateKey.sign(concatBytes(AUTH_LABEL, ch.challenge, identityKey));

@@ -7,7 +7,7 @@
  * (client/account), the Subscribe loop (subscription.ts).
  */
 
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { AccountService } from "../../gen/securecomm/relay/v1/account_pb.js";
 import { KeyService } from "../../gen/securecomm/relay/v1/keys_pb.js";
@@ -34,6 +34,28 @@ export interface RelayClientOptions {
   fetch?: typeof globalThis.fetch;
 }
 
+/**
+ * Methods safe to send twice (no side effect, or idempotent per their proto options and
+ * spec/10): retried once when the connection fails before any response, which happens when a
+ * pooled keep-alive connection is closed by the server just as it is reused.
+ */
+export const RETRYABLE_METHODS: ReadonlySet<string> = new Set([
+  "GetRelayInfo",
+  "CreateChallenge",
+  "GetPreKeyCounts",
+  "GetSenderCertificate",
+  "SetDeliveryToken",
+  "UploadPreKeys",
+  "AckMessages",
+  "GetRoomHistory",
+  "RotateRoomAccessKey",
+  "DeleteAccount",
+]);
+
+function isConnectionFailure(e: unknown): boolean {
+  return e instanceof ConnectError && (e.code === Code.Unknown || e.code === Code.Unavailable) && e.cause instanceof TypeError;
+}
+
 /** Creates the relay clients over one Connect transport (API-01, API-03). */
 export function createRelayClients(options: RelayClientOptions): RelayClients {
   const auth: Interceptor = (next) => async (req) => {
@@ -41,7 +63,13 @@ export function createRelayClients(options: RelayClientOptions): RelayClients {
     if (token !== undefined && !req.header.has("authorization")) {
       req.header.set("authorization", `Bearer ${base64url(token)}`);
     }
-    return next(req);
+    if (req.stream || !RETRYABLE_METHODS.has(req.method.name)) return next(req);
+    try {
+      return await next(req);
+    } catch (e) {
+      if (!isConnectionFailure(e) || req.signal.aborted) throw e;
+      return next(req);
+    }
   };
   const transport = createConnectTransport({
     baseUrl: options.baseUrl,
