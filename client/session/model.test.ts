@@ -1,8 +1,9 @@
 /**
  * Model-based test (fast-check `commands`): three parties (two of ours, one libsignal) with
  * sessions between every pair, driven by Send, Deliver (any in-flight message: reordering),
- * Drop, Reorder, Duplicate (redeliver an already delivered message) and SnapshotRestore
- * (persist one of our stores and reload it into a new store object). Every delivered message
+ * Drop, Reorder, Duplicate (redeliver an already delivered message), SnapshotRestore
+ * (persist one of our stores and reload it into a new store object) and Reinitiate (a new
+ * PQXDH session between our two parties while the old one is still in use). Every delivered message
  * yields its plaintext exactly once; a duplicate is a ProtocolError that changes no store; no
  * other exception is ever thrown (spec DR-07..DR-17).
  *
@@ -17,6 +18,7 @@ import { utf8 } from "../crypto/bytes.js";
 import { isProtocolError } from "../errors.js";
 import { MemoryProtocolStore } from "../store/memory-store.js";
 import { LibsignalParty, OurParty, type Party, TEST_NOW_MS } from "./parties.test-support.js";
+import { SessionBuilder } from "./session-builder.js";
 import { type CiphertextMessage, SessionCipher } from "./session-cipher.js";
 
 interface InFlight {
@@ -45,7 +47,7 @@ interface World {
 const PARTIES = 3;
 
 /** Totals over all runs, so the test fails if the schedule stopped exercising anything. */
-const totals = { delivered: 0, duplicates: 0, restores: 0 };
+const totals = { delivered: 0, duplicates: 0, restores: 0, reinitiations: 0 };
 
 function stillDeliverable(model: Model, m: InFlight): boolean {
   return (model.received[m.from]?.[m.to] ?? 0) - m.senderReceivedAtSend < 4;
@@ -172,13 +174,40 @@ class SnapshotRestoreCommand implements fc.AsyncCommand<Model, World> {
     reloaded.restore(party.store.snapshot());
     expect(reloaded.snapshot()).toEqual(party.store.snapshot());
     // Swap in the reloaded store: from now on the party runs on the persisted bytes only.
-    const mutable = party as unknown as { store: MemoryProtocolStore; cipher: SessionCipher };
+    const mutable = party as unknown as { store: MemoryProtocolStore; cipher: SessionCipher; builder: SessionBuilder };
     mutable.store = reloaded;
     mutable.cipher = new SessionCipher(reloaded, { now: () => TEST_NOW_MS });
+    mutable.builder = new SessionBuilder(reloaded, { now: () => TEST_NOW_MS });
     totals.restores++;
   }
   toString(): string {
     return `SnapshotRestore(${this.party})`;
+  }
+}
+
+/**
+ * One of our parties starts a fresh session with the other (a new PQXDH while the old session
+ * lives on as an archived state, DR-19): messages in flight on the old session must still
+ * decrypt (DR-17), and both sides must converge on a working session.
+ */
+class ReinitiateCommand implements fc.AsyncCommand<Model, World> {
+  constructor(
+    readonly from: number,
+    readonly to: number,
+  ) {}
+  check(): boolean {
+    return true;
+  }
+  async run(model: Model, world: World): Promise<void> {
+    const from = world.parties[this.from];
+    const to = world.parties[this.to];
+    if (!(from instanceof OurParty) || !(to instanceof OurParty)) return;
+    await from.builder.processPreKeyBundle(to.address, await to.bundle(await to.addOneTimePreKey()));
+    (model.canSend[this.from] as boolean[])[this.to] = true;
+    totals.reinitiations++;
+  }
+  toString(): string {
+    return `Reinitiate(${this.from}→${this.to})`;
   }
 }
 
@@ -194,16 +223,43 @@ const commands = [
   fc.nat(50).map((p) => new ReorderCommand(p)),
   fc.nat(50).map((p) => new DuplicateCommand(p)),
   partyIndex.map((p) => new SnapshotRestoreCommand(p)),
+  fc.constantFrom(new ReinitiateCommand(0, 1), new ReinitiateCommand(1, 0)),
 ];
 
-describe("model-based: three parties, Send/Deliver/Drop/Reorder/Duplicate/SnapshotRestore", () => {
+describe("model-based: three parties, Send/Deliver/Drop/Reorder/Duplicate/SnapshotRestore/Reinitiate", () => {
+  it("regression (fast-check): SnapshotRestore, Reinitiate, Send — the reloaded party builds on its reloaded store", async () => {
+    const a = await OurParty.create({ oneTimePreKeys: 2, lastResortKyber: true });
+    const b = await OurParty.create({ oneTimePreKeys: 2, lastResortKyber: true });
+    await a.builder.processPreKeyBundle(b.address, await b.bundle(1));
+    const world: World = { parties: [a, b] };
+    const model: Model = {
+      nextId: 0,
+      inFlight: [],
+      delivered: [],
+      received: [
+        [0, 0],
+        [0, 0],
+      ],
+      canSend: [
+        [false, true],
+        [false, false],
+      ],
+    };
+    await new SnapshotRestoreCommand(1).run(model, world);
+    await new ReinitiateCommand(1, 0).run(model, world);
+    await new SendCommand(1, 0, 1).run(model, world);
+    await new DeliverCommand(0).run(model, world);
+    expect(model.delivered.length).toBe(1);
+  });
+
   it("every delivered message decrypts exactly once and nothing else is thrown", async () => {
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { maxCommands: 60, size: "max" }), async (cmds) => {
         // Parties 0 and 1 are ours, 2 is libsignal. Sessions: 0→1 (ours to ours),
         // 2→0 (libsignal initiates to us), 1→2 (we initiate to libsignal).
-        const a = await OurParty.create({ oneTimePreKeys: 2 });
-        const b = await OurParty.create({ oneTimePreKeys: 2 });
+        // Last-resort Kyber prekeys, so re-initiations always find one.
+        const a = await OurParty.create({ oneTimePreKeys: 2, lastResortKyber: true });
+        const b = await OurParty.create({ oneTimePreKeys: 2, lastResortKyber: true });
         const c = new LibsignalParty();
         await a.builder.processPreKeyBundle(b.address, await b.bundle(1));
         await c.processBundle(a.address, await a.bundle(1));
@@ -230,8 +286,9 @@ describe("model-based: three parties, Send/Deliver/Drop/Reorder/Duplicate/Snapsh
       }),
       { numRuns: 25 },
     );
-    expect(totals.delivered).toBeGreaterThan(150);
+    expect(totals.delivered).toBeGreaterThan(100);
     expect(totals.duplicates).toBeGreaterThan(20);
     expect(totals.restores).toBeGreaterThan(20);
+    expect(totals.reinitiations).toBeGreaterThan(10);
   });
 });
