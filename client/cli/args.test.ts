@@ -109,10 +109,18 @@ describe("parseCommandLine", () => {
     );
   });
 
+  it("regression (fast-check seed -2074048767): Object.prototype names are not commands", () => {
+    for (const name of ["valueOf", "toString", "constructor", "__proto__", "hasOwnProperty"]) {
+      expect(usageError([name]).message).toContain("Unknown command");
+      expect(usageError(["help", name]).message).toContain("Unknown command");
+    }
+  });
+
   it("either parses or throws a usage CliError for any argument list, never anything else", () => {
     const word = fc.oneof(
       fc.constantFrom("init", "room", "create", "join", "chat", "send", "listen", "members", "rooms", "leave", "safety-number", "help"),
       fc.constantFrom("--name", "--count", "--timeout", "--json", "--relay", "--home", "-h", "--include-own", "--", "-x"),
+      fc.constantFrom("valueOf", "toString", "__proto__"),
       fc.string({ maxLength: 8 }),
     );
     fc.assert(

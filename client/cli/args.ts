@@ -252,7 +252,7 @@ function resolveCommand(positionals: string[]): { command: CommandName; rest: st
     if (second === "create") return { command: "room create", rest };
     throw usage(second === undefined ? 'Missing subcommand: "room create NAME".' : 'Unknown subcommand: only "room create" exists.');
   }
-  if (first in COMMANDS && first !== "room create") {
+  if (Object.hasOwn(COMMANDS, first) && first !== "room create") {
     return { command: first as CommandName, rest: second === undefined ? rest : [second, ...rest] };
   }
   throw usage("Unknown command.");
@@ -310,7 +310,7 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
   if (command === "help") {
     if (rest.length === 0) return base("help", [], true);
     const topic = rest.join(" ") === "room create" || rest.join(" ") === "room" ? "room create" : rest[0];
-    if (topic === undefined || !(topic in COMMANDS)) throw usage("Unknown command.");
+    if (topic === undefined || !Object.hasOwn(COMMANDS, topic)) throw usage("Unknown command.");
     return base("help", [], true, { helpTopic: topic as CommandName });
   }
 

@@ -12,7 +12,7 @@
 import { clearLine, createInterface, cursorTo } from "node:readline";
 import type { MemberView } from "../app/securecomm-client.js";
 import type { CommandLine } from "./args.js";
-import { currentRoom, withSession } from "./commands.js";
+import { assertJoined, currentRoom, withSession } from "./commands.js";
 import type { CliContext } from "./context.js";
 import { toCliError } from "./errors.js";
 import { EXIT_OK } from "./exit-codes.js";
@@ -66,6 +66,8 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
     };
     const nameOf = (address: string) => known.get(address)?.displayName ?? "a member";
 
+    let wasOnline = false;
+    let lastShown: string = "online";
     let finish: (code: number) => void = () => undefined;
     const done = new Promise<number>((resolve) => (finish = resolve));
     const offs = [
@@ -96,7 +98,14 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
         show(formatNotice(`A message${e.sender === undefined ? "" : ` from ${nameOf(e.sender)}`} could not be decrypted.`));
       }),
       client.on("connection", (e) => {
-        show(formatNotice(e.state === "online" ? "Connected." : e.state === "connecting" ? "Reconnecting…" : "Offline."));
+        // Before the first "online", startOnline reports failures; afterwards, show changes.
+        if (!wasOnline) {
+          wasOnline = e.state === "online";
+          return;
+        }
+        if (e.state === lastShown) return;
+        lastShown = e.state;
+        show(formatNotice(e.state === "online" ? "Connected again." : "Connection lost; reconnecting…"));
       }),
       client.on("room-closed", (e) => {
         if (e.roomId !== roomId) return;
@@ -175,6 +184,7 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
             return;
         }
       }
+      assertJoined(session, room);
       await client.sendText(roomId, text.startsWith("//") ? text.slice(1) : text);
       lastTyping = 0;
     };

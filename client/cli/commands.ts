@@ -8,13 +8,14 @@
  */
 
 import { parseInviteLink } from "../room/invite.js";
-import type { ClientEvents } from "../app/securecomm-client.js";
+import type { ClientEvents, RoomSummary } from "../app/securecomm-client.js";
 import { parseRelayUrl, type CommandLine } from "./args.js";
 import { initSession, openSession, type CliContext, type Session } from "./context.js";
-import { CliError, EXIT_INVALID_INVITE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from "./exit-codes.js";
+import { toCliError } from "./errors.js";
+import { CliError, EXIT_FAILURE, EXIT_INVALID_INVITE, EXIT_OK, EXIT_REFUSED, EXIT_RELAY_REFUSED, EXIT_USAGE } from "./exit-codes.js";
 import { formatMembers, formatMessageJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, terminalSafe } from "./format.js";
 import { resolveMember, resolveRoom } from "./resolve.js";
-import { failWait, JOIN_ANSWER_TIMEOUT_MS, startOnline, waitFor } from "./wait.js";
+import { failWait, JOIN_ANSWER_TIMEOUT_MS, startOnline, waitFor, waitSettled } from "./wait.js";
 
 /** Writes one line to standard output. */
 export function out(ctx: CliContext, text: string): void {
@@ -84,7 +85,17 @@ export async function runJoin(ctx: CliContext, line: CommandLine): Promise<numbe
   }
   const relayUrl = line.relayExplicit ? line.relayUrl : (relayFromInvite(link) ?? line.relayUrl);
   return withSession(ctx, { ...line, relayUrl }, async ({ client }) => {
-    const { roomId } = await client.joinRoom(link);
+    let roomId: string;
+    try {
+      ({ roomId } = await client.joinRoom(link));
+    } catch (e) {
+      // The runtime reports an expired invite (the relay refused the join) as a TypeError.
+      const mapped = toCliError(e);
+      if (mapped.exitCode === EXIT_FAILURE && e instanceof TypeError) {
+        throw new CliError(EXIT_RELAY_REFUSED, "The invite has expired or the room no longer exists.");
+      }
+      throw mapped;
+    }
     await startOnline(ctx, client);
     const answered = await waitFor(
       ctx,
@@ -105,17 +116,32 @@ export async function runJoin(ctx: CliContext, line: CommandLine): Promise<numbe
 }
 
 /** The room `wanted` names, which we must still be in (else exit code 7). */
-export function currentRoom(session: Session, wanted: string): { roomId: string; name: string } {
+export function currentRoom(session: Session, wanted: string): RoomSummary {
   const room = resolveRoom(session.client.rooms(), wanted);
   if (room.departed) throw new CliError(EXIT_REFUSED, "You are no longer in that room.");
   return room;
 }
 
-/** `send ROOM TEXT`: catches up with the relay, sends, exits. */
+/**
+ * Refuses to send in a room we joined but no member has answered yet (the runtime cannot
+ * encrypt for a roster it does not know).
+ */
+export function assertJoined(session: Session, room: { roomId: string; isAdmin: boolean }): void {
+  if (!room.isAdmin && session.client.members(room.roomId).every((m) => m.isSelf)) {
+    throw new CliError(EXIT_REFUSED, "The room is still being joined: no member has answered yet. Try again when one is online.");
+  }
+}
+
+/**
+ * `send ROOM TEXT`: catches up with the relay (backlog processed, keys answered), sends,
+ * and exits once everything it queued has gone out.
+ */
 export async function runSend(ctx: CliContext, line: CommandLine): Promise<number> {
   return withSession(ctx, line, async (session) => {
     const room = currentRoom(session, line.args[0] ?? "");
     await startOnline(ctx, session.client);
+    await waitSettled(session.client);
+    assertJoined(session, resolveRoom(session.client.rooms(), room.roomId));
     await session.client.sendText(room.roomId, line.args[1] ?? "");
     return EXIT_OK;
   });

@@ -49,6 +49,36 @@ function relayUnreachable(): CliError {
   return new CliError(EXIT_RELAY_UNREACHABLE, "Cannot reach the relay. Check --relay and that the relay is running.");
 }
 
+/** The CliError for a relay that answered with Connect `code`. */
+export function fromConnectCode(code: Code): CliError {
+  switch (code) {
+    case Code.Unavailable:
+    case Code.DeadlineExceeded:
+      return relayUnreachable();
+    case Code.PermissionDenied:
+      return new CliError(EXIT_RELAY_REFUSED, "The relay refused: no permission (an expired invite, or you are no longer in the room).");
+    case Code.Unauthenticated:
+      return new CliError(EXIT_RELAY_REFUSED, "The relay refused: this identity is not registered or its session expired.");
+    case Code.ResourceExhausted:
+      return new CliError(EXIT_RELAY_REFUSED, "The relay refused: a limit was reached; try again later.");
+    case Code.NotFound:
+      return new CliError(EXIT_RELAY_REFUSED, "The relay does not know this room or account.");
+    default:
+      return new CliError(EXIT_RELAY_REFUSED, `The relay refused the request (${Code[code] ?? "unknown"}).`);
+  }
+}
+
+/**
+ * The CliError for the client's first connection failure, described by client/relay's fixed
+ * strings ("connection failed", "relay error: <Connect code name>").
+ */
+export function fromConnectionError(description: string): CliError {
+  const m = /^relay error: (\w+)$/.exec(description);
+  const code = m?.[1] === undefined ? undefined : (Code as unknown as Record<string, Code | undefined>)[m[1]];
+  if (code === undefined || code === Code.Unknown) return relayUnreachable();
+  return fromConnectCode(code);
+}
+
 /** Maps any thrown value to a `CliError` (see the module header). */
 export function toCliError(e: unknown): CliError {
   if (e instanceof CliError) return e;
@@ -71,26 +101,15 @@ export function toCliError(e: unknown): CliError {
       }
     }
   }
+  // A network failure first: connect-es wraps it (ConnectError "unknown" ← TypeError "fetch
+  // failed" ← the socket error), so the code of the outer error says nothing.
   for (const c of chain) {
-    if (c instanceof ConnectError) {
-      switch (c.code) {
-        case Code.Unavailable:
-        case Code.DeadlineExceeded:
-          return relayUnreachable();
-        case Code.PermissionDenied:
-          return new CliError(EXIT_RELAY_REFUSED, "The relay refused: no permission (an expired invite, or you are no longer in the room).");
-        case Code.Unauthenticated:
-          return new CliError(EXIT_RELAY_REFUSED, "The relay refused: this identity is not registered or its session expired.");
-        case Code.ResourceExhausted:
-          return new CliError(EXIT_RELAY_REFUSED, "The relay refused: a limit was reached; try again later.");
-        case Code.NotFound:
-          return new CliError(EXIT_RELAY_REFUSED, "The relay does not know this room or account.");
-        default:
-          return new CliError(EXIT_RELAY_REFUSED, `The relay refused the request (${Code[c.code] ?? "unknown"}).`);
-      }
-    }
     const code = (c as { code?: unknown } | null)?.code;
     if (typeof code === "string" && NETWORK_CODES.has(code)) return relayUnreachable();
+    if (c instanceof TypeError && c.message === "fetch failed") return relayUnreachable();
+  }
+  for (const c of chain) {
+    if (c instanceof ConnectError) return fromConnectCode(c.code);
   }
   for (const c of chain) {
     if (isProtocolError(c, "untrusted_identity")) {
@@ -102,7 +121,6 @@ export function toCliError(e: unknown): CliError {
     // ProtocolError messages are fixed sentences without identifiers (client/errors.ts).
     if (isProtocolError(c)) return new CliError(EXIT_REFUSED, `Refused: ${c.message}`);
   }
-  if (e instanceof TypeError && e.message === "fetch failed") return relayUnreachable();
   const kind = e instanceof Error ? e.name : typeof e;
   return new CliError(EXIT_FAILURE, `Unexpected error (${kind}).`);
 }

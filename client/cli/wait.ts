@@ -8,6 +8,7 @@
 
 import type { ClientEvents, SecureCommClient } from "../app/securecomm-client.js";
 import type { CliContext } from "./context.js";
+import { fromConnectionError } from "./errors.js";
 import { CliError, EXIT_INTERRUPTED, EXIT_RELAY_UNREACHABLE, EXIT_TIMEOUT } from "./exit-codes.js";
 
 /**
@@ -66,11 +67,54 @@ export function failWait(outcome: { kind: "timeout" | "interrupted" }, timeoutMe
   throw new CliError(timeoutCode, timeoutMessage);
 }
 
-/** Starts the client's Subscribe loop and waits until it is online (else exit code 5). */
+/**
+ * Starts the client's Subscribe loop and waits until it is online, i.e. the relay delivered
+ * the backlog and the client processed it (client/relay emits "online" at CaughtUp). The first
+ * connection failure ends the wait (exit code 5, or 12 when the relay refused): a command should
+ * report a relay that is down, not retry silently; after that, the client reconnects by itself.
+ */
 export async function startOnline(ctx: CliContext, client: SecureCommClient): Promise<void> {
-  await client.start();
-  const outcome = await waitFor(ctx, client, ["connection"], () => (client.connection === "online" ? true : undefined), CONNECT_TIMEOUT_MS);
-  if (outcome.kind !== "done") {
-    failWait(outcome, "Cannot reach the relay. Check --relay and that the relay is running.", EXIT_RELAY_UNREACHABLE);
+  let failure: string | undefined;
+  const off = client.on("connection", (e) => {
+    if (e.error !== undefined && failure === undefined) failure = e.error;
+  });
+  try {
+    const pending = waitFor(
+      ctx,
+      client,
+      ["connection"],
+      () => (client.connection === "online" ? "online" : failure !== undefined ? "failed" : undefined),
+      CONNECT_TIMEOUT_MS,
+    );
+    await client.start();
+    const outcome = await pending;
+    if (outcome.kind === "done" && outcome.value === "failed") throw fromConnectionError(failure ?? "");
+    if (outcome.kind !== "done") {
+      failWait(outcome, "Cannot reach the relay. Check --relay and that the relay is running.", EXIT_RELAY_UNREACHABLE);
+    }
+  } finally {
+    off();
+  }
+}
+
+/**
+ * How long `send` waits, once online, for the client to settle (sender keys of every member
+ * known, outbox empty, no envelope waiting for a key) before sending anyway; a member who
+ * never answered must not block sending forever.
+ */
+export const SETTLE_TIMEOUT_MS = 10_000;
+/** Poll interval for settling: the runtime has no event for it. */
+const SETTLE_POLL_MS = 100;
+
+/**
+ * Waits until the client reports itself settled (the runtime's `settled()` diagnostic, when
+ * present), at most SETTLE_TIMEOUT_MS.
+ */
+export async function waitSettled(client: SecureCommClient): Promise<void> {
+  const settled = (client as { settled?: () => boolean }).settled;
+  if (typeof settled !== "function") return;
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  while (!settled.call(client) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
   }
 }
