@@ -25,6 +25,7 @@ import {
   parsePreKey,
   parseSignedPreKey,
   preKeyUpload,
+  randomPreKeyId,
   serializeKyberPreKey,
   serializePreKey,
   serializeSignedPreKey,
@@ -100,9 +101,12 @@ describe("ID-04..ID-06 prekeys", () => {
 
   it("records round-trip; parsers reject inconsistent key halves", async () => {
     const identity = createIdentityKeyPair();
-    const [opk, opk2] = createOneTimePreKeys(0xffff_fffe, 3);
-    expect(opk?.id).toBe(0xffff_fffe);
-    expect(createOneTimePreKeys(0xffff_ffff, 2)[1]?.id).toBe(0);
+    const [opk, opk2, opk3] = createOneTimePreKeys(0xff_fffe, 3);
+    expect([opk?.id, opk2?.id, opk3?.id]).toEqual([0xff_fffe, 0xff_ffff, 1]);
+    for (let i = 0; i < 200; i++) {
+      const id = randomPreKeyId();
+      expect(id >= 1 && id <= 0xff_ffff).toBe(true);
+    }
     expect(bytesToHex(serializePreKey(parsePreKey(serializePreKey(opk!))))).toBe(bytesToHex(serializePreKey(opk!)));
     const spk = createSignedPreKey(identity, 1, 5);
     expect(parseSignedPreKey(serializeSignedPreKey(spk)).createdAtMs).toBe(5n);

@@ -28,14 +28,30 @@ import {
   type SignedPreKey as SignedPreKeyUpload,
 } from "../../gen/securecomm/relay/v1/keys_pb.js";
 import { ProtocolError } from "../errors.js";
-import { constantTimeEqual } from "../crypto/bytes.js";
+import { constantTimeEqual, randomBytes } from "../crypto/bytes.js";
 import { KeyPair, PrivateKey, PublicKey } from "../crypto/curve.js";
 import { KemKeyPair, KemPublicKey, KemSecretKey } from "../crypto/kem.js";
 import { XEDDSA_SIGNATURE_LENGTH } from "../crypto/xeddsa.js";
 import type { IdentityKeyPair } from "./identity.js";
 
-/** Largest prekey id (uint32 on the wire). */
+/** Largest prekey id on the wire (uint32). */
 const MAX_PREKEY_ID = 0xffff_ffff;
+/**
+ * Ids we draw stay in 1..0xFFFFFF (spec ID-13, as Signal's clients do), leaving room above and
+ * never using 0, which some decoders read as "absent".
+ */
+export const MAX_DRAWN_PREKEY_ID = 0xff_ffff;
+
+/** A random starting id in 1..0xFFFFFF (spec ID-13). */
+export function randomPreKeyId(): number {
+  const b = randomBytes(3);
+  return ((((b[0] as number) << 16) | ((b[1] as number) << 8) | (b[2] as number)) % MAX_DRAWN_PREKEY_ID) + 1;
+}
+
+/** The id after `id`, wrapping from 0xFFFFFF back to 1 (spec ID-13). */
+export function nextPreKeyId(id: number): number {
+  return id >= MAX_DRAWN_PREKEY_ID ? 1 : id + 1;
+}
 
 function checkId(id: number): void {
   if (!Number.isInteger(id) || id < 0 || id > MAX_PREKEY_ID) throw new RangeError("prekey id out of range");
@@ -70,19 +86,18 @@ function kemKeyPairFromRecord(publicBytes: Uint8Array, secretBytes: Uint8Array):
 
 // ---------------------------------------------------------------- one-time EC prekeys (ID-05)
 
-/** Creates `count` one-time EC prekey records with ids `startId, startId + 1, …` (wrapping at 2^32). */
+/**
+ * Creates `count` one-time EC prekey records with ids `startId` and its successors
+ * (`nextPreKeyId`: wrapping from 0xFFFFFF to 1, spec ID-13).
+ */
 export function createOneTimePreKeys(startId: number, count: number): PreKeyRecord[] {
   checkId(startId);
   const out: PreKeyRecord[] = [];
+  let id = startId;
   for (let i = 0; i < count; i++) {
     const kp = KeyPair.generate();
-    out.push(
-      create(PreKeyRecordSchema, {
-        id: (startId + i) % (MAX_PREKEY_ID + 1),
-        publicKey: kp.publicKey.serialize(),
-        privateKey: kp.privateKey.serialize(),
-      }),
-    );
+    out.push(create(PreKeyRecordSchema, { id, publicKey: kp.publicKey.serialize(), privateKey: kp.privateKey.serialize() }));
+    id = nextPreKeyId(id);
   }
   return out;
 }
