@@ -137,3 +137,19 @@ describe.each(cases)("tampering with $name", (c) => {
     expect(await receiver.decrypt(sender.address, message)).toBeInstanceOf(Uint8Array);
   });
 });
+
+describe("arbitrary input", () => {
+  it("random bytes of either type are a ProtocolError with no store change", async () => {
+    const receiver = await OurParty.create();
+    const sender = new LibsignalParty();
+    await sender.processBundle(receiver.address, await receiver.bundle(1));
+    await receiver.decrypt(sender.address, await sender.encrypt(receiver.address, utf8("setup")));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(2 as const, 3 as const), fc.boolean(), fc.uint8Array({ maxLength: 200 }), async (type, versioned, bytes) => {
+        const body = versioned ? concatBytes(Uint8Array.of(0x44), bytes) : bytes;
+        await expectRejectedWithoutChange(receiver, sender, { type, body });
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
