@@ -36,7 +36,7 @@ export interface RelayClientOptions {
 
 /**
  * Methods safe to send twice (no side effect, or idempotent per their proto options and
- * spec/10): retried once when the connection fails before any response, which happens when a
+ * spec/10): retried (up to 3 attempts) when the connection fails before any response, which happens when a
  * pooled keep-alive connection is closed by the server just as it is reused.
  */
 export const RETRYABLE_METHODS: ReadonlySet<string> = new Set([
@@ -52,6 +52,9 @@ export const RETRYABLE_METHODS: ReadonlySet<string> = new Set([
   "DeleteAccount",
 ]);
 
+/** Attempts of a retryable call: a pool can hold several sockets the server just closed. */
+const MAX_ATTEMPTS = 3;
+
 function isConnectionFailure(e: unknown): boolean {
   return e instanceof ConnectError && (e.code === Code.Unknown || e.code === Code.Unavailable) && e.cause instanceof TypeError;
 }
@@ -64,11 +67,12 @@ export function createRelayClients(options: RelayClientOptions): RelayClients {
       req.header.set("authorization", `Bearer ${base64url(token)}`);
     }
     if (req.stream || !RETRYABLE_METHODS.has(req.method.name)) return next(req);
-    try {
-      return await next(req);
-    } catch (e) {
-      if (!isConnectionFailure(e) || req.signal.aborted) throw e;
-      return next(req);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await next(req);
+      } catch (e) {
+        if (!isConnectionFailure(e) || req.signal.aborted || attempt >= MAX_ATTEMPTS) throw e;
+      }
     }
   };
   const transport = createConnectTransport({
