@@ -36,6 +36,8 @@ const PLAINTEXTS = {
   carolHi: "Mind if I join you two? I can drive us there.",
   typingDraft: "half-typed draft about the secret picnic spot",
   afterLeave: "Carol had to go, so it is just the two of us now.",
+  daveHello: "Hello from Dave, just passing through.",
+  afterRemove: "Dave is out of the room now, this one is only for Bob.",
   afterReload: "Did your page come back after the reload?",
   afterRestart: "The relay blinked, but we are still talking.",
   aliceLong: "Let's meet at the old station at ten, then walk along the river to the lake.",
@@ -49,6 +51,7 @@ const contexts: BrowserContext[] = [];
 let alice: AppPage;
 let bob: AppPage;
 let carol: AppPage;
+let dave: AppPage;
 let invite: string;
 
 beforeAll(async () => {
@@ -59,7 +62,7 @@ beforeAll(async () => {
   await buildWebApp(staticDir);
   relay = await startRestartableRelay({ dataDir, staticDir });
   browser = await launchChromium();
-  for (let i = 0; i < 3; i++) contexts.push(await browser.newContext({ viewport: { width: 1100, height: 760 } }));
+  for (let i = 0; i < 4; i++) contexts.push(await browser.newContext({ viewport: { width: 1100, height: 760 } }));
 }, 120_000);
 
 afterAll(async () => {
@@ -139,6 +142,31 @@ describe("the web app in Chromium", () => {
     await waitForMessage(bob.page, PLAINTEXTS.afterLeave);
   });
 
+  it("lets the admin remove a member, who can then read nothing new", async () => {
+    // Carol's departure rotated the room secret: the first link is stale; share a fresh one.
+    await alice.page.getByRole("button", { name: "Share invite" }).click();
+    const fresh = await alice.page.locator("#invite-field").inputValue();
+    expect(fresh).not.toBe(invite);
+    await alice.page.getByRole("button", { name: "Done" }).click();
+    dave = await openPage(contexts[3]!, "about:blank");
+    await joinByLink(dave.page, fresh, "Dave", ROOM_NAME);
+    await waitForMembers(alice.page, ["Alice (you)", "Bob", "Dave"]);
+    await waitForMembers(bob.page, ["Bob (you)", "Alice", "Dave"]);
+    await sendMessage(dave.page, PLAINTEXTS.daveHello);
+    await waitForMessage(bob.page, PLAINTEXTS.daveHello);
+    // Only the admin is offered removal.
+    expect(await bob.page.getByRole("button", { name: "Remove Dave" }).count()).toBe(0);
+    await alice.page.getByRole("button", { name: "Remove Dave" }).click();
+    await alice.page.getByRole("button", { name: "Confirm removing Dave" }).click();
+    await waitForMembers(alice.page, ["Alice (you)", "Bob"]);
+    await waitForMembers(bob.page, ["Bob (you)", "Alice"]);
+    await dave.page.waitForFunction(() => document.querySelector<HTMLTextAreaElement>("#composer-input")?.disabled === true);
+    await sendMessage(alice.page, PLAINTEXTS.afterRemove);
+    await waitForMessage(bob.page, PLAINTEXTS.afterRemove);
+    const daveSees = await dave.page.locator("[data-testid=message] .bubble-text").allTextContents();
+    expect(daveSees).not.toContain(PLAINTEXTS.afterRemove);
+  });
+
   it("keeps the identity and rooms across a reload (messages are not kept)", async () => {
     await bob.page.reload();
     await bob.page.getByRole("button", { name: "Settings" }).waitFor();
@@ -169,7 +197,7 @@ describe("the web app in Chromium", () => {
   });
 
   it("kept no plaintext in any browser storage or relay byte, and broke no CSP rule", async () => {
-    for (const p of [alice, bob, carol]) {
+    for (const p of [alice, bob, carol, dave]) {
       const stored = await dumpBrowserStorage(p.page);
       expect(stored).toContain("idb:securecomm"); // the store was really read
       for (const text of Object.values(PLAINTEXTS)) expect(stored.includes(text)).toBe(false);
@@ -179,5 +207,17 @@ describe("the web app in Chromium", () => {
     const relayBytes = await readAllBytes(relay.dataDir);
     expect(relayBytes.length).toBeGreaterThan(0);
     for (const text of Object.values(PLAINTEXTS)) expect(relayBytes.includes(Buffer.from(text, "utf8"))).toBe(false);
+  });
+
+  it("deletes the identity and every local byte from Settings", async () => {
+    const { page } = carol;
+    await page.getByRole("button", { name: "Settings" }).click();
+    expect((await page.getByTestId("fingerprint").textContent())?.length).toBeGreaterThan(0);
+    await page.getByRole("button", { name: "Delete identity and all data…" }).click();
+    await page.getByRole("button", { name: "Yes, delete everything" }).click();
+    await page.getByLabel("Your display name").waitFor();
+    // The reloaded app opened a fresh, empty store: no key of the old identity is left.
+    const stored = await dumpBrowserStorage(page);
+    expect(stored.split("\n").filter((line) => !line.startsWith("idb:"))).toEqual([]);
   });
 });

@@ -94,9 +94,12 @@ export function roomClosedSentence(reason: string): string {
       return "An admin removed you from this room. You can read what you already have, but no longer send or receive.";
     case "left":
       return "You left this room.";
-    case "deleted":
-    case "expired":
+    case "history-expired":
+      return "This device was away longer than the relay keeps messages, so it can no longer follow this room. Ask for a new invite.";
+    case "not-found":
       return "This room no longer exists on the relay.";
+    case "access-denied":
+      return "The relay no longer lets this device into the room. You may have been removed.";
     default:
       return "This room is closed. You can no longer send or receive in it.";
   }
