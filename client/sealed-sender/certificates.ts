@@ -216,7 +216,8 @@ export async function validateSenderCertificate(
   const address = addressFromIdentityKey(identityKey);
   if (!addressEquals(address, claimed)) return fail();
   if (contents.expires === undefined) return fail();
-  if (contents.expires < BigInt(nowMs)) throw new ProtocolError("expired_certificate");
+  const now = typeof nowMs === "bigint" ? nowMs : BigInt(Math.floor(nowMs));
+  if (contents.expires < now) throw new ProtocolError("expired_certificate");
   return {
     kind: "verified-sender-certificate",
     serialized: cert.serialized,
