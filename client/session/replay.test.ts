@@ -172,6 +172,25 @@ describe("identity binding and changes (spec ID-11, ID-12, PX-13)", () => {
   });
 });
 
+describe("replays on archived states (spec DR-14, DR-17)", () => {
+  it("a message decrypted by a state that is now archived, replayed, is a duplicate", async () => {
+    const alice = await OurParty.create({ lastResortKyber: true });
+    const bob = await OurParty.create({ lastResortKyber: true });
+    await alice.builder.processPreKeyBundle(bob.address, await bob.bundle(1));
+    await bob.decrypt(alice.address, await alice.encrypt(bob.address, utf8("hello")));
+    await alice.decrypt(bob.address, await bob.encrypt(alice.address, utf8("hi")));
+    const old = await alice.encrypt(bob.address, utf8("on the old session"));
+    expect(await bob.decrypt(alice.address, old)).toEqual(utf8("on the old session"));
+    // Alice starts a new session; Bob archives the old state when its first message arrives.
+    await alice.builder.processPreKeyBundle(bob.address, await bob.bundle(await bob.addOneTimePreKey()));
+    expect(await bob.decrypt(alice.address, await alice.encrypt(bob.address, utf8("new")))).toEqual(utf8("new"));
+    expect((await bob.store.loadSession(alice.address))?.previous.length).toBe(1);
+    const before = bob.store.snapshot();
+    await expectCode(bob.decrypt(alice.address, old), "duplicate_message");
+    expect(bob.store.snapshot()).toEqual(before);
+  });
+});
+
 describe("expected identity (spec PX-13)", () => {
   it("a message from a session with another identity than the expected one is refused without change", async () => {
     const { alice, bob } = await pair();
@@ -198,9 +217,12 @@ describe("stale unacknowledged sessions (spec DR-20)", () => {
     const bob = await OurParty.create();
     await alice.builder.processPreKeyBundle(bob.address, await bob.bundle(1));
     const late = new SessionCipher(alice.store, { now: () => TEST_NOW_MS + MAX_UNACKNOWLEDGED_SESSION_AGE_MS + 1 });
+    expect(await late.hasUsableSession(bob.address)).toBe(false);
     await expectCode(late.encrypt(bob.address, utf8("late")), "no_session");
     const onTime = new SessionCipher(alice.store, { now: () => TEST_NOW_MS + MAX_UNACKNOWLEDGED_SESSION_AGE_MS });
+    expect(await onTime.hasUsableSession(bob.address)).toBe(true);
     expect((await onTime.encrypt(bob.address, utf8("on time"))).type).toBe(3);
+    expect(await onTime.hasUsableSession(alice.address)).toBe(false);
   });
 });
 

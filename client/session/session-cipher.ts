@@ -144,10 +144,10 @@ export class SessionCipher {
    * the current state's ProtocolError ("no_session" without states) and changes nothing.
    */
   async decrypt(address: ProtocolAddress, bytes: Uint8Array, options: DecryptOptions = {}): Promise<Uint8Array> {
-    parseSignalMessage(bytes);
+    const ratchetKey = parseSignalMessage(bytes).ratchetKey;
     const record = await this.#store.loadSession(address);
     if (record === undefined) throw new ProtocolError("no_session");
-    const { result, position } = await this.#decryptWithRecord(record, bytes);
+    const { result, position } = await this.#decryptWithRecord(record, bytes, ratchetKey);
     checkExpectedIdentity(result.state.remoteIdentityKey, options);
     await this.#commit(address, record, result.state, position);
     return result.plaintext;
@@ -239,21 +239,43 @@ export class SessionCipher {
     return result.plaintext;
   }
 
-  /** Tries each state in order; returns the first success or throws the first state's error. */
+  /**
+   * Tries each state in order (DR-17); returns the first success. On failure throws the error
+   * of the state that owns the message's ratchet key (so a replay reads "duplicate_message"),
+   * else the first state's error.
+   */
   async #decryptWithRecord(
     record: SessionRecord,
     bytes: Uint8Array,
+    ratchetKey: Uint8Array,
   ): Promise<{ result: RatchetDecryptResult; position: number }> {
     let firstError: unknown;
+    let ownerError: unknown;
     for (const { state, position } of statesInOrder(record)) {
       try {
         return { result: await ratchetDecrypt(state, bytes), position };
       } catch (e) {
         if (!isProtocolError(e)) throw e;
         firstError ??= e;
+        if (state.receiverChains.some((c) => constantTimeEqual(c.ratchetPublicKey, ratchetKey))) ownerError ??= e;
       }
     }
-    throw firstError ?? new ProtocolError("no_session");
+    throw ownerError ?? firstError ?? new ProtocolError("no_session");
+  }
+
+  /**
+   * True when `address` has a current state this cipher would encrypt with: not an unanswered
+   * session past MAX_UNACKNOWLEDGED_SESSION_AGE_MS (DR-20), and its identity trusted for sending.
+   * Callers fetch a bundle and build a new session when this is false.
+   */
+  async hasUsableSession(address: ProtocolAddress): Promise<boolean> {
+    const state = (await this.#store.loadSession(address))?.current;
+    if (state === undefined || state.senderChain === undefined) return false;
+    const pendingSince = state.pendingPreKey?.createdAtMs;
+    if (pendingSince !== undefined && BigInt(this.#now()) - pendingSince > BigInt(MAX_UNACKNOWLEDGED_SESSION_AGE_MS)) {
+      return false;
+    }
+    return this.#store.isTrustedIdentity(address, PublicKey.deserialize(state.remoteIdentityKey), "sending");
   }
 
   /** Checks trust of the state's identity, then stores the record with the state current. */
