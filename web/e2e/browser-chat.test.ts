@@ -20,6 +20,7 @@ import {
   openPage,
   readAllBytes,
   readSafetyNumber,
+  runCli,
   sendMessage,
   startRestartableRelay,
   waitForConnection,
@@ -40,6 +41,8 @@ const PLAINTEXTS = {
   afterRemove: "Dave is out of the room now, this one is only for Bob.",
   afterReload: "Did your page come back after the reload?",
   afterRestart: "The relay blinked, but we are still talking.",
+  cliHello: "Eve here, typing from a terminal.",
+  toCli: "Welcome Eve, the terminal works fine.",
   aliceLong: "Let's meet at the old station at ten, then walk along the river to the lake.",
 } as const;
 const ROOM_NAME = "Weekend plans";
@@ -189,9 +192,33 @@ describe("the web app in Chromium", () => {
     await waitForMessage(alice.page, PLAINTEXTS.afterRestart);
   });
 
+  it("chats with a CLI client in the same room", async () => {
+    const cli = { relayUrl: relay.url, home: join(work, "cli-home") };
+    const init = await runCli(["init", "--name", "Eve"], cli);
+    expect(init.code, init.stderr).toBe(0);
+    await alice.page.getByRole("button", { name: "Share invite" }).click();
+    const link = await alice.page.locator("#invite-field").inputValue();
+    await alice.page.getByRole("button", { name: "Done" }).click();
+    const joined = await runCli(["join", link, "--timeout", "60"], cli);
+    expect(joined.code, joined.stderr).toBe(0);
+    await waitForMembers(alice.page, ["Alice (you)", "Bob", "Eve"]);
+    await waitForMembers(bob.page, ["Bob (you)", "Alice", "Eve"]);
+    const sent = await runCli(["send", ROOM_NAME, PLAINTEXTS.cliHello, "--timeout", "60"], cli);
+    expect(sent.code, sent.stderr).toBe(0);
+    await waitForMessage(alice.page, PLAINTEXTS.cliHello);
+    await waitForMessage(bob.page, PLAINTEXTS.cliHello);
+    // The CLI catches up from the room log, so a message sent before it listens still arrives.
+    await sendMessage(alice.page, PLAINTEXTS.toCli);
+    const heard = await runCli(["listen", ROOM_NAME, "--count", "1", "--timeout", "60"], cli);
+    expect(heard.code, heard.stderr).toBe(0);
+    const lines = heard.stdout.trim().split("\n").map((l) => JSON.parse(l) as { text: string; senderName: string });
+    expect(lines.map((l) => [l.senderName, l.text])).toContainEqual(["Alice", PLAINTEXTS.toCli]);
+  });
+
   it("writes a screenshot of the room view", async () => {
     await sendMessage(alice.page, PLAINTEXTS.aliceLong);
     await waitForMessage(bob.page, PLAINTEXTS.aliceLong);
+    await alice.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     await mkdir("test-results", { recursive: true });
     await alice.page.screenshot({ path: "test-results/room-view.png" });
   });
@@ -204,6 +231,9 @@ describe("the web app in Chromium", () => {
       expect(p.cspViolations).toEqual([]);
       expect(p.pageErrors).toEqual([]);
     }
+    const cliBytes = await readAllBytes(join(work, "cli-home"));
+    expect(cliBytes.length).toBeGreaterThan(0);
+    for (const text of Object.values(PLAINTEXTS)) expect(cliBytes.includes(Buffer.from(text, "utf8"))).toBe(false);
     const relayBytes = await readAllBytes(relay.dataDir);
     expect(relayBytes.length).toBeGreaterThan(0);
     for (const text of Object.values(PLAINTEXTS)) expect(relayBytes.includes(Buffer.from(text, "utf8"))).toBe(false);

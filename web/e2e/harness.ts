@@ -274,3 +274,36 @@ export async function readAllBytes(dir: string): Promise<Buffer> {
   }
   return Buffer.concat(parts);
 }
+
+/** What one `securecomm` CLI run printed and how it ended. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Longest one CLI command may run in a test (it starts tsx, opens its store, talks to the relay). */
+export const CLI_TIMEOUT_MS = 90_000;
+
+/**
+ * Runs `node bin/securecomm.mjs ARGS --relay URL --home HOME` with a passphrase from the
+ * environment; resolves when it exits (killed after {@link CLI_TIMEOUT_MS}).
+ */
+export function runCli(args: readonly string[], options: { relayUrl: string; home: string }): Promise<CliResult> {
+  const child = spawn(process.execPath, [join(repoRoot, "bin", "securecomm.mjs"), ...args, "--relay", options.relayUrl, "--home", options.home], {
+    cwd: repoRoot,
+    env: { ...process.env, SECURECOMM_PASSPHRASE: "correct horse battery staple (test only)" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+  const timer = setTimeout(() => child.kill("SIGKILL"), CLI_TIMEOUT_MS);
+  return new Promise((resolve) =>
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
