@@ -37,3 +37,29 @@ describe("EN-06 padding", () => {
     }
   });
 });
+
+describe("EN-06 padding vectors (spec/vectors/padding.json)", () => {
+  it("EN-06: pinned pad/unpad cases", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { bytesToHex, hexToBytes } = await import("./crypto/bytes.js");
+    const v = JSON.parse(readFileSync(new URL("../spec/vectors/padding.json", import.meta.url), "utf8")) as {
+      cases: { input: string; padded: string }[];
+      unpadAccepted: { padded: string; unpadded: string }[];
+      unpadRejected: { padded: string; error: string }[];
+    };
+    for (const c of v.cases) {
+      expect(bytesToHex(pad(hexToBytes(c.input)))).toBe(c.padded);
+      expect(bytesToHex(unpad(hexToBytes(c.padded)))).toBe(c.input);
+    }
+    for (const c of v.unpadAccepted) expect(bytesToHex(unpad(hexToBytes(c.padded)))).toBe(c.unpadded);
+    for (const c of v.unpadRejected) {
+      let err: unknown;
+      try {
+        unpad(hexToBytes(c.padded));
+      } catch (e) {
+        err = e;
+      }
+      expect(isProtocolError(err, c.error as "invalid_padding")).toBe(true);
+    }
+  });
+});
