@@ -76,6 +76,8 @@ beforeAll(async () => {
   await mkdir(join(staticDir, "sub"));
   await writeFile(join(staticDir, "sub", "index.html"), "sub-index");
   await symlink("/etc/hostname", join(staticDir, "escape.txt"));
+  await mkdir(join(staticDir, "assets"));
+  await writeFile(join(staticDir, "assets", "index-bfhw07vu.js"), "export {};");
   relay = await startTestRelay({ staticDir });
 });
 
@@ -377,6 +379,14 @@ describe("static files", () => {
     expect(head.status).toBe(200);
     expect(head.headers["content-length"]).toBe("6");
     expect(head.body.length).toBe(0);
+  });
+
+  it("lets browsers keep content-hashed assets and revalidate everything else", async () => {
+    const hashed = await h1Request(relay.url, { path: "/assets/index-bfhw07vu.js" });
+    expect(hashed.status).toBe(200);
+    expect(hashed.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    expect((await h1Request(relay.url, { path: "/" })).headers["cache-control"]).toBe("no-cache");
+    expect((await h1Request(relay.url, { path: "/app.js" })).headers["cache-control"]).toBe("no-cache");
   });
 
   it("refuses traversal, dotfiles, symlink escapes and missing files with 404", async () => {

@@ -82,6 +82,15 @@ export const CONTENT_TYPES: Readonly<Record<string, string>> = {
  */
 export const MAX_STATIC_PATH_LENGTH = 1024;
 
+/**
+ * A content-hashed build asset, as Vite names them (`/assets/index-bfhw07vu.js`): the name
+ * changes whenever the content does.
+ */
+export const HASHED_ASSET = /^\/assets\/[\w.-]+-[A-Za-z0-9_-]{8,}\.(js|css|woff2?|svg|png|webp|wasm)$/;
+
+/** Cache policy for {@link HASHED_ASSET} files: a year, never revalidated. */
+export const IMMUTABLE_CACHE = "public, max-age=31536000, immutable";
+
 /** Applies {@link SECURITY_HEADERS} to a response that has not started. */
 export function setSecurityHeaders(res: StaticResponse): void {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
@@ -178,9 +187,9 @@ export function createStaticFiles(rootDir: string): StaticFiles {
       setSecurityHeaders(res);
       res.setHeader("content-type", type);
       res.setHeader("content-length", String(size));
-      // Vite's hashed assets could be cached forever, but a relay upgrade must never serve a
-      // stale app shell: revalidate everything (cheap on loopback and small files).
-      res.setHeader("cache-control", "no-cache");
+      // Content-hashed build assets never change under their name, so browsers may keep them;
+      // everything else (the app shell above all) is revalidated, so an upgrade is never stale.
+      res.setHeader("cache-control", HASHED_ASSET.test(urlPath) ? IMMUTABLE_CACHE : "no-cache");
       res.writeHead(200);
       if (method === "HEAD") {
         res.end();
