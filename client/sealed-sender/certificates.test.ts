@@ -136,3 +136,17 @@ describe("SS-04/SS-05 sender certificates", () => {
     expect(libsignal.SenderCertificate.deserialize(ab(forged)).validate(libsignal.PublicKey.deserialize(ab(root.publicKey.serialize())), NOW)).toBe(false);
   });
 });
+
+describe("certificate parsing of garbage", () => {
+  it("EN-04/SS-05: random bytes give only typed errors (property)", async () => {
+    const { default: fc } = await import("fast-check");
+    const root = KeyPair.generate().publicKey;
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (raw) => {
+        const code = await errorCode((async () => validateSenderCertificate(parseSenderCertificate(raw), root, NOW))());
+        expect(["invalid_certificate", "expired_certificate"]).toContain(code);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
