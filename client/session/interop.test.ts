@@ -240,3 +240,37 @@ describe.each(setups)("differential conversation: $name", (setup) => {
     });
   }
 });
+
+describe("re-initiation with libsignal while a session lives (spec DR-17, DR-19)", () => {
+  it("libsignal starts a second session to us; late messages of the first still decrypt; both converge", async () => {
+    const us = await OurParty.create({ oneTimePreKeys: 2, lastResortKyber: true });
+    const them = new LibsignalParty();
+    await them.processBundle(us.address, await us.bundle(1));
+    await us.decrypt(them.address, await them.encrypt(us.address, utf8("first session")));
+    await them.decrypt(us.address, await us.encrypt(them.address, utf8("reply")));
+    const late = await them.encrypt(us.address, utf8("late on the first session"));
+    await them.processBundle(us.address, await us.bundle(2));
+    const second = await them.encrypt(us.address, utf8("second session"));
+    expect(second.type).toBe(3);
+    expect(new TextDecoder().decode(await us.decrypt(them.address, second))).toBe("second session");
+    expect(new TextDecoder().decode(await us.decrypt(them.address, late))).toBe("late on the first session");
+    for (let i = 0; i < 3; i++) {
+      expect(new TextDecoder().decode(await them.decrypt(us.address, await us.encrypt(them.address, utf8(`u${i}`))))).toBe(`u${i}`);
+      expect(new TextDecoder().decode(await us.decrypt(them.address, await them.encrypt(us.address, utf8(`t${i}`))))).toBe(`t${i}`);
+    }
+  });
+
+  it("we start a second session to libsignal; both converge", async () => {
+    const us = await OurParty.create();
+    const them = new LibsignalParty();
+    await us.builder.processPreKeyBundle(them.address, them.bundle());
+    await them.decrypt(us.address, await us.encrypt(them.address, utf8("first session")));
+    await us.decrypt(them.address, await them.encrypt(us.address, utf8("reply")));
+    await us.builder.processPreKeyBundle(them.address, them.bundle());
+    expect(new TextDecoder().decode(await them.decrypt(us.address, await us.encrypt(them.address, utf8("second"))))).toBe("second");
+    for (let i = 0; i < 3; i++) {
+      expect(new TextDecoder().decode(await us.decrypt(them.address, await them.encrypt(us.address, utf8(`t${i}`))))).toBe(`t${i}`);
+      expect(new TextDecoder().decode(await them.decrypt(us.address, await us.encrypt(them.address, utf8(`u${i}`))))).toBe(`u${i}`);
+    }
+  });
+});
