@@ -6,15 +6,21 @@
 import { createSignal, onMount, Show } from "solid-js";
 import { ACTION_SENTENCES } from "../lib/error-messages.js";
 
-/** The invite panel for `link`. */
-export function InvitePanel(props: { link: string; onClose: () => void }) {
+/**
+ * The invite panel. `link` is asked again on every copy: a departure rotates the room secret,
+ * and a link shown before that no longer admits anyone.
+ */
+export function InvitePanel(props: { link: () => string; onClose: () => void }) {
   const [note, setNote] = createSignal<{ ok: boolean; text: string }>();
+  const [link, setLink] = createSignal(props.link());
   let field: HTMLInputElement | undefined;
 
   const copy = async () => {
+    const current = props.link();
+    setLink(current);
     try {
       if (navigator.clipboard === undefined) throw new Error("no clipboard");
-      await navigator.clipboard.writeText(props.link);
+      await navigator.clipboard.writeText(current);
       setNote({ ok: true, text: "Invite link copied. Send it to the people you want in this room." });
     } catch {
       field?.select();
@@ -33,7 +39,7 @@ export function InvitePanel(props: { link: string; onClose: () => void }) {
       </p>
       <div class="inline-form">
         <label for="invite-field" class="visually-hidden">Invite link</label>
-        <input id="invite-field" readOnly value={props.link} ref={field} onFocus={(e) => e.currentTarget.select()} spellcheck={false} />
+        <input id="invite-field" readOnly value={link()} ref={field} onFocus={(e) => e.currentTarget.select()} spellcheck={false} />
         <button type="button" class="primary" onClick={copy}>Copy link</button>
         <button type="button" class="quiet" onClick={() => props.onClose()}>Done</button>
       </div>

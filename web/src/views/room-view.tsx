@@ -139,7 +139,7 @@ export function RoomView(props: RoomViewProps) {
       </header>
 
       <Show when={inviteOpen() && !closed()}>
-        <InvitePanel link={props.inviteLink()} onClose={() => setInviteOpen(false)} />
+        <InvitePanel link={props.inviteLink} onClose={() => setInviteOpen(false)} />
       </Show>
 
       <Show when={closed()}>
