@@ -7,13 +7,19 @@
 
 import { readFile } from "node:fs/promises";
 import { parseRelayConfig } from "./config.js";
-import { startRelayServer } from "./server.js";
+import { SHUTDOWN_GRACE_MS, startRelayServer } from "./server.js";
 import { openRelay } from "./services/index.js";
 
 /** Exit status for bad flags or environment (conventional "usage" status). */
 export const EXIT_USAGE = 2;
 /** Exit status when the relay cannot start (port taken, unreadable data directory, …). */
 export const EXIT_FAILURE = 1;
+/**
+ * Hard limit on a signalled shutdown: the server's grace period for in-flight requests plus
+ * time for the relay to finish its writes and close the database. Past it the process exits 1
+ * rather than hang under a supervisor that would then SIGKILL it anyway.
+ */
+export const SHUTDOWN_DEADLINE_MS = SHUTDOWN_GRACE_MS + 20_000;
 
 async function main(): Promise<void> {
   const parsed = parseRelayConfig(process.argv.slice(2), process.env);
@@ -71,6 +77,10 @@ async function main(): Promise<void> {
     }
     stopping = true;
     relay.logger.info("shutting down", { signal });
+    setTimeout(() => {
+      relay.logger.error("shutdown took too long");
+      process.exit(EXIT_FAILURE);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     void (async () => {
       try {
         await server.close();
