@@ -48,7 +48,9 @@ async function main(root: HTMLElement): Promise<void> {
     ),
     root,
   );
-  await session.init();
+  // The client reconnects on its own and reports its state through events; a failed first
+  // start shows as "Offline" in the header with a retry button, so nothing more to do here.
+  await session.init().catch(() => undefined);
 }
 
 const root = document.getElementById("app");
