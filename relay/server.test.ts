@@ -260,6 +260,27 @@ describe("API-24 bad input", () => {
     await expectServing();
   });
 
+  it("answers a garbage request message on a streaming RPC with invalid_argument (Connect and gRPC)", async () => {
+    const path = "/securecomm.relay.v1.MessageService/Subscribe";
+    const connect = await h1Request(relay.url, {
+      method: "POST",
+      path,
+      headers: { "content-type": "application/connect+proto" },
+      body: grpcFrame(new Uint8Array([0xff, 0xff, 0xff])),
+    });
+    expect(connect.status).toBe(200);
+    expect(connect.body[0]).toBe(0x02); // end-stream message
+    expect(JSON.parse(connect.body.subarray(5).toString("utf8")).error.code).toBe("invalid_argument");
+    const grpc = await h2Request(relay.url, {
+      method: "POST",
+      path,
+      headers: { "content-type": "application/grpc", te: "trailers" },
+      body: grpcFrame(new Uint8Array([0xff, 0xff, 0xff])),
+    });
+    expect(grpc.trailers["grpc-status"] ?? grpc.headers["grpc-status"]).toBe(String(Code.InvalidArgument));
+    await expectServing();
+  });
+
   it("answers a gRPC frame whose declared length exceeds the body with an error", async () => {
     const res = await h2Request(relay.url, {
       method: "POST",

@@ -158,6 +158,28 @@ function fixGrpcWebTrailerFrame(chunk: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Rewrites a Connect end-stream message carrying a request-decode error (see above). */
+function fixConnectEndStream(chunk: Uint8Array): Uint8Array {
+  if (chunk.length < 5 || (chunk[0] ?? 0) !== 0x02) return chunk;
+  try {
+    const end = JSON.parse(Buffer.from(chunk.subarray(5)).toString("utf8")) as {
+      error?: { code?: unknown; message?: unknown };
+    };
+    const error = end.error;
+    if (error?.code !== "internal" || typeof error.message !== "string" || !error.message.startsWith(REQUEST_DECODE_ERROR)) {
+      return chunk;
+    }
+    const fixed = Buffer.from(JSON.stringify({ ...end, error: { ...error, code: "invalid_argument" } }), "utf8");
+    const out = Buffer.alloc(5 + fixed.length);
+    out[0] = 0x02;
+    out.writeUInt32BE(fixed.length, 1);
+    fixed.copy(out, 5);
+    return out;
+  } catch {
+    return chunk;
+  }
+}
+
 function isGrpcDecodeError(headers: Headers | undefined): boolean {
   return (
     headers?.get("grpc-status") === String(Code.Internal) &&
@@ -182,6 +204,17 @@ async function reclassifyDecodeError(res: UniversalServerResponse): Promise<Univ
       // Not a Connect error body: pass it through unchanged.
     }
     return { ...res, body: once(body) };
+  }
+  if (contentType.startsWith("application/connect+")) {
+    // Connect streaming: the error travels in the end-stream message.
+    const inner = res.body;
+    if (!inner) return res;
+    return {
+      ...res,
+      body: (async function* () {
+        for await (const chunk of inner) yield fixConnectEndStream(chunk);
+      })(),
+    };
   }
   if (contentType.startsWith("application/grpc-web")) {
     const inner = res.body;
