@@ -16,6 +16,7 @@ import { createInitiatorState } from "../ratchet/session-state.js";
 import type { ProtocolAddress } from "../store/protocol-address.js";
 import type { IdentityKeyStore, SessionStore } from "../store/store-interfaces.js";
 import { checkAddressBinding } from "./address-binding.js";
+import { withStoreLock } from "./store-lock.js";
 import { emptySessionRecord, promoteState } from "./session-record.js";
 
 /** Options of `SessionBuilder`; tests inject a clock. */
@@ -47,7 +48,11 @@ export class SessionBuilder {
    * bundle's identity is not the one `address` names (ID-11) or not the one trusted for it,
    * "invalid_key" for unusable keys. Nothing is stored on failure.
    */
-  async processPreKeyBundle(address: ProtocolAddress, bundle: PreKeyBundle | VerifiedPreKeyBundle): Promise<void> {
+  processPreKeyBundle(address: ProtocolAddress, bundle: PreKeyBundle | VerifiedPreKeyBundle): Promise<void> {
+    return withStoreLock(this.#store, () => this.#process(address, bundle));
+  }
+
+  async #process(address: ProtocolAddress, bundle: PreKeyBundle | VerifiedPreKeyBundle): Promise<void> {
     // A bundle from client/keys' verifyPreKeyBundle (ID-08) already had its signatures checked
     // over the bytes received; any other bundle is checked here.
     if (!("kind" in bundle && bundle.kind === "verified-prekey-bundle")) await verifyBundleSignatures(bundle);

@@ -26,6 +26,7 @@ import {
 import type { ProtocolAddress } from "../store/protocol-address.js";
 import type { ProtocolStore } from "../store/store-interfaces.js";
 import { checkAddressBinding } from "./address-binding.js";
+import { withStoreLock } from "./store-lock.js";
 import { emptySessionRecord, findStateByBaseKey, promoteState, statesInOrder } from "./session-record.js";
 
 /** Ciphertext message type of a SignalMessage (libsignal's `CiphertextMessageType.Whisper`). */
@@ -99,7 +100,11 @@ export class SessionCipher {
    * "untrusted_identity" when the session's identity is no longer the trusted one (never
    * encrypt to a changed key, ID-12).
    */
-  async encrypt(address: ProtocolAddress, plaintext: Uint8Array): Promise<CiphertextMessage> {
+  encrypt(address: ProtocolAddress, plaintext: Uint8Array): Promise<CiphertextMessage> {
+    return withStoreLock(this.#store, () => this.#encrypt(address, plaintext));
+  }
+
+  async #encrypt(address: ProtocolAddress, plaintext: Uint8Array): Promise<CiphertextMessage> {
     const record = await this.#store.loadSession(address);
     const state = record?.current;
     if (record === undefined || state === undefined) throw new ProtocolError("no_session");
@@ -132,10 +137,10 @@ export class SessionCipher {
   }
 
   /** Decrypts a message of either type (dispatch on `message.type`). */
-  async decryptMessage(address: ProtocolAddress, message: CiphertextMessage, options: DecryptOptions = {}): Promise<Uint8Array> {
+  decryptMessage(address: ProtocolAddress, message: CiphertextMessage, options: DecryptOptions = {}): Promise<Uint8Array> {
     if (message.type === MESSAGE_TYPE_PREKEY) return this.decryptPreKey(address, message.body, options);
     if (message.type === MESSAGE_TYPE_SIGNAL) return this.decrypt(address, message.body, options);
-    throw new ProtocolError("invalid_message");
+    return Promise.reject(new ProtocolError("invalid_message"));
   }
 
   /**
@@ -143,7 +148,11 @@ export class SessionCipher {
    * then archived ones newest first; the one that decrypts becomes current. On failure throws
    * the current state's ProtocolError ("no_session" without states) and changes nothing.
    */
-  async decrypt(address: ProtocolAddress, bytes: Uint8Array, options: DecryptOptions = {}): Promise<Uint8Array> {
+  decrypt(address: ProtocolAddress, bytes: Uint8Array, options: DecryptOptions = {}): Promise<Uint8Array> {
+    return withStoreLock(this.#store, () => this.#decrypt(address, bytes, options));
+  }
+
+  async #decrypt(address: ProtocolAddress, bytes: Uint8Array, options: DecryptOptions): Promise<Uint8Array> {
     const ratchetKey = parseSignalMessage(bytes).ratchetKey;
     const record = await this.#store.loadSession(address);
     if (record === undefined) throw new ProtocolError("no_session");
@@ -162,7 +171,11 @@ export class SessionCipher {
    * "missing_prekey", "duplicate_message" (replay on a last-resort Kyber prekey), or any
    * ratchet error; stores change only on success.
    */
-  async decryptPreKey(address: ProtocolAddress, bytes: Uint8Array, options: DecryptOptions = {}): Promise<Uint8Array> {
+  decryptPreKey(address: ProtocolAddress, bytes: Uint8Array, options: DecryptOptions = {}): Promise<Uint8Array> {
+    return withStoreLock(this.#store, () => this.#decryptPreKey(address, bytes, options));
+  }
+
+  async #decryptPreKey(address: ProtocolAddress, bytes: Uint8Array, options: DecryptOptions): Promise<Uint8Array> {
     const parsed = parsePreKeySignalMessage(bytes);
     checkExpectedIdentity(parsed.identityKey, options);
     if (this.#addressBinding) checkAddressBinding(address, parsed.identityKey);
@@ -268,7 +281,11 @@ export class SessionCipher {
    * session past MAX_UNACKNOWLEDGED_SESSION_AGE_MS (DR-20), and its identity trusted for sending.
    * Callers fetch a bundle and build a new session when this is false.
    */
-  async hasUsableSession(address: ProtocolAddress): Promise<boolean> {
+  hasUsableSession(address: ProtocolAddress): Promise<boolean> {
+    return withStoreLock(this.#store, () => this.#hasUsableSession(address));
+  }
+
+  async #hasUsableSession(address: ProtocolAddress): Promise<boolean> {
     const state = (await this.#store.loadSession(address))?.current;
     if (state === undefined || state.senderChain === undefined) return false;
     const pendingSince = state.pendingPreKey?.createdAtMs;
