@@ -13,7 +13,7 @@
 
 import { performance } from "node:perf_hooks";
 import * as libsignal from "@signalapp/libsignal-client";
-import { KeyPair, PublicKey } from "../client/crypto/curve.js";
+import { KeyPair } from "../client/crypto/curve.js";
 import { KemKeyPair } from "../client/crypto/kem.js";
 import { importX25519PrivateNative, x25519AgreeNative, x25519AgreeNoble } from "../client/crypto/x25519.js";
 import { hasNativeEd25519, xeddsaVerifyNative, xeddsaVerifyNoble } from "../client/crypto/xeddsa.js";
@@ -116,7 +116,6 @@ await measure("Kyber1024 decapsulate", Math.ceil(count / 5), () => kem.secretKey
   });
   const inner = { type: "message" as const, content: new Uint8Array(256) };
   const now = Date.now();
-  void PublicKey;
   await measure("sealed sender seal+open (256 B)", Math.ceil(count / 5), async () =>
     sealedSenderDecryptToContent(await sealedSenderEncrypt(b.publicKey, cert, inner, a), b, root.publicKey, now),
   );

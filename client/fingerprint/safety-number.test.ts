@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import * as libsignal from "@signalapp/libsignal-client";
 import { describe, expect, it } from "vitest";
 import { bytesToHex, hexToBytes } from "../crypto/bytes.js";
-import { KeyPair, PrivateKey, PublicKey } from "../crypto/curve.js";
+import { KeyPair, PrivateKey } from "../crypto/curve.js";
 import { addressFromIdentityKey } from "../keys/address.js";
 import { compareScannable, computeSafetyNumber, formatSafetyNumber, safetyNumberForKeys } from "./safety-number.js";
 
@@ -73,7 +73,6 @@ describe("ID-07 safety numbers", () => {
       expect(theirs.displayableFingerprint().toString()).toBe(v.digits);
       expect(bytesToHex(sn.scannable)).toContain(v.scannableLocal);
       expect(bytesToHex(sn.scannable)).toContain(v.scannableRemote);
-      void PublicKey;
     }
   });
 
