@@ -14,6 +14,7 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
 import {
@@ -361,6 +362,44 @@ describe("API-24 bad input", () => {
       await own.close();
       await rm(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it("answers any body, content type and path with a client-side code, never internal (fast-check)", async () => {
+    const methods = relay.server.serviceNames.flatMap((name) =>
+      ["GetRelayInfo", "CreateChallenge", "ProveIdentity", "UploadPreKeys", "FetchPreKeyBundle", "SendSealed", "Subscribe", "PostToRoom", "Check", "Nope"].map(
+        (m) => `/${name}/${m}`,
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...methods, "/", "/metrics", "/x/y/z"),
+        fc.constantFrom(
+          "application/proto",
+          "application/json",
+          "application/connect+proto",
+          "application/connect+json",
+          "application/grpc",
+          "application/grpc+proto",
+          "application/grpc-web+proto",
+          "application/grpc-web-text",
+          "text/plain",
+          "",
+        ),
+        fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 16 }).map((b) => grpcFrame(b))),
+        fc.boolean(),
+        async (path, contentType, body, http2) => {
+          const headers: Record<string, string> = contentType ? { "content-type": contentType } : {};
+          if (http2 && contentType.startsWith("application/grpc")) headers.te = "trailers";
+          const res = await (http2 ? h2Request : h1Request)(relay.url, { method: "POST", path, headers, body });
+          expect(res.status, path).toBeLessThan(500);
+          const statuses = [res.headers["grpc-status"], res.trailers["grpc-status"], /grpc-status: ?(\d+)/.exec(res.body.toString("latin1"))?.[1]];
+          expect(statuses, path).not.toContain(String(Code.Internal));
+          expect(res.body.toString("latin1"), path).not.toContain('"code":"internal"');
+        },
+      ),
+      { numRuns: 120 },
+    );
+    await expectServing();
   });
 
   it("survives a connection that sends garbage instead of HTTP", async () => {
