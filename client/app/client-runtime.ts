@@ -317,6 +317,16 @@ export class ClientRuntime implements SecureCommClient {
 
   // ---------------------------------------------------------------- diagnostics (tests, CLI)
 
+  /** The account (tests and tools; not part of the stable facade). */
+  get account(): Account {
+    return this.#p().account;
+  }
+
+  /** The relay clients, authenticated with this account's token (tests and tools). */
+  get relayClients(): RelayClients {
+    return this.#clients;
+  }
+
   /** The room engine (tests and tools; not part of the stable facade). */
   get engine(): RoomEngine {
     return this.#p().engine;

@@ -73,6 +73,8 @@ export const MAX_TEXT_BYTES = 4096;
 export const MESSAGE_ID_LENGTH = 16;
 /** Join nonces are kept for the room retention period (RM-09); we keep the newest this many. */
 export const MAX_SEEN_JOIN_NONCES = 10_000;
+/** Pairwise jobs failing with a protocol error (rejected bundle) are tried this many times. */
+export const MAX_DELIVERY_ATTEMPTS = 5;
 /** GetRoomHistory page size (API-20 max 500). */
 export const HISTORY_PAGE = 500;
 
@@ -153,6 +155,8 @@ export class RoomEngine {
   readonly #awaitingRotation = new Set<string>();
   readonly #unread = new Map<string, number>();
   #outboxRunning: Promise<void> | undefined;
+  /** Failed attempts per outbox job (in memory: a restart grants a fresh set of retries). */
+  readonly #attempts = new Map<string, number>();
   #outboxAgain = false;
   #outboxTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -849,6 +853,8 @@ export class RoomEngine {
           try {
             received = await this.#d.pairwise.open(env.envelope);
           } catch (e) {
+            // A redelivered envelope we already processed (API-14) is acknowledged silently.
+            if (isProtocolError(e, "duplicate_message")) return;
             fx.events.push({ type: "decryption-failed", reason: `pairwise message rejected (${reason(e)})` });
             return;
           }
@@ -1083,9 +1089,20 @@ export class RoomEngine {
             this.#retryLater();
             return;
           }
-          // Permanent failure (bundle rejected, delivery denied): drop the job and report it.
+          // A rejected bundle (ID-08: e.g. the relay substituted another identity) is reported
+          // and retried a few times, since the relay may hand out the genuine one later; other
+          // failures (delivery denied) and exhausted retries drop the job.
+          const attempts = (this.#attempts.get(key) ?? 0) + 1;
+          this.#attempts.set(key, attempts);
+          if (attempts === 1) {
+            this.#emit({ type: "decryption-failed", roomId: job.room, ...(job.kind === "pairwise" ? { sender: addrOf(unb64(job.to)) } : {}), reason: `could not deliver (${reason(e)})` });
+          }
+          if (isProtocolError(e) && attempts < MAX_DELIVERY_ATTEMPTS) {
+            this.#retryLater();
+            continue;
+          }
+          this.#attempts.delete(key);
           await this.#d.state.transaction(async (t) => t.delete(key));
-          this.#emit({ type: "decryption-failed", roomId: job.room, ...(job.kind === "pairwise" ? { sender: addrOf(unb64(job.to)) } : {}), reason: `could not deliver (${reason(e)})` });
           progressed = true;
         }
       }
