@@ -68,6 +68,7 @@ async function main(): Promise<void> {
     const browser = await launchChromium();
     const interactive: number[] = [];
     const joined: number[] = [];
+    const welcomed: number[] = [];
     try {
       const owner = await browser.newContext();
       const ownerPage = await owner.newPage();
@@ -92,6 +93,9 @@ async function main(): Promise<void> {
           return box !== null && !box.disabled;
         });
         joined.push(performance.now() - start);
+        // Welcomed: a member's device answered the join (the roster shows someone else).
+        await page.waitForFunction(() => document.querySelectorAll("[data-testid=member]").length > 1);
+        welcomed.push(performance.now() - start);
         await context.close();
       }
       await owner.close();
@@ -107,6 +111,7 @@ async function main(): Promise<void> {
       [`page load → welcome form (median of ${runs})`, `${median(interactive).toFixed(0)} ms`],
       [`page load → joined room ready to send (median of ${runs})`, `${median(joined).toFixed(0)} ms`],
       ["  individual joins", joined.map((ms) => `${ms.toFixed(0)} ms`).join(", ")],
+      [`page load → welcomed by a member (median of ${runs})`, `${median(welcomed).toFixed(0)} ms`],
     ];
     const width = Math.max(...rows.map(([k]) => k.length));
     process.stdout.write("SecureComm web app (first-time visitor opening an invite link, incl. identity creation)\n");

@@ -128,6 +128,14 @@ describe("RoomView", () => {
     expect(calls.removed).toEqual(["carol"]);
   });
 
+  it("says it is waiting to be welcomed until another member shows up", () => {
+    setup({ room: { ...ROOM, isAdmin: false }, members: [{ ...ME, isAdmin: false }] });
+    expect(screen.getByText(/waiting for a member's device to welcome yours/)).toBeTruthy();
+    cleanup();
+    setup();
+    expect(screen.getByText(/No messages yet/)).toBeTruthy();
+  });
+
   it("offers no remove button to non-admins", () => {
     setup({ members: [{ ...ME, isAdmin: false }, { ...BOB, isAdmin: true }] });
     expect(screen.queryByRole("button", { name: /Remove/ })).toBeNull();

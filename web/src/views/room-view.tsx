@@ -174,7 +174,12 @@ export function RoomView(props: RoomViewProps) {
           <ol class="timeline" ref={timelineEl} aria-live="polite" aria-relevant="additions">
             <Show when={props.timeline.length === 0}>
               <li class="timeline-empty">
-                No messages yet. Messages are kept only while this page is open; nothing is saved.
+                <Show
+                  when={props.members.length <= 1 && !props.room.isAdmin && !closed()}
+                  fallback="No messages yet. Messages are kept only while this page is open; nothing is saved."
+                >
+                  Joining… waiting for a member's device to welcome yours and share the room's keys.
+                </Show>
               </li>
             </Show>
             <For each={groups()}>
