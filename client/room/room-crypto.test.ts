@@ -1,0 +1,113 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { InviteSchema, JoinStatementSchema, RoomEnvelopeBodySchema, RoomEnvelopeSchema } from "../../gen/securecomm/wire/v1/room_pb.js";
+import { be32, concatBytes, randomBytes, utf8 } from "../crypto/bytes.js";
+import { hkdfSha256 } from "../crypto/kdf.js";
+import { isProtocolError } from "../errors.js";
+import { createIdentityKeyPair } from "../keys/identity.js";
+import { base64url } from "../relay/base64url.js";
+import { createInviteLink, parseInviteLink } from "./invite.js";
+import { createJoinAnnouncement, verifyJoinAnnouncement } from "./join.js";
+import { accessKey, envelopeKey, openRoomEnvelope, sealRoomEnvelope } from "./room-keys.js";
+
+const roomId = randomBytes(16);
+const secret = randomBytes(32);
+const body = create(RoomEnvelopeBodySchema, { body: { case: "senderKeyMessage", value: randomBytes(100) } });
+
+describe("room keys (RM-02, RM-05)", () => {
+  it("derive with HKDF(salt = room_id, ikm = room_secret, info = label ‖ BE32(epoch)) and differ per epoch and purpose", () => {
+    expect(accessKey(roomId, secret, 3)).toEqual(hkdfSha256(secret, roomId, concatBytes(utf8("SecureComm room access key v1"), be32(3)), 32));
+    expect(envelopeKey(roomId, secret, 3)).toEqual(hkdfSha256(secret, roomId, concatBytes(utf8("SecureComm room envelope key v1"), be32(3)), 32));
+    expect(accessKey(roomId, secret, 0)).not.toEqual(accessKey(roomId, secret, 1));
+    expect(accessKey(roomId, secret, 0)).not.toEqual(envelopeKey(roomId, secret, 0));
+  });
+});
+
+describe("room envelopes (RM-06)", () => {
+  it("round-trip under the epoch's secret and pad to 160-byte blocks", () => {
+    const bytes = sealRoomEnvelope(roomId, secret, 2, body);
+    const env = fromBinary(RoomEnvelopeSchema, bytes);
+    expect(env.epoch).toBe(2);
+    expect(env.nonce.length).toBe(12);
+    expect((env.ciphertext.length - 16) % 160).toBe(0);
+    const opened = openRoomEnvelope(roomId, bytes, (e) => (e === 2 ? secret : undefined));
+    expect(toBinary(RoomEnvelopeBodySchema, opened.body)).toEqual(toBinary(RoomEnvelopeBodySchema, body));
+  });
+
+  it("reject an unknown epoch, another room, and another secret with a typed error", () => {
+    const bytes = sealRoomEnvelope(roomId, secret, 1, body);
+    const expectInvalid = (f: () => unknown) => expect(() => f()).toThrowError(expect.objectContaining({ name: "ProtocolError" }));
+    expectInvalid(() => openRoomEnvelope(roomId, bytes, () => undefined));
+    expectInvalid(() => openRoomEnvelope(randomBytes(16), bytes, () => secret));
+    expectInvalid(() => openRoomEnvelope(roomId, bytes, () => randomBytes(32)));
+  });
+
+  it("property: any bit flip is rejected with a ProtocolError, never another exception", () => {
+    const bytes = sealRoomEnvelope(roomId, secret, 0, body);
+    fc.assert(
+      fc.property(fc.nat(bytes.length * 8 - 1), (bit) => {
+        const tampered = bytes.slice();
+        tampered[bit >> 3]! ^= 1 << (bit & 7);
+        try {
+          openRoomEnvelope(roomId, tampered, (e) => (e === 0 ? secret : undefined));
+        } catch (e) {
+          expect(isProtocolError(e)).toBe(true);
+          return;
+        }
+        // A flip in a protobuf tag byte can yield an equivalent message; the body must then be intact.
+        expect(openRoomEnvelope(roomId, tampered, (e) => (e === 0 ? secret : undefined)).body.body.case).toBe("senderKeyMessage");
+      }),
+    );
+  });
+});
+
+describe("invites (RM-03)", () => {
+  const inviter = createIdentityKeyPair().publicKey.serialize();
+  it("carry the room in the URL fragment and parse back", () => {
+    const link = createInviteLink("https://chat.example/", { roomId, roomSecret: secret, epoch: 4, inviterIdentityKey: inviter, roomName: "ops" });
+    expect(link.startsWith("https://chat.example/#join=")).toBe(true);
+    expect(new URL(link).search).toBe("");
+    const inv = parseInviteLink(link);
+    expect(inv).toEqual({ roomId, roomSecret: secret, epoch: 4, inviterIdentityKey: inviter, roomName: "ops" });
+  });
+
+  it("reject wrong field lengths, bad keys and garbage", () => {
+    const enc = (f: Partial<{ roomId: Uint8Array; roomSecret: Uint8Array; inviterIdentityKey: Uint8Array }>) =>
+      "#join=" + base64url(toBinary(InviteSchema, create(InviteSchema, { roomId, roomSecret: secret, inviterIdentityKey: inviter, epoch: 0, roomName: "x", ...f })));
+    for (const bad of [
+      enc({ roomId: randomBytes(15) }),
+      enc({ roomSecret: randomBytes(31) }),
+      enc({ inviterIdentityKey: randomBytes(33) }),
+      "#join=***",
+      "https://chat.example/",
+    ]) {
+      expect(() => parseInviteLink(bad)).toThrowError(expect.objectContaining({ code: "invalid_message" }));
+    }
+  });
+});
+
+describe("join announcements (RM-08, RM-09)", () => {
+  const identity = createIdentityKeyPair();
+  const ann = createJoinAnnouncement({ identity, roomId, epoch: 5, deliveryToken: randomBytes(32), displayName: "Joiner", nowMs: 1 });
+
+  it("verify for the right room and epoch", async () => {
+    const v = await verifyJoinAnnouncement(ann, roomId, 5);
+    expect(v.displayName).toBe("Joiner");
+    expect(v.identityKey.equals(identity.publicKey)).toBe(true);
+  });
+
+  it("are rejected for another room or epoch, a bad signature, or bad field lengths", async () => {
+    await expect(verifyJoinAnnouncement(ann, randomBytes(16), 5)).rejects.toMatchObject({ code: "invalid_message" });
+    await expect(verifyJoinAnnouncement(ann, roomId, 6)).rejects.toMatchObject({ code: "invalid_message" });
+    const sig = ann.signature.slice();
+    sig[0]! ^= 1;
+    await expect(verifyJoinAnnouncement({ ...ann, signature: sig }, roomId, 5)).rejects.toMatchObject({ code: "invalid_signature" });
+    const st = fromBinary(JoinStatementSchema, ann.statement);
+    for (const patch of [{ nonce: randomBytes(15) }, { deliveryToken: randomBytes(31) }, { profile: { $typeName: "securecomm.wire.v1.Profile" as const, displayName: "" } }]) {
+      const statement = toBinary(JoinStatementSchema, { ...st, ...patch });
+      const signature = identity.privateKey.sign(concatBytes(utf8("SecureComm join v1"), statement));
+      await expect(verifyJoinAnnouncement({ ...ann, statement, signature }, roomId, 5)).rejects.toMatchObject({ code: "invalid_message" });
+    }
+  });
+});
