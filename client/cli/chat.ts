@@ -189,8 +189,10 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
       lastTyping = 0;
     };
 
-    // Lines are handled one at a time, in order, so messages are sent in the order typed.
-    let queue = Promise.resolve();
+    // Lines are handled one at a time, in order, so messages are sent in the order typed, and
+    // only once the client is online and caught up (lines piped in early wait for that).
+    let markReady: () => void = () => undefined;
+    let queue = new Promise<void>((resolve) => (markReady = resolve));
     rl.on("line", (input) => {
       queue = queue.then(() =>
         handle(input).catch((e: unknown) => show(formatNotice(toCliError(e).message))),
@@ -203,7 +205,9 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
 
     try {
       await startOnline(ctx, client);
+      known = new Map(client.members(roomId).map((m) => [m.address, m] as const));
       show(formatNotice(`Chatting in "${room.name}" with ${Math.max(0, known.size - 1)} other member(s). /help lists commands.`));
+      markReady();
       if (tty) prompt();
       const code = await done;
       await queue;

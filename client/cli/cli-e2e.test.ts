@@ -33,6 +33,7 @@ let root: string;
 let homeA: string;
 let homeB: string;
 let link = "";
+let safetyDigits = "";
 
 interface Result {
   code: number | null;
@@ -179,6 +180,7 @@ describe("securecomm CLI end to end", () => {
       expect(sa.stdout.trim().split("\n")).toHaveLength(3);
       expect(digitsA).toMatch(/^[0-9]{60}$/);
       expect(sb.stdout.replace(/\s/g, "")).toBe(digitsA);
+      safetyDigits = digitsA;
     },
     TEST_TIMEOUT_MS,
   );
@@ -207,6 +209,12 @@ describe("securecomm CLI end to end", () => {
       expect(heard.code, heard.stderr).toBe(EXIT_OK);
       expect(jsonLines(heard.stdout)).toEqual([expect.objectContaining({ text: "yes, typing in chat", senderName: "Alice" })]);
       await waitForOutput(chat, /Bob\s+member\s+unverified/, seen);
+
+      // /verify shows the same 60 digits safety-number printed, and "yes" marks Bob verified.
+      chat.stdin.write("/verify Bob\nyes\n/members\n");
+      await waitForOutput(chat, /Bob\s+member\s+verified/, seen);
+      const shown = /Safety number with Bob:\n((?:\d{5} ?){4}\n(?:\d{5} ?){4}\n(?:\d{5} ?){4})\n/.exec(seen.text);
+      expect(shown?.[1]?.replace(/\s/g, "")).toBe(safetyDigits);
 
       chat.stdin.write("/quit\n");
       const result = await done;

@@ -9,33 +9,27 @@
 
 import { homedir } from "node:os";
 import { helpText, parseCommandLine, type CommandLine, type CommandName } from "./args.js";
-import { runChat } from "./chat.js";
-import {
-  runInit,
-  runJoin,
-  runLeave,
-  runListen,
-  runMembers,
-  runRoomCreate,
-  runRooms,
-  runSafetyNumber,
-  runSend,
-} from "./commands.js";
 import type { CliContext } from "./context.js";
 import { toCliError } from "./errors.js";
 import { EXIT_OK } from "./exit-codes.js";
 
-const RUNNERS: Readonly<Record<Exclude<CommandName, "help">, (ctx: CliContext, line: CommandLine) => Promise<number>>> = {
-  init: runInit,
-  "room create": runRoomCreate,
-  join: runJoin,
-  chat: runChat,
-  send: runSend,
-  listen: runListen,
-  "safety-number": runSafetyNumber,
-  members: runMembers,
-  leave: runLeave,
-  rooms: runRooms,
+type Runner = (ctx: CliContext, line: CommandLine) => Promise<number>;
+
+/**
+ * The runner of each command, loaded on demand: the client runtime is a large module graph,
+ * and `--help`, usage errors and the passphrase prompt should not wait for it.
+ */
+const RUNNERS: Readonly<Record<Exclude<CommandName, "help">, () => Promise<Runner>>> = {
+  init: async () => (await import("./commands.js")).runInit,
+  "room create": async () => (await import("./commands.js")).runRoomCreate,
+  join: async () => (await import("./commands.js")).runJoin,
+  chat: async () => (await import("./chat.js")).runChat,
+  send: async () => (await import("./commands.js")).runSend,
+  listen: async () => (await import("./commands.js")).runListen,
+  "safety-number": async () => (await import("./commands.js")).runSafetyNumber,
+  members: async () => (await import("./commands.js")).runMembers,
+  leave: async () => (await import("./commands.js")).runLeave,
+  rooms: async () => (await import("./commands.js")).runRooms,
 };
 
 /** The context of a real process: its streams, environment, home, and SIGINT/SIGTERM. */
@@ -66,7 +60,8 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
       return EXIT_OK;
     }
     if (line.command === "help") return EXIT_OK;
-    return await RUNNERS[line.command](ctx, line);
+    const run = await RUNNERS[line.command]();
+    return await run(ctx, line);
   } catch (e) {
     const error = toCliError(e);
     ctx.stderr.write(`securecomm: ${error.message}\n`);
