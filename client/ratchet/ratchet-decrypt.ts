@@ -67,8 +67,11 @@ function seedFor(chain: ReceiverChain, counter: number): { seed: Uint8Array; cha
   if (counter - ck.index > MAX_FORWARD_JUMPS) throw new ProtocolError("counter_too_large");
   const skipped: SkippedMessageKey[] = [...chain.skippedKeys];
   let key = ck.key;
+  // Seeds more than MAX_MESSAGE_KEYS behind `counter` would be dropped below anyway: skip
+  // building them (a 25,000-message jump then costs hashes, not objects).
+  const firstKept = counter - MAX_MESSAGE_KEYS;
   for (let i = ck.index; i < counter; i++) {
-    skipped.push(create(SkippedMessageKeySchema, { counter: i, seed: messageSeed(key) }));
+    if (i >= firstKept) skipped.push(create(SkippedMessageKeySchema, { counter: i, seed: messageSeed(key) }));
     key = nextChainKey(key);
   }
   const seed = messageSeed(key);

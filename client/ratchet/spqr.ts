@@ -140,7 +140,8 @@ export function spqrReceive(state: PqRatchetState, message: Uint8Array): { state
   for (let c = state.receiveCounter + 1; c <= index; c++) {
     const step = spqrChainStep(chain, c);
     chain = step.next;
-    if (c < index) skipped.push(create(PqSkippedKeySchema, { index: c, key: step.key }));
+    // Keys more than SPQR_MAX_SKIPPED_KEYS behind would be dropped below anyway.
+    if (c < index && c >= index - SPQR_MAX_SKIPPED_KEYS) skipped.push(create(PqSkippedKeySchema, { index: c, key: step.key }));
     else key = step.key;
   }
   const kept = skipped.length > SPQR_MAX_SKIPPED_KEYS ? skipped.slice(skipped.length - SPQR_MAX_SKIPPED_KEYS) : skipped;
