@@ -226,6 +226,14 @@ describe("the web app in Chromium", () => {
     await alice.page.screenshot({ path: "test-results/room-view.png" });
   });
 
+  it("fits a phone-sized screen without sideways scrolling", async () => {
+    await bob.page.setViewportSize({ width: 375, height: 740 });
+    const overflow = await bob.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(await bob.page.getByLabel("Message", { exact: true }).isVisible()).toBe(true);
+    await bob.page.screenshot({ path: "test-results/room-view-phone.png" });
+  });
+
   it("kept no plaintext in any browser storage or relay byte, and broke no CSP rule", async () => {
     for (const p of [alice, bob, carol, dave]) {
       const stored = await dumpBrowserStorage(p.page);

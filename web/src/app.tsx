@@ -77,8 +77,17 @@ export function App(props: AppProps) {
         <Show when={s.state.phase === "ready"}>
           <div class="topbar-right">
             <ConnectionBadge state={s.state.connection} onRetry={() => void s.reconnect().catch(() => undefined)} />
-            <button type="button" class="quiet" onClick={() => go({ name: "settings" })}>
-              Settings
+            <button type="button" class="quiet settings-button" onClick={() => go({ name: "settings" })}>
+              <svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+                <circle cx="12" cy="12" r="3.2" fill="none" stroke="currentColor" stroke-width="2" />
+                <path
+                  d="M12 2.5v3M12 18.5v3M2.5 12h3M18.5 12h3M5.3 5.3l2.1 2.1M16.6 16.6l2.1 2.1M5.3 18.7l2.1-2.1M16.6 7.4l2.1-2.1"
+                  stroke="currentColor"
+                  stroke-width="2"
+                  stroke-linecap="round"
+                />
+              </svg>
+              <span class="settings-label">Settings</span>
             </button>
           </div>
         </Show>
