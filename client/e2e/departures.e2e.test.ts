@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
 import { createRelayClients } from "../relay/relay-clients.js";
 import { readableTexts, roomLog, snapshotStore } from "./attacker.test-support.js";
+import { scanRelayData } from "./relay-scan.test-support.js";
 import { newClient, type TestClient, textsIn, waitFor, waitForRoster } from "./harness.test-support.js";
 
 let relay: TestRelay;
@@ -95,6 +96,12 @@ describe("departures end to end", () => {
     for (const t of [...afterCarol, ...afterAlice]) expect(textsIn(carol!, roomId)).not.toContain(t);
     for (const t of afterAlice) expect(textsIn(alice!, roomId)).not.toContain(t);
     for (const m of [dave!, eve!]) expect(m.failures).toEqual([]);
+    // API-26: the relay's files hold none of the plaintexts or room secrets.
+    const secrets = [room.roomSecret, ...room.previousSecrets.map((p) => p.roomSecret)];
+    expect(secrets).toHaveLength(4);
+    const scan = await scanRelayData(relay.dataDir, [...afterBob, ...afterCarol, ...afterAlice, "last-with-bob-alice", "hello-alice", ...secrets]);
+    expect(scan.files).toContain("relay.sqlite3");
+    expect(scan.hits).toEqual([]);
     // An old invite no longer works (RM-03: the link stops working at the next rotation).
     const late = await newClient(relay.url, "mallory");
     clients.push(late);

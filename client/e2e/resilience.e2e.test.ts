@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startTestRelay } from "../../relay/testing/test-relay.js";
 import { newClient, type TestClient, textsIn, waitFor, waitForRoster } from "./harness.test-support.js";
+import { scanRelayData } from "./relay-scan.test-support.js";
 import { freePort, type SpawnedRelay, spawnRelay } from "./spawned-relay.test-support.js";
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -104,5 +105,9 @@ describe("resilience end to end", () => {
       expect(textsIn(c, roomId)).toEqual(expected);
       expect(c.failures).toEqual([]);
     }
+    // API-26: after a crash and WAL recovery the files hold no plaintext or room secret.
+    const scan = await scanRelayData(dataDir, [...sent.map((s) => s.text), alice!.client.engine.room(roomId).roomSecret]);
+    expect(scan.files).toEqual(expect.arrayContaining(["relay.sqlite3"]));
+    expect(scan.hits).toEqual([]);
   });
 });
