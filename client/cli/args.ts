@@ -316,7 +316,10 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
 
   const variadic = spec.args.at(-1)?.endsWith("...") === true;
   const required = spec.args.length;
-  if (rest.length < required) throw usage(`Missing argument ${spec.args[rest.length] ?? ""}.`.replace(" .", "."), command);
+  if (rest.length < required) {
+    const missing = spec.args[rest.length] ?? "";
+    throw usage(missing.endsWith("...") ? `Missing argument ${missing}` : `Missing argument ${missing}.`, command);
+  }
   if (!variadic && rest.length > required) throw usage("Too many arguments.", command);
   const args = variadic ? [...rest.slice(0, required - 1), rest.slice(required - 1).join(" ")] : rest;
 

@@ -80,7 +80,7 @@ describe("file store round trip", () => {
 
   it("matches a model map across random batches, compaction and reopening", async () => {
     const key = fc.constantFrom("a", "b", "c", "room/1", "room/2", "sess/x", "é/ü");
-    const value = fc.option(fc.uint8Array({ maxLength: 40_000 }), { nil: undefined, freq: 4 });
+    const value = fc.option(fc.uint8Array({ maxLength: 24_000 }), { nil: undefined, freq: 4 });
     const batches = fc.array(fc.array(fc.record({ key, value }), { maxLength: 6 }), { maxLength: 12 });
     await fc.assert(
       fc.asyncProperty(batches, fc.integer({ min: 0, max: 12 }), async (bs, reopenAt) => {
@@ -109,7 +109,7 @@ describe("file store round trip", () => {
           await store.close();
         }
       }),
-      { numRuns: 15 },
+      { numRuns: 10 },
     );
   });
 
