@@ -110,4 +110,32 @@ describe("resilience end to end", () => {
     expect(scan.files).toEqual(expect.arrayContaining(["relay.sqlite3"]));
     expect(scan.hits).toEqual([]);
   });
+
+  it("RM-19: a member offline past the retained history is told so, resumes from the oldest retained event and keeps chatting", async () => {
+    const relay = await startTestRelay({ limits: { maxRoomLogEnvelopes: 5 } });
+    cleanups.push(() => relay.close());
+    const alice = await newClient(relay.url, "alice");
+    const bob = await newClient(relay.url, "bob");
+    cleanups.push(async () => {
+      for (const c of [alice, bob]) await c.client.close();
+    });
+    const { roomId, inviteLink } = await alice.client.createRoom("short memory");
+    await bob.client.joinRoom(inviteLink);
+    await waitForRoster([alice, bob], roomId, 2);
+    await bob.client.stop();
+    const seqs: number[] = [];
+    for (let i = 0; i < 10; i++) seqs.push((await alice.client.sendText(roomId, `old-${i}`)).seq);
+    await relay.relay.sweep();
+    await bob.client.start();
+    await waitFor(() => bob.closed.some((c) => c.roomId === roomId && c.reason === "history-expired"), "bob is told history expired");
+    await waitFor(() => textsIn(bob, roomId).includes("old-9"), "bob reads the retained tail");
+    // Only the retained tail, in order; what expired is gone, not invented.
+    const got = textsIn(bob, roomId);
+    expect(got.length).toBeLessThanOrEqual(5);
+    expect(got).toEqual(got.map((t) => Number(t.slice(4))).sort((a, b) => a - b).map((n) => `old-${n}`));
+    await alice.client.sendText(roomId, "still-here");
+    await waitFor(() => textsIn(bob, roomId).includes("still-here"), "bob keeps receiving");
+    await bob.client.sendText(roomId, "bob-back");
+    await waitFor(() => textsIn(alice, roomId).includes("bob-back"), "alice hears bob");
+  });
 });
