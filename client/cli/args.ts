@@ -95,7 +95,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
   },
   send: {
     args: ["ROOM", "TEXT..."],
-    options: ["timeout"],
+    options: [],
     summary: "send one message to a room and exit",
     details:
       "Catches up with the room, sends TEXT (the remaining arguments, joined by spaces) and\n" +
@@ -107,7 +107,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     summary: "print incoming messages as JSON lines",
     details:
       "Prints each message arriving in ROOM as one JSON line (room, seq, id, sender, senderName,\n" +
-      "text, sentAt, postedAt). --count N exits after N messages; --timeout SECONDS exits with\n" +
+      "text, sentAt, postedAt, own). --count N exits after N messages; --timeout SECONDS exits with\n" +
       "code 11 if they have not arrived by then. Your own messages are skipped unless\n" +
       "--include-own is given.",
   },
