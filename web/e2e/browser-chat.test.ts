@@ -206,7 +206,7 @@ describe("the web app in Chromium", () => {
     expect(joined.code, joined.stderr).toBe(0);
     await waitForMembers(alice.page, ["Alice (you)", "Bob", "Eve"]);
     await waitForMembers(bob.page, ["Bob (you)", "Alice", "Eve"]);
-    const sent = await runCli(["send", ROOM_NAME, PLAINTEXTS.cliHello, "--timeout", "60"], cli);
+    const sent = await runCli(["send", ROOM_NAME, PLAINTEXTS.cliHello], cli);
     expect(sent.code, sent.stderr).toBe(0);
     await waitForMessage(alice.page, PLAINTEXTS.cliHello);
     await waitForMessage(bob.page, PLAINTEXTS.cliHello);

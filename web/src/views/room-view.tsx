@@ -4,7 +4,7 @@
  * remove (DESIGN.md §6). Owns layout and local UI state; the session does the work.
  */
 
-import { createEffect, createMemo, createSignal, For, on, Show } from "solid-js";
+import { createEffect, createMemo, createSignal, For, on, onCleanup, onMount, Show } from "solid-js";
 import type { MemberView, RoomSummary } from "../../../client/app/securecomm-client.js";
 import { Avatar } from "../components/avatar.js";
 import {
@@ -17,6 +17,12 @@ import { groupMessages, type TimelineItem } from "../lib/message-groups.js";
 import { InvitePanel } from "./invite-panel.js";
 import { MAX_MESSAGE } from "./limits.js";
 import { MemberList } from "./member-list.js";
+
+/**
+ * How close to the bottom (in CSS pixels) still counts as "reading the newest messages", so
+ * new ones scroll into view; about two lines of text.
+ */
+export const STICK_TO_BOTTOM_PX = 48;
 
 /** Props of {@link RoomView}. */
 export interface RoomViewProps {
@@ -55,21 +61,29 @@ export function RoomView(props: RoomViewProps) {
   const held = () => changed().length > 0;
   const me = createMemo(() => props.members.find((m) => m.isSelf));
 
-  // Keep the newest message in view as the timeline grows.
-  createEffect(
-    on(
-      () => props.timeline.length,
-      () => {
-        if (timelineEl) timelineEl.scrollTop = timelineEl.scrollHeight;
-      },
-    ),
-  );
+  // Keep the newest message in view as the timeline grows or the window resizes, unless the
+  // reader scrolled up to read older messages.
+  let stickToBottom = true;
+  const toBottom = () => {
+    if (timelineEl && stickToBottom) timelineEl.scrollTop = timelineEl.scrollHeight;
+  };
+  createEffect(on(() => props.timeline.length, toBottom));
+  onMount(() => {
+    if (typeof ResizeObserver === "undefined" || timelineEl === undefined) return;
+    const observer = new ResizeObserver(toBottom);
+    observer.observe(timelineEl);
+    onCleanup(() => observer.disconnect());
+  });
+  const onTimelineScroll = () => {
+    if (timelineEl) stickToBottom = timelineEl.scrollHeight - timelineEl.scrollTop - timelineEl.clientHeight < STICK_TO_BOTTOM_PX;
+  };
 
   const send = async () => {
     const text = draft();
     if (text.trim().length === 0 || closed() || held()) return;
     setDraft("");
     setSendError(undefined);
+    stickToBottom = true; // your own message always comes into view
     try {
       await props.onSend(text);
     } catch (e) {
@@ -171,7 +185,7 @@ export function RoomView(props: RoomViewProps) {
 
       <div class="room-body">
         <section class="conversation" aria-label="Conversation">
-          <ol class="timeline" ref={timelineEl} aria-live="polite" aria-relevant="additions">
+          <ol class="timeline" ref={timelineEl} onScroll={onTimelineScroll} aria-live="polite" aria-relevant="additions">
             <Show when={props.timeline.length === 0}>
               <li class="timeline-empty">
                 <Show
