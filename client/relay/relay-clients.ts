@@ -36,7 +36,7 @@ export interface RelayClientOptions {
 
 /**
  * Methods safe to send twice (no side effect, or idempotent per their proto options and
- * spec/10): retried (up to 3 attempts) when the connection fails before any response, which happens when a
+ * spec/10): retried (up to 5 attempts) when the connection fails before any response, which happens when a
  * pooled keep-alive connection is closed by the server just as it is reused.
  */
 export const RETRYABLE_METHODS: ReadonlySet<string> = new Set([
@@ -48,12 +48,14 @@ export const RETRYABLE_METHODS: ReadonlySet<string> = new Set([
   "UploadPreKeys",
   "AckMessages",
   "GetRoomHistory",
+  // Not idempotent (it hands out a one-time prekey) but harmless to repeat.
+  "FetchPreKeyBundle",
   "RotateRoomAccessKey",
   "DeleteAccount",
 ]);
 
 /** Attempts of a retryable call: a pool can hold several sockets the server just closed. */
-const MAX_ATTEMPTS = 3;
+const MAX_ATTEMPTS = 5;
 
 function isConnectionFailure(e: unknown): boolean {
   return e instanceof ConnectError && (e.code === Code.Unknown || e.code === Code.Unavailable) && e.cause instanceof TypeError;
@@ -72,6 +74,7 @@ export function createRelayClients(options: RelayClientOptions): RelayClients {
         return await next(req);
       } catch (e) {
         if (!isConnectionFailure(e) || req.signal.aborted || attempt >= MAX_ATTEMPTS) throw e;
+        await new Promise((r) => setTimeout(r, 25 * attempt));
       }
     }
   };

@@ -153,6 +153,8 @@ export class RoomEngine {
   readonly #selfAddr: string;
   /** Rooms whose stream said ACCESS_DENIED: not followed until a rotation arrives (RM-14). */
   readonly #awaitingRotation = new Set<string>();
+  /** The epoch whose access key the current stream uses, per room (set by `cursors()`). */
+  readonly #subscribedEpoch = new Map<string, number>();
   readonly #unread = new Map<string, number>();
   #outboxRunning: Promise<void> | undefined;
   /** Failed attempts per outbox job (in memory: a restart grants a fresh set of retries). */
@@ -204,9 +206,10 @@ export class RoomEngine {
 
   /** The cursors to follow (API-11): every live room with its current access key. */
   cursors(): Array<Pick<RoomCursor, "roomId" | "accessKey" | "afterSeq">> {
-    return this.rooms()
-      .filter((r) => !r.departed && !this.#awaitingRotation.has(roomHex(r.roomId)))
-      .map((r) => ({ roomId: r.roomId, accessKey: accessKey(r.roomId, r.roomSecret, r.epoch), afterSeq: r.lastSeq }));
+    const live = this.rooms().filter((r) => !r.departed && !this.#awaitingRotation.has(roomHex(r.roomId)));
+    this.#subscribedEpoch.clear();
+    for (const r of live) this.#subscribedEpoch.set(roomHex(r.roomId), r.epoch);
+    return live.map((r) => ({ roomId: r.roomId, accessKey: accessKey(r.roomId, r.roomSecret, r.epoch), afterSeq: r.lastSeq }));
   }
 
   /** The invite link of a room (RM-03). */
@@ -728,6 +731,14 @@ export class RoomEngine {
       if (r === undefined) return;
       const res = await this.#d.clients.rooms.getRoomHistory({ roomId, accessKey: accessKey(r.roomId, r.roomSecret, r.epoch), afterSeq: 0n, limit: 1 });
       await this.#skipTo(roomId, res.oldestSeq > 0n ? res.oldestSeq - 1n : res.latestSeq);
+      this.#d.resubscribe();
+      return;
+    }
+    // A stream still using a key we have since rotated (ourselves, or applied from the mailbox
+    // before the old stream closed): just follow the room with the current key.
+    const r = loadRoom(this.#d.state, roomId);
+    const used = this.#subscribedEpoch.get(hex);
+    if (r !== undefined && !r.departed && used !== undefined && r.epoch > used) {
       this.#d.resubscribe();
       return;
     }
