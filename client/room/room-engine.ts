@@ -56,6 +56,7 @@ import {
   distOwner,
   enqueue,
   loadRoom,
+  type OutboxJob,
   MAX_PENDING_PER_ROOM,
   newRoom,
   outboxJobs,
@@ -65,6 +66,7 @@ import {
   setDistOwner,
   unb64,
 } from "./room-store.js";
+import { OutboxWorker } from "./room-outbox.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 
 /** Text bodies are at most 4096 bytes (RM-07). */
@@ -73,8 +75,6 @@ export const MAX_TEXT_BYTES = 4096;
 export const MESSAGE_ID_LENGTH = 16;
 /** Join nonces are kept for the room retention period (RM-09); we keep the newest this many. */
 export const MAX_SEEN_JOIN_NONCES = 10_000;
-/** Pairwise jobs failing with a protocol error (rejected bundle) are tried this many times. */
-export const MAX_DELIVERY_ATTEMPTS = 5;
 /** GetRoomHistory page size (API-20 max 500). */
 export const HISTORY_PAGE = 500;
 
@@ -156,11 +156,7 @@ export class RoomEngine {
   /** The epoch whose access key the current stream uses, per room (set by `cursors()`). */
   readonly #subscribedEpoch = new Map<string, number>();
   readonly #unread = new Map<string, number>();
-  #outboxRunning: Promise<void> | undefined;
-  /** Failed attempts per outbox job (in memory: a restart grants a fresh set of retries). */
-  readonly #attempts = new Map<string, number>();
-  #outboxAgain = false;
-  #outboxTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #outbox: OutboxWorker;
   #closed = false;
   readonly #lastTyping = new Map<string, number>();
 
@@ -168,6 +164,18 @@ export class RoomEngine {
     this.#d = deps;
     this.#self = deps.identity.publicKey.serialize();
     this.#selfAddr = addressToString(deps.identity.address);
+    this.#outbox = new OutboxWorker({
+      state: deps.state,
+      held: (job) => job.kind === "pairwise" && this.#held(unb64(job.to)),
+      perform: (key, job) => this.#perform(key, job),
+      report: (job, e) =>
+        this.#emit({
+          type: "decryption-failed",
+          roomId: job.room,
+          ...(job.kind === "pairwise" ? { sender: addrOf(unb64(job.to)) } : {}),
+          reason: `could not deliver (${reason(e)})`,
+        }),
+    });
   }
 
   // ------------------------------------------------------------------ queries
@@ -1052,82 +1060,31 @@ export class RoomEngine {
 
   /** Starts the outbox worker if it is not running. */
   kickOutbox(): void {
-    if (this.#closed) return;
-    if (this.#outboxRunning !== undefined) {
-      this.#outboxAgain = true;
-      return;
-    }
-    this.#outboxRunning = this.#runOutbox().finally(() => {
-      this.#outboxRunning = undefined;
-      if (this.#outboxAgain) {
-        this.#outboxAgain = false;
-        this.kickOutbox();
-      }
-    });
+    this.#outbox.kick();
   }
 
   /** Waits until the outbox worker is idle (tests, shutdown). */
   async outboxIdle(): Promise<void> {
-    while (this.#outboxRunning !== undefined) await this.#outboxRunning;
+    await this.#outbox.idle();
   }
 
   /** Number of jobs waiting (tests). */
   outboxSize(): number {
-    return outboxJobs(this.#d.state).length;
+    return this.#outbox.size();
   }
 
-  async #runOutbox(): Promise<void> {
-    for (;;) {
-      if (this.#closed) return;
-      const jobs = outboxJobs(this.#d.state);
-      let progressed = false;
-      for (const { key, job } of jobs) {
-        if (job.kind === "pairwise" && this.#held(unb64(job.to))) continue; // RM-20
-        try {
-          await this.#tx(async (t, fx) => {
-            if (t.get(key) === undefined) return;
-            t.delete(key);
-            if (job.kind === "pairwise") {
-              const content = fromBinary(ContentSchema, unb64(job.content));
-              await this.#d.pairwise.send(unb64(job.to), unb64(job.token), content);
-            } else {
-              await this.#rotate(t, fx, job.room, unb64(job.secret), BigInt(job.departureSeq));
-            }
-          });
-          progressed = true;
-        } catch (e) {
-          if (e instanceof ConnectError && (e.code === Code.Unavailable || e.code === Code.Unknown || e.code === Code.Internal || e.code === Code.Canceled || e.code === Code.DeadlineExceeded || e.code === Code.ResourceExhausted)) {
-            this.#retryLater();
-            return;
-          }
-          // A rejected bundle (ID-08: e.g. the relay substituted another identity) is reported
-          // and retried a few times, since the relay may hand out the genuine one later; other
-          // failures (delivery denied) and exhausted retries drop the job.
-          const attempts = (this.#attempts.get(key) ?? 0) + 1;
-          this.#attempts.set(key, attempts);
-          if (attempts === 1) {
-            this.#emit({ type: "decryption-failed", roomId: job.room, ...(job.kind === "pairwise" ? { sender: addrOf(unb64(job.to)) } : {}), reason: `could not deliver (${reason(e)})` });
-          }
-          if (isProtocolError(e) && attempts < MAX_DELIVERY_ATTEMPTS) {
-            this.#retryLater();
-            continue;
-          }
-          this.#attempts.delete(key);
-          await this.#d.state.transaction(async (t) => t.delete(key));
-          progressed = true;
-        }
+  /** Performs one outbox job and removes it, in one transaction. */
+  async #perform(key: string, job: OutboxJob): Promise<void> {
+    await this.#tx(async (t, fx) => {
+      if (t.get(key) === undefined) return;
+      t.delete(key);
+      if (job.kind === "pairwise") {
+        const content = fromBinary(ContentSchema, unb64(job.content));
+        await this.#d.pairwise.send(unb64(job.to), unb64(job.token), content);
+      } else {
+        await this.#rotate(t, fx, job.room, unb64(job.secret), BigInt(job.departureSeq));
       }
-      if (!progressed) return;
-      if (outboxJobs(this.#d.state).every(({ job }) => job.kind === "pairwise" && this.#held(unb64(job.to)))) return;
-    }
-  }
-
-  #retryLater(): void {
-    if (this.#outboxTimer !== undefined || this.#closed) return;
-    this.#outboxTimer = setTimeout(() => {
-      this.#outboxTimer = undefined;
-      this.kickOutbox();
-    }, 1000);
+    });
   }
 
   #held(identityKey: Uint8Array): boolean {
@@ -1189,7 +1146,7 @@ export class RoomEngine {
   /** Stops timers. */
   close(): void {
     this.#closed = true;
-    if (this.#outboxTimer !== undefined) clearTimeout(this.#outboxTimer);
+    this.#outbox.close();
   }
 
   /** Members of a room for display. */

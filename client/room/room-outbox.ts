@@ -1,0 +1,126 @@
+/**
+ * The outbox worker: performs persisted jobs (pairwise sends, room-secret rotations) after the
+ * state that caused them is committed (spec RM-12, RM-13 as built).
+ *
+ * Owns: running jobs one at a time in order, skipping held ones (RM-20), retrying transient
+ * relay failures on a timer, retrying jobs that fail with a ProtocolError (a rejected prekey
+ * bundle, ID-08) a bounded number of times, reporting a job's first failure, and dropping a job
+ * that cannot succeed. Does not own: what a job does (the engine's `perform`), job storage
+ * (room-store.ts).
+ */
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { isProtocolError } from "../errors.js";
+import type { StateStore } from "../app/state-store.js";
+import { type OutboxJob, outboxJobs } from "./room-store.js";
+
+/** Jobs failing with a protocol error (a rejected bundle) are tried this many times. */
+export const MAX_DELIVERY_ATTEMPTS = 5;
+/** Pause before retrying after a failure: long enough not to spin, short enough for chat. */
+export const OUTBOX_RETRY_MS = 1000;
+
+/** Relay failures worth retrying later (the relay or the network is temporarily unwell). */
+function isTransient(e: unknown): boolean {
+  return (
+    e instanceof ConnectError &&
+    [Code.Unavailable, Code.Unknown, Code.Internal, Code.Canceled, Code.DeadlineExceeded, Code.ResourceExhausted].includes(e.code)
+  );
+}
+
+/** What the worker needs from the engine. */
+export interface OutboxDeps {
+  state: StateStore;
+  /** True while the job must wait (its recipient's identity changed and is not accepted). */
+  held(job: OutboxJob): boolean;
+  /** Performs the job and deletes `key` in one transaction; throws to leave it in place. */
+  perform(key: string, job: OutboxJob): Promise<void>;
+  /** Reports a job's first failure. */
+  report(job: OutboxJob, error: unknown): void;
+}
+
+/** Runs the outbox. */
+export class OutboxWorker {
+  readonly #d: OutboxDeps;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  /** Failed attempts per job (in memory: a restart grants a fresh set of retries). */
+  readonly #attempts = new Map<string, number>();
+
+  constructor(deps: OutboxDeps) {
+    this.#d = deps;
+  }
+
+  /** Starts the worker if it is not running (or makes it run once more). */
+  kick(): void {
+    if (this.#closed) return;
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#run().finally(() => {
+      this.#running = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** Resolves when the worker is idle. */
+  async idle(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
+  /** Number of jobs waiting. */
+  size(): number {
+    return outboxJobs(this.#d.state).length;
+  }
+
+  /** Stops timers; later kicks do nothing. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+  }
+
+  async #run(): Promise<void> {
+    for (;;) {
+      if (this.#closed) return;
+      let progressed = false;
+      for (const { key, job } of outboxJobs(this.#d.state)) {
+        if (this.#d.held(job)) continue;
+        try {
+          await this.#d.perform(key, job);
+          this.#attempts.delete(key);
+          progressed = true;
+        } catch (e) {
+          if (isTransient(e)) {
+            this.#retryLater();
+            return;
+          }
+          const attempts = (this.#attempts.get(key) ?? 0) + 1;
+          this.#attempts.set(key, attempts);
+          if (attempts === 1) this.#d.report(job, e);
+          if (isProtocolError(e) && attempts < MAX_DELIVERY_ATTEMPTS) {
+            this.#retryLater();
+            continue;
+          }
+          this.#attempts.delete(key);
+          await this.#d.state.transaction(async (t) => t.delete(key));
+          progressed = true;
+        }
+      }
+      if (!progressed) return;
+      if (outboxJobs(this.#d.state).every(({ job }) => this.#d.held(job))) return;
+    }
+  }
+
+  #retryLater(): void {
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.kick();
+    }, OUTBOX_RETRY_MS);
+  }
+}
