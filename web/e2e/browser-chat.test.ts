@@ -74,7 +74,15 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-describe("the web app in Chromium", () => {
+/**
+ * Per-step limit: each step waits on page conditions (at most STEP_TIMEOUT_MS each), and CI
+ * runs other test files beside this one on two cores, so allow several slow waits per step.
+ */
+const STEP_LIMIT_MS = 120_000;
+/** The CLI step starts four Node processes (tsx, passphrase KDF, catch-up) one after another. */
+const CLI_STEP_LIMIT_MS = 240_000;
+
+describe("the web app in Chromium", { timeout: STEP_LIMIT_MS }, () => {
   it("creates a room and shows a shareable invite link with the secret in the fragment", async () => {
     alice = await openPage(contexts[0]!, relay.url);
     await chooseName(alice.page, "Alice");
@@ -216,7 +224,7 @@ describe("the web app in Chromium", () => {
     expect(heard.code, heard.stderr).toBe(0);
     const lines = heard.stdout.trim().split("\n").map((l) => JSON.parse(l) as { text: string; senderName: string });
     expect(lines.map((l) => [l.senderName, l.text])).toContainEqual(["Alice", PLAINTEXTS.toCli]);
-  });
+  }, CLI_STEP_LIMIT_MS);
 
   it("writes a screenshot of the room view", async () => {
     await sendMessage(alice.page, PLAINTEXTS.aliceLong);
