@@ -652,7 +652,8 @@ export class RoomEngine {
     const prefix = `${ROOM_KEYS.pending}${roomHex(room.roomId)}/`;
     const existing = t.list(prefix);
     if (existing.length >= MAX_PENDING_PER_ROOM) t.delete(existing[0]![0]);
-    t.put(prefix + seqKey(ev.seq), ev.envelope);
+    // The post time rides in the key so a recovered message shows when it was posted.
+    t.put(`${prefix}${seqKey(ev.seq)}/${ev.postedAtMs}`, ev.envelope);
   }
 
   /** Retries pending envelopes of a room after an SKDM arrived (RM-16). */
@@ -684,10 +685,10 @@ export class RoomEngine {
         const owner = distOwner(t, room.roomId, dist);
         if (owner === undefined) return; // still waiting
         t.delete(key);
-        const seq = BigInt(key.slice(prefix.length));
-        const before = room.members.length;
-        await this.#senderKeyMessage(t, fx, room, { seq, postedAtMs: 0n, envelope, ephemeral: false } as RoomEvent, skm);
-        void before;
+        const [seqText, postedText] = key.slice(prefix.length).split("/");
+        const seq = BigInt(seqText!);
+        const postedAtMs = BigInt(postedText ?? "0");
+        await this.#senderKeyMessage(t, fx, room, { seq, postedAtMs, envelope, ephemeral: false } as RoomEvent, skm);
         saveRoom(t, room);
       });
     }
@@ -780,7 +781,7 @@ export class RoomEngine {
     // ID-12 (a): a new identity with the name of a current member is a possible key change.
     const addr = addrOf(key);
     if (room.members.some((m) => !same(m.identityKey, key) && !same(m.identityKey, this.#self) && m.displayName === v.displayName)) {
-      this.#markChanged(t, addr, key);
+      this.#markChanged(addr, key);
       fx.events.push({ type: "identity-changed", roomId: hex, member: addr });
     }
     const welcome = await this.#welcome(room, seq);
@@ -788,10 +789,9 @@ export class RoomEngine {
     fx.outbox = true;
   }
 
-  #markChanged(t: Txn, addr: string, key: Uint8Array): void {
+  #markChanged(addr: string, key: Uint8Array): void {
     const existing = this.#d.store.trustedRecord(addr);
     if (existing !== undefined && existing.verification === VerificationState.VERIFIED) return;
-    void t;
     this.#d.store.putTrustedRecord(addr, {
       $typeName: "securecomm.storage.v1.TrustedIdentityRecord",
       address: addressFromSerializedIdentityKey(key),
@@ -892,7 +892,6 @@ export class RoomEngine {
 
   async #pairwiseContent(t: Txn, fx: Effects, from: Uint8Array, content: Content): Promise<void> {
     const room = loadRoom(t, content.roomId);
-    const fromAddr = addrOf(from);
     if (room === undefined || room.departed) return; // RM-22
     const hex = roomHex(room.roomId);
     const body = content.body;
@@ -927,7 +926,6 @@ export class RoomEngine {
             fx.events.push({ type: "identity-changed", roomId: hex, member: addrOf(rm.identityKey) });
           }
         }
-        void fromAddr;
         return;
       }
       default:
