@@ -1,0 +1,351 @@
+/**
+ * The room protocol engine's base (spec/09-rooms.md): shared state, transactions, queries and
+ * posting. See room-engine.ts for the whole engine and what it owns.
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { RoomCursor } from "../../gen/securecomm/relay/v1/messages_pb.js";
+import { type Content, ContentSchema, ProfileSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
+import type { RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { bytesToHex, constantTimeEqual, randomBytes, utf8 } from "../crypto/bytes.js";
+import { sha256 } from "../crypto/kdf.js";
+import { isProtocolError } from "../errors.js";
+import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
+import type { IdentityKeyPair } from "../keys/identity.js";
+import { pad } from "../padding.js";
+import { groupEncrypt } from "../sender-keys/group-cipher.js";
+import type { Account } from "../account/account.js";
+import type { KvProtocolStore } from "../app/protocol-store.js";
+import type { StateStore, Txn } from "../app/state-store.js";
+import type { RelayClients } from "../relay/relay-clients.js";
+import { createInviteLink } from "./invite.js";
+import type { Pairwise } from "./pairwise.js";
+import { accessKey, sealRoomEnvelope } from "./room-keys.js";
+import { allRooms, deleteRoomKeys, loadRoom, type OutboxJob, outboxJobs, ROOM_KEYS, saveRoom, unb64 } from "./room-store.js";
+import { OutboxWorker } from "./room-outbox.js";
+import { RoomSenderKeyStore } from "./sender-key-kv.js";
+
+/** Text bodies are at most 4096 bytes (RM-07). */
+export const MAX_TEXT_BYTES = 4096;
+/** Message ids are 16 random bytes (RM-07). */
+export const MESSAGE_ID_LENGTH = 16;
+/** Join nonces are kept for the room retention period (RM-09); we keep the newest this many. */
+export const MAX_SEEN_JOIN_NONCES = 10_000;
+/** GetRoomHistory page size (API-20 max 500). */
+export const HISTORY_PAGE = 500;
+
+/** What the engine reports; the facade turns these into ClientEvents. */
+export type EngineEvent =
+  | {
+      type: "message";
+      roomId: string;
+      seq: number;
+      messageId: string;
+      sender: string;
+      senderName: string;
+      text: string;
+      sentAtMs: number;
+      postedAtMs: number;
+      own: boolean;
+    }
+  | { type: "typing"; roomId: string; sender: string; typing: boolean }
+  | { type: "members-changed"; roomId: string }
+  | { type: "identity-changed"; roomId: string; member: string }
+  | { type: "decryption-failed"; roomId?: string; sender?: string; reason: string }
+  | { type: "rooms-changed" }
+  | { type: "room-closed"; roomId: string; reason: string };
+
+/** Dependencies of the engine. */
+export interface RoomEngineDeps {
+  state: StateStore;
+  store: KvProtocolStore;
+  identity: IdentityKeyPair;
+  account: Account;
+  clients: RelayClients;
+  pairwise: Pairwise;
+  relayUrl: string;
+  now: () => number;
+  emit: (e: EngineEvent) => void;
+  /** The set of followed rooms or their keys changed: reconnect the stream. */
+  resubscribe: () => void;
+}
+
+/** The hex id of a room (what the facade calls `roomId`). */
+export function roomHex(roomId: Uint8Array): string {
+  return bytesToHex(roomId);
+}
+
+export function addrOf(identityKey: Uint8Array): string {
+  return addressToString(addressFromSerializedIdentityKey(identityKey));
+}
+
+export function same(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && constantTimeEqual(a, b);
+}
+
+export function reason(e: unknown): string {
+  if (isProtocolError(e)) return e.code;
+  if (e instanceof ConnectError) return `relay:${Code[e.code]}`;
+  return "internal";
+}
+
+/** Collected side effects of one transaction, applied after it commits. */
+export interface Effects {
+  events: EngineEvent[];
+  resubscribe: boolean;
+  catchUp: Uint8Array[];
+  retryPending: Uint8Array[];
+  outbox: boolean;
+}
+
+export function effects(): Effects {
+  return { events: [], resubscribe: false, catchUp: [], retryPending: [], outbox: false };
+}
+
+/** The room protocol engine. */
+
+export function hexBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/**
+ * The engine's shared state and plumbing: dependencies, our identity, transactions with
+ * after-commit effects, queries, and everything that posts to a room (spec RM-07, RM-10,
+ * RM-11, RM-17, RM-18). Subclasses add log processing (room-log.ts), pairwise content
+ * (room-inbox.ts) and the public entry points (room-engine.ts).
+ */
+export abstract class RoomEngineBase {
+  protected readonly d: RoomEngineDeps;
+  protected readonly self: Uint8Array;
+  protected readonly selfAddr: string;
+  /** Rooms whose stream said ACCESS_DENIED: not followed until a rotation arrives (RM-14). */
+  protected readonly awaitingRotation = new Set<string>();
+  /** The epoch whose access key the current stream uses, per room (set by `cursors()`). */
+  protected readonly subscribedEpoch = new Map<string, number>();
+  protected readonly unreadCounts = new Map<string, number>();
+  protected readonly outbox: OutboxWorker;
+  protected closed = false;
+  protected readonly lastTyping = new Map<string, number>();
+
+  constructor(deps: RoomEngineDeps) {
+    this.d = deps;
+    this.self = deps.identity.publicKey.serialize();
+    this.selfAddr = addressToString(deps.identity.address);
+    this.outbox = new OutboxWorker({
+      state: deps.state,
+      held: (job) => job.kind === "pairwise" && this.held(unb64(job.to)),
+      perform: (key, job) => this.perform(key, job),
+      report: (job, e) =>
+        this.emit({
+          type: "decryption-failed",
+          roomId: job.room,
+          ...(job.kind === "pairwise" ? { sender: addrOf(unb64(job.to)) } : {}),
+          reason: `could not deliver (${reason(e)})`,
+        }),
+    });
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  /** Every room record (committed state). */
+  rooms(): RoomRecord[] {
+    return allRooms(this.d.state);
+  }
+
+  /** A room by hex id, or TypeError. */
+  room(roomId: string): RoomRecord {
+    const r = this.find(roomId);
+    if (r === undefined) throw new TypeError("unknown room");
+    return r;
+  }
+
+  protected find(roomId: string): RoomRecord | undefined {
+    if (!/^[0-9a-f]{32}$/.test(roomId)) return undefined;
+    return loadRoom(this.d.state, hexBytes(roomId));
+  }
+
+  /** Unread count of a room (in memory). */
+  unread(roomId: string): number {
+    return this.unreadCounts.get(roomId) ?? 0;
+  }
+
+  /** Marks a room read. */
+  markRead(roomId: string): void {
+    this.unreadCounts.delete(roomId);
+  }
+
+  /** Our display name. */
+  get displayName(): string {
+    return this.d.account.record.displayName;
+  }
+
+  /** The cursors to follow (API-11): every live room with its current access key. */
+  cursors(): Array<Pick<RoomCursor, "roomId" | "accessKey" | "afterSeq">> {
+    const live = this.rooms().filter((r) => !r.departed && !this.awaitingRotation.has(roomHex(r.roomId)));
+    this.subscribedEpoch.clear();
+    for (const r of live) this.subscribedEpoch.set(roomHex(r.roomId), r.epoch);
+    return live.map((r) => ({ roomId: r.roomId, accessKey: accessKey(r.roomId, r.roomSecret, r.epoch), afterSeq: r.lastSeq }));
+  }
+
+  /** The invite link of a room (RM-03). */
+  inviteLink(roomId: string, origin?: string): string {
+    const r = this.room(roomId);
+    if (r.departed) throw new TypeError("room departed");
+    return createInviteLink(origin ?? this.d.relayUrl, {
+      roomId: r.roomId,
+      roomSecret: r.roomSecret,
+      epoch: r.epoch,
+      inviterIdentityKey: this.self,
+      roomName: r.name,
+    });
+  }
+
+  // ------------------------------------------------------------------ transactions
+
+  protected async tx<T>(fn: (t: Txn, fx: Effects) => Promise<T>): Promise<T> {
+    const fx = effects();
+    const result = await this.d.state.transaction((t) => fn(t, fx));
+    this.apply(fx);
+    return result;
+  }
+
+  protected apply(fx: Effects): void {
+    for (const e of fx.events) {
+      if (e.type === "message" && !e.own) this.unreadCounts.set(e.roomId, (this.unreadCounts.get(e.roomId) ?? 0) + 1);
+      try {
+        this.d.emit(e);
+      } catch {
+        // A listener's failure must not break protocol processing.
+      }
+    }
+    if (fx.resubscribe) this.d.resubscribe();
+    if (fx.outbox) this.kickOutbox();
+    for (const id of fx.retryPending) void this.retryPending(id).catch(() => undefined);
+    for (const id of fx.catchUp) void this.catchUp(id).catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  /** Encrypts content with our sender key and posts it (RM-06, RM-07, SK-04). */
+  protected async post(roomId: string, content: Content, ephemeral: boolean): Promise<{ seq: bigint; postedAtMs: bigint }> {
+    const r = this.room(roomId);
+    if (r.departed) throw new TypeError("room departed");
+    if (r.adminIdentityKey.length === 0) throw new TypeError("The room is still being joined.");
+    const envelope = await this.tx(async (t) => {
+      const room = loadRoom(t, r.roomId)!;
+      const skm = await groupEncrypt(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, room.distributionId, pad(toBinary(ContentSchema, content)));
+      const env = sealRoomEnvelope(room.roomId, room.roomSecret, room.epoch, create(RoomEnvelopeBodySchema, { body: { case: "senderKeyMessage", value: skm } }));
+      const kind = content.body.case;
+      if (!ephemeral && (kind === "leave" || kind === "remove")) {
+        const target = kind === "remove" ? content.body.value.memberIdentityKey : this.self;
+        t.put(`${ROOM_KEYS.ownPost}${roomHex(room.roomId)}/${bytesToHex(sha256(env))}`, target);
+      }
+      return { env, accessKey: accessKey(room.roomId, room.roomSecret, room.epoch) };
+    });
+    if (ephemeral) {
+      await this.d.clients.rooms.postEphemeral({ roomId: r.roomId, accessKey: envelope.accessKey, envelope: envelope.env });
+      return { seq: 0n, postedAtMs: BigInt(this.d.now()) };
+    }
+    const res = await this.d.clients.rooms.postToRoom({ roomId: r.roomId, accessKey: envelope.accessKey, envelope: envelope.env });
+    return { seq: res.seq, postedAtMs: res.postedAtMs };
+  }
+
+  protected content(roomId: Uint8Array, body: Content["body"]): Content {
+    return create(ContentSchema, { roomId, messageId: randomBytes(MESSAGE_ID_LENGTH), sentAtMs: BigInt(this.d.now()), body });
+  }
+
+  /** Sends a text message (RM-07); resolves with its id and the relay's seq. */
+  async sendText(roomId: string, text: string): Promise<{ messageId: string; seq: number }> {
+    if (utf8(text).length > MAX_TEXT_BYTES || text.length === 0) throw new RangeError("text must be 1..4096 bytes");
+    const r = this.room(roomId);
+    const content = this.content(r.roomId, { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: text } });
+    const res = await this.post(roomId, content, false);
+    const messageId = bytesToHex(content.messageId);
+    this.emit({
+      type: "message",
+      roomId,
+      seq: Number(res.seq),
+      messageId,
+      sender: this.selfAddr,
+      senderName: this.displayName,
+      text,
+      sentAtMs: Number(content.sentAtMs),
+      postedAtMs: Number(res.postedAtMs),
+      own: true,
+    });
+    return { messageId, seq: Number(res.seq) };
+  }
+
+  protected emit(e: EngineEvent): void {
+    try {
+      this.d.emit(e);
+    } catch {
+      // listeners must not break the engine
+    }
+  }
+
+  /** Sends a typing indicator as an ephemeral event (RM-17), at most one "started" per 3 s. */
+  async setTyping(roomId: string, typing: boolean): Promise<void> {
+    const now = this.d.now();
+    if (typing && now - (this.lastTyping.get(roomId) ?? -Infinity) < 3000) return;
+    if (typing) this.lastTyping.set(roomId, now);
+    else this.lastTyping.delete(roomId);
+    const r = this.room(roomId);
+    await this.post(roomId, this.content(r.roomId, { case: "typing", value: { $typeName: "securecomm.wire.v1.Typing", started: typing } }), true);
+  }
+
+  /** Announces our display name in a room (RM-18, Content.profile). */
+  async sendProfile(roomId: string, displayName: string): Promise<void> {
+    const r = this.room(roomId);
+    await this.post(roomId, this.content(r.roomId, { case: "profile", value: create(ProfileSchema, { displayName }) }), false);
+  }
+
+  /** Leaves (RM-10): posts Leave, then deletes secrets and sender keys and marks departed. */
+  async leaveRoom(roomId: string): Promise<void> {
+    const r = this.room(roomId);
+    if (r.departed) return;
+    await this.post(roomId, this.content(r.roomId, { case: "leave", value: { $typeName: "securecomm.wire.v1.Leave" } }), false);
+    await this.tx(async (t, fx) => {
+      const room = loadRoom(t, r.roomId)!;
+      this.depart(t, room);
+      saveRoom(t, room);
+      fx.events.push({ type: "rooms-changed" }, { type: "room-closed", roomId, reason: "left" });
+      fx.resubscribe = true;
+    });
+  }
+
+  /** Removes a member (RM-11); only the admin may. */
+  async removeMember(roomId: string, memberAddress: string): Promise<void> {
+    const r = this.room(roomId);
+    if (!same(r.adminIdentityKey, this.self)) throw new TypeError("Only the room admin can remove members.");
+    const m = r.members.find((x) => addrOf(x.identityKey) === memberAddress);
+    if (m === undefined) throw new TypeError("No such member.");
+    if (same(m.identityKey, this.self)) throw new TypeError("The admin cannot remove itself; leave instead.");
+    await this.post(roomId, this.content(r.roomId, { case: "remove", value: { $typeName: "securecomm.wire.v1.Remove", memberIdentityKey: m.identityKey } }), false);
+  }
+
+  /** Deletes a room's secrets and keys and marks it departed (RM-10, RM-11). */
+  protected depart(t: Txn, room: RoomRecord): void {
+    room.departed = true;
+    room.roomSecret = new Uint8Array(0);
+    room.previousSecrets = [];
+    room.distributionId = new Uint8Array(0);
+    new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys();
+    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost]);
+    for (const { key, job } of outboxJobs(t)) if (job.room === roomHex(room.roomId)) t.delete(key);
+  }
+
+  /** Reads the log after `last_seq` (RM-15); implemented by room-log.ts. */
+  abstract catchUp(roomId: Uint8Array, untilSeq?: bigint): Promise<void>;
+  /** Retries pending envelopes (RM-16); implemented by room-log.ts. */
+  protected abstract retryPending(roomId: Uint8Array): Promise<void>;
+  /** Starts the outbox worker; implemented by room-engine.ts. */
+  abstract kickOutbox(): void;
+  /** Performs one outbox job; implemented by room-engine.ts. */
+  protected abstract perform(key: string, job: OutboxJob): Promise<void>;
+  /** True while pairwise content to `identityKey` is held (RM-20); room-engine.ts. */
+  protected abstract held(identityKey: Uint8Array): boolean;
+}

@@ -1,0 +1,426 @@
+/**
+ * Room log processing (spec RM-07..RM-19): what a member does with each event of a room's log.
+ * Part of the room engine (room-engine.ts).
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { RoomEvent } from "../../gen/securecomm/relay/v1/messages_pb.js";
+import { RoomClosedReason } from "../../gen/securecomm/relay/v1/messages_pb.js";
+import { type Content, ContentSchema, ProfileSchema, type Roster, RosterMemberSchema, RosterSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
+import { bytesToHex, randomBytes, utf8 } from "../crypto/bytes.js";
+import { sha256 } from "../crypto/kdf.js";
+import { isProtocolError } from "../errors.js";
+import { addressFromSerializedIdentityKey } from "../keys/address.js";
+import { unpad } from "../padding.js";
+import { createDistributionId, createSenderKeyDistributionMessage, groupDecrypt, senderKeyMessageDistributionId } from "../sender-keys/group-cipher.js";
+import type { Txn } from "../app/state-store.js";
+import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
+import { accessKey, openRoomEnvelope, ROOM_SECRET_LENGTH } from "./room-keys.js";
+import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_PENDING_PER_ROOM, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { RoomSenderKeyStore } from "./sender-key-kv.js";
+import { addrOf, effects, type Effects, HISTORY_PAGE, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
+
+/**
+ * Stored and ephemeral room events: strictly in `seq` order with `last_seq` committed with the
+ * effects (RM-15), gap filling from history, joins (RM-08, RM-09), room content (RM-07),
+ * departures with sender-key and secret rotation (RM-12, RM-13), pending envelopes (RM-16),
+ * typing (RM-17), retention (RM-19).
+ */
+export abstract class RoomLog extends RoomEngineBase {
+  // ------------------------------------------------------------------ room stream
+
+  /** Handles a batch of room events from the stream (RM-15, RM-17). */
+  async onRoomEvents(roomId: Uint8Array, events: RoomEvent[]): Promise<void> {
+    for (const ev of events) {
+      if (ev.ephemeral) await this.ephemeral(roomId, ev);
+      else await this.stored(roomId, ev);
+    }
+  }
+
+  /** Fetches and processes history after `last_seq` (gap fill, RM-15). */
+  async catchUp(roomId: Uint8Array, untilSeq?: bigint): Promise<void> {
+    for (;;) {
+      const r = loadRoom(this.d.state, roomId);
+      if (r === undefined || r.departed || r.adminIdentityKey.length === 0) return;
+      if (untilSeq !== undefined && r.lastSeq >= untilSeq) return;
+      const res = await this.d.clients.rooms.getRoomHistory({
+        roomId,
+        accessKey: accessKey(r.roomId, r.roomSecret, r.epoch),
+        afterSeq: r.lastSeq,
+        limit: HISTORY_PAGE,
+      });
+      if (res.events.length === 0) {
+        if (untilSeq !== undefined && res.latestSeq < untilSeq) return;
+        // Retention dropped events before our cursor: resume from what is retained (RM-19).
+        if (res.oldestSeq > r.lastSeq + 1n) await this.skipTo(roomId, res.oldestSeq - 1n);
+        return;
+      }
+      for (const ev of res.events) await this.stored(roomId, ev, true);
+      if (res.events.at(-1)!.seq >= res.latestSeq) return;
+    }
+  }
+
+  protected async skipTo(roomId: Uint8Array, seq: bigint): Promise<void> {
+    await this.tx(async (t, fx) => {
+      const room = loadRoom(t, roomId);
+      if (room === undefined || room.lastSeq >= seq) return;
+      room.lastSeq = seq;
+      saveRoom(t, room);
+      fx.events.push({ type: "room-closed", roomId: roomHex(roomId), reason: "history-expired" });
+    });
+  }
+
+  protected async stored(roomId: Uint8Array, ev: RoomEvent, fromHistory = false): Promise<void> {
+    const r = loadRoom(this.d.state, roomId);
+    if (r === undefined || r.departed) return;
+    if (r.adminIdentityKey.length === 0) return; // still joining: events wait for the roster
+    if (ev.seq <= r.lastSeq) return; // duplicate (API-14)
+    if (ev.seq > r.lastSeq + 1n && !fromHistory) {
+      // A gap (RM-15): read the log from last_seq up to and including this event.
+      await this.catchUp(roomId, ev.seq);
+      return;
+    }
+    let gap = false;
+    await this.tx(async (t, fx) => {
+      const room = loadRoom(t, roomId);
+      if (room === undefined || room.departed || ev.seq <= room.lastSeq) return;
+      if (ev.seq !== room.lastSeq + 1n && !fromHistory) {
+        gap = true;
+        return;
+      }
+      room.lastSeq = ev.seq;
+      await this.processStored(t, fx, room, ev);
+      saveRoom(t, room);
+    });
+    if (gap) await this.catchUp(roomId, ev.seq);
+  }
+
+  /** One stored event at its seq; `room` is saved by the caller. */
+  protected async processStored(t: Txn, fx: Effects, room: RoomRecord, ev: RoomEvent): Promise<void> {
+    const hex = roomHex(room.roomId);
+    let opened;
+    try {
+      opened = openRoomEnvelope(room.roomId, ev.envelope, (epoch) => this.secretFor(room, epoch));
+    } catch (e) {
+      // RM-06: invalid, skipped, counted as processed; reported, never silent.
+      fx.events.push({ type: "decryption-failed", roomId: hex, reason: `invalid room envelope (${reason(e)})` });
+      return;
+    }
+    const body = opened.body.body;
+    if (body.case === "join") {
+      await this.join(t, fx, room, ev.seq, opened.epoch, body.value);
+      return;
+    }
+    if (body.case !== "senderKeyMessage") return;
+    await this.senderKeyMessage(t, fx, room, ev, body.value);
+  }
+
+  protected async senderKeyMessage(t: Txn, fx: Effects, room: RoomRecord, ev: RoomEvent, skm: Uint8Array): Promise<void> {
+    const hex = roomHex(room.roomId);
+    let dist: Uint8Array;
+    try {
+      dist = senderKeyMessageDistributionId(skm);
+    } catch (e) {
+      fx.events.push({ type: "decryption-failed", roomId: hex, reason: `invalid sender-key message (${reason(e)})` });
+      return;
+    }
+    if (same(dist, room.distributionId) || same(distOwner(t, room.roomId, dist) ?? new Uint8Array(0), this.self)) {
+      // Our own post (RM-07): not decrypted; a leave/remove we posted takes effect now.
+      const key = `${ROOM_KEYS.ownPost}${hex}/${bytesToHex(sha256(ev.envelope))}`;
+      const target = t.get(key);
+      if (target !== undefined) {
+        t.delete(key);
+        if (!same(target, this.self)) await this.departure(t, fx, room, target, ev.seq);
+      }
+      return;
+    }
+    const owner = distOwner(t, room.roomId, dist);
+    if (owner === undefined) {
+      this.keepPending(t, room, ev);
+      return;
+    }
+    let content: Content;
+    try {
+      const padded = await groupDecrypt(new RoomSenderKeyStore(this.d.state, room.roomId), addrOf(owner), skm);
+      content = fromBinary(ContentSchema, unpad(padded));
+    } catch (e) {
+      if (isProtocolError(e, "no_sender_key")) {
+        this.keepPending(t, room, ev);
+        return;
+      }
+      fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(owner), reason: reason(e) });
+      return;
+    }
+    if (!same(content.roomId, room.roomId)) {
+      fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(owner), reason: "content for another room" });
+      return;
+    }
+    await this.roomContent(t, fx, room, owner, content, ev);
+  }
+
+  /** Applies decrypted room content from member `owner` (RM-07, RM-10, RM-11, RM-18). */
+  protected async roomContent(t: Txn, fx: Effects, room: RoomRecord, owner: Uint8Array, content: Content, ev: RoomEvent): Promise<void> {
+    const hex = roomHex(room.roomId);
+    const member = room.members.find((m) => same(m.identityKey, owner));
+    if (member === undefined) return; // departed since: their old posts change nothing
+    const body = content.body;
+    switch (body.case) {
+      case "text": {
+        if (utf8(body.value.body).length > MAX_TEXT_BYTES) return;
+        fx.events.push({
+          type: "message",
+          roomId: hex,
+          seq: Number(ev.seq),
+          messageId: bytesToHex(content.messageId),
+          sender: addrOf(owner),
+          senderName: member.displayName,
+          text: body.value.body,
+          sentAtMs: Number(content.sentAtMs),
+          postedAtMs: Number(ev.postedAtMs),
+          own: false,
+        });
+        return;
+      }
+      case "leave":
+        await this.departure(t, fx, room, owner, ev.seq);
+        return;
+      case "remove": {
+        const target = body.value.memberIdentityKey;
+        if (!same(owner, room.adminIdentityKey)) return; // RM-11
+        if (same(target, room.adminIdentityKey)) return;
+        if (!room.members.some((m) => same(m.identityKey, target))) return;
+        if (same(target, this.self)) {
+          this.depart(t, room);
+          fx.events.push({ type: "room-closed", roomId: hex, reason: "removed" }, { type: "rooms-changed" });
+          fx.resubscribe = true;
+          return;
+        }
+        await this.departure(t, fx, room, target, ev.seq);
+        return;
+      }
+      case "profile": {
+        const name = body.value.displayName;
+        if (!isValidDisplayName(name)) return;
+        member.displayName = name;
+        fx.events.push({ type: "members-changed", roomId: hex });
+        return;
+      }
+      default:
+        return; // typing in stored events, receipts, and pairwise-only bodies are ignored (RM-07, RM-17)
+    }
+  }
+
+  protected keepPending(t: Txn, room: RoomRecord, ev: RoomEvent): void {
+    const prefix = `${ROOM_KEYS.pending}${roomHex(room.roomId)}/`;
+    const existing = t.list(prefix);
+    if (existing.length >= MAX_PENDING_PER_ROOM) t.delete(existing[0]![0]);
+    // The post time rides in the key so a recovered message shows when it was posted.
+    t.put(`${prefix}${seqKey(ev.seq)}/${ev.postedAtMs}`, ev.envelope);
+  }
+
+  /** Retries pending envelopes of a room after an SKDM arrived (RM-16). */
+  protected async retryPending(roomId: Uint8Array): Promise<void> {
+    const prefix = `${ROOM_KEYS.pending}${roomHex(roomId)}/`;
+    for (const [key, envelope] of this.d.state.list(prefix)) {
+      await this.tx(async (t, fx) => {
+        const room = loadRoom(t, roomId);
+        if (room === undefined || room.departed || t.get(key) === undefined) return;
+        let opened;
+        try {
+          opened = openRoomEnvelope(room.roomId, envelope, (epoch) => this.secretFor(room, epoch));
+        } catch {
+          t.delete(key);
+          return;
+        }
+        if (opened.body.body.case !== "senderKeyMessage") {
+          t.delete(key);
+          return;
+        }
+        const skm = opened.body.body.value;
+        let dist: Uint8Array;
+        try {
+          dist = senderKeyMessageDistributionId(skm);
+        } catch {
+          t.delete(key);
+          return;
+        }
+        const owner = distOwner(t, room.roomId, dist);
+        if (owner === undefined) return; // still waiting
+        t.delete(key);
+        const [seqText, postedText] = key.slice(prefix.length).split("/");
+        const seq = BigInt(seqText!);
+        const postedAtMs = BigInt(postedText ?? "0");
+        await this.senderKeyMessage(t, fx, room, { seq, postedAtMs, envelope, ephemeral: false } as RoomEvent, skm);
+        saveRoom(t, room);
+      });
+    }
+  }
+
+  protected secretFor(room: RoomRecord, epoch: number): Uint8Array | undefined {
+    if (epoch === room.epoch && room.roomSecret.length === ROOM_SECRET_LENGTH) return room.roomSecret;
+    return room.previousSecrets.find((p) => p.epoch === epoch)?.roomSecret;
+  }
+
+  protected async ephemeral(roomId: Uint8Array, ev: RoomEvent): Promise<void> {
+    const r = loadRoom(this.d.state, roomId);
+    if (r === undefined || r.departed || r.adminIdentityKey.length === 0) return;
+    await this.tx(async (t, fx) => {
+      const room = loadRoom(t, roomId)!;
+      let opened;
+      try {
+        opened = openRoomEnvelope(room.roomId, ev.envelope, (epoch) => this.secretFor(room, epoch));
+      } catch {
+        return; // forged ephemeral noise is dropped (never stored, nothing to skip)
+      }
+      if (opened.body.body.case !== "senderKeyMessage") return;
+      const skm = opened.body.body.value;
+      let dist;
+      try {
+        dist = senderKeyMessageDistributionId(skm);
+      } catch {
+        return;
+      }
+      const owner = distOwner(t, room.roomId, dist);
+      if (owner === undefined || same(owner, this.self)) return;
+      if (!room.members.some((m) => same(m.identityKey, owner))) return;
+      let content: Content;
+      try {
+        content = fromBinary(ContentSchema, unpad(await groupDecrypt(new RoomSenderKeyStore(this.d.state, room.roomId), addrOf(owner), skm)));
+      } catch {
+        return;
+      }
+      if (!same(content.roomId, room.roomId) || content.body.case !== "typing") return; // RM-17
+      fx.events.push({ type: "typing", roomId: roomHex(room.roomId), sender: addrOf(owner), typing: content.body.value.started });
+    });
+  }
+
+  /** RoomClosed on the stream (API-11, RM-14, RM-19). */
+  async onRoomClosed(roomId: Uint8Array, why: RoomClosedReason): Promise<void> {
+    const hex = roomHex(roomId);
+    if (why === RoomClosedReason.HISTORY_EXPIRED) {
+      const r = loadRoom(this.d.state, roomId);
+      if (r === undefined) return;
+      const res = await this.d.clients.rooms.getRoomHistory({ roomId, accessKey: accessKey(r.roomId, r.roomSecret, r.epoch), afterSeq: 0n, limit: 1 });
+      await this.skipTo(roomId, res.oldestSeq > 0n ? res.oldestSeq - 1n : res.latestSeq);
+      this.d.resubscribe();
+      return;
+    }
+    // A stream still using a key we have since rotated (ourselves, or applied from the mailbox
+    // before the old stream closed): just follow the room with the current key.
+    const r = loadRoom(this.d.state, roomId);
+    const used = this.subscribedEpoch.get(hex);
+    if (r !== undefined && !r.departed && used !== undefined && r.epoch > used) {
+      this.d.resubscribe();
+      return;
+    }
+    // ACCESS_DENIED: wait for a RoomSecretRotation in the mailbox (RM-14); NOT_FOUND: gone.
+    this.awaitingRotation.add(hex);
+    this.emit({ type: "room-closed", roomId: hex, reason: why === RoomClosedReason.NOT_FOUND ? "not-found" : "access-denied" });
+  }
+
+  // ------------------------------------------------------------------ joins and departures
+
+  protected async join(t: Txn, fx: Effects, room: RoomRecord, seq: bigint, epoch: number, ann: import("../../gen/securecomm/wire/v1/room_pb.js").JoinAnnouncement): Promise<void> {
+    const hex = roomHex(room.roomId);
+    let v;
+    try {
+      v = await verifyJoinAnnouncement(ann, room.roomId, epoch);
+    } catch (e) {
+      fx.events.push({ type: "decryption-failed", roomId: hex, reason: `invalid join (${reason(e)})` });
+      return;
+    }
+    const nonceSeen = room.seenJoinNonces.some((n) => same(n, v.statement.nonce));
+    if (nonceSeen) {
+      fx.events.push({ type: "decryption-failed", roomId: hex, reason: "replayed join" });
+      return; // RM-09
+    }
+    room.seenJoinNonces.push(v.statement.nonce);
+    if (room.seenJoinNonces.length > MAX_SEEN_JOIN_NONCES) room.seenJoinNonces.shift();
+    const key = v.statement.identityKey;
+    if (room.members.some((m) => same(m.identityKey, key))) return; // already a member
+    room.members.push(create(RoomMemberSchema, { identityKey: key, displayName: v.displayName, joinedSeq: seq, deliveryToken: v.statement.deliveryToken }));
+    fx.events.push({ type: "members-changed", roomId: hex });
+    // ID-12 (a): a new identity with the name of a current member is a possible key change.
+    const addr = addrOf(key);
+    if (room.members.some((m) => !same(m.identityKey, key) && !same(m.identityKey, this.self) && m.displayName === v.displayName)) {
+      this.markChanged(addr, key);
+      fx.events.push({ type: "identity-changed", roomId: hex, member: addr });
+    }
+    const welcome = await this.welcome(room, seq);
+    enqueue(t, { kind: "pairwise", room: hex, to: b64(key), token: b64(v.statement.deliveryToken), content: b64(toBinary(ContentSchema, welcome)) });
+    fx.outbox = true;
+  }
+
+  protected markChanged(addr: string, key: Uint8Array): void {
+    const existing = this.d.store.trustedRecord(addr);
+    if (existing !== undefined && existing.verification === VerificationState.VERIFIED) return;
+    this.d.store.putTrustedRecord(addr, {
+      $typeName: "securecomm.storage.v1.TrustedIdentityRecord",
+      address: addressFromSerializedIdentityKey(key),
+      identityKey: key,
+      verification: VerificationState.CHANGED,
+      firstSeenMs: BigInt(this.d.now()),
+    });
+  }
+
+  /** Our Welcome for a joiner at `seq` (RM-08): SKDM, profile, token, roster as of seq. */
+  protected async welcome(room: RoomRecord, seq: bigint): Promise<Content> {
+    const rec = this.d.account.record;
+    const skdm = await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, room.distributionId);
+    return this.content(room.roomId, {
+      case: "welcome",
+      value: {
+        $typeName: "securecomm.wire.v1.Welcome",
+        distributionMessage: skdm,
+        profile: create(ProfileSchema, { displayName: rec.displayName }),
+        deliveryToken: rec.deliveryToken,
+        roster: this.roster(room, seq),
+      },
+    });
+  }
+
+  protected roster(room: RoomRecord, asOf: bigint): Roster {
+    return create(RosterSchema, {
+      members: room.members.map((m) =>
+        create(RosterMemberSchema, { identityKey: m.identityKey, profile: create(ProfileSchema, { displayName: m.displayName }), joinedSeq: m.joinedSeq, deliveryToken: m.deliveryToken }),
+      ),
+      asOfSeq: asOf,
+      adminIdentityKey: room.adminIdentityKey,
+      epoch: room.epoch,
+    });
+  }
+
+  /** A departure at `seq` (RM-12, RM-13): rotate our sender key; admin/successor rotates the secret. */
+  protected async departure(t: Txn, fx: Effects, room: RoomRecord, departed: Uint8Array, seq: bigint): Promise<void> {
+    const hex = roomHex(room.roomId);
+    const idx = room.members.findIndex((m) => same(m.identityKey, departed));
+    if (idx < 0) return;
+    room.members.splice(idx, 1);
+    new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys(addrOf(departed));
+    deleteDistsOf(t, room.roomId, departed);
+    if (same(departed, room.adminIdentityKey)) {
+      // RM-13: the successor is the remaining member with the lowest joined_seq.
+      const successor = [...room.members].sort((a, b) => (a.joinedSeq < b.joinedSeq ? -1 : a.joinedSeq > b.joinedSeq ? 1 : 0))[0];
+      room.adminIdentityKey = successor?.identityKey ?? new Uint8Array(0);
+    }
+    fx.events.push({ type: "members-changed", roomId: hex });
+    // RM-12: a new sender key with a new distribution id, sent to every remaining member.
+    const dist = createDistributionId();
+    room.distributionId = dist;
+    setDistOwner(t, room.roomId, dist, this.self);
+    const self = room.members.find((m) => same(m.identityKey, this.self));
+    if (self !== undefined) self.distributionId = dist;
+    const skdm = await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, dist);
+    for (const m of room.members) {
+      if (same(m.identityKey, this.self)) continue;
+      const c = this.content(room.roomId, { case: "senderKeyDistribution", value: { $typeName: "securecomm.wire.v1.SenderKeyDistribution", distributionMessage: skdm } });
+      enqueue(t, { kind: "pairwise", room: hex, to: b64(m.identityKey), token: b64(m.deliveryToken), content: b64(toBinary(ContentSchema, c)) });
+    }
+    fx.outbox = true;
+    if (same(room.adminIdentityKey, this.self) && room.members.length > 1) {
+      enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(seq) });
+    }
+  }
+
+}
