@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 describe("hostile relay end to end", () => {
-  it("ID-08 RM-06 RM-09 RM-15: forged, flipped, replayed, dropped, reordered and substituted traffic is rejected and reported; genuine traffic still flows", async () => {
+  it("ID-08 RM-06 RM-09 RM-15 RM-22: forged, flipped, replayed, dropped, reordered and substituted traffic is rejected and reported; genuine traffic still flows", async () => {
     const hostile = new HostileRelay();
     const alice = await newClient(relay.url, "Alice Hostile-Relay Test");
     const bob = await newClient(relay.url, "Bob Hostile-Relay Test");

@@ -40,7 +40,7 @@ describe("identity end to end", () => {
     expect(alice.typing).toEqual([]); // own typing is not echoed back as someone else's
   });
 
-  it("ID-12 RM-20: a new identity with a member's name is shown as changed and gets nothing until accepted", async () => {
+  it("ID-12 RM-20 RM-16: a new identity with a member's name is shown as changed and gets nothing until accepted", async () => {
     const alice = await newClient(relay.url, "alice");
     const bob = await newClient(relay.url, "bob");
     const carol = await newClient(relay.url, "carol");

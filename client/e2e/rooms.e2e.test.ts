@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 describe("rooms end to end", () => {
-  it("RM-08 RM-15: four members receive every message exactly once in relay order; a late joiner sees nothing from before its join", async () => {
+  it("RM-08 RM-15 RM-21 RM-22: four members receive every message exactly once in relay order; a late joiner sees nothing from before its join", async () => {
     const alice = await newClient(relay.url, "alice");
     const bob = await newClient(relay.url, "bob");
     const carol = await newClient(relay.url, "carol");
