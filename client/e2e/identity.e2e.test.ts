@@ -5,6 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
+import { parseAddress } from "../keys/address.js";
 import { newClient, type TestClient, textsIn, waitFor, waitForRoster } from "./harness.test-support.js";
 
 let relay: TestRelay;
@@ -70,5 +71,27 @@ describe("identity end to end", () => {
     expect(alice.client.members(roomId).find((m) => m.address === bob2.address)?.verification).toBe("unverified");
     await waitFor(() => textsIn(bob2, roomId).includes("held-back-from-new-key"), "bob2 reads alice after acceptance");
 
+  });
+
+  it("RM-18 API-04: a new display name reaches members inside encrypted content; deleteEverything removes the relay account and all local data", async () => {
+    const alice = await newClient(relay.url, "alice");
+    const bob = await newClient(relay.url, "bob");
+    clients.push(alice, bob);
+    const { roomId, inviteLink } = await alice.client.createRoom("names");
+    await bob.client.joinRoom(inviteLink);
+    await waitForRoster([alice, bob], roomId, 2);
+    await alice.client.setDisplayName("Alice Renamed");
+    expect(alice.client.identity().displayName).toBe("Alice Renamed");
+    await waitFor(() => bob.client.members(roomId).find((m) => m.address === alice.address)?.displayName === "Alice Renamed", "bob sees the new name");
+    await alice.client.sendText(roomId, "signed, the renamed");
+    await waitFor(() => bob.messages.some((m) => m.text === "signed, the renamed" && m.senderName === "Alice Renamed"), "message carries the new name");
+
+    const address = parseAddress(bob.address);
+    await bob.client.deleteEverything();
+    expect(bob.client.hasIdentity).toBe(false);
+    expect(bob.client.rooms()).toEqual([]);
+    expect(await bob.kv.list("")).toEqual([]);
+    const res = await alice.client.account.authed(() => alice.client.relayClients.keys.fetchPreKeyBundle({ address }));
+    expect(res.result.case).toBe("notRegistered");
   });
 });
