@@ -43,6 +43,8 @@ export const RETIRED_KEY_RETENTION_MS = 30 * 24 * 3600 * 1000;
 export const CERTIFICATE_REFRESH_MARGIN_MS = 24 * 3600 * 1000;
 /** Renew the bearer token this long before its expiry (API-03: tokens live 24 h). */
 export const TOKEN_REFRESH_MARGIN_MS = 3600 * 1000;
+/** The relay's default room retention (API-23), used until GetRelayInfo says otherwise. */
+export const DEFAULT_ROOM_RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** Prekey ids start at a random value in 1..0xFFFFFF (ID-13). */
 const MAX_ID = 0xffffff;
 
@@ -85,6 +87,8 @@ export class Account {
   readonly #identity: IdentityKeyPair;
   readonly #now: () => number;
   #token: Uint8Array | undefined;
+  /** The relay's room retention (API-20, RM-19), learnt from GetRelayInfo; 7 days until then. */
+  #roomRetentionMs = DEFAULT_ROOM_RETENTION_MS;
   #tokenExpiresMs = 0;
 
   constructor(p: { state: StateStore; store: KvProtocolStore; clients: RelayClients; identity: IdentityKeyPair; now: () => number }) {
@@ -180,8 +184,15 @@ export class Account {
     await this.senderCertificate();
   }
 
+  /** How long the relay keeps room events (RM-14: previous secrets are deleted after it). */
+  get roomRetentionMs(): number {
+    return this.#roomRetentionMs;
+  }
+
   async #pinTrustRoot(): Promise<void> {
     const info = await this.#clients.info.getRelayInfo({});
+    const seconds = info.limits?.roomRetentionSeconds ?? 0;
+    if (seconds > 0) this.#roomRetentionMs = seconds * 1000;
     const pinned = this.record.trustRoot;
     if (pinned === undefined) {
       PublicKey.deserialize(info.trustRootPublicKey);

@@ -94,6 +94,7 @@ export class ClientRuntime implements SecureCommClient {
         cursors: () => engine.cursors(),
         beforeConnect: async () => {
           await account.upkeep();
+          await engine.pruneOldSecrets(account.roomRetentionMs);
           engine.kickOutbox();
         },
         onMailbox: (envs) => engine.onMailbox(envs),

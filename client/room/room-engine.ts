@@ -26,7 +26,7 @@ import type { Txn } from "../app/state-store.js";
 import { parseInviteLink } from "./invite.js";
 import { createJoinAnnouncement } from "./join.js";
 import { accessKey, accessKeyHash, ROOM_ID_LENGTH, ROOM_SECRET_LENGTH, sealRoomEnvelope } from "./room-keys.js";
-import { b64, deleteRoomKeys, enqueue, loadRoom, type OutboxJob, newRoom, ROOM_KEYS, saveRoom, setDistOwner, unb64 } from "./room-store.js";
+import { allRooms, b64, deleteRoomKeys, pruneRetiredSecrets, enqueue, loadRoom, type OutboxJob, newRoom, ROOM_KEYS, retireSecret, saveRoom, setDistOwner, unb64 } from "./room-store.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, type Effects, hexBytes, roomHex, same } from "./room-engine-base.js";
 import { RoomInbox } from "./room-inbox.js";
@@ -146,6 +146,16 @@ export class RoomEngine extends RoomInbox {
 
   // ------------------------------------------------------------------ outbox
 
+  /**
+   * Deletes previous room secrets retired longer than `retentionMs` ago (RM-14 MUST): by then
+   * no envelope they could open remains in the log.
+   */
+  async pruneOldSecrets(retentionMs: number): Promise<void> {
+    await this.tx(async (t) => {
+      for (const room of allRooms(t)) if (pruneRetiredSecrets(t, room, this.d.now(), retentionMs)) saveRoom(t, room);
+    });
+  }
+
   /** Starts the outbox worker if it is not running. */
   kickOutbox(): void {
     this.outbox.kick();
@@ -189,7 +199,7 @@ export class RoomEngine extends RoomInbox {
       accessKey: accessKey(room.roomId, room.roomSecret, room.epoch),
       newAccessKeyHash: accessKeyHash(accessKey(room.roomId, secret, epoch)),
     });
-    room.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
+    retireSecret(t, room, this.d.now());
     room.roomSecret = secret;
     room.epoch = epoch;
     for (const m of room.members) {

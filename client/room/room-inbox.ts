@@ -14,7 +14,7 @@ import type { Txn } from "../app/state-store.js";
 import { isValidDisplayName } from "./join.js";
 import type { Pairwise } from "./pairwise.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, distOwner, enqueue, loadRoom, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { b64, distOwner, enqueue, loadRoom, retireSecret, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, type Effects, reason, roomHex, same } from "./room-engine-base.js";
 import { RoomLog } from "./room-log.js";
@@ -198,7 +198,7 @@ export abstract class RoomInbox extends RoomLog {
         fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(from), reason: "rotation from a non-admin" });
         continue;
       }
-      room.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
+      retireSecret(t, room, this.d.now());
       room.roomSecret = rot.roomSecret;
       room.epoch = rot.epoch;
       this.awaitingRotation.delete(hex);

@@ -8,7 +8,7 @@
  */
 
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
-import { type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { RoomEpochSecretSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex, hexToBytes, utf8 } from "../crypto/bytes.js";
 import { base64url, fromBase64url } from "../relay/base64url.js";
 import type { Txn } from "../app/state-store.js";
@@ -21,6 +21,7 @@ export const ROOM_KEYS = {
   rotation: "room-rotation/",
   ownPost: "room-own-post/",
   outbox: "outbox/",
+  retired: "room-retired/",
   outboxNext: "outbox-next",
 } as const;
 
@@ -73,6 +74,34 @@ export function deleteDistsOf(t: Txn, roomId: Uint8Array, identityKey: Uint8Arra
 export function deleteRoomKeys(t: Txn, roomId: Uint8Array, prefixes: string[]): void {
   const hex = bytesToHex(roomId);
   for (const p of prefixes) for (const [k] of t.list(`${p}${hex}/`)) t.delete(k);
+}
+
+/**
+ * Keeps the current secret as a previous one (RM-14: only to decrypt envelopes of earlier
+ * epochs) and records when it was retired, so it can be deleted after the retention period.
+ */
+export function retireSecret(t: Txn, room: RoomRecord, nowMs: number): void {
+  room.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
+  t.put(`${ROOM_KEYS.retired}${bytesToHex(room.roomId)}/${seqKey(room.epoch)}`, utf8(String(nowMs)));
+}
+
+/**
+ * Deletes previous secrets retired more than `retentionMs` ago (RM-14: they MUST be deleted
+ * after the room retention period, when no envelope they open can remain in the log).
+ * Resolves true when the room changed.
+ */
+export function pruneRetiredSecrets(t: Txn, room: RoomRecord, nowMs: number, retentionMs: number): boolean {
+  const prefix = `${ROOM_KEYS.retired}${bytesToHex(room.roomId)}/`;
+  let changed = false;
+  for (const [key, value] of t.list(prefix)) {
+    const at = Number(new TextDecoder().decode(value));
+    if (!(nowMs - at > retentionMs)) continue;
+    const epoch = Number(key.slice(prefix.length));
+    room.previousSecrets = room.previousSecrets.filter((p) => p.epoch !== epoch);
+    t.delete(key);
+    changed = true;
+  }
+  return changed;
 }
 
 /** An outbox job: work with network side effects, persisted so it survives crashes. */
