@@ -197,6 +197,7 @@ export class ClientRuntime implements SecureCommClient {
         memberCount: r.members.length,
         unread: p.engine.unread(id),
         departed: r.departed,
+        rosterStale: p.engine.rosterStale(id),
         isAdmin: r.adminIdentityKey.length === 33 && constantTimeEqual(r.adminIdentityKey, self),
       };
     });

@@ -33,6 +33,11 @@ export interface RoomSummary {
   /** True once we left or were removed; the room stays readable locally but is closed. */
   departed: boolean;
   isAdmin: boolean;
+  /**
+   * True when history expired while this client was away, so membership changes may have been
+   * missed (spec RM-19); show the roster as possibly out of date. Optional for compatibility.
+   */
+  rosterStale?: boolean;
 }
 
 /** Whether we verified a member's safety number, and whether their identity changed since. */

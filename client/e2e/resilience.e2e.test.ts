@@ -129,6 +129,8 @@ describe("resilience end to end", () => {
     await bob.client.start();
     await waitFor(() => bob.closed.some((c) => c.roomId === roomId && c.reason === "history-expired"), "bob is told history expired");
     await waitFor(() => textsIn(bob, roomId).includes("old-9"), "bob reads the retained tail");
+    expect(bob.client.rooms().find((r) => r.roomId === roomId)?.rosterStale).toBe(true);
+    expect(alice.client.rooms().find((r) => r.roomId === roomId)?.rosterStale).toBe(false);
     // Only the retained tail, in order; what expired is gone, not invented.
     const got = textsIn(bob, roomId);
     expect(got.length).toBeLessThanOrEqual(5);

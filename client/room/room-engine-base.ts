@@ -167,6 +167,11 @@ export abstract class RoomEngineBase {
     return loadRoom(this.d.state, hexBytes(roomId));
   }
 
+  /** True when the room's roster may be stale because history expired while away (RM-19). */
+  rosterStale(roomId: string): boolean {
+    return this.d.state.get(`${ROOM_KEYS.stale}${roomId}`) !== undefined;
+  }
+
   /** Unread count of a room (in memory). */
   unread(roomId: string): number {
     return this.unreadCounts.get(roomId) ?? 0;
@@ -335,6 +340,7 @@ export abstract class RoomEngineBase {
     room.distributionId = new Uint8Array(0);
     new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys();
     deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired]);
+    t.delete(`${ROOM_KEYS.stale}${roomHex(room.roomId)}`);
     for (const { key, job } of outboxJobs(t)) if (job.room === roomHex(room.roomId)) t.delete(key);
   }
 

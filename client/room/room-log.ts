@@ -67,7 +67,10 @@ export abstract class RoomLog extends RoomEngineBase {
       if (room === undefined || room.lastSeq >= seq) return;
       room.lastSeq = seq;
       saveRoom(t, room);
-      fx.events.push({ type: "room-closed", roomId: roomHex(roomId), reason: "history-expired" });
+      // RM-19: tell the user, and mark the roster as possibly stale (membership changes may
+      // have expired with the messages).
+      t.put(`${ROOM_KEYS.stale}${roomHex(roomId)}`, new Uint8Array([1]));
+      fx.events.push({ type: "room-closed", roomId: roomHex(roomId), reason: "history-expired" }, { type: "rooms-changed" });
     });
   }
 

@@ -22,6 +22,7 @@ export const ROOM_KEYS = {
   ownPost: "room-own-post/",
   outbox: "outbox/",
   retired: "room-retired/",
+  stale: "room-stale/",
   outboxNext: "outbox-next",
 } as const;
 
