@@ -53,7 +53,7 @@ export async function waitFor(cond: () => boolean, what: string, limitMs = 30_00
 }
 
 /** Waits until every client sees the same `count` members in `roomId` and nothing is pending. */
-export async function waitForRoster(clients: TestClient[], roomId: string, count: number): Promise<void> {
+export async function waitForRoster(clients: TestClient[], roomId: string, count: number, limitMs?: number): Promise<void> {
   await waitFor(
     () =>
       clients.every((c) => {
@@ -61,6 +61,7 @@ export async function waitForRoster(clients: TestClient[], roomId: string, count
         return r !== undefined && !r.departed && r.memberCount === count && c.client.settled();
       }),
     `roster of ${count}`,
+    limitMs,
   );
 }
 
