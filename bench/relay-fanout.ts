@@ -257,12 +257,23 @@ async function startBaseline(): Promise<Target> {
   return { name: "baseline", url, child, headers: {}, roomId: random(16), accessKey: random(32) };
 }
 
-async function measure(t: Target, o: Options): Promise<string[]> {
-  const memory = await memoryPerIdleStream(t, o.idleStreams);
+/**
+ * Runs every phase against targets from `start`: throughput and latency on one process, and
+ * memory on a fresh one, so neither the heap grown by the load phases nor thousands of
+ * just-closed streams distort the other measurements.
+ */
+async function measure(start: () => Promise<Target>, o: Options, children: ChildProcess[]): Promise<string[]> {
+  const t = await start();
+  children.push(t.child);
   const one = await throughput(t, 1, o.posts);
   const ten = await throughput(t, 10, o.posts);
   const hundred = await throughput(t, 100, Math.max(1, Math.floor(o.posts / 4)));
   const [p50, p99] = await latency(t, o.latencySeconds);
+  t.child.kill("SIGTERM");
+  const fresh = await start();
+  children.push(fresh.child);
+  const memory = await memoryPerIdleStream(fresh, o.idleStreams);
+  fresh.child.kill("SIGTERM");
   return [one, ten, hundred, p50, p99, memory];
 }
 
@@ -271,14 +282,9 @@ async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), "securecomm-fanout-"));
   const children: ChildProcess[] = [];
   try {
-    const baseline = await startBaseline();
-    children.push(baseline.child);
-    const base = await measure(baseline, o);
-    baseline.child.kill("SIGTERM");
-    const relay = await startRelay(dataDir);
-    children.push(relay.child);
-    const real = await measure(relay, o);
-    relay.child.kill("SIGTERM");
+    const base = await measure(startBaseline, o, children);
+    let run = 0;
+    const real = await measure(() => startRelay(join(dataDir, String(run++))), o, children);
 
     const rows = [
       "deliveries/s, 1 subscriber",
