@@ -26,6 +26,10 @@ export class HostileRelay {
   #held: RoomEvent | undefined;
   /** Stored room events carrying joins as seen on the stream (captured for replays). */
   capturedJoins: RoomEvent[] = [];
+  /** When set, every mailbox envelope is delivered twice and followed by a bit-flipped copy. */
+  tamperMailbox = false;
+  /** How many forged mailbox envelopes were injected. */
+  forgedMailbox = 0;
   /** Applied rule names, for the test to check the attack really ran. */
   applied: RoomRule[] = [];
 
@@ -100,6 +104,16 @@ export class HostileRelay {
   }
 
   #rewrite(msg: SubscribeResponse): SubscribeResponse[] {
+    if (msg.event.case === "mailbox" && this.tamperMailbox) {
+      const envelopes = msg.event.value.envelopes.flatMap((e) => {
+        const flipped = e.envelope.slice();
+        flipped[flipped.length - 5]! ^= 0x10;
+        this.forgedMailbox++;
+        // The genuine one, a replay of it (same id), and a forgery under an id the relay never used.
+        return [e, e, { ...e, id: e.id + 1_000_000_000n, envelope: flipped }];
+      });
+      return [{ ...msg, event: { case: "mailbox", value: { ...msg.event.value, envelopes } } }];
+    }
     if (msg.event.case !== "room") return [msg];
     const out: RoomEvent[] = [];
     for (const ev of msg.event.value.events) {

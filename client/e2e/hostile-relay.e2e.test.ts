@@ -47,11 +47,19 @@ describe("hostile relay end to end", () => {
     );
     if (malloryBundle.result.case !== "bundle") throw new Error("mallory has no bundle");
     hostile.substituteBundles = [malloryBundle.result.value];
+    hostile.tamperMailbox = true; // dave's answer to carol arrives replayed and with a forged twin
     const dave = await newClient(relay.url, "Dave Hostile-Relay Test");
     clients.push(dave);
     await dave.client.joinRoom(inviteLink);
     await waitForRoster([alice, bob, carol, dave], roomId, 4);
     expect(hostile.substituted).toBe(1);
+    hostile.tamperMailbox = false;
+    expect(hostile.forgedMailbox).toBeGreaterThan(0);
+    // Forged pairwise envelopes are rejected and reported; the replayed genuine ones are not.
+    const rejected = carol.failures.filter((f) => f.reason.startsWith("pairwise message rejected"));
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(rejected.length).toBeLessThanOrEqual(hostile.forgedMailbox);
+    expect(carol.failures.some((f) => f.reason.includes("duplicate"))).toBe(false);
     expect(carol.failures.some((f) => f.reason.includes("untrusted_identity"))).toBe(true);
     // carol never trusted mallory's key for dave's address, and dave got carol's key later.
     expect(carol.client.members(roomId).find((m) => m.address === dave.address)?.verification).toBe("unverified");
