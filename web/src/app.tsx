@@ -34,13 +34,22 @@ export interface AppProps {
   addressBar?: AddressBar & Pick<EventTarget, "addEventListener" | "removeEventListener">;
   /** Deletes the identity, all local data, and starts over. */
   onDeleteEverything: () => Promise<void>;
+  /**
+   * Told whenever the pending invite changes (picked up, joined, declined), so main.tsx can
+   * keep it in memory if this tab stops and later takes over again (lib/active-tab.ts).
+   */
+  onInviteChange?: (link: string | undefined) => void;
 }
 
 /** The whole app. */
 export function App(props: AppProps) {
   const s = props.session;
   const [screen, setScreen] = createSignal<Screen>({ name: "home" });
-  const [invite, setInvite] = createSignal<string | undefined>(props.initialInvite);
+  const [invite, setPendingInvite] = createSignal<string | undefined>(props.initialInvite);
+  const setInvite = (link: string | undefined) => {
+    setPendingInvite(link);
+    props.onInviteChange?.(link);
+  };
 
   onMount(() => {
     const bar = props.addressBar;

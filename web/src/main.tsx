@@ -1,42 +1,84 @@
 /**
- * The browser entry point: read an invite from the address bar (and remove it), open the
- * client on IndexedDB against the relay that served the page, mount the app.
+ * The browser entry point: read an invite from the address bar (and remove it), claim the
+ * active-tab lock, open the client on IndexedDB against the relay that served the page, mount
+ * the app. A tab without the lock shows the "open in another tab" notice instead; a tab that
+ * loses it ("Use here" elsewhere) stops its client, closes the store and shows the notice.
  *
- * Owns: start-up order and the "delete everything" restart. Does not own: anything the app
- * shows (app.tsx) or the network client (net/open-web-client.ts).
+ * Owns: start-up order, the active-tab life cycle (lib/active-tab.ts), the invite kept in
+ * memory across it, and the "delete everything" restart. Does not own: anything the app shows
+ * (app.tsx, views/) or the network client (net/open-web-client.ts).
  */
 
 import "./styles.css";
+import type { JSX } from "solid-js";
 import { render } from "solid-js/web";
 import { App } from "./app.js";
+import { claimActiveTab } from "./lib/active-tab.js";
 import { ACTION_SENTENCES } from "./lib/error-messages.js";
 import { takeInviteFromAddressBar } from "./lib/invite-fragment.js";
 import { deleteLocalData, openWebClient } from "./net/open-web-client.js";
 import { createWebSession } from "./state/session.js";
+import { OtherTabView } from "./views/other-tab-view.js";
 
-async function main(root: HTMLElement): Promise<void> {
-  // First thing, before any await: the secret must not stay in the address bar.
-  const invite = takeInviteFromAddressBar(window);
-  let client;
-  try {
-    client = await openWebClient();
-  } catch {
+function main(root: HTMLElement): void {
+  // First thing, before any await: the secret must not stay in the address bar. It is kept in
+  // memory until joined or declined, so it survives this tab waiting behind another one.
+  let pendingInvite = takeInviteFromAddressBar(window);
+  let running = false;
+  let unmount: (() => void) | undefined;
+
+  const show = (view: () => JSX.Element): void => {
+    unmount?.();
+    root.replaceChildren();
+    unmount = render(view, root);
+  };
+  const showFatal = (): void => {
+    unmount?.();
+    unmount = undefined;
     const p = document.createElement("p");
     p.className = "error fatal";
     p.setAttribute("role", "alert");
     p.textContent = ACTION_SENTENCES.start;
     root.replaceChildren(p);
-    return;
-  }
-  const opened = client;
-  const session = createWebSession(opened, { origin: window.location.origin });
-  root.replaceChildren();
-  render(
-    () => (
+  };
+  const showNotice = (): void =>
+    show(() => <OtherTabView invited={pendingInvite !== undefined} onUseHere={() => start(true)} />);
+
+  // While the notice shows, no App listens for invites opened in this tab: keep them too.
+  window.addEventListener("hashchange", () => {
+    if (running) return;
+    const link = takeInviteFromAddressBar(window);
+    if (link === undefined) return;
+    pendingInvite = link;
+    showNotice();
+  });
+
+  /** Claims the lock (stealing it for "Use here"), then runs the client until the lock is lost. */
+  async function start(steal: boolean): Promise<void> {
+    const lease = await claimActiveTab(globalThis.navigator.locks, { steal });
+    if (lease === undefined) {
+      // Another tab runs the client (or took over again while this one waited).
+      if (!steal) showNotice();
+      return;
+    }
+    let client;
+    try {
+      client = await openWebClient();
+    } catch {
+      lease.release();
+      showFatal();
+      return;
+    }
+    const opened = client;
+    running = true;
+    const session = createWebSession(opened, { origin: window.location.origin });
+    const invite = pendingInvite;
+    show(() => (
       <App
         session={session}
         {...(invite !== undefined ? { initialInvite: invite } : {})}
         addressBar={window}
+        onInviteChange={(link) => (pendingInvite = link)}
         onDeleteEverything={async () => {
           await session.deleteEverything();
           session.dispose();
@@ -45,13 +87,25 @@ async function main(root: HTMLElement): Promise<void> {
           window.location.replace(window.location.pathname);
         }}
       />
-    ),
-    root,
-  );
-  // The client reconnects on its own and reports its state through events; a failed first
-  // start shows as "Offline" in the header with a retry button, so nothing more to do here.
-  await session.init().catch(() => undefined);
+    ));
+    // The client reconnects on its own and reports its state through events; a failed first
+    // start shows as "Offline" in the header with a retry button, so nothing more to do here.
+    const initialised = session.init().catch(() => undefined);
+
+    void lease.lost.then(async () => {
+      // Another tab pressed "Use here": stop the Subscribe loop, close the store, and only
+      // then release the lock that tab waits on before opening the same database.
+      running = false;
+      session.dispose();
+      showNotice();
+      await initialised;
+      await opened.close().catch(() => undefined);
+      lease.release();
+    });
+  }
+
+  void start(false).catch(showFatal);
 }
 
 const root = document.getElementById("app");
-if (root !== null) void main(root);
+if (root !== null) main(root);

@@ -25,7 +25,8 @@ export type FailedAction =
   | "rename"
   | "delete-everything"
   | "copy-link"
-  | "connect";
+  | "connect"
+  | "use-here";
 
 /** The sentence when nothing more specific is known, per action. */
 export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
@@ -43,6 +44,7 @@ export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
   "delete-everything": "Not everything could be deleted. Try again, or clear this site's data in your browser settings.",
   "copy-link": "The link could not be copied automatically. Select it and copy it yourself.",
   connect: "The relay cannot be reached. SecureComm keeps retrying on its own.",
+  "use-here": "SecureComm could not start in this tab. Close its other tabs, then reload this one.",
 };
 
 /** Sentences for protocol failures the user can meet (client/errors.ts codes). */

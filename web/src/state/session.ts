@@ -88,7 +88,10 @@ export interface WebSession {
   /** Restarts the relay connection now (the retry button). */
   reconnect(): Promise<void>;
   deleteEverything(): Promise<void>;
-  /** Unsubscribes from the client and stops timers (does not close the client). */
+  /**
+   * Unsubscribes from the client and stops timers (does not close the client); the relay
+   * connection is never started afterwards.
+   */
   dispose(): void;
 }
 
@@ -208,6 +211,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     setState("typing", e.roomId, e.sender, now() + TYPING_TTL_MS);
   }
 
+  let disposed = false;
   const unsubscribe = [
     client.on("message", onMessage),
     client.on("typing", onTyping),
@@ -236,6 +240,9 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
   ];
 
   async function start(): Promise<void> {
+    // A session disposed meanwhile (this tab lost the active-tab lock while an identity was
+    // being created) must not start a Subscribe loop on a closed client.
+    if (disposed) return;
     loadIdentity();
     loadRooms();
     for (const room of state.rooms) loadMembers(room.roomId, false);
@@ -380,6 +387,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       await client.deleteEverything();
     },
     dispose() {
+      disposed = true;
       for (const off of unsubscribe) off();
       for (const timer of typingTimers.values()) clearTimeout(timer);
       for (const mine of ourTyping.values()) if (mine.idle !== undefined) clearTimeout(mine.idle);
