@@ -22,7 +22,7 @@ import {
   RelayInfoService,
   file_securecomm_relay_v1_relay_info,
 } from "../gen/securecomm/relay/v1/relay_info_pb.js";
-import { MAX_REQUEST_BYTES, METRICS_CONTENT_TYPE, startRelayServer } from "./server.js";
+import { KEEP_ALIVE_TIMEOUT_MS, MAX_REQUEST_BYTES, METRICS_CONTENT_TYPE, startRelayServer } from "./server.js";
 import { openRelay } from "./services/index.js";
 import { CONTENT_SECURITY_POLICY } from "./static.js";
 import { grpcFrame, h1Request, h2Request } from "./testing/raw-http.js";
@@ -483,6 +483,15 @@ describe("static files", () => {
     } finally {
       await plain.close();
     }
+  });
+});
+
+describe("HTTP/1.1 keep-alive", () => {
+  it("keeps idle connections longer than Node's 5 s default and tells clients so", async () => {
+    const res = await h1Request(relay.url, { path: "/", headers: { connection: "keep-alive" } });
+    expect(res.status).toBe(200);
+    expect(res.headers["keep-alive"]).toBe(`timeout=${KEEP_ALIVE_TIMEOUT_MS / 1000}`);
+    expect(KEEP_ALIVE_TIMEOUT_MS).toBeGreaterThan(5_000);
   });
 });
 

@@ -55,6 +55,14 @@ export const PROTOCOL_SNIFF_TIMEOUT_MS = 30_000;
  */
 export const HEADERS_TIMEOUT_MS = 60_000;
 
+/**
+ * How long an idle HTTP/1.1 keep-alive connection stays open. Node's default (5 s) races with
+ * clients that reuse pooled connections: a request written just as the server closes the
+ * socket fails with ECONNRESET (seen in client/e2e under load). Clients learn the value from
+ * the `Keep-Alive: timeout=…` header and close first; it stays below HEADERS_TIMEOUT_MS.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 55_000;
+
 /** The HTTP/2 client connection preface (RFC 9113 §3.4); h2c prior-knowledge starts with it. */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -425,6 +433,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       {
         requestTimeout: 0,
         headersTimeout,
+        keepAliveTimeout: Math.min(KEEP_ALIVE_TIMEOUT_MS, headersTimeout),
         // Node checks timeouts on this period (30 s by default); a shorter headers timeout
         // needs more frequent checks to mean anything.
         connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))),
