@@ -58,6 +58,24 @@ export interface RestartableRelay {
   readonly dataDir: string;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /**
+   * Subscribe streams open right now, from the relay's own metrics (opened minus ended since
+   * the last start); 0 while stopped.
+   */
+  openSubscribeStreams(): number;
+}
+
+/** Sums every sample of `metric` (all label sets) in a Prometheus text exposition. */
+export function sumMetric(exposition: string, metric: string): number {
+  let total = 0;
+  for (const line of exposition.split("\n")) {
+    if (!line.startsWith(metric)) continue;
+    const rest = line.slice(metric.length);
+    if (rest[0] !== " " && rest[0] !== "{") continue;
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (Number.isFinite(value)) total += value;
+  }
+  return total;
 }
 
 /** Starts a real relay (SQLite in `dataDir`) serving `staticDir`, on `port` (0: any free one). */
@@ -86,6 +104,11 @@ export async function startRestartableRelay(options: { dataDir: string; staticDi
     },
     dataDir: options.dataDir,
     start,
+    openSubscribeStreams() {
+      if (!running) return 0;
+      const text = running.relay.renderMetrics();
+      return sumMetric(text, "securecomm_relay_streams_opened_total") - sumMetric(text, "securecomm_relay_streams_closed_total");
+    },
     async stop() {
       const r = running;
       running = undefined;
