@@ -9,8 +9,8 @@
  * synthetic; nothing is logged but timings.
  */
 
-import { startTestRelay } from "../../relay/testing/test-relay.js";
-import { newClient, type TestClient, waitFor, waitForRoster } from "./harness.test-support.js";
+import { startTestRelay } from "../relay/testing/test-relay.js";
+import { newClient, type TestClient, waitFor, waitForRoster } from "../client/e2e/harness.test-support.js";
 
 /** Messages per size for the latency figures. */
 const MESSAGES = 40;
