@@ -2,15 +2,30 @@
  * Curve25519 keys in Signal's encoding.
  *
  * Owns: `PublicKey` (33 bytes on the wire: 0x05 ‖ u), `PrivateKey` (32 clamped bytes),
- * `KeyPair`, X25519 agreement and XEdDSA signatures on them (spec EN-01, EN-02, EN-03). Agreement and verification use WebCrypto when the runtime has X25519 and
- * Ed25519 (detected once, see x25519.ts / xeddsa.ts) and noble otherwise.
+ * `KeyPair`, X25519 agreement and XEdDSA signatures on them (spec EN-01, EN-02, EN-03).
+ * Agreement and verification use WebCrypto when the runtime has X25519 and Ed25519 (detected
+ * once, see x25519.ts / xeddsa.ts) and noble otherwise. Hot-path economies, all giving the
+ * same bytes as the portable path (property tests in curve.test.ts): a key's public half is
+ * derived once per process (public-half-cache.ts); a private key is imported into WebCrypto
+ * once per object, as a cheap JWK when its public half is known; a public key is imported once
+ * per object; `generateAsync` makes a key pair natively in one call.
  * Does not own: prekeys and identities (client/keys/), KEM keys (kem.ts).
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { ProtocolError } from "../errors.js";
 import { concatBytes, constantTimeEqual, randomBytes } from "./bytes.js";
 import { SecretHolder } from "./redact.js";
-import { hasNativeX25519, importX25519PrivateNative, x25519AgreeNative, x25519AgreeNoble } from "./x25519.js";
+import { lookupPublicHalf, publicHalfId, rememberPublicHalf } from "./public-half-cache.js";
+import {
+  generateX25519Native,
+  hasNativeX25519,
+  importX25519PrivateJwk,
+  importX25519PrivateWithPublic,
+  importX25519PublicNative,
+  jwkImportChecksPublicKey,
+  x25519AgreeNativeKey,
+  x25519AgreeNoble,
+} from "./x25519.js";
 import {
   XEDDSA_RANDOM_LENGTH,
   hasNativeEd25519,
@@ -34,6 +49,20 @@ export function clampPrivateKey(bytes: Uint8Array): Uint8Array {
   k[0] = (k[0] as number) & 248;
   k[31] = ((k[31] as number) & 127) | 64;
   return k;
+}
+
+/** Imported WebCrypto X25519 public keys per PublicKey object (one import per object). */
+const importedX25519Public = new WeakMap<PublicKey, Promise<CryptoKey>>();
+
+function nativePublic(key: PublicKey): Promise<CryptoKey> {
+  let imported = importedX25519Public.get(key);
+  if (imported === undefined) {
+    imported = importX25519PublicNative(key.publicBytes);
+    // A rejected import is reported by the agreement that awaits it (as invalid_key).
+    imported.catch(() => undefined);
+    importedX25519Public.set(key, imported);
+  }
+  return imported;
 }
 
 /**
@@ -100,9 +129,12 @@ export class PublicKey {
  */
 export class PrivateKey extends SecretHolder {
   readonly #k: Uint8Array;
+  #halfId: string | undefined;
   #publicKey: PublicKey | undefined;
   #signingKey: XeddsaSigningKey | undefined;
   #nativeKey: Promise<CryptoKey> | undefined;
+  /** A public key a record claims for this key: only picks the cheap native import, never trusted. */
+  #claimedU: Uint8Array | undefined;
 
   private constructor(clamped: Uint8Array) {
     super("PrivateKey");
@@ -112,6 +144,27 @@ export class PrivateKey extends SecretHolder {
   /** A fresh private key from the CSPRNG. */
   static generate(): PrivateKey {
     return new PrivateKey(clampPrivateKey(randomBytes(PRIVATE_KEY_LENGTH)));
+  }
+
+  /**
+   * A fresh private key from the platform CSPRNG (spec EN-01), made by WebCrypto when the
+   * runtime has X25519: the public half and the imported key come with it, so the key's first
+   * agreement and `getPublicKey()` cost no scalar multiplication. Falls back to `generate()`.
+   */
+  static async generateAsync(): Promise<PrivateKey> {
+    if (await hasNativeX25519()) {
+      try {
+        const { k, u, key } = await generateX25519Native();
+        // X25519 clamps the scalar itself, so the native key and its u are those of clamp(k).
+        const privateKey = new PrivateKey(clampPrivateKey(k));
+        privateKey.#publicKey = PublicKey.fromPublicBytes(u);
+        privateKey.#nativeKey = Promise.resolve(key);
+        return privateKey;
+      } catch {
+        // A runtime that probes fine but cannot generate or export: portable path.
+      }
+    }
+    return PrivateKey.generate();
   }
 
   /**
@@ -125,20 +178,100 @@ export class PrivateKey extends SecretHolder {
     return new PrivateKey(clampPrivateKey(bytes));
   }
 
+  /**
+   * `deserialize(bytes)` for a private key stored beside the 33-byte public key it should have
+   * (a ratchet state, a prekey record; spec EN-01). The claim is never trusted: it only lets
+   * the first agreement import the key as a cheap JWK (the runtime checks the pair; on refusal
+   * the key is imported without it). `getPublicKey()` still derives or looks up the real one.
+   */
+  static deserializeWithClaimedPublicKey(bytes: Uint8Array, claimedPublicKey: Uint8Array): PrivateKey {
+    const key = PrivateKey.deserialize(bytes);
+    if (claimedPublicKey.length === PUBLIC_KEY_LENGTH && claimedPublicKey[0] === KEY_TYPE_DJB) {
+      key.#claimedU = claimedPublicKey.slice(1);
+    }
+    return key;
+  }
+
   /** The 32 clamped bytes (a fresh copy). Secret: store it, never print it. */
   serialize(): Uint8Array {
     return Uint8Array.from(this.#k);
   }
 
-  /** The matching public key (computed once, then cached). */
-  getPublicKey(): PublicKey {
+  #id(): string {
+    this.#halfId ??= publicHalfId(this.#k);
+    return this.#halfId;
+  }
+
+  /** The public key if this object or the process already knows it (no derivation). */
+  #knownPublicKey(): PublicKey | undefined {
     if (this.#publicKey === undefined) {
-      // aB on Edwards25519 maps to X25519(k, 9) (RFC 7748 §4.1); the precomputed Edwards base
-      // multiplication is much faster than a Montgomery ladder, and signing reuses aB.
-      this.#signingKey ??= xeddsaSigningKey(this.#k);
-      this.#publicKey = PublicKey.fromPublicBytes(ed25519.utils.toMontgomery(this.#signingKey.aBytes));
+      const u = lookupPublicHalf(this.#id())?.u;
+      if (u !== undefined) this.#publicKey = PublicKey.fromPublicBytes(u);
     }
     return this.#publicKey;
+  }
+
+  #signing(): XeddsaSigningKey {
+    if (this.#signingKey === undefined) {
+      const knownA = lookupPublicHalf(this.#id())?.a;
+      this.#signingKey = xeddsaSigningKey(this.#k, knownA);
+      if (knownA === undefined) rememberPublicHalf(this.#id(), { a: this.#signingKey.aBytes });
+    }
+    return this.#signingKey;
+  }
+
+  /** The matching public key (derived once per key per process, then cached). */
+  getPublicKey(): PublicKey {
+    const known = this.#knownPublicKey();
+    if (known !== undefined) return known;
+    // aB on Edwards25519 maps to X25519(k, 9) (RFC 7748 §4.1); the precomputed Edwards base
+    // multiplication is much faster than a Montgomery ladder, and signing reuses aB.
+    const u = ed25519.utils.toMontgomery(this.#signing().aBytes);
+    rememberPublicHalf(this.#id(), { u });
+    this.#publicKey = PublicKey.fromPublicBytes(u);
+    return this.#publicKey;
+  }
+
+  /**
+   * The matching public key, derived through WebCrypto when the runtime has X25519 (the import
+   * is then reused by `agree`), else as `getPublicKey()`. Same result either way.
+   */
+  async getPublicKeyAsync(): Promise<PublicKey> {
+    const known = this.#knownPublicKey();
+    if (known !== undefined) return known;
+    if (await hasNativeX25519()) {
+      await this.#native();
+      if (this.#publicKey !== undefined) return this.#publicKey;
+    }
+    return this.getPublicKey();
+  }
+
+  #native(): Promise<CryptoKey> {
+    this.#nativeKey ??= this.#importNative();
+    return this.#nativeKey;
+  }
+
+  async #importNative(): Promise<CryptoKey> {
+    const known = this.#knownPublicKey();
+    const u = known?.publicBytes ?? this.#claimedU;
+    if (u !== undefined) {
+      try {
+        const key = await importX25519PrivateJwk(this.#k, u);
+        // A runtime that checks the pair has just proven the claim (canonical u only).
+        if (known === undefined && ((u[31] as number) & 0x80) === 0 && (await jwkImportChecksPublicKey())) {
+          this.#publicKey ??= PublicKey.fromPublicBytes(u);
+        }
+        return key;
+      } catch {
+        // The claimed public key is not this key's (a corrupt record): import without it.
+      }
+    }
+    // PKCS#8 import is the slow one; read the public half back so it is not derived again for
+    // this object. Not put in the process-wide cache: most keys imported here are one-time
+    // ratchet keys, which would only push out long-lived entries.
+    const { key, u: derived } = await importX25519PrivateWithPublic(this.#k);
+    this.#publicKey ??= PublicKey.fromPublicBytes(derived);
+    return key;
   }
 
   /**
@@ -147,16 +280,15 @@ export class PrivateKey extends SecretHolder {
    */
   async agree(publicKey: PublicKey): Promise<Uint8Array> {
     if (await hasNativeX25519()) {
-      this.#nativeKey ??= importX25519PrivateNative(this.#k);
-      return x25519AgreeNative(await this.#nativeKey, publicKey.publicBytes);
+      const privateKey = await this.#native();
+      return x25519AgreeNativeKey(privateKey, nativePublic(publicKey));
     }
     return x25519AgreeNoble(this.#k, publicKey.publicBytes);
   }
 
   /** XEdDSA signature (64 bytes, libsignal encoding; spec EN-03) over `message` with fresh random Z (EN-10). */
   sign(message: Uint8Array): Uint8Array {
-    this.#signingKey ??= xeddsaSigningKey(this.#k);
-    return xeddsaSign(this.#signingKey, message, randomBytes(XEDDSA_RANDOM_LENGTH));
+    return xeddsaSign(this.#signing(), message, randomBytes(XEDDSA_RANDOM_LENGTH));
   }
 }
 
@@ -176,6 +308,12 @@ export class KeyPair extends SecretHolder {
   /** A fresh key pair from the CSPRNG. */
   static generate(): KeyPair {
     return KeyPair.fromPrivateKey(PrivateKey.generate());
+  }
+
+  /** A fresh key pair, made natively where possible (see `PrivateKey.generateAsync`; spec EN-01). */
+  static async generateAsync(): Promise<KeyPair> {
+    const privateKey = await PrivateKey.generateAsync();
+    return new KeyPair(await privateKey.getPublicKeyAsync(), privateKey);
   }
 
   /** The key pair for an existing private key. */

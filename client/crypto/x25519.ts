@@ -7,6 +7,11 @@
  * detected once, by computing the RFC 7748 §6.1 shared secret and comparing it, so a runtime
  * that computes something else is never used. Both paths reject an all-zero output
  * (SIGNAL-FACTS "Keys and signatures": low-order inputs are rejected).
+ * Also owns the native key plumbing that keeps agreement cheap (measured on Node 20 by
+ * `npm run bench:crypto`): a PKCS#8 import costs several times an X25519 agreement, while a
+ * JWK import that also carries the public half is cheap, so a private key whose public half is
+ * known is imported as JWK; key generation through WebCrypto yields both halves and the
+ * imported key in one call; imported public keys are reusable across agreements.
  * Does not own: key encodings (curve.ts).
  */
 import { x25519 } from "@noble/curves/ed25519.js";
@@ -29,6 +34,8 @@ const X25519_PKCS8_PREFIX = new Uint8Array([
 const PROBE_PRIVATE = hexToBytes("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
 const PROBE_PUBLIC = hexToBytes("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
 const PROBE_SHARED = hexToBytes("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+/** RFC 7748 §6.1: Alice's public key, which the runtime must report for her private key. */
+const PROBE_OWN_PUBLIC = hexToBytes("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
 
 function arrayBufferCopy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(bytes);
@@ -43,6 +50,95 @@ export function importX25519PrivateNative(k: Uint8Array): Promise<CryptoKey> {
     false,
     ["deriveBits"],
   );
+}
+
+/** base64url without padding (RFC 7515 §2), the JWK encoding of key bytes. */
+function base64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): Uint8Array {
+  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Imports scalar `k` with its claimed public u-coordinate `u` as a JWK (RFC 8037 §2), which
+ * runtimes import far faster than PKCS#8. Rejects when the runtime refuses the pair (Node
+ * checks that `u` belongs to `k`); agreement only ever uses `k`, so a runtime that skips that
+ * check still computes the right secret. Callers fall back to `importX25519PrivateNative`.
+ */
+export function importX25519PrivateJwk(k: Uint8Array, u: Uint8Array): Promise<CryptoKey> {
+  return globalThis.crypto.subtle.importKey(
+    "jwk",
+    { kty: "OKP", crv: "X25519", d: base64Url(k), x: base64Url(u) },
+    { name: "X25519" },
+    false,
+    ["deriveBits"],
+  );
+}
+
+/**
+ * Imports scalar `k` as PKCS#8 (extractable) and reads its public u-coordinate back from the
+ * runtime: the public half at no extra cost when the key has to be imported anyway.
+ */
+export async function importX25519PrivateWithPublic(k: Uint8Array): Promise<{ key: CryptoKey; u: Uint8Array }> {
+  const key = await globalThis.crypto.subtle.importKey(
+    "pkcs8",
+    arrayBufferCopy(concatBytes(X25519_PKCS8_PREFIX, k)),
+    { name: "X25519" },
+    true,
+    ["deriveBits"],
+  );
+  const jwk = await globalThis.crypto.subtle.exportKey("jwk", key);
+  if (typeof jwk.x !== "string") throw new TypeError("X25519 JWK export without x");
+  const u = fromBase64Url(jwk.x);
+  if (u.length !== X25519_LENGTH) throw new TypeError("X25519 JWK export with a bad x");
+  return { key, u };
+}
+
+/**
+ * A fresh X25519 key pair from WebCrypto (the platform CSPRNG, as `crypto.getRandomValues`):
+ * the 32-byte scalar, its public u-coordinate and the key ready for agreement, in one native
+ * call instead of a portable scalar multiplication plus an import.
+ */
+export async function generateX25519Native(): Promise<{ k: Uint8Array; u: Uint8Array; key: CryptoKey }> {
+  const pair = (await globalThis.crypto.subtle.generateKey({ name: "X25519" }, true, ["deriveBits"])) as CryptoKeyPair;
+  const jwk = await globalThis.crypto.subtle.exportKey("jwk", pair.privateKey);
+  if (typeof jwk.d !== "string" || typeof jwk.x !== "string") throw new TypeError("X25519 JWK export without d or x");
+  const k = fromBase64Url(jwk.d);
+  const u = fromBase64Url(jwk.x);
+  if (k.length !== X25519_LENGTH || u.length !== X25519_LENGTH) throw new TypeError("X25519 JWK export with bad lengths");
+  return { k, u, key: pair.privateKey };
+}
+
+/**
+ * Imports a peer's u-coordinate as a WebCrypto public key, for `x25519AgreeNativeKey`. A
+ * rejected import surfaces there as `ProtocolError("invalid_key")`.
+ */
+export function importX25519PublicNative(u: Uint8Array): Promise<CryptoKey> {
+  return globalThis.crypto.subtle.importKey("raw", arrayBufferCopy(u), { name: "X25519" }, true, []);
+}
+
+/**
+ * X25519 through WebCrypto with both keys already imported. A failed import or an all-zero
+ * output → `ProtocolError("invalid_key")`, exactly as `x25519AgreeNative`.
+ */
+export async function x25519AgreeNativeKey(privateKey: CryptoKey, publicKey: Promise<CryptoKey>): Promise<Uint8Array> {
+  let out: Uint8Array;
+  try {
+    out = new Uint8Array(
+      await globalThis.crypto.subtle.deriveBits({ name: "X25519", public: await publicKey } as never, privateKey, 256),
+    );
+  } catch {
+    throw new ProtocolError("invalid_key");
+  }
+  if (isAllZero(out)) throw new ProtocolError("invalid_key");
+  return out;
 }
 
 /**
@@ -80,9 +176,35 @@ function isAllZero(bytes: Uint8Array): boolean {
 }
 
 let nativeDetection: Promise<boolean> | undefined;
+let jwkCheckDetection: Promise<boolean> | undefined;
 
 /**
- * Whether WebCrypto X25519 is usable here; probed once (RFC 7748 §6.1 vector) and cached.
+ * Whether this runtime's JWK import refuses a private key paired with another key's public
+ * half (probed once with the RFC 7748 §6.1 keys: Alice's scalar with Bob's u must be refused,
+ * with her own u accepted). Where it does, a successful `importX25519PrivateJwk` proves the
+ * claimed public key, so it need not be derived again.
+ */
+export function jwkImportChecksPublicKey(): Promise<boolean> {
+  jwkCheckDetection ??= (async () => {
+    try {
+      if (!(await hasNativeX25519())) return false;
+      await importX25519PrivateJwk(PROBE_PRIVATE, PROBE_OWN_PUBLIC);
+    } catch {
+      return false;
+    }
+    try {
+      await importX25519PrivateJwk(PROBE_PRIVATE, PROBE_PUBLIC);
+      return false;
+    } catch {
+      return true;
+    }
+  })();
+  return jwkCheckDetection;
+}
+
+/**
+ * Whether WebCrypto X25519 is usable here; probed once (RFC 7748 §6.1 vector: the shared
+ * secret and the public key the runtime reports) and cached.
  */
 export function hasNativeX25519(): Promise<boolean> {
   nativeDetection ??= (async () => {
@@ -90,7 +212,10 @@ export function hasNativeX25519(): Promise<boolean> {
       if (globalThis.crypto?.subtle === undefined) return false;
       const key = await importX25519PrivateNative(PROBE_PRIVATE);
       const shared = await x25519AgreeNative(key, PROBE_PUBLIC);
-      return constantTimeEqual(shared, PROBE_SHARED);
+      // The public half read back from the runtime (importX25519PrivateWithPublic,
+      // generateX25519Native) is used as the key's public key: check it too.
+      const { u } = await importX25519PrivateWithPublic(PROBE_PRIVATE);
+      return constantTimeEqual(shared, PROBE_SHARED) && constantTimeEqual(u, PROBE_OWN_PUBLIC);
     } catch {
       return false;
     }

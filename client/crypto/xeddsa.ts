@@ -51,11 +51,16 @@ export interface XeddsaSigningKey {
   readonly aBytes: Uint8Array;
 }
 
-/** Precomputes the signing scalar and Edwards public key for the clamped private key `k`. */
-export function xeddsaSigningKey(k: Uint8Array): XeddsaSigningKey {
+/**
+ * Precomputes the signing scalar and Edwards public key for the clamped private key `k`
+ * (spec EN-03). `knownA` is A = aB as derived earlier for this same `k` (public-half-cache.ts):
+ * it skips the base-point multiplication, the whole cost of this function.
+ */
+export function xeddsaSigningKey(k: Uint8Array, knownA?: Uint8Array): XeddsaSigningKey {
   if (k.length !== 32) throw new RangeError("xeddsaSign: private key must be 32 bytes");
   const a = Fn.create(bytesToNumberLE(k));
-  return { k: Uint8Array.from(k), a, aBytes: Point.BASE.multiply(a).toBytes() };
+  const aBytes = knownA !== undefined && knownA.length === 32 ? Uint8Array.from(knownA) : Point.BASE.multiply(a).toBytes();
+  return { k: Uint8Array.from(k), a, aBytes };
 }
 
 /**

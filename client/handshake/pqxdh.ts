@@ -58,7 +58,7 @@ function derive(parts: readonly Uint8Array[]): PqxdhSecrets {
  * [‖ DH(EKa, OPKb)] ‖ Kyber shared secret, after the 0xFF×32 prefix, through HKDF to 96 bytes.
  */
 export async function pqxdhInitiate(p: PqxdhInitiateParams): Promise<PqxdhInitiateResult> {
-  const base = p.baseKey ?? PrivateKey.generate();
+  const base = p.baseKey ?? (await PrivateKey.generateAsync());
   const b = p.bundle;
   const dh1 = await p.ourIdentity.privateKey.agree(b.signedPreKey);
   const dh2 = await base.agree(b.identityKey);
@@ -67,7 +67,7 @@ export async function pqxdhInitiate(p: PqxdhInitiateParams): Promise<PqxdhInitia
   if (b.preKey !== undefined) parts.push(await base.agree(b.preKey));
   const kem = p.encapsulate !== undefined ? await p.encapsulate(b.kyberPreKey) : await b.kyberPreKey.encapsulate();
   parts.push(kem.sharedSecret);
-  return { secrets: derive(parts), baseKey: base.getPublicKey(), kyberCiphertext: kem.ciphertext };
+  return { secrets: derive(parts), baseKey: await base.getPublicKeyAsync(), kyberCiphertext: kem.ciphertext };
 }
 
 /** Inputs of `pqxdhRespond`. */

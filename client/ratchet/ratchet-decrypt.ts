@@ -112,15 +112,17 @@ export async function ratchetDecrypt(
     // far-ahead message costs no DH.
     if (message.counter > MAX_FORWARD_JUMPS) throw new ProtocolError("counter_too_large");
     const theirKey = parsePublicKey(message.ratchetKey);
-    const ours = PrivateKey.deserialize(sender.ratchetPrivateKey);
+    // The state stores our public ratchet key beside the private one: a cheap native import.
+    const ours = PrivateKey.deserializeWithClaimedPublicKey(sender.ratchetPrivateKey, sender.ratchetPublicKey);
     const receiving = rootStep(rootKey, await ours.agree(theirKey));
-    const fresh = options.newRatchetKey?.() ?? PrivateKey.generate();
+    // Generated natively where possible: public half and import in one call (curve.ts).
+    const fresh = options.newRatchetKey?.() ?? (await PrivateKey.generateAsync());
     const sending = rootStep(receiving.rootKey, await fresh.agree(theirKey));
     rootKey = sending.rootKey;
     const index = sender.chainKey.index;
     previousCounter = index > 0 ? index - 1 : 0;
     senderChain = create(SenderChainSchema, {
-      ratchetPublicKey: fresh.getPublicKey().serialize(),
+      ratchetPublicKey: (await fresh.getPublicKeyAsync()).serialize(),
       ratchetPrivateKey: fresh.serialize(),
       chainKey: create(ChainKeySchema, { index: 0, key: sending.chainKey }),
     });

@@ -68,7 +68,7 @@ export async function createInitiatorState(p: InitiatorStateParams): Promise<Ses
     rootKey: step.rootKey,
     previousCounter: 0,
     senderChain: create(SenderChainSchema, {
-      ratchetPublicKey: p.ourRatchetKey.getPublicKey().serialize(),
+      ratchetPublicKey: (await p.ourRatchetKey.getPublicKeyAsync()).serialize(),
       ratchetPrivateKey: p.ourRatchetKey.serialize(),
       chainKey: create(ChainKeySchema, { index: 0, key: step.chainKey }),
     }),

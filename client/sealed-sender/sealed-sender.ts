@@ -120,7 +120,7 @@ export async function sealedSenderEncrypt(
     create(SealedSenderContentSchema, { type, senderCertificate: certificate, content: inner.content }),
   );
 
-  const ephemeral = KeyPair.generate();
+  const ephemeral = await KeyPair.generateAsync();
   const e = ephemeralKeys(destinationIdentity, ephemeral.publicKey, await ephemeral.privateKey.agree(destinationIdentity));
   const encryptedStatic = encryptPart(e.cipherKey, e.macKey, senderIdentity.publicKey.serialize());
   const s = staticKeys(e.chainKey, encryptedStatic, await senderIdentity.privateKey.agree(destinationIdentity));

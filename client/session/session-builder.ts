@@ -70,7 +70,7 @@ export class SessionBuilder {
       remoteRegistrationId: bundle.registrationId,
       baseKey: agreement.baseKey.serialize(),
       theirSignedPreKey: bundle.signedPreKey,
-      ourRatchetKey: PrivateKey.generate(),
+      ourRatchetKey: await PrivateKey.generateAsync(),
       pending: {
         preKeyId: bundle.preKeyId,
         signedPreKeyId: bundle.signedPreKeyId,

@@ -218,9 +218,10 @@ export class SessionCipher {
     let kyberKey: KemSecretKey;
     let oneTimeKey: PrivateKey | undefined;
     try {
-      signedKey = PrivateKey.deserialize(signed.privateKey);
+      signedKey = PrivateKey.deserializeWithClaimedPublicKey(signed.privateKey, signed.publicKey);
       kyberKey = KemSecretKey.deserialize(kyber.secretKey);
-      oneTimeKey = oneTime === undefined ? undefined : PrivateKey.deserialize(oneTime.privateKey);
+      oneTimeKey =
+        oneTime === undefined ? undefined : PrivateKey.deserializeWithClaimedPublicKey(oneTime.privateKey, oneTime.publicKey);
     } catch (e) {
       asProtocolError(e, "invalid_key");
     }
