@@ -1,15 +1,19 @@
 /**
  * The account's local record: what the client knows about itself beyond its identity key.
  *
- * Owns: `AccountRecord` and its encoding. storage.v1 has no account message (a proto change
- * is outside client/account), so this record is a small JSON document with base64url bytes;
- * it holds no message plaintext. Fields: display name, delivery token (RM-04), the pinned
- * trust root (SS-05), the sender certificate (SS-09), prekey id counters (ID-13) and the
- * current signed / last-resort prekey ids with their creation time (ID-10).
+ * Owns: `AccountRecord` and its encoding as `securecomm.storage.v1.AccountRecord`. Fields:
+ * display name, delivery token (RM-04), the pinned trust root (SS-05), the sender certificate
+ * (SS-09), prekey id counters (ID-13) and the current signed / last-resort prekey ids with
+ * their creation time (ID-10). It holds no message plaintext.
  */
 
-import { base64url, fromBase64url } from "../relay/base64url.js";
-import { utf8 } from "../crypto/bytes.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  AccountRecordSchema,
+  RetiredPreKeyKind,
+  RetiredPreKeySchema,
+} from "../../gen/securecomm/storage/v1/account_pb.js";
+import { decodeStrict } from "../crypto/proto-strict.js";
 
 /** The account's local record. */
 export interface AccountRecord {
@@ -31,30 +35,65 @@ export interface AccountRecord {
   retired: Array<{ kind: "signed" | "kyber"; id: number; atMs: number }>;
 }
 
-const BYTES_FIELDS = ["deliveryToken", "trustRoot", "senderCertificate"] as const;
-
-/** Serializes the record (JSON, bytes as base64url). */
+/** Serializes the record as `securecomm.storage.v1.AccountRecord`. */
 export function serializeAccountRecord(r: AccountRecord): Uint8Array {
-  const o: Record<string, unknown> = { ...r };
-  for (const f of BYTES_FIELDS) {
-    const v = r[f];
-    o[f] = v === undefined ? undefined : base64url(v);
-  }
-  return utf8(JSON.stringify(o));
+  return toBinary(
+    AccountRecordSchema,
+    create(AccountRecordSchema, {
+      displayName: r.displayName,
+      deliveryToken: r.deliveryToken,
+      deliveryTokenRegistered: r.deliveryTokenRegistered,
+      trustRoot: r.trustRoot ?? new Uint8Array(0),
+      senderCertificate: r.senderCertificate ?? new Uint8Array(0),
+      senderCertificateExpiresAtMs: BigInt(r.senderCertificateExpiresMs),
+      nextPreKeyId: r.nextPreKeyId,
+      nextKyberPreKeyId: r.nextKyberPreKeyId,
+      nextSignedPreKeyId: r.nextSignedPreKeyId,
+      signedPreKeyId: r.signedPreKeyId,
+      lastResortKyberPreKeyId: r.lastResortKyberPreKeyId,
+      signedPreKeyRotatedAtMs: BigInt(r.signedPreKeyRotatedMs),
+      retiredPreKeys: r.retired.map((entry) =>
+        create(RetiredPreKeySchema, {
+          kind: entry.kind === "signed" ? RetiredPreKeyKind.SIGNED : RetiredPreKeyKind.KYBER,
+          id: entry.id,
+          retiredAtMs: BigInt(entry.atMs),
+        }),
+      ),
+    }),
+  );
 }
 
 /** Parses a record written by `serializeAccountRecord`; a corrupt record throws TypeError. */
 export function parseAccountRecord(bytes: Uint8Array): AccountRecord {
-  const o = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-  for (const f of BYTES_FIELDS) {
-    const v = o[f];
-    if (v === undefined || v === null) {
-      o[f] = undefined;
-      continue;
-    }
-    const b = typeof v === "string" ? fromBase64url(v) : undefined;
-    if (b === undefined) throw new TypeError("corrupt account record");
-    o[f] = b;
+  let record;
+  try {
+    record = decodeStrict(AccountRecordSchema, bytes);
+  } catch {
+    throw new TypeError("corrupt account record");
   }
-  return o as unknown as AccountRecord;
+  const retired = record.retiredPreKeys.map((entry) => {
+    if (entry.kind !== RetiredPreKeyKind.SIGNED && entry.kind !== RetiredPreKeyKind.KYBER) {
+      throw new TypeError("corrupt account record");
+    }
+    return {
+      kind: entry.kind === RetiredPreKeyKind.SIGNED ? ("signed" as const) : ("kyber" as const),
+      id: entry.id,
+      atMs: Number(entry.retiredAtMs),
+    };
+  });
+  return {
+    displayName: record.displayName,
+    deliveryToken: record.deliveryToken,
+    deliveryTokenRegistered: record.deliveryTokenRegistered,
+    trustRoot: record.trustRoot.length === 0 ? undefined : record.trustRoot,
+    senderCertificate: record.senderCertificate.length === 0 ? undefined : record.senderCertificate,
+    senderCertificateExpiresMs: Number(record.senderCertificateExpiresAtMs),
+    nextPreKeyId: record.nextPreKeyId,
+    nextKyberPreKeyId: record.nextKyberPreKeyId,
+    nextSignedPreKeyId: record.nextSignedPreKeyId,
+    signedPreKeyId: record.signedPreKeyId,
+    lastResortKyberPreKeyId: record.lastResortKyberPreKeyId,
+    signedPreKeyRotatedMs: Number(record.signedPreKeyRotatedAtMs),
+    retired,
+  };
 }
