@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesToHex, hexToBytes } from "./bytes.js";
-import { hkdfSha256, hmacSha256, sha256, sha512 } from "./kdf.js";
+import { hkdfSha256, hmacSha256, hmacSha256Each, sha256, sha512 } from "./kdf.js";
 
 interface HkdfCase {
   source: string;
@@ -63,6 +63,21 @@ describe("hashes and HMAC", () => {
         expect(bytesToHex(sha512(data))).toBe(createHash("sha512").update(data).digest("hex"));
         expect(bytesToHex(hmacSha256(key, data))).toBe(createHmac("sha256", key).update(data).digest("hex"));
       }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("hmacSha256Each (one keyed state, cloned) equals hmacSha256 and node:crypto per message", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 100 }),
+        fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 4 }),
+        (key, messages) => {
+          const each = hmacSha256Each(key, messages).map(bytesToHex);
+          expect(each).toEqual(messages.map((m) => bytesToHex(hmacSha256(key, m))));
+          expect(each).toEqual(messages.map((m) => createHmac("sha256", key).update(m).digest("hex")));
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -6,7 +6,7 @@
  * SPQR message key), or any state.
  */
 
-import { hkdfSha256, hmacSha256 } from "../crypto/kdf.js";
+import { hkdfSha256, hmacSha256, hmacSha256Each } from "../crypto/kdf.js";
 import {
   CHAIN_KEY_BYTE,
   KEY_LENGTH,
@@ -35,6 +35,21 @@ export function messageSeed(chainKey: Uint8Array): Uint8Array {
 /** The next chain key: `HMAC-SHA256(ck, 0x02)` (spec DR-04). */
 export function nextChainKey(chainKey: Uint8Array): Uint8Array {
   return hmacSha256(chainKey, CHAIN_KEY_BYTE);
+}
+
+/** A chain key's message seed and the next chain key, computed together. */
+export interface ChainStep {
+  readonly seed: Uint8Array;
+  readonly nextChainKey: Uint8Array;
+}
+
+/**
+ * `messageSeed(ck)` and `nextChainKey(ck)` in one go (spec DR-04): the HMAC key is set up once
+ * for both (kdf.ts `hmacSha256Each`).
+ */
+export function chainStep(chainKey: Uint8Array): ChainStep {
+  const [seed, next] = hmacSha256Each(chainKey, [MESSAGE_SEED_BYTE, CHAIN_KEY_BYTE]) as [Uint8Array, Uint8Array];
+  return { seed, nextChainKey: next };
 }
 
 /** The keys of one message: AES-256-CBC key, HMAC key and IV. */

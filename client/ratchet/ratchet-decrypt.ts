@@ -25,9 +25,9 @@ import { aes256CbcDecrypt } from "../crypto/cipher.js";
 import { PrivateKey, PublicKey } from "../crypto/curve.js";
 import { isProtocolError, ProtocolError } from "../errors.js";
 import { MAX_FORWARD_JUMPS, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS, MESSAGE_VERSION } from "./constants.js";
-import { messageKeys, messageSeed, nextChainKey, rootStep } from "./kdf-chains.js";
+import { chainStep, messageKeys, nextChainKey, rootStep } from "./kdf-chains.js";
 import { verifyMac } from "./mac.js";
-import { parseSignalMessage } from "./signal-message.js";
+import { parseSignalMessage, type UnverifiedSignalMessage } from "./signal-message.js";
 import { spqrReceive } from "./spqr.js";
 
 /** Options of `ratchetDecrypt`. */
@@ -71,32 +71,47 @@ function seedFor(chain: ReceiverChain, counter: number): { seed: Uint8Array; cha
   // building them (a 25,000-message jump then costs hashes, not objects).
   const firstKept = counter - MAX_MESSAGE_KEYS;
   for (let i = ck.index; i < counter; i++) {
-    if (i >= firstKept) skipped.push(create(SkippedMessageKeySchema, { counter: i, seed: messageSeed(key) }));
-    key = nextChainKey(key);
+    if (i >= firstKept) {
+      const step = chainStep(key);
+      skipped.push(create(SkippedMessageKeySchema, { counter: i, seed: step.seed }));
+      key = step.nextChainKey;
+    } else {
+      key = nextChainKey(key);
+    }
   }
-  const seed = messageSeed(key);
+  const { seed, nextChainKey: after } = chainStep(key);
   const kept = skipped.length > MAX_MESSAGE_KEYS ? skipped.slice(skipped.length - MAX_MESSAGE_KEYS) : skipped;
   return {
     seed,
     chain: create(ReceiverChainSchema, {
       ...chain,
-      chainKey: create(ChainKeySchema, { index: counter + 1, key: nextChainKey(key) }),
+      chainKey: create(ChainKeySchema, { index: counter + 1, key: after }),
       skippedKeys: kept,
     }),
   };
 }
 
 /**
- * Decrypts SignalMessage bytes with `state` (spec DR-07..DR-13, PQ-05). Throws ProtocolError:
+ * Decrypts SignalMessage bytes with `state` (spec DR-07..DR-13, PQ-05). `message` may also be
+ * the result of `parseSignalMessage` on those bytes, so a caller that already parsed them (to
+ * validate before touching stores, or to try several states) does not parse them again; the
+ * MAC is checked here either way, over the parsed `macInput`. Throws ProtocolError:
  * "invalid_version"/"invalid_message" (malformed), "invalid_key" (bad ratchet key or all-zero
  * DH), "duplicate_message", "counter_too_large", "bad_mac", "invalid_ciphertext", "no_session".
  */
 export async function ratchetDecrypt(
   state: SessionState,
-  bytes: Uint8Array,
+  message: Uint8Array | UnverifiedSignalMessage,
   options: RatchetDecryptOptions = {},
 ): Promise<RatchetDecryptResult> {
-  const message = parseSignalMessage(bytes);
+  return ratchetDecryptParsed(state, message instanceof Uint8Array ? parseSignalMessage(message) : message, options);
+}
+
+async function ratchetDecryptParsed(
+  state: SessionState,
+  message: UnverifiedSignalMessage,
+  options: RatchetDecryptOptions,
+): Promise<RatchetDecryptResult> {
   const sender = state.senderChain;
   const pq = state.pqRatchet;
   if (state.version !== MESSAGE_VERSION || sender === undefined || sender.chainKey === undefined || pq === undefined) {

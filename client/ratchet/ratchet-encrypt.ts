@@ -17,7 +17,7 @@ import { concatBytes } from "../crypto/bytes.js";
 import { aes256CbcEncrypt } from "../crypto/cipher.js";
 import { ProtocolError } from "../errors.js";
 import { computeMac } from "./mac.js";
-import { messageKeys, messageSeed, nextChainKey } from "./kdf-chains.js";
+import { chainStep, messageKeys } from "./kdf-chains.js";
 import { encodeSignalMessageBody } from "./signal-message.js";
 import { spqrSend } from "./spqr.js";
 import { MESSAGE_VERSION } from "./constants.js";
@@ -40,7 +40,7 @@ export function ratchetEncrypt(state: SessionState, plaintext: Uint8Array): Ratc
   if (state.version !== MESSAGE_VERSION || sender === undefined || chain === undefined || pq === undefined) {
     throw new ProtocolError("no_session");
   }
-  const seed = messageSeed(chain.key);
+  const { seed, nextChainKey } = chainStep(chain.key);
   const spqr = spqrSend(pq);
   const keys = messageKeys(seed, spqr.key);
   const ciphertext = aes256CbcEncrypt(keys.cipherKey, keys.iv, plaintext);
@@ -56,7 +56,7 @@ export function ratchetEncrypt(state: SessionState, plaintext: Uint8Array): Ratc
     ...state,
     senderChain: create(SenderChainSchema, {
       ...sender,
-      chainKey: create(ChainKeySchema, { index: chain.index + 1, key: nextChainKey(chain.key) }),
+      chainKey: create(ChainKeySchema, { index: chain.index + 1, key: nextChainKey }),
     }),
     pqRatchet: spqr.state,
   });

@@ -22,6 +22,7 @@ import {
   parsePreKeySignalMessage,
   parseSignalMessage,
   serializePreKeySignalMessage,
+  type UnverifiedSignalMessage,
 } from "../ratchet/signal-message.js";
 import type { ProtocolAddress } from "../store/protocol-address.js";
 import type { ProtocolStore } from "../store/store-interfaces.js";
@@ -153,10 +154,11 @@ export class SessionCipher {
   }
 
   async #decrypt(address: ProtocolAddress, bytes: Uint8Array, options: DecryptOptions): Promise<Uint8Array> {
-    const ratchetKey = parseSignalMessage(bytes).ratchetKey;
+    // Parsed once here (malformed → error before any store access) and handed to every state tried.
+    const message = parseSignalMessage(bytes);
     const record = await this.#store.loadSession(address);
     if (record === undefined) throw new ProtocolError("no_session");
-    const { result, position } = await this.#decryptWithRecord(record, bytes, ratchetKey);
+    const { result, position } = await this.#decryptWithRecord(record, message);
     checkExpectedIdentity(result.state.remoteIdentityKey, options);
     await this.#commit(address, record, result.state, position);
     return result.plaintext;
@@ -188,12 +190,12 @@ export class SessionCipher {
     if (!(await this.#store.isTrustedIdentity(address, theirIdentity, "receiving"))) {
       throw new ProtocolError("untrusted_identity");
     }
-    parseSignalMessage(parsed.message);
+    const inner = parseSignalMessage(parsed.message);
     const record = (await this.#store.loadSession(address)) ?? emptySessionRecord();
     const existing = findStateByBaseKey(record, parsed.baseKey);
     if (existing !== undefined) {
       if (!constantTimeEqual(existing.state.remoteIdentityKey, parsed.identityKey)) throw new ProtocolError("invalid_message");
-      const result = await ratchetDecrypt(existing.state, parsed.message);
+      const result = await ratchetDecrypt(existing.state, inner);
       await this.#commit(address, record, result.state, existing.position);
       return result.plaintext;
     }
@@ -244,7 +246,7 @@ export class SessionCipher {
       baseKey: parsed.baseKey,
       ourSignedPreKey: signedKey,
     });
-    const result = await ratchetDecrypt(state, parsed.message);
+    const result = await ratchetDecrypt(state, inner);
     // Success: commit the session first, then consume the prekeys it used.
     await this.#store.storeSession(address, promoteState(record, result.state));
     await this.#store.saveIdentity(address, theirIdentity);
@@ -260,14 +262,14 @@ export class SessionCipher {
    */
   async #decryptWithRecord(
     record: SessionRecord,
-    bytes: Uint8Array,
-    ratchetKey: Uint8Array,
+    message: UnverifiedSignalMessage,
   ): Promise<{ result: RatchetDecryptResult; position: number }> {
+    const ratchetKey = message.ratchetKey;
     let firstError: unknown;
     let ownerError: unknown;
     for (const { state, position } of statesInOrder(record)) {
       try {
-        return { result: await ratchetDecrypt(state, bytes), position };
+        return { result: await ratchetDecrypt(state, message), position };
       } catch (e) {
         if (!isProtocolError(e)) throw e;
         firstError ??= e;
