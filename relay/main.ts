@@ -67,8 +67,6 @@ async function main(): Promise<void> {
     await relay.close();
     process.exit(EXIT_FAILURE);
   }
-  process.stdout.write(`SecureComm relay listening on ${server.url}\n`);
-
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -94,6 +92,9 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  // Announce only once the handlers are in place: a supervisor (or a test) that signals as
+  // soon as it reads this line must reach `stop`, not the default action that kills us.
+  process.stdout.write(`SecureComm relay listening on ${server.url}\n`);
 }
 
 main().catch((error: unknown) => {
