@@ -4,6 +4,7 @@
 // (it sends the relay nothing, and the relay's open Subscribe streams do not grow); "Use here"
 // takes over, the first page stops its client and shows the notice, and the invite the second
 // page was opened with is still offered, joined, and used to talk to a member in another context.
+// Handing back works the same way, and a waiting tab starts by itself once the running one closes.
 //
 // One scenario in steps: each `it` builds on the one before (vitest runs them in order).
 
@@ -170,6 +171,15 @@ describe("one active tab per browser profile, in Chromium", { timeout: STEP_LIMI
     await until(() => openSubscribes.get(secondTab.page)?.size === 0, "the second tab's Subscribe stream to end");
     await waitForConnection(firstTab.page, "online");
     await until(() => relay.openSubscribeStreams() === 2, "Bob's and the first tab's Subscribe streams");
+  });
+
+  it("starts by itself in the waiting tab once the running tab is closed", async () => {
+    await firstTab.page.close();
+    // The invite was used: the home screen shows, not the join confirmation again.
+    await secondTab.page.getByRole("button", { name: `${ROOM_NAME}, 2 members` }).waitFor();
+    expect(await secondTab.page.getByRole("button", { name: "Join room" }).count()).toBe(0);
+    await waitForConnection(secondTab.page, "online");
+    await until(() => relay.openSubscribeStreams() === 2, "Bob's and the second tab's Subscribe streams");
     for (const p of [bob, firstTab, secondTab]) {
       expect(p.cspViolations).toEqual([]);
       expect(p.pageErrors).toEqual([]);

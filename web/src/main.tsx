@@ -13,7 +13,7 @@ import "./styles.css";
 import type { JSX } from "solid-js";
 import { render } from "solid-js/web";
 import { App } from "./app.js";
-import { claimActiveTab } from "./lib/active-tab.js";
+import { claimActiveTab, type ActiveTabLease } from "./lib/active-tab.js";
 import { ACTION_SENTENCES } from "./lib/error-messages.js";
 import { takeInviteFromAddressBar } from "./lib/invite-fragment.js";
 import { deleteLocalData, openWebClient } from "./net/open-web-client.js";
@@ -41,8 +41,12 @@ function main(root: HTMLElement): void {
     p.textContent = ACTION_SENTENCES.start;
     root.replaceChildren(p);
   };
-  const showNotice = (): void =>
-    show(() => <OtherTabView invited={pendingInvite !== undefined} onUseHere={() => start(true)} />);
+  /** Set while this tab queues for the lock behind the notice; aborted by "Use here". */
+  let waiting: AbortController | undefined;
+  const showNotice = (): void => {
+    show(() => <OtherTabView invited={pendingInvite !== undefined} onUseHere={useHere} />);
+    waitForFreeLock();
+  };
 
   // While the notice shows, no App listens for invites opened in this tab: keep them too.
   window.addEventListener("hashchange", () => {
@@ -53,14 +57,41 @@ function main(root: HTMLElement): void {
     showNotice();
   });
 
-  /** Claims the lock (stealing it for "Use here"), then runs the client until the lock is lost. */
-  async function start(steal: boolean): Promise<void> {
-    const lease = await claimActiveTab(globalThis.navigator.locks, { steal });
+  /**
+   * Behind the notice, queue for the lock: when the other tab closes (or a reload of this tab
+   * released it a moment late), this tab starts by itself.
+   */
+  function waitForFreeLock(): void {
+    waiting?.abort();
+    const queued = new AbortController();
+    waiting = queued;
+    claimActiveTab(globalThis.navigator.locks, { mode: "wait", signal: queued.signal }).then(
+      (lease) => {
+        if (lease === undefined) return;
+        if (queued.signal.aborted || running) return lease.release();
+        waiting = undefined;
+        return run(lease);
+      },
+      // Queueing is a convenience; "Use here" still works and reports its own failure.
+      () => undefined,
+    );
+  }
+
+  /** "Use here": stop queueing, take the lock from the other tab, run here. */
+  async function useHere(): Promise<void> {
+    waiting?.abort();
+    waiting = undefined;
+    const lease = await claimActiveTab(globalThis.navigator.locks, { mode: "steal" });
     if (lease === undefined) {
-      // Another tab runs the client (or took over again while this one waited).
-      if (!steal) showNotice();
+      // Yet another tab took over while this one waited: queue again behind the notice.
+      waitForFreeLock();
       return;
     }
+    await run(lease);
+  }
+
+  /** Runs the client under `lease` until another tab takes over. */
+  async function run(lease: ActiveTabLease): Promise<void> {
     let client;
     try {
       client = await openWebClient();
@@ -104,7 +135,14 @@ function main(root: HTMLElement): void {
     });
   }
 
-  void start(false).catch(showFatal);
+  /** Start-up: run if no other tab does, otherwise show the notice. */
+  async function start(): Promise<void> {
+    const lease = await claimActiveTab(globalThis.navigator.locks, { mode: "if-free" });
+    if (lease === undefined) showNotice();
+    else await run(lease);
+  }
+
+  void start().catch(showFatal);
 }
 
 const root = document.getElementById("app");

@@ -70,17 +70,17 @@ const settled = async (p: Promise<unknown>): Promise<boolean> => {
 describe("claimActiveTab", () => {
   it("grants the first tab and refuses a second one without stealing", async () => {
     const locks = createLocks();
-    const first = await claimActiveTab(locks, { steal: false });
+    const first = await claimActiveTab(locks, { mode: "if-free" });
     expect(first).toBeDefined();
     expect(locks.holder(ACTIVE_TAB_LOCK) && locks.holder(CLIENT_OPEN_LOCK)).toBe(true);
-    expect(await claimActiveTab(locks, { steal: false })).toBeUndefined();
+    expect(await claimActiveTab(locks, { mode: "if-free" })).toBeUndefined();
     expect(await settled(first!.lost)).toBe(false);
   });
 
   it("hands over on steal only after the previous tab released (closed its store)", async () => {
     const locks = createLocks();
-    const first = (await claimActiveTab(locks, { steal: false }))!;
-    const claiming = claimActiveTab(locks, { steal: true });
+    const first = (await claimActiveTab(locks, { mode: "if-free" }))!;
+    const claiming = claimActiveTab(locks, { mode: "steal" });
     expect(await settled(first.lost)).toBe(true);
     // The stealer waits: the first tab still has the client open.
     expect(await settled(claiming)).toBe(false);
@@ -95,9 +95,9 @@ describe("claimActiveTab", () => {
 
   it("gives up a hand-over that a third tab overtook, and leaves no lock behind", async () => {
     const locks = createLocks();
-    const first = (await claimActiveTab(locks, { steal: false }))!;
-    const second = claimActiveTab(locks, { steal: true });
-    const third = claimActiveTab(locks, { steal: true });
+    const first = (await claimActiveTab(locks, { mode: "if-free" }))!;
+    const second = claimActiveTab(locks, { mode: "steal" });
+    const third = claimActiveTab(locks, { mode: "steal" });
     expect(await second).toBeUndefined();
     first.release();
     const winner = await third;
@@ -107,9 +107,31 @@ describe("claimActiveTab", () => {
     expect(locks.holder(ACTIVE_TAB_LOCK) || locks.holder(CLIENT_OPEN_LOCK)).toBe(false);
   });
 
+  it("queues behind the running tab and starts once it is gone, unless the wait was given up", async () => {
+    const locks = createLocks();
+    const first = (await claimActiveTab(locks, { mode: "if-free" }))!;
+    const givenUp = new AbortController();
+    const abandoned = claimActiveTab(locks, { mode: "wait", signal: givenUp.signal });
+    const queued = claimActiveTab(locks, { mode: "wait" });
+    givenUp.abort();
+    expect(await abandoned).toBeUndefined();
+    expect(await settled(queued)).toBe(false);
+    first.release(); // the first tab closed
+    const next = await queued;
+    expect(next).toBeDefined();
+    expect(locks.holder(ACTIVE_TAB_LOCK) && locks.holder(CLIENT_OPEN_LOCK)).toBe(true);
+  });
+
+  it("reports a lock failure other than an abort, holding nothing", async () => {
+    const failing: TabLocks = {
+      request: (() => Promise.reject(new DOMException("denied", "SecurityError"))) as TabLocks["request"],
+    };
+    await expect(claimActiveTab(failing, { mode: "steal" })).rejects.toMatchObject({ name: "SecurityError" });
+  });
+
   it("runs unguarded where the browser has no Web Locks API", async () => {
     for (const missing of [undefined, null]) {
-      const lease = await claimActiveTab(missing, { steal: false });
+      const lease = await claimActiveTab(missing, { mode: "if-free" });
       expect(lease).toBeDefined();
       expect(await settled(lease!.lost)).toBe(false);
       lease!.release();

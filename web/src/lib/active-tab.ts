@@ -40,24 +40,45 @@ export interface ActiveTabLease {
 /** A lease that is never lost: where the browser has no Web Locks API. */
 const UNGUARDED_LEASE: ActiveTabLease = { lost: new Promise<void>(() => undefined), release: () => undefined };
 
+/** How {@link claimActiveTab} asks: only if free, by taking over ("Use here"), or by queueing. */
+export type ClaimMode = "if-free" | "steal" | "wait";
+
+/** Options of {@link claimActiveTab}. */
+export interface ClaimOptions {
+  /**
+   * "if-free": resolves undefined at once when another tab runs the client. "steal": takes
+   * over from that tab ("Use here") and waits until it has closed its store. "wait": queues
+   * until the lock is free (the other tab closed, or a reload released it), then the same.
+   */
+  mode: ClaimMode;
+  /** Gives up the claim (resolves undefined), e.g. a "wait" when the user presses "Use here". */
+  signal?: AbortSignal;
+}
+
 /**
- * Claims the right to run the client in this tab. Without `steal`, only if no other tab has
- * it (resolves undefined when one does). With `steal` ("Use here"), takes it from the other
- * tab and waits until that tab has closed its store. Resolves undefined as well when yet
- * another tab took over while this one waited.
+ * Claims the right to run the client in this tab (see {@link ClaimOptions} for the modes).
+ * Resolves undefined when the lock is taken ("if-free"), when yet another tab took over while
+ * this one waited for the previous holder to close, or when `signal` aborted.
  *
  * Where `locks` is missing (an old browser, or a page served over plain HTTP from a non-local
  * address, which is not a secure context) this falls back to running unguarded: the app
  * stays usable, and two tabs are then the user's risk as before.
  */
-export async function claimActiveTab(locks: TabLocks | undefined | null, options: { steal: boolean }): Promise<ActiveTabLease | undefined> {
-  if (locks === undefined || locks === null) return UNGUARDED_LEASE;
-  const active = await holdLock(locks, ACTIVE_TAB_LOCK, options.steal ? { steal: true } : { ifAvailable: true });
+export async function claimActiveTab(locks: TabLocks | undefined | null, options: ClaimOptions): Promise<ActiveTabLease | undefined> {
+  if (locks === undefined || locks === null) return options.signal?.aborted === true ? undefined : UNGUARDED_LEASE;
+  const activeOptions: LockOptions =
+    options.mode === "steal" ? { steal: true } : options.mode === "if-free" ? { ifAvailable: true } : options.signal ? { signal: options.signal } : {};
+  const active = await holdLock(locks, ACTIVE_TAB_LOCK, activeOptions).catch(undefinedIfAborted);
   if (active === undefined) return undefined;
   const abandon = new AbortController();
   void active.lost.then(() => abandon.abort());
-  const open = await holdLock(locks, CLIENT_OPEN_LOCK, { signal: abandon.signal }).catch(() => undefined);
-  if (open === undefined) {
+  options.signal?.addEventListener("abort", () => abandon.abort(), { once: true });
+  const open = await holdLock(locks, CLIENT_OPEN_LOCK, { signal: abandon.signal }).catch((error: unknown) => {
+    active.release();
+    return undefinedIfAborted(error);
+  });
+  if (open === undefined || options.signal?.aborted === true) {
+    open?.release();
     active.release();
     return undefined;
   }
@@ -71,6 +92,12 @@ export async function claimActiveTab(locks: TabLocks | undefined | null, options
       active.release();
     },
   };
+}
+
+/** An aborted request (given up, or overtaken) means "not granted"; anything else is a failure. */
+function undefinedIfAborted(error: unknown): undefined {
+  if (error instanceof DOMException && error.name === "AbortError") return undefined;
+  throw error;
 }
 
 /** A granted lock, held until {@link HeldLock.release}, or until stolen ({@link HeldLock.lost}). */

@@ -59,7 +59,10 @@ export function OtherTabView(props: OtherTabViewProps) {
               {busy() ? "Switching…" : "Use here"}
             </button>
           </div>
-          <p class="fineprint">The other tab will stop and show this same notice.</p>
+          <p class="fineprint">
+            The other tab will stop and show this same notice. If you close it instead, SecureComm
+            starts here by itself.
+          </p>
         </section>
       </main>
     </div>
