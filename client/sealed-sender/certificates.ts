@@ -22,6 +22,7 @@ import { ProtocolError } from "../errors.js";
 import type { PrivateKey } from "../crypto/curve.js";
 import { PublicKey } from "../crypto/curve.js";
 import { XEDDSA_SIGNATURE_LENGTH } from "../crypto/xeddsa.js";
+import { verifySignatureOnce } from "./verified-signatures.js";
 import {
   ADDRESS_LENGTH,
   addressEquals,
@@ -181,7 +182,8 @@ export async function validateSenderCertificate(
   if (contents.signer.case !== "serverCertificate") return fail();
   const server = contents.signer.value;
   if (server.signature.length !== XEDDSA_SIGNATURE_LENGTH) return fail();
-  if (!(await trustRoot.verifySignature(server.certificate, server.signature))) return fail();
+  // The same certificates arrive with every envelope: a success is remembered for those exact bytes.
+  if (!(await verifySignatureOnce(trustRoot, server.certificate, server.signature))) return fail();
   let serverContents;
   let serverKey: PublicKey;
   try {
@@ -192,7 +194,7 @@ export async function validateSenderCertificate(
   }
   const serverId = serverContents.id;
   if (serverId === undefined || serverId === REVOKED_SERVER_CERTIFICATE_ID) return fail();
-  if (!(await serverKey.verifySignature(cert.certificateBytes, cert.signature))) return fail();
+  if (!(await verifySignatureOnce(serverKey, cert.certificateBytes, cert.signature))) return fail();
 
   let identityKey: PublicKey;
   try {
