@@ -180,6 +180,13 @@ describe("one active tab per browser profile, in Chromium", { timeout: STEP_LIMI
     expect(await secondTab.page.getByRole("button", { name: "Join room" }).count()).toBe(0);
     await waitForConnection(secondTab.page, "online");
     await until(() => relay.openSubscribeStreams() === 2, "Bob's and the second tab's Subscribe streams");
+  });
+
+  it("comes back running after a reload of the only tab, and broke no CSP rule", async () => {
+    await secondTab.page.reload();
+    await secondTab.page.getByRole("button", { name: `${ROOM_NAME}, 2 members` }).waitFor();
+    await waitForConnection(secondTab.page, "online");
+    await until(() => relay.openSubscribeStreams() === 2, "Bob's and the reloaded tab's Subscribe streams");
     for (const p of [bob, firstTab, secondTab]) {
       expect(p.cspViolations).toEqual([]);
       expect(p.pageErrors).toEqual([]);
