@@ -9,21 +9,16 @@
  * (client/room/sender-key-store.ts), rooms and the account (their own modules).
  */
 
-import { create } from "@bufbuild/protobuf";
-import {
-  type KyberPreKeyRecord,
-  type PreKeyRecord,
-  type SignedPreKeyRecord,
-  type TrustedIdentityRecord,
-  TrustedIdentityRecordSchema,
-  UsedBaseKeySchema,
-  VerificationState,
+import type {
+  KyberPreKeyRecord,
+  PreKeyRecord,
+  SignedPreKeyRecord,
+  TrustedIdentityRecord,
 } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import type { SessionRecord } from "../../gen/securecomm/storage/v1/session_pb.js";
-import { constantTimeEqual } from "../crypto/bytes.js";
 import { PublicKey, type KeyPair } from "../crypto/curve.js";
 import type { IdentityKeyPair } from "../keys/identity.js";
-import { addressKey, type ProtocolAddress, uuidToBytes } from "../store/protocol-address.js";
+import { addressKey, type ProtocolAddress } from "../store/protocol-address.js";
 import {
   parseKyberPreKeyRecord,
   parsePreKeyRecord,
@@ -37,6 +32,7 @@ import {
   serializeTrustedIdentityRecord,
 } from "../store/record-codec.js";
 import type { Direction, ProtocolStore } from "../store/store-interfaces.js";
+import { identityToSave, isTrustedIdentityRecord, kyberPreKeyAfterUse } from "../store/trust-policy.js";
 import type { StateStore, Txn } from "./state-store.js";
 
 /** Key prefixes of the protocol records in the key-value store. */
@@ -86,24 +82,15 @@ export class KvProtocolStore implements ProtocolStore {
   }
 
   async saveIdentity(address: ProtocolAddress, key: PublicKey): Promise<boolean> {
-    const existing = this.trustedRecord(address.name);
-    const serialized = key.serialize();
-    if (existing !== undefined && constantTimeEqual(existing.identityKey, serialized)) return false;
-    const record = create(TrustedIdentityRecordSchema, {
-      address: uuidToBytes(address.name),
-      identityKey: serialized,
-      verification: VerificationState.UNSPECIFIED,
-      firstSeenMs: BigInt(this.#now()),
-    });
-    this.putTrustedRecord(address.name, record);
-    return existing !== undefined;
+    const save = identityToSave(this.trustedRecord(address.name), address, key, this.#now());
+    if (save === undefined) return false;
+    this.putTrustedRecord(address.name, save.record);
+    return save.replaced;
   }
 
-  async isTrustedIdentity(address: ProtocolAddress, key: PublicKey, _direction: Direction): Promise<boolean> {
-    const existing = this.trustedRecord(address.name);
-    if (existing === undefined) return true;
+  async isTrustedIdentity(address: ProtocolAddress, key: PublicKey, direction: Direction): Promise<boolean> {
     // A different key for a stored address is a forgery (ID-11: address = f(key)).
-    return constantTimeEqual(existing.identityKey, key.serialize());
+    return isTrustedIdentityRecord(this.trustedRecord(address.name), key, direction);
   }
 
   async getIdentity(address: ProtocolAddress): Promise<PublicKey | undefined> {
@@ -165,12 +152,9 @@ export class KvProtocolStore implements ProtocolStore {
   async markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: Uint8Array): Promise<void> {
     const record = await this.loadKyberPreKey(id);
     if (record === undefined) return;
-    if (!record.lastResort) {
-      this.#txn().delete(KEYS.kyberPreKey + id);
-      return;
-    }
-    record.usedBaseKeys.push(create(UsedBaseKeySchema, { signedPreKeyId, baseKey: Uint8Array.from(baseKey) }));
-    await this.storeKyberPreKey(record);
+    const after = kyberPreKeyAfterUse(record, signedPreKeyId, baseKey);
+    if (after === undefined) this.#txn().delete(KEYS.kyberPreKey + id);
+    else await this.storeKyberPreKey(after);
   }
 
   async loadSession(address: ProtocolAddress): Promise<SessionRecord | undefined> {

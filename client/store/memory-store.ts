@@ -7,19 +7,15 @@
  * Does not own: persistence (file and IndexedDB stores build on the same record codecs).
  */
 
-import { create } from "@bufbuild/protobuf";
 import {
   type KyberPreKeyRecord,
   type PreKeyRecord,
   type SignedPreKeyRecord,
-  TrustedIdentityRecordSchema,
-  UsedBaseKeySchema,
   VerificationState,
 } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import type { SessionRecord } from "../../gen/securecomm/storage/v1/session_pb.js";
-import { constantTimeEqual } from "../crypto/bytes.js";
 import { type KeyPair, PublicKey } from "../crypto/curve.js";
-import { addressKey, type ProtocolAddress, uuidToBytes } from "./protocol-address.js";
+import { addressKey, type ProtocolAddress } from "./protocol-address.js";
 import {
   parseKyberPreKeyRecord,
   parsePreKeyRecord,
@@ -33,6 +29,7 @@ import {
   serializeTrustedIdentityRecord,
 } from "./record-codec.js";
 import type { Direction, ProtocolStore } from "./store-interfaces.js";
+import { identityToSave, isTrustedIdentityRecord, kyberPreKeyAfterUse } from "./trust-policy.js";
 
 /** The serialized content of a memory store: one map per record kind, keys sorted. */
 export type StoreSnapshot = Readonly<Record<string, ReadonlyMap<string, Uint8Array>>>;
@@ -68,28 +65,15 @@ export class MemoryProtocolStore implements ProtocolStore {
 
   async saveIdentity(address: ProtocolAddress, key: PublicKey): Promise<boolean> {
     const existing = this.#trusted.get(address.name);
-    const serialized = key.serialize();
-    if (existing !== undefined) {
-      const record = parseTrustedIdentityRecord(existing);
-      if (constantTimeEqual(record.identityKey, serialized)) return false;
-    }
-    const record = create(TrustedIdentityRecordSchema, {
-      address: uuidToBytes(address.name),
-      identityKey: serialized,
-      verification: VerificationState.UNSPECIFIED,
-      firstSeenMs: BigInt(this.#now()),
-    });
-    this.#trusted.set(address.name, serializeTrustedIdentityRecord(record));
-    return existing !== undefined;
+    const save = identityToSave(existing && parseTrustedIdentityRecord(existing), address, key, this.#now());
+    if (save === undefined) return false;
+    this.#trusted.set(address.name, serializeTrustedIdentityRecord(save.record));
+    return save.replaced;
   }
 
   async isTrustedIdentity(address: ProtocolAddress, key: PublicKey, direction: Direction): Promise<boolean> {
     const existing = this.#trusted.get(address.name);
-    if (existing === undefined) return true;
-    const record = parseTrustedIdentityRecord(existing);
-    // A key marked CHANGED is not sent to until the user accepts it (spec ID-12).
-    if (direction === "sending" && record.verification === VerificationState.CHANGED) return false;
-    return constantTimeEqual(record.identityKey, key.serialize());
+    return isTrustedIdentityRecord(existing && parseTrustedIdentityRecord(existing), key, direction);
   }
 
   /**
@@ -144,12 +128,9 @@ export class MemoryProtocolStore implements ProtocolStore {
   async markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: Uint8Array): Promise<void> {
     const record = await this.loadKyberPreKey(id);
     if (record === undefined) return;
-    if (!record.lastResort) {
-      this.#kyberPreKeys.delete(String(id));
-      return;
-    }
-    record.usedBaseKeys.push(create(UsedBaseKeySchema, { signedPreKeyId, baseKey: Uint8Array.from(baseKey) }));
-    await this.storeKyberPreKey(record);
+    const after = kyberPreKeyAfterUse(record, signedPreKeyId, baseKey);
+    if (after === undefined) this.#kyberPreKeys.delete(String(id));
+    else await this.storeKyberPreKey(after);
   }
 
   async loadSession(address: ProtocolAddress): Promise<SessionRecord | undefined> {
