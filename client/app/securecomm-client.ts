@@ -9,6 +9,7 @@
 
 import { openClientRuntime } from "./client-runtime.js";
 import type { KeyValueStore } from "./kv-store.js";
+import type { RoomMessage } from "../room/room-engine-base.js";
 
 /** How to open a client (spec/09-rooms.md, spec/10-relay-api.md). */
 export interface SecureCommClientOptions {
@@ -89,17 +90,7 @@ export type ConnectionState = "offline" | "connecting" | "online";
 
 /** Every event the client emits. Failures are reported, never silent (spec RM-*). */
 export interface ClientEvents {
-  message: {
-    roomId: string;
-    seq: number;
-    messageId: string;
-    sender: string;
-    senderName: string;
-    text: string;
-    sentAtMs: number;
-    postedAtMs: number;
-    own: boolean;
-  };
+  message: RoomMessage;
   typing: { roomId: string; sender: string; typing: boolean };
   "members-changed": { roomId: string };
   "identity-changed": { roomId: string; member: string };

@@ -35,20 +35,22 @@ export const MAX_SEEN_JOIN_NONCES = 10_000;
 /** GetRoomHistory page size (API-20 max 500). */
 export const HISTORY_PAGE = 500;
 
+/** A chat message as members see it: decrypted, in the relay's order (spec RM-07, RM-15). */
+export interface RoomMessage {
+  roomId: string;
+  seq: number;
+  messageId: string;
+  sender: string;
+  senderName: string;
+  text: string;
+  sentAtMs: number;
+  postedAtMs: number;
+  own: boolean;
+}
+
 /** What the engine reports; the facade turns these into ClientEvents. */
 export type EngineEvent =
-  | {
-      type: "message";
-      roomId: string;
-      seq: number;
-      messageId: string;
-      sender: string;
-      senderName: string;
-      text: string;
-      sentAtMs: number;
-      postedAtMs: number;
-      own: boolean;
-    }
+  | ({ type: "message" } & RoomMessage)
   | { type: "typing"; roomId: string; sender: string; typing: boolean }
   | { type: "members-changed"; roomId: string }
   | { type: "identity-changed"; roomId: string; member: string }
