@@ -51,6 +51,28 @@ export function clampPrivateKey(bytes: Uint8Array): Uint8Array {
   return k;
 }
 
+/**
+ * Native keys of generated ratchet keys, waiting for the next parse of the same private key
+ * (`generateAsync({ reloaded: true })`). A ratchet key is generated while decrypting, stored in
+ * the session state, and parsed again for one agreement at the next DH step: handing the
+ * native key over saves that import. Keyed by the public-half id (a hash of the private key),
+ * taken (deleted) on first use, and bounded: the secret is held no longer than the session
+ * state holding the same key, and an evicted entry only means an import.
+ */
+const handedOverKeys = new Map<string, { key: CryptoKey; u: Uint8Array }>();
+
+/** Pending handovers kept: sessions awaiting their next DH step; more fall back to an import. */
+const HANDED_OVER_KEY_LIMIT = 64;
+
+/** Options of `PrivateKey.generateAsync`. */
+export interface GenerateOptions {
+  /**
+   * The key will be stored (in a ratchet state) and parsed again for its next agreement: keep
+   * its native key for that parse (see `handedOverKeys`).
+   */
+  readonly reloaded?: boolean;
+}
+
 /** Imported WebCrypto X25519 public keys per PublicKey object (one import per object). */
 const importedX25519Public = new WeakMap<PublicKey, Promise<CryptoKey>>();
 
@@ -151,7 +173,7 @@ export class PrivateKey extends SecretHolder {
    * runtime has X25519: the public half and the imported key come with it, so the key's first
    * agreement and `getPublicKey()` cost no scalar multiplication. Falls back to `generate()`.
    */
-  static async generateAsync(): Promise<PrivateKey> {
+  static async generateAsync(options: GenerateOptions = {}): Promise<PrivateKey> {
     if (await hasNativeX25519()) {
       try {
         const { k, u, key } = await generateX25519Native();
@@ -159,6 +181,13 @@ export class PrivateKey extends SecretHolder {
         const privateKey = new PrivateKey(clampPrivateKey(k));
         privateKey.#publicKey = PublicKey.fromPublicBytes(u);
         privateKey.#nativeKey = Promise.resolve(key);
+        if (options.reloaded === true) {
+          handedOverKeys.set(privateKey.#id(), { key, u });
+          if (handedOverKeys.size > HANDED_OVER_KEY_LIMIT) {
+            const oldest = handedOverKeys.keys().next().value;
+            if (oldest !== undefined) handedOverKeys.delete(oldest);
+          }
+        }
         return privateKey;
       } catch {
         // A runtime that probes fine but cannot generate or export: portable path.
@@ -252,6 +281,12 @@ export class PrivateKey extends SecretHolder {
   }
 
   async #importNative(): Promise<CryptoKey> {
+    const handed = handedOverKeys.get(this.#id());
+    if (handed !== undefined) {
+      handedOverKeys.delete(this.#id());
+      this.#publicKey ??= PublicKey.fromPublicBytes(handed.u);
+      return handed.key;
+    }
     const known = this.#knownPublicKey();
     const u = known?.publicBytes ?? this.#claimedU;
     if (u !== undefined) {

@@ -124,6 +124,27 @@ describe("fast paths equal the portable path (properties)", () => {
     }
   });
 
+  it("generateAsync({ reloaded: true }): the key parsed again (handed-over native key, then imports) agrees as noble and libsignal", async () => {
+    const pairs = await Promise.all(Array.from({ length: 80 }, () => PrivateKey.generateAsync({ reloaded: true })));
+    for (const [i, generated] of pairs.entries()) {
+      // Beyond the handover limit the oldest ones were dropped: those take the import path.
+      const k = generated.serialize();
+      const claimed = generated.getPublicKey().serialize();
+      expect(bytesToHex(claimed)).toBe(libsignalPublic(k));
+      const theirs = libsignal.PrivateKey.generate();
+      const theirU = theirs.getPublicKey().serialize().subarray(1);
+      for (let parse = 0; parse < 2; parse++) {
+        const reloaded = PrivateKey.deserializeWithClaimedPublicKey(k, claimed);
+        expect(await fastAgree(reloaded, theirU)).toBe(portableAgree(k, theirU));
+        expect(bytesToHex(reloaded.getPublicKey().serialize())).toBe(bytesToHex(claimed));
+      }
+      if (i % 20 === 0) {
+        const plain = PrivateKey.deserialize(k);
+        expect(await fastAgree(plain, LOW_ORDER[0] as Uint8Array)).toBe("invalid_key");
+      }
+    }
+  });
+
   it("generateX25519Native returns a scalar whose noble public key is the one returned", async () => {
     for (let i = 0; i < 10; i++) {
       const { k, u } = await generateX25519Native();

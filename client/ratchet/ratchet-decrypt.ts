@@ -131,7 +131,7 @@ async function ratchetDecryptParsed(
     const ours = PrivateKey.deserializeWithClaimedPublicKey(sender.ratchetPrivateKey, sender.ratchetPublicKey);
     const receiving = rootStep(rootKey, await ours.agree(theirKey));
     // Generated natively where possible: public half and import in one call (curve.ts).
-    const fresh = options.newRatchetKey?.() ?? (await PrivateKey.generateAsync());
+    const fresh = options.newRatchetKey?.() ?? (await PrivateKey.generateAsync({ reloaded: true }));
     const sending = rootStep(receiving.rootKey, await fresh.agree(theirKey));
     rootKey = sending.rootKey;
     const index = sender.chainKey.index;

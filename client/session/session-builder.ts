@@ -70,7 +70,7 @@ export class SessionBuilder {
       remoteRegistrationId: bundle.registrationId,
       baseKey: agreement.baseKey.serialize(),
       theirSignedPreKey: bundle.signedPreKey,
-      ourRatchetKey: await PrivateKey.generateAsync(),
+      ourRatchetKey: await PrivateKey.generateAsync({ reloaded: true }),
       pending: {
         preKeyId: bundle.preKeyId,
         signedPreKeyId: bundle.signedPreKeyId,
