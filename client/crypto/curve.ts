@@ -5,10 +5,11 @@
  * `KeyPair`, X25519 agreement and XEdDSA signatures on them (spec EN-01, EN-02, EN-03).
  * Agreement and verification use WebCrypto when the runtime has X25519 and Ed25519 (detected
  * once, see x25519.ts / xeddsa.ts) and noble otherwise. Hot-path economies, all giving the
- * same bytes as the portable path (property tests in curve.test.ts): a key's public half is
- * derived once per process (public-half-cache.ts); a private key is imported into WebCrypto
- * once per object, as a cheap JWK when its public half is known; a public key is imported once
- * per object; `generateAsync` makes a key pair natively in one call.
+ * same bytes as the portable path (property tests in key-fast-paths.test.ts): a key's public
+ * half is derived once per process (public-half-cache.ts); a private key is imported into
+ * WebCrypto once per object, as a cheap JWK when its public half is known or claimed by its
+ * record; a public key is imported once per object; `generateAsync` makes a key pair natively
+ * in one call, and a generated ratchet key's native key is handed to its next parse.
  * Does not own: prekeys and identities (client/keys/), KEM keys (kem.ts).
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
@@ -209,9 +210,11 @@ export class PrivateKey extends SecretHolder {
 
   /**
    * `deserialize(bytes)` for a private key stored beside the 33-byte public key it should have
-   * (a ratchet state, a prekey record; spec EN-01). The claim is never trusted: it only lets
-   * the first agreement import the key as a cheap JWK (the runtime checks the pair; on refusal
-   * the key is imported without it). `getPublicKey()` still derives or looks up the real one.
+   * (a ratchet state, a prekey record; spec EN-01). The claim is never trusted as such: it lets
+   * the first agreement import the key as a cheap JWK, and only where the runtime is known to
+   * refuse a mismatched pair (`jwkImportChecksPublicKey`) does that import also settle the
+   * public key; on refusal the key is imported without the claim. Otherwise `getPublicKey()`
+   * derives or looks up the real one. Agreement only ever uses the private key.
    */
   static deserializeWithClaimedPublicKey(bytes: Uint8Array, claimedPublicKey: Uint8Array): PrivateKey {
     const key = PrivateKey.deserialize(bytes);
