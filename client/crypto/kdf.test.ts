@@ -2,8 +2,8 @@ import { createHash, createHmac, hkdfSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bytesToHex, hexToBytes } from "./bytes.js";
-import { hkdfSha256, hmacSha256, hmacSha256Each, sha256, sha512 } from "./kdf.js";
+import { bytesToHex, concatBytes, hexToBytes } from "./bytes.js";
+import { hkdfSha256, hmacSha256, hmacSha256Each, hmacSha256Parts, sha256, sha512 } from "./kdf.js";
 
 interface HkdfCase {
   source: string;
@@ -63,6 +63,21 @@ describe("hashes and HMAC", () => {
         expect(bytesToHex(sha512(data))).toBe(createHash("sha512").update(data).digest("hex"));
         expect(bytesToHex(hmacSha256(key, data))).toBe(createHmac("sha256", key).update(data).digest("hex"));
       }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("hmacSha256Parts equals hmacSha256 over the concatenation and node:crypto", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 100 }),
+        fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 4 }),
+        (key, parts) => {
+          const whole = concatBytes(...parts);
+          expect(bytesToHex(hmacSha256Parts(key, parts))).toBe(bytesToHex(hmacSha256(key, whole)));
+          expect(bytesToHex(hmacSha256Parts(key, parts))).toBe(createHmac("sha256", key).update(whole).digest("hex"));
+        },
+      ),
       { numRuns: 100 },
     );
   });

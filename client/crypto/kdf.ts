@@ -36,6 +36,17 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
 }
 
 /**
+ * HMAC-SHA256 of the concatenation of `parts` (spec EN-07), fed to the hash part by part rather
+ * than copied into one buffer first: the same bytes as `hmacSha256(key, concatBytes(...parts))`
+ * (property in kdf.test.ts).
+ */
+export function hmacSha256Parts(key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
+  const h = hmac.create(nobleSha256, key);
+  for (const part of parts) h.update(part);
+  return h.digest();
+}
+
+/**
  * HMAC-SHA256 of each of `messages` under one `key` (spec EN-07): the same bytes as
  * `hmacSha256(key, m)` for each m (property in kdf.test.ts), with the keyed inner and outer
  * states set up once and cloned, which is half the hashing for the short inputs of a chain step.

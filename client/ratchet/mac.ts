@@ -6,8 +6,8 @@
  * Does not own: deriving the MAC key (kdf-chains.ts).
  */
 
-import { concatBytes, constantTimeEqual } from "../crypto/bytes.js";
-import { hmacSha256 } from "../crypto/kdf.js";
+import { constantTimeEqual } from "../crypto/bytes.js";
+import { hmacSha256Parts } from "../crypto/kdf.js";
 import { ProtocolError } from "../errors.js";
 import { MAC_LENGTH } from "./constants.js";
 
@@ -18,7 +18,7 @@ export function computeMac(
   receiverIdentity: Uint8Array,
   macInput: Uint8Array,
 ): Uint8Array {
-  return hmacSha256(macKey, concatBytes(senderIdentity, receiverIdentity, macInput)).slice(0, MAC_LENGTH);
+  return hmacSha256Parts(macKey, [senderIdentity, receiverIdentity, macInput]).slice(0, MAC_LENGTH);
 }
 
 /** Checks a received MAC in constant time; throws ProtocolError "bad_mac" on mismatch (spec DR-11). */
