@@ -25,6 +25,9 @@ function main(root: HTMLElement): void {
   // memory until joined or declined, so it survives this tab waiting behind another one.
   let pendingInvite = takeInviteFromAddressBar(window);
   let running = false;
+  let failed = false;
+  /** Set while this tab queues for the lock behind the notice; aborted by "Use here". */
+  let waiting: AbortController | undefined;
   let unmount: (() => void) | undefined;
 
   const show = (view: () => JSX.Element): void => {
@@ -33,6 +36,8 @@ function main(root: HTMLElement): void {
     unmount = render(view, root);
   };
   const showFatal = (): void => {
+    failed = true;
+    waiting?.abort();
     unmount?.();
     unmount = undefined;
     const p = document.createElement("p");
@@ -41,8 +46,6 @@ function main(root: HTMLElement): void {
     p.textContent = ACTION_SENTENCES.start;
     root.replaceChildren(p);
   };
-  /** Set while this tab queues for the lock behind the notice; aborted by "Use here". */
-  let waiting: AbortController | undefined;
   const showNotice = (): void => {
     show(() => <OtherTabView invited={pendingInvite !== undefined} onUseHere={useHere} />);
     waitForFreeLock();
@@ -50,7 +53,7 @@ function main(root: HTMLElement): void {
 
   // While the notice shows, no App listens for invites opened in this tab: keep them too.
   window.addEventListener("hashchange", () => {
-    if (running) return;
+    if (running || failed) return;
     const link = takeInviteFromAddressBar(window);
     if (link === undefined) return;
     pendingInvite = link;
@@ -81,7 +84,13 @@ function main(root: HTMLElement): void {
   async function useHere(): Promise<void> {
     waiting?.abort();
     waiting = undefined;
-    const lease = await claimActiveTab(globalThis.navigator.locks, { mode: "steal" });
+    let lease;
+    try {
+      lease = await claimActiveTab(globalThis.navigator.locks, { mode: "steal" });
+    } catch (error) {
+      waitForFreeLock();
+      throw error; // the notice shows its sentence (lib/error-messages.ts)
+    }
     if (lease === undefined) {
       // Yet another tab took over while this one waited: queue again behind the notice.
       waitForFreeLock();
