@@ -4,7 +4,7 @@
  * Owns: chain steps and the derivation of IV ‖ key from a message seed.
  * Does not own: state bookkeeping (sender-key-state.ts).
  */
-import { hkdfSha256, hmacSha256 } from "../crypto/kdf.js";
+import { hkdfSha256, hmacSha256, hmacSha256Each } from "../crypto/kdf.js";
 import { CHAIN_KEY_BYTE, MESSAGE_SEED_BYTE, SENDER_KEY_DERIVED_LENGTH, SENDER_KEY_INFO } from "./constants.js";
 
 /** The message seed of the chain key's iteration: HMAC-SHA256(ck, 0x01) (spec SK-02). */
@@ -15,6 +15,15 @@ export function messageSeed(chainKey: Uint8Array): Uint8Array {
 /** The chain key of the next iteration: HMAC-SHA256(ck, 0x02) (spec SK-02). */
 export function nextChainKey(chainKey: Uint8Array): Uint8Array {
   return hmacSha256(chainKey, CHAIN_KEY_BYTE);
+}
+
+/**
+ * `messageSeed(ck)` and `nextChainKey(ck)` together (spec SK-02), the HMAC key set up once for
+ * both (client/crypto/kdf.ts `hmacSha256Each`).
+ */
+export function chainStep(chainKey: Uint8Array): { seed: Uint8Array; nextChainKey: Uint8Array } {
+  const [seed, next] = hmacSha256Each(chainKey, [MESSAGE_SEED_BYTE, CHAIN_KEY_BYTE]) as [Uint8Array, Uint8Array];
+  return { seed, nextChainKey: next };
 }
 
 /** AES-256-CBC IV and key of one message. */

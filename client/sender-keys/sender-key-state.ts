@@ -21,7 +21,7 @@ import {
 import { ProtocolError } from "../errors.js";
 import { constantTimeEqual } from "../crypto/bytes.js";
 import type { PublicKey } from "../crypto/curve.js";
-import { messageSeed, nextChainKey } from "./chain.js";
+import { chainStep, nextChainKey } from "./chain.js";
 import { MAX_FORWARD_JUMPS, MAX_ITERATION, MAX_SENDER_KEY_STATES, MAX_SKIPPED_SEEDS } from "./constants.js";
 
 /** An empty record. */
@@ -94,9 +94,9 @@ function chainOf(state: SenderKeyState): { iteration: number; seed: Uint8Array }
 export function takeSendingSeed(state: SenderKeyState): { iteration: number; seed: Uint8Array } {
   const ck = chainOf(state);
   if (ck.iteration >= MAX_ITERATION) throw new ProtocolError("counter_too_large");
-  const out = { iteration: ck.iteration, seed: messageSeed(ck.seed) };
-  state.chainKey = create(SenderChainKeySchema, { iteration: ck.iteration + 1, seed: nextChainKey(ck.seed) });
-  return out;
+  const step = chainStep(ck.seed);
+  state.chainKey = create(SenderChainKeySchema, { iteration: ck.iteration + 1, seed: step.nextChainKey });
+  return { iteration: ck.iteration, seed: step.seed };
 }
 
 /**
@@ -118,14 +118,22 @@ export function takeReceivingSeed(state: SenderKeyState, iteration: number): Uin
   if (iteration - ck.iteration > MAX_FORWARD_JUMPS) throw new ProtocolError("counter_too_large");
   if (iteration >= MAX_ITERATION) throw new ProtocolError("counter_too_large");
   let chainKey = ck.seed;
+  // Seeds more than MAX_SKIPPED_SEEDS behind `iteration` would be trimmed below anyway: only
+  // step the chain for them (a 25,000-iteration jump then costs hashes, not objects).
+  const firstKept = iteration - MAX_SKIPPED_SEEDS;
   for (let i = ck.iteration; i < iteration; i++) {
-    state.skippedKeys.push(create(SenderMessageKeySchema, { iteration: i, seed: messageSeed(chainKey) }));
-    chainKey = nextChainKey(chainKey);
+    if (i >= firstKept) {
+      const step = chainStep(chainKey);
+      state.skippedKeys.push(create(SenderMessageKeySchema, { iteration: i, seed: step.seed }));
+      chainKey = step.nextChainKey;
+    } else {
+      chainKey = nextChainKey(chainKey);
+    }
   }
   if (state.skippedKeys.length > MAX_SKIPPED_SEEDS) {
     state.skippedKeys.splice(0, state.skippedKeys.length - MAX_SKIPPED_SEEDS);
   }
-  const seed = messageSeed(chainKey);
-  state.chainKey = create(SenderChainKeySchema, { iteration: iteration + 1, seed: nextChainKey(chainKey) });
+  const { seed, nextChainKey: after } = chainStep(chainKey);
+  state.chainKey = create(SenderChainKeySchema, { iteration: iteration + 1, seed: after });
   return seed;
 }
