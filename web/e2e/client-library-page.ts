@@ -12,6 +12,8 @@
  * Does not own: bundling, serving and driving Chromium (client-library.test.ts).
  *
  * Imports only product code from `client/` (never libsignal, never `*.test-support.ts`).
+ * Cites spec chapters, not requirement ids: this file lives in web/ under a non-test name, so
+ * scripts/requirements-table.ts would list it as implementing any id it cited.
  */
 import { PublicKey } from "../../client/crypto/curve.js";
 import { KemPublicKey } from "../../client/crypto/kem.js";
@@ -117,7 +119,7 @@ interface Party {
 
 function createParty(): Party {
   const identity = createIdentityKeyPair();
-  // The address name is the hash of the identity key (ID-03), so address binding holds.
+  // The address name is the hash of the identity key (spec 03, the address rule), so address binding holds.
   const address = createProtocolAddress(addressToString(identity.address), DEVICE_ID);
   const store = new MemoryProtocolStore(identity.keyPair, identity.registrationId);
   return { identity, address, store, cipher: new SessionCipher(store), senderKeys: new InMemorySenderKeyStore() };
@@ -248,7 +250,7 @@ export async function runProtocol(): Promise<ProtocolSummary> {
     for (const m of burst) await deliver(m);
   }
 
-  // 2. Sender keys: the SKDM travels over the pairwise session, as rooms send it (SK-08).
+  // 2. Sender keys: the SKDM travels over the pairwise session, as rooms send it (spec 07).
   const distributionId = createDistributionId();
   const skdm = await createSenderKeyDistributionMessage(alice.senderKeys, alice.address.name, distributionId);
   const skdmMessage = await alice.cipher.encrypt(bob.address, skdm);
@@ -276,7 +278,7 @@ export async function runProtocol(): Promise<ProtocolSummary> {
   const tamperPlain = encoder.encode("a message someone will try to alter");
   const tamperMessage = await alice.cipher.encrypt(bob.address, tamperPlain);
   if (tamperMessage.type !== MESSAGE_TYPE_SIGNAL) throw new Error("expected a SignalMessage by now");
-  // The MAC covers the ciphertext (DR-10): the flip must fail authentication, as "bad_mac".
+  // The MAC covers the ciphertext (spec 05): the flip must fail authentication, as "bad_mac".
   const tampered = flipCiphertextBit(tamperMessage.body, parseSignalMessage(tamperMessage.body).ciphertext);
   const pairwiseTamper = await failure(() =>
     bob.cipher.decryptMessage(alice.address, { type: MESSAGE_TYPE_SIGNAL, body: tampered }),
@@ -285,7 +287,7 @@ export async function runProtocol(): Promise<ProtocolSummary> {
   const groupPlain = encoder.encode("a group message someone will try to alter");
   const groupMessage = await groupEncrypt(alice.senderKeys, alice.address.name, distributionId, groupPlain);
   const groupTamper = await failure(() =>
-    // The signature covers the ciphertext (SK-07): "invalid_signature".
+    // The signature covers the ciphertext (spec 07): "invalid_signature".
     groupDecrypt(bob.senderKeys, alice.address.name, flipCiphertextBit(groupMessage, decodeSenderKeyMessage(groupMessage).ciphertext)),
   );
   const groupOriginal = await groupDecrypt(bob.senderKeys, alice.address.name, groupMessage);
