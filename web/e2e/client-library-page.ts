@@ -78,6 +78,13 @@ export interface ProtocolSummary {
     readonly bobRatchetKeys: number;
     /** Messages delivered after a later message of the same chain. */
     readonly deliveredOutOfOrder: number;
+    /**
+     * After Bob read the PreKey message: his one-time EC and one-time Kyber prekeys are gone,
+     * his signed prekey stays.
+     */
+    readonly oneTimePreKeyRemoved: boolean;
+    readonly kyberPreKeyRemoved: boolean;
+    readonly signedPreKeyKept: boolean;
   };
   readonly group: {
     readonly sent: number;
@@ -237,6 +244,9 @@ export async function runProtocol(): Promise<ProtocolSummary> {
   const first = await send(alice, bob, "Hello Bob, this is the first message of our session.");
   const firstMessageType = first.message.type;
   await deliver(first);
+  const oneTimePreKeyRemoved = bundle.preKeyId !== undefined && (await bob.store.loadPreKey(bundle.preKeyId)) === undefined;
+  const kyberPreKeyRemoved = (await bob.store.loadKyberPreKey(bundle.kyberPreKeyId)) === undefined;
+  const signedPreKeyKept = (await bob.store.loadSignedPreKey(bundle.signedPreKeyId)) !== undefined;
 
   // Bursts alternate direction (Bob first); one burst arrives in reverse order.
   for (const [i, size] of BURSTS.entries()) {
@@ -311,6 +321,9 @@ export async function runProtocol(): Promise<ProtocolSummary> {
       aliceRatchetKeys: ratchetKeys.get(alice)?.size ?? 0,
       bobRatchetKeys: ratchetKeys.get(bob)?.size ?? 0,
       deliveredOutOfOrder,
+      oneTimePreKeyRemoved,
+      kyberPreKeyRemoved,
+      signedPreKeyKept,
     },
     group: {
       sent: group.length,

@@ -127,6 +127,9 @@ function expectProtocolWorked(summary: ProtocolSummary): void {
   expect(summary.pairwise.matched).toBe(total);
   expect(summary.pairwise.mismatched).toBe(0);
   expect(summary.pairwise.firstMessageType).toBe(3);
+  expect(summary.pairwise.oneTimePreKeyRemoved).toBe(true);
+  expect(summary.pairwise.kyberPreKeyRemoved).toBe(true);
+  expect(summary.pairwise.signedPreKeyKept).toBe(true);
   // Alice sends PreKey messages until Bob's first reply reaches her: the opener and nothing
   // else, because Bob speaks first after it.
   expect(summary.pairwise.preKeyMessages).toBe(1);
