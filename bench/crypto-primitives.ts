@@ -2,6 +2,8 @@
 // against the portable noble paths in the same run, plus libsignal's native primitives as a
 // reference (SIGNAL-FACTS "Reference throughput"):
 //   - X25519 agreement (native WebCrypto vs noble vs libsignal);
+//   - key generation and private-key import (noble derivation vs WebCrypto generation; PKCS#8
+//     vs JWK-with-public-half import; a parsed key whose public half is remembered);
 //   - XEdDSA verification (native Ed25519 vs noble point arithmetic vs libsignal);
 //   - XEdDSA signing, sender-key style (noble; libsignal for reference);
 //   - Kyber1024 encapsulation and decapsulation (noble ML-KEM based);
@@ -13,9 +15,14 @@
 
 import { performance } from "node:perf_hooks";
 import * as libsignal from "@signalapp/libsignal-client";
-import { KeyPair } from "../client/crypto/curve.js";
+import { KeyPair, PrivateKey } from "../client/crypto/curve.js";
 import { KemKeyPair } from "../client/crypto/kem.js";
-import { importX25519PrivateNative, x25519AgreeNative, x25519AgreeNoble } from "../client/crypto/x25519.js";
+import {
+  importX25519PrivateJwk,
+  importX25519PrivateNative,
+  x25519AgreeNative,
+  x25519AgreeNoble,
+} from "../client/crypto/x25519.js";
 import { hasNativeEd25519, xeddsaVerifyNative, xeddsaVerifyNoble } from "../client/crypto/xeddsa.js";
 import {
   createDistributionId,
@@ -83,6 +90,11 @@ await measure("X25519 agree, WebCrypto", count, () => x25519AgreeNative(nativeKe
 await measure("X25519 agree, noble", Math.ceil(count / 10), () => x25519AgreeNoble(aPrivate, bU));
 await measure("X25519 agree, libsignal", count, () => la.agree(lb));
 await measure("PrivateKey.agree (auto path)", count, () => a.privateKey.agree(b.publicKey));
+await measure("KeyPair.generate (noble derivation)", Math.ceil(count / 5), () => KeyPair.generate());
+await measure("KeyPair.generateAsync (WebCrypto)", count, () => KeyPair.generateAsync());
+await measure("X25519 private import, PKCS#8", Math.ceil(count / 5), () => importX25519PrivateNative(aPrivate));
+await measure("X25519 private import, JWK with public", count, () => importX25519PrivateJwk(aPrivate, aU));
+await measure("PrivateKey parse + getPublicKey", count, () => PrivateKey.deserialize(aPrivate).getPublicKey());
 if (!(await hasNativeEd25519())) console.log("note: no native Ed25519 here; the WebCrypto rows fall back to failure");
 await measure("XEdDSA verify, WebCrypto Ed25519", count, () => xeddsaVerifyNative(aU, message, signature, edKeys));
 await measure("XEdDSA verify, noble", Math.ceil(count / 10), () => xeddsaVerifyNoble(aU, message, signature));
