@@ -30,8 +30,8 @@ const CITING_ROOTS = ["proto", "client", "relay", "web", "spec", "bench", "scrip
 /** Folders whose non-test files count as implementations. */
 const PRODUCT_ROOTS = ["proto", "client", "relay", "web", "examples"];
 const SOURCE_FILE = /\.(ts|tsx|mts|js|mjs|proto|md|py|sh|css|html)$/;
-/** Tests and their support files (`*.test.ts`, `*.test-support.ts`, `testing/` helpers). */
-const TEST_FILE = /(\.test\.tsx?|\.test-support\.tsx?)$|(^|\/)testing\//;
+/** Tests and their support files (`*.test.ts`, `*.test-support.ts`, `testing/` and `e2e/` folders). */
+const TEST_FILE = /(\.test\.tsx?|\.test-support\.tsx?)$|(^|\/)(testing|e2e)\//;
 const SKIPPED_DIRS = new Set(["node_modules", "dist", "data", "test-results", "__pycache__", "generated"]);
 
 /** A requirement defined in a spec chapter. */
