@@ -34,24 +34,14 @@ import {
 import { InMemorySenderKeyStore } from "../client/sender-keys/sender-key-store.js";
 import { createSenderCertificate, createServerCertificate } from "../client/sealed-sender/certificates.js";
 import { sealedSenderDecryptToContent, sealedSenderEncrypt } from "../client/sealed-sender/sealed-sender.js";
+import { median, numericOption } from "./bench-args.js";
 
 /** Default operations per measurement and run. */
 const DEFAULT_COUNT = 1000;
 /** Default runs; the median is printed (2 shared cores: single runs are noisy). */
 const DEFAULT_RUNS = 3;
-/** Upper bound on --count, so a typo cannot run for an hour. */
-const MAX_COUNT = 50_000;
-
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  if (index < 0) return fallback;
-  const value = Number(process.argv[index + 1]);
-  if (!Number.isInteger(value) || value < 1 || value > MAX_COUNT) throw new RangeError(`--${name} must be 1..${MAX_COUNT}`);
-  return value;
-}
-
-const count = option("count", DEFAULT_COUNT);
-const runs = option("runs", DEFAULT_RUNS);
+const count = numericOption("count", DEFAULT_COUNT);
+const runs = numericOption("runs", DEFAULT_RUNS);
 const ab = (b: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(b);
 
 async function rate(n: number, op: (i: number) => unknown): Promise<number> {
@@ -61,8 +51,7 @@ async function rate(n: number, op: (i: number) => unknown): Promise<number> {
     for (let i = 0; i < n; i++) await op(i);
     results.push((n * 1000) / (performance.now() - start));
   }
-  results.sort((a, b) => a - b);
-  return results[Math.floor(results.length / 2)] as number;
+  return median(results);
 }
 
 const rows: [string, number][] = [];

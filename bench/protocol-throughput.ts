@@ -12,26 +12,17 @@
 
 import { performance } from "node:perf_hooks";
 import { LibsignalParty, OurParty, type Party } from "../client/session/parties.test-support.js";
+import { median, numericOption } from "./bench-args.js";
 
 /** Default messages per scenario and run (session setups use a fifth of it). */
 const DEFAULT_COUNT = 2000;
 /** Default runs per scenario; the median is printed (2 shared cores: single runs are noisy). */
 const DEFAULT_RUNS = 3;
-/** Upper bound on --count, so a typo cannot run for an hour. */
-const MAX_COUNT = 50_000;
 /** Plaintext size of every message. */
 const PLAINTEXT_BYTES = 256;
 
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  if (index < 0) return fallback;
-  const value = Number(process.argv[index + 1]);
-  if (!Number.isInteger(value) || value < 1 || value > MAX_COUNT) throw new RangeError(`--${name} must be 1..${MAX_COUNT}`);
-  return value;
-}
-
-const count = option("count", DEFAULT_COUNT);
-const runs = option("runs", DEFAULT_RUNS);
+const count = numericOption("count", DEFAULT_COUNT);
+const runs = numericOption("runs", DEFAULT_RUNS);
 const plaintext = new Uint8Array(PLAINTEXT_BYTES);
 
 type Kind = "ours" | "libsignal";
@@ -85,11 +76,6 @@ async function messageRate(kind: Kind, n: number, alternate: boolean): Promise<n
     await to.decrypt(from.address, await from.encrypt(to.address, plaintext));
   }
   return (n * 1000) / (performance.now() - start);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 const scenarios: Array<{ name: string; run: (kind: Kind) => Promise<number> }> = [

@@ -22,17 +22,12 @@ import {
   startRestartableRelay,
   STEP_TIMEOUT_MS,
 } from "../web/e2e/harness.js";
+import { median } from "./bench-args.js";
 
 /** Default measured joins: enough for a median on a shared 2-core machine. */
 const DEFAULT_RUNS = 3;
 /** Upper bound on --runs: each run creates an identity and joins a room (seconds each). */
 const MAX_RUNS = 20;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
 
