@@ -73,3 +73,20 @@ describe("EN-04 strict protobuf decoding", () => {
     );
   });
 });
+
+describe("PX-08 exact protobuf shape (decodeStrict with exact)", () => {
+  const message = toBinary(SenderKeyMessageSchema, create(SenderKeyMessageSchema, { distributionId: new Uint8Array(16), chainId: 1, iteration: 2 }));
+  const unknownField = Uint8Array.of(...message, 0x30, 0x01); // field 6, varint
+  const repeatedField = Uint8Array.of(...message, 0x10, 0x07); // chain_id (field 2) again
+
+  it("PX-08: accepts what our encoder writes", () => {
+    expect(decodeStrict(SenderKeyMessageSchema, message, { exact: true }).chainId).toBe(1);
+  });
+
+  it("PX-08: rejects unknown fields and a non-repeated field given twice, which the default mode accepts", () => {
+    expect(decodeStrict(SenderKeyMessageSchema, unknownField).chainId).toBe(1);
+    expect(decodeStrict(SenderKeyMessageSchema, repeatedField).chainId).toBe(7);
+    expect(code(() => decodeStrict(SenderKeyMessageSchema, unknownField, { exact: true }))).toBe("invalid_message");
+    expect(code(() => decodeStrict(SenderKeyMessageSchema, repeatedField, { exact: true }))).toBe("invalid_message");
+  });
+});

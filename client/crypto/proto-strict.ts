@@ -5,8 +5,10 @@
  * through: a known field with the wrong wire type (protobuf-es reads a known field by its
  * declared type whatever the tag's wire type says, so e.g. tag 0x0b decodes like 0x0a), group
  * wire types, and any decoder failure (truncation, invalid UTF-8), all as
- * `ProtocolError("invalid_message")`. Unknown fields are accepted and ignored (EN-04). It
- * recurses into message-typed fields. Does not own: required-field and length checks (each
+ * `ProtocolError("invalid_message")`. Unknown fields are accepted and ignored (EN-04) unless
+ * the caller asks for an exact shape (every field known, each non-repeated field at most once),
+ * as the ratchet does for its unauthenticated PreKey fields (PX-08). It recurses into
+ * message-typed fields. Does not own: required-field and length checks (each
  * format's decoder does those, EN-05).
  */
 import { fromBinary, ScalarType, type DescField, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
@@ -34,15 +36,29 @@ function scalarWireType(t: ScalarType): WireType {
   }
 }
 
-function check(desc: DescMessage, bytes: Uint8Array, depth: number): void {
+/** Options of {@link decodeStrict}. */
+export interface StrictOptions {
+  /** Reject unknown fields and non-repeated fields that appear more than once. */
+  readonly exact?: boolean;
+}
+
+function check(desc: DescMessage, bytes: Uint8Array, depth: number, exact: boolean): void {
   if (depth > MAX_DEPTH) throw new ProtocolError("invalid_message");
   const reader = new BinaryReader(bytes);
+  const seen = new Set<number>();
   while (reader.pos < reader.len) {
     const [number, wireType] = reader.tag();
     if (wireType === WireType.StartGroup || wireType === WireType.EndGroup) throw new ProtocolError("invalid_message");
     const field: DescField | undefined = desc.fields.find((f) => f.number === number);
     const data = reader.skip(wireType, number);
-    if (field === undefined) continue;
+    if (field === undefined) {
+      if (exact) throw new ProtocolError("invalid_message");
+      continue;
+    }
+    if (exact && field.fieldKind !== "list" && field.fieldKind !== "map") {
+      if (seen.has(number)) throw new ProtocolError("invalid_message");
+      seen.add(number);
+    }
     switch (field.fieldKind) {
       case "scalar":
         if (wireType !== scalarWireType(field.scalar)) throw new ProtocolError("invalid_message");
@@ -52,12 +68,12 @@ function check(desc: DescMessage, bytes: Uint8Array, depth: number): void {
         break;
       case "message":
         if (wireType !== WireType.LengthDelimited) throw new ProtocolError("invalid_message");
-        check(field.message, lengthDelimitedContent(data), depth + 1);
+        check(field.message, lengthDelimitedContent(data), depth + 1, exact);
         break;
       case "list":
         if (field.listKind === "message") {
           if (wireType !== WireType.LengthDelimited) throw new ProtocolError("invalid_message");
-          check(field.message, lengthDelimitedContent(data), depth + 1);
+          check(field.message, lengthDelimitedContent(data), depth + 1, exact);
         } else {
           const element = field.listKind === "enum" ? WireType.Varint : scalarWireType(field.scalar);
           // Packed (length-delimited) or one element at a time.
@@ -81,9 +97,13 @@ function lengthDelimitedContent(data: Uint8Array): Uint8Array {
  * Decodes untrusted `bytes` as `schema`, rejecting wrong wire types for known fields and any
  * malformed input with `ProtocolError("invalid_message")` (spec EN-04).
  */
-export function decodeStrict<Desc extends DescMessage>(schema: Desc, bytes: Uint8Array): MessageShape<Desc> {
+export function decodeStrict<Desc extends DescMessage>(
+  schema: Desc,
+  bytes: Uint8Array,
+  options: StrictOptions = {},
+): MessageShape<Desc> {
   try {
-    check(schema, bytes, 0);
+    check(schema, bytes, 0, options.exact ?? false);
     return fromBinary(schema, bytes);
   } catch (e) {
     if (e instanceof ProtocolError) throw e;

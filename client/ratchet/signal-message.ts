@@ -8,13 +8,14 @@
  * Does not own: key derivation or the MAC computation.
  */
 
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import {
   PreKeySignalMessageSchema,
   SignalMessageSchema,
 } from "../../gen/securecomm/wire/v1/signal_message_pb.js";
 import { concatBytes } from "../crypto/bytes.js";
 import { AES_BLOCK_LENGTH } from "../crypto/cipher.js";
+import { decodeStrict } from "../crypto/proto-strict.js";
 import { ProtocolError } from "../errors.js";
 import { MAC_LENGTH, MESSAGE_VERSION_BYTE } from "./constants.js";
 
@@ -69,73 +70,6 @@ export function encodeSignalMessageBody(fields: SignalMessageFields): Uint8Array
   return concatBytes(Uint8Array.of(MESSAGE_VERSION_BYTE), body);
 }
 
-/** Wire type of each field of SignalMessage: 0 = varint, 2 = length-delimited (spec DR-10). */
-const SIGNAL_MESSAGE_WIRE_TYPES: ReadonlyMap<number, number> = new Map([
-  [1, 2],
-  [2, 0],
-  [3, 0],
-  [4, 2],
-  [5, 2],
-  [6, 2],
-]);
-
-/** Wire type of each field of PreKeySignalMessage (spec PX-08). */
-const PREKEY_MESSAGE_WIRE_TYPES: ReadonlyMap<number, number> = new Map([
-  [1, 0],
-  [2, 2],
-  [3, 2],
-  [4, 2],
-  [5, 0],
-  [6, 0],
-  [7, 0],
-  [8, 2],
-]);
-
-/**
- * Checks the raw protobuf structure before decoding: every field is known, appears once and
- * has its declared wire type. The generic decoder reads a scalar whatever wire type its tag
- * says, so without this a flipped tag bit could go unnoticed in the unauthenticated parts of
- * a PreKeySignalMessage. libsignal emits exactly this shape.
- */
-function checkWireShape(bytes: Uint8Array, wireTypes: ReadonlyMap<number, number>): void {
-  const seen = new Set<number>();
-  let i = 0;
-  const varint = (): number => {
-    let value = 0;
-    let scale = 1;
-    for (let n = 0; n < 5; n++) {
-      const b = bytes[i++];
-      if (b === undefined) throw new ProtocolError("invalid_message");
-      value += (b & 0x7f) * scale;
-      scale *= 128;
-      if ((b & 0x80) === 0) return value;
-    }
-    throw new ProtocolError("invalid_message");
-  };
-  while (i < bytes.length) {
-    const tag = varint();
-    const field = Math.floor(tag / 8);
-    const wire = tag % 8;
-    if (wireTypes.get(field) !== wire || seen.has(field)) throw new ProtocolError("invalid_message");
-    seen.add(field);
-    if (wire === 0) varint();
-    else {
-      const length = varint();
-      i += length;
-      if (i > bytes.length) throw new ProtocolError("invalid_message");
-    }
-  }
-}
-
-/**
- * True when the decoder met fields our schema does not know. Both peers we interoperate with
- * send only known fields, so extra fields mean tampering; refusing them also keeps the
- * unauthenticated parts of a PreKeySignalMessage from carrying anything (spec PX-08).
- */
-function hasUnknownFields(message: { $unknown?: unknown[] | undefined }): boolean {
-  return message.$unknown !== undefined && message.$unknown.length > 0;
-}
-
 function checkVersion(bytes: Uint8Array): void {
   if (bytes.length < 1) throw new ProtocolError("invalid_message");
   // Only version 4 in both nibbles is spoken (libsignal 0.103 rejects older and newer ones).
@@ -151,15 +85,10 @@ export function parseSignalMessage(bytes: Uint8Array): UnverifiedSignalMessage {
   if (bytes.length < MIN_SIGNAL_MESSAGE_LENGTH) throw new ProtocolError("invalid_message");
   const macInput = bytes.subarray(0, bytes.length - MAC_LENGTH);
   const mac = bytes.slice(bytes.length - MAC_LENGTH);
-  checkWireShape(macInput.subarray(1), SIGNAL_MESSAGE_WIRE_TYPES);
-  let decoded;
-  try {
-    decoded = fromBinary(SignalMessageSchema, macInput.subarray(1));
-  } catch (cause) {
-    throw new ProtocolError("invalid_message", { cause });
-  }
+  // Every field known, once, with its declared wire type: the generic decoder would read a
+  // scalar whatever wire type its tag says, so a flipped tag bit could go unnoticed.
+  const decoded = decodeStrict(SignalMessageSchema, macInput.subarray(1), { exact: true });
   if (
-    hasUnknownFields(decoded) ||
     decoded.ratchetKey.length !== PUBLIC_KEY_LENGTH ||
     decoded.counter === undefined ||
     decoded.previousCounter === undefined ||
@@ -218,15 +147,9 @@ export function serializePreKeySignalMessage(fields: PreKeySignalMessageFields):
  */
 export function parsePreKeySignalMessage(bytes: Uint8Array): PreKeySignalMessageFields {
   checkVersion(bytes);
-  checkWireShape(bytes.subarray(1), PREKEY_MESSAGE_WIRE_TYPES);
-  let decoded;
-  try {
-    decoded = fromBinary(PreKeySignalMessageSchema, bytes.subarray(1));
-  } catch (cause) {
-    throw new ProtocolError("invalid_message", { cause });
-  }
+  // Exact shape: these fields are not covered by any MAC, so nothing extra may ride along.
+  const decoded = decodeStrict(PreKeySignalMessageSchema, bytes.subarray(1), { exact: true });
   if (
-    hasUnknownFields(decoded) ||
     decoded.baseKey.length !== PUBLIC_KEY_LENGTH ||
     decoded.identityKey.length !== PUBLIC_KEY_LENGTH ||
     decoded.message.length === 0 ||
