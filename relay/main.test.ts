@@ -101,10 +101,10 @@ describe("relay/main.ts", () => {
   });
 
   it("runs as `npm start -- --port N --data-dir DIR`, and npm's SIGTERM reaches the relay", async () => {
-    // --ignore-scripts skips `prestart` (the web build) but still runs `start` itself.
-    const child = spawn("npm", ["start", "--ignore-scripts", "--", "--port", "0", "--data-dir", dataDir], {
+    // SECURECOMM_SKIP_WEB_BUILD skips the web build scripts/start.ts would run first.
+    const child = spawn("npm", ["start", "--", "--port", "0", "--data-dir", dataDir], {
       cwd: repo,
-      env: { ...process.env, LOG_LEVEL: "warn" },
+      env: { ...process.env, LOG_LEVEL: "warn", SECURECOMM_SKIP_WEB_BUILD: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -143,6 +143,9 @@ describe("relay/main.ts", () => {
       started.push(second);
       expect((await second.exit).code).toBe(1);
       expect(second.stderr()).not.toMatch(/\n\s+at /);
+      // The sentence names the port and the flag that picks another one.
+      expect(second.stderr()).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(second.stderr()).toContain("--port");
     } finally {
       first.child.kill("SIGTERM");
       expect((await first.exit).code).toBe(0);

@@ -64,6 +64,11 @@ async function main(): Promise<void> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
     relay.logger.error("cannot listen", { code });
+    if (code === "EADDRINUSE") {
+      process.stderr.write(
+        `securecomm relay: port ${config.port} on ${config.host} is already in use; stop what uses it or choose another port with --port N (or PORT=N)\n`,
+      );
+    }
     await relay.close();
     process.exit(EXIT_FAILURE);
   }
