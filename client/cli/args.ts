@@ -245,6 +245,24 @@ export function parseRelayUrl(value: string, command?: CommandName): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
+/**
+ * Longest word an error message repeats back. Command and option names are short lowercase
+ * words; anything longer, or with other characters (a link, a token, a passphrase with digits or
+ * spaces), may be a secret pasted in the wrong place and is never printed.
+ */
+export const MAX_ECHOED_WORD = 16;
+
+/** `word` in quotes when it looks like a command or option name, else undefined. */
+export function echoableWord(word: string): string | undefined {
+  return word.length <= MAX_ECHOED_WORD && /^-{0,2}[a-z][a-z-]*$/.test(word) ? `"${word}"` : undefined;
+}
+
+/** "Unknown command "frobnicate"." (or without the word when it might be a secret). */
+function unknownCommand(word: string): string {
+  const shown = echoableWord(word);
+  return shown === undefined ? "Unknown command (not repeated here: it does not look like a command name)." : `Unknown command ${shown}.`;
+}
+
 function resolveCommand(positionals: string[]): { command: CommandName; rest: string[] } | undefined {
   const [first, second, ...rest] = positionals;
   if (first === undefined) return undefined;
@@ -255,13 +273,14 @@ function resolveCommand(positionals: string[]): { command: CommandName; rest: st
   if (Object.hasOwn(COMMANDS, first) && first !== "room create") {
     return { command: first as CommandName, rest: second === undefined ? rest : [second, ...rest] };
   }
-  throw usage("Unknown command.");
+  throw usage(unknownCommand(first));
 }
 
 /**
  * Parses `argv` (without node and script). Throws `CliError(EXIT_USAGE)` with a message and
- * the command's usage line for anything malformed; never echoes the offending argument (it
- * could be a secret pasted in the wrong place).
+ * the command's usage line for anything malformed; names an unknown command or option only
+ * when it looks like one ({@link echoableWord}), never another argument (it could be a secret
+ * pasted in the wrong place).
  */
 export function parseCommandLine(argv: readonly string[], environment: ParseEnvironment): CommandLine {
   let parsed: ReturnType<typeof parseRaw>;
@@ -269,7 +288,12 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
     parsed = parseRaw(argv);
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw usage("Unknown option.");
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      // Node's message quotes the option as typed ('--bogus' or '-x'); repeat only its name.
+      const typed = /'(-[^'=]*)/.exec((e as Error).message)?.[1];
+      const shown = typed === undefined ? undefined : echoableWord(typed);
+      throw usage(shown === undefined ? "Unknown option (not repeated here: it does not look like an option name)." : `Unknown option ${shown}.`);
+    }
     if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw usage("An option is missing its value.");
     throw usage("The command line could not be parsed.");
   }
@@ -310,7 +334,7 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
   if (command === "help") {
     if (rest.length === 0) return base("help", [], true);
     const topic = rest.join(" ") === "room create" || rest.join(" ") === "room" ? "room create" : rest[0];
-    if (topic === undefined || !Object.hasOwn(COMMANDS, topic)) throw usage("Unknown command.");
+    if (topic === undefined || !Object.hasOwn(COMMANDS, topic)) throw usage(unknownCommand(topic ?? ""));
     return base("help", [], true, { helpTopic: topic as CommandName });
   }
 
