@@ -38,6 +38,7 @@ export type CommandName =
   | "safety-number"
   | "members"
   | "leave"
+  | "remove"
   | "rooms"
   | "help";
 
@@ -77,7 +78,11 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     summary: "join a room by its invite link",
     details:
       "Joins the room of invite LINK. Without --relay or SECURECOMM_RELAY, the relay is the\n" +
-      "link's origin. The room is usable once a member answers the join.",
+      "link's origin. The room is usable once a member answers the join (a member must be\n" +
+      "online), so join waits for that answer: up to 30 seconds, then it exits 0 saying nobody\n" +
+      "answered yet. With --timeout SECONDS it waits that long instead and exits with code 11 if\n" +
+      "nobody answered. Either way the join stands and the room id is printed: the room becomes\n" +
+      "usable when a member comes online.",
   },
   chat: {
     args: ["ROOM"],
@@ -131,6 +136,15 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     options: [],
     summary: "leave a room",
     details: "Leaves ROOM: the remaining members rotate their keys, so you can read nothing sent afterwards.",
+  },
+  remove: {
+    args: ["ROOM", "MEMBER"],
+    options: [],
+    summary: "remove a member from a room (admins only)",
+    details:
+      "Removes MEMBER (a display name or address) from ROOM: every remaining member rotates the\n" +
+      "room's keys, so MEMBER can read nothing sent afterwards. Only the room's admin may remove\n" +
+      "members (exit code 7 otherwise).",
   },
   rooms: {
     args: [],
