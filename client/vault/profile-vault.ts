@@ -235,8 +235,9 @@ class Vault implements ProfileVault {
   #view(prefix: string): KeyValueStore {
     return {
       get: async (key) => {
+        const dataKey = this.#key();
         const sealed = await this.backing.get(prefix + key);
-        return sealed === undefined ? undefined : openEntry(this.#key(), prefix + key, sealed);
+        return sealed === undefined ? undefined : openEntry(dataKey, prefix + key, sealed);
       },
       list: async (p) => {
         const dataKey = this.#key();
