@@ -134,7 +134,13 @@ export interface ProfileVault {
 /** The result of opening: ready, or waiting for the passphrase. */
 export type OpenedVault =
   | { readonly locked: false; readonly vault: ProfileVault }
-  | { readonly locked: true; unlock(passphrase: string): Promise<ProfileVault> };
+  | {
+      readonly locked: true;
+      /** Derives the key from `passphrase` (scrypt) and opens; `wrong_passphrase` if it is not it. */
+      unlock(passphrase: string): Promise<ProfileVault>;
+      /** Closes the backing store without unlocking. */
+      close(): Promise<void>;
+    };
 
 /** Options of {@link openProfileVault}. */
 export interface ProfileVaultOptions {
@@ -185,6 +191,9 @@ export async function openProfileVault(backing: KeyValueStore, device: DeviceKey
         throw new VaultError("wrong_passphrase");
       }
       return new Vault(backing, device, unwrapKey(kek, header.wrapped), header, scrypt);
+    },
+    async close() {
+      await backing.close?.();
     },
   };
 }

@@ -148,7 +148,7 @@ describe("the web app in Chromium", { timeout: STEP_LIMIT_MS }, () => {
     await carol.page.getByRole("heading", { name: "Your rooms" }).waitFor();
     await waitForMembers(alice.page, ["Alice (you)", "Bob"]);
     await waitForMembers(bob.page, ["Bob (you)", "Alice"]);
-    await alice.page.getByText("Carol left the room").waitFor();
+    await alice.page.getByText("Carol is no longer in the room").waitFor();
     await sendMessage(alice.page, PLAINTEXTS.afterLeave);
     await waitForMessage(bob.page, PLAINTEXTS.afterLeave);
   });

@@ -3,8 +3,8 @@
  * share one header (name and time).
  *
  * Owns: the grouping rule and the in-memory message shape the room view renders. Does not own:
- * ordering (the relay's sequence numbers, applied in state/session.ts) or storage: messages
- * exist only in memory (DESIGN.md §6).
+ * ordering (the relay's sequence numbers, applied in state/session.ts) or storage
+ * (client/vault/room-history.ts).
  */
 
 /** Delivery state of one of our own messages. */
@@ -42,6 +42,13 @@ export interface MessageGroup {
  * conversation into visual turns.
  */
 export const GROUP_GAP_MS = 5 * 60 * 1000;
+/**
+ * Most messages under one header, and the longest time one header covers: a long run from one
+ * person repeats the name and time every so often, so a reader scrolling into the middle of it
+ * still sees who is talking and when.
+ */
+export const MAX_GROUP_ITEMS = 10;
+export const MAX_GROUP_SPAN_MS = 15 * 60 * 1000;
 
 /** Groups `items` (already in display order) into runs by sender and time. */
 export function groupMessages(items: readonly TimelineItem[]): MessageGroup[] {
@@ -55,7 +62,9 @@ export function groupMessages(items: readonly TimelineItem[]): MessageGroup[] {
       item.kind === "message" &&
       current.kind === "message" &&
       current.sender === item.sender &&
-      item.atMs - last.atMs <= GROUP_GAP_MS;
+      item.atMs - last.atMs <= GROUP_GAP_MS &&
+      current.items.length < MAX_GROUP_ITEMS &&
+      item.atMs - current.atMs <= MAX_GROUP_SPAN_MS;
     if (joins && current) {
       current.items.push(item);
       continue;

@@ -156,7 +156,7 @@ describe("createWebSession", () => {
       ["message", "before"],
       ["event", "Carol joined the room"],
       ["message", "between"],
-      ["event", "Bob left the room"],
+      ["event", "Bob is no longer in the room"],
       ["message", "after"],
       ["message", "mine"],
     ]);

@@ -4,9 +4,10 @@
  *
  * Owns: what the screens show (identity, rooms, unread counts, timelines, members, typing,
  * connection, closed rooms), optimistic sends with pending/sent/failed states, typing-indicator
- * timing, join/leave lines in the timeline. Does not own: any protocol work (client/), storage
- * (the client's `KeyValueStore`), or layout (views/). Message plaintext lives only here, in
- * memory; nothing in this module writes to any browser storage.
+ * timing, join/leave lines in the timeline, and keeping ordered lines in local history
+ * (client/vault/room-history.ts, encrypted by the profile vault) under each room's retention.
+ * Does not own: any protocol work (client/), storage formats or encryption (client/vault), or
+ * layout (views/). Message text reaches storage only through the vault's encryption.
  */
 
 import { batch } from "solid-js";
@@ -18,6 +19,7 @@ import type {
   RoomSummary,
   SecureCommClient,
 } from "../../../client/app/securecomm-client.js";
+import { RETENTION_MS, type HistoryLine, type Retention, type RoomHistory } from "../../../client/vault/room-history.js";
 import { insertInOrder, type TimelineItem } from "../lib/message-groups.js";
 
 /** Where the app is in its life: opening, asking for a name, or running. */
@@ -30,8 +32,12 @@ export interface SessionState {
   rooms: RoomSummary[];
   /** Messages received while their room was not on screen, per room (in memory). */
   unread: Record<string, number>;
-  /** Each room's timeline in relay order (in memory only, never stored). */
+  /** Each room's timeline in relay order (ordered lines are also kept in encrypted history). */
   timelines: Record<string, TimelineItem[]>;
+  /** Each room's local retention (default "keep"). */
+  retention: Record<string, Retention>;
+  /** True once saving history failed (shown as a notice; the conversation stays on screen). */
+  historyFailed: boolean;
   members: Record<string, MemberView[]>;
   /** Who is typing per room: sender address → time the indicator expires. */
   typing: Record<string, Record<string, number>>;
@@ -60,6 +66,12 @@ export const TYPING_IDLE_MS = 4_000;
  */
 export const EVENT_SEQ_OFFSET = 0.5;
 
+/**
+ * How often expired lines are removed from screen and storage. A minute is fine-grained
+ * against the shortest retention (an hour).
+ */
+export const RETENTION_SWEEP_MS = 60_000;
+
 /** The live session the views drive. */
 export interface WebSession {
   readonly state: SessionState;
@@ -85,6 +97,10 @@ export interface WebSession {
   markVerified(address: string): Promise<void>;
   acceptIdentityChange(address: string): Promise<void>;
   setDisplayName(name: string): Promise<void>;
+  /** Sets how long this device keeps a room's history, deleting what it no longer allows. */
+  setRetention(roomId: string, retention: Retention): Promise<void>;
+  /** Deletes a room's history from screen and storage on this device. */
+  clearHistory(roomId: string): Promise<void>;
   /** Restarts the relay connection now (the retry button). */
   reconnect(): Promise<void>;
   deleteEverything(): Promise<void>;
@@ -100,6 +116,8 @@ export interface WebSessionOptions {
   /** Origin invite links point at; default the page's origin. */
   origin?: string;
   now?: () => number;
+  /** Where ordered lines are kept across reloads; none: memory only. */
+  history?: RoomHistory;
 }
 
 /** Creates the session over `client` and subscribes to its events (DESIGN.md §6). */
@@ -112,6 +130,8 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     rooms: [],
     unread: {},
     timelines: {},
+    retention: {},
+    historyFailed: false,
     members: {},
     typing: {},
     connection: client.connection,
@@ -119,7 +139,39 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     undecryptable: {},
     activeRoom: undefined,
   });
-  let localCounter = 0;
+  // Local keys must not repeat across reloads (stored lines keep theirs): start from the clock.
+  let localCounter = now();
+  const history = options.history;
+  /** Saves an ordered line; a failure is shown, never thrown into the event flow. */
+  const keep = (roomId: string, item: TimelineItem): void => {
+    if (history === undefined || item.status !== "sent" || item.seq === undefined) return;
+    const line: HistoryLine = {
+      key: item.messageId ?? item.key,
+      kind: item.kind,
+      seq: item.seq,
+      ...(item.messageId !== undefined ? { messageId: item.messageId } : {}),
+      sender: item.sender,
+      senderName: item.senderName,
+      text: item.text,
+      atMs: item.atMs,
+      own: item.own,
+    };
+    history.put(roomId, line).catch(() => setState("historyFailed", true));
+  };
+  const expired = (roomId: string, item: TimelineItem, t: number): boolean => {
+    const lifetime = RETENTION_MS[state.retention[roomId] ?? "keep"];
+    return lifetime !== undefined && item.status === "sent" && item.atMs < t - lifetime;
+  };
+  /** Drops expired lines from screen, and from storage through history.load. */
+  const sweep = (roomId: string): void => {
+    const t = now();
+    const items = state.timelines[roomId] ?? [];
+    if (items.some((i) => expired(roomId, i, t))) setState("timelines", roomId, items.filter((i) => !expired(roomId, i, t)));
+    history?.load(roomId).catch(() => setState("historyFailed", true));
+  };
+  const sweeper = history === undefined ? undefined : setInterval(() => {
+    for (const roomId of Object.keys(state.retention)) if (state.retention[roomId] !== "keep") sweep(roomId);
+  }, RETENTION_SWEEP_MS);
   const typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   const ourTyping = new Map<string, { sentAt: number; idle: ReturnType<typeof setTimeout> | undefined }>();
 
@@ -129,18 +181,28 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
   const loadIdentity = (): void => {
     setState("identity", client.hasIdentity ? client.identity() : undefined);
   };
+  const rosterKnown = new Set<string>();
+  const removedByUs = new Set<string>();
   const loadMembers = (roomId: string, announce: boolean): void => {
     const next = client.members(roomId);
     const before = state.members[roomId] ?? [];
     batch(() => {
-      // Join/leave lines only once we already knew a roster, so a joiner's first roster does
-      // not read as everyone arriving at once.
-      if (announce && before.filter((m) => !m.isSelf).length > 0) {
+      // Join/leave lines only once we knew the roster (we created the room, or a member's
+      // answer told us who is in it), so a joiner's first roster does not read as everyone
+      // arriving at once, while the creator does see the first joiner arrive.
+      if (announce && rosterKnown.has(roomId)) {
         const had = new Set(before.map((m) => m.address));
         const has = new Set(next.map((m) => m.address));
         for (const m of next) if (!had.has(m.address)) appendEvent(roomId, m, "joined the room");
-        for (const m of before) if (!has.has(m.address)) appendEvent(roomId, m, "left the room");
+        for (const m of before) {
+          if (has.has(m.address)) continue;
+          // The client does not say whether a member left or was removed (unless we removed
+          // them), so the line says only what is certain.
+          if (removedByUs.delete(`${roomId}\n${m.address}`)) appendEvent(roomId, m, "was removed by you");
+          else appendEvent(roomId, m, "is no longer in the room");
+        }
       }
+      if (next.some((m) => !m.isSelf) || client.rooms().find((r) => r.roomId === roomId)?.isAdmin === true) rosterKnown.add(roomId);
       setState("members", roomId, next);
     });
   };
@@ -161,6 +223,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       status: "sent",
     };
     setState("timelines", roomId, (items) => insertInOrder(items ?? [], item));
+    keep(roomId, item);
   }
 
   function clearTyping(roomId: string, sender: string): void {
@@ -194,6 +257,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       const pending = e.own ? items.findIndex((i) => i.own && i.status === "pending" && i.messageId === undefined && i.text === e.text) : -1;
       const rest = pending === -1 ? items : items.filter((_, i) => i !== pending);
       setState("timelines", e.roomId, insertInOrder(rest, pending === -1 ? item : { ...item, key: items[pending]!.key }));
+      keep(e.roomId, item);
       if (!e.own && state.activeRoom !== e.roomId) setState("unread", e.roomId, (n) => (n ?? 0) + 1);
     });
   }
@@ -235,6 +299,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       batch(() => {
         setState("closed", e.roomId, e.reason);
         loadRooms();
+        loadMembers(e.roomId, false);
       });
     }),
   ];
@@ -246,6 +311,27 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     loadIdentity();
     loadRooms();
     for (const room of state.rooms) loadMembers(room.roomId, false);
+    if (history !== undefined) {
+      // History first, so the Subscribe loop's new messages land after (and de-duplicate against) it.
+      for (const room of state.rooms) {
+        try {
+          const retention = await history.retention(room.roomId);
+          const lines = await history.load(room.roomId);
+          const loaded = lines.map((l): TimelineItem => ({ ...l, status: "sent" }));
+          batch(() => {
+            setState("retention", room.roomId, retention);
+            setState("timelines", room.roomId, (items) => {
+              let out = loaded;
+              for (const i of items ?? []) if (!loaded.some((l) => l.messageId !== undefined && l.messageId === i.messageId)) out = insertInOrder(out, i);
+              return out;
+            });
+          });
+        } catch {
+          setState("historyFailed", true);
+        }
+      }
+      if (disposed) return;
+    }
     setState("phase", "ready");
     await client.start();
   }
@@ -264,6 +350,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       if (i === -1) return;
       const sent: TimelineItem = { ...items[i]!, messageId, seq, status: "sent" };
       setState("timelines", roomId, insertInOrder(items.filter((_, j) => j !== i), sent));
+      keep(roomId, sent);
     } catch (error) {
       const i = at();
       if (i !== -1) setState("timelines", roomId, i, (x): TimelineItem => ({ ...x, status: "failed" }));
@@ -360,6 +447,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       loadRooms();
     },
     async removeMember(roomId, address) {
+      removedByUs.add(`${roomId}\n${address}`);
       await client.removeMember(roomId, address);
       loadMembers(roomId, true);
       loadRooms();
@@ -379,6 +467,16 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       await client.setDisplayName(name);
       loadIdentity();
     },
+    async setRetention(roomId, retention) {
+      setState("retention", roomId, retention);
+      if (history !== undefined) await history.setRetention(roomId, retention);
+      sweep(roomId);
+    },
+    async clearHistory(roomId) {
+      if (history !== undefined) await history.clear(roomId);
+      // Lines still being sent stay: they are not history yet.
+      setState("timelines", roomId, (items) => (items ?? []).filter((i) => i.status !== "sent"));
+    },
     async reconnect() {
       await client.stop();
       await client.start();
@@ -388,6 +486,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     },
     dispose() {
       disposed = true;
+      if (sweeper !== undefined) clearInterval(sweeper);
       for (const off of unsubscribe) off();
       for (const timer of typingTimers.values()) clearTimeout(timer);
       for (const mine of ourTyping.values()) if (mine.idle !== undefined) clearTimeout(mine.idle);
