@@ -50,8 +50,11 @@ export const GROUP_GAP_MS = 5 * 60 * 1000;
 export const MAX_GROUP_ITEMS = 10;
 export const MAX_GROUP_SPAN_MS = 15 * 60 * 1000;
 
-/** Groups `items` (already in display order) into runs by sender and time. */
-export function groupMessages(items: readonly TimelineItem[]): MessageGroup[] {
+/**
+ * Groups `items` (already in display order) into runs by sender and time. `breakBefore` (an
+ * item key) always starts a new group, so a "New messages" line can sit right above it.
+ */
+export function groupMessages(items: readonly TimelineItem[], breakBefore?: string): MessageGroup[] {
   const groups: MessageGroup[] = [];
   let current: { key: string; kind: "message" | "event"; sender: string; senderName: string; own: boolean; atMs: number; items: TimelineItem[] } | undefined;
   for (const item of items) {
@@ -60,6 +63,7 @@ export function groupMessages(items: readonly TimelineItem[]): MessageGroup[] {
       current !== undefined &&
       last !== undefined &&
       item.kind === "message" &&
+      item.key !== breakBefore &&
       current.kind === "message" &&
       current.sender === item.sender &&
       item.atMs - last.atMs <= GROUP_GAP_MS &&

@@ -97,6 +97,7 @@ export function RoomView(props: RoomViewProps) {
   const draftBytes = createMemo(() => utf8Length(draft()));
   const tooLong = () => draftBytes() > MAX_MESSAGE_BYTES;
 
+
   // The first message that was unread when the room opened: the "New messages" line goes
   // above it. Counted from the end among others' messages, fixed for this visit.
   const firstUnreadKey = (() => {
@@ -105,8 +106,7 @@ export function RoomView(props: RoomViewProps) {
     const theirs = props.timeline.filter((i) => i.kind === "message" && !i.own);
     return theirs[Math.max(0, theirs.length - n)]?.key;
   })();
-
-  const groups = createMemo(() => groupMessages(props.timeline));
+  const groups = createMemo(() => groupMessages(props.timeline, firstUnreadKey));
   const changed = createMemo(() => props.members.filter((m) => !m.isSelf && m.verification === "changed"));
   const closed = () => props.closedReason !== undefined || props.room.departed;
   const held = () => changed().length > 0;
