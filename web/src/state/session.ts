@@ -236,8 +236,19 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     }
   }
 
+  /**
+   * "access-denied" is the client waiting for a rotated key (RM-14), not a departure: once the
+   * room works again (a message, a roster change), it is open again.
+   */
+  function reopenIfWaiting(roomId: string): void {
+    if (state.closed[roomId] !== "access-denied") return;
+    if (client.rooms().find((r) => r.roomId === roomId)?.departed === true) return;
+    setState("closed", produce((c) => { delete c[roomId]; }));
+  }
+
   function onMessage(e: ClientEvents["message"]): void {
     batch(() => {
+      reopenIfWaiting(e.roomId);
       clearTyping(e.roomId, e.sender);
       const items = state.timelines[e.roomId] ?? [];
       if (items.some((i) => i.messageId === e.messageId)) return; // at-least-once: seen it
@@ -280,6 +291,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     client.on("message", onMessage),
     client.on("typing", onTyping),
     client.on("members-changed", (e) => {
+      reopenIfWaiting(e.roomId);
       loadMembers(e.roomId, true);
       loadRooms();
     }),

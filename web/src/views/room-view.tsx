@@ -110,6 +110,8 @@ export function RoomView(props: RoomViewProps) {
   const changed = createMemo(() => props.members.filter((m) => !m.isSelf && m.verification === "changed"));
   const closed = () => props.closedReason !== undefined || props.room.departed;
   const held = () => changed().length > 0;
+  /** We are out of the room for good (left or removed), not just waiting for a rotated key. */
+  const gone = () => props.room.departed || props.closedReason === "removed" || props.closedReason === "left";
   const me = createMemo(() => props.members.find((m) => m.isSelf));
 
   // Keep the newest message in view as the timeline grows or the window resizes, unless the
@@ -202,7 +204,7 @@ export function RoomView(props: RoomViewProps) {
           <h1>{props.room.name}</h1>
           <p class="room-subtitle">
             <Show
-              when={!closed()}
+              when={!gone()}
               fallback={props.closedReason === "removed" ? "You were removed from this room" : "You are no longer in this room"}
             >
               {props.members.length} {props.members.length === 1 ? "member" : "members"} · end-to-end encrypted
@@ -406,7 +408,7 @@ export function RoomView(props: RoomViewProps) {
           </Show>
         </section>
 
-        <Show when={!closed()}>
+        <Show when={!gone()}>
           <MemberList
             members={props.members}
             canRemove={me()?.isAdmin === true && !closed()}
