@@ -10,10 +10,10 @@
 /** One piece of a message: plain text, or a link with the exact text it came from. */
 export type TextPart = { kind: "text"; text: string } | { kind: "link"; text: string; href: string };
 
-/** Longest text scanned for links: a message is at most 4096 bytes, so this is never hit in practice. */
+/** Anything from `http://` or `https://` up to whitespace, `<`, `>` or `"`. */
 const CANDIDATE = /\bhttps?:\/\/[^\s<>"]+/gi;
 /** Punctuation that usually ends a sentence rather than a URL. */
-const TRAILING = /[.,;:!?'")\]}]+$/;
+const TRAILING_CHARS = ".,;:!?'\")]}";
 
 /** The URL `candidate` points at, if it is a safe http(s) link; else undefined. */
 export function safeHref(candidate: string): string | undefined {
@@ -35,11 +35,14 @@ export function linkify(text: string): TextPart[] {
   for (const match of text.matchAll(CANDIDATE)) {
     const start = match.index;
     let raw = match[0];
-    // Keep a closing parenthesis that belongs to the URL (…/Foo_(bar)).
-    const trail = TRAILING.exec(raw)?.[0] ?? "";
-    let cut = trail.length;
-    if (trail.startsWith(")") && (raw.match(/\(/g)?.length ?? 0) >= (raw.match(/\)/g)?.length ?? 0)) cut = trail.length - 1;
-    raw = raw.slice(0, raw.length - Math.max(0, cut));
+    // Sentence punctuation after a URL is not part of it; a closing parenthesis is, when it
+    // closes one opened inside the URL (…/Foo_(bar)).
+    while (raw.length > 0) {
+      const last = raw[raw.length - 1]!;
+      if (!TRAILING_CHARS.includes(last)) break;
+      if (last === ")" && (raw.match(/\(/g)?.length ?? 0) >= (raw.match(/\)/g)?.length ?? 0)) break;
+      raw = raw.slice(0, -1);
+    }
     const href = safeHref(raw);
     if (href === undefined) continue;
     if (start > at) parts.push({ kind: "text", text: text.slice(at, start) });
