@@ -113,7 +113,7 @@ export function encaps1(header: Uint8Array, m: Uint8Array = randomBytes(32)): En
   const { sharedSecret, yHat, r } = encapsulationSecrets(header, m);
   const parts: Uint8Array[] = [];
   for (let i = 0; i < K; i++) {
-    let acc = new Uint16Array(256);
+    let acc: Poly = new Uint16Array(256);
     for (let j = 0; j < K; j++) {
       // Âᵀ[i][j] = Â[j][i] = SampleNTT(ρ ‖ i ‖ j) (FIPS 203 Alg. 14 indexes Â[i][j] by ρ ‖ j ‖ i).
       const a = F.SampleNTT(concatBytes(rho, Uint8Array.of(i, j)));
@@ -142,7 +142,7 @@ export function encaps2(m: Uint8Array, header: Uint8Array, vector: Uint8Array): 
     tHat.push(t);
   }
   const { yHat, r } = encapsulationSecrets(header, m);
-  let acc = new Uint16Array(256);
+  let acc: Poly = new Uint16Array(256);
   for (let i = 0; i < K; i++) acc = addPoly(acc, F.MultiplyNTTs(tHat[i] as Poly, yHat[i] as Poly));
   const e2 = F.SamplePolyCBD(prf(r, 2 * K), ETA);
   const mu = Array.from(F.ByteDecode_d(m, 1), (bit) => F.Decompress_d(bit, 1));
