@@ -6,10 +6,15 @@
  * ML-KEM key (spec PQ-09..PQ-17).
  */
 import { describe, expect, it } from "vitest";
-import { utf8 } from "../crypto/bytes.js";
+import type { SessionState } from "../../gen/securecomm/storage/v1/session_pb.js";
+import { concatBytes, utf8 } from "../crypto/bytes.js";
+import { aes256CbcEncrypt } from "../crypto/cipher.js";
 import { isProtocolError } from "../errors.js";
-import { parsePreKeySignalMessage, parseSignalMessage } from "../ratchet/signal-message.js";
-import { parseSpqrMessage } from "../ratchet/spqr-message.js";
+import { chainStep, messageKeys } from "../ratchet/kdf-chains.js";
+import { computeMac } from "../ratchet/mac.js";
+import { encodeSignalMessageBody, parsePreKeySignalMessage, parseSignalMessage } from "../ratchet/signal-message.js";
+import { spqrSend } from "../ratchet/spqr.js";
+import { encodeSpqrMessage, parseSpqrMessage, SpqrType } from "../ratchet/spqr-message.js";
 import { LibsignalParty, OurParty, type Party, seededRandom } from "./parties.test-support.js";
 import type { CiphertextMessage } from "./session-cipher.js";
 
@@ -207,4 +212,64 @@ describe.each(setups)("SPQR Braid conversations: $name (spec PQ-09..PQ-17)", (se
       console.log(`${setup.name} / ${shape.name}: epochs reached`, [...out.maxEpoch.values()], "sent", [...out.sentBy.values()]);
     }, 120_000);
   }
+});
+
+/**
+ * A Double Ratchet message from `state` whose SPQR part is replaced by `lie(epoch, index)`
+ * with the epoch and index of the honest one, so the receiver derives the same keys and the
+ * MAC is valid: only the Braid logic can refuse it (the peer lies, it is not a forger).
+ */
+function lyingMessage(state: SessionState, lie: (epoch: number, index: number) => Uint8Array): CiphertextMessage {
+  const sender = state.senderChain;
+  const chain = sender?.chainKey;
+  if (sender === undefined || chain === undefined || state.pqRatchet === undefined) throw new Error("no sending state");
+  const honest = spqrSend(state.pqRatchet);
+  const parsed = parseSpqrMessage(honest.message);
+  const keys = messageKeys(chainStep(chain.key).seed, honest.key);
+  const body = encodeSignalMessageBody({
+    ratchetKey: sender.ratchetPublicKey,
+    counter: chain.index,
+    previousCounter: state.previousCounter,
+    ciphertext: aes256CbcEncrypt(keys.cipherKey, keys.iv, utf8("a lie")),
+    pqRatchet: lie(parsed.epoch, parsed.index),
+  });
+  return { type: 2, body: concatBytes(body, computeMac(keys.macKey, state.localIdentityKey, state.remoteIdentityKey, body)) };
+}
+
+describe("a peer that lies in validly authenticated messages (spec PQ-17, DR-13)", () => {
+  it("wrong-role Braid data, a future epoch and a forged header are refused and change no store", async () => {
+    const alice = await OurParty.create();
+    const bob = await OurParty.create();
+    await alice.builder.processPreKeyBundle(bob.address, await bob.bundle(1));
+    await bob.decrypt(alice.address, await alice.encrypt(bob.address, utf8("hello")));
+    await alice.decrypt(bob.address, await bob.encrypt(alice.address, utf8("hi")));
+    const state = (await alice.store.loadSession(bob.address))?.current;
+    if (state === undefined) throw new Error("no session");
+    const chunk = { index: 7, data: new Uint8Array(32).fill(1) };
+    const lies: Array<["invalid_message", CiphertextMessage]> = [
+      // Alice sends the key in epoch 1: ct1 is Bob's to send.
+      ["invalid_message", lyingMessage(state, (epoch, index) => encodeSpqrMessage({ epoch, index, type: SpqrType.Ct1, chunk }))],
+      ["invalid_message", lyingMessage(state, (epoch, index) => encodeSpqrMessage({ epoch: epoch + 2, index, type: SpqrType.None }))],
+      // Ct2 is Bob's to send too.
+      ["invalid_message", lyingMessage(state, (epoch, index) => encodeSpqrMessage({ epoch, index, type: SpqrType.Ct2, chunk }))],
+    ];
+    for (const [code, lie] of lies) {
+      const before = bob.store.snapshot();
+      await expect(bob.decrypt(alice.address, lie)).rejects.toSatisfy((e: unknown) => isProtocolError(e, code));
+      expect(bob.store.snapshot()).toEqual(before);
+    }
+    // A forged header: Bob holds Alice's honest chunks 0 and 1 of the header ‖ MAC; chunk 2
+    // replaced by the liar completes a header whose MAC does not verify.
+    await bob.decrypt(alice.address, await alice.encrypt(bob.address, utf8("second header chunk")));
+    const later = (await alice.store.loadSession(bob.address))?.current;
+    if (later === undefined) throw new Error("no session");
+    const forgedHeader = lyingMessage(later, (epoch, index) =>
+      encodeSpqrMessage({ epoch, index, type: SpqrType.Hdr, chunk: { index: 2, data: new Uint8Array(32).fill(5) } }),
+    );
+    const before = bob.store.snapshot();
+    await expect(bob.decrypt(alice.address, forgedHeader)).rejects.toSatisfy((e: unknown) => isProtocolError(e, "bad_mac"));
+    expect(bob.store.snapshot()).toEqual(before);
+    // The honest conversation goes on.
+    expect(new TextDecoder().decode(await bob.decrypt(alice.address, await alice.encrypt(bob.address, utf8("still here"))))).toBe("still here");
+  });
 });
