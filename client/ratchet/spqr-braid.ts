@@ -202,6 +202,21 @@ export interface BraidSendResult {
   /** The message's Braid epoch and index (for tests and vectors). */
   readonly epoch: number;
   readonly index: number;
+  /** The epoch secret derived while sending, if any (for tests and vectors; secret). */
+  readonly newEpoch?: NewEpoch;
+}
+
+/** An epoch secret that was just derived (PQ-14). */
+export interface NewEpoch {
+  readonly epoch: number;
+  readonly secret: Uint8Array;
+}
+
+/** The chain epoch `braid` gained over `before`, with its secret, if any. */
+function gained(before: PqBraid, w: Work, secret: Uint8Array): NewEpoch | undefined {
+  const last = (b: readonly { epoch: bigint }[]) => Number(b[b.length - 1]?.epoch ?? 0n);
+  const epoch = last(w.chains.links);
+  return epoch > last(before.links) ? { epoch, secret } : undefined;
 }
 
 /** What the side in `w` sends next (spec PQ-12), advancing `w` when sending starts a step. */
@@ -268,11 +283,12 @@ export function braidSend(braid: PqBraid, isInitiator: boolean, random: BraidRan
   const sent = sendKey(w.chains, w.epoch - 1);
   w.chains = sent.chains;
   const message = encodeSpqrMessage({ epoch: w.epoch, index: sent.index, ...payload });
-  return { braid: save(w), message, key: sent.key, epoch: w.epoch, index: sent.index };
+  const newEpoch = gained(braid, w, w.epochSecret);
+  return { braid: save(w), message, key: sent.key, epoch: w.epoch, index: sent.index, ...(newEpoch ? { newEpoch } : {}) };
 }
 
 /** A completes the epoch: decapsulates, mixes the secret into the authenticator, checks the ciphertext MAC, adds the chain epoch (PQ-13, PQ-14). */
-function completeAsKeySender(w: Work, ct2Payload: Uint8Array, isInitiator: boolean): void {
+function completeAsKeySender(w: Work, ct2Payload: Uint8Array, isInitiator: boolean): Uint8Array {
   const ct2 = ct2Payload.subarray(0, MLKEM768_CT2_BYTES);
   const mac = ct2Payload.subarray(MLKEM768_CT2_BYTES);
   // The MAC is under the authenticator already updated with this epoch's secret (as B made it).
@@ -295,6 +311,7 @@ function completeAsKeySender(w: Work, ct2Payload: Uint8Array, isInitiator: boole
     epochSecret: EMPTY,
     ekVector: EMPTY,
   });
+  return secret;
 }
 
 /** B learns that A completed the epoch and turns to sending keys in the next one. */
@@ -328,15 +345,15 @@ const refuse = (): never => {
 };
 
 /** Applies a current-epoch payload to the key-sending side A (spec PQ-12). */
-function receiveAsKeySender(w: Work, m: SpqrMessage, isInitiator: boolean): void {
+function receiveAsKeySender(w: Work, m: SpqrMessage, isInitiator: boolean): Uint8Array {
   const chunk = m.chunk;
   switch (m.type) {
     case SpqrType.None:
-      return;
+      return EMPTY;
     case SpqrType.Ct1: {
       if (chunk === undefined) return refuse();
       if (w.stage === PqBraidStage.KEYS_UNSAMPLED) return refuse(); // B cannot have our header yet
-      if (w.stage !== PqBraidStage.HEADER_SENT && w.stage !== PqBraidStage.EK_SENT) return; // stale
+      if (w.stage !== PqBraidStage.HEADER_SENT && w.stage !== PqBraidStage.EK_SENT) return EMPTY; // stale
       if (w.stage === PqBraidStage.HEADER_SENT) {
         // B has our header: send the key vector instead.
         startOutgoing(w, w.ekVector);
@@ -348,15 +365,14 @@ function receiveAsKeySender(w: Work, m: SpqrMessage, isInitiator: boolean): void
         w.ct1 = ct1;
         w.stage = PqBraidStage.EK_SENT_CT1_RECEIVED;
       }
-      return;
+      return EMPTY;
     }
     case SpqrType.Ct2: {
       if (chunk === undefined) return refuse();
       if (w.stage !== PqBraidStage.EK_SENT_CT1_RECEIVED && w.stage !== PqBraidStage.CT2_RECEIVING) return refuse();
       w.stage = PqBraidStage.CT2_RECEIVING;
       const payload = addChunk(w, chunkCount(CT2_PAYLOAD_BYTES), chunk);
-      if (payload !== undefined) completeAsKeySender(w, payload, isInitiator);
-      return;
+      return payload === undefined ? EMPTY : completeAsKeySender(w, payload, isInitiator);
     }
     default:
       // Hdr, Ek, EkCt1Ack, Ct1Ack come only from a key sender: not the peer's role in this epoch.
@@ -427,6 +443,8 @@ function sendsKey(stage: PqBraidStage): boolean {
 export interface BraidReceiveResult {
   readonly braid: PqBraid;
   readonly key: Uint8Array;
+  /** The epoch secret derived while receiving, if any (for tests and vectors; secret). */
+  readonly newEpoch?: NewEpoch;
 }
 
 /**
@@ -444,13 +462,15 @@ export function braidReceive(braid: PqBraid, isInitiator: boolean, bytes: Uint8A
   } else if (m.epoch > w.epoch) {
     throw new ProtocolError("invalid_message");
   }
+  let secret: Uint8Array = EMPTY;
   if (m.epoch === w.epoch) {
-    if (sendsKey(w.stage)) receiveAsKeySender(w, m, isInitiator);
+    if (sendsKey(w.stage)) secret = receiveAsKeySender(w, m, isInitiator);
     else receiveAsCiphertextSender(w, m);
   }
   const received = receiveKey(w.chains, m.epoch - 1, m.index);
   w.chains = received.chains;
-  return { braid: save(w), key: received.key };
+  const newEpoch = gained(braid, w, secret);
+  return { braid: save(w), key: received.key, ...(newEpoch ? { newEpoch } : {}) };
 }
 
 /** The incoming chunk buffer never holds more than this: fewer chunks than the largest payload. */
