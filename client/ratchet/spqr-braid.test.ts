@@ -176,3 +176,33 @@ describe("ML-KEM Braid state machine (spec PQ-12..PQ-17)", () => {
     expect(b.incoming.length).toBe(1);
   });
 });
+
+describe("SPQR message bytes (spec PQ-04, PQ-09)", () => {
+  const chunkHex = "00".repeat(32);
+  it("PQ-09 parses the shapes libsignal sends and re-encodes them identically", () => {
+    // None; Hdr chunk 0; Ct1Ack; Ek chunk 128 in message 128 (two-byte varints).
+    for (const hex of ["01010100", `0101010100${chunkHex}`, "01012804", `01018001028001${chunkHex}`]) {
+      const bytes = Uint8Array.from(Buffer.from(hex, "hex"));
+      expect(encodeSpqrMessage(parseSpqrMessage(bytes))).toEqual(bytes);
+    }
+    const parity = parseSpqrMessage(Uint8Array.from(Buffer.from(`01018001028001${chunkHex}`, "hex")));
+    expect(parity).toMatchObject({ epoch: 1, index: 128, type: SpqrType.Ek, chunk: { index: 128 } });
+  });
+
+  it("PQ-09 refuses unknown types, missing or surplus payload, non-minimal varints and oversized chunk indices", () => {
+    for (const hex of [
+      "01010107",
+      "0101010100",
+      `0101010100${"00".repeat(31)}`,
+      `0101010100${"00".repeat(33)}`,
+      "0101010000",
+      "01012804ff",
+      "0181000100",
+      `01010101808004${"00".repeat(32)}`,
+      "01000100",
+      "01010000",
+    ]) {
+      expect(() => parseSpqrMessage(Uint8Array.from(Buffer.from(hex, "hex"))), hex).toThrow(expect.objectContaining({ code: "invalid_message" }));
+    }
+  });
+});
