@@ -1,8 +1,9 @@
 /**
- * Encrypting one message with the Double Ratchet (message version 4) and SPQR epoch 0.
+ * Encrypting one message with the Double Ratchet (message version 4) and SPQR (spqr.ts).
  *
  * Owns: the sending transition `(state, plaintext) → (state', SignalMessage bytes)`: chain
- * step, SPQR step, AES-256-CBC, truncated MAC. Pure and synchronous; never mutates its input.
+ * step, SPQR step, AES-256-CBC, truncated MAC. Synchronous; never mutates its input; its only
+ * randomness is the SPQR Braid's (a key pair or an encapsulation, now and then), injectable.
  * Does not own: PreKeySignalMessage wrapping (client/session) or padding (client/padding.ts).
  */
 
