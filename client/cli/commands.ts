@@ -101,7 +101,7 @@ export async function runRoomCreate(ctx: CliContext, line: CommandLine): Promise
   });
 }
 
-/** The relay an invite link points at (its origin), if it is an http(s) URL. */
+/** The relay an invite link points at (its origin, spec RM-30), if it is an http(s) URL. */
 export function relayFromInvite(link: string): string | undefined {
   const at = link.indexOf("#");
   if (at <= 0) return undefined;
