@@ -76,7 +76,7 @@ afterAll(async () => {
 
 describe("securecomm listen end to end (issue 9 finding 6)", () => {
   it(
-    "listen --count 1 prints the first of three queued messages and the next listen prints the other two",
+    "listen --count 1 prints the first of three queued messages and the next listen prints the other two; other commands keep what they receive",
     async () => {
       const homeA = join(root, "alice");
       const homeB = join(root, "bob");
@@ -104,6 +104,13 @@ describe("securecomm listen end to end (issue 9 finding 6)", () => {
       const none = await collect(spawnCli(homeA, ["listen", "Team", "--count", "1", "--timeout", "5"]));
       expect(texts(none.stdout)).toEqual([]);
       expect(none.code).not.toBe(EXIT_OK);
+
+      // A message that arrives while another command runs (a bot answering with `send`) is
+      // kept for the next listen too: `send` catches up with the room before sending.
+      await ok(homeB, ["send", "Team", "four"]);
+      await ok(homeA, ["send", "Team", "ack"]);
+      const four = await ok(homeA, ["listen", "Team", "--count", "1", "--timeout", "60"]);
+      expect(texts(four.stdout)).toEqual(["four"]);
     },
     TEST_TIMEOUT_MS,
   );
