@@ -55,36 +55,34 @@ export function gfMul(a: number, b: number): number {
   return exp[(log[a] as number) + (log[b] as number)] as number;
 }
 
-/** Field inverse of a non-zero element. */
-function gfInv(a: number): number {
-  const [exp, log] = tables();
-  return exp[65535 - (log[a] as number)] as number;
-}
-
-/** Lagrange weights at `x` for the points `xs` (distinct field elements, x not among them). */
-function weights(xs: readonly number[], x: number): number[] {
+/**
+ * Logarithms of the Lagrange weights at `x` for the points `xs` (distinct field elements, `x`
+ * not among them): weight j = Π_{m≠j} (x − x_m) / (x_j − x_m), computed in the log domain.
+ */
+function logWeights(xs: readonly number[], x: number): number[] {
+  const [, log] = tables();
   return xs.map((xj, j) => {
-    let num = 1;
-    let den = 1;
+    let acc = 0;
     for (let m = 0; m < xs.length; m++) {
       if (m === j) continue;
       const xm = xs[m] as number;
-      num = gfMul(num, x ^ xm);
-      den = gfMul(den, xj ^ xm);
+      acc += (log[x ^ xm] as number) - (log[xj ^ xm] as number);
     }
-    return gfMul(num, gfInv(den));
+    return ((acc % 65535) + 65535) % 65535;
   });
 }
 
 /** Evaluates at `x` the lane polynomials through the chunks `ys` at points `xs`. */
 function interpolate(xs: readonly number[], ys: readonly Uint8Array[], x: number): Uint8Array {
-  const w = weights(xs, x);
+  const [exp, log] = tables();
+  const w = logWeights(xs, x);
   const out = new Uint8Array(CHUNK_BYTES);
   for (let l = 0; l < LANES; l++) {
     let acc = 0;
     for (let j = 0; j < xs.length; j++) {
       const y = ys[j] as Uint8Array;
-      acc ^= gfMul(w[j] as number, ((y[2 * l] as number) << 8) | (y[2 * l + 1] as number));
+      const v = ((y[2 * l] as number) << 8) | (y[2 * l + 1] as number);
+      if (v !== 0) acc ^= exp[(w[j] as number) + (log[v] as number)] as number;
     }
     out[2 * l] = acc >> 8;
     out[2 * l + 1] = acc & 0xff;
