@@ -6,14 +6,17 @@
  * ML-KEM key (spec PQ-09..PQ-17).
  */
 import { describe, expect, it } from "vitest";
-import type { SessionState } from "../../gen/securecomm/storage/v1/session_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { PqRatchetStateSchema, SessionRecordSchema, type SessionState } from "../../gen/securecomm/storage/v1/session_pb.js";
 import { concatBytes, utf8 } from "../crypto/bytes.js";
 import { aes256CbcEncrypt } from "../crypto/cipher.js";
 import { isProtocolError } from "../errors.js";
+import { SPQR_EPOCH_MAX_SKIPPED_KEYS, SPQR_MAX_EPOCHS } from "../ratchet/constants.js";
 import { chainStep, messageKeys } from "../ratchet/kdf-chains.js";
 import { computeMac } from "../ratchet/mac.js";
 import { encodeSignalMessageBody, parsePreKeySignalMessage, parseSignalMessage } from "../ratchet/signal-message.js";
 import { spqrSend } from "../ratchet/spqr.js";
+import { BRAID_MAX_INCOMING_CHUNKS } from "../ratchet/spqr-braid.js";
 import { encodeSpqrMessage, parseSpqrMessage, SpqrType } from "../ratchet/spqr-message.js";
 import { LibsignalParty, OurParty, type Party, seededRandom } from "./parties.test-support.js";
 import type { CiphertextMessage } from "./session-cipher.js";
@@ -210,6 +213,19 @@ describe.each(setups)("SPQR Braid conversations: $name (spec PQ-09..PQ-17)", (se
       const baseline = await converse(la, lb, shape, seed);
       expect([out.maxEpoch.get(initiator), out.maxEpoch.get(responder)]).toEqual([baseline.maxEpoch.get(la), baseline.maxEpoch.get(lb)]);
       console.log(`${setup.name} / ${shape.name}: epochs reached`, [...out.maxEpoch.values()], "sent", [...out.sentBy.values()]);
+      // Our stored state stays bounded however lopsided the conversation was (PQ-18).
+      for (const [p, peer] of [
+        [initiator, responder],
+        [responder, initiator],
+      ] as const) {
+        if (!(p instanceof OurParty)) continue;
+        const record = await p.store.loadSession(peer.address);
+        const braid = record?.current?.pqRatchet?.braid;
+        expect(braid).toBeDefined();
+        expect(braid?.incoming.length).toBeLessThanOrEqual(BRAID_MAX_INCOMING_CHUNKS);
+        expect(braid?.links.length).toBeLessThanOrEqual(SPQR_MAX_EPOCHS);
+        for (const link of braid?.links ?? []) expect(link.skippedKeys.length).toBeLessThanOrEqual(SPQR_EPOCH_MAX_SKIPPED_KEYS);
+      }
     }, 120_000);
   }
 });
@@ -272,4 +288,38 @@ describe("a peer that lies in validly authenticated messages (spec PQ-17, DR-13)
     // The honest conversation goes on.
     expect(new TextDecoder().decode(await bob.decrypt(alice.address, await alice.encrypt(bob.address, utf8("still here"))))).toBe("still here");
   });
+});
+
+describe("sessions stored before phase 2 (spec PQ-05..PQ-08)", () => {
+  it("a phase-1 state keeps interoperating with libsignal in epoch 1, both setups", async () => {
+    for (const weInitiate of [true, false]) {
+      const us = await OurParty.create();
+      const them = new LibsignalParty();
+      if (weInitiate) await us.builder.processPreKeyBundle(them.address, them.bundle());
+      else {
+        await them.processBundle(us.address, await us.bundle(1));
+        await us.decrypt(them.address, await them.encrypt(us.address, utf8("message 0")));
+      }
+      // Rewrite our state as phase 1 stored it: the same epoch-0 chains, no Braid.
+      const record = await us.store.loadSession(them.address);
+      const current = record?.current;
+      const link = current?.pqRatchet?.braid?.links[0];
+      if (record === undefined || current === undefined || link === undefined || current.pqRatchet === undefined) throw new Error("no session");
+      const phase1 = create(PqRatchetStateSchema, {
+        isInitiator: current.pqRatchet.isInitiator,
+        sendChainKey: link.sendChainKey,
+        sendCounter: link.sendCounter,
+        receiveChainKey: link.receiveChainKey,
+        receiveCounter: link.receiveCounter,
+        skippedKeys: link.skippedKeys,
+        epoch: 0n,
+      });
+      await us.store.storeSession(them.address, create(SessionRecordSchema, { ...record, current: { ...current, pqRatchet: phase1 } }));
+      const out = await converse(us, them, { ...shapes[0], total: 300 } as Shape, 7);
+      expect(out.delivered + out.dropped).toBe(300);
+      expect(out.maxEpoch.get(us)).toBe(1);
+      expect(out.maxEpoch.get(them)).toBe(1);
+      expect((await us.store.loadSession(them.address))?.current?.pqRatchet?.braid).toBeUndefined();
+    }
+  }, 60_000);
 });
