@@ -114,8 +114,9 @@ interface Work {
   encapsM: Uint8Array;
   ct1: Uint8Array;
   incoming: PqChunk[];
-  epochSecret: Uint8Array;
   ekVector: Uint8Array;
+  /** The epoch secret derived by this step, if any: reported, added to the chains, never stored. */
+  derived?: Uint8Array;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -133,7 +134,6 @@ function load(b: PqBraid): Work {
     encapsM: b.encapsM,
     ct1: b.ct1,
     incoming: [...b.incoming],
-    epochSecret: b.epochSecret,
     ekVector: b.ekVector,
   };
 }
@@ -153,7 +153,6 @@ function save(w: Work): PqBraid {
     encapsM: w.encapsM,
     ct1: w.ct1,
     incoming: w.incoming,
-    epochSecret: w.epochSecret,
     ekVector: w.ekVector,
   });
 }
@@ -212,11 +211,10 @@ export interface NewEpoch {
   readonly secret: Uint8Array;
 }
 
-/** The chain epoch `braid` gained over `before`, with its secret, if any. */
-function gained(before: PqBraid, w: Work, secret: Uint8Array): NewEpoch | undefined {
-  const last = (b: readonly { epoch: bigint }[]) => Number(b[b.length - 1]?.epoch ?? 0n);
-  const epoch = last(w.chains.links);
-  return epoch > last(before.links) ? { epoch, secret } : undefined;
+/** The epoch secret this step derived, with its epoch, if any. */
+function gained(w: Work): NewEpoch | undefined {
+  if (w.derived === undefined) return undefined;
+  return { epoch: Number(w.chains.links[w.chains.links.length - 1]?.epoch ?? 0n), secret: w.derived };
 }
 
 /** What the side in `w` sends next (spec PQ-12), advancing `w` when sending starts a step. */
@@ -247,11 +245,11 @@ function outgoingPayload(w: Work, random: BraidRandom, isInitiator: boolean): Pi
       const one = encaps1(w.header, random.encapsMessage?.() ?? randomBytes(32));
       w.encapsM = one.m;
       w.ct1 = one.ct1;
-      w.epochSecret = epochSecret(one.sharedSecret, w.epoch);
-      w.auth = authUpdate(w.auth, w.epoch, w.epochSecret);
+      const secret = epochSecret(one.sharedSecret, w.epoch);
+      w.auth = authUpdate(w.auth, w.epoch, secret);
       // B knows the secret now; A uses it only after it decapsulates, so B adds the chain epoch
       // now (to receive A's next-epoch messages) but keeps sending on epoch − 1 (PQ-16).
-      addCurrentEpoch(w, isInitiator);
+      addEpochSecret(w, secret, isInitiator);
       startOutgoing(w, one.ct1);
       w.stage = PqBraidStage.CT1_SAMPLED;
       return { type: SpqrType.Ct1, chunk: nextChunk(w) };
@@ -266,11 +264,10 @@ function outgoingPayload(w: Work, random: BraidRandom, isInitiator: boolean): Pi
   }
 }
 
-/** Adds chain epoch `w.epoch` from `w.epochSecret` if it is not there yet. */
-function addCurrentEpoch(w: Work, isInitiator: boolean): void {
-  const last = w.chains.links[w.chains.links.length - 1];
-  if (last !== undefined && Number(last.epoch) >= w.epoch) return;
-  w.chains = addEpoch(w.chains, w.epoch, w.epochSecret, isInitiator);
+/** Adds chain epoch `w.epoch` from its secret (the secret itself is then forgotten). */
+function addEpochSecret(w: Work, secret: Uint8Array, isInitiator: boolean): void {
+  w.chains = addEpoch(w.chains, w.epoch, secret, isInitiator);
+  w.derived = secret;
 }
 
 /**
@@ -283,12 +280,12 @@ export function braidSend(braid: PqBraid, isInitiator: boolean, random: BraidRan
   const sent = sendKey(w.chains, w.epoch - 1);
   w.chains = sent.chains;
   const message = encodeSpqrMessage({ epoch: w.epoch, index: sent.index, ...payload });
-  const newEpoch = gained(braid, w, w.epochSecret);
+  const newEpoch = gained(w);
   return { braid: save(w), message, key: sent.key, epoch: w.epoch, index: sent.index, ...(newEpoch ? { newEpoch } : {}) };
 }
 
 /** A completes the epoch: decapsulates, mixes the secret into the authenticator, checks the ciphertext MAC, adds the chain epoch (PQ-13, PQ-14). */
-function completeAsKeySender(w: Work, ct2Payload: Uint8Array, isInitiator: boolean): Uint8Array {
+function completeAsKeySender(w: Work, ct2Payload: Uint8Array, isInitiator: boolean): void {
   const ct2 = ct2Payload.subarray(0, MLKEM768_CT2_BYTES);
   const mac = ct2Payload.subarray(MLKEM768_CT2_BYTES);
   // The MAC is under the authenticator already updated with this epoch's secret (as B made it).
@@ -296,8 +293,7 @@ function completeAsKeySender(w: Work, ct2Payload: Uint8Array, isInitiator: boole
   const auth = authUpdate(w.auth, w.epoch, secret);
   if (!constantTimeEqual(ciphertextMac(auth, w.epoch, concatBytes(w.ct1, ct2)), mac)) throw new ProtocolError("bad_mac");
   w.auth = auth;
-  w.epochSecret = secret;
-  addCurrentEpoch(w, isInitiator);
+  addEpochSecret(w, secret, isInitiator);
   Object.assign(w, {
     epoch: w.epoch + 1,
     stage: PqBraidStage.NO_HEADER_RECEIVED,
@@ -308,10 +304,8 @@ function completeAsKeySender(w: Work, ct2Payload: Uint8Array, isInitiator: boole
     encapsM: EMPTY,
     ct1: EMPTY,
     incoming: [],
-    epochSecret: EMPTY,
     ekVector: EMPTY,
   });
-  return secret;
 }
 
 /** B learns that A completed the epoch and turns to sending keys in the next one. */
@@ -326,7 +320,6 @@ function followToNextEpoch(w: Work): void {
     encapsM: EMPTY,
     ct1: EMPTY,
     incoming: [],
-    epochSecret: EMPTY,
     ekVector: EMPTY,
   });
 }
@@ -345,15 +338,15 @@ const refuse = (): never => {
 };
 
 /** Applies a current-epoch payload to the key-sending side A (spec PQ-12). */
-function receiveAsKeySender(w: Work, m: SpqrMessage, isInitiator: boolean): Uint8Array {
+function receiveAsKeySender(w: Work, m: SpqrMessage, isInitiator: boolean): void {
   const chunk = m.chunk;
   switch (m.type) {
     case SpqrType.None:
-      return EMPTY;
+      return;
     case SpqrType.Ct1: {
       if (chunk === undefined) return refuse();
       if (w.stage === PqBraidStage.KEYS_UNSAMPLED) return refuse(); // B cannot have our header yet
-      if (w.stage !== PqBraidStage.HEADER_SENT && w.stage !== PqBraidStage.EK_SENT) return EMPTY; // stale
+      if (w.stage !== PqBraidStage.HEADER_SENT && w.stage !== PqBraidStage.EK_SENT) return; // stale
       if (w.stage === PqBraidStage.HEADER_SENT) {
         // B has our header: send the key vector instead.
         startOutgoing(w, w.ekVector);
@@ -365,14 +358,15 @@ function receiveAsKeySender(w: Work, m: SpqrMessage, isInitiator: boolean): Uint
         w.ct1 = ct1;
         w.stage = PqBraidStage.EK_SENT_CT1_RECEIVED;
       }
-      return EMPTY;
+      return;
     }
     case SpqrType.Ct2: {
       if (chunk === undefined) return refuse();
       if (w.stage !== PqBraidStage.EK_SENT_CT1_RECEIVED && w.stage !== PqBraidStage.CT2_RECEIVING) return refuse();
       w.stage = PqBraidStage.CT2_RECEIVING;
       const payload = addChunk(w, chunkCount(CT2_PAYLOAD_BYTES), chunk);
-      return payload === undefined ? EMPTY : completeAsKeySender(w, payload, isInitiator);
+      if (payload !== undefined) completeAsKeySender(w, payload, isInitiator);
+      return;
     }
     default:
       // Hdr, Ek, EkCt1Ack, Ct1Ack come only from a key sender: not the peer's role in this epoch.
@@ -462,14 +456,13 @@ export function braidReceive(braid: PqBraid, isInitiator: boolean, bytes: Uint8A
   } else if (m.epoch > w.epoch) {
     throw new ProtocolError("invalid_message");
   }
-  let secret: Uint8Array = EMPTY;
   if (m.epoch === w.epoch) {
-    if (sendsKey(w.stage)) secret = receiveAsKeySender(w, m, isInitiator);
+    if (sendsKey(w.stage)) receiveAsKeySender(w, m, isInitiator);
     else receiveAsCiphertextSender(w, m);
   }
   const received = receiveKey(w.chains, m.epoch - 1, m.index);
   w.chains = received.chains;
-  const newEpoch = gained(braid, w, secret);
+  const newEpoch = gained(w);
   return { braid: save(w), key: received.key, ...(newEpoch ? { newEpoch } : {}) };
 }
 
