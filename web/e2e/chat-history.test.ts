@@ -247,6 +247,44 @@ describe("web app: history, retention, passphrase lock and rough edges (issue 12
     expect(alice.cspViolations).toEqual([]);
   }, STEP);
 
+  it("a verified member shows 'Safety number', not 'Verify'; jump to latest appears when reading older messages", async () => {
+    await alice.page.getByRole("button", { name: `Verify ${NAMES.bob}` }).click();
+    await alice.page.getByRole("button", { name: "Mark as verified" }).click();
+    await alice.page.waitForFunction(() => document.querySelector("[data-testid=verification-state]")?.textContent === "Verified");
+    await alice.page.getByRole("button", { name: "← Back to the room" }).click();
+    await alice.page.getByRole("button", { name: `Safety number with ${NAMES.bob}` }).waitFor();
+    expect(await alice.page.getByRole("button", { name: `Verify ${NAMES.bob}` }).count()).toBe(0);
+
+    for (let i = 0; i < 14; i++) await sendMessage(bob.page, `filler line ${i} about seedlings and compost`);
+    await waitForMessage(alice.page, "filler line 13 about seedlings and compost");
+    await alice.page.locator(".timeline").evaluate((el) => (el.scrollTop = 0));
+    await alice.page.waitForTimeout(200); // let the scroll event land
+    await sendMessage(bob.page, "one more below the fold");
+    await alice.page.getByTestId("jump-latest").waitFor();
+    expect(await alice.page.getByTestId("jump-latest").textContent()).toContain("1 new message");
+    await alice.page.getByTestId("jump-latest").click();
+    await alice.page.getByTestId("jump-latest").waitFor({ state: "detached" });
+    const atBottom = await alice.page.locator(".timeline").evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 48);
+    expect(atBottom).toBe(true);
+  }, STEP);
+
+  it("on a touch screen every button is at least 44 px tall, and the focus ring is a solid outline", async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 800 }, isMobile: true, hasTouch: true });
+    const app = await openPage(phone, relay.url);
+    await app.page.getByLabel("Your display name").waitFor();
+    const heights = await app.page.locator("button").evaluateAll((bs) => bs.map((b) => b.getBoundingClientRect().height));
+    expect(heights.length).toBeGreaterThan(0);
+    for (const h of heights) expect(h).toBeGreaterThanOrEqual(44);
+    await app.page.getByLabel("Your display name").fill("Phone person");
+    await app.page.keyboard.press("Tab");
+    const ring = await app.page.evaluate(() => {
+      const s = getComputedStyle(document.activeElement as Element);
+      return { tag: document.activeElement?.tagName, style: s.outlineStyle, width: s.outlineWidth };
+    });
+    expect(ring).toEqual({ tag: "BUTTON", style: "solid", width: "3px" });
+    await phone.close();
+  }, STEP);
+
   it("Chromium's own History database keeps an opened invite link; one pasted into the app is not kept", async () => {
     // Paste route: a second room's link typed into "Join with a link" never becomes a navigation.
     await alice.page.getByRole("button", { name: "SecureComm, go to your rooms" }).click();
