@@ -22,7 +22,7 @@ import { Subscription } from "../relay/subscription.js";
 import { isValidDisplayName } from "../room/join.js";
 import { Pairwise } from "../room/pairwise.js";
 import { type EngineEvent, RoomEngine } from "../room/room-engine.js";
-import { KvProtocolStore } from "./protocol-store.js";
+import { KvProtocolStore } from "../store/protocol-store.js";
 import type {
   ClientEvents,
   ConnectionState,
@@ -32,7 +32,7 @@ import type {
   SecureCommClientOptions,
   Verification,
 } from "./securecomm-client.js";
-import { StateStore } from "./state-store.js";
+import { StateStore } from "../store/state-store.js";
 
 /** KV key of our identity key pair (storage.v1 IdentityKeyPairRecord). */
 export const IDENTITY_KEY = "account/identity";

@@ -8,7 +8,7 @@
  */
 
 import { openClientRuntime } from "./client-runtime.js";
-import type { KeyValueStore } from "./kv-store.js";
+import type { KeyValueStore } from "../store/kv-store.js";
 import type { RoomMessage } from "../room/room-engine-base.js";
 
 /** How to open a client (spec/09-rooms.md, spec/10-relay-api.md). */

@@ -22,7 +22,7 @@ import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { randomBytes, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey } from "../keys/address.js";
 import { createDistributionId, createSenderKeyDistributionMessage } from "../sender-keys/group-cipher.js";
-import type { Txn } from "../app/state-store.js";
+import type { Txn } from "../store/state-store.js";
 import { parseInviteLink } from "./invite.js";
 import { createJoinAnnouncement } from "./join.js";
 import { accessKey, accessKeyHash, ROOM_ID_LENGTH, ROOM_SECRET_LENGTH, sealRoomEnvelope } from "./room-keys.js";

@@ -10,7 +10,7 @@ import { RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord } from "../../
 import { bytesToHex } from "../crypto/bytes.js";
 import { isProtocolError } from "../errors.js";
 import { createSenderKeyDistributionMessage, processSenderKeyDistributionMessage } from "../sender-keys/group-cipher.js";
-import type { Txn } from "../app/state-store.js";
+import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName } from "./join.js";
 import type { Pairwise } from "./pairwise.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";

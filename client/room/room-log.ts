@@ -14,7 +14,7 @@ import { isProtocolError } from "../errors.js";
 import { addressFromSerializedIdentityKey } from "../keys/address.js";
 import { unpad } from "../padding.js";
 import { createDistributionId, createSenderKeyDistributionMessage, groupDecrypt, senderKeyMessageDistributionId } from "../sender-keys/group-cipher.js";
-import type { Txn } from "../app/state-store.js";
+import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
 import { accessKey, openRoomEnvelope, ROOM_SECRET_LENGTH } from "./room-keys.js";
 import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_PENDING_PER_ROOM, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";

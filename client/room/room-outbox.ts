@@ -11,7 +11,7 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isProtocolError } from "../errors.js";
-import type { StateStore } from "../app/state-store.js";
+import type { StateStore } from "../store/state-store.js";
 import { type OutboxJob, outboxJobs } from "./room-store.js";
 
 /** Jobs failing with a protocol error (a rejected bundle) are tried this many times. */

@@ -11,7 +11,7 @@ import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/p
 import { RoomEpochSecretSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex, hexToBytes, utf8 } from "../crypto/bytes.js";
 import { base64url, fromBase64url } from "../relay/base64url.js";
-import type { Txn } from "../app/state-store.js";
+import type { Txn } from "../store/state-store.js";
 
 /** Key prefixes of room state. */
 export const ROOM_KEYS = {

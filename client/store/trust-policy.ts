@@ -4,7 +4,7 @@
  * Owns: trust on first use and the verification hold (spec ID-11, ID-12), and what using a
  * Kyber prekey does to its record (spec PX-11). Pure functions over storage.v1 records, so
  * the in-memory store (memory-store.ts) and the client's key-value store
- * (client/app/protocol-store.ts) cannot drift apart. Does not own: where records live.
+ * (client/store/protocol-store.ts) cannot drift apart. Does not own: where records live.
  */
 
 import { create } from "@bufbuild/protobuf";
