@@ -22,6 +22,8 @@ import { Subscription } from "../relay/subscription.js";
 import { isValidDisplayName } from "../room/join.js";
 import { Pairwise } from "../room/pairwise.js";
 import { type EngineEvent, RoomEngine } from "../room/room-engine.js";
+import { PostOutbox } from "./post-outbox-runner.js";
+import type { OutboxItem } from "./post-outbox.js";
 import { KvProtocolStore } from "../store/protocol-store.js";
 import type {
   ClientEvents,
@@ -44,6 +46,7 @@ interface Parts {
   account: Account;
   engine: RoomEngine;
   subscription: Subscription;
+  outbox: PostOutbox;
 }
 
 /** The client runtime (DESIGN.md §6). */
@@ -75,6 +78,7 @@ export class ClientRuntime implements SecureCommClient {
     const account = new Account({ state: this.#state, store, clients: this.#clients, identity, now: this.#now });
     const pairwise = new Pairwise({ clients: this.#clients, store, identity, account, now: this.#now });
     let subscription: Subscription | undefined;
+    let outbox: PostOutbox | undefined;
     const engine = new RoomEngine({
       state: this.#state,
       store,
@@ -86,6 +90,20 @@ export class ClientRuntime implements SecureCommClient {
       now: this.#now,
       emit: (e) => this.#dispatch(e),
       resubscribe: () => subscription?.resubscribe(),
+      ownPostStored: (t, roomId, hash, seq, postedAtMs) => outbox?.ownPostStored(t, roomId, hash, seq, postedAtMs),
+    });
+    outbox = new PostOutbox({
+      state: this.#state,
+      identitySecret: identity.privateKey.serialize(),
+      engine: {
+        postText: (roomId, messageId, text, sentAtMs, record, call) => engine.postText(roomId, messageId, text, sentAtMs, record, call),
+        catchUp: (roomId) => engine.catchUp(roomId),
+        knowsRoom: (roomId) => engine.rooms().some((r) => bytesToHex(r.roomId) === roomId),
+      },
+      now: this.#now,
+      random: this.#o.random ?? Math.random,
+      online: () => subscription?.state === "online",
+      emit: (item) => this.#onOutbox(item, identity, account),
     });
     subscription = new Subscription({
       clients: this.#clients,
@@ -100,14 +118,17 @@ export class ClientRuntime implements SecureCommClient {
         onMailbox: (envs) => engine.onMailbox(envs),
         onRoomEvents: (roomId, events) => engine.onRoomEvents(roomId, events),
         onRoomClosed: (roomId, reason) => engine.onRoomClosed(roomId, reason),
-        onCaughtUp: () => engine.kickOutbox(),
+        onCaughtUp: () => {
+          engine.kickOutbox();
+          outbox?.connectionBack();
+        },
         onState: (state, error) => {
           this.#connection = state;
           this.#emit("connection", { state, ...(error !== undefined ? { error } : {}) });
         },
       },
     });
-    return { identity, store, account, engine, subscription };
+    return { identity, store, account, engine, subscription, outbox };
   }
 
   #p(): Parts {
@@ -128,6 +149,25 @@ export class ClientRuntime implements SecureCommClient {
   #dispatch(e: EngineEvent): void {
     const { type, ...rest } = e;
     this.#emit(type, rest as never);
+    // A roster arrived, a room was added or closed: queued posts may go (or fail) now.
+    if (type === "members-changed" || type === "rooms-changed" || type === "room-closed") this.#parts?.outbox.kick();
+  }
+
+  /** Reports an outbox change; a sent message is also a `message` event of our own. */
+  #onOutbox(item: OutboxItem, identity: IdentityKeyPair, account: Account): void {
+    this.#emit("outbox", item);
+    if (item.status !== "sent") return;
+    this.#emit("message", {
+      roomId: item.roomId,
+      seq: item.seq ?? 0,
+      messageId: item.messageId,
+      sender: addressToString(identity.address),
+      senderName: account.record.displayName,
+      text: item.text,
+      sentAtMs: item.sentAtMs,
+      postedAtMs: item.postedAtMs ?? 0,
+      own: true,
+    });
   }
 
   // ---------------------------------------------------------------- identity
@@ -230,7 +270,26 @@ export class ClientRuntime implements SecureCommClient {
   async sendText(roomId: string, text: string): Promise<{ messageId: string; seq: number }> {
     const p = this.#p();
     p.engine.markRead(roomId);
-    return p.engine.sendText(roomId, text);
+    const { messageId, seq } = await p.outbox.send(roomId, text);
+    return { messageId, seq };
+  }
+
+  async queueText(roomId: string, text: string): Promise<OutboxItem> {
+    const p = this.#p();
+    p.engine.markRead(roomId);
+    return p.outbox.queue(roomId, text);
+  }
+
+  outbox(roomId?: string): OutboxItem[] {
+    return this.#parts?.outbox.list(roomId) ?? [];
+  }
+
+  async retryMessage(messageId: string): Promise<void> {
+    await this.#p().outbox.retry(messageId);
+  }
+
+  async discardMessage(messageId: string): Promise<void> {
+    await this.#p().outbox.discard(messageId);
   }
 
   async setTyping(roomId: string, typing: boolean): Promise<void> {
@@ -280,6 +339,7 @@ export class ClientRuntime implements SecureCommClient {
     const p = this.#p();
     this.#started = true;
     p.subscription.start();
+    p.outbox.kick(); // what a previous run left queued goes out when it can
   }
 
   async stop(): Promise<void> {
@@ -303,6 +363,7 @@ export class ClientRuntime implements SecureCommClient {
     const p = this.#p();
     await this.stop();
     await p.account.deleteAccount();
+    p.outbox.close();
     p.engine.close();
     await this.#state.transaction(async (t) => {
       for (const [k] of t.list("")) t.delete(k);
@@ -313,6 +374,7 @@ export class ClientRuntime implements SecureCommClient {
 
   async close(): Promise<void> {
     if (this.#started) await this.stop();
+    this.#parts?.outbox.close();
     this.#parts?.engine.close();
     await this.#state.close();
   }
@@ -344,7 +406,7 @@ export class ClientRuntime implements SecureCommClient {
     const keysKnown = p.engine
       .rooms()
       .every((r) => r.departed || (r.adminIdentityKey.length > 0 && r.members.every((m) => m.distributionId.length > 0)));
-    return keysKnown && p.engine.outboxSize() === 0 && this.#state.list("room-pending/").length === 0;
+    return keysKnown && p.engine.outboxSize() === 0 && p.outbox.pending() === 0 && this.#state.list("room-pending/").length === 0;
   }
 }
 

@@ -71,7 +71,23 @@ export interface RoomEngineDeps {
   emit: (e: EngineEvent) => void;
   /** The set of followed rooms or their keys changed: reconnect the stream. */
   resubscribe: () => void;
+  /**
+   * Called inside the transaction that processes one of our own stored posts (RM-07), with
+   * SHA-256 of its envelope: lets the post outbox recognise a post whose answer was lost
+   * (issue 16). Writes through `t` commit with the room's `last_seq`.
+   */
+  ownPostStored?: (t: Txn, roomId: string, envelopeHash: Uint8Array, seq: bigint, postedAtMs: bigint) => void;
 }
+
+/** What `postText` did (issue 16); relay failures are thrown as ConnectError instead. */
+export type TextPostOutcome =
+  | { kind: "posted"; seq: bigint; postedAtMs: bigint }
+  /** The room is still being joined (no roster yet): nothing was posted; try again later. */
+  | { kind: "not-ready" }
+  /** We left or were removed: nothing was posted, and nothing ever will be. */
+  | { kind: "departed" }
+  /** No such room in this client. */
+  | { kind: "unknown-room" };
 
 /** The hex id of a room (what the facade calls `roomId`). */
 export function roomHex(roomId: Uint8Array): string {
@@ -258,6 +274,46 @@ export abstract class RoomEngineBase {
     }
     const res = await this.d.clients.rooms.postToRoom({ roomId: r.roomId, accessKey: envelope.accessKey, envelope: envelope.env });
     return { seq: res.seq, postedAtMs: res.postedAtMs };
+  }
+
+  /**
+   * Posts a text message under a caller-chosen message id (RM-07; issue 16). Each call
+   * encrypts afresh (the next sender-key iteration) with the same `messageId` and `sentAtMs`,
+   * so a retry of the same message is a new envelope that receivers de-duplicate by the id.
+   * `record(t, envelopeHash)` runs in the transaction that advances the sender key, before
+   * anything is sent, so the caller can recognise the post later (`ownPostStored`).
+   */
+  async postText(
+    roomId: string,
+    messageId: Uint8Array,
+    text: string,
+    sentAtMs: number,
+    record: (t: Txn, envelopeHash: Uint8Array) => void,
+    call: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<TextPostOutcome> {
+    if (utf8(text).length > MAX_TEXT_BYTES || text.length === 0) throw new RangeError("text must be 1..4096 bytes");
+    if (messageId.length !== MESSAGE_ID_LENGTH) throw new RangeError("message id must be 16 bytes");
+    const r = this.find(roomId);
+    if (r === undefined) return { kind: "unknown-room" };
+    if (r.departed) return { kind: "departed" };
+    if (r.adminIdentityKey.length === 0) return { kind: "not-ready" };
+    const content = create(ContentSchema, {
+      roomId: r.roomId,
+      messageId,
+      sentAtMs: BigInt(sentAtMs),
+      body: { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: text } },
+    });
+    const sealed = await this.tx(async (t) => {
+      const room = loadRoom(t, r.roomId);
+      if (room === undefined || room.departed) return undefined;
+      const skm = await groupEncrypt(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, room.distributionId, pad(toBinary(ContentSchema, content)));
+      const env = sealRoomEnvelope(room.roomId, room.roomSecret, room.epoch, create(RoomEnvelopeBodySchema, { body: { case: "senderKeyMessage", value: skm } }));
+      record(t, sha256(env));
+      return { env, accessKey: accessKey(room.roomId, room.roomSecret, room.epoch) };
+    });
+    if (sealed === undefined) return { kind: "departed" };
+    const res = await this.d.clients.rooms.postToRoom({ roomId: r.roomId, accessKey: sealed.accessKey, envelope: sealed.env }, call);
+    return { kind: "posted", seq: res.seq, postedAtMs: res.postedAtMs };
   }
 
   protected content(roomId: Uint8Array, body: Content["body"]): Content {

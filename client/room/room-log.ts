@@ -17,6 +17,7 @@ import { createDistributionId, createSenderKeyDistributionMessage, groupDecrypt,
 import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
 import { accessKey, openRoomEnvelope, ROOM_SECRET_LENGTH } from "./room-keys.js";
+import { firstSighting } from "./seen-messages.js";
 import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_PENDING_PER_ROOM, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, effects, type Effects, HISTORY_PAGE, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
@@ -130,7 +131,9 @@ export abstract class RoomLog extends RoomEngineBase {
     }
     if (same(dist, room.distributionId) || same(distOwner(t, room.roomId, dist) ?? new Uint8Array(0), this.self)) {
       // Our own post (RM-07): not decrypted; a leave/remove we posted takes effect now.
-      const key = `${ROOM_KEYS.ownPost}${hex}/${bytesToHex(sha256(ev.envelope))}`;
+      const envelopeHash = sha256(ev.envelope);
+      this.d.ownPostStored?.(t, hex, envelopeHash, ev.seq, ev.postedAtMs);
+      const key = `${ROOM_KEYS.ownPost}${hex}/${bytesToHex(envelopeHash)}`;
       const target = t.get(key);
       if (target !== undefined) {
         t.delete(key);
@@ -171,6 +174,8 @@ export abstract class RoomLog extends RoomEngineBase {
     switch (body.case) {
       case "text": {
         if (utf8(body.value.body).length > MAX_TEXT_BYTES) return;
+        // A retried post of the same message (issue 16): shown once, by its message id.
+        if (!firstSighting(t, room.roomId, owner, content.messageId)) return;
         fx.events.push({
           type: "message",
           roomId: hex,
