@@ -18,7 +18,7 @@ import { createIdentityKeyPair, identityFromRecord, type IdentityKeyPair, identi
 import { Account, ACCOUNT_KEY, newAccountRecord } from "../account/account.js";
 import { parseAccountRecord, serializeAccountRecord } from "../account/account-record.js";
 import { createRelayClients, type RelayClients } from "../relay/relay-clients.js";
-import { Subscription } from "../relay/subscription.js";
+import { Subscription, type SubscriptionStats } from "../relay/subscription.js";
 import { isValidDisplayName } from "../room/join.js";
 import { Pairwise } from "../room/pairwise.js";
 import { type EngineEvent, RoomEngine } from "../room/room-engine.js";
@@ -389,6 +389,11 @@ export class ClientRuntime implements SecureCommClient {
   /** The relay clients, authenticated with this account's token (tests and tools). */
   get relayClients(): RelayClients {
     return this.#clients;
+  }
+
+  /** Counters of the Subscribe loop's reconnects (tests and tools; not part of the facade). */
+  get subscriptionStats(): SubscriptionStats {
+    return this.#p().subscription.stats;
   }
 
   /** The room engine (tests and tools; not part of the stable facade). */

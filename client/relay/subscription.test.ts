@@ -162,6 +162,7 @@ describe("Subscription backoff after a healthy stream breaks (issue 16)", () => 
     // break, then 250 and 500 for the two refused connects; the same for every outage.
     expect(delays).toEqual([125, 250, 125, 250, 500, 125, 250, 500, 125, 250, 500, 125]);
     expect(sub.stats.attemptsBeforeHealthy).toEqual([2, 2, 2, 2, 0]);
+    expect(sub.stats.backoffAtHealthy).toEqual([2, 3, 3, 3, 1]);
     expect(sub.stats.backoffAttempt).toBe(0);
     parked();
     await sub.stop();

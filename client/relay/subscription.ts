@@ -69,6 +69,12 @@ export interface SubscriptionStats {
    * cost of one outage, which must not grow with the number of earlier outages.
    */
   attemptsBeforeHealthy: number[];
+  /**
+   * For each stream that reached CaughtUp, the backoff attempt index its last wait used: it
+   * follows the length of this outage only (it would keep growing across outages if the
+   * backoff were reset only after clean ends).
+   */
+  backoffAtHealthy: number[];
 }
 
 /** The Subscribe loop (API-11) with reconnect and backoff. */
@@ -83,7 +89,7 @@ export class Subscription {
   #caughtUp = false;
   #attempt = 0;
   #failedInRow = 0;
-  readonly #stats: SubscriptionStats = { healthyStreams: 0, failedAttempts: 0, backoffAttempt: 0, attemptsBeforeHealthy: [] };
+  readonly #stats: SubscriptionStats = { healthyStreams: 0, failedAttempts: 0, backoffAttempt: 0, attemptsBeforeHealthy: [], backoffAtHealthy: [] };
 
   constructor(options: SubscriptionOptions) {
     this.#o = options;
@@ -96,7 +102,7 @@ export class Subscription {
 
   /** A snapshot of the loop's counters. */
   get stats(): SubscriptionStats {
-    return { ...this.#stats, backoffAttempt: this.#attempt, attemptsBeforeHealthy: [...this.#stats.attemptsBeforeHealthy] };
+    return { ...this.#stats, backoffAttempt: this.#attempt, attemptsBeforeHealthy: [...this.#stats.attemptsBeforeHealthy], backoffAtHealthy: [...this.#stats.backoffAtHealthy] };
   }
 
   /** Starts the loop (idempotent). */
@@ -196,6 +202,7 @@ export class Subscription {
               this.#caughtUp = true;
               this.#stats.healthyStreams++;
               this.#stats.attemptsBeforeHealthy.push(this.#failedInRow);
+              this.#stats.backoffAtHealthy.push(this.#attempt);
               this.#failedInRow = 0;
               this.#attempt = 0;
             }
