@@ -128,6 +128,9 @@ describe("delivery under chaos", () => {
       console.log(`${c.name}: backoff index at each reconnect ${JSON.stringify(stats.backoffAtHealthy)}, failed attempts before each ${JSON.stringify(stats.attemptsBeforeHealthy)}`);
       expect(stats.healthyStreams).toBeGreaterThanOrEqual(RESTARTS + 1);
       expect(Math.max(...stats.backoffAtHealthy)).toBeLessThanOrEqual(MAX_BACKOFF_STEPS_PER_OUTAGE);
+      // The backoff state at each reconnect is this outage's alone: one step for the wait after
+      // the stream broke plus one per failed attempt since, never steps left from earlier outages.
+      stats.backoffAtHealthy.forEach((index, i) => expect(index).toBeLessThanOrEqual(stats.attemptsBeforeHealthy[i]! + 1));
     }
 
     // stop and close end promptly with streams open.
