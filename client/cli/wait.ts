@@ -118,3 +118,28 @@ export async function waitSettled(client: SecureCommClient): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
   }
 }
+
+/** How long `chat` waits at the end of its input for queued messages to be sent. */
+export const OUTBOX_DRAIN_TIMEOUT_MS = 30_000;
+
+/**
+ * Waits until nothing of `roomId` is queued or being sent in the outbox (failed entries do
+ * not count), at most `limitMs`; resolves with how many are still waiting. What still waits
+ * stays in the store and goes out the next time the client runs (issue 16).
+ */
+export async function waitOutboxSent(client: SecureCommClient, roomId: string, limitMs = OUTBOX_DRAIN_TIMEOUT_MS): Promise<number> {
+  const waiting = () => client.outbox(roomId).filter((i) => i.status === "queued" || i.status === "sending").length;
+  if (waiting() === 0) return 0;
+  return new Promise<number>((resolve) => {
+    const timer = setTimeout(() => {
+      off();
+      resolve(waiting());
+    }, limitMs);
+    const off = client.on("outbox", () => {
+      if (waiting() > 0) return;
+      clearTimeout(timer);
+      off();
+      resolve(0);
+    });
+  });
+}
