@@ -95,6 +95,7 @@ export class ClientRuntime implements SecureCommClient {
         beforeConnect: async () => {
           await account.upkeep();
           await engine.pruneOldSecrets(account.roomRetentionMs);
+          await engine.expireHeld();
           engine.kickOutbox();
         },
         onMailbox: (envs) => engine.onMailbox(envs),

@@ -131,6 +131,8 @@ export abstract class RoomEngineBase {
   protected readonly outbox: OutboxWorker;
   protected closed = false;
   protected readonly lastTyping = new Map<string, number>();
+  /** RM-27: the tail of each room's posting queue (encrypt and post run one at a time, in call order). */
+  readonly #postTails = new Map<string, Promise<unknown>>();
 
   constructor(deps: RoomEngineDeps) {
     this.d = deps;
@@ -237,7 +239,22 @@ export abstract class RoomEngineBase {
   // ------------------------------------------------------------------ sending
 
   /** Encrypts content with our sender key and posts it (RM-06, RM-07, SK-04). */
-  protected async post(roomId: string, content: Content, ephemeral: boolean): Promise<{ seq: bigint; postedAtMs: bigint }> {
+  protected post(roomId: string, content: Content, ephemeral: boolean): Promise<{ seq: bigint; postedAtMs: bigint }> {
+    // RM-27: one client's stored posts to a room reach the relay in the order they were made:
+    // the sender-key iteration and the relay's seq then agree, and nobody sees a swap.
+    if (ephemeral) return this.postNow(roomId, content, true);
+    const run = () => this.postNow(roomId, content, false);
+    const tail = this.#postTails.get(roomId) ?? Promise.resolve();
+    const next = tail.then(run, run);
+    const settled = next.catch(() => undefined);
+    this.#postTails.set(roomId, settled);
+    void settled.then(() => {
+      if (this.#postTails.get(roomId) === settled) this.#postTails.delete(roomId);
+    });
+    return next;
+  }
+
+  protected async postNow(roomId: string, content: Content, ephemeral: boolean): Promise<{ seq: bigint; postedAtMs: bigint }> {
     const r = this.room(roomId);
     if (r.departed) throw new TypeError("room departed");
     if (r.adminIdentityKey.length === 0) throw new TypeError("The room is still being joined.");
@@ -341,7 +358,7 @@ export abstract class RoomEngineBase {
     room.previousSecrets = [];
     room.distributionId = new Uint8Array(0);
     new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys();
-    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired]);
+    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired, ROOM_KEYS.initialSkdm, ROOM_KEYS.heldWelcome]);
     t.delete(`${ROOM_KEYS.stale}${roomHex(room.roomId)}`);
     for (const { key, job } of outboxJobs(t)) if (job.room === roomHex(room.roomId)) t.delete(key);
   }

@@ -24,7 +24,24 @@ export const ROOM_KEYS = {
   retired: "room-retired/",
   stale: "room-stale/",
   outboxNext: "outbox-next",
+  /** Our current distribution's first SKDM (RM-26): what we answer a Welcome with. */
+  initialSkdm: "room-skdm/",
+  /** Welcomes that arrived before the inviter's (RM-25), kept until the roster is set. */
+  heldWelcome: "room-welcome/",
 } as const;
+
+/** RM-25: at most this many early Welcomes are kept per room (one per member, bounded). */
+export const MAX_HELD_WELCOMES = 256;
+
+/** RM-26: the first SKDM of our current distribution in a room. */
+export function initialSkdm(t: Pick<Txn, "get">, roomId: Uint8Array): Uint8Array | undefined {
+  return t.get(`${ROOM_KEYS.initialSkdm}${bytesToHex(roomId)}/current`);
+}
+
+/** RM-26: records the first SKDM of a new distribution of ours. */
+export function setInitialSkdm(t: Txn, roomId: Uint8Array, skdm: Uint8Array): void {
+  t.put(`${ROOM_KEYS.initialSkdm}${bytesToHex(roomId)}/current`, skdm);
+}
 
 /** RM-16: keep at least 500 undecryptable envelopes per room. */
 export const MAX_PENDING_PER_ROOM = 500;
