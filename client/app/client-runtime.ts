@@ -228,10 +228,10 @@ export class ClientRuntime implements SecureCommClient {
     return "unverified";
   }
 
-  async sendText(roomId: string, text: string): Promise<{ messageId: string; seq: number }> {
+  async sendText(roomId: string, text: string, options?: { messageId?: string }): Promise<{ messageId: string; seq: number }> {
     const p = this.#p();
     p.engine.markRead(roomId);
-    return p.engine.sendText(roomId, text);
+    return p.engine.sendText(roomId, text, options);
   }
 
   async setTyping(roomId: string, typing: boolean): Promise<void> {

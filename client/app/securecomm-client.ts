@@ -67,7 +67,12 @@ export interface SecureCommClient {
   rooms(): RoomSummary[];
   /** address, displayName, isAdmin, isSelf, verification. */
   members(roomId: string): MemberView[];
-  sendText(roomId: string, text: string): Promise<{ messageId: string; seq: number }>;
+  /**
+   * Posts a text. `options.messageId` (32 hex digits, caller-chosen) makes retries idempotent:
+   * a message the relay already stored is not posted again, and members show a re-posted one
+   * once (spec/09-rooms.md RM-29).
+   */
+  sendText(roomId: string, text: string, options?: { messageId?: string }): Promise<{ messageId: string; seq: number }>;
   setTyping(roomId: string, typing: boolean): Promise<void>;
   leaveRoom(roomId: string): Promise<void>;
   removeMember(roomId: string, memberAddress: string): Promise<void>;

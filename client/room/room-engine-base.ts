@@ -22,7 +22,7 @@ import type { RelayClients } from "../relay/relay-clients.js";
 import { createInviteLink } from "./invite.js";
 import type { Pairwise } from "./pairwise.js";
 import { accessKey, sealRoomEnvelope } from "./room-keys.js";
-import { allRooms, deleteRoomKeys, loadRoom, type OutboxJob, outboxJobs, ROOM_KEYS, saveRoom, unb64 } from "./room-store.js";
+import { allRooms, deleteRoomKeys, loadRoom, type OutboxJob, outboxJobs, ROOM_KEYS, saveRoom, sentSeq, setSentSeq, unb64 } from "./room-store.js";
 import { OutboxWorker } from "./room-outbox.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 
@@ -84,6 +84,23 @@ export function addrOf(identityKey: Uint8Array): string {
 
 export function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && constantTimeEqual(a, b);
+}
+
+/**
+ * RM-29: whether a failed send may succeed if retried later (`transient`: the relay or the
+ * network is unwell, or our access key was rotated and the new secret is on its way) or never
+ * will (`permanent`: we left or were removed, the room is gone, the input is invalid).
+ */
+export function sendFailureKind(e: unknown, room: RoomRecord | undefined): "transient" | "permanent" {
+  if (room === undefined || room.departed) return "permanent";
+  if (e instanceof ConnectError) {
+    if ([Code.Unavailable, Code.Unknown, Code.Internal, Code.Canceled, Code.DeadlineExceeded, Code.ResourceExhausted, Code.Aborted].includes(e.code)) return "transient";
+    // Our key was rotated away: a member receives the new secret in its mailbox (RM-14).
+    if (e.code === Code.PermissionDenied) return "transient";
+    return "permanent";
+  }
+  if (e instanceof TypeError && /still being joined/.test(e.message)) return "transient";
+  return "permanent";
 }
 
 export function reason(e: unknown): string {
@@ -212,6 +229,11 @@ export abstract class RoomEngineBase {
     });
   }
 
+  /** RM-29: `sendFailureKind` for a room by hex id (the room's current state decides). */
+  sendFailure(roomId: string, e: unknown): "transient" | "permanent" {
+    return sendFailureKind(e, this.find(roomId));
+  }
+
   // ------------------------------------------------------------------ transactions
 
   protected async tx<T>(fn: (t: Txn, fx: Effects) => Promise<T>): Promise<T> {
@@ -267,6 +289,8 @@ export abstract class RoomEngineBase {
         const target = kind === "remove" ? content.body.value.memberIdentityKey : this.self;
         t.put(`${ROOM_KEYS.ownPost}${roomHex(room.roomId)}/${bytesToHex(sha256(env))}`, target);
       }
+      // RM-29: if the relay's answer is lost, we learn the seq when we meet the post in the log.
+      if (!ephemeral) t.put(`${ROOM_KEYS.ownMessage}${roomHex(room.roomId)}/${bytesToHex(sha256(env))}`, content.messageId);
       return { env, accessKey: accessKey(room.roomId, room.roomSecret, room.epoch) };
     });
     if (ephemeral) {
@@ -274,18 +298,46 @@ export abstract class RoomEngineBase {
       return { seq: 0n, postedAtMs: BigInt(this.d.now()) };
     }
     const res = await this.d.clients.rooms.postToRoom({ roomId: r.roomId, accessKey: envelope.accessKey, envelope: envelope.env });
+    await this.tx(async (t) => {
+      const room = loadRoom(t, r.roomId);
+      if (room !== undefined && !room.departed) setSentSeq(t, r.roomId, bytesToHex(content.messageId), res.seq);
+    });
     return { seq: res.seq, postedAtMs: res.postedAtMs };
   }
 
-  protected content(roomId: Uint8Array, body: Content["body"]): Content {
-    return create(ContentSchema, { roomId, messageId: randomBytes(MESSAGE_ID_LENGTH), sentAtMs: BigInt(this.d.now()), body });
+  protected content(roomId: Uint8Array, body: Content["body"], messageId: Uint8Array = randomBytes(MESSAGE_ID_LENGTH)): Content {
+    return create(ContentSchema, { roomId, messageId, sentAtMs: BigInt(this.d.now()), body });
   }
 
-  /** Sends a text message (RM-07); resolves with its id and the relay's seq. */
-  async sendText(roomId: string, text: string): Promise<{ messageId: string; seq: number }> {
+  /**
+   * The seq at which the relay stored our post `messageId`, once known: from PostToRoom's
+   * answer, or from meeting the post in the log when that answer was lost (RM-29).
+   */
+  postedSeq(roomId: string, messageId: string): number | undefined {
+    const r = this.find(roomId);
+    if (r === undefined || !/^[0-9a-f]{32}$/.test(messageId)) return undefined;
+    const seq = sentSeq(this.d.state, r.roomId, messageId);
+    return seq === undefined ? undefined : Number(seq);
+  }
+
+  /**
+   * Sends a text message (RM-07); resolves with its id and the relay's seq.
+   *
+   * `options.messageId` (32 hex digits) lets a caller that keeps its own outbox retry the same
+   * message: a retry of a message the relay already stored resolves with the stored seq and
+   * posts nothing, and a retry after a lost answer posts again under the same id, which every
+   * member shows once (RM-29). On failure, `sendFailureKind` says whether to retry.
+   */
+  async sendText(roomId: string, text: string, options: { messageId?: string } = {}): Promise<{ messageId: string; seq: number }> {
     if (utf8(text).length > MAX_TEXT_BYTES || text.length === 0) throw new RangeError("text must be 1..4096 bytes");
+    if (options.messageId !== undefined && !/^[0-9a-f]{32}$/.test(options.messageId)) throw new TypeError("message id must be 32 hex digits");
     const r = this.room(roomId);
-    const content = this.content(r.roomId, { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: text } });
+    if (options.messageId !== undefined) {
+      const done = sentSeq(this.d.state, r.roomId, options.messageId);
+      if (done !== undefined) return { messageId: options.messageId, seq: Number(done) };
+    }
+    const id = options.messageId === undefined ? randomBytes(MESSAGE_ID_LENGTH) : hexBytes(options.messageId);
+    const content = this.content(r.roomId, { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: text } }, id);
     const res = await this.post(roomId, content, false);
     const messageId = bytesToHex(content.messageId);
     this.emit({
@@ -358,7 +410,7 @@ export abstract class RoomEngineBase {
     room.previousSecrets = [];
     room.distributionId = new Uint8Array(0);
     new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys();
-    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired, ROOM_KEYS.initialSkdm, ROOM_KEYS.heldWelcome]);
+    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired, ROOM_KEYS.initialSkdm, ROOM_KEYS.heldWelcome, ROOM_KEYS.ownMessage, ROOM_KEYS.seenMessage]);
     t.delete(`${ROOM_KEYS.stale}${roomHex(room.roomId)}`);
     for (const { key, job } of outboxJobs(t)) if (job.room === roomHex(room.roomId)) t.delete(key);
   }

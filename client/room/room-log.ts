@@ -17,10 +17,10 @@ import { createDistributionId, createSenderKeyDistributionMessage, groupDecrypt,
 import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
 import { accessKey, openRoomEnvelope, ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_PENDING_PER_ROOM, ROOM_KEYS, saveRoom, seqKey, setDistOwner, setInitialSkdm } from "./room-store.js";
+import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, saveRoom, seqKey, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
 import { boundsForWelcome, holdExpired, noteDeparture, refuseEnvelope, refuseJoin } from "./room-rules.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
-import { addrOf, effects, type Effects, HISTORY_PAGE, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
+import { addrOf, effects, type Effects, HISTORY_PAGE, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
 
 /**
  * Stored and ephemeral room events: strictly in `seq` order with `last_seq` committed with the
@@ -137,7 +137,15 @@ export abstract class RoomLog extends RoomEngineBase {
     }
     if (same(dist, room.distributionId) || same(distOwner(t, room.roomId, dist) ?? new Uint8Array(0), this.self)) {
       // Our own post (RM-07): not decrypted; a leave/remove we posted takes effect now.
-      const key = `${ROOM_KEYS.ownPost}${hex}/${bytesToHex(sha256(ev.envelope))}`;
+      const envHash = bytesToHex(sha256(ev.envelope));
+      const ownMsgKey = `${ROOM_KEYS.ownMessage}${hex}/${envHash}`;
+      const ownMsg = t.get(ownMsgKey);
+      if (ownMsg !== undefined) {
+        // RM-29: the seq of our post, even if PostToRoom's answer never reached us.
+        t.delete(ownMsgKey);
+        setSentSeq(t, room.roomId, bytesToHex(ownMsg), ev.seq);
+      }
+      const key = `${ROOM_KEYS.ownPost}${hex}/${envHash}`;
       const target = t.get(key);
       if (target !== undefined) {
         t.delete(key);
@@ -174,6 +182,8 @@ export abstract class RoomLog extends RoomEngineBase {
     const hex = roomHex(room.roomId);
     const member = room.members.find((m) => same(m.identityKey, owner));
     if (member === undefined) return; // departed since: their old posts change nothing
+    // RM-29: a retried post (same sender, same message id) is shown once.
+    if (content.messageId.length === MESSAGE_ID_LENGTH && !noteMessageId(t, room.roomId, owner, content.messageId, ev.seq)) return;
     const body = content.body;
     switch (body.case) {
       case "text": {
