@@ -58,4 +58,31 @@ describe("room send API", () => {
     await expect(bob!.client.sendText(roomId, "after leaving", { messageId: bytesToHex(new Uint8Array(16).fill(7)) })).rejects.toThrow(TypeError);
     await expect(alice!.client.sendText(roomId, "bad id", { messageId: "xyz" })).rejects.toThrow(TypeError);
   });
+
+  it("RM-30: a joiner whose PostToRoom answer is lost finds its join in the log and joins with the right joined_seq", async () => {
+    let loseNext = false;
+    const lossy: typeof fetch = async (input, init) => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      const res = await globalThis.fetch(input, init);
+      if (loseNext && url.endsWith("/PostToRoom")) {
+        loseNext = false;
+        await res.arrayBuffer();
+        throw new TypeError("fetch failed"); // the relay stored it; the answer never arrived
+      }
+      return res;
+    };
+    const alice = await newClient(relay.url, "alice-lost");
+    const bob = await newClient(relay.url, "bob-lost", { fetch: lossy });
+    clients.push(alice, bob);
+    const { roomId, inviteLink } = await alice.client.createRoom("lost answer");
+    await alice.client.sendText(roomId, "before bob");
+    loseNext = true;
+    await bob.client.joinRoom(inviteLink);
+    expect(loseNext).toBe(false); // the answer really was lost
+    expect(bob.client.engine.room(roomId).joinedSeq).toBe(2n);
+    await waitForRoster([alice, bob], roomId, 2);
+    await alice.client.sendText(roomId, "after bob");
+    await waitFor(() => textsIn(bob, roomId).includes("after bob"), "bob reads alice");
+    expect(textsIn(bob, roomId)).toEqual(["after bob"]);
+  });
 });

@@ -29,7 +29,7 @@ import { accessKey, accessKeyHash, ROOM_ID_LENGTH, ROOM_SECRET_LENGTH, sealRoomE
 import { allRooms, b64, deleteRoomKeys, pruneRetiredSecrets, enqueue, loadRoom, type OutboxJob, newRoom, ROOM_KEYS, retireSecret, saveRoom, setDistOwner, setInitialSkdm, unb64 } from "./room-store.js";
 import { closeEpoch } from "./room-rules.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
-import { addrOf, type Effects, hexBytes, roomHex, same } from "./room-engine-base.js";
+import { addrOf, type Effects, hexBytes, HISTORY_PAGE, roomHex, same } from "./room-engine-base.js";
 import { RoomInbox } from "./room-inbox.js";
 
 export {
@@ -114,14 +114,21 @@ export class RoomEngine extends RoomInbox {
       setInitialSkdm(t, inv.roomId, await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, inv.roomId), this.selfAddr, dist));
       setDistOwner(t, inv.roomId, dist, this.self);
     });
-    let posted;
+    const key = accessKey(inv.roomId, inv.roomSecret, inv.epoch);
+    const expired = (e: unknown) => e instanceof ConnectError && (e.code === Code.PermissionDenied || e.code === Code.NotFound);
+    let posted: { seq: bigint };
+    let before: bigint | undefined;
     try {
-      posted = await this.d.clients.rooms.postToRoom({ roomId: inv.roomId, accessKey: accessKey(inv.roomId, inv.roomSecret, inv.epoch), envelope });
+      // RM-30: where the log ended before our join, to find the join if the answer is lost.
+      before = (await this.d.clients.rooms.getRoomHistory({ roomId: inv.roomId, accessKey: key, afterSeq: 0n, limit: 1 })).latestSeq;
+      posted = await this.d.clients.rooms.postToRoom({ roomId: inv.roomId, accessKey: key, envelope });
     } catch (e) {
-      if (e instanceof ConnectError && (e.code === Code.PermissionDenied || e.code === Code.NotFound)) {
-        throw new TypeError("The invite has expired or the room no longer exists.");
-      }
-      throw e;
+      if (expired(e)) throw new TypeError("The invite has expired or the room no longer exists.");
+      // RM-30: the relay may have stored the join and its answer been lost. Never post a second
+      // join: find this one (its exact bytes) in the log after `before`.
+      const found = before === undefined ? undefined : await this.findOwnPost(inv.roomId, key, before, envelope).catch(() => undefined);
+      if (found === undefined) throw e;
+      posted = { seq: found };
     }
     await this.tx(async (t, fx) => {
       const room = newRoom({
@@ -145,6 +152,18 @@ export class RoomEngine extends RoomInbox {
       fx.resubscribe = true;
     });
     return roomHex(inv.roomId);
+  }
+
+  /** RM-30: the seq of the envelope with exactly these bytes after `afterSeq`, if the log holds it. */
+  protected async findOwnPost(roomId: Uint8Array, key: Uint8Array, afterSeq: bigint, envelope: Uint8Array): Promise<bigint | undefined> {
+    let cursor = afterSeq;
+    for (;;) {
+      const res = await this.d.clients.rooms.getRoomHistory({ roomId, accessKey: key, afterSeq: cursor, limit: HISTORY_PAGE });
+      const hit = res.events.find((ev) => same(ev.envelope, envelope));
+      if (hit !== undefined) return hit.seq;
+      if (res.events.length === 0 || res.events.at(-1)!.seq >= res.latestSeq) return undefined;
+      cursor = res.events.at(-1)!.seq;
+    }
   }
 
   // ------------------------------------------------------------------ outbox
