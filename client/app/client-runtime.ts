@@ -58,6 +58,8 @@ export class ClientRuntime implements SecureCommClient {
   readonly #handlers = new Map<keyof ClientEvents, Set<(e: never) => void>>();
   #parts: Parts | undefined;
   #connection: ConnectionState = "offline";
+  /** The relay's post time of our outbox messages, from the engine, until reported. */
+  readonly #postedAt = new Map<string, number>();
   #started = false;
 
   constructor(options: SecureCommClientOptions, state: StateStore) {
@@ -90,15 +92,21 @@ export class ClientRuntime implements SecureCommClient {
       now: this.#now,
       emit: (e) => this.#dispatch(e),
       resubscribe: () => subscription?.resubscribe(),
-      ownPostStored: (t, roomId, hash, seq, postedAtMs) => outbox?.ownPostStored(t, roomId, hash, seq, postedAtMs),
     });
     outbox = new PostOutbox({
       state: this.#state,
       identitySecret: identity.privateKey.serialize(),
       engine: {
-        postText: (roomId, messageId, text, sentAtMs, record, call) => engine.postText(roomId, messageId, text, sentAtMs, record, call),
+        sendText: (roomId, text, options) => engine.sendText(roomId, text, options),
+        postedSeq: (roomId, messageId) => engine.postedSeq(roomId, messageId),
+        sendFailure: (roomId, e) => engine.sendFailure(roomId, e),
         catchUp: (roomId) => engine.catchUp(roomId),
-        knowsRoom: (roomId) => engine.rooms().some((r) => bytesToHex(r.roomId) === roomId),
+        roomState: (roomId) => {
+          const r = engine.rooms().find((x) => bytesToHex(x.roomId) === roomId);
+          if (r === undefined) return "unknown";
+          if (r.departed) return "departed";
+          return r.adminIdentityKey.length === 0 ? "joining" : "member";
+        },
       },
       now: this.#now,
       random: this.#o.random ?? Math.random,
@@ -113,6 +121,7 @@ export class ClientRuntime implements SecureCommClient {
         beforeConnect: async () => {
           await account.upkeep();
           await engine.pruneOldSecrets(account.roomRetentionMs);
+          await engine.expireHeld();
           engine.kickOutbox();
         },
         onMailbox: (envs) => engine.onMailbox(envs),
@@ -148,13 +157,22 @@ export class ClientRuntime implements SecureCommClient {
 
   #dispatch(e: EngineEvent): void {
     const { type, ...rest } = e;
+    if (e.type === "message" && e.own && this.#parts?.outbox.has(e.messageId)) {
+      // The outbox reports its own messages once, when sent (also when recognised in the log).
+      this.#postedAt.set(e.messageId, e.postedAtMs);
+      return;
+    }
     this.#emit(type, rest as never);
     // A roster arrived, a room was added or closed: queued posts may go (or fail) now.
     if (type === "members-changed" || type === "rooms-changed" || type === "room-closed") this.#parts?.outbox.kick();
   }
 
   /** Reports an outbox change; a sent message is also a `message` event of our own. */
-  #onOutbox(item: OutboxItem, identity: IdentityKeyPair, account: Account): void {
+  #onOutbox(change: OutboxItem, identity: IdentityKeyPair, account: Account): void {
+    // The relay's time, when its answer brought one (else the time the client learned it).
+    const relayTime = change.status === "sent" ? this.#postedAt.get(change.messageId) : undefined;
+    this.#postedAt.delete(change.messageId);
+    const item = relayTime !== undefined ? { ...change, postedAtMs: relayTime } : change;
     this.#emit("outbox", item);
     if (item.status !== "sent") return;
     this.#emit("message", {
@@ -267,9 +285,11 @@ export class ClientRuntime implements SecureCommClient {
     return "unverified";
   }
 
-  async sendText(roomId: string, text: string): Promise<{ messageId: string; seq: number }> {
+  async sendText(roomId: string, text: string, options?: { messageId?: string }): Promise<{ messageId: string; seq: number }> {
     const p = this.#p();
     p.engine.markRead(roomId);
+    // A caller-chosen id means the caller keeps its own outbox: post directly (RM-29).
+    if (options?.messageId !== undefined) return p.engine.sendText(roomId, text, options);
     const { messageId, seq } = await p.outbox.send(roomId, text);
     return { messageId, seq };
   }

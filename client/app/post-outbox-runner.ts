@@ -3,20 +3,19 @@
  * room engine, classifies each outcome, keeps timers, and reports every change (issue 16).
  *
  * Owns: `PostOutbox`, the storage layout under `post-outbox/` (one AES-256-GCM record per
- * entry, under a key derived from the identity key, bound to its storage key), how relay
- * failures map to wait and failure reasons, re-reading a room's log before posting again
- * after an answer was lost (so a post the relay stored is recognised, not repeated), and
+ * entry, under a key derived from the identity key, bound to its storage key), how failures
+ * map to wait and failure reasons, re-reading a room's log before posting again after an
+ * answer was lost (so a post the relay stored is recognised, not repeated), and
  * `PostFailedError`. Does not own: the rules (post-outbox.ts), sealing and posting (the room
- * engine's `postText`, the one contact surface), delays (client/relay/backoff.ts) or which
- * relay failures are transient (client/relay/transient.ts).
+ * engine's idempotent `sendText` with a caller-chosen message id, spec RM-29: the one contact
+ * surface), whether a failure is transient (the engine's `sendFailure`, which follows
+ * client/relay/transient.ts) or delays (client/relay/backoff.ts).
  */
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { bytesToHex, hexToBytes, randomBytes, utf8 } from "../crypto/bytes.js";
 import { aes256GcmDecrypt, aes256GcmEncrypt, AES_GCM_NONCE_LENGTH } from "../crypto/cipher.js";
 import { hkdfSha256 } from "../crypto/kdf.js";
-import { isTransientRelayError } from "../relay/transient.js";
-import type { TextPostOutcome } from "../room/room-engine-base.js";
 import type { StateStore, Txn } from "../store/state-store.js";
 import {
   afterRestart,
@@ -37,28 +36,26 @@ import {
 
 /** Key prefixes of the post outbox in the state store. */
 export const POST_OUTBOX_KEYS = { entry: "post-outbox/", next: "post-outbox-next" } as const;
-/** One attempt may take this long before it counts as unanswered (the relay answers in ms). */
-export const POST_TIMEOUT_MS = 20_000;
 /** HKDF info of the outbox's at-rest key (derived from the identity private key). */
 export const OUTBOX_AT_REST_INFO = "SecureComm post outbox at rest v1";
 /** Message ids are 16 random bytes (spec RM-07). */
 const MESSAGE_ID_LENGTH = 16;
 
-/** The one thing the outbox needs from the room engine (plus re-reading a room's log). */
+/** What the outbox needs from the room engine (spec RM-29). */
 export interface OutboxEngine {
-  /** Seals and posts text under `messageId`; `record` runs in the sealing transaction. */
-  postText(
-    roomId: string,
-    messageId: Uint8Array,
-    text: string,
-    sentAtMs: number,
-    record: (t: Txn, envelopeHash: Uint8Array) => void,
-    call: { timeoutMs?: number; signal?: AbortSignal },
-  ): Promise<TextPostOutcome>;
-  /** Reads the room's log after `last_seq`; our own stored posts reach `ownPostStored`. */
+  /**
+   * Posts text under `messageId` (32 hex digits); resolves with the seq at once, posting
+   * nothing, when the engine already knows the relay stored that message.
+   */
+  sendText(roomId: string, text: string, options: { messageId: string }): Promise<{ messageId: string; seq: number }>;
+  /** The seq of our post `messageId`, once known (from an answer or met in the log). */
+  postedSeq(roomId: string, messageId: string): number | undefined;
+  /** Whether a failed send may succeed later (`transient`) or never will. */
+  sendFailure(roomId: string, e: unknown): "transient" | "permanent";
+  /** Reads the room's log after `last_seq` (our own stored posts are recognised on the way). */
   catchUp(roomId: Uint8Array): Promise<void>;
-  /** True when the client knows the room (queueing to an unknown room is a caller error). */
-  knowsRoom(roomId: string): boolean;
+  /** Where the room stands for this client. */
+  roomState(roomId: string): "unknown" | "joining" | "member" | "departed";
 }
 
 /** Dependencies of `PostOutbox`. */
@@ -101,7 +98,6 @@ export class PostOutbox {
   readonly #busy = new Set<string>();
   readonly #inflight = new Set<Promise<void>>();
   readonly #waiters = new Map<string, Waiter[]>();
-  readonly #abort = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   /** Entries that could not be decrypted at open (left in place, never attempted). */
@@ -185,24 +181,9 @@ export class PostOutbox {
     this.kick();
   }
 
-  /**
-   * The room engine processed one of our own stored posts (inside its transaction `t`): an
-   * entry with that envelope is sent, whatever its attempt heard (issue 16 item 2).
-   */
-  ownPostStored(t: Txn, roomId: string, envelopeHash: Uint8Array, seq: bigint, postedAtMs: bigint): void {
-    const hex = bytesToHex(envelopeHash);
-    const e = [...this.#entries.values()].find((x) => x.roomId === roomId && x.unsure.includes(hex));
-    if (e === undefined || t.get(e.key) === undefined) return;
-    t.delete(e.key);
-    // Reported once the engine's transaction committed (transactions run in order).
-    void this.#d.state
-      .transaction(async () => undefined)
-      .then(() => {
-        if (this.#d.state.get(e.key) !== undefined) return; // rolled back
-        const cur = this.#entries.get(e.key);
-        if (cur !== undefined) this.#finished(sent(cur, Number(seq), Number(postedAtMs)));
-      })
-      .catch(() => undefined);
+  /** True when `messageId` is (still) one of the outbox's messages. */
+  has(messageId: string): boolean {
+    return [...this.#entries.values()].some((e) => e.messageId === messageId);
   }
 
   /** Resolves when no attempt is in flight (tests, shutdown). */
@@ -210,10 +191,13 @@ export class PostOutbox {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
   }
 
-  /** Stops timers and aborts attempts in flight; entries stay stored for the next open. */
+  /**
+   * Stops timers and new attempts; entries stay stored for the next open. An attempt in
+   * flight ends on its own; its result is not recorded (the entry is checked against the
+   * log at the next open).
+   */
   close(): void {
     this.#closed = true;
-    this.#abort.abort();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
   }
 
@@ -222,7 +206,7 @@ export class PostOutbox {
   async #queue(roomId: string, text: string, wait: boolean): Promise<{ item: OutboxItem; done?: Promise<{ messageId: string; seq: number; postedAtMs: number }> }> {
     if (this.#closed) throw new TypeError("The client is closed.");
     if (text.length === 0 || utf8(text).length > 4096) throw new RangeError("text must be 1..4096 bytes");
-    if (!this.#d.engine.knowsRoom(roomId)) throw new TypeError("unknown room");
+    if (this.#d.engine.roomState(roomId) === "unknown") throw new TypeError("unknown room");
     const messageId = bytesToHex(randomBytes(MESSAGE_ID_LENGTH));
     const entry = await this.#d.state.transaction(async (t) => {
       const nextBytes = t.get(POST_OUTBOX_KEYS.next);
@@ -246,61 +230,46 @@ export class PostOutbox {
   }
 
   async #attempt(start: OutboxEntry): Promise<void> {
-    const roomBytes = hexToBytes(start.roomId);
-    if (start.unsure.length > 0) {
+    const { roomId, messageId } = start;
+    if (start.maybeStored) {
       // An earlier answer was lost: the relay may hold that post. Read the log first; if it
-      // is there, ownPostStored marks the entry sent and nothing is posted again.
+      // is there, the entry is sent and nothing is posted again (spec RM-29).
       try {
-        await this.#d.engine.catchUp(roomBytes);
-        await this.#d.state.transaction(async () => undefined); // let ownPostStored report
+        await this.#d.engine.catchUp(hexToBytes(roomId));
       } catch (e) {
-        await this.#record(start.key, this.#classify(e), undefined);
+        if (!this.#closed) await this.#record(start.key, this.#classify(roomId, e));
         return;
       }
-      if (!this.#entries.has(start.key) || this.#closed) return;
+      const seq = this.#d.engine.postedSeq(roomId, messageId);
+      if (seq !== undefined) {
+        if (!this.#closed) await this.#record(start.key, { kind: "posted", seq, postedAtMs: this.#d.now() });
+        return;
+      }
     }
     const current = this.#entries.get(start.key);
-    if (current === undefined || current.status !== "queued") return;
-    const sending: OutboxEntry = { ...current, status: "sending" };
+    if (current === undefined || current.status !== "queued" || this.#closed) return;
+    const sending = attemptStarted(current);
     this.#entries.set(start.key, sending);
     this.#emit(sending);
-    let hash: string | undefined;
     let result: PostResult;
     try {
-      const outcome = await this.#d.engine.postText(
-        current.roomId,
-        hexToBytes(current.messageId),
-        current.text,
-        current.sentAtMs,
-        (t, h) => {
-          hash = bytesToHex(h);
-          const cur = this.#entries.get(start.key);
-          if (cur === undefined || t.get(start.key) === undefined) return;
-          const next = attemptStarted(cur, hash);
-          this.#entries.set(start.key, next);
-          t.put(start.key, this.#seal(next));
-        },
-        { timeoutMs: POST_TIMEOUT_MS, signal: this.#abort.signal },
-      );
-      result = this.#outcome(outcome);
+      const res = await this.#d.engine.sendText(roomId, current.text, { messageId });
+      result = { kind: "posted", seq: res.seq, postedAtMs: this.#d.now() };
     } catch (e) {
-      result = this.#classify(e);
+      result = this.#classify(roomId, e);
     }
-    if (this.#closed) {
-      // Closing aborted the call: leave the entry as stored ("sending" becomes "queued" at
-      // the next open, and its envelope is checked against the log first).
-      return;
-    }
-    await this.#record(start.key, result, hash);
+    // After close() the store may be gone: the entry stays as stored ("sending" becomes
+    // "queued" at the next open and is checked against the log first).
+    if (!this.#closed) await this.#record(start.key, result);
   }
 
-  async #record(key: string, result: PostResult, hash: string | undefined): Promise<void> {
+  async #record(key: string, result: PostResult): Promise<void> {
     let next: OutboxEntry | undefined;
     await this.#d.state
       .transaction(async (t) => {
         const cur = this.#entries.get(key);
         if (cur === undefined || t.get(key) === undefined) return; // recognised or discarded meanwhile
-        next = attemptEnded(cur, result, this.#d.now(), this.#d.random, hash);
+        next = attemptEnded(cur, result, this.#d.now(), this.#d.random);
         if (next.status === "sent") t.delete(key);
         else t.put(key, this.#seal(next));
       })
@@ -320,33 +289,26 @@ export class PostOutbox {
     for (const w of this.#takeWaiters(e.messageId)) w.resolve({ messageId: e.messageId, seq: e.seq ?? 0, postedAtMs: e.postedAtMs ?? 0 });
   }
 
-  #outcome(o: TextPostOutcome): PostResult {
-    switch (o.kind) {
-      case "posted":
-        return { kind: "posted", seq: Number(o.seq), postedAtMs: Number(o.postedAtMs) };
-      case "not-ready":
-        return { kind: "wait", reason: "room-joining", maybeStored: false };
-      case "departed":
-        return { kind: "fail", reason: "not-a-member" };
-      case "unknown-room":
-        return { kind: "fail", reason: "room-not-found" };
-    }
-  }
-
-  /** Maps a thrown error to what it means for the message (the true reason, never guessed). */
-  #classify(e: unknown): PostResult {
-    if (e instanceof ConnectError) {
-      if (e.code === Code.PermissionDenied) return { kind: "wait", reason: "access-denied", maybeStored: false };
-      if (e.code === Code.NotFound) return { kind: "fail", reason: "room-not-found" };
-      if (e.code === Code.ResourceExhausted) return { kind: "wait", reason: "rate-limited", maybeStored: false };
-      if (isTransientRelayError(e)) {
-        // No answer (socket closed, refused, timed out, aborted): the request may have arrived.
-        const noAnswer = e.cause instanceof Error || e.code === Code.DeadlineExceeded || e.code === Code.Canceled;
-        return { kind: "wait", reason: noAnswer ? "relay-unreachable" : "relay-error", maybeStored: true };
-      }
+  /**
+   * Maps a failure to what it means for the message, with the true reason: the engine says
+   * whether a retry can help (RM-29); the room's state and the relay's code say why.
+   */
+  #classify(roomId: string, e: unknown): PostResult {
+    const state = this.#d.engine.roomState(roomId);
+    if (this.#d.engine.sendFailure(roomId, e) === "permanent") {
+      if (state === "unknown" || (e instanceof ConnectError && e.code === Code.NotFound)) return { kind: "fail", reason: "room-not-found" };
+      if (state === "departed") return { kind: "fail", reason: "not-a-member" };
       return { kind: "fail", reason: "rejected" };
     }
-    return { kind: "fail", reason: "rejected" };
+    if (state === "joining") return { kind: "wait", reason: "room-joining", maybeStored: false };
+    if (e instanceof ConnectError) {
+      if (e.code === Code.PermissionDenied) return { kind: "wait", reason: "access-denied", maybeStored: false };
+      if (e.code === Code.ResourceExhausted) return { kind: "wait", reason: "rate-limited", maybeStored: false };
+      // No answer (socket closed or refused, timed out, aborted): the request may have arrived.
+      const noAnswer = e.cause instanceof Error || e.code === Code.DeadlineExceeded || e.code === Code.Canceled;
+      return { kind: "wait", reason: noAnswer ? "relay-unreachable" : "relay-error", maybeStored: true };
+    }
+    return { kind: "wait", reason: "relay-unreachable", maybeStored: true };
   }
 
   // ------------------------------------------------------------------ storage and events

@@ -63,10 +63,11 @@ export interface OutboxEntry extends OutboxItem {
   /** Not attempted before this time (ms), unless the connection comes back first. */
   notBeforeMs: number;
   /**
-   * SHA-256 (hex) of each envelope posted whose answer never came: the relay may have stored
-   * any of them, so the driver re-reads the room's log before posting again.
+   * True once an attempt's answer never came: the relay may have stored the post, so the
+   * driver re-reads the room's log before posting again (and posts again under the same
+   * message id, which members show once, spec RM-29).
    */
-  unsure: string[];
+  maybeStored: boolean;
 }
 
 /** What one attempt to post did, as the driver classified it. */
@@ -76,8 +77,6 @@ export type PostResult =
   | { kind: "wait"; reason: OutboxWaitReason; maybeStored: boolean }
   | { kind: "fail"; reason: OutboxFailureReason };
 
-/** Envelope hashes remembered per entry: enough for every attempt of a long outage. */
-export const MAX_UNSURE_HASHES = 64;
 /**
  * A room still being joined is tried again after this long even without a sign that the
  * roster arrived (members-changed kicks the outbox at once).
@@ -86,7 +85,7 @@ export const ROOM_JOINING_RECHECK_MS = 5_000;
 
 /** A new entry for `text`, queued now. */
 export function newEntry(key: string, messageId: string, roomId: string, text: string, nowMs: number): OutboxEntry {
-  return { key, messageId, roomId, text, sentAtMs: nowMs, status: "queued", attempts: 0, notBeforeMs: 0, unsure: [] };
+  return { key, messageId, roomId, text, sentAtMs: nowMs, status: "queued", attempts: 0, notBeforeMs: 0, maybeStored: false };
 }
 
 /** The public view of an entry (no storage details). */
@@ -126,17 +125,13 @@ export function nextWakeMs(entries: readonly OutboxEntry[]): number | undefined 
   return wake;
 }
 
-/** An attempt starts: the envelope with hash `envelopeHash` is about to be posted. */
-export function attemptStarted(e: OutboxEntry, envelopeHash: string): OutboxEntry {
-  const unsure = [...e.unsure, envelopeHash].slice(-MAX_UNSURE_HASHES);
-  return { ...e, status: "sending", unsure };
+/** An attempt starts. */
+export function attemptStarted(e: OutboxEntry): OutboxEntry {
+  return { ...e, status: "sending" };
 }
 
-/**
- * Applies an attempt's outcome. `envelopeHash` is the attempt's envelope, if it got as far as
- * sealing one; `random` is jitter in [0, 1) for the backoff only.
- */
-export function attemptEnded(e: OutboxEntry, result: PostResult, nowMs: number, random: () => number, envelopeHash?: string): OutboxEntry {
+/** Applies an attempt's outcome. `random` is jitter in [0, 1) for the backoff only. */
+export function attemptEnded(e: OutboxEntry, result: PostResult, nowMs: number, random: () => number): OutboxEntry {
   switch (result.kind) {
     case "posted":
       return sent(e, result.seq, result.postedAtMs);
@@ -145,13 +140,13 @@ export function attemptEnded(e: OutboxEntry, result: PostResult, nowMs: number, 
       return { ...rest, notBeforeMs: 0, status: "failed", reason: result.reason, attempts: e.attempts + 1 };
     }
     case "wait": {
-      // This attempt's envelope stays "unsure" only if the request may have reached the relay.
-      const unsure = result.maybeStored ? e.unsure : e.unsure.filter((h) => h !== envelopeHash);
+      // Once an answer went missing, the log is checked before every later attempt.
+      const maybeStored = e.maybeStored || result.maybeStored;
       if (result.reason === "room-joining") {
-        return { ...e, status: "queued", reason: result.reason, unsure, notBeforeMs: nowMs + ROOM_JOINING_RECHECK_MS };
+        return { ...e, status: "queued", reason: result.reason, maybeStored, notBeforeMs: nowMs + ROOM_JOINING_RECHECK_MS };
       }
       const attempts = e.attempts + 1;
-      return { ...e, status: "queued", reason: result.reason, unsure, attempts, notBeforeMs: nowMs + backoffDelayMs(attempts - 1, random) };
+      return { ...e, status: "queued", reason: result.reason, maybeStored, attempts, notBeforeMs: nowMs + backoffDelayMs(attempts - 1, random) };
     }
   }
 }
@@ -159,7 +154,7 @@ export function attemptEnded(e: OutboxEntry, result: PostResult, nowMs: number, 
 /** The relay stored the message (its answer, or our own post recognised in the log). */
 export function sent(e: OutboxEntry, seq: number, postedAtMs: number): OutboxEntry {
   const { reason: _r, ...rest } = e;
-  return { ...rest, status: "sent", seq, postedAtMs, unsure: [] };
+  return { ...rest, status: "sent", seq, postedAtMs };
 }
 
 /** The connection is back: whatever waits for the relay goes out now, in order. */
@@ -177,10 +172,10 @@ export function retried(e: OutboxEntry): OutboxEntry {
 
 /**
  * An entry loaded after a restart: one that was "sending" when the client stopped may have
- * been stored (its hash is in `unsure`), so it is queued again and checked before posting.
+ * been stored, so it is queued again and checked against the log before posting.
  */
 export function afterRestart(e: OutboxEntry): OutboxEntry {
-  return e.status === "sending" ? { ...e, status: "queued", notBeforeMs: 0 } : e;
+  return e.status === "sending" ? { ...e, status: "queued", notBeforeMs: 0, maybeStored: true } : e;
 }
 
 function byKey(a: OutboxEntry, b: OutboxEntry): number {

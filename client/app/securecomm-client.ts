@@ -75,8 +75,11 @@ export interface SecureCommClient {
    * Sends text through the outbox and resolves once the relay stored it (it waits through
    * outages and restarts of the relay); rejects with `PostFailedError` only for reasons a
    * retry cannot fix (left or removed from the room, room gone, envelope refused).
+   * With `options.messageId` (32 hex digits, caller-chosen) it posts directly instead, for a
+   * caller that keeps its own outbox: a message the relay already stored is not posted again,
+   * and members show a re-posted one once (spec/09-rooms.md RM-29).
    */
-  sendText(roomId: string, text: string): Promise<{ messageId: string; seq: number }>;
+  sendText(roomId: string, text: string, options?: { messageId?: string }): Promise<{ messageId: string; seq: number }>;
   /**
    * Queues text in the outbox (persisted encrypted in the store before this resolves) and
    * returns at once; "outbox" events report queued → sending → sent or failed, and a sent

@@ -7,14 +7,15 @@ import { ConnectError } from "@connectrpc/connect";
 import type { MailboxEnvelope } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { type Content, ContentSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
-import { bytesToHex } from "../crypto/bytes.js";
+import { bytesToHex, hexToBytes } from "../crypto/bytes.js";
 import { isProtocolError } from "../errors.js";
 import { createSenderKeyDistributionMessage, processSenderKeyDistributionMessage } from "../sender-keys/group-cipher.js";
 import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName } from "./join.js";
 import type { Pairwise } from "./pairwise.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, distOwner, enqueue, loadRoom, retireSecret, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { b64, distOwner, enqueue, initialSkdm, loadRoom, MAX_HELD_WELCOMES, retireSecret, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { adoptBounds, closeEpoch, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, type Effects, reason, roomHex, same } from "./room-engine-base.js";
 import { RoomLog } from "./room-log.js";
@@ -123,7 +124,6 @@ export abstract class RoomInbox extends RoomLog {
   protected async onWelcome(t: Txn, fx: Effects, room: RoomRecord, from: Uint8Array, w: import("../../gen/securecomm/wire/v1/content_pb.js").Welcome): Promise<void> {
     const hex = roomHex(room.roomId);
     const roster = w.roster;
-    const bootstrapping = room.adminIdentityKey.length === 0;
     const adoptable =
       roster !== undefined &&
       roster.asOfSeq === room.joinedSeq &&
@@ -131,8 +131,20 @@ export abstract class RoomInbox extends RoomLog {
       roster.members.some((m) => same(m.identityKey, from)) &&
       roster.members.some((m) => same(m.identityKey, this.self)) &&
       roster.adminIdentityKey.length === 33;
-    const replaceByAdmin = !bootstrapping && adoptable && same(from, roster!.adminIdentityKey) && room.lastSeq === room.joinedSeq;
-    if ((bootstrapping && adoptable) || replaceByAdmin) {
+    // RM-25: only the inviter named in the link sets our roster; a Welcome from anyone else
+    // that comes first waits for it, and later ones only add their sender's key.
+    const authority = welcomeAuthority(room, from);
+    if (authority === "wait") {
+      const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
+      if (t.list(prefix).length < MAX_HELD_WELCOMES) {
+        t.put(`${prefix}${bytesToHex(from)}`, toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "welcome", value: w } })));
+      }
+      return;
+    }
+    if (authority === "keys" && roster !== undefined && rosterDisagrees(room, roster)) {
+      fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(from), reason: "roster disagreement" });
+    }
+    if (authority === "adopt" && adoptable) {
       const kept = new Map(room.members.map((m) => [bytesToHex(m.identityKey), m.distributionId]));
       room.members = roster!.members.map((m) =>
         create(RoomMemberSchema, {
@@ -159,17 +171,41 @@ export abstract class RoomInbox extends RoomLog {
           fx.events.push({ type: "identity-changed", roomId: hex, member: addrOf(inviter) });
         }
       }
+      adoptBounds(room, roster!.epochBounds);
       fx.events.push({ type: "members-changed", roomId: hex }, { type: "rooms-changed" });
       fx.catchUp.push(room.roomId);
+      await this.acceptWelcomeKeys(t, fx, room, from, w);
+      // RM-25: the Welcomes that came before the inviter's now add their senders' keys.
+      const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
+      for (const [key, value] of t.list(prefix)) {
+        t.delete(key);
+        const early = fromBinary(ContentSchema, value);
+        if (early.body.case !== "welcome") continue;
+        const sender = hexToBytes(key.slice(prefix.length));
+        if (early.body.value.roster !== undefined && rosterDisagrees(room, early.body.value.roster)) {
+          fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(sender), reason: "roster disagreement" });
+        }
+        await this.acceptWelcomeKeys(t, fx, room, sender, early.body.value);
+      }
+      return;
     }
+    if (room.adminIdentityKey.length === 0) return; // not adoptable and no roster yet: nothing to add keys to
+    await this.acceptWelcomeKeys(t, fx, room, from, w);
+  }
+
+  /** RM-08: a Welcome from a member in our roster adds its profile, token and sender key, and we answer. */
+  protected async acceptWelcomeKeys(t: Txn, fx: Effects, room: RoomRecord, from: Uint8Array, w: import("../../gen/securecomm/wire/v1/content_pb.js").Welcome): Promise<void> {
+    const hex = roomHex(room.roomId);
     const member = room.members.find((m) => same(m.identityKey, from));
     if (member === undefined) return; // RM-08: a Welcome from an identity not in the roster
     if (w.profile !== undefined && isValidDisplayName(w.profile.displayName)) member.displayName = w.profile.displayName;
     if (w.deliveryToken.length === 32) member.deliveryToken = w.deliveryToken;
     if (!(await this.acceptSkdm(t, fx, room, from, w.distributionMessage))) return;
     fx.retryPending.push(room.roomId);
-    // Answer with our own SKDM (RM-08).
-    const skdm = await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, room.distributionId);
+    // Answer with our own SKDM (RM-08) — the first of our current distribution (RM-26): the
+    // Welcome's sender was a member when we joined, so it must read everything we posted since,
+    // even if it was offline and welcomes us after we already posted.
+    const skdm = initialSkdm(t, room.roomId) ?? (await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, room.distributionId));
     const c = this.content(room.roomId, { case: "senderKeyDistribution", value: { $typeName: "securecomm.wire.v1.SenderKeyDistribution", distributionMessage: skdm } });
     enqueue(t, { kind: "pairwise", room: hex, to: b64(from), token: b64(member.deliveryToken), content: b64(toBinary(ContentSchema, c)) });
     fx.outbox = true;
@@ -198,6 +234,9 @@ export abstract class RoomInbox extends RoomLog {
         fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(from), reason: "rotation from a non-admin" });
         continue;
       }
+      // RM-23, RM-24: the old epoch is bound to the log: nothing of it after closed_at_seq, no
+      // join of it after the departure.
+      closeEpoch(room, room.epoch, rot.closedAtSeq, rot.departureSeq);
       retireSecret(t, room, this.d.now());
       room.roomSecret = rot.roomSecret;
       room.epoch = rot.epoch;

@@ -17,10 +17,10 @@ import { createDistributionId, createSenderKeyDistributionMessage, groupDecrypt,
 import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
 import { accessKey, openRoomEnvelope, ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { firstSighting } from "./seen-messages.js";
-import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_PENDING_PER_ROOM, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, saveRoom, seqKey, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
+import { boundsForWelcome, holdExpired, noteDeparture, refuseEnvelope, refuseJoin } from "./room-rules.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
-import { addrOf, effects, type Effects, HISTORY_PAGE, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
+import { addrOf, effects, type Effects, HISTORY_PAGE, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
 
 /**
  * Stored and ephemeral room events: strictly in `seq` order with `last_seq` committed with the
@@ -112,15 +112,21 @@ export abstract class RoomLog extends RoomEngineBase {
       return;
     }
     const body = opened.body.body;
+    // RM-23: an envelope of an epoch that closed before this seq is refused, whatever it carries.
+    const refused = refuseEnvelope(room, opened.epoch, ev.seq);
+    if (refused !== undefined) {
+      fx.events.push({ type: "decryption-failed", roomId: hex, reason: `refused (${refused})` });
+      return;
+    }
     if (body.case === "join") {
       await this.join(t, fx, room, ev.seq, opened.epoch, body.value);
       return;
     }
     if (body.case !== "senderKeyMessage") return;
-    await this.senderKeyMessage(t, fx, room, ev, body.value);
+    await this.senderKeyMessage(t, fx, room, ev, body.value, opened.epoch);
   }
 
-  protected async senderKeyMessage(t: Txn, fx: Effects, room: RoomRecord, ev: RoomEvent, skm: Uint8Array): Promise<void> {
+  protected async senderKeyMessage(t: Txn, fx: Effects, room: RoomRecord, ev: RoomEvent, skm: Uint8Array, epoch: number): Promise<void> {
     const hex = roomHex(room.roomId);
     let dist: Uint8Array;
     try {
@@ -131,19 +137,25 @@ export abstract class RoomLog extends RoomEngineBase {
     }
     if (same(dist, room.distributionId) || same(distOwner(t, room.roomId, dist) ?? new Uint8Array(0), this.self)) {
       // Our own post (RM-07): not decrypted; a leave/remove we posted takes effect now.
-      const envelopeHash = sha256(ev.envelope);
-      this.d.ownPostStored?.(t, hex, envelopeHash, ev.seq, ev.postedAtMs);
-      const key = `${ROOM_KEYS.ownPost}${hex}/${bytesToHex(envelopeHash)}`;
+      const envHash = bytesToHex(sha256(ev.envelope));
+      const ownMsgKey = `${ROOM_KEYS.ownMessage}${hex}/${envHash}`;
+      const ownMsg = t.get(ownMsgKey);
+      if (ownMsg !== undefined) {
+        // RM-29: the seq of our post, even if PostToRoom's answer never reached us.
+        t.delete(ownMsgKey);
+        setSentSeq(t, room.roomId, bytesToHex(ownMsg), ev.seq);
+      }
+      const key = `${ROOM_KEYS.ownPost}${hex}/${envHash}`;
       const target = t.get(key);
       if (target !== undefined) {
         t.delete(key);
-        if (!same(target, this.self)) await this.departure(t, fx, room, target, ev.seq);
+        if (!same(target, this.self)) await this.departure(t, fx, room, target, ev.seq, epoch);
       }
       return;
     }
     const owner = distOwner(t, room.roomId, dist);
     if (owner === undefined) {
-      this.keepPending(t, room, ev);
+      this.keepPending(t, fx, room, ev);
       return;
     }
     let content: Content;
@@ -152,7 +164,7 @@ export abstract class RoomLog extends RoomEngineBase {
       content = fromBinary(ContentSchema, unpad(padded));
     } catch (e) {
       if (isProtocolError(e, "no_sender_key")) {
-        this.keepPending(t, room, ev);
+        this.keepPending(t, fx, room, ev);
         return;
       }
       fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(owner), reason: reason(e) });
@@ -162,20 +174,20 @@ export abstract class RoomLog extends RoomEngineBase {
       fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(owner), reason: "content for another room" });
       return;
     }
-    await this.roomContent(t, fx, room, owner, content, ev);
+    await this.roomContent(t, fx, room, owner, content, ev, epoch);
   }
 
   /** Applies decrypted room content from member `owner` (RM-07, RM-10, RM-11, RM-18). */
-  protected async roomContent(t: Txn, fx: Effects, room: RoomRecord, owner: Uint8Array, content: Content, ev: RoomEvent): Promise<void> {
+  protected async roomContent(t: Txn, fx: Effects, room: RoomRecord, owner: Uint8Array, content: Content, ev: RoomEvent, epoch: number): Promise<void> {
     const hex = roomHex(room.roomId);
     const member = room.members.find((m) => same(m.identityKey, owner));
     if (member === undefined) return; // departed since: their old posts change nothing
+    // RM-29: a retried post (same sender, same message id) is shown once.
+    if (content.messageId.length === MESSAGE_ID_LENGTH && !noteMessageId(t, room.roomId, owner, content.messageId, ev.seq)) return;
     const body = content.body;
     switch (body.case) {
       case "text": {
         if (utf8(body.value.body).length > MAX_TEXT_BYTES) return;
-        // A retried post of the same message (issue 16): shown once, by its message id.
-        if (!firstSighting(t, room.roomId, owner, content.messageId)) return;
         fx.events.push({
           type: "message",
           roomId: hex,
@@ -191,7 +203,7 @@ export abstract class RoomLog extends RoomEngineBase {
         return;
       }
       case "leave":
-        await this.departure(t, fx, room, owner, ev.seq);
+        await this.departure(t, fx, room, owner, ev.seq, epoch);
         return;
       case "remove": {
         const target = body.value.memberIdentityKey;
@@ -204,7 +216,7 @@ export abstract class RoomLog extends RoomEngineBase {
           fx.resubscribe = true;
           return;
         }
-        await this.departure(t, fx, room, target, ev.seq);
+        await this.departure(t, fx, room, target, ev.seq, epoch);
         return;
       }
       case "profile": {
@@ -219,12 +231,34 @@ export abstract class RoomLog extends RoomEngineBase {
     }
   }
 
-  protected keepPending(t: Txn, room: RoomRecord, ev: RoomEvent): void {
+  /**
+   * RM-16, RM-26: holds a message whose sender key has not arrived. Bounded in count
+   * (MAX_PENDING_PER_ROOM: the oldest is given up and reported lost) and in time (MAX_HOLD_MS,
+   * `expireHeld`).
+   */
+  protected keepPending(t: Txn, fx: Effects, room: RoomRecord, ev: RoomEvent): void {
     const prefix = `${ROOM_KEYS.pending}${roomHex(room.roomId)}/`;
     const existing = t.list(prefix);
-    if (existing.length >= MAX_PENDING_PER_ROOM) t.delete(existing[0]![0]);
-    // The post time rides in the key so a recovered message shows when it was posted.
-    t.put(`${prefix}${seqKey(ev.seq)}/${ev.postedAtMs}`, ev.envelope);
+    if (existing.length >= MAX_PENDING_PER_ROOM) {
+      t.delete(existing[0]![0]);
+      fx.events.push({ type: "decryption-failed", roomId: roomHex(room.roomId), reason: "message lost (too many messages waiting for sender keys)" });
+    }
+    // The post time rides in the key so a recovered message shows when it was posted; the
+    // hold time so it is given up after MAX_HOLD_MS.
+    t.put(`${prefix}${seqKey(ev.seq)}/${ev.postedAtMs}/${this.d.now()}`, ev.envelope);
+  }
+
+  /** RM-26: gives up held messages older than MAX_HOLD_MS, reporting each as lost. */
+  async expireHeld(): Promise<void> {
+    await this.tx(async (t, fx) => {
+      for (const [key] of t.list(ROOM_KEYS.pending)) {
+        const parts = key.slice(ROOM_KEYS.pending.length).split("/");
+        if (parts[3] === undefined) continue; // held before RM-26 kept the time: bounded by count only
+        if (!holdExpired(Number(parts[3]), this.d.now())) continue;
+        t.delete(key);
+        fx.events.push({ type: "decryption-failed", roomId: parts[0]!, reason: "message lost (its sender key never arrived)" });
+      }
+    });
   }
 
   /** Retries pending envelopes of a room after an SKDM arrived (RM-16). */
@@ -245,6 +279,16 @@ export abstract class RoomLog extends RoomEngineBase {
           t.delete(key);
           return;
         }
+        const [seqText, postedText] = key.slice(prefix.length).split("/");
+        const seq = BigInt(seqText!);
+        const postedAtMs = BigInt(postedText ?? "0");
+        // RM-23: a bound learned while it was held still applies.
+        const refused = refuseEnvelope(room, opened.epoch, seq);
+        if (refused !== undefined) {
+          t.delete(key);
+          fx.events.push({ type: "decryption-failed", roomId: roomHex(room.roomId), reason: `refused (${refused})` });
+          return;
+        }
         const skm = opened.body.body.value;
         let dist: Uint8Array;
         try {
@@ -256,10 +300,7 @@ export abstract class RoomLog extends RoomEngineBase {
         const owner = distOwner(t, room.roomId, dist);
         if (owner === undefined) return; // still waiting
         t.delete(key);
-        const [seqText, postedText] = key.slice(prefix.length).split("/");
-        const seq = BigInt(seqText!);
-        const postedAtMs = BigInt(postedText ?? "0");
-        await this.senderKeyMessage(t, fx, room, { seq, postedAtMs, envelope, ephemeral: false } as RoomEvent, skm);
+        await this.senderKeyMessage(t, fx, room, { seq, postedAtMs, envelope, ephemeral: false } as RoomEvent, skm, opened.epoch);
         saveRoom(t, room);
       });
     }
@@ -338,10 +379,11 @@ export abstract class RoomLog extends RoomEngineBase {
       fx.events.push({ type: "decryption-failed", roomId: hex, reason: `invalid join (${reason(e)})` });
       return;
     }
-    const nonceSeen = room.seenJoinNonces.some((n) => same(n, v.statement.nonce));
-    if (nonceSeen) {
-      fx.events.push({ type: "decryption-failed", roomId: hex, reason: "replayed join" });
-      return; // RM-09
+    // RM-09, RM-23, RM-24: a replayed join, or one of an epoch whose secret a non-member holds.
+    const refused = refuseJoin(room, epoch, seq, v.statement.nonce);
+    if (refused !== undefined) {
+      fx.events.push({ type: "decryption-failed", roomId: hex, reason: refused === "replayed-join" ? "replayed join" : `refused join (${refused})` });
+      return;
     }
     room.seenJoinNonces.push(v.statement.nonce);
     if (room.seenJoinNonces.length > MAX_SEEN_JOIN_NONCES) room.seenJoinNonces.shift();
@@ -396,15 +438,18 @@ export abstract class RoomLog extends RoomEngineBase {
       asOfSeq: asOf,
       adminIdentityKey: room.adminIdentityKey,
       epoch: room.epoch,
+      epochBounds: boundsForWelcome(room),
     });
   }
 
   /** A departure at `seq` (RM-12, RM-13): rotate our sender key; admin/successor rotates the secret. */
-  protected async departure(t: Txn, fx: Effects, room: RoomRecord, departed: Uint8Array, seq: bigint): Promise<void> {
+  protected async departure(t: Txn, fx: Effects, room: RoomRecord, departed: Uint8Array, seq: bigint, epoch: number): Promise<void> {
     const hex = roomHex(room.roomId);
     const idx = room.members.findIndex((m) => same(m.identityKey, departed));
     if (idx < 0) return;
     room.members.splice(idx, 1);
+    // RM-24: the departed member holds this epoch's secret: no join of it is accepted after now.
+    noteDeparture(room, epoch, seq);
     new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys(addrOf(departed));
     deleteDistsOf(t, room.roomId, departed);
     if (same(departed, room.adminIdentityKey)) {
@@ -420,13 +465,16 @@ export abstract class RoomLog extends RoomEngineBase {
     const self = room.members.find((m) => same(m.identityKey, this.self));
     if (self !== undefined) self.distributionId = dist;
     const skdm = await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, dist);
+    setInitialSkdm(t, room.roomId, skdm);
     for (const m of room.members) {
       if (same(m.identityKey, this.self)) continue;
       const c = this.content(room.roomId, { case: "senderKeyDistribution", value: { $typeName: "securecomm.wire.v1.SenderKeyDistribution", distributionMessage: skdm } });
       enqueue(t, { kind: "pairwise", room: hex, to: b64(m.identityKey), token: b64(m.deliveryToken), content: b64(toBinary(ContentSchema, c)) });
     }
     fx.outbox = true;
-    if (same(room.adminIdentityKey, this.self) && room.members.length > 1) {
+    // RM-13, RM-28: the admin rotates after every departure, also when it is left alone: the
+    // departed member must lose relay access and the old invite link must stop working.
+    if (same(room.adminIdentityKey, this.self)) {
       enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(seq) });
     }
   }
