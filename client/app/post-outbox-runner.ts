@@ -1,6 +1,7 @@
 /**
  * The post outbox's driver: persists entries (encrypted at rest), attempts them through the
- * room engine, classifies each outcome, keeps timers, and reports every change (issue 16).
+ * room engine, classifies each outcome, keeps timers, and reports every change
+ * (spec/12-delivery.md DL-01 storage, DL-02 classification, DL-03 lost answers, DL-04 reports).
  *
  * Owns: `PostOutbox`, the storage layout under `post-outbox/` (one AES-256-GCM record per
  * entry, under a key derived from the identity key, bound to its storage key), how failures

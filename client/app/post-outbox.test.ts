@@ -25,7 +25,7 @@ const none = new Set<string>();
 const r0 = () => 0;
 
 describe("post outbox rules", () => {
-  it("one entry per room at a time, oldest first; a busy room waits; after a first attempt only online", () => {
+  it("DL-02 one entry per room at a time, oldest first; a busy room waits; after a first attempt only online", () => {
     const es = [entry(2, "a"), entry(1, "a"), entry(3, "b")];
     expect(dueEntries(es, 0, none, true).map((e) => e.messageId)).toEqual(["m1", "m3"]);
     expect(dueEntries(es, 0, new Set(["a"]), true).map((e) => e.messageId)).toEqual(["m3"]);
@@ -38,7 +38,7 @@ describe("post outbox rules", () => {
     expect(dueEntries([es[0]!], 0, none, false).map((e) => e.messageId)).toEqual(["m2"]);
   });
 
-  it("a failed entry leaves the sequence; the next one of its room goes", () => {
+  it("DL-02 a failed entry leaves the sequence; the next one of its room goes", () => {
     const failed = attemptEnded(entry(1, "a"), { kind: "fail", reason: "rejected" }, 0, r0);
     expect(failed.status).toBe("failed");
     expect(dueEntries([failed, entry(2, "a")], 0, none, true).map((e) => e.messageId)).toEqual(["m2"]);
@@ -47,7 +47,7 @@ describe("post outbox rules", () => {
     expect(again.reason).toBeUndefined();
   });
 
-  it("transient failures back off exponentially (with jitter), the connection coming back clears the wait, rate limits keep theirs", () => {
+  it("DL-02 transient failures back off exponentially (with jitter), the connection coming back clears the wait, rate limits keep theirs", () => {
     let e = entry(1, "a");
     const waits: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -62,21 +62,21 @@ describe("post outbox rules", () => {
     expect(connectionBack(limited).notBeforeMs).toBe(125);
   });
 
-  it("an answer that says nothing was stored leaves no doubt; a joining room rechecks without counting attempts", () => {
+  it("DL-03 an answer that says nothing was stored leaves no doubt; a joining room rechecks without counting attempts", () => {
     const e = attemptEnded(attemptStarted(entry(1, "a")), { kind: "wait", reason: "access-denied", maybeStored: false }, 0, r0);
     expect(e.maybeStored).toBe(false);
     const j = attemptEnded(entry(2, "a"), { kind: "wait", reason: "room-joining", maybeStored: false }, 100, r0);
     expect(j).toMatchObject({ attempts: 0, notBeforeMs: 100 + ROOM_JOINING_RECHECK_MS, reason: "room-joining" });
   });
 
-  it("sent by the relay's answer; an entry caught mid-attempt by a restart is queued again, to be checked against the log", () => {
+  it("DL-01 DL-04 sent by the relay's answer; an entry caught mid-attempt by a restart is queued again, to be checked against the log", () => {
     const s = attemptEnded(attemptStarted(entry(1, "a")), { kind: "posted", seq: 7, postedAtMs: 9 }, 0, r0);
     expect(s).toMatchObject({ status: "sent", seq: 7, postedAtMs: 9 });
     const mid = afterRestart(attemptStarted(entry(2, "a")));
     expect(mid).toMatchObject({ status: "queued", maybeStored: true });
   });
 
-  it("property: whatever happens, due entries are the oldest unfinished entry of distinct rooms", () => {
+  it("DL-02 property: whatever happens, due entries are the oldest unfinished entry of distinct rooms", () => {
     const op = fc.record({ room: fc.constantFrom("a", "b", "c"), outcome: fc.constantFrom("posted", "wait", "fail", "none") });
     fc.assert(
       fc.property(fc.array(op, { maxLength: 30 }), (ops) => {

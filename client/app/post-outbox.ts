@@ -1,6 +1,6 @@
 /**
  * The post outbox's rules: what a person sends to a room waits here until the relay has
- * stored it (DESIGN.md §6 "an outbox that survives restarts"; issue 16).
+ * stored it (spec/12-delivery.md DL-01..DL-04; DESIGN.md §6).
  *
  * Owns: the entry record (`OutboxEntry`), the public view (`OutboxItem`), the reasons it
  * reports, and the pure transitions `(entry, input) → entry'`: which entries are due (one at

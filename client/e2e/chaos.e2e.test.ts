@@ -53,7 +53,7 @@ async function within<T>(p: Promise<T>, limitMs: number, what: string): Promise<
 }
 
 describe("delivery under chaos", () => {
-  it("API-10 API-11 RM-07 RM-15: relay SIGKILLed and restarted while clients send: nothing lost, nothing duplicated, reconnects stay quick", async () => {
+  it("DL-01..DL-06 API-11 RM-15 RM-29: relay SIGKILLed and restarted while clients send: nothing lost, nothing duplicated, reconnects stay quick", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "securecomm-chaos-"));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const port = await freePort();

@@ -35,7 +35,7 @@ function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
 }
 
 describe("post outbox end to end", () => {
-  it("RM-07: sends made while the relay is unreachable survive a client restart, are encrypted at rest, and go out by themselves in order, once", async () => {
+  it("DL-01 DL-02 DL-04 RM-07: sends made while the relay is unreachable survive a client restart, are encrypted at rest, and go out by themselves in order, once", async () => {
     const relay = await startTestRelay();
     cleanups.push(() => relay.close());
     const net = new FlakyNetwork();
@@ -81,7 +81,7 @@ describe("post outbox end to end", () => {
     expect(bob.failures).toEqual([]);
   });
 
-  it("RM-07: a post whose answer was lost is recognised in the log (posted once); a repeated post of one message id is shown once", async () => {
+  it("DL-03 RM-29: a post whose answer was lost is recognised in the log (posted once); a repeated post of one message id is shown once", async () => {
     const relay = await startTestRelay();
     cleanups.push(() => relay.close());
     const net = new FlakyNetwork();
@@ -133,7 +133,7 @@ describe("post outbox end to end", () => {
     }
   });
 
-  it("RM-11: a message fails only for a reason a retry cannot fix, and says which (removed from the room)", async () => {
+  it("DL-02 RM-11: a message fails only for a reason a retry cannot fix, and says which (removed from the room)", async () => {
     const relay = await startTestRelay();
     cleanups.push(() => relay.close());
     const alice = await newClient(relay.url, "alice");

@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 describe("stop and close are prompt", () => {
-  it("API-11: stop() and close() end an open, idle Subscribe stream at the relay, also after garbage collection", async () => {
+  it("DL-06 API-11: stop() and close() end an open, idle Subscribe stream at the relay, also after garbage collection", async () => {
     const relay = await startTestRelay({ limits: { keepAliveIntervalMs: 600_000 } });
     cleanups.push(() => relay.close());
     const alice = await newClient(relay.url, "alice");

@@ -1,7 +1,7 @@
 /**
  * A fetch whose streamed response bodies stop when the call's signal aborts.
  *
- * Owns: `abortableFetch`. Node's built-in fetch (undici) follows the caller's `AbortSignal`
+ * Owns: `abortableFetch` (spec/12-delivery.md DL-06). Node's built-in fetch (undici) follows the caller's `AbortSignal`
  * through a weakly held internal controller; once that controller is garbage-collected an
  * abort no longer reaches a response body being read, and a `Subscribe` stream cancelled by
  * `stop()` stays open until the relay's next keep-alive (issue 16: 9–15 s). This wrapper

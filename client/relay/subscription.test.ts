@@ -105,7 +105,7 @@ describe("Subscription", () => {
 });
 
 describe("Subscription backoff after a healthy stream breaks (issue 16)", () => {
-  it("API-11: a stream that reached CaughtUp and then broke starts the next outage from the shortest delay, however many outages came before", async () => {
+  it("DL-05 API-11: a stream that reached CaughtUp and then broke starts the next outage from the shortest delay, however many outages came before", async () => {
     // Each "outage": two refused connects, then a stream that catches up and breaks (a relay
     // killed mid-stream), never ending cleanly.
     const script: Array<"refuse" | "healthy-then-break"> = [];

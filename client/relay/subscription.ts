@@ -7,7 +7,7 @@
  * message for 45 s, API-12), reconnect with jittered backoff until `stop()` (starting again
  * from the shortest delay after any stream that got as far as CaughtUp, however it ended, so
  * the time to reconnect after a relay restart stays near the relay's downtime however many
- * restarts came before; issue 16), and reconnect at once when the set of rooms changes. Does not own: what envelopes mean (client/room), cursors
+ * restarts came before; spec/12-delivery.md DL-05), and reconnect at once when the set of rooms changes. Does not own: what envelopes mean (client/room), cursors
  * (the handler supplies them on every connect, so a resume starts at each room's `last_seq`).
  */
 
