@@ -351,7 +351,7 @@ export class PostOutbox {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#closed) return;
-    const wake = nextWakeMs([...this.#entries.values()]);
+    const wake = nextWakeMs([...this.#entries.values()], this.#d.now());
     if (wake === undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;

@@ -56,7 +56,8 @@ describe("post outbox rules", () => {
     }
     expect(waits).toEqual([125, 250, 500, 1000, 2000]);
     expect(e.maybeStored).toBe(true); // one lost answer is enough: the log is checked from then on
-    expect(nextWakeMs([e])).toBe(2000);
+    expect(nextWakeMs([e], 0)).toBe(2000);
+    expect(nextWakeMs([e], 2000)).toBeUndefined(); // due: it waits for the connection, not a timer
     expect(connectionBack(e).notBeforeMs).toBe(0);
     const limited = attemptEnded(entry(2, "b"), { kind: "wait", reason: "rate-limited", maybeStored: false }, 0, r0);
     expect(connectionBack(limited).notBeforeMs).toBe(125);

@@ -115,11 +115,16 @@ export function dueEntries(entries: readonly OutboxEntry[], nowMs: number, busyR
   );
 }
 
-/** The earliest time a head entry becomes due (for the driver's timer), if any waits on time. */
-export function nextWakeMs(entries: readonly OutboxEntry[]): number | undefined {
+/**
+ * The earliest future time an entry becomes due (for the driver's timer), if any waits on
+ * time. Entries whose time has passed wait for something else (the connection, their room's
+ * attempt in flight), which kicks the outbox itself: no timer, so an offline client does not
+ * spin.
+ */
+export function nextWakeMs(entries: readonly OutboxEntry[], nowMs: number): number | undefined {
   let wake: number | undefined;
   for (const e of entries) {
-    if (e.status !== "queued" || e.notBeforeMs === 0) continue;
+    if (e.status !== "queued" || e.notBeforeMs <= nowMs) continue;
     wake = wake === undefined ? e.notBeforeMs : Math.min(wake, e.notBeforeMs);
   }
   return wake;
