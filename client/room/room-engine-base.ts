@@ -26,37 +26,12 @@ import { allRooms, deleteRoomKeys, loadRoom, type OutboxJob, outboxJobs, ROOM_KE
 import { OutboxWorker } from "./room-outbox.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 
-/** Text bodies are at most 4096 bytes (RM-07). */
-export const MAX_TEXT_BYTES = 4096;
+export { type EngineEvent, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, type RoomMessage } from "./room-core.js";
+import { type EngineEvent, MAX_TEXT_BYTES } from "./room-core.js";
 /** Message ids are 16 random bytes (RM-07). */
 export const MESSAGE_ID_LENGTH = 16;
-/** Join nonces are kept for the room retention period (RM-09); we keep the newest this many. */
-export const MAX_SEEN_JOIN_NONCES = 10_000;
 /** GetRoomHistory page size (API-20 max 500). */
 export const HISTORY_PAGE = 500;
-
-/** A chat message as members see it: decrypted, in the relay's order (spec RM-07, RM-15). */
-export interface RoomMessage {
-  roomId: string;
-  seq: number;
-  messageId: string;
-  sender: string;
-  senderName: string;
-  text: string;
-  sentAtMs: number;
-  postedAtMs: number;
-  own: boolean;
-}
-
-/** What the engine reports; the facade turns these into ClientEvents. */
-export type EngineEvent =
-  | ({ type: "message" } & RoomMessage)
-  | { type: "typing"; roomId: string; sender: string; typing: boolean }
-  | { type: "members-changed"; roomId: string }
-  | { type: "identity-changed"; roomId: string; member: string }
-  | { type: "decryption-failed"; roomId?: string; sender?: string; reason: string }
-  | { type: "rooms-changed" }
-  | { type: "room-closed"; roomId: string; reason: string };
 
 /** Dependencies of the engine. */
 export interface RoomEngineDeps {

@@ -14,8 +14,8 @@ import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName } from "./join.js";
 import type { Pairwise } from "./pairwise.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, distOwner, enqueue, initialSkdm, loadRoom, MAX_HELD_WELCOMES, retireSecret, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
-import { adoptBounds, closeEpoch, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
+import { b64, distOwner, enqueue, initialSkdm, loadRoom, noteRetired, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { applyRotation, applyWelcome } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, type Effects, reason, roomHex, same } from "./room-engine-base.js";
 import { RoomLog } from "./room-log.js";
@@ -80,7 +80,7 @@ export abstract class RoomInbox extends RoomLog {
         const rot = body.value;
         // Keep it; apply every kept rotation that is now applicable (RM-14).
         t.put(`${ROOM_KEYS.rotation}${hex}/${seqKey(rot.epoch)}`, new Uint8Array([...from, ...toBinary(ContentSchema, content)]));
-        this.applyRotations(t, fx, room);
+        await this.applyRotations(t, fx, room);
         saveRoom(t, room);
         return;
       }
@@ -122,75 +122,28 @@ export abstract class RoomInbox extends RoomLog {
   }
 
   protected async onWelcome(t: Txn, fx: Effects, room: RoomRecord, from: Uint8Array, w: import("../../gen/securecomm/wire/v1/content_pb.js").Welcome): Promise<void> {
+    const rec = this.d.account.record;
+    await this.step(t, fx, room, applyWelcome(room, this.self, from, w, { displayName: this.displayName, deliveryToken: rec.deliveryToken }));
+  }
+
+  /** RM-08, RM-25: our roster was just set: read the log, and let earlier Welcomes add their keys. */
+  protected async rosterSet(t: Txn, fx: Effects, room: RoomRecord): Promise<void> {
     const hex = roomHex(room.roomId);
-    const roster = w.roster;
-    const adoptable =
-      roster !== undefined &&
-      roster.asOfSeq === room.joinedSeq &&
-      roster.epoch === room.epoch &&
-      roster.members.some((m) => same(m.identityKey, from)) &&
-      roster.members.some((m) => same(m.identityKey, this.self)) &&
-      roster.adminIdentityKey.length === 33;
-    // RM-25: only the inviter named in the link sets our roster; a Welcome from anyone else
-    // that comes first waits for it, and later ones only add their sender's key.
-    const authority = welcomeAuthority(room, from);
-    if (authority === "wait") {
-      const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
-      if (t.list(prefix).length < MAX_HELD_WELCOMES) {
-        t.put(`${prefix}${bytesToHex(from)}`, toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "welcome", value: w } })));
-      }
-      return;
+    const inviterKey = `${ROOM_KEYS.rotation}${hex}/inviter`;
+    const inviter = t.get(inviterKey);
+    if (inviter !== undefined) {
+      t.delete(inviterKey);
+      // RM-03: warn when the inviter is not in the roster we received (a record made before RM-25).
+      if (!room.members.some((m) => same(m.identityKey, inviter))) fx.events.push({ type: "identity-changed", roomId: hex, member: addrOf(inviter) });
     }
-    if (authority === "keys" && roster !== undefined && rosterDisagrees(room, roster)) {
-      fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(from), reason: "roster disagreement" });
+    fx.catchUp.push(room.roomId);
+    const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
+    for (const [key, value] of t.list(prefix)) {
+      t.delete(key);
+      const early = fromBinary(ContentSchema, value);
+      if (early.body.case !== "welcome") continue;
+      await this.onWelcome(t, fx, room, hexToBytes(key.slice(prefix.length)), early.body.value);
     }
-    if (authority === "adopt" && adoptable) {
-      const kept = new Map(room.members.map((m) => [bytesToHex(m.identityKey), m.distributionId]));
-      room.members = roster!.members.map((m) =>
-        create(RoomMemberSchema, {
-          identityKey: m.identityKey,
-          displayName: isValidDisplayName(m.profile?.displayName ?? "") ? m.profile!.displayName : "?",
-          joinedSeq: m.joinedSeq,
-          deliveryToken: m.deliveryToken,
-          distributionId: kept.get(bytesToHex(m.identityKey)) ?? new Uint8Array(0),
-        }),
-      );
-      const self = room.members.find((m) => same(m.identityKey, this.self));
-      if (self !== undefined) {
-        self.distributionId = room.distributionId;
-        self.displayName = this.displayName;
-        self.deliveryToken = this.d.account.record.deliveryToken;
-      }
-      room.adminIdentityKey = roster!.adminIdentityKey;
-      const inviterKey = `${ROOM_KEYS.rotation}${hex}/inviter`;
-      const inviter = t.get(inviterKey);
-      if (inviter !== undefined) {
-        t.delete(inviterKey);
-        if (!room.members.some((m) => same(m.identityKey, inviter))) {
-          // RM-03: warn when the inviter is not in the roster we received.
-          fx.events.push({ type: "identity-changed", roomId: hex, member: addrOf(inviter) });
-        }
-      }
-      adoptBounds(room, roster!.epochBounds);
-      fx.events.push({ type: "members-changed", roomId: hex }, { type: "rooms-changed" });
-      fx.catchUp.push(room.roomId);
-      await this.acceptWelcomeKeys(t, fx, room, from, w);
-      // RM-25: the Welcomes that came before the inviter's now add their senders' keys.
-      const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
-      for (const [key, value] of t.list(prefix)) {
-        t.delete(key);
-        const early = fromBinary(ContentSchema, value);
-        if (early.body.case !== "welcome") continue;
-        const sender = hexToBytes(key.slice(prefix.length));
-        if (early.body.value.roster !== undefined && rosterDisagrees(room, early.body.value.roster)) {
-          fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(sender), reason: "roster disagreement" });
-        }
-        await this.acceptWelcomeKeys(t, fx, room, sender, early.body.value);
-      }
-      return;
-    }
-    if (room.adminIdentityKey.length === 0) return; // not adoptable and no roster yet: nothing to add keys to
-    await this.acceptWelcomeKeys(t, fx, room, from, w);
   }
 
   /** RM-08: a Welcome from a member in our roster adds its profile, token and sender key, and we answer. */
@@ -212,36 +165,21 @@ export abstract class RoomInbox extends RoomLog {
   }
 
   /** Applies every kept rotation that has become applicable (RM-14). */
-  protected applyRotations(t: Txn, fx: Effects, room: RoomRecord): void {
+  protected async applyRotations(t: Txn, fx: Effects, room: RoomRecord): Promise<void> {
     const hex = roomHex(room.roomId);
     for (;;) {
       const key = `${ROOM_KEYS.rotation}${hex}/${seqKey(room.epoch + 1)}`;
       const kept = t.get(key);
       if (kept === undefined) break;
+      t.delete(key);
       const from = kept.slice(0, 33);
       const content = fromBinary(ContentSchema, kept.slice(33));
-      if (content.body.case !== "roomSecretRotation") {
-        t.delete(key);
-        continue;
-      }
-      const rot = content.body.value;
-      t.delete(key);
-      // RM-14 as amended: the sender must be the admin, or the successor the admin's own leave
-      // would make. We do not wait for departure_seq: a member that was offline cannot read
-      // the log with the old key any more, so it applies the rotation first and then reads the
-      // departure from history with the new key.
-      if (!this.mayRotate(room, from) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) {
-        fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(from), reason: "rotation from a non-admin" });
-        continue;
-      }
-      // RM-23, RM-24: the old epoch is bound to the log: nothing of it after closed_at_seq, no
-      // join of it after the departure.
-      closeEpoch(room, room.epoch, rot.closedAtSeq, rot.departureSeq);
-      retireSecret(t, room, this.d.now());
-      room.roomSecret = rot.roomSecret;
-      room.epoch = rot.epoch;
-      this.awaitingRotation.delete(hex);
-      fx.resubscribe = true;
+      if (content.body.case !== "roomSecretRotation") continue;
+      // RM-14 as amended: we do not wait for departure_seq (a member that was offline cannot
+      // read the log with the old key any more); RM-23 binds the old epoch to the log.
+      const before = room.epoch;
+      await this.step(t, fx, room, applyRotation(room, from, content.body.value));
+      if (room.epoch !== before) noteRetired(t, room.roomId, before, this.d.now());
     }
     // Drop kept rotations for epochs already passed.
     for (const [k] of t.list(`${ROOM_KEYS.rotation}${hex}/0`)) {
@@ -250,12 +188,6 @@ export abstract class RoomInbox extends RoomLog {
     }
   }
 
-  /** The admin, or the successor if the admin left (lowest joined_seq among the others). */
-  protected mayRotate(room: RoomRecord, from: Uint8Array): boolean {
-    if (same(from, room.adminIdentityKey)) return true;
-    const others = room.members.filter((m) => !same(m.identityKey, room.adminIdentityKey));
-    others.sort((a, b) => (a.joinedSeq < b.joinedSeq ? -1 : a.joinedSeq > b.joinedSeq ? 1 : 0));
-    return others[0] !== undefined && same(others[0].identityKey, from);
-  }
+
 
 }

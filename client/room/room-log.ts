@@ -17,8 +17,9 @@ import { createDistributionId, createSenderKeyDistributionMessage, groupDecrypt,
 import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
 import { accessKey, openRoomEnvelope, ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, saveRoom, seqKey, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
-import { boundsForWelcome, holdExpired, noteDeparture, refuseEnvelope, refuseJoin } from "./room-rules.js";
+import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_HELD_WELCOMES, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, saveRoom, seqKey, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
+import { boundsForWelcome, holdExpired, refuseEnvelope } from "./room-rules.js";
+import { applyLogEvent, type Effect, type Step } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, effects, type Effects, HISTORY_PAGE, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
 
@@ -147,10 +148,8 @@ export abstract class RoomLog extends RoomEngineBase {
       }
       const key = `${ROOM_KEYS.ownPost}${hex}/${envHash}`;
       const target = t.get(key);
-      if (target !== undefined) {
-        t.delete(key);
-        if (!same(target, this.self)) await this.departure(t, fx, room, target, ev.seq, epoch);
-      }
+      if (target !== undefined) t.delete(key);
+      await this.step(t, fx, room, applyLogEvent(room, this.self, { kind: "own", seq: ev.seq, epoch, ...(target === undefined ? {} : { departure: target }) }));
       return;
     }
     const owner = distOwner(t, room.roomId, dist);
@@ -174,61 +173,9 @@ export abstract class RoomLog extends RoomEngineBase {
       fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(owner), reason: "content for another room" });
       return;
     }
-    await this.roomContent(t, fx, room, owner, content, ev, epoch);
-  }
-
-  /** Applies decrypted room content from member `owner` (RM-07, RM-10, RM-11, RM-18). */
-  protected async roomContent(t: Txn, fx: Effects, room: RoomRecord, owner: Uint8Array, content: Content, ev: RoomEvent, epoch: number): Promise<void> {
-    const hex = roomHex(room.roomId);
-    const member = room.members.find((m) => same(m.identityKey, owner));
-    if (member === undefined) return; // departed since: their old posts change nothing
     // RM-29: a retried post (same sender, same message id) is shown once.
-    if (content.messageId.length === MESSAGE_ID_LENGTH && !noteMessageId(t, room.roomId, owner, content.messageId, ev.seq)) return;
-    const body = content.body;
-    switch (body.case) {
-      case "text": {
-        if (utf8(body.value.body).length > MAX_TEXT_BYTES) return;
-        fx.events.push({
-          type: "message",
-          roomId: hex,
-          seq: Number(ev.seq),
-          messageId: bytesToHex(content.messageId),
-          sender: addrOf(owner),
-          senderName: member.displayName,
-          text: body.value.body,
-          sentAtMs: Number(content.sentAtMs),
-          postedAtMs: Number(ev.postedAtMs),
-          own: false,
-        });
-        return;
-      }
-      case "leave":
-        await this.departure(t, fx, room, owner, ev.seq, epoch);
-        return;
-      case "remove": {
-        const target = body.value.memberIdentityKey;
-        if (!same(owner, room.adminIdentityKey)) return; // RM-11
-        if (same(target, room.adminIdentityKey)) return;
-        if (!room.members.some((m) => same(m.identityKey, target))) return;
-        if (same(target, this.self)) {
-          this.depart(t, room);
-          fx.events.push({ type: "room-closed", roomId: hex, reason: "removed" }, { type: "rooms-changed" });
-          fx.resubscribe = true;
-          return;
-        }
-        await this.departure(t, fx, room, target, ev.seq, epoch);
-        return;
-      }
-      case "profile": {
-        const name = body.value.displayName;
-        if (!isValidDisplayName(name)) return;
-        member.displayName = name;
-        fx.events.push({ type: "members-changed", roomId: hex });
-        return;
-      }
-      default:
-        return; // typing in stored events, receipts, and pairwise-only bodies are ignored (RM-07, RM-17)
-    }
+    if (room.members.some((m) => same(m.identityKey, owner)) && content.messageId.length === MESSAGE_ID_LENGTH && !noteMessageId(t, room.roomId, owner, content.messageId, ev.seq)) return;
+    await this.step(t, fx, room, applyLogEvent(room, this.self, { kind: "content", seq: ev.seq, epoch, postedAtMs: ev.postedAtMs, sender: owner, content }));
   }
 
   /**
@@ -371,35 +318,19 @@ export abstract class RoomLog extends RoomEngineBase {
   // ------------------------------------------------------------------ joins and departures
 
   protected async join(t: Txn, fx: Effects, room: RoomRecord, seq: bigint, epoch: number, ann: import("../../gen/securecomm/wire/v1/room_pb.js").JoinAnnouncement): Promise<void> {
-    const hex = roomHex(room.roomId);
     let v;
     try {
       v = await verifyJoinAnnouncement(ann, room.roomId, epoch);
     } catch (e) {
-      fx.events.push({ type: "decryption-failed", roomId: hex, reason: `invalid join (${reason(e)})` });
+      fx.events.push({ type: "decryption-failed", roomId: roomHex(room.roomId), reason: `invalid join (${reason(e)})` });
       return;
     }
-    // RM-09, RM-23, RM-24: a replayed join, or one of an epoch whose secret a non-member holds.
-    const refused = refuseJoin(room, epoch, seq, v.statement.nonce);
-    if (refused !== undefined) {
-      fx.events.push({ type: "decryption-failed", roomId: hex, reason: refused === "replayed-join" ? "replayed join" : `refused join (${refused})` });
-      return;
-    }
-    room.seenJoinNonces.push(v.statement.nonce);
-    if (room.seenJoinNonces.length > MAX_SEEN_JOIN_NONCES) room.seenJoinNonces.shift();
-    const key = v.statement.identityKey;
-    if (room.members.some((m) => same(m.identityKey, key))) return; // already a member
-    room.members.push(create(RoomMemberSchema, { identityKey: key, displayName: v.displayName, joinedSeq: seq, deliveryToken: v.statement.deliveryToken }));
-    fx.events.push({ type: "members-changed", roomId: hex });
-    // ID-12 (a): a new identity with the name of a current member is a possible key change.
-    const addr = addrOf(key);
-    if (room.members.some((m) => !same(m.identityKey, key) && !same(m.identityKey, this.self) && m.displayName === v.displayName)) {
-      this.markChanged(addr, key);
-      fx.events.push({ type: "identity-changed", roomId: hex, member: addr });
-    }
-    const welcome = await this.welcome(room, seq);
-    enqueue(t, { kind: "pairwise", room: hex, to: b64(key), token: b64(v.statement.deliveryToken), content: b64(toBinary(ContentSchema, welcome)) });
-    fx.outbox = true;
+    await this.step(
+      t,
+      fx,
+      room,
+      applyLogEvent(room, this.self, { kind: "join", seq, epoch, identityKey: v.statement.identityKey, nonce: v.statement.nonce, deliveryToken: v.statement.deliveryToken, displayName: v.displayName }),
+    );
   }
 
   protected markChanged(addr: string, key: Uint8Array): void {
@@ -442,41 +373,86 @@ export abstract class RoomLog extends RoomEngineBase {
     });
   }
 
-  /** A departure at `seq` (RM-12, RM-13): rotate our sender key; admin/successor rotates the secret. */
-  protected async departure(t: Txn, fx: Effects, room: RoomRecord, departed: Uint8Array, seq: bigint, epoch: number): Promise<void> {
+  /**
+   * Applies a pure rule's step (room-core.ts) to `room` (in place, so the caller saves it) and
+   * performs its effects: the driver's half of every rule.
+   */
+  protected async step(t: Txn, fx: Effects, room: RoomRecord, step: Step): Promise<void> {
+    if (step.room !== room) Object.assign(room, step.room);
+    for (const effect of step.effects) await this.perform1(t, fx, room, effect);
+  }
+
+  /** One effect of a rule (room-core.ts `Effect`). */
+  protected async perform1(t: Txn, fx: Effects, room: RoomRecord, e: Effect): Promise<void> {
     const hex = roomHex(room.roomId);
-    const idx = room.members.findIndex((m) => same(m.identityKey, departed));
-    if (idx < 0) return;
-    room.members.splice(idx, 1);
-    // RM-24: the departed member holds this epoch's secret: no join of it is accepted after now.
-    noteDeparture(room, epoch, seq);
-    new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys(addrOf(departed));
-    deleteDistsOf(t, room.roomId, departed);
-    if (same(departed, room.adminIdentityKey)) {
-      // RM-13: the successor is the remaining member with the lowest joined_seq.
-      const successor = [...room.members].sort((a, b) => (a.joinedSeq < b.joinedSeq ? -1 : a.joinedSeq > b.joinedSeq ? 1 : 0))[0];
-      room.adminIdentityKey = successor?.identityKey ?? new Uint8Array(0);
-    }
-    fx.events.push({ type: "members-changed", roomId: hex });
-    // RM-12: a new sender key with a new distribution id, sent to every remaining member.
-    const dist = createDistributionId();
-    room.distributionId = dist;
-    setDistOwner(t, room.roomId, dist, this.self);
-    const self = room.members.find((m) => same(m.identityKey, this.self));
-    if (self !== undefined) self.distributionId = dist;
-    const skdm = await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, dist);
-    setInitialSkdm(t, room.roomId, skdm);
-    for (const m of room.members) {
-      if (same(m.identityKey, this.self)) continue;
-      const c = this.content(room.roomId, { case: "senderKeyDistribution", value: { $typeName: "securecomm.wire.v1.SenderKeyDistribution", distributionMessage: skdm } });
-      enqueue(t, { kind: "pairwise", room: hex, to: b64(m.identityKey), token: b64(m.deliveryToken), content: b64(toBinary(ContentSchema, c)) });
-    }
-    fx.outbox = true;
-    // RM-13, RM-28: the admin rotates after every departure, also when it is left alone: the
-    // departed member must lose relay access and the old invite link must stop working.
-    if (same(room.adminIdentityKey, this.self)) {
-      enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(seq) });
+    switch (e.type) {
+      case "emit":
+        fx.events.push(e.event);
+        return;
+      case "welcome": {
+        const welcome = await this.welcome(room, e.asOfSeq);
+        enqueue(t, { kind: "pairwise", room: hex, to: b64(e.to), token: b64(e.token), content: b64(toBinary(ContentSchema, welcome)) });
+        fx.outbox = true;
+        return;
+      }
+      case "identity-suspect":
+        this.markChanged(addrOf(e.member), e.member);
+        return;
+      case "forget-sender":
+        new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys(addrOf(e.member));
+        deleteDistsOf(t, room.roomId, e.member);
+        return;
+      case "rotate-sender-key": {
+        // RM-12: a new sender key with a new distribution id, sent to every remaining member.
+        const dist = createDistributionId();
+        room.distributionId = dist;
+        setDistOwner(t, room.roomId, dist, this.self);
+        const self = room.members.find((m) => same(m.identityKey, this.self));
+        if (self !== undefined) self.distributionId = dist;
+        const skdm = await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, dist);
+        setInitialSkdm(t, room.roomId, skdm);
+        for (const m of room.members) {
+          if (same(m.identityKey, this.self)) continue;
+          const c = this.content(room.roomId, { case: "senderKeyDistribution", value: { $typeName: "securecomm.wire.v1.SenderKeyDistribution", distributionMessage: skdm } });
+          enqueue(t, { kind: "pairwise", room: hex, to: b64(m.identityKey), token: b64(m.deliveryToken), content: b64(toBinary(ContentSchema, c)) });
+        }
+        fx.outbox = true;
+        return;
+      }
+      case "rotate-secret":
+        // RM-13, RM-28: the admin rotates after every departure, also when it is left alone.
+        enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(e.departureSeq) });
+        fx.outbox = true;
+        return;
+      case "depart":
+        this.depart(t, room);
+        fx.events.push({ type: "room-closed", roomId: hex, reason: e.reason }, { type: "rooms-changed" });
+        fx.resubscribe = true;
+        return;
+      case "accept-welcome-key":
+        await this.acceptWelcomeKeys(t, fx, room, e.from, e.welcome);
+        return;
+      case "hold-welcome": {
+        const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
+        if (t.list(prefix).length >= MAX_HELD_WELCOMES) return;
+        t.put(`${prefix}${bytesToHex(e.from)}`, toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "welcome", value: e.welcome } })));
+        return;
+      }
+      case "roster-set":
+        await this.rosterSet(t, fx, room);
+        return;
+      case "resubscribe":
+        this.awaitingRotation.delete(hex);
+        fx.resubscribe = true;
+        return;
+      case "keep-rotation":
+        t.put(`${ROOM_KEYS.rotation}${hex}/${seqKey(e.rotation.epoch)}`, new Uint8Array([...e.from, ...toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "roomSecretRotation", value: e.rotation } }))]));
+        return;
     }
   }
 
+  /** RM-08: processes a Welcome's sender key and answers with ours (room-inbox.ts). */
+  protected abstract acceptWelcomeKeys(t: Txn, fx: Effects, room: RoomRecord, from: Uint8Array, w: import("../../gen/securecomm/wire/v1/content_pb.js").Welcome): Promise<void>;
+  /** RM-08, RM-25: after the roster is set (room-inbox.ts). */
+  protected abstract rosterSet(t: Txn, fx: Effects, room: RoomRecord): Promise<void>;
 }

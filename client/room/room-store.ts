@@ -141,7 +141,12 @@ export function deleteRoomKeys(t: Txn, roomId: Uint8Array, prefixes: string[]): 
  */
 export function retireSecret(t: Txn, room: RoomRecord, nowMs: number): void {
   room.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
-  t.put(`${ROOM_KEYS.retired}${bytesToHex(room.roomId)}/${seqKey(room.epoch)}`, utf8(String(nowMs)));
+  noteRetired(t, room.roomId, room.epoch, nowMs);
+}
+
+/** Records when the secret of `epoch` was retired (the rule kept it in `previous_secrets`). */
+export function noteRetired(t: Txn, roomId: Uint8Array, epoch: number, nowMs: number): void {
+  t.put(`${ROOM_KEYS.retired}${bytesToHex(roomId)}/${seqKey(epoch)}`, utf8(String(nowMs)));
 }
 
 /**
