@@ -17,7 +17,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { bytesToHex, hexToBytes, randomBytes, utf8 } from "../crypto/bytes.js";
 import { aes256GcmDecrypt, aes256GcmEncrypt, AES_GCM_NONCE_LENGTH } from "../crypto/cipher.js";
 import { hkdfSha256 } from "../crypto/kdf.js";
-import type { StateStore, Txn } from "../store/state-store.js";
+import { MAX_TEXT_BYTES } from "../room/room-engine.js";
+import type { StateStore } from "../store/state-store.js";
 import {
   afterRestart,
   attemptEnded,
@@ -32,7 +33,6 @@ import {
   type OutboxItem,
   type PostResult,
   retried,
-  sent,
 } from "./post-outbox.js";
 
 /** Key prefixes of the post outbox in the state store. */
@@ -206,7 +206,7 @@ export class PostOutbox {
 
   async #queue(roomId: string, text: string, wait: boolean): Promise<{ item: OutboxItem; done?: Promise<{ messageId: string; seq: number; postedAtMs: number }> }> {
     if (this.#closed) throw new TypeError("The client is closed.");
-    if (text.length === 0 || utf8(text).length > 4096) throw new RangeError("text must be 1..4096 bytes");
+    if (text.length === 0 || utf8(text).length > MAX_TEXT_BYTES) throw new RangeError("text must be 1..4096 bytes");
     if (this.#d.engine.roomState(roomId) === "unknown") throw new TypeError("unknown room");
     const messageId = bytesToHex(randomBytes(MESSAGE_ID_LENGTH));
     const entry = await this.#d.state.transaction(async (t) => {

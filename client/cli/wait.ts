@@ -143,3 +143,28 @@ export async function waitOutboxSent(client: SecureCommClient, roomId: string, l
     });
   });
 }
+
+/** How long `send` waits for the relay to store its message before giving up (exit 5). */
+export const SEND_TIMEOUT_MS = 30_000;
+
+/** Where one outbox message ended up within a wait. */
+export type SendOutcome = { kind: "sent"; seq: number } | { kind: "failed"; reason: string } | { kind: "timeout" };
+
+/**
+ * Waits until the outbox message `messageId` is sent or failed, at most `limitMs`. A message
+ * still queued at the end stays in the store and goes out the next time the client runs.
+ */
+export async function waitSent(client: SecureCommClient, messageId: string, limitMs = SEND_TIMEOUT_MS): Promise<SendOutcome> {
+  return new Promise<SendOutcome>((resolve) => {
+    const timer = setTimeout(() => {
+      off();
+      resolve({ kind: "timeout" });
+    }, limitMs);
+    const off = client.on("outbox", (i) => {
+      if (i.messageId !== messageId || (i.status !== "sent" && i.status !== "failed")) return;
+      clearTimeout(timer);
+      off();
+      resolve(i.status === "sent" ? { kind: "sent", seq: i.seq ?? 0 } : { kind: "failed", reason: i.reason ?? "rejected" });
+    });
+  });
+}
