@@ -51,8 +51,12 @@ export interface OutboxItem {
   reason?: OutboxWaitReason | OutboxFailureReason;
   /** Attempts that did not get the message stored, since it was queued or last retried. */
   attempts: number;
-  /** The relay's sequence number and time, once sent. */
+  /** The relay's sequence number, once sent. */
   seq?: number;
+  /**
+   * When it was stored, once sent: the relay's time when its answer carried one, else the
+   * client's time when it found the post in the log (the answer was lost).
+   */
   postedAtMs?: number;
 }
 
