@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryKeyValueStore } from "../app/kv-store.js";
+import { MemoryKeyValueStore } from "../store/kv-store.js";
 import { aes256GcmDecrypt, aes256GcmEncrypt } from "../crypto/cipher.js";
 import { concatBytes, randomBytes, utf8 } from "../crypto/bytes.js";
 import { openProfileVault, isVaultError, VAULT_HEADER_KEY, type DeviceKeyWrap, type ProfileVault } from "./profile-vault.js";

@@ -17,7 +17,7 @@
 
 import { aes256GcmDecrypt, aes256GcmEncrypt, AES_GCM_NONCE_LENGTH, AES_GCM_TAG_LENGTH } from "../crypto/cipher.js";
 import { bytesToHex, concatBytes, hexToBytes, randomBytes, utf8 } from "../crypto/bytes.js";
-import type { KeyValueStore, KeyValueWrite } from "../app/kv-store.js";
+import type { KeyValueStore, KeyValueWrite } from "../store/kv-store.js";
 import { DEFAULT_SCRYPT, type ScryptParams } from "../file-store/constants.js";
 import { createHeader, unlockHeader, validateScryptParams } from "../file-store/header.js";
 import { newPassphraseProblem } from "./passphrase-policy.js";

@@ -10,7 +10,7 @@
  * Does not own: encryption (profile-vault.ts) or what the lines mean (the web session).
  */
 
-import type { KeyValueStore } from "../app/kv-store.js";
+import type { KeyValueStore } from "../store/kv-store.js";
 
 /** How long a room's lines are kept on this device. */
 export type Retention = "keep" | "week" | "day" | "hour";
