@@ -43,6 +43,7 @@ const TEXTS = {
   unread1: "Unread one: the shed key is under the pot.",
   unread2: "Unread two: the shed key moved to the hook.",
   afterLock: "Locked and unlocked, still here.",
+  whileDown: "Typed while the relay was down, sent when it came back.",
 };
 const PASSPHRASE = "marigold lantern 42";
 
@@ -170,7 +171,7 @@ describe("web app: history, retention, passphrase lock and rough edges (issue 12
 
   it("keeps the conversation across a reload, and nothing in browser storage is readable", async () => {
     const before = await bubbles(alice);
-    expect(before).toEqual(expect.arrayContaining(Object.values(TEXTS).filter((t) => t !== TEXTS.afterLock)));
+    expect(before).toEqual(expect.arrayContaining(Object.values(TEXTS).filter((t) => t !== TEXTS.afterLock && t !== TEXTS.whileDown)));
     await alice.page.reload();
     await alice.page.getByRole("button", { name: new RegExp(`^${ROOM_NAME}`) }).click();
     await alice.page.waitForFunction((n) => document.querySelectorAll("[data-testid=message]").length >= n, before.length);
@@ -237,12 +238,33 @@ describe("web app: history, retention, passphrase lock and rough edges (issue 12
     for (const secret of [TEXTS.afterLock, ROOM_NAME, NAMES.alice, NAMES.bob]) expect(stored.includes(secret), secret).toBe(false);
   }, STEP);
 
-  it("says so in the room while the relay is down", async () => {
+  it("says so in the room while the relay is down; a message typed meanwhile waits in the outbox and goes out by itself", async () => {
     await relay.stop();
     await alice.page.getByTestId("disconnected").waitFor();
+    const box = alice.page.getByLabel("Message", { exact: true });
+    await box.fill(TEXTS.whileDown);
+    await box.press("Enter");
+    // Shown as waiting, with the true reason once an attempt failed; never as sent.
+    await alice.page.waitForFunction(
+      (t) =>
+        Array.from(document.querySelectorAll<HTMLElement>("[data-testid=message]")).some(
+          (m) => m.querySelector(".bubble-text")?.textContent === t && m.dataset.status !== "sent",
+        ),
+      TEXTS.whileDown,
+    );
+    await alice.page.getByText("Waiting for the relay: it cannot be reached right now.").waitFor();
     await relay.start();
     await waitForConnection(alice.page, "online");
     await alice.page.getByTestId("disconnected").waitFor({ state: "detached" });
+    await alice.page.waitForFunction(
+      (t) =>
+        Array.from(document.querySelectorAll<HTMLElement>("[data-testid=message]")).some(
+          (m) => m.querySelector(".bubble-text")?.textContent === t && m.dataset.status === "sent",
+        ),
+      TEXTS.whileDown,
+      { timeout: 2 * STEP_TIMEOUT_MS },
+    );
+    await waitForMessage(bob.page, TEXTS.whileDown);
     expect(alice.pageErrors).toEqual([]);
     expect(alice.cspViolations).toEqual([]);
   }, STEP);

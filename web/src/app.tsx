@@ -181,6 +181,7 @@ export function App(props: AppProps) {
                     showInvite={v().showInvite === true}
                     onSend={(text) => s.send(v().roomId, text)}
                     onRetry={(key) => s.retry(v().roomId, key)}
+                    onDiscard={(key) => s.discard(v().roomId, key)}
                     onTyping={() => s.noteTyping(v().roomId)}
                     onStopTyping={() => s.stopTyping(v().roomId)}
                     onLeave={async () => {

@@ -117,6 +117,27 @@ export function roomClosedSentence(reason: string): string {
   }
 }
 
+/**
+ * Why one of our messages waits or failed, from the outbox's reason codes (client/app
+ * post-outbox.ts): the true reason, never a network error that did not happen.
+ */
+export const OUTBOX_SENTENCES: Readonly<Record<string, string>> = {
+  "relay-unreachable": "Waiting for the relay: it cannot be reached right now. It is sent when it can be.",
+  "relay-error": "Waiting: the relay answered with an error. It is tried again shortly.",
+  "rate-limited": "Waiting: too many messages right now. It is tried again shortly.",
+  "access-denied": "Waiting for the room's new key after a member left. It is sent once it arrives.",
+  "room-joining": "Waiting until a member has welcomed you into the room. It is sent then.",
+  "not-a-member": "Not sent: you are no longer in this room.",
+  "room-not-found": "Not sent: the room no longer exists.",
+  "rejected": "Not sent: the relay refused this message.",
+};
+
+/** The sentence for an outbox reason code (a fixed sentence for an unknown one). */
+export function outboxSentence(reason: string | undefined, failed: boolean): string {
+  const known = reason === undefined ? undefined : OUTBOX_SENTENCES[reason];
+  return known ?? (failed ? "Not sent." : "Waiting to send.");
+}
+
 /** A new passphrase shorter than the minimum (client/vault/passphrase-policy.ts). */
 export const WEAK_PASSPHRASE_SENTENCE = `Choose a passphrase of at least ${MIN_PASSPHRASE_LENGTH} characters.`;
 

@@ -7,8 +7,11 @@
  * (client/vault/room-history.ts).
  */
 
-/** Delivery state of one of our own messages. */
-export type SendStatus = "pending" | "sent" | "failed";
+/**
+ * Delivery state of one of our own messages, as the client's outbox reports it: queued
+ * (waiting; `reason` says why after a failed attempt), sending, sent, or failed for good.
+ */
+export type SendStatus = "queued" | "sending" | "sent" | "failed";
 
 /** One line in a room's timeline, in memory only. */
 export interface TimelineItem {
@@ -24,6 +27,8 @@ export interface TimelineItem {
   readonly atMs: number;
   readonly own: boolean;
   readonly status: SendStatus;
+  /** Why a queued message waits or a failed one failed (the outbox's reason code). */
+  readonly reason?: string;
 }
 
 /** One block of consecutive messages from one sender. */

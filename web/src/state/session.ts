@@ -17,6 +17,7 @@ import type {
   ConnectionState,
   MemberView,
   RoomSummary,
+  OutboxItem,
   SecureCommClient,
 } from "../../../client/app/securecomm-client.js";
 import { RETENTION_MS, type HistoryLine, type Retention, type RoomHistory } from "../../../client/vault/room-history.js";
@@ -84,9 +85,12 @@ export interface WebSession {
   /** Marks a room as on screen (clears its unread count) or none. */
   setActiveRoom(roomId: string | undefined): void;
   refreshMembers(roomId: string): void;
+  /** Queues text in the client's outbox (kept encrypted, sent in order when the relay takes it). */
   send(roomId: string, text: string): Promise<void>;
-  /** Sends again a message that failed. */
+  /** Tries a waiting or failed message again now. */
   retry(roomId: string, key: string): Promise<void>;
+  /** Drops a failed message from the outbox and the timeline. */
+  discard(roomId: string, key: string): Promise<void>;
   /** The user typed in the composer. */
   noteTyping(roomId: string): void;
   /** The composer emptied or sent: stop the indicator now. */
@@ -251,7 +255,6 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       reopenIfWaiting(e.roomId);
       clearTyping(e.roomId, e.sender);
       const items = state.timelines[e.roomId] ?? [];
-      if (items.some((i) => i.messageId === e.messageId)) return; // at-least-once: seen it
       const item: TimelineItem = {
         key: e.messageId,
         kind: "message",
@@ -264,13 +267,46 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
         own: e.own,
         status: "sent",
       };
-      // Our own message echoed before sendText resolved: confirm the pending line instead.
-      const pending = e.own ? items.findIndex((i) => i.own && i.status === "pending" && i.messageId === undefined && i.text === e.text) : -1;
-      const rest = pending === -1 ? items : items.filter((_, i) => i !== pending);
-      setState("timelines", e.roomId, insertInOrder(rest, pending === -1 ? item : { ...item, key: items[pending]!.key }));
+      const at = items.findIndex((i) => i.messageId === e.messageId);
+      if (at !== -1) {
+        // At-least-once: seen it. Our own outbox line becomes the ordered, sent one.
+        if (items[at]!.status === "sent") return;
+        setState("timelines", e.roomId, insertInOrder(items.filter((_, i) => i !== at), { ...item, key: items[at]!.key }));
+        keep(e.roomId, item);
+        return;
+      }
+      setState("timelines", e.roomId, insertInOrder(items, item));
       keep(e.roomId, item);
       if (!e.own && state.activeRoom !== e.roomId) setState("unread", e.roomId, (n) => (n ?? 0) + 1);
     });
+  }
+
+  /** The timeline line of an outbox item (not yet sent lines sort last, in the order sent). */
+  function outboxLine(o: OutboxItem): TimelineItem {
+    const me = state.identity;
+    return {
+      key: o.messageId,
+      kind: "message",
+      ...(o.status === "sent" && o.seq !== undefined ? { seq: o.seq } : {}),
+      messageId: o.messageId,
+      sender: me?.address ?? "",
+      senderName: me?.displayName ?? "",
+      text: o.text,
+      atMs: o.postedAtMs ?? o.sentAtMs,
+      own: true,
+      status: o.status,
+      ...(o.reason !== undefined ? { reason: o.reason } : {}),
+    };
+  }
+
+  function onOutbox(o: ClientEvents["outbox"]): void {
+    const items = state.timelines[o.roomId] ?? [];
+    const at = items.findIndex((i) => i.messageId === o.messageId);
+    if (at !== -1 && items[at]!.status === "sent") return; // the ordered copy already came
+    const line = outboxLine(o);
+    const rest = at === -1 ? items : items.filter((_, i) => i !== at);
+    setState("timelines", o.roomId, insertInOrder(rest, at === -1 ? line : { ...line, key: items[at]!.key }));
+    keep(o.roomId, line);
   }
 
   function onTyping(e: ClientEvents["typing"]): void {
@@ -290,6 +326,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
   const unsubscribe = [
     client.on("message", onMessage),
     client.on("typing", onTyping),
+    client.on("outbox", onOutbox),
     client.on("members-changed", (e) => {
       reopenIfWaiting(e.roomId);
       loadMembers(e.roomId, true);
@@ -344,30 +381,10 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       }
       if (disposed) return;
     }
+    // Messages still in the outbox (kept across reloads by the client) show as they stand.
+    for (const o of client.outbox()) onOutbox(o);
     setState("phase", "ready");
     await client.start();
-  }
-
-  async function deliver(roomId: string, key: string, text: string): Promise<void> {
-    const at = (): number => (state.timelines[roomId] ?? []).findIndex((i) => i.key === key);
-    try {
-      const { messageId, seq } = await client.sendText(roomId, text);
-      const items = state.timelines[roomId] ?? [];
-      const i = at();
-      if (items.some((x, j) => j !== i && x.messageId === messageId)) {
-        // The echo arrived first and was matched to another pending line: drop this one.
-        setState("timelines", roomId, items.filter((_, j) => j !== i));
-        return;
-      }
-      if (i === -1) return;
-      const sent: TimelineItem = { ...items[i]!, messageId, seq, status: "sent" };
-      setState("timelines", roomId, insertInOrder(items.filter((_, j) => j !== i), sent));
-      keep(roomId, sent);
-    } catch (error) {
-      const i = at();
-      if (i !== -1) setState("timelines", roomId, i, (x): TimelineItem => ({ ...x, status: "failed" }));
-      throw error;
-    }
   }
 
   return {
@@ -412,27 +429,19 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       const trimmed = text.replace(/^\s+|\s+$/g, "");
       if (trimmed.length === 0) return;
       this.stopTyping(roomId);
-      const me = state.identity;
-      const key = `local-${++localCounter}`;
-      const item: TimelineItem = {
-        key,
-        kind: "message",
-        sender: me?.address ?? "",
-        senderName: me?.displayName ?? "",
-        text: trimmed,
-        atMs: now(),
-        own: true,
-        status: "pending",
-      };
-      setState("timelines", roomId, (items) => insertInOrder(items ?? [], item));
-      await deliver(roomId, key, trimmed);
+      // Kept (encrypted) in the outbox before this resolves; "outbox" events move the line on.
+      onOutbox(await client.queueText(roomId, trimmed));
     },
     async retry(roomId, key) {
-      const items = state.timelines[roomId] ?? [];
-      const i = items.findIndex((x) => x.key === key && x.status === "failed");
-      if (i === -1) return;
-      setState("timelines", roomId, i, (x): TimelineItem => ({ ...x, status: "pending" }));
-      await deliver(roomId, key, items[i]!.text);
+      const item = (state.timelines[roomId] ?? []).find((x) => x.key === key && x.status !== "sent");
+      if (item?.messageId === undefined) return;
+      await client.retryMessage(item.messageId);
+    },
+    async discard(roomId, key) {
+      const item = (state.timelines[roomId] ?? []).find((x) => x.key === key && x.status === "failed");
+      if (item?.messageId === undefined) return;
+      await client.discardMessage(item.messageId);
+      setState("timelines", roomId, (items) => (items ?? []).filter((x) => x.key !== key));
     },
     noteTyping(roomId) {
       const mine = ourTyping.get(roomId);

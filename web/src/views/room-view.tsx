@@ -10,6 +10,7 @@ import { Avatar } from "../components/avatar.js";
 import {
   DECRYPTION_FAILED_SENTENCE,
   errorSentence,
+  outboxSentence,
   roomClosedSentence,
 } from "../lib/error-messages.js";
 import { formatFullTime, formatMessageTime, typingSentence } from "../lib/format.js";
@@ -66,6 +67,8 @@ export interface RoomViewProps {
   showInvite?: boolean;
   onSend: (text: string) => Promise<void>;
   onRetry: (key: string) => Promise<void>;
+  /** Drops a failed message. */
+  onDiscard?: (key: string) => Promise<void>;
   onTyping: () => void;
   onStopTyping: () => void;
   onLeave: () => Promise<void>;
@@ -263,7 +266,8 @@ export function RoomView(props: RoomViewProps) {
 
       <Show when={props.disconnected && !closed()}>
         <p class="banner warning" role="status" data-testid="disconnected">
-          Not connected to the relay. SecureComm keeps trying; messages from others arrive once it is back.
+          Not connected to the relay. SecureComm keeps trying: what you send waits in the outbox on this
+          device (encrypted) and goes out in order once the relay is back.
         </p>
       </Show>
 
@@ -337,12 +341,26 @@ export function RoomView(props: RoomViewProps) {
                           <div class="bubble" data-status={item.status} data-testid="message">
                             <MessageText text={item.text} />
                             <Show when={item.own && item.status !== "sent"}>
-                              <span class="bubble-status">
-                                <Show when={item.status === "failed"} fallback="Sending…">
-                                  Not sent.{" "}
+                              <span class="bubble-status" data-testid="send-status">
+                                <Show when={item.status === "sending"}>Sending…</Show>
+                                <Show when={item.status === "queued"}>
+                                  {outboxSentence(item.reason, false)}{" "}
+                                  <Show when={item.reason !== undefined}>
+                                    <button type="button" class="link-button" onClick={() => run("send", () => props.onRetry(item.key))}>
+                                      Try now
+                                    </button>
+                                  </Show>
+                                </Show>
+                                <Show when={item.status === "failed"}>
+                                  {outboxSentence(item.reason, true)}{" "}
                                   <button type="button" class="link-button" onClick={() => run("send", () => props.onRetry(item.key))}>
                                     Retry
-                                  </button>
+                                  </button>{" "}
+                                  <Show when={props.onDiscard}>
+                                    <button type="button" class="link-button" onClick={() => run("send", () => props.onDiscard!(item.key))}>
+                                      Discard
+                                    </button>
+                                  </Show>
                                 </Show>
                               </span>
                             </Show>
