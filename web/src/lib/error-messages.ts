@@ -111,7 +111,7 @@ export function roomClosedSentence(reason: string): string {
     case "not-found":
       return "This room no longer exists on the relay.";
     case "access-denied":
-      return "The relay no longer lets this device into the room. You may have been removed.";
+      return "Waiting for this room's new key (someone left or was removed). Messages you send wait until it arrives; if you were removed, it will not.";
     default:
       return "This room is closed. You can no longer send or receive in it.";
   }

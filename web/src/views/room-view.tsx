@@ -111,7 +111,11 @@ export function RoomView(props: RoomViewProps) {
   })();
   const groups = createMemo(() => groupMessages(props.timeline, firstUnreadKey));
   const changed = createMemo(() => props.members.filter((m) => !m.isSelf && m.verification === "changed"));
-  const closed = () => props.closedReason !== undefined || props.room.departed;
+  /**
+   * Sending is closed once we left or were removed. "access-denied" is the client waiting for the
+   * room's rotated key (RM-14): messages typed meanwhile wait in the outbox, so the composer stays.
+   */
+  const closed = () => props.room.departed || (props.closedReason !== undefined && props.closedReason !== "access-denied");
   const held = () => changed().length > 0;
   /** We are out of the room for good (left or removed), not just waiting for a rotated key. */
   const gone = () => props.room.departed || props.closedReason === "removed" || props.closedReason === "left";
@@ -275,7 +279,7 @@ export function RoomView(props: RoomViewProps) {
         <InvitePanel link={props.inviteLink} onClose={() => setInviteOpen(false)} />
       </Show>
 
-      <Show when={closed()}>
+      <Show when={closed() || props.closedReason === "access-denied"}>
         <p class="banner info" role="status">{roomClosedSentence(props.closedReason ?? "left")}</p>
       </Show>
       <For each={changed()}>
