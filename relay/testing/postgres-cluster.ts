@@ -35,7 +35,8 @@ export interface PostgresCluster {
   destroy(): Promise<void>;
 }
 
-function binDir(): string {
+/** The directory of initdb and pg_ctl: PG_BIN, or the newest of Debian's /usr/lib/postgresql/<major>/bin. */
+export function postgresBinDir(): string {
   const fromEnv = process.env.PG_BIN;
   if (fromEnv && existsSync(join(fromEnv, "initdb"))) return fromEnv;
   const majors = existsSync(DEBIAN_PG_ROOT) ? readdirSync(DEBIAN_PG_ROOT).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
@@ -71,7 +72,7 @@ let databases = 0;
 
 /** Starts a fresh cluster (about two seconds). Call destroy() when done. */
 export async function startPostgresCluster(): Promise<PostgresCluster> {
-  const bin = binDir();
+  const bin = postgresBinDir();
   const dir = mkdtempSync(join(tmpdir(), "securecomm-pg-"));
   const data = join(dir, "data");
   const log = join(dir, "log");
