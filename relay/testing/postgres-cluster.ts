@@ -70,19 +70,28 @@ async function pg(bin: string, tool: string, args: string[]): Promise<void> {
 
 let databases = 0;
 
-/** Starts a fresh cluster (about two seconds). Call destroy() when done. */
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+/** Options of {@link startPostgresCluster}. */
+export interface PostgresClusterOptions {
+  /**
+   * Keep fsync on (benchmarks: durable commits as in production). Tests leave it off: they
+   * exercise server crashes and restarts, not machine crashes, and committed data survives
+   * those in the OS page cache.
+   */
+  durable?: boolean;
+}
+
+/** Starts a fresh cluster (about a second). Call destroy() when done. */
+export async function startPostgresCluster(clusterOptions: PostgresClusterOptions = {}): Promise<PostgresCluster> {
   const bin = postgresBinDir();
   const dir = mkdtempSync(join(tmpdir(), "securecomm-pg-"));
   const data = join(dir, "data");
   const log = join(dir, "log");
   if (asRoot) chownSync(dir, (await uidOf("postgres")).uid, (await uidOf("postgres")).gid);
   const port = await freePort();
-  // A test cluster: no fsync (a crash of the machine is not what tests exercise; a crash of the
-  // server keeps committed data in the OS page cache), small, loopback only.
   await pg(bin, "initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--no-instructions"]);
   writeFileSync(join(dir, "README"), "Throwaway PostgreSQL cluster of a SecureComm test run; safe to delete.\n");
-  const options = `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB`;
+  const sync = clusterOptions.durable ? "" : " -c fsync=off -c full_page_writes=off";
+  const options = `-k ${dir} -p ${port} -h 127.0.0.1 -c max_connections=200 -c shared_buffers=64MB${sync}`;
   const startServer = async (): Promise<void> => {
     await pg(bin, "pg_ctl", ["-D", data, "-o", options, "-l", log, "-w", "-t", "60", "start"]);
   };
