@@ -12,7 +12,6 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import postgres from "postgres";
 
 const run = promisify(execFile);
 
@@ -111,6 +110,8 @@ export async function startPostgresCluster(clusterOptions: PostgresClusterOption
     url,
     async createDatabase() {
       const name = `t${process.pid}_${++databases}_${Math.random().toString(36).slice(2, 8)}`;
+      // Imported here, so the run's global setup (initdb and pg_ctl only) needs no client package.
+      const { default: postgres } = await import("postgres");
       const admin = postgres(url(), { max: 1, onnotice: () => {} });
       try {
         await admin.unsafe(`CREATE DATABASE ${name}`);
