@@ -55,7 +55,8 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
   const waiters = new Map<string, (value: LiveMailboxEnvelope | LiveRoomEvent) => void>();
   let queue: Hint[] = [];
   let draining = false;
-  let catchUpTimer: NodeJS.Timeout | undefined;
+  let needCatchUp = false;
+  let listening = false;
 
   const announce = (key: string, value: LiveMailboxEnvelope | LiveRoomEvent): void => {
     const waiter = waiters.get(key);
@@ -139,21 +140,43 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
     else hub.failMailbox(r.address, relayError("BAD_TOKEN"));
   };
 
-  /** Resolves each batch of hints concurrently and publishes in arrival order. */
+  /**
+   * The one loop that publishes: each batch of hints is resolved concurrently and published in
+   * arrival order; a catch-up runs between batches, never beside one. When a hint cannot be
+   * resolved, the rest of its batch is dropped (publishing a later event first would move the
+   * streams' cursors past the failed one) and a catch-up re-reads everything from the cursors.
+   */
   const drain = async (): Promise<void> => {
     if (draining) return;
     draining = true;
     try {
-      while (queue.length > 0 && !closed) {
+      while ((queue.length > 0 || needCatchUp) && !closed) {
+        if (needCatchUp) {
+          // Only once LISTEN is back: rows committed after the catch-up's reads then come as hints.
+          if (!listening) {
+            await new Promise((r) => setTimeout(r, RETRY_MS));
+            continue;
+          }
+          needCatchUp = false;
+          try {
+            await catchUp();
+          } catch {
+            needCatchUp = true;
+            logger.warn("live catch-up failed; retrying");
+            await new Promise((r) => setTimeout(r, RETRY_MS));
+          }
+          continue;
+        }
         const batch = queue;
         queue = [];
         const outcomes = await Promise.allSettled(batch.map(resolve));
-        let failed = false;
         for (const o of outcomes) {
-          if (o.status === "fulfilled") apply(o.value);
-          else failed = true;
+          if (o.status === "rejected") {
+            needCatchUp = true;
+            break;
+          }
+          apply(o.value);
         }
-        if (failed) scheduleCatchUp();
       }
     } finally {
       draining = false;
@@ -180,20 +203,6 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
       }
     }
   };
-  function scheduleCatchUp(): void {
-    if (closed || catchUpTimer) return;
-    catchUpTimer = setTimeout(() => {
-      catchUpTimer = undefined;
-      // Queued hints first, so the catch-up publishes after them (cursors drop repeats).
-      void drain()
-        .then(catchUp)
-        .catch(() => {
-          logger.warn("live catch-up failed; retrying");
-          scheduleCatchUp();
-        });
-    }, 0);
-    catchUpTimer.unref();
-  }
 
   const onNotify = (channel: string, payload: string): void => {
     if (channel !== HINT_CHANNEL || closed) return;
@@ -204,7 +213,6 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
   };
 
   // The listening connection: one, never idle-closed; when it drops, LISTEN again and catch up.
-  let listening = false;
   const listener: Sql = postgres(store.url, {
     max: 1,
     idle_timeout: 0,
@@ -217,6 +225,9 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
     onclose: () => {
       if (closed || !listening) return;
       listening = false;
+      // Hints sent from now until LISTEN is back are lost; nothing is published until the
+      // catch-up after it has run (a later hint first would move cursors past a lost one).
+      needCatchUp = true;
       logger.warn("hint listener disconnected; reconnecting");
       void relisten();
     },
@@ -227,7 +238,7 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
         await listener.unsafe(`LISTEN ${HINT_CHANNEL}`);
         listening = true;
         logger.info("hint listener connected");
-        scheduleCatchUp();
+        void drain();
         return;
       } catch {
         await new Promise((r) => setTimeout(r, RETRY_MS));
@@ -257,7 +268,6 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
     close: async () => {
       if (closed) return;
       closed = true;
-      if (catchUpTimer) clearTimeout(catchUpTimer);
       for (const w of waiters.values()) w(undefined as unknown as LiveMailboxEnvelope);
       waiters.clear();
       await listener.end({ timeout: 1 });
