@@ -6,7 +6,7 @@
 // them as the `postgres` user when we are root (initdb and postgres refuse root), per-test
 // databases, restarts for fault tests, and teardown. Test-only; never imported by product code.
 
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -103,6 +103,11 @@ export async function startPostgresCluster(clusterOptions: PostgresClusterOption
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  // If this process dies without destroy() (a killed test run), a watchdog stops the server
+  // and removes its files, so no cluster outlives its run.
+  const stopCmd = [...(asRoot ? ["runuser", "-u", "postgres", "--"] : []), join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop"].map(shellQuote).join(" ");
+  const watchdog = spawn("bash", ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; ${stopCmd} >/dev/null 2>&1; rm -rf ${shellQuote(dir)}`], { detached: true, stdio: "ignore" });
+  watchdog.unref();
   const url = (name = "postgres"): string => `postgres://postgres@127.0.0.1:${port}/${name}`;
   let destroyed = false;
   return {
@@ -125,6 +130,7 @@ export async function startPostgresCluster(clusterOptions: PostgresClusterOption
     async destroy() {
       if (destroyed) return;
       destroyed = true;
+      watchdog.kill("SIGKILL");
       try {
         await pg(bin, "pg_ctl", ["-D", data, "-m", "immediate", "-w", "-t", "60", "stop"]);
       } catch {
@@ -135,6 +141,8 @@ export async function startPostgresCluster(clusterOptions: PostgresClusterOption
     },
   };
 }
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
 
 async function uidOf(user: string): Promise<{ uid: number; gid: number }> {
   const { stdout } = await run("id", ["-u", user]);
