@@ -270,7 +270,13 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
       }
     }
   };
-  await listener.unsafe(`LISTEN ${HINT_CHANNEL}`);
+  try {
+    await listener.unsafe(`LISTEN ${HINT_CHANNEL}`);
+  } catch (err) {
+    closed = true;
+    await listener.end({ timeout: 1 });
+    throw err;
+  }
   listening = true;
 
   const key = (letter: "m" | "r", id: Uint8Array, n: number): string => `${letter}:${Buffer.from(id).toString("hex")}:${n}`;
