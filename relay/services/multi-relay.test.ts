@@ -15,6 +15,7 @@ import { sha256 } from "../auth.js";
 import { errorReason } from "../errors.js";
 import { startPostgresCluster, type PostgresCluster } from "../testing/postgres-cluster.js";
 import { createTestDatabase } from "../testing/postgres-database.js";
+import { freePort } from "../../client/e2e/spawned-relay.test-support.js";
 import { spawnRelay, type SpawnedRelay } from "../testing/spawned-relays.js";
 import { clientsFor, makePreKeys, randomId, randomKey, registerAccount, type Clients, type TestAccount } from "./harness.test-support.js";
 
@@ -188,6 +189,18 @@ describe("three relay processes on one PostgreSQL database", () => {
     const ids = results.flatMap((r) => (r.result.case === "bundle" && r.result.value.oneTimePreKey ? [r.result.value.oneTimePreKey.id] : []));
     expect(ids.sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(results.every((r) => r.result.case === "bundle")).toBe(true);
+  });
+});
+
+describe("a relay started while its database is unreachable", () => {
+  it("stops at startup with a one-line reason and no stack trace", async () => {
+    const port = await freePort();
+    const err = await spawnRelay(`postgres://postgres@127.0.0.1:${port}/none`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(String(err)).toContain("securecomm relay: failed to start: relay database unavailable");
+    expect(String(err)).not.toMatch(/\n\s+at /);
   });
 });
 
