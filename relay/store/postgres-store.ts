@@ -16,7 +16,7 @@
  * - a lost or refused connection becomes {@link StoreUnavailableError} (`unavailable`).
  * Does not own the listening side of the hints (relay/hub/postgres-feed.ts).
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import postgres, { type Sql } from "postgres";
 import { migratePostgres } from "./postgres-migrations.js";
 import {
@@ -154,6 +154,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   });
   const origin = randomBytes(8).toString("hex");
   let closed = false;
+  let lastBucketPrune = 0;
 
   /** Runs `fn`, turning connection failures into StoreUnavailableError. */
   const run = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -440,10 +441,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       run(async () => {
         if (!(Number.isSafeInteger(perMinute) && perMinute > 0)) throw new RangeError("perMinute must be a positive integer");
         const rate = perMinute / 60_000;
+        // Keys derive from ids (a bundle fetch's is requester and target): the table holds only
+        // their hash, and a bucket idle for a minute (full again) is deleted within a minute.
+        const hashed = createHash("sha256").update(bucket).update("\0").update(key).digest("base64url");
+        if (nowMs - lastBucketPrune >= RATE_BUCKET_IDLE_MS) {
+          lastBucketPrune = nowMs;
+          sql`DELETE FROM rate_buckets WHERE updated_ms < ${nowMs - RATE_BUCKET_IDLE_MS}`.catch(() => undefined);
+        }
         // The same token bucket as relay/rate-limit.ts, refilled and taken in one upsert.
         const [row] = await sql<Row[]>`
           INSERT INTO rate_buckets AS b (bucket, key, tokens, updated_ms, last_allowed)
-          VALUES (${bucket}, ${key}, ${perMinute - 1}, ${nowMs}, true)
+          VALUES (${bucket}, ${hashed}, ${perMinute - 1}, ${nowMs}, true)
           ON CONFLICT (bucket, key) DO UPDATE SET
             tokens = CASE WHEN least(${perMinute}::float8, b.tokens + greatest(0, ${nowMs}::bigint - b.updated_ms) * ${rate}::float8) >= 1
                           THEN least(${perMinute}::float8, b.tokens + greatest(0, ${nowMs}::bigint - b.updated_ms) * ${rate}::float8) - 1
