@@ -108,6 +108,17 @@ describe("PostgreSQL relay store shared by several processes", () => {
     }
   });
 
+  it("commits synchronously even when the server's default is off", async () => {
+    await stores[0]!.sql.unsafe(`ALTER DATABASE ${new URL(db.url).pathname.slice(1)} SET synchronous_commit = off`);
+    const fresh = await openPostgresStore({ url: db.url });
+    try {
+      const [row] = await fresh.sql<{ synchronous_commit: string }[]>`SHOW synchronous_commit`;
+      expect(row?.synchronous_commit).toBe("on");
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it("records its schema version and refuses a database newer than the code", async () => {
     const [row] = await stores[0]!.sql<{ version: number }[]>`SELECT version FROM schema_version`;
     expect(row?.version).toBe(POSTGRES_SCHEMA_VERSION);

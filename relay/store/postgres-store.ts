@@ -150,7 +150,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     onnotice: () => {},
     backoff: reconnectBackoffSeconds,
     connect_timeout: 10,
-    connection: { application_name: "securecomm-relay" },
+    // An acknowledged write is durable: commits wait for the WAL flush, whatever the server's default.
+    connection: { application_name: "securecomm-relay", synchronous_commit: "on" },
   });
   const origin = randomBytes(8).toString("hex");
   let closed = false;
