@@ -170,6 +170,24 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
         yield* emit(coalesce(items, maxBytes));
         continue;
       }
+      if (sub.gap !== undefined) {
+        // A live event came before one it follows (events reached this process out of order):
+        // read what lies between from the store, so the stream never skips a seq.
+        const { roomKey, beforeSeq } = sub.gap;
+        sub.gap = undefined;
+        const room = sub.rooms.get(roomKey);
+        if (!room) continue;
+        while (sub.rooms.has(roomKey) && room.lastSeq + 1 < beforeSeq && !sub.error && !signal.aborted) {
+          const rows = (await rc.store.readRoomEvents(room.roomId, room.lastSeq, page)).filter((r) => r.seq < beforeSeq);
+          if (rows.length === 0) break;
+          room.lastSeq = rows[rows.length - 1]!.seq;
+          rc.metrics.deliveries.inc({ kind: "room" }, rows.length);
+          yield* emit(coalesce(rows.map((r) => ({ kind: "room" as const, roomKey, roomId: room.roomId, event: { ...r, ephemeral: false } })), maxBytes));
+        }
+        // What the store no longer holds (expired) is skipped: the event after it is delivered.
+        room.gapCheckedBefore = beforeSeq;
+        continue;
+      }
       const untilExpiry = Math.max(1, tokenExpiresAtMs - rc.now());
       const outcome = await sub.wait(Math.min(rc.limits.keepAliveIntervalMs, untilExpiry), signal);
       if (outcome === "timeout" && rc.now() < tokenExpiresAtMs) {
