@@ -8,7 +8,7 @@
  * is cut off with resource_exhausted SLOW_CONSUMER.
  */
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
+import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import {
   RoomClosedReason,
   SubscribeResponseSchema,
@@ -162,6 +162,10 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
           endReason = "shutdown";
           throw relayError("SHUTTING_DOWN");
         }
+        // The caller's deadline passed: say so (a plain return would end the stream as if it
+        // had completed; "a stream cut by the caller's deadline" in over-http.test.ts). A
+        // caller that went away hears nothing either way.
+        if (ctx.signal.reason instanceof ConnectError) throw ctx.signal.reason;
         return;
       }
       const items = sub.take(page);
@@ -196,7 +200,7 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
     }
   } catch (err) {
     const reason = errorReason(err);
-    endReason = reason === "SLOW_CONSUMER" ? "slow_consumer" : reason === "SHUTTING_DOWN" ? "shutdown" : "error";
+    endReason = reason === "SLOW_CONSUMER" ? "slow_consumer" : reason === "SHUTTING_DOWN" ? "shutdown" : ctx.signal.aborted ? "client" : "error";
     throw err;
   } finally {
     sub.mode = "closed";
