@@ -19,7 +19,7 @@ import { bytesToHex, constantTimeEqual, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
 import { isValidDisplayName } from "./join.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { adoptBounds, closeEpoch, noteDeparture, refuseEnvelope, refuseJoin, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
+import { adoptBounds, boundOf, closeEpoch, noteDeparture, refuseEnvelope, refuseJoin, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
 
 /** Text bodies are at most 4096 bytes (RM-07). */
 export const MAX_TEXT_BYTES = 4096;
@@ -62,7 +62,7 @@ export type Effect =
   /** Draw a new sender key and send its SKDM to every remaining member (RM-12). */
   | { type: "rotate-sender-key" }
   /** We are the admin: rotate the room secret for the departure at `departureSeq` (RM-13, RM-28). */
-  | { type: "rotate-secret"; departureSeq: bigint }
+  | { type: "rotate-secret"; departureSeq: bigint; departureEpoch: number }
   /** We left or were removed: delete secrets and keys, stop following (RM-10, RM-11). */
   | { type: "depart"; reason: "left" | "removed" }
   /** Process the sender key a Welcome carries, then answer with ours (RM-08, RM-26). */
@@ -172,13 +172,13 @@ function departure(room: RoomRecord, self: Uint8Array, departed: Uint8Array, seq
   const idx = room.members.findIndex((m) => same(m.identityKey, departed));
   if (idx < 0) return;
   room.members.splice(idx, 1);
-  noteDeparture(room, epoch, seq);
+  noteDeparture(room, epoch, seq, departed);
   if (same(departed, room.adminIdentityKey)) {
     const successor = [...room.members].sort((a, b) => (a.joinedSeq < b.joinedSeq ? -1 : a.joinedSeq > b.joinedSeq ? 1 : 0))[0];
     room.adminIdentityKey = successor?.identityKey ?? new Uint8Array(0);
   }
   effects.push({ type: "forget-sender", member: departed }, { type: "emit", event: { type: "members-changed", roomId: hex(room) } }, { type: "rotate-sender-key" });
-  if (same(room.adminIdentityKey, self)) effects.push({ type: "rotate-secret", departureSeq: seq });
+  if (same(room.adminIdentityKey, self)) effects.push({ type: "rotate-secret", departureSeq: seq, departureEpoch: epoch });
 }
 
 /** RM-15: one stored event at `seq` (the driver advances `last_seq` whatever the outcome). */
@@ -221,7 +221,7 @@ export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInpu
 
 /** RM-08, RM-09, RM-24: a verified join announcement. */
 function applyJoin(room: RoomRecord, self: Uint8Array, j: Extract<LogInput, { kind: "join" }>): Step {
-  const refused = refuseJoin(room, j.epoch, j.seq, j.nonce);
+  const refused = refuseJoin(room, j.epoch, j.seq, j.nonce, j.identityKey);
   if (refused !== undefined) return unchanged(room, report(room, refused === "replayed-join" ? "replayed join" : `refused join (${refused})`));
   const next = clone(RoomRecordSchema, room);
   next.seenJoinNonces.push(j.nonce);
@@ -302,15 +302,30 @@ export function mayRotate(room: RoomRecord, from: Uint8Array): boolean {
  * one to the log); a later one is kept; an earlier one, or one from a member who may not
  * rotate, is refused.
  */
-export function applyRotation(room: RoomRecord, from: Uint8Array, rot: RoomSecretRotation): Step {
+export function applyRotation(room: RoomRecord, self: Uint8Array, from: Uint8Array, rot: RoomSecretRotation): Step {
   if (rot.epoch <= room.epoch) return unchanged(room);
   if (rot.epoch > room.epoch + 1) return unchanged(room, { type: "keep-rotation", from, rotation: rot });
   if (!mayRotate(room, from) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) return unchanged(room, report(room, "rotation from a non-admin", from));
   const next = clone(RoomRecordSchema, room);
+  const effects: Effect[] = [];
+  // RM-31: departures we could not read (no sender key of the departed member) still apply.
+  for (const gone of rot.departedIdentityKeys) {
+    const m = next.members.find((x) => same(x.identityKey, gone));
+    // Only a member that joined before the departure (a later join is someone coming back).
+    if (m !== undefined && m.joinedSeq < rot.departureSeq && !same(gone, self)) departure(next, self, gone, rot.departureSeq, room.epoch, effects);
+  }
   closeEpoch(next, room.epoch, rot.closedAtSeq, rot.departureSeq);
+  // RM-31: a join of the closed epoch after its first departure was refused by the admin (who
+  // read the departure first); if we accepted it because we could not read the departure, undo.
+  const bound = boundOf(next, room.epoch);
+  if (bound !== undefined && bound.joinsUntilSeq > 0n && bound.closedAtSeq > 0n) {
+    for (const m of [...next.members]) {
+      if (m.joinedSeq > bound.joinsUntilSeq && m.joinedSeq <= bound.closedAtSeq && !same(m.identityKey, self)) departure(next, self, m.identityKey, rot.departureSeq, room.epoch, effects);
+    }
+  }
   // RM-14: the old secret is kept only to read envelopes of its epoch up to closed_at_seq.
   next.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
   next.roomSecret = rot.roomSecret;
   next.epoch = rot.epoch;
-  return { room: next, effects: [{ type: "resubscribe" }] };
+  return { room: next, effects: [...effects.filter((e) => e.type !== "rotate-secret"), { type: "resubscribe" }] };
 }

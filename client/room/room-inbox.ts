@@ -14,7 +14,7 @@ import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName } from "./join.js";
 import type { Pairwise } from "./pairwise.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, distOwner, enqueue, initialSkdm, loadRoom, noteRetired, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { b64, distOwner, enqueue, holdPairwise, initialSkdm, loadRoom, noteRetired, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
 import { applyRotation, applyWelcome } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, type Effects, reason, roomHex, same } from "./room-engine-base.js";
@@ -64,6 +64,12 @@ export abstract class RoomInbox extends RoomLog {
     if (body.case === "welcome") {
       await this.onWelcome(t, fx, room, from, body.value);
       saveRoom(t, room);
+      return;
+    }
+    if (room.adminIdentityKey.length === 0 && (body.case === "senderKeyDistribution" || body.case === "roomSecretRotation")) {
+      // RM-31: mailbox order across senders is arbitrary; what a member sends us before the
+      // inviter's Welcome sets our roster waits for it (then RM-22 applies).
+      holdPairwise(t, room.roomId, from, toBinary(ContentSchema, content));
       return;
     }
     const member = room.members.find((m) => same(m.identityKey, from));
@@ -141,8 +147,16 @@ export abstract class RoomInbox extends RoomLog {
     for (const [key, value] of t.list(prefix)) {
       t.delete(key);
       const early = fromBinary(ContentSchema, value);
-      if (early.body.case !== "welcome") continue;
-      await this.onWelcome(t, fx, room, hexToBytes(key.slice(prefix.length)), early.body.value);
+      const from = hexToBytes(key.slice(prefix.length).split("/")[1] ?? "");
+      if (from.length !== 33) continue;
+      if (early.body.case === "welcome") {
+        await this.onWelcome(t, fx, room, from, early.body.value);
+        continue;
+      }
+      // RM-31: the room record is the caller's; replay through the same rules with it saved.
+      saveRoom(t, room);
+      await this.pairwiseContent(t, fx, from, early);
+      Object.assign(room, loadRoom(t, room.roomId)!);
     }
   }
 
@@ -178,7 +192,7 @@ export abstract class RoomInbox extends RoomLog {
       // RM-14 as amended: we do not wait for departure_seq (a member that was offline cannot
       // read the log with the old key any more); RM-23 binds the old epoch to the log.
       const before = room.epoch;
-      await this.step(t, fx, room, applyRotation(room, from, content.body.value));
+      await this.step(t, fx, room, applyRotation(room, this.self, from, content.body.value));
       if (room.epoch !== before) noteRetired(t, room.roomId, before, this.d.now());
     }
     // Drop kept rotations for epochs already passed.

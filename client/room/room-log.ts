@@ -17,7 +17,7 @@ import { createDistributionId, createSenderKeyDistributionMessage, groupDecrypt,
 import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
 import { accessKey, openRoomEnvelope, ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_HELD_WELCOMES, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, saveRoom, seqKey, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
+import { b64, deleteDistsOf, distOwner, enqueue, holdPairwise, loadRoom, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, saveRoom, seqKey, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
 import { boundsForWelcome, holdExpired, refuseEnvelope } from "./room-rules.js";
 import { applyLogEvent, type Effect, type Step } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
@@ -421,7 +421,7 @@ export abstract class RoomLog extends RoomEngineBase {
       }
       case "rotate-secret":
         // RM-13, RM-28: the admin rotates after every departure, also when it is left alone.
-        enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(e.departureSeq) });
+        enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(e.departureSeq), departureEpoch: e.departureEpoch });
         fx.outbox = true;
         return;
       case "depart":
@@ -432,12 +432,9 @@ export abstract class RoomLog extends RoomEngineBase {
       case "accept-welcome-key":
         await this.acceptWelcomeKeys(t, fx, room, e.from, e.welcome);
         return;
-      case "hold-welcome": {
-        const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
-        if (t.list(prefix).length >= MAX_HELD_WELCOMES) return;
-        t.put(`${prefix}${bytesToHex(e.from)}`, toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "welcome", value: e.welcome } })));
+      case "hold-welcome":
+        holdPairwise(t, room.roomId, e.from, toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "welcome", value: e.welcome } })));
         return;
-      }
       case "roster-set":
         await this.rosterSet(t, fx, room);
         return;

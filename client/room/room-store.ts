@@ -26,7 +26,10 @@ export const ROOM_KEYS = {
   outboxNext: "outbox-next",
   /** Our current distribution's first SKDM (RM-26): what we answer a Welcome with. */
   initialSkdm: "room-skdm/",
-  /** Welcomes that arrived before the inviter's (RM-25), kept until the roster is set. */
+  /**
+   * Pairwise content that arrived before our roster (RM-25, RM-31): Welcomes other than the
+   * inviter's, sender keys and rotations, kept in arrival order until the roster is set.
+   */
   heldWelcome: "room-welcome/",
   /** RM-29: message ids already shown per room and sender (receive-side de-duplication). */
   seenMessage: "room-seen-msg/",
@@ -36,8 +39,21 @@ export const ROOM_KEYS = {
   ownMessage: "room-own-msg/",
 } as const;
 
-/** RM-25: at most this many early Welcomes are kept per room (one per member, bounded). */
-export const MAX_HELD_WELCOMES = 256;
+/**
+ * RM-25, RM-31: at most this many pairwise messages are kept per room while joining (a Welcome,
+ * an SKDM and a rotation or two per member of a large room).
+ */
+export const MAX_HELD_WELCOMES = 1024;
+
+/** RM-25, RM-31: keeps pairwise `content` from `from` until our roster is set (arrival order). */
+export function holdPairwise(t: Txn, roomId: Uint8Array, from: Uint8Array, content: Uint8Array): void {
+  const prefix = `${ROOM_KEYS.heldWelcome}${bytesToHex(roomId)}/`;
+  const held = t.list(prefix);
+  if (held.length >= MAX_HELD_WELCOMES) return;
+  const last = held.at(-1)?.[0];
+  const n = last === undefined ? 0 : Number(last.slice(prefix.length).split("/")[0]) + 1;
+  t.put(`${prefix}${seqKey(n)}/${bytesToHex(from)}`, content);
+}
 
 /**
  * RM-29: message ids remembered per room for de-duplication. A retry of a post comes within
@@ -171,7 +187,7 @@ export function pruneRetiredSecrets(t: Txn, room: RoomRecord, nowMs: number, ret
 /** An outbox job: work with network side effects, persisted so it survives crashes. */
 export type OutboxJob =
   | { kind: "pairwise"; room: string; to: string; token: string; content: string }
-  | { kind: "rotate"; room: string; secret: string; departureSeq: string };
+  | { kind: "rotate"; room: string; secret: string; departureSeq: string; departureEpoch?: number };
 
 /** Appends a job to the outbox. */
 export function enqueue(t: Txn, job: OutboxJob): void {
