@@ -24,7 +24,7 @@ import { type Content, ContentSchema, ProfileSchema, RosterMemberSchema, RosterS
 import { RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex } from "../crypto/bytes.js";
 import { KeyPair } from "../crypto/curve.js";
-import { applyLogEvent, applyRotation, applyWelcome, type Effect, type Step } from "./room-core.js";
+import { applyLogEvent, applyLogPosition, applyRotation, applyWelcome, type Effect, type Step } from "./room-core.js";
 import { boundsForWelcome, closeEpoch, departedIn, refuseEnvelope } from "./room-rules.js";
 import { MAX_PENDING_PER_ROOM } from "./room-store.js";
 
@@ -357,6 +357,7 @@ class World {
     if (e.epoch > m.room!.epoch) return false;
     m.room!.lastSeq = e.seq;
     this.process(m, e);
+    if (!m.departed) this.run(m, m.room!, applyLogPosition(m.room!, m.key, e.seq));
     return true;
   }
 

@@ -14,7 +14,7 @@
  */
 import { clone, create } from "@bufbuild/protobuf";
 import { type Content, type RoomSecretRotation, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { type RoomEpochBound, RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex, constantTimeEqual, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
 import { isValidDisplayName } from "./join.js";
@@ -289,6 +289,34 @@ export function applyWelcome(room: RoomRecord, self: Uint8Array, from: Uint8Arra
   };
 }
 
+/**
+ * RM-31: applies the departures a rotation named (members still in the roster who joined before
+ * them) and undoes joins of the closed epoch accepted after its first departure (the admin,
+ * reading in order, refused them), as departures at the due seq.
+ */
+function settleDepartures(room: RoomRecord, self: Uint8Array, bound: RoomEpochBound, effects: Effect[]): void {
+  const due = bound.departuresDueSeq;
+  bound.departuresDueSeq = 0n;
+  for (const gone of bound.departedIdentityKeys) {
+    const m = room.members.find((x) => same(x.identityKey, gone));
+    if (m !== undefined && m.joinedSeq < due && !same(gone, self)) departure(room, self, gone, due, bound.epoch, effects);
+  }
+  if (bound.joinsUntilSeq > 0n && bound.closedAtSeq > 0n) {
+    for (const m of [...room.members]) {
+      if (m.joinedSeq > bound.joinsUntilSeq && m.joinedSeq <= bound.closedAtSeq && !same(m.identityKey, self)) departure(room, self, m.identityKey, due, bound.epoch, effects);
+    }
+  }
+}
+
+/** RM-31: after the stored event at `seq`: departures named by a rotation that are now due. */
+export function applyLogPosition(room: RoomRecord, self: Uint8Array, seq: bigint): Step {
+  if (!room.epochBounds.some((b) => b.departuresDueSeq > 0n && seq >= b.departuresDueSeq)) return unchanged(room);
+  const next = clone(RoomRecordSchema, room);
+  const effects: Effect[] = [];
+  for (const b of next.epochBounds) if (b.departuresDueSeq > 0n && seq >= b.departuresDueSeq) settleDepartures(next, self, b, effects);
+  return { room: next, effects: effects.filter((e) => e.type !== "rotate-secret") };
+}
+
 /** RM-13: the admin, or the successor if the admin left (lowest joined_seq among the others). */
 export function mayRotate(room: RoomRecord, from: Uint8Array): boolean {
   if (same(from, room.adminIdentityKey)) return true;
@@ -308,21 +336,15 @@ export function applyRotation(room: RoomRecord, self: Uint8Array, from: Uint8Arr
   if (!mayRotate(room, from) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) return unchanged(room, report(room, "rotation from a non-admin", from));
   const next = clone(RoomRecordSchema, room);
   const effects: Effect[] = [];
-  // RM-31: departures we could not read (no sender key of the departed member) still apply.
-  for (const gone of rot.departedIdentityKeys) {
-    const m = next.members.find((x) => same(x.identityKey, gone));
-    // Only a member that joined before the departure (a later join is someone coming back).
-    if (m !== undefined && m.joinedSeq < rot.departureSeq && !same(gone, self)) departure(next, self, gone, rot.departureSeq, room.epoch, effects);
-  }
   closeEpoch(next, room.epoch, rot.closedAtSeq, rot.departureSeq);
-  // RM-31: a join of the closed epoch after its first departure was refused by the admin (who
-  // read the departure first); if we accepted it because we could not read the departure, undo.
-  const bound = boundOf(next, room.epoch);
-  if (bound !== undefined && bound.joinsUntilSeq > 0n && bound.closedAtSeq > 0n) {
-    for (const m of [...next.members]) {
-      if (m.joinedSeq > bound.joinsUntilSeq && m.joinedSeq <= bound.closedAtSeq && !same(m.identityKey, self)) departure(next, self, m.identityKey, rot.departureSeq, room.epoch, effects);
-    }
+  // RM-31: departures we may be unable to read take effect when the log reaches departure_seq
+  // (now, if it already has), so the departed members' earlier posts are still read.
+  const bound = boundOf(next, room.epoch)!;
+  for (const gone of rot.departedIdentityKeys) {
+    if (gone.length === 33 && !bound.departedIdentityKeys.some((k) => same(k, gone))) bound.departedIdentityKeys.push(gone);
   }
+  bound.departuresDueSeq = rot.departureSeq;
+  if (room.lastSeq >= rot.departureSeq) settleDepartures(next, self, bound, effects);
   // RM-14: the old secret is kept only to read envelopes of its epoch up to closed_at_seq.
   next.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
   next.roomSecret = rot.roomSecret;

@@ -17,7 +17,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ContentSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
-import { type RoomMember, RoomEpochSecretSchema, RoomMemberSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { type RoomMember, RoomMemberSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { randomBytes, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey } from "../keys/address.js";

@@ -2,18 +2,16 @@
  * The mailbox side of the room engine (spec RM-08, RM-12, RM-14, RM-21, RM-22, API-14).
  * Part of the room engine (room-engine.ts).
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import type { MailboxEnvelope } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { type Content, ContentSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
-import { bytesToHex, hexToBytes } from "../crypto/bytes.js";
+import type { RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { hexToBytes } from "../crypto/bytes.js";
 import { isProtocolError } from "../errors.js";
 import { createSenderKeyDistributionMessage, processSenderKeyDistributionMessage } from "../sender-keys/group-cipher.js";
 import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName } from "./join.js";
-import type { Pairwise } from "./pairwise.js";
-import { ROOM_SECRET_LENGTH } from "./room-keys.js";
 import { b64, distOwner, enqueue, holdPairwise, initialSkdm, loadRoom, noteRetired, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
 import { applyRotation, applyWelcome } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";

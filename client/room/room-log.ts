@@ -1,27 +1,29 @@
 /**
- * Room log processing (spec RM-07..RM-19): what a member does with each event of a room's log.
+ * Room log processing (spec RM-07..RM-19, RM-23..RM-31): the driver's half of the room log —
+ * opening envelopes, verifying joins, decrypting or holding sender-key messages, de-duplicating
+ * — feeding room-core.ts's pure rules and performing their effects (`step`, `perform1`).
  * Part of the room engine (room-engine.ts).
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { RoomEvent } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RoomClosedReason } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { type Content, ContentSchema, ProfileSchema, type Roster, RosterMemberSchema, RosterSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
+import type { RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
-import { bytesToHex, randomBytes, utf8 } from "../crypto/bytes.js";
+import { bytesToHex, randomBytes } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/kdf.js";
 import { isProtocolError } from "../errors.js";
 import { addressFromSerializedIdentityKey } from "../keys/address.js";
 import { unpad } from "../padding.js";
 import { createDistributionId, createSenderKeyDistributionMessage, groupDecrypt, senderKeyMessageDistributionId } from "../sender-keys/group-cipher.js";
 import type { Txn } from "../store/state-store.js";
-import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
+import { verifyJoinAnnouncement } from "./join.js";
 import { accessKey, openRoomEnvelope, ROOM_SECRET_LENGTH } from "./room-keys.js";
 import { b64, deleteDistsOf, distOwner, enqueue, holdPairwise, loadRoom, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, saveRoom, seqKey, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
 import { boundsForWelcome, holdExpired, refuseEnvelope } from "./room-rules.js";
-import { applyLogEvent, type Effect, type Step } from "./room-core.js";
+import { applyLogEvent, applyLogPosition, type Effect, type Step } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
-import { addrOf, effects, type Effects, HISTORY_PAGE, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
+import { addrOf, type Effects, HISTORY_PAGE, MESSAGE_ID_LENGTH, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
 
 /**
  * Stored and ephemeral room events: strictly in `seq` order with `last_seq` committed with the
@@ -96,6 +98,8 @@ export abstract class RoomLog extends RoomEngineBase {
       }
       room.lastSeq = ev.seq;
       await this.processStored(t, fx, room, ev);
+      // RM-31: departures a rotation named take effect when the log reaches them.
+      if (!room.departed) await this.step(t, fx, room, applyLogPosition(room, this.self, ev.seq));
       saveRoom(t, room);
     });
     if (gap) await this.catchUp(roomId, ev.seq);
