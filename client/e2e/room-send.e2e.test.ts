@@ -59,7 +59,7 @@ describe("room send API", () => {
     await expect(alice!.client.sendText(roomId, "bad id", { messageId: "xyz" })).rejects.toThrow(TypeError);
   });
 
-  it("RM-30: a joiner whose PostToRoom answer is lost finds its join in the log and joins with the right joined_seq", async () => {
+  it("RM-33: a joiner whose PostToRoom answer is lost finds its join in the log and joins with the right joined_seq", async () => {
     let loseNext = false;
     const lossy: typeof fetch = async (input, init) => {
       const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;

@@ -1,5 +1,5 @@
 /**
- * Model test of the room rules (room-core.ts, spec/09-rooms.md RM-08..RM-30): fast-check
+ * Model test of the room rules (room-core.ts, spec/09-rooms.md RM-08..RM-34): fast-check
  * commands over five members (four honest, one malicious), an adversarial relay and the
  * members' mailboxes, all in memory. The pure rules run for real; what the driver would do with
  * cryptography is modelled: a member opens an envelope only with that epoch's secret and a
@@ -60,7 +60,7 @@ interface Member {
   keys: Map<string, Array<{ gen: number; start: number }>>;
   mailbox: Pair[];
   pending: Entry[];
-  /** Pairwise items kept until the roster is set, in arrival order (RM-25, RM-31). */
+  /** Pairwise items kept until the roster is set, in arrival order (RM-25, RM-34). */
   held: Pair[];
   kept: Map<number, Pair & { kind: "rotation" }>;
   shown: Array<{ sender: string; index: number; gen: number; seq: bigint; id: string }>;
@@ -325,7 +325,7 @@ class World {
   pairwise(m: Member, item: Pair): void {
     const r = m.room!;
     if (r.adminIdentityKey.length === 0 && item.kind !== "welcome") {
-      m.held.push(item); // RM-31: before our roster, kept
+      m.held.push(item); // RM-34: before our roster, kept
       return;
     }
     if (item.kind === "welcome") {
@@ -678,25 +678,25 @@ describe("room rules model (spec/09-rooms.md)", () => {
     w.checkCaughtUp();
   }
 
-  it("RM-31 regression: a joiner that cannot read the admin's leave drops it from the successor's rotation", () => {
+  it("RM-34 regression: a joiner that cannot read the admin's leave drops it from the successor's rotation", () => {
     replay([new JoinCmd(5, 1), new LeaveCmd(0)]);
   });
 
-  it("RM-31 regression: a rotation names every departure of the epoch it closes, not only the last", () => {
+  it("RM-34 regression: a rotation names every departure of the epoch it closes, not only the last", () => {
     replay([new JoinCmd(5, 0), new RemoveCmd(1), new LeaveCmd(2)]);
     replay([new JoinCmd(5, 0), new RemoveCmd(2), new RemoveCmd(1), new ForgeWelcomeCmd(0)]);
   });
 
-  it("RM-31 regression: a join accepted because the departure before it was unreadable is undone by the rotation", () => {
+  it("RM-34 regression: a join accepted because the departure before it was unreadable is undone by the rotation", () => {
     replay([new JoinCmd(6, 0), new RemoveCmd(1), new JoinCmd(5, 0)]);
   });
 
-  it("RM-24 RM-31 regression: a member who departed in an epoch never comes back through a join of that epoch", () => {
+  it("RM-24 RM-34 regression: a member who departed in an epoch never comes back through a join of that epoch", () => {
     replay([new JoinCmd(5, 1), new OldEpochJoinCmd(0), new LeaveCmd(4)]);
     replay([new JoinCmd(5, 1), new OldEpochJoinCmd(0), new RemoveCmd(4), new PostCmd(0)]);
   });
 
-  it("RM-31 regression: sender keys and rotations that reach a joiner before its roster wait for it", () => {
+  it("RM-34 regression: sender keys and rotations that reach a joiner before its roster wait for it", () => {
     replay([new JoinCmd(5, 1), new RemoveCmd(1), new ForgeWelcomeCmd(0)]);
   });
 

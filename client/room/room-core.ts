@@ -290,7 +290,7 @@ export function applyWelcome(room: RoomRecord, self: Uint8Array, from: Uint8Arra
 }
 
 /**
- * RM-31: applies the departures a rotation named (members still in the roster who joined before
+ * RM-34: applies the departures a rotation named (members still in the roster who joined before
  * them) and undoes joins of the closed epoch accepted after its first departure (the admin,
  * reading in order, refused them), as departures at the due seq.
  */
@@ -308,7 +308,7 @@ function settleDepartures(room: RoomRecord, self: Uint8Array, bound: RoomEpochBo
   }
 }
 
-/** RM-31: after the stored event at `seq`: departures named by a rotation that are now due. */
+/** RM-34: after the stored event at `seq`: departures named by a rotation that are now due. */
 export function applyLogPosition(room: RoomRecord, self: Uint8Array, seq: bigint): Step {
   if (!room.epochBounds.some((b) => b.departuresDueSeq > 0n && seq >= b.departuresDueSeq)) return unchanged(room);
   const next = clone(RoomRecordSchema, room);
@@ -337,7 +337,7 @@ export function applyRotation(room: RoomRecord, self: Uint8Array, from: Uint8Arr
   const next = clone(RoomRecordSchema, room);
   const effects: Effect[] = [];
   closeEpoch(next, room.epoch, rot.closedAtSeq, rot.departureSeq);
-  // RM-31: departures we may be unable to read take effect when the log reaches departure_seq
+  // RM-34: departures we may be unable to read take effect when the log reaches departure_seq
   // (now, if it already has), so the departed members' earlier posts are still read.
   const bound = boundOf(next, room.epoch)!;
   for (const gone of rot.departedIdentityKeys) {

@@ -119,12 +119,12 @@ export class RoomEngine extends RoomInbox {
     let posted: { seq: bigint };
     let before: bigint | undefined;
     try {
-      // RM-30: where the log ended before our join, to find the join if the answer is lost.
+      // RM-33: where the log ended before our join, to find the join if the answer is lost.
       before = (await this.d.clients.rooms.getRoomHistory({ roomId: inv.roomId, accessKey: key, afterSeq: 0n, limit: 1 })).latestSeq;
       posted = await this.d.clients.rooms.postToRoom({ roomId: inv.roomId, accessKey: key, envelope });
     } catch (e) {
       if (expired(e)) throw new TypeError("The invite has expired or the room no longer exists.");
-      // RM-30: the relay may have stored the join and its answer been lost. Never post a second
+      // RM-33: the relay may have stored the join and its answer been lost. Never post a second
       // join: find this one (its exact bytes) in the log after `before`.
       const found = before === undefined ? undefined : await this.findOwnPost(inv.roomId, key, before, envelope).catch(() => undefined);
       if (found === undefined) throw e;
@@ -154,7 +154,7 @@ export class RoomEngine extends RoomInbox {
     return roomHex(inv.roomId);
   }
 
-  /** RM-30: the seq of the envelope with exactly these bytes after `afterSeq`, if the log holds it. */
+  /** RM-33: the seq of the envelope with exactly these bytes after `afterSeq`, if the log holds it. */
   protected async findOwnPost(roomId: Uint8Array, key: Uint8Array, afterSeq: bigint, envelope: Uint8Array): Promise<bigint | undefined> {
     let cursor = afterSeq;
     for (;;) {
@@ -225,7 +225,7 @@ export class RoomEngine extends RoomInbox {
     // its latest seq now is where the old epoch closed.
     const head = await this.d.clients.rooms.getRoomHistory({ roomId: room.roomId, accessKey: accessKey(room.roomId, secret, epoch), afterSeq: room.lastSeq, limit: 1 });
     const closedAtSeq = head.latestSeq > departureSeq ? head.latestSeq : departureSeq;
-    // RM-31: the rotation names everyone who departed in the epoch it closes.
+    // RM-34: the rotation names everyone who departed in the epoch it closes.
     const departedIdentityKeys = departedIn(room, Math.min(departureEpoch ?? room.epoch, room.epoch), room.epoch);
     closeEpoch(room, room.epoch, closedAtSeq, departureSeq);
     retireSecret(t, room, this.d.now());

@@ -65,7 +65,7 @@ export abstract class RoomInbox extends RoomLog {
       return;
     }
     if (room.adminIdentityKey.length === 0 && (body.case === "senderKeyDistribution" || body.case === "roomSecretRotation")) {
-      // RM-31: mailbox order across senders is arbitrary; what a member sends us before the
+      // RM-34: mailbox order across senders is arbitrary; what a member sends us before the
       // inviter's Welcome sets our roster waits for it (then RM-22 applies).
       holdPairwise(t, room.roomId, from, toBinary(ContentSchema, content));
       return;
@@ -151,7 +151,7 @@ export abstract class RoomInbox extends RoomLog {
         await this.onWelcome(t, fx, room, from, early.body.value);
         continue;
       }
-      // RM-31: the room record is the caller's; replay through the same rules with it saved.
+      // RM-34: the room record is the caller's; replay through the same rules with it saved.
       saveRoom(t, room);
       await this.pairwiseContent(t, fx, from, early);
       Object.assign(room, loadRoom(t, room.roomId)!);

@@ -1,5 +1,5 @@
 /**
- * Room log processing (spec RM-07..RM-19, RM-23..RM-31): the driver's half of the room log —
+ * Room log processing (spec RM-07..RM-19, RM-23..RM-34): the driver's half of the room log —
  * opening envelopes, verifying joins, decrypting or holding sender-key messages, de-duplicating
  * — feeding room-core.ts's pure rules and performing their effects (`step`, `perform1`).
  * Part of the room engine (room-engine.ts).
@@ -98,7 +98,7 @@ export abstract class RoomLog extends RoomEngineBase {
       }
       room.lastSeq = ev.seq;
       await this.processStored(t, fx, room, ev);
-      // RM-31: departures a rotation named take effect when the log reaches them.
+      // RM-34: departures a rotation named take effect when the log reaches them.
       if (!room.departed) await this.step(t, fx, room, applyLogPosition(room, this.self, ev.seq));
       saveRoom(t, room);
     });

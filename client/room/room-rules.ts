@@ -59,7 +59,7 @@ export function refuseJoin(room: RoomRecord, epoch: number, seq: bigint, nonce: 
   if (closed !== undefined) return closed;
   const b = boundOf(room, epoch);
   if (b !== undefined && b.joinsUntilSeq > 0n && seq > b.joinsUntilSeq) return "join-after-departure";
-  // RM-31: a member that departed in this epoch (a rotation may tell us before the log does)
+  // RM-34: a member that departed in this epoch (a rotation may tell us before the log does)
   // never comes back through it.
   if (joiner !== undefined && b !== undefined && b.departedIdentityKeys.some((k) => k.length === joiner.length && constantTimeEqual(k, joiner))) return "join-after-departure";
   if (room.seenJoinNonces.some((n) => n.length === nonce.length && constantTimeEqual(n, nonce))) return "replayed-join";
@@ -67,7 +67,7 @@ export function refuseJoin(room: RoomRecord, epoch: number, seq: bigint, nonce: 
 }
 
 /**
- * RM-24, RM-31: a departure at `seq` in an envelope of `epoch` closes that epoch to joins (first
+ * RM-24, RM-34: a departure at `seq` in an envelope of `epoch` closes that epoch to joins (first
  * one wins) and is remembered so the rotation away from the epoch names every departed member.
  */
 export function noteDeparture(room: RoomRecord, epoch: number, seq: bigint, departed?: Uint8Array): void {
@@ -76,7 +76,7 @@ export function noteDeparture(room: RoomRecord, epoch: number, seq: bigint, depa
   if (departed !== undefined && !b.departedIdentityKeys.some((k) => k.length === departed.length && constantTimeEqual(k, departed))) b.departedIdentityKeys.push(departed);
 }
 
-/** RM-31: every member whose departure was processed in an envelope of epoch `from`..`to`. */
+/** RM-34: every member whose departure was processed in an envelope of epoch `from`..`to`. */
 export function departedIn(room: RoomRecord, from: number, to: number = from): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (const b of room.epochBounds) {

@@ -27,7 +27,7 @@ export const ROOM_KEYS = {
   /** Our current distribution's first SKDM (RM-26): what we answer a Welcome with. */
   initialSkdm: "room-skdm/",
   /**
-   * Pairwise content that arrived before our roster (RM-25, RM-31): Welcomes other than the
+   * Pairwise content that arrived before our roster (RM-25, RM-34): Welcomes other than the
    * inviter's, sender keys and rotations, kept in arrival order until the roster is set.
    */
   heldWelcome: "room-welcome/",
@@ -40,12 +40,12 @@ export const ROOM_KEYS = {
 } as const;
 
 /**
- * RM-25, RM-31: at most this many pairwise messages are kept per room while joining (a Welcome,
+ * RM-25, RM-34: at most this many pairwise messages are kept per room while joining (a Welcome,
  * an SKDM and a rotation or two per member of a large room).
  */
 export const MAX_HELD_WELCOMES = 1024;
 
-/** RM-25, RM-31: keeps pairwise `content` from `from` until our roster is set (arrival order). */
+/** RM-25, RM-34: keeps pairwise `content` from `from` until our roster is set (arrival order). */
 export function holdPairwise(t: Txn, roomId: Uint8Array, from: Uint8Array, content: Uint8Array): void {
   const prefix = `${ROOM_KEYS.heldWelcome}${bytesToHex(roomId)}/`;
   const held = t.list(prefix);

@@ -75,7 +75,8 @@ export type RoomRecord = Message<"securecomm.storage.v1.RoomRecord"> & {
   lastSeq: bigint;
 
   /**
-   * Our current sender-key distribution id in this room, 16 bytes.
+   * Our current sender-key distribution id in this room, 16 bytes. Every earlier one stays
+   * mapped to us in the distribution-id map, so our older posts are recognised (RM-32).
    *
    * @generated from field: bytes distribution_id = 9;
    */
@@ -161,7 +162,7 @@ export type RoomEpochBound = Message<"securecomm.storage.v1.RoomEpochBound"> & {
   closedAtSeq: bigint;
 
   /**
-   * Identity keys of the members whose departure was processed in this epoch (RM-31): the
+   * Identity keys of the members whose departure was processed in this epoch (RM-34): the
    * rotation away from it names them all.
    *
    * @generated from field: repeated bytes departed_identity_keys = 4;
@@ -170,7 +171,7 @@ export type RoomEpochBound = Message<"securecomm.storage.v1.RoomEpochBound"> & {
 
   /**
    * When a rotation named departures before the log reached them: the seq at which they take
-   * effect (its departure_seq), so the departed members' earlier posts are still read (RM-31).
+   * effect (its departure_seq), so the departed members' earlier posts are still read (RM-34).
    * 0 when none are due.
    *
    * @generated from field: uint64 departures_due_seq = 5;
