@@ -26,7 +26,7 @@ import type { Txn } from "../store/state-store.js";
 import { parseInviteLink } from "./invite.js";
 import { createJoinAnnouncement } from "./join.js";
 import { accessKey, accessKeyHash, ROOM_ID_LENGTH, ROOM_SECRET_LENGTH, sealRoomEnvelope } from "./room-keys.js";
-import { allRooms, b64, deleteRoomKeys, pruneRetiredSecrets, enqueue, loadRoom, type OutboxJob, newRoom, ROOM_KEYS, retireSecret, saveRoom, setDistOwner, setInitialSkdm, unb64 } from "./room-store.js";
+import { allRooms, b64, deleteRoomKeys, pruneRetiredSecrets, enqueue, loadRoom, type OutboxJob, newRoom, ROOM_KEYS, retireSecret, roomKey, saveRoom, setDistOwner, setInitialSkdm, unb64 } from "./room-store.js";
 import { closeEpoch, departedIn } from "./room-rules.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, type Effects, hexBytes, HISTORY_PAGE, roomHex, same } from "./room-engine-base.js";
@@ -146,7 +146,7 @@ export class RoomEngine extends RoomInbox {
         inviterIdentityKey: inv.inviterIdentityKey,
       });
       // Remember the inviter for the RM-03 check after the roster arrives.
-      t.put(`${ROOM_KEYS.rotation}${roomHex(inv.roomId)}/inviter`, inv.inviterIdentityKey);
+      t.put(roomKey.inviter(roomHex(inv.roomId)), inv.inviterIdentityKey);
       saveRoom(t, room);
       fx.events.push({ type: "rooms-changed" });
       fx.resubscribe = true;

@@ -12,7 +12,7 @@ import { isProtocolError } from "../errors.js";
 import { createSenderKeyDistributionMessage, processSenderKeyDistributionMessage } from "../sender-keys/group-cipher.js";
 import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName } from "./join.js";
-import { b64, distOwner, enqueue, holdPairwise, initialSkdm, loadRoom, noteRetired, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { b64, distOwner, enqueue, holdPairwise, initialSkdm, loadRoom, noteRetired, roomKey, saveRoom, setDistOwner } from "./room-store.js";
 import { applyRotation, applyWelcome } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, type Effects, reason, roomHex, same } from "./room-engine-base.js";
@@ -83,7 +83,7 @@ export abstract class RoomInbox extends RoomLog {
       case "roomSecretRotation": {
         const rot = body.value;
         // Keep it; apply every kept rotation that is now applicable (RM-14).
-        t.put(`${ROOM_KEYS.rotation}${hex}/${seqKey(rot.epoch)}`, new Uint8Array([...from, ...toBinary(ContentSchema, content)]));
+        t.put(roomKey.rotation(hex, rot.epoch), new Uint8Array([...from, ...toBinary(ContentSchema, content)]));
         await this.applyRotations(t, fx, room);
         saveRoom(t, room);
         return;
@@ -133,7 +133,7 @@ export abstract class RoomInbox extends RoomLog {
   /** RM-08, RM-25: our roster was just set: read the log, and let earlier Welcomes add their keys. */
   protected async rosterSet(t: Txn, fx: Effects, room: RoomRecord): Promise<void> {
     const hex = roomHex(room.roomId);
-    const inviterKey = `${ROOM_KEYS.rotation}${hex}/inviter`;
+    const inviterKey = roomKey.inviter(hex);
     const inviter = t.get(inviterKey);
     if (inviter !== undefined) {
       t.delete(inviterKey);
@@ -141,7 +141,7 @@ export abstract class RoomInbox extends RoomLog {
       if (!room.members.some((m) => same(m.identityKey, inviter))) fx.events.push({ type: "identity-changed", roomId: hex, member: addrOf(inviter) });
     }
     fx.catchUp.push(room.roomId);
-    const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
+    const prefix = roomKey.heldPrefix(hex);
     for (const [key, value] of t.list(prefix)) {
       t.delete(key);
       const early = fromBinary(ContentSchema, value);
@@ -180,7 +180,7 @@ export abstract class RoomInbox extends RoomLog {
   protected async applyRotations(t: Txn, fx: Effects, room: RoomRecord): Promise<void> {
     const hex = roomHex(room.roomId);
     for (;;) {
-      const key = `${ROOM_KEYS.rotation}${hex}/${seqKey(room.epoch + 1)}`;
+      const key = roomKey.rotation(hex, room.epoch + 1);
       const kept = t.get(key);
       if (kept === undefined) break;
       t.delete(key);
@@ -194,8 +194,8 @@ export abstract class RoomInbox extends RoomLog {
       if (room.epoch !== before) noteRetired(t, room.roomId, before, this.d.now());
     }
     // Drop kept rotations for epochs already passed.
-    for (const [k] of t.list(`${ROOM_KEYS.rotation}${hex}/0`)) {
-      const e = Number(k.slice(`${ROOM_KEYS.rotation}${hex}/`.length));
+    for (const [k] of t.list(`${roomKey.rotationPrefix(hex)}0`)) {
+      const e = Number(k.slice(roomKey.rotationPrefix(hex).length));
       if (e <= room.epoch) t.delete(k);
     }
   }

@@ -19,7 +19,7 @@ import { createDistributionId, createSenderKeyDistributionMessage, groupDecrypt,
 import type { Txn } from "../store/state-store.js";
 import { verifyJoinAnnouncement } from "./join.js";
 import { accessKey, openRoomEnvelope, ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, deleteDistsOf, distOwner, enqueue, holdPairwise, loadRoom, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, saveRoom, seqKey, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
+import { b64, deleteDistsOf, distOwner, enqueue, holdPairwise, loadRoom, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, roomKey, saveRoom, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
 import { boundsForWelcome, holdExpired, refuseEnvelope } from "./room-rules.js";
 import { applyLogEvent, applyLogPosition, type Effect, type Step } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
@@ -73,7 +73,7 @@ export abstract class RoomLog extends RoomEngineBase {
       saveRoom(t, room);
       // RM-19: tell the user, and mark the roster as possibly stale (membership changes may
       // have expired with the messages).
-      t.put(`${ROOM_KEYS.stale}${roomHex(roomId)}`, new Uint8Array([1]));
+      t.put(roomKey.stale(roomHex(roomId)), new Uint8Array([1]));
       fx.events.push({ type: "room-closed", roomId: roomHex(roomId), reason: "history-expired" }, { type: "rooms-changed" });
     });
   }
@@ -143,14 +143,14 @@ export abstract class RoomLog extends RoomEngineBase {
     if (same(dist, room.distributionId) || same(distOwner(t, room.roomId, dist) ?? new Uint8Array(0), this.self)) {
       // Our own post (RM-07): not decrypted; a leave/remove we posted takes effect now.
       const envHash = bytesToHex(sha256(ev.envelope));
-      const ownMsgKey = `${ROOM_KEYS.ownMessage}${hex}/${envHash}`;
+      const ownMsgKey = roomKey.ownMessage(hex, envHash);
       const ownMsg = t.get(ownMsgKey);
       if (ownMsg !== undefined) {
         // RM-29: the seq of our post, even if PostToRoom's answer never reached us.
         t.delete(ownMsgKey);
         setSentSeq(t, room.roomId, bytesToHex(ownMsg), ev.seq);
       }
-      const key = `${ROOM_KEYS.ownPost}${hex}/${envHash}`;
+      const key = roomKey.ownPost(hex, envHash);
       const target = t.get(key);
       if (target !== undefined) t.delete(key);
       await this.step(t, fx, room, applyLogEvent(room, this.self, { kind: "own", seq: ev.seq, epoch, ...(target === undefined ? {} : { departure: target }) }));
@@ -188,7 +188,7 @@ export abstract class RoomLog extends RoomEngineBase {
    * `expireHeld`).
    */
   protected keepPending(t: Txn, fx: Effects, room: RoomRecord, ev: RoomEvent): void {
-    const prefix = `${ROOM_KEYS.pending}${roomHex(room.roomId)}/`;
+    const prefix = roomKey.pendingPrefix(roomHex(room.roomId));
     const existing = t.list(prefix);
     if (existing.length >= MAX_PENDING_PER_ROOM) {
       t.delete(existing[0]![0]);
@@ -196,7 +196,7 @@ export abstract class RoomLog extends RoomEngineBase {
     }
     // The post time rides in the key so a recovered message shows when it was posted; the
     // hold time so it is given up after MAX_HOLD_MS.
-    t.put(`${prefix}${seqKey(ev.seq)}/${ev.postedAtMs}/${this.d.now()}`, ev.envelope);
+    t.put(roomKey.pending(roomHex(room.roomId), ev.seq, ev.postedAtMs, this.d.now()), ev.envelope);
   }
 
   /** RM-26: gives up held messages older than MAX_HOLD_MS, reporting each as lost. */
@@ -214,7 +214,7 @@ export abstract class RoomLog extends RoomEngineBase {
 
   /** Retries pending envelopes of a room after an SKDM arrived (RM-16). */
   protected async retryPending(roomId: Uint8Array): Promise<void> {
-    const prefix = `${ROOM_KEYS.pending}${roomHex(roomId)}/`;
+    const prefix = roomKey.pendingPrefix(roomHex(roomId));
     for (const [key, envelope] of this.d.state.list(prefix)) {
       await this.tx(async (t, fx) => {
         const room = loadRoom(t, roomId);
@@ -447,7 +447,7 @@ export abstract class RoomLog extends RoomEngineBase {
         fx.resubscribe = true;
         return;
       case "keep-rotation":
-        t.put(`${ROOM_KEYS.rotation}${hex}/${seqKey(e.rotation.epoch)}`, new Uint8Array([...e.from, ...toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "roomSecretRotation", value: e.rotation } }))]));
+        t.put(roomKey.rotation(hex, e.rotation.epoch), new Uint8Array([...e.from, ...toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "roomSecretRotation", value: e.rotation } }))]));
         return;
     }
   }

@@ -1,10 +1,13 @@
 /**
  * Where room state lives in the StateStore, and the small records around RoomRecord.
  *
- * Owns: the key layout of rooms (`room/<id hex>`), distribution-id maps (SK-10), pending
- * undecryptable envelopes (RM-16), pending rotations (RM-14), records of our own leave/remove
- * posts, and the outbox of pairwise sends and rotations (JSON jobs, no message plaintext).
- * Does not own: decisions (room-engine.ts).
+ * Owns: the whole key layout of room records (`ROOM_KEYS`, `roomKey`): rooms (`room/<id hex>`),
+ * distribution-id maps (SK-10), held envelopes (RM-16, RM-26), kept rotations (RM-14), our own
+ * posts (RM-07, RM-29), message ids seen (RM-29), pairwise content kept while joining (RM-25,
+ * RM-34), our first SKDM (RM-26), retired secrets (RM-14), the stale flag (RM-19), and the
+ * outbox of pairwise sends and rotations (JSON jobs, no message plaintext). Sender-key records
+ * are under `sender-key/` (sender-key-kv.ts).
+ * Does not own: decisions (room-core.ts, room-rules.ts), I/O (the engine).
  */
 
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
@@ -99,6 +102,31 @@ export function initialSkdm(t: Pick<Txn, "get">, roomId: Uint8Array): Uint8Array
 export function setInitialSkdm(t: Txn, roomId: Uint8Array, skdm: Uint8Array): void {
   t.put(`${ROOM_KEYS.initialSkdm}${bytesToHex(roomId)}/current`, skdm);
 }
+
+/**
+ * Every key of one room's records: the only place that spells them (room hex = 32 hex digits).
+ * Sender keys live under `sender-key/<room hex>/…` (sender-key-kv.ts, SENDER_KEY_PREFIX).
+ */
+export const roomKey = {
+  /** RM-19: the roster may be stale. */
+  stale: (roomHex: string) => `${ROOM_KEYS.stale}${roomHex}`,
+  /** RM-07: our leave/remove post by envelope hash → the member it names. */
+  ownPost: (roomHex: string, envHash: string) => `${ROOM_KEYS.ownPost}${roomHex}/${envHash}`,
+  /** RM-29: our post by envelope hash → its message id. */
+  ownMessage: (roomHex: string, envHash: string) => `${ROOM_KEYS.ownMessage}${roomHex}/${envHash}`,
+  /** RM-14: a kept rotation to `epoch` (sender key ‖ Content). */
+  rotation: (roomHex: string, epoch: number) => `${ROOM_KEYS.rotation}${roomHex}/${seqKey(epoch)}`,
+  /** Prefix of kept rotations (their keys are `rotationPrefix` + 20-digit epoch). */
+  rotationPrefix: (roomHex: string) => `${ROOM_KEYS.rotation}${roomHex}/`,
+  /** RM-03: the inviter, for records made before RM-25 kept it in the room record. */
+  inviter: (roomHex: string) => `${ROOM_KEYS.rotation}${roomHex}/inviter`,
+  /** RM-16, RM-26: prefix of held envelopes (`<seq>/<posted ms>/<held at ms>`). */
+  pendingPrefix: (roomHex: string) => `${ROOM_KEYS.pending}${roomHex}/`,
+  /** RM-16, RM-26: a held envelope. */
+  pending: (roomHex: string, seq: bigint, postedAtMs: bigint, heldAtMs: number) => `${ROOM_KEYS.pending}${roomHex}/${seqKey(seq)}/${postedAtMs}/${heldAtMs}`,
+  /** RM-25, RM-34: prefix of pairwise content kept while joining. */
+  heldPrefix: (roomHex: string) => `${ROOM_KEYS.heldWelcome}${roomHex}/`,
+} as const;
 
 /** RM-16: keep at least 500 undecryptable envelopes per room. */
 export const MAX_PENDING_PER_ROOM = 500;
