@@ -64,6 +64,8 @@ export interface Relay {
   readonly serviceNames: readonly string[];
   /** Prometheus text exposition of the relay's metrics (no identifiers). */
   renderMetrics(): string;
+  /** Counts a connection-guard event from the server (a fixed reason, never an address). */
+  recordConnectionEvent(event: string): void;
   readonly logger: Logger;
   /** The resolved limits. */
   readonly limits: Readonly<RelayLimitsConfig>;
@@ -165,6 +167,7 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     },
     serviceNames: SERVICES.map((s) => s.typeName),
     renderMetrics: () => metrics.registry.render(),
+    recordConnectionEvent: (event) => metrics.connectionEvents.inc({ event }),
     logger,
     limits,
     sweep,
