@@ -14,6 +14,8 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: n
 export interface RateLimiter {
   /** Takes one token for `key` at `nowMs`. */
   take(key: string, nowMs: number): RateDecision;
+  /** Whether `take` would allow `key` at `nowMs`, without taking a token or tracking the key. */
+  peek(key: string, nowMs: number): RateDecision;
   /** Number of keys currently tracked (for tests of the memory bound). */
   readonly size: number;
 }
@@ -27,13 +29,14 @@ interface Bucket {
 }
 
 /**
- * Creates a limiter allowing `perMinute` events per key per minute, with bursts up to
- * `perMinute` (spec/10-relay-api.md, "Rate limits").
+ * Creates a limiter allowing `perWindow` events per key per `windowMs` (a minute unless
+ * given), with bursts up to `perWindow` (spec/10-relay-api.md, "Rate limits").
  */
-export function createRateLimiter(perMinute: number, maxKeys: number = MAX_TRACKED_KEYS): RateLimiter {
-  if (!(Number.isSafeInteger(perMinute) && perMinute > 0)) throw new RangeError("perMinute must be a positive integer");
-  const capacity = perMinute;
-  const refillPerMs = perMinute / 60_000;
+export function createRateLimiter(perWindow: number, maxKeys: number = MAX_TRACKED_KEYS, windowMs = 60_000): RateLimiter {
+  if (!(Number.isSafeInteger(perWindow) && perWindow > 0)) throw new RangeError("perWindow must be a positive integer");
+  if (!(Number.isSafeInteger(windowMs) && windowMs > 0)) throw new RangeError("windowMs must be a positive integer");
+  const capacity = perWindow;
+  const refillPerMs = perWindow / windowMs;
   const buckets = new Map<string, Bucket>();
 
   const refill = (b: Bucket, nowMs: number): void => {
@@ -72,6 +75,13 @@ export function createRateLimiter(perMinute: number, maxKeys: number = MAX_TRACK
         return { allowed: true };
       }
       return { allowed: false, retryAfterMs: Math.max(1, Math.ceil((1 - b.tokens) / refillPerMs)) };
+    },
+    peek(key, nowMs) {
+      const b = buckets.get(key);
+      if (!b) return { allowed: true };
+      const tokens = Math.min(capacity, b.tokens + Math.max(0, nowMs - b.updatedMs) * refillPerMs);
+      if (tokens >= 1) return { allowed: true };
+      return { allowed: false, retryAfterMs: Math.max(1, Math.ceil((1 - tokens) / refillPerMs)) };
     },
     get size() {
       return buckets.size;

@@ -25,6 +25,10 @@ export interface RelayRateLimiters {
   proofs: RateLimiter;
   senderCertificates: RateLimiter;
   bundleFetches: RateLimiter;
+  /** One-time prekey handouts per target account per hour (API-29). */
+  oneTimePreKeyHandouts: RateLimiter;
+  /** PreKeysLow notices per account: at most one a minute (API-29). */
+  preKeysLowNotices: RateLimiter;
   roomCreations: RateLimiter;
   roomPosts: RateLimiter;
   mailboxSends: RateLimiter;

@@ -129,6 +129,8 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
       proofs: createRateLimiter(limits.maxProofsPerMinute),
       senderCertificates: createRateLimiter(limits.maxSenderCertificatesPerMinute),
       bundleFetches: createRateLimiter(limits.maxBundleFetchesPerMinute),
+      oneTimePreKeyHandouts: createRateLimiter(limits.maxOneTimePreKeyHandoutsPerHour, undefined, 60 * 60 * 1000),
+      preKeysLowNotices: createRateLimiter(1),
       roomCreations: createRateLimiter(limits.maxRoomsCreatedPerMinute),
       roomPosts: createRateLimiter(limits.maxRoomPostsPerMinute),
       mailboxSends: createRateLimiter(limits.maxSendsPerMailboxPerMinute),

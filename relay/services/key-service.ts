@@ -50,8 +50,9 @@ function noDuplicateIds(ids: readonly number[]): void {
   if (new Set(ids).size !== ids.length) throw relayError("DUPLICATE_PREKEY_ID");
 }
 
-function countsMessage(c: PreKeyCountsRecord, refillThreshold: number): PreKeyCounts {
+function countsMessage(c: PreKeyCountsRecord, refillThreshold: number, handoutLimited: boolean): PreKeyCounts {
   return create(PreKeyCountsSchema, {
+    handoutLimited,
     oneTimePreKeys: c.oneTimePreKeys,
     kyberPreKeys: c.kyberPreKeys,
     hasSignedPreKey: c.signedPreKeyId !== undefined,
@@ -63,6 +64,12 @@ function countsMessage(c: PreKeyCountsRecord, refillThreshold: number): PreKeyCo
 
 /** The KeyService implementation (spec/10-relay-api.md API-06..API-09). */
 export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyService> {
+  /** Whether the account's one-time handout budget is spent right now (API-29). */
+  const handoutLimited = (address: Uint8Array): boolean => !rc.rateLimiters.oneTimePreKeyHandouts.peek(keyOf(address), rc.now()).allowed;
+  /** Tells the owner's streams to refill, at most once a minute (API-29). */
+  const noticeLow = (address: Uint8Array, limited: boolean): void => {
+    if (rc.rateLimiters.preKeysLowNotices.take(keyOf(address), rc.now()).allowed) rc.hub.notifyPreKeysLow(address, limited);
+  };
   return {
     uploadPreKeys: unary(rc, async (req, ctx) => {
       const address = await authenticate(ctx.requestHeader, rc.store, rc.now());
@@ -94,7 +101,7 @@ export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyServic
       }
       try {
         const counts = await rc.store.storePreKeys(address, upload, rc.limits.maxStoredPreKeysPerKind);
-        return create(UploadPreKeysResponseSchema, { counts: countsMessage(counts, rc.limits.preKeyRefillThreshold) });
+        return create(UploadPreKeysResponseSchema, { counts: countsMessage(counts, rc.limits.preKeyRefillThreshold, handoutLimited(address)) });
       } catch (err) {
         if (err instanceof PreKeyCapacityError) throw relayError("PREKEY_STORE_FULL");
         throw err;
@@ -104,7 +111,7 @@ export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyServic
     getPreKeyCounts: unary(rc, async (_req, ctx) => {
       const address = await authenticate(ctx.requestHeader, rc.store, rc.now());
       const counts = await rc.store.getPreKeyCounts(address);
-      return create(GetPreKeyCountsResponseSchema, { counts: countsMessage(counts, rc.limits.preKeyRefillThreshold) });
+      return create(GetPreKeyCountsResponseSchema, { counts: countsMessage(counts, rc.limits.preKeyRefillThreshold, handoutLimited(address)) });
     }),
 
     fetchPreKeyBundle: unary(rc, async (req, ctx) => {
@@ -113,10 +120,22 @@ export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyServic
       requireLength(req.address, ADDRESS_BYTES, "BAD_ADDRESS");
       const decision = rc.rateLimiters.bundleFetches.take(`${keyOf(requester)}:${keyOf(req.address)}`, now);
       if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
-      const bundle = await rc.store.takePreKeyBundle(req.address);
+      // API-29: one-time prekeys of one target are handed out at a bounded rate across all
+      // requesters; past it the bundle falls back to the last-resort Kyber key, no one-time EC.
+      const budget = rc.rateLimiters.oneTimePreKeyHandouts.take(keyOf(req.address), now);
+      const bundle = await rc.store.takePreKeyBundle(req.address, budget.allowed);
       if (!bundle) return create(FetchPreKeyBundleResponseSchema, { result: { case: "notRegistered", value: {} } });
       if (bundle.oneTimePreKey) rc.metrics.preKeysHandedOut.inc({ kind: "ec" });
       rc.metrics.preKeysHandedOut.inc({ kind: bundle.kyberPreKeyIsLastResort ? "kyber_last_resort" : "kyber" });
+      if (!budget.allowed) {
+        rc.metrics.preKeyHandoutsLimited.inc();
+        noticeLow(req.address, true);
+      } else if (!bundle.oneTimePreKey || bundle.kyberPreKeyIsLastResort) {
+        noticeLow(req.address, false);
+      } else {
+        const left = await rc.store.getPreKeyCounts(req.address);
+        if (Math.min(left.oneTimePreKeys, left.kyberPreKeys) < rc.limits.preKeyRefillThreshold) noticeLow(req.address, false);
+      }
       return create(FetchPreKeyBundleResponseSchema, {
         result: {
           case: "bundle",

@@ -144,9 +144,11 @@ export interface RelayStore {
    * Takes a bundle atomically: one one-time EC prekey and one one-time Kyber prekey (or the
    * last-resort Kyber prekey when none remain) are removed and returned. Each one-time key is
    * returned by at most one call, even under concurrency. Undefined when the account does not
-   * exist or has no signed prekey or no Kyber prekey at all.
+   * exist or has no signed prekey or no Kyber prekey at all. With `oneTime` false (the
+   * target's handout budget is spent, API-29) no one-time EC prekey is taken and the
+   * last-resort Kyber prekey is returned; a one-time Kyber prekey only if there is no last-resort one.
    */
-  takePreKeyBundle(address: Uint8Array): Promise<BundleRecord | undefined>;
+  takePreKeyBundle(address: Uint8Array, oneTime?: boolean): Promise<BundleRecord | undefined>;
 
   /**
    * Appends an envelope to a mailbox unless it holds `maxEnvelopes` already or the account

@@ -201,15 +201,15 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     return after;
   });
 
-  const takeBundleTx = db.transaction((address: Uint8Array): BundleRecord | undefined => {
+  const takeBundleTx = db.transaction((address: Uint8Array, takeOneTime: boolean): BundleRecord | undefined => {
     const account = s.getAccount.get(address) as Row | undefined;
     if (!account) return undefined;
     const signed = s.getSigned.get(address) as Row | undefined;
     if (!signed) return undefined;
     const lastResort = s.getLastResort.get(address) as Row | undefined;
-    const kyber = s.takeKyber.get(address) as Row | undefined;
+    const kyber = takeOneTime || !lastResort ? (s.takeKyber.get(address) as Row | undefined) : undefined;
     if (!kyber && !lastResort) return undefined;
-    const oneTime = s.takeOneTime.get(address, address) as Row | undefined;
+    const oneTime = takeOneTime ? (s.takeOneTime.get(address, address) as Row | undefined) : undefined;
     const kyberRow = (kyber ?? lastResort) as Row;
     return {
       identityKey: bytes(account.identity_key),
@@ -287,7 +287,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
       }),
     storePreKeys: (address, upload, maxPerKind) => now(() => storePreKeysTx.immediate(address, upload, maxPerKind)),
     getPreKeyCounts: (address) => now(() => counts(address)),
-    takePreKeyBundle: (address) => now(() => takeBundleTx.immediate(address)),
+    takePreKeyBundle: (address, oneTime = true) => now(() => takeBundleTx.immediate(address, oneTime)),
     enqueueMailbox: (address, envelope, nowMs, maxEnvelopes) =>
       submit((): EnqueueResult => {
         if (!s.accountExists.get(address)) return { ok: false, reason: "no_recipient" };
