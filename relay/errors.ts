@@ -7,6 +7,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema, RetryInfoSchema } from "../gen/securecomm/relay/v1/errors_pb.js";
+import { StoreUnavailableError } from "./store/relay-store.js";
 
 /** Each reason with its Connect code and fixed message. */
 export const RELAY_ERRORS = {
@@ -54,6 +55,7 @@ export const RELAY_ERRORS = {
   STORAGE_FULL: [Code.ResourceExhausted, "The relay's storage quota is reached; retry later."],
   // unavailable / internal
   SHUTTING_DOWN: [Code.Unavailable, "The relay is shutting down; retry later."],
+  DATABASE_UNAVAILABLE: [Code.Unavailable, "The relay's database is unreachable; retry later."],
   INTERNAL: [Code.Internal, "The relay failed to process the request."],
 } as const satisfies Record<string, readonly [Code, string]>;
 
@@ -67,6 +69,7 @@ const RETRYABLE: ReadonlySet<RelayErrorReason> = new Set([
   "SLOW_CONSUMER",
   "TOO_MANY_STREAMS",
   "SHUTTING_DOWN",
+  "DATABASE_UNAVAILABLE",
   "PREKEY_STORE_FULL",
   "ROOM_FULL",
   "STORAGE_FULL",
@@ -103,9 +106,11 @@ export function retryAfterMs(err: unknown): number | undefined {
 
 /**
  * Converts anything thrown inside a handler into a ConnectError safe to return: relay errors
- * pass through, anything else becomes INTERNAL with no detail of the cause.
+ * pass through, an unreachable database becomes DATABASE_UNAVAILABLE (`unavailable`: retry),
+ * anything else becomes INTERNAL with no detail of the cause.
  */
 export function toRelayError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
+  if (err instanceof StoreUnavailableError) return relayError("DATABASE_UNAVAILABLE");
   return relayError("INTERNAL");
 }

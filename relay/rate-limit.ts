@@ -1,5 +1,7 @@
 /**
- * Rate limiting for the relay: token buckets keyed by opaque strings, in memory.
+ * Rate limiting for the relay: token buckets keyed by opaque strings, in memory. The SQLite
+ * store keeps its buckets here (one process owns the file); the PostgreSQL store keeps the same
+ * arithmetic in a table every process shares (relay/store/postgres-store.ts).
  *
  * Owns: the bucket arithmetic and the bound on memory (idle full buckets are pruned). Keys are
  * derived from account addresses, room ids or key hashes; they never leave this module and are
@@ -7,15 +9,14 @@
  * relay/limits.ts).
  */
 
-/** The outcome of {@link RateLimiter.take}: allowed, or the wait before the next token. */
-export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
+import type { RateDecision } from "./store/relay-store.js";
+
+export type { RateDecision } from "./store/relay-store.js";
 
 /** A token-bucket rate limiter. */
 export interface RateLimiter {
   /** Takes one token for `key` at `nowMs`. */
   take(key: string, nowMs: number): RateDecision;
-  /** Whether `take` would allow `key` at `nowMs`, without taking a token or tracking the key. */
-  peek(key: string, nowMs: number): RateDecision;
   /** Number of keys currently tracked (for tests of the memory bound). */
   readonly size: number;
 }
@@ -75,13 +76,6 @@ export function createRateLimiter(perWindow: number, maxKeys: number = MAX_TRACK
         return { allowed: true };
       }
       return { allowed: false, retryAfterMs: Math.max(1, Math.ceil((1 - b.tokens) / refillPerMs)) };
-    },
-    peek(key, nowMs) {
-      const b = buckets.get(key);
-      if (!b) return { allowed: true };
-      const tokens = Math.min(capacity, b.tokens + Math.max(0, nowMs - b.updatedMs) * refillPerMs);
-      if (tokens >= 1) return { allowed: true };
-      return { allowed: false, retryAfterMs: Math.max(1, Math.ceil((1 - tokens) / refillPerMs)) };
     },
     get size() {
       return buckets.size;

@@ -14,30 +14,59 @@ import type { Hub } from "../hub/hub.js";
 import type { RelayLimitsConfig } from "../limits.js";
 import type { Logger } from "../observability/log.js";
 import type { RelayMetrics } from "../observability/relay-metrics.js";
-import type { RateLimiter } from "../rate-limit.js";
-import type { RelayStore } from "../store/relay-store.js";
+import type { LiveFeed } from "../hub/live-feed.js";
+import type { RateDecision, RelayStore } from "../store/relay-store.js";
+
+const HOUR_MS = 60 * 60 * 1000;
 import type { RelayCrypto } from "../trust/relay-crypto.js";
 import type { TrustMaterial } from "../trust/trust-root.js";
 
+/** One limited action's buckets, kept by the store (shared by every process on its database). */
+export interface SharedRateLimiter {
+  /** Takes one token for `key` (opaque, derived from ids, never logged) at `nowMs`. */
+  take(key: string, nowMs: number): Promise<RateDecision>;
+}
+
 /** The rate limiters the services use, one per limited action. */
 export interface RelayRateLimiters {
-  challenges: RateLimiter;
-  proofs: RateLimiter;
-  senderCertificates: RateLimiter;
-  bundleFetches: RateLimiter;
-  /** One-time prekey handouts per target account per hour (API-29). */
-  oneTimePreKeyHandouts: RateLimiter;
+  challenges: SharedRateLimiter;
+  proofs: SharedRateLimiter;
+  senderCertificates: SharedRateLimiter;
+  bundleFetches: SharedRateLimiter;
+  /** One-time prekey handouts per target account per hour, across requesters (API-29). */
+  oneTimePreKeyHandouts: SharedRateLimiter;
   /** PreKeysLow notices per account: at most one a minute (API-29). */
-  preKeysLowNotices: RateLimiter;
-  roomCreations: RateLimiter;
-  roomPosts: RateLimiter;
-  mailboxSends: RateLimiter;
+  preKeysLowNotices: SharedRateLimiter;
+  roomCreations: SharedRateLimiter;
+  roomPosts: SharedRateLimiter;
+  mailboxSends: SharedRateLimiter;
+}
+
+/** The limiters of `limits`, each a bucket family in `store`. */
+export function storeRateLimiters(store: RelayStore, limits: RelayLimitsConfig): RelayRateLimiters {
+  const of = (bucket: string, perWindow: number, windowMs?: number): SharedRateLimiter => ({
+    take: (key, nowMs) => store.takeRateToken(bucket, key, perWindow, nowMs, windowMs),
+  });
+  return {
+    challenges: of("challenges", limits.maxChallengesPerMinute),
+    proofs: of("proofs", limits.maxProofsPerMinute),
+    senderCertificates: of("sender_certificates", limits.maxSenderCertificatesPerMinute),
+    bundleFetches: of("bundle_fetches", limits.maxBundleFetchesPerMinute),
+    oneTimePreKeyHandouts: of("one_time_prekey_handouts", limits.maxOneTimePreKeyHandoutsPerHour, HOUR_MS),
+    preKeysLowNotices: of("prekeys_low_notices", 1),
+    roomCreations: of("room_creations", limits.maxRoomsCreatedPerMinute),
+    roomPosts: of("room_posts", limits.maxRoomPostsPerMinute),
+    mailboxSends: of("mailbox_sends", limits.maxSendsPerMailboxPerMinute),
+  };
 }
 
 /** Everything a handler needs. */
 export interface RelayContext {
   readonly store: RelayStore;
+  /** This process's streams. */
   readonly hub: Hub;
+  /** Announces events to every process's streams (relay/hub/live-feed.ts). */
+  readonly feed: LiveFeed;
   readonly limits: RelayLimitsConfig;
   readonly crypto: RelayCrypto;
   readonly trust: TrustMaterial;

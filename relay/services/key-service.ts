@@ -33,6 +33,9 @@ import {
   SIGNATURE_BYTES,
 } from "./validate.js";
 
+/** Targets remembered as handout-limited per process (API-29): bounds that memory. */
+const MAX_LIMITED_TARGETS_TRACKED = 10_000;
+
 /** Device id served in bundles: one device per account in this version (keys.proto). */
 export const DEVICE_ID = 1;
 
@@ -64,11 +67,23 @@ function countsMessage(c: PreKeyCountsRecord, refillThreshold: number, handoutLi
 
 /** The KeyService implementation (spec/10-relay-api.md API-06..API-09). */
 export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyService> {
-  /** Whether the account's one-time handout budget is spent right now (API-29). */
-  const handoutLimited = (address: Uint8Array): boolean => !rc.rateLimiters.oneTimePreKeyHandouts.peek(keyOf(address), rc.now()).allowed;
-  /** Tells the owner's streams to refill, at most once a minute (API-29). */
-  const noticeLow = (address: Uint8Array, limited: boolean): void => {
-    if (rc.rateLimiters.preKeysLowNotices.take(keyOf(address), rc.now()).allowed) rc.hub.notifyPreKeysLow(address, limited);
+  // Targets whose handout budget this process found spent, with when it refills a token
+  // (API-29). Process-local and bounded: it only feeds PreKeyCounts.handout_limited.
+  const limitedUntil = new Map<string, number>();
+  const markLimited = (address: Uint8Array, untilMs: number): void => {
+    const k = keyOf(address);
+    limitedUntil.delete(k);
+    limitedUntil.set(k, untilMs);
+    if (limitedUntil.size > MAX_LIMITED_TARGETS_TRACKED) {
+      const oldest = limitedUntil.keys().next();
+      if (!oldest.done) limitedUntil.delete(oldest.value);
+    }
+  };
+  /** Whether the account's one-time handout budget was found spent and has not refilled yet. */
+  const handoutLimited = (address: Uint8Array): boolean => (limitedUntil.get(keyOf(address)) ?? 0) > rc.now();
+  /** Tells the owner's streams on this process to refill, at most once a minute (API-29). */
+  const noticeLow = async (address: Uint8Array, limited: boolean): Promise<void> => {
+    if ((await rc.rateLimiters.preKeysLowNotices.take(keyOf(address), rc.now())).allowed) rc.hub.notifyPreKeysLow(address, limited);
   };
   return {
     uploadPreKeys: unary(rc, async (req, ctx) => {
@@ -118,23 +133,24 @@ export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyServic
       const now = rc.now();
       const requester = await authenticate(ctx.requestHeader, rc.store, now);
       requireLength(req.address, ADDRESS_BYTES, "BAD_ADDRESS");
-      const decision = rc.rateLimiters.bundleFetches.take(`${keyOf(requester)}:${keyOf(req.address)}`, now);
+      const decision = await rc.rateLimiters.bundleFetches.take(`${keyOf(requester)}:${keyOf(req.address)}`, now);
       if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
       // API-29: one-time prekeys of one target are handed out at a bounded rate across all
       // requesters; past it the bundle falls back to the last-resort Kyber key, no one-time EC.
-      const budget = rc.rateLimiters.oneTimePreKeyHandouts.take(keyOf(req.address), now);
+      const budget = await rc.rateLimiters.oneTimePreKeyHandouts.take(keyOf(req.address), now);
       const bundle = await rc.store.takePreKeyBundle(req.address, budget.allowed);
       if (!bundle) return create(FetchPreKeyBundleResponseSchema, { result: { case: "notRegistered", value: {} } });
       if (bundle.oneTimePreKey) rc.metrics.preKeysHandedOut.inc({ kind: "ec" });
       rc.metrics.preKeysHandedOut.inc({ kind: bundle.kyberPreKeyIsLastResort ? "kyber_last_resort" : "kyber" });
       if (!budget.allowed) {
         rc.metrics.preKeyHandoutsLimited.inc();
-        noticeLow(req.address, true);
+        markLimited(req.address, now + budget.retryAfterMs);
+        await noticeLow(req.address, true);
       } else if (!bundle.oneTimePreKey || bundle.kyberPreKeyIsLastResort) {
-        noticeLow(req.address, false);
+        await noticeLow(req.address, false);
       } else {
         const left = await rc.store.getPreKeyCounts(req.address);
-        if (Math.min(left.oneTimePreKeys, left.kyberPreKeys) < rc.limits.preKeyRefillThreshold) noticeLow(req.address, false);
+        if (Math.min(left.oneTimePreKeys, left.kyberPreKeys) < rc.limits.preKeyRefillThreshold) await noticeLow(req.address, false);
       }
       return create(FetchPreKeyBundleResponseSchema, {
         result: {
