@@ -244,6 +244,15 @@ export function coarseTime(ms: number, granularityMs: number): number {
 }
 
 /**
+ * An expiry `lifetimeMs` after `nowMs`, floored like every stored time (SC-17) but never by more
+ * than half the lifetime, so a short configured lifetime still leaves a usable token.
+ */
+export function coarseExpiry(nowMs: number, lifetimeMs: number, granularityMs: number): number {
+  const g = Math.max(1, Math.min(granularityMs, Math.floor(lifetimeMs / 2)));
+  return coarseTime(nowMs + lifetimeMs, g);
+}
+
+/**
  * Merges overrides onto the defaults and checks every value is a positive safe integer.
  * Throws RangeError on a bad value (misconfiguration, not client input).
  */

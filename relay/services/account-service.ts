@@ -18,6 +18,7 @@ import {
 } from "../../gen/securecomm/relay/v1/account_pb.js";
 import { authenticate, randomSecret, sha256, SECRET_BYTES } from "../auth.js";
 import { relayError } from "../errors.js";
+import { coarseExpiry, coarseTime } from "../limits.js";
 import { keyOf } from "../hub/subscription.js";
 import { verifyWork, WORK_NONCE_BYTES } from "./account-work.js";
 import { unary, type RelayContext } from "./context.js";
@@ -79,10 +80,11 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
         address,
         identityKey: req.identityKey,
         registrationId: req.registrationId,
-        createdAtMs: now,
+        // SC-17: stored times are coarse, so they cannot tie this account to a room or a post.
+        createdAtMs: coarseTime(now, rc.limits.storedTimeGranularityMs),
       });
       const token = randomSecret();
-      const expiresAtMs = now + rc.limits.tokenLifetimeMs;
+      const expiresAtMs = coarseExpiry(now, rc.limits.tokenLifetimeMs, rc.limits.storedTimeGranularityMs);
       await rc.store.putToken(sha256(token), address, expiresAtMs);
       if (created) rc.logger.debug("account created");
       return create(ProveIdentityResponseSchema, { address, token, expiresAtMs: BigInt(expiresAtMs), created });
