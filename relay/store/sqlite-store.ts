@@ -1,7 +1,9 @@
 /**
  * The SQLite implementation of {@link RelayStore} on better-sqlite3.
  *
- * Owns: the database file `<dataDir>/relay.sqlite3` (WAL, `synchronous = FULL` so that a
+ * Owns: the database file `<dataDir>/relay.sqlite3` (WAL, `secure_delete` with a truncating
+ * checkpoint soon after every deletion so deleted rows leave no bytes in the files, SC-18;
+ * `synchronous = FULL` so that a
  * resolved write survives power loss or SIGKILL, foreign keys, busy timeout), prepared
  * statements, the transactions that make prekey handout atomic, and group commit: mailbox and
  * room appends that arrive in the same event-loop turn are committed in one transaction, and
@@ -40,6 +42,13 @@ const BUSY_TIMEOUT_MS = 5_000;
 /** Rows deleted per sweep step: a few milliseconds of work between event-loop turns. */
 const SWEEP_CHUNK = 2_000;
 
+/**
+ * How long deleted rows may remain in older WAL frames: a deletion schedules a truncating
+ * checkpoint this soon (at most one per interval under steady traffic), which copies the
+ * zeroed pages into the database and empties the WAL file (SC-18).
+ */
+export const SECURE_DELETE_CHECKPOINT_MS = 1_000;
+
 /** Most writes grouped into one commit: bounds the latency any one writer waits for. */
 const MAX_BATCH = 512;
 
@@ -77,6 +86,9 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
   chmodSync(path, 0o600);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
+  // Deleted rows are overwritten with zeros in their pages (issue 11; spec/11 SC-18); the WAL
+  // frames that still hold them are removed by the checkpoint scheduled after each deletion.
+  db.pragma("secure_delete = ON");
   db.pragma("foreign_keys = ON");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   migrate(db);
@@ -122,6 +134,20 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
   };
 
   let closed = false;
+  // SC-18: after a deletion, checkpoint and truncate the WAL soon (its frames still hold the
+  // rows as they were before).
+  let checkpointTimer: NodeJS.Timeout | undefined;
+  const checkpointNow = (): void => {
+    checkpointTimer = undefined;
+    if (closed) return;
+    const [result] = db.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
+    if (result && result.busy !== 0) deleted(); // a reader held the WAL: try again
+  };
+  const deleted = (): void => {
+    if (checkpointTimer || closed) return;
+    checkpointTimer = setTimeout(checkpointNow, SECURE_DELETE_CHECKPOINT_MS);
+    checkpointTimer.unref();
+  };
   const ensureOpen = (): void => {
     if (closed) throw new Error("relay store is closed");
   };
@@ -265,6 +291,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
       now(() => {
         const row = s.takeChallenge.get(challenge) as Row | undefined;
         if (!row) return false;
+        deleted();
         return int(row.expires_at_ms) > nowMs && Buffer.compare(bytes(row.identity_key), identityKey) === 0;
       }),
     upsertAccount: (a) =>
@@ -288,7 +315,10 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
         return account;
       }),
     // ON DELETE CASCADE removes tokens, prekeys and the mailbox with the account row.
-    deleteAccount: (address) => now(() => void s.deleteAccount.run(address)),
+    deleteAccount: (address) =>
+      now(() => {
+        if (s.deleteAccount.run(address).changes > 0) deleted();
+      }),
     putToken: (tokenHash, address, expiresAtMs) => now(() => void s.putToken.run(tokenHash, address, expiresAtMs)),
     findToken: (tokenHash, nowMs) =>
       now(() => {
@@ -317,7 +347,12 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
           (r): MailboxRecord => ({ id: int(r.id), storedAtMs: int(r.stored_at_ms), envelope: bytes(r.envelope) }),
         ),
       ),
-    ackMailbox: (address, ids) => now(() => ackTx.immediate(address, ids)),
+    ackMailbox: (address, ids) =>
+      now(() => {
+        const n = ackTx.immediate(address, ids);
+        if (n > 0) deleted();
+        return n;
+      }),
     createRoom: (roomId, accessKeyHash, nowMs) => now(() => s.createRoom.run(roomId, accessKeyHash, nowMs).changes === 1),
     getRoom: (roomId) =>
       now(() => {
@@ -330,7 +365,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
         if (!bumped) return { ok: false, reason: "not_found" };
         const seq = int(bumped.latest_seq);
         s.appendEvent.run(roomId, seq, nowMs, envelope);
-        if (seq > maxEvents) s.dropOldEvents.run(roomId, seq - maxEvents);
+        if (seq > maxEvents && s.dropOldEvents.run(roomId, seq - maxEvents).changes > 0) deleted();
         return { ok: true, seq, postedAtMs: nowMs };
       }),
     readRoomEvents: (roomId, afterSeq, limit) =>
@@ -356,6 +391,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
           if (closed) return result;
           const n = stmt.run(cutoff).changes;
           result[kind] += n;
+          if (n > 0) deleted();
           if (n < SWEEP_CHUNK) break;
           await new Promise((r) => setImmediate(r));
         }
@@ -367,6 +403,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     claimTrustMaterial: (candidate) => now(() => claimTrustFile(options.dataDir, candidate)),
     close: async () => {
       if (closed) return;
+      if (checkpointTimer) clearTimeout(checkpointTimer);
       flush();
       closed = true;
       db.pragma("wal_checkpoint(TRUNCATE)");
