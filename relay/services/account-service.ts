@@ -50,7 +50,8 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
       await rateLimit(rc.rateLimiters.challenges.take(keyOf(req.identityKey), now));
       const challenge = randomSecret();
       const expiresAtMs = now + rc.limits.challengeLifetimeMs;
-      await rc.store.putChallenge(challenge, req.identityKey, expiresAtMs);
+      // API-28: bounded storage; beyond the cap the challenges expiring first are dropped.
+      await rc.store.putChallenge(challenge, req.identityKey, expiresAtMs, rc.limits.maxStoredChallenges);
       return create(CreateChallengeResponseSchema, {
         challenge,
         expiresAtMs: BigInt(expiresAtMs),

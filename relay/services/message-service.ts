@@ -39,8 +39,13 @@ export function createMessageService(rc: RelayContext): ServiceImpl<typeof Messa
       if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
       // SC-17: the storage time is kept coarse (retention needs no more).
       const storedAtMs = coarseTime(now, rc.limits.storedTimeGranularityMs);
-      const result = await rc.store.enqueueMailbox(req.recipientAddress, req.envelope, storedAtMs, rc.limits.maxMailboxEnvelopes);
-      if (!result.ok) throw relayError(result.reason === "full" ? "MAILBOX_FULL" : "DELIVERY_DENIED");
+      const result = await rc.store.enqueueMailbox(req.recipientAddress, req.envelope, storedAtMs, rc.limits.maxMailboxEnvelopes, {
+        maxBytes: rc.limits.maxMailboxBytes,
+        maxTotalBytes: rc.limits.maxStoredBytes,
+      });
+      if (!result.ok) {
+        throw relayError(result.reason === "full" ? "MAILBOX_FULL" : result.reason === "storage_full" ? "STORAGE_FULL" : "DELIVERY_DENIED");
+      }
       rc.metrics.envelopesStored.inc({ kind: "mailbox" });
       rc.metrics.envelopeBytes.observe(req.envelope.length, { kind: "mailbox" });
       rc.feed.mailboxStored(req.recipientAddress, { id: result.id, storedAtMs: result.storedAtMs, envelope: req.envelope });

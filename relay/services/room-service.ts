@@ -63,8 +63,13 @@ export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomServ
       // response carry the exact receive time, which is never stored.
       const receivedAtMs = rc.now();
       const storedAtMs = coarseTime(receivedAtMs, rc.limits.storedTimeGranularityMs);
-      const result = await rc.store.appendRoomEvent(req.roomId, req.envelope, storedAtMs, rc.limits.maxRoomLogEnvelopes);
-      if (!result.ok) throw relayError("ROOM_NOT_FOUND");
+      const result = await rc.store.appendRoomEvent(req.roomId, req.envelope, storedAtMs, rc.limits.maxRoomLogEnvelopes, {
+        maxBytes: rc.limits.maxRoomLogBytes,
+        maxTotalBytes: rc.limits.maxStoredBytes,
+      });
+      if (!result.ok) {
+        throw relayError(result.reason === "room_full" ? "ROOM_FULL" : result.reason === "storage_full" ? "STORAGE_FULL" : "ROOM_NOT_FOUND");
+      }
       rc.metrics.envelopesStored.inc({ kind: "room" });
       rc.metrics.envelopeBytes.observe(req.envelope.length, { kind: "room" });
       // Published in commit order: handlers resume in the order their commits resolved.

@@ -122,6 +122,53 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX ephemeral_events_posted ON ephemeral_events (posted_at_ms);
   `,
+  // 2: byte counters for the quotas (API-31) and the challenge count (API-28), kept by
+  // triggers so that every insert and delete (acks, sweeps, cascades) updates them.
+  `
+  ALTER TABLE accounts ADD COLUMN mailbox_bytes bigint NOT NULL DEFAULT 0;
+  ALTER TABLE rooms ADD COLUMN log_bytes bigint NOT NULL DEFAULT 0;
+  CREATE TABLE storage_usage (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    stored_bytes bigint NOT NULL,
+    challenges bigint NOT NULL
+  );
+  INSERT INTO storage_usage (stored_bytes, challenges) VALUES (
+    (SELECT coalesce(sum(octet_length(envelope)), 0) FROM mailbox) + (SELECT coalesce(sum(octet_length(envelope)), 0) FROM room_events),
+    (SELECT count(*) FROM challenges)
+  );
+  UPDATE accounts SET mailbox_bytes = (SELECT coalesce(sum(octet_length(envelope)), 0) FROM mailbox m WHERE m.address = accounts.address);
+  UPDATE rooms SET log_bytes = (SELECT coalesce(sum(octet_length(envelope)), 0) FROM room_events e WHERE e.room_id = rooms.room_id);
+  CREATE FUNCTION count_mailbox_bytes() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      UPDATE accounts SET mailbox_bytes = mailbox_bytes + octet_length(NEW.envelope) WHERE address = NEW.address;
+      UPDATE storage_usage SET stored_bytes = stored_bytes + octet_length(NEW.envelope);
+    ELSE
+      UPDATE accounts SET mailbox_bytes = mailbox_bytes - octet_length(OLD.envelope) WHERE address = OLD.address;
+      UPDATE storage_usage SET stored_bytes = stored_bytes - octet_length(OLD.envelope);
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER mailbox_bytes AFTER INSERT OR DELETE ON mailbox FOR EACH ROW EXECUTE FUNCTION count_mailbox_bytes();
+  CREATE FUNCTION count_room_bytes() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      UPDATE rooms SET log_bytes = log_bytes + octet_length(NEW.envelope) WHERE room_id = NEW.room_id;
+      UPDATE storage_usage SET stored_bytes = stored_bytes + octet_length(NEW.envelope);
+    ELSE
+      UPDATE rooms SET log_bytes = log_bytes - octet_length(OLD.envelope) WHERE room_id = OLD.room_id;
+      UPDATE storage_usage SET stored_bytes = stored_bytes - octet_length(OLD.envelope);
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER room_bytes AFTER INSERT OR DELETE ON room_events FOR EACH ROW EXECUTE FUNCTION count_room_bytes();
+  CREATE FUNCTION count_challenges() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    UPDATE storage_usage SET challenges = challenges + (CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END);
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER challenges_count AFTER INSERT OR DELETE ON challenges FOR EACH ROW EXECUTE FUNCTION count_challenges();
+  `,
 ];
 
 /** The schema version this code expects. */

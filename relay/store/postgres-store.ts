@@ -200,10 +200,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     origin,
     url: options.url,
     sql,
-    putChallenge: (challenge, identityKey, expiresAtMs) =>
+    putChallenge: (challenge, identityKey, expiresAtMs, maxStored) =>
       run(async () => {
         await sql`INSERT INTO challenges (challenge, identity_key, expires_at_ms) VALUES (${challenge}, ${identityKey}, ${expiresAtMs})
                   ON CONFLICT (challenge) DO UPDATE SET identity_key = excluded.identity_key, expires_at_ms = excluded.expires_at_ms`;
+        if (maxStored === undefined) return;
+        // The count is kept by a trigger (migration 2); drop the challenges expiring first.
+        const [usage] = await sql<Row[]>`SELECT challenges FROM storage_usage`;
+        const over = int(usage?.challenges ?? 0) - maxStored;
+        if (over > 0) {
+          await sql`DELETE FROM challenges WHERE challenge IN (SELECT challenge FROM challenges ORDER BY expires_at_ms LIMIT ${over})`;
+        }
       }),
     consumeChallenge: (challenge, identityKey, nowMs) =>
       run(async () => {
@@ -325,13 +332,20 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           };
         }),
       ),
-    enqueueMailbox: (address, envelope, nowMs, maxEnvelopes) =>
+    enqueueMailbox: (address, envelope, nowMs, maxEnvelopes, quota) =>
       timed(() =>
         sql.begin(async (tx): Promise<EnqueueResult> => {
           // The account row lock orders appends to one mailbox: ids commit in increasing order
           // (live delivery relies on it) and the count below is exact.
-          const [account] = await tx`SELECT 1 FROM accounts WHERE address = ${address} FOR NO KEY UPDATE`;
+          const [account] = await tx<Row[]>`SELECT mailbox_bytes FROM accounts WHERE address = ${address} FOR NO KEY UPDATE`;
           if (!account) return { ok: false, reason: "no_recipient" };
+          if (quota) {
+            // API-31: the mailbox's bytes are exact under the row lock; the overall total may be
+            // overshot by appends committing at the same moment on other connections.
+            if (int(account.mailbox_bytes) + envelope.length > quota.maxBytes) return { ok: false, reason: "full" };
+            const [usage] = await tx<Row[]>`SELECT stored_bytes FROM storage_usage`;
+            if (int(usage?.stored_bytes ?? 0) + envelope.length > quota.maxTotalBytes) return { ok: false, reason: "storage_full" };
+          }
           const prefix = `${hint("mailbox", address)}:`;
           const [row] = await tx<Row[]>`
             WITH i AS (
@@ -378,18 +392,35 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         };
         return room;
       }),
-    appendRoomEvent: (roomId, envelope, nowMs, maxEvents) =>
+    appendRoomEvent: (roomId, envelope, nowMs, maxEvents, quota) =>
       timed(async () => {
-        // One statement, one transaction: the room row lock taken by the UPDATE orders appends,
-        // so sequence numbers are gapless and commit in order; the hint leaves at commit.
+        if (quota) {
+          // API-31, checked just before the append: concurrent appends may overshoot by their size.
+          const [room] = await sql<Row[]>`SELECT log_bytes, (SELECT stored_bytes FROM storage_usage) AS total FROM rooms WHERE room_id = ${roomId}`;
+          if (!room) return { ok: false, reason: "not_found" } as const;
+          if (int(room.log_bytes) + envelope.length > quota.maxBytes) return { ok: false, reason: "room_full" } as const;
+          if (int(room.total) + envelope.length > quota.maxTotalBytes) return { ok: false, reason: "storage_full" } as const;
+        }
+        // One transaction: the room row lock taken by the UPDATE orders appends, so sequence
+        // numbers are gapless and commit in order; the hint leaves at commit. The cap's DELETE
+        // is its own statement: under READ COMMITTED it takes a fresh snapshot, which (the row
+        // lock being ours) sees every earlier append; inside the first statement it would not.
         const prefix = `${hint("room", roomId)}:`;
-        const [row] = await sql<Row[]>`
-          WITH r AS (UPDATE rooms SET latest_seq = latest_seq + 1 WHERE room_id = ${roomId} RETURNING latest_seq),
-               i AS (INSERT INTO room_events (room_id, seq, posted_at_ms, envelope) SELECT ${roomId}, latest_seq, ${nowMs}, ${envelope} FROM r),
-               d AS (DELETE FROM room_events WHERE room_id = ${roomId} AND seq <= (SELECT latest_seq FROM r) - ${maxEvents})
-          SELECT latest_seq, pg_notify(${HINT_CHANNEL}, ${prefix} || latest_seq) FROM r`;
+        const row = await sql.begin(async (tx) => {
+          const [r] = await tx<Row[]>`
+            WITH r AS (UPDATE rooms SET latest_seq = latest_seq + 1 WHERE room_id = ${roomId} RETURNING latest_seq),
+                 i AS (INSERT INTO room_events (room_id, seq, posted_at_ms, envelope) SELECT ${roomId}, latest_seq, ${nowMs}, ${envelope} FROM r)
+            SELECT latest_seq, pg_notify(${HINT_CHANNEL}, ${prefix} || latest_seq) FROM r`;
+          if (r) await tx`DELETE FROM room_events WHERE room_id = ${roomId} AND seq <= ${int(r.latest_seq) - maxEvents}`;
+          return r;
+        });
         if (!row) return { ok: false, reason: "not_found" } as const;
         return { ok: true, seq: int(row.latest_seq), postedAtMs: nowMs } as const;
+      }),
+    storedBytes: () =>
+      run(async () => {
+        const [usage] = await sql<Row[]>`SELECT stored_bytes FROM storage_usage`;
+        return int(usage?.stored_bytes ?? 0);
       }),
     readRoomEvents: (roomId, afterSeq, limit) =>
       run(async () => {

@@ -85,11 +85,26 @@ export interface RoomEventRecord {
   envelope: Uint8Array;
 }
 
-/** The outcome of a mailbox append. */
-export type EnqueueResult = { ok: true; id: number; storedAtMs: number } | { ok: false; reason: "full" | "no_recipient" };
+/** The outcome of a mailbox append ("full": envelope count or byte quota of the mailbox). */
+export type EnqueueResult =
+  | { ok: true; id: number; storedAtMs: number }
+  | { ok: false; reason: "full" | "no_recipient" | "storage_full" };
 
-/** The outcome of a room append. */
-export type AppendResult = { ok: true; seq: number; postedAtMs: number } | { ok: false; reason: "not_found" };
+/** The outcome of a room append ("room_full": the room's byte quota). */
+export type AppendResult =
+  | { ok: true; seq: number; postedAtMs: number }
+  | { ok: false; reason: "not_found" | "room_full" | "storage_full" };
+
+/**
+ * Byte quotas an append checks (spec/10-relay-api.md API-31): envelope bytes held by the one
+ * mailbox or room log, and by all mailboxes and room logs together. An append that would pass
+ * either is refused and stores nothing. Between processes on one database the overall quota
+ * may be overshot by the appends in flight at once.
+ */
+export interface ByteQuota {
+  maxBytes: number;
+  maxTotalBytes: number;
+}
 
 /** Rows removed by one retention sweep. */
 export interface SweepResult {
@@ -124,8 +139,11 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: n
 
 /** The relay's persistent state (spec/10-relay-api.md, "Storage"). */
 export interface RelayStore {
-  /** Stores a challenge for an identity key until `expiresAtMs`. */
-  putChallenge(challenge: Uint8Array, identityKey: Uint8Array, expiresAtMs: number): Promise<void>;
+  /**
+   * Stores a challenge for an identity key until `expiresAtMs`. With `maxStored`, the
+   * challenges expiring first are dropped so that at most that many remain (API-28).
+   */
+  putChallenge(challenge: Uint8Array, identityKey: Uint8Array, expiresAtMs: number, maxStored?: number): Promise<void>;
   /**
    * Deletes the challenge and reports whether it existed for this identity key and had not
    * expired at `nowMs`. Single use: a second call for the same challenge returns false.
@@ -168,10 +186,10 @@ export interface RelayStore {
   takePreKeyBundle(address: Uint8Array, oneTime?: boolean): Promise<BundleRecord | undefined>;
 
   /**
-   * Appends an envelope to a mailbox unless it holds `maxEnvelopes` already or the account
-   * does not exist. Durable when resolved.
+   * Appends an envelope to a mailbox unless it holds `maxEnvelopes` already, the account
+   * does not exist, or the append would pass a byte quota. Durable when resolved.
    */
-  enqueueMailbox(address: Uint8Array, envelope: Uint8Array, nowMs: number, maxEnvelopes: number): Promise<EnqueueResult>;
+  enqueueMailbox(address: Uint8Array, envelope: Uint8Array, nowMs: number, maxEnvelopes: number, quota?: ByteQuota): Promise<EnqueueResult>;
   /** Up to `limit` envelopes with id greater than `afterId`, oldest first. */
   readMailbox(address: Uint8Array, afterId: number, limit: number): Promise<MailboxRecord[]>;
   /** Deletes the listed envelopes of this mailbox; unknown ids are ignored. Returns how many were deleted. */
@@ -183,9 +201,13 @@ export interface RelayStore {
   getRoom(roomId: Uint8Array): Promise<RoomRecord | undefined>;
   /**
    * Appends an envelope with the next sequence number (1, 2, …) and drops the oldest events
-   * beyond `maxEvents`. Durable when resolved.
+   * beyond `maxEvents`, unless the append would pass a byte quota (nothing is stored and no
+   * sequence number used). Durable when resolved.
    */
-  appendRoomEvent(roomId: Uint8Array, envelope: Uint8Array, nowMs: number, maxEvents: number): Promise<AppendResult>;
+  appendRoomEvent(roomId: Uint8Array, envelope: Uint8Array, nowMs: number, maxEvents: number, quota?: ByteQuota): Promise<AppendResult>;
+
+  /** Envelope bytes stored in all mailboxes and room logs together (API-31). */
+  storedBytes(): Promise<number>;
   /** Up to `limit` stored events with seq greater than `afterSeq`, in order. */
   readRoomEvents(roomId: Uint8Array, afterSeq: number, limit: number): Promise<RoomEventRecord[]>;
   /** Replaces the room's access-key hash, keeping the old one as previous; false if the room does not exist. */

@@ -116,6 +116,10 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     takeKyber: db.prepare("DELETE FROM kyber_prekeys WHERE row = (SELECT row FROM kyber_prekeys WHERE address = ? ORDER BY row LIMIT 1) RETURNING id, public_key, signature"),
     countMailbox: db.prepare("SELECT count(*) AS n FROM mailbox WHERE address = ?"),
     accountExists: db.prepare("SELECT 1 AS x FROM accounts WHERE address = ?"),
+    mailboxBytes: db.prepare("SELECT mailbox_bytes FROM accounts WHERE address = ?"),
+    roomBytes: db.prepare("SELECT log_bytes FROM rooms WHERE room_id = ?"),
+    usage: db.prepare("SELECT stored_bytes, challenges FROM storage_usage"),
+    dropOldestChallenges: db.prepare("DELETE FROM challenges WHERE challenge IN (SELECT challenge FROM challenges ORDER BY expires_at_ms LIMIT ?)"),
     enqueue: db.prepare("INSERT INTO mailbox (address, stored_at_ms, envelope) VALUES (?, ?, ?)"),
     readMailbox: db.prepare("SELECT id, stored_at_ms, envelope FROM mailbox WHERE address = ? AND id > ? ORDER BY id LIMIT ?"),
     ack: db.prepare("DELETE FROM mailbox WHERE address = ? AND id = ?"),
@@ -285,8 +289,16 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
   const store: RelayStore & { readonly path: string; readonly db: Database.Database } = {
     path,
     db,
-    putChallenge: (challenge, identityKey, expiresAtMs) =>
-      now(() => void s.putChallenge.run(challenge, identityKey, expiresAtMs)),
+    putChallenge: (challenge, identityKey, expiresAtMs, maxStored) =>
+      now(() =>
+        db.transaction(() => {
+          s.putChallenge.run(challenge, identityKey, expiresAtMs);
+          if (maxStored === undefined) return;
+          // The count is kept by triggers (migration 2): O(1) per call under a flood.
+          const over = int((s.usage.get() as Row).challenges) - maxStored;
+          if (over > 0 && s.dropOldestChallenges.run(over).changes > 0) deleted();
+        }).immediate(),
+      ),
     consumeChallenge: (challenge, identityKey, nowMs) =>
       now(() => {
         const row = s.takeChallenge.get(challenge) as Row | undefined;
@@ -334,10 +346,15 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     storePreKeys: (address, upload, maxPerKind) => now(() => storePreKeysTx.immediate(address, upload, maxPerKind)),
     getPreKeyCounts: (address) => now(() => counts(address)),
     takePreKeyBundle: (address, oneTime = true) => now(() => takeBundleTx.immediate(address, oneTime)),
-    enqueueMailbox: (address, envelope, nowMs, maxEnvelopes) =>
+    enqueueMailbox: (address, envelope, nowMs, maxEnvelopes, quota) =>
       submit((): EnqueueResult => {
-        if (!s.accountExists.get(address)) return { ok: false, reason: "no_recipient" };
+        const account = s.mailboxBytes.get(address) as Row | undefined;
+        if (!account) return { ok: false, reason: "no_recipient" };
         if (int((s.countMailbox.get(address) as Row).n) >= maxEnvelopes) return { ok: false, reason: "full" };
+        if (quota) {
+          if (int(account.mailbox_bytes) + envelope.length > quota.maxBytes) return { ok: false, reason: "full" };
+          if (int((s.usage.get() as Row).stored_bytes) + envelope.length > quota.maxTotalBytes) return { ok: false, reason: "storage_full" };
+        }
         const id = int(s.enqueue.run(address, nowMs, envelope).lastInsertRowid);
         return { ok: true, id, storedAtMs: nowMs };
       }),
@@ -359,8 +376,14 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
         const row = s.getRoom.get(roomId) as Row | undefined;
         return row ? roomRecord(row) : undefined;
       }),
-    appendRoomEvent: (roomId, envelope, nowMs, maxEvents) =>
+    appendRoomEvent: (roomId, envelope, nowMs, maxEvents, quota) =>
       submit((): AppendResult => {
+        if (quota) {
+          const room = s.roomBytes.get(roomId) as Row | undefined;
+          if (!room) return { ok: false, reason: "not_found" };
+          if (int(room.log_bytes) + envelope.length > quota.maxBytes) return { ok: false, reason: "room_full" };
+          if (int((s.usage.get() as Row).stored_bytes) + envelope.length > quota.maxTotalBytes) return { ok: false, reason: "storage_full" };
+        }
         const bumped = s.bumpSeq.get(roomId) as Row | undefined;
         if (!bumped) return { ok: false, reason: "not_found" };
         const seq = int(bumped.latest_seq);
@@ -368,6 +391,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
         if (seq > maxEvents && s.dropOldEvents.run(roomId, seq - maxEvents).changes > 0) deleted();
         return { ok: true, seq, postedAtMs: nowMs };
       }),
+    storedBytes: () => now(() => int((s.usage.get() as Row).stored_bytes)),
     readRoomEvents: (roomId, afterSeq, limit) =>
       now(() =>
         (s.readEvents.all(roomId, afterSeq, limit) as Row[]).map(
