@@ -85,29 +85,30 @@ afterEach(() => {
 });
 
 describe("API-27 connection guard (unit)", () => {
-  it("refuses past the per-address cap, evicts the longest-idle connection at the total cap, never one with a request in flight", () => {
+  it("at a cap evicts the longest-idle connection (of that address at the per-address cap), never one with a request in flight", () => {
     const guard = createConnectionGuard({ maxConnections: 3, maxConnectionsPerAddress: 2 });
     const destroyed: string[] = [];
     const admit = (addr: string, name: string, t: number) => guard.admit(addr, () => destroyed.push(name), t);
-    const a1 = admit("a", "a1", 1);
-    expect(admit("a", "a2", 2).admitted).toBe(true);
-    expect(admit("a", "a3", 3)).toEqual({ admitted: false, reason: "per_address" });
-    if (!a1.admitted) throw new Error("unreachable");
-    guard.begin(a1.connection, 4); // a1 busy: not evictable
-    const b1 = admit("b", "b1", 5);
-    expect(b1.admitted).toBe(true);
-    const c1 = admit("c", "c1", 6); // total cap: a2 is the longest idle
-    expect(c1).toMatchObject({ admitted: true, evicted: true });
+    const must = (a: ReturnType<typeof admit>) => {
+      if (!a.admitted) throw new Error("expected admission");
+      return a.connection;
+    };
+    const a1 = must(admit("a", "a1", 1));
+    must(admit("a", "a2", 2));
+    guard.begin(a1, 3); // a1 busy
+    const a3 = must(admit("a", "a3", 4)); // a at its cap: its idle a2 goes
     expect(destroyed).toEqual(["a2"]);
-    expect(guard.size).toBe(3);
-    if (!b1.admitted || !c1.admitted) throw new Error("unreachable");
-    guard.begin(b1.connection, 7);
-    guard.begin(c1.connection, 8);
-    expect(admit("d", "d1", 9)).toEqual({ admitted: false, reason: "total" });
-    guard.release(a1.connection);
-    guard.release(a1.connection); // idempotent
+    guard.begin(a3, 5);
+    expect(admit("a", "a4", 6)).toEqual({ admitted: false, reason: "per_address" }); // both of a's busy
+    must(admit("b", "b1", 7));
+    const c1 = must(admit("c", "c1", 8)); // total cap: the only idle one, b1, goes
+    expect(destroyed).toEqual(["a2", "b1"]);
+    guard.begin(c1, 9);
+    expect(admit("d", "d1", 10)).toEqual({ admitted: false, reason: "total" }); // everyone busy
+    guard.release(a1);
+    guard.release(a1); // idempotent
     expect(guard.size).toBe(2);
-    expect(admit("d", "d1", 10).admitted).toBe(true);
+    expect(admit("d", "d1", 11)).toMatchObject({ admitted: true, evicted: false });
   });
 
   it("forgets an address with its last connection (memory only, bounded by open connections)", () => {

@@ -40,9 +40,10 @@ export interface ConnectionCaps {
 /** The connection table. */
 export interface ConnectionGuard {
   /**
-   * Admits a new connection from `address` or refuses it. At the total cap the connection
-   * idle longest (nothing in flight) is destroyed to make room; with none idle, the new one is
-   * refused. A source address at its own cap is refused without evicting anyone.
+   * Admits a new connection from `address` or refuses it. At the address's own cap, that
+   * address's connection idle longest (nothing in flight) is destroyed to make room; at the
+   * total cap, the connection idle longest of any address. With none idle, the new one is
+   * refused: one address can hold at most its cap, and only with requests in flight.
    */
   admit(address: string, destroy: () => void, nowMs: number): Admission;
   /** Forgets a closed connection. Idempotent. */
@@ -88,33 +89,48 @@ export function effectiveMaxConnections(configured: number, fdLimit: number | un
 /** Creates an empty connection table with the given caps. */
 export function createConnectionGuard(caps: ConnectionCaps): ConnectionGuard {
   const open = new Set<Entry>();
-  const perAddress = new Map<string, number>();
+  const perAddress = new Map<string, Set<Entry>>();
 
   const release = (c: GuardedConnection): void => {
     const e = c as Entry;
     if (e.released) return;
     e.released = true;
     open.delete(e);
-    const left = (perAddress.get(e.address) ?? 1) - 1;
-    if (left <= 0) perAddress.delete(e.address);
-    else perAddress.set(e.address, left);
+    const mine = perAddress.get(e.address);
+    mine?.delete(e);
+    if (mine?.size === 0) perAddress.delete(e.address);
+  };
+  const longestIdle = (among: Iterable<Entry>): Entry | undefined => {
+    let victim: Entry | undefined;
+    for (const e of among) if (e.active === 0 && (!victim || e.idleSinceMs < victim.idleSinceMs)) victim = e;
+    return victim;
+  };
+  const evict = (victim: Entry): void => {
+    release(victim);
+    victim.destroy();
   };
 
   return {
     admit(address, destroy, nowMs) {
-      if ((perAddress.get(address) ?? 0) >= caps.maxConnectionsPerAddress) return { admitted: false, reason: "per_address" };
       let evicted = false;
+      const mine = perAddress.get(address);
+      if (mine && mine.size >= caps.maxConnectionsPerAddress) {
+        const victim = longestIdle(mine);
+        if (!victim) return { admitted: false, reason: "per_address" };
+        evict(victim);
+        evicted = true;
+      }
       if (open.size >= caps.maxConnections) {
-        let victim: Entry | undefined;
-        for (const e of open) if (e.active === 0 && (!victim || e.idleSinceMs < victim.idleSinceMs)) victim = e;
+        const victim = longestIdle(open);
         if (!victim) return { admitted: false, reason: "total" };
-        release(victim);
-        victim.destroy();
+        evict(victim);
         evicted = true;
       }
       const entry: Entry = { address, active: 0, idleSinceMs: nowMs, destroy, released: false };
       open.add(entry);
-      perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+      let set = perAddress.get(address);
+      if (!set) perAddress.set(address, (set = new Set()));
+      set.add(entry);
       return { admitted: true, connection: entry, evicted };
     },
     release,

@@ -337,14 +337,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         sql.begin(async (tx): Promise<EnqueueResult> => {
           // The account row lock orders appends to one mailbox: ids commit in increasing order
           // (live delivery relies on it) and the count below is exact.
-          const [account] = await tx<Row[]>`SELECT mailbox_bytes FROM accounts WHERE address = ${address} FOR NO KEY UPDATE`;
+          const [account] = await tx<Row[]>`
+            SELECT mailbox_bytes, (SELECT stored_bytes FROM storage_usage) AS total FROM accounts WHERE address = ${address} FOR NO KEY UPDATE OF accounts`;
           if (!account) return { ok: false, reason: "no_recipient" };
           if (quota) {
             // API-31: the mailbox's bytes are exact under the row lock; the overall total may be
             // overshot by appends committing at the same moment on other connections.
             if (int(account.mailbox_bytes) + envelope.length > quota.maxBytes) return { ok: false, reason: "full" };
-            const [usage] = await tx<Row[]>`SELECT stored_bytes FROM storage_usage`;
-            if (int(usage?.stored_bytes ?? 0) + envelope.length > quota.maxTotalBytes) return { ok: false, reason: "storage_full" };
+            if (int(account.total) + envelope.length > quota.maxTotalBytes) return { ok: false, reason: "storage_full" };
           }
           const prefix = `${hint("mailbox", address)}:`;
           const [row] = await tx<Row[]>`
@@ -394,26 +394,33 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       }),
     appendRoomEvent: (roomId, envelope, nowMs, maxEvents, quota) =>
       timed(async () => {
-        if (quota) {
-          // API-31, checked just before the append: concurrent appends may overshoot by their size.
-          const [room] = await sql<Row[]>`SELECT log_bytes, (SELECT stored_bytes FROM storage_usage) AS total FROM rooms WHERE room_id = ${roomId}`;
-          if (!room) return { ok: false, reason: "not_found" } as const;
-          if (int(room.log_bytes) + envelope.length > quota.maxBytes) return { ok: false, reason: "room_full" } as const;
-          if (int(room.total) + envelope.length > quota.maxTotalBytes) return { ok: false, reason: "storage_full" } as const;
-        }
-        // One transaction: the room row lock taken by the UPDATE orders appends, so sequence
-        // numbers are gapless and commit in order; the hint leaves at commit. The cap's DELETE
-        // is its own statement: under READ COMMITTED it takes a fresh snapshot, which (the row
-        // lock being ours) sees every earlier append; inside the first statement it would not.
+        // One statement, one transaction: the room row lock taken by the UPDATE orders appends,
+        // so sequence numbers are gapless and commit in order; the hint leaves at commit. The
+        // byte quotas (API-31) gate the UPDATE; concurrent appends may overshoot the overall
+        // quota by their own size.
+        const maxBytes = quota?.maxBytes ?? Number.MAX_SAFE_INTEGER;
+        const maxTotal = quota?.maxTotalBytes ?? Number.MAX_SAFE_INTEGER;
         const prefix = `${hint("room", roomId)}:`;
-        const row = await sql.begin(async (tx) => {
-          const [r] = await tx<Row[]>`
-            WITH r AS (UPDATE rooms SET latest_seq = latest_seq + 1 WHERE room_id = ${roomId} RETURNING latest_seq),
-                 i AS (INSERT INTO room_events (room_id, seq, posted_at_ms, envelope) SELECT ${roomId}, latest_seq, ${nowMs}, ${envelope} FROM r)
-            SELECT latest_seq, pg_notify(${HINT_CHANNEL}, ${prefix} || latest_seq) FROM r`;
-          if (r) await tx`DELETE FROM room_events WHERE room_id = ${roomId} AND seq <= ${int(r.latest_seq) - maxEvents}`;
-          return r;
-        });
+        const [row] = await sql<Row[]>`
+          WITH q AS (SELECT log_bytes, (SELECT stored_bytes FROM storage_usage) AS total FROM rooms WHERE room_id = ${roomId}),
+               r AS (UPDATE rooms SET latest_seq = latest_seq + 1
+                     WHERE room_id = ${roomId}
+                       AND (SELECT log_bytes FROM q) + ${envelope.length} <= ${maxBytes}
+                       AND (SELECT total FROM q) + ${envelope.length} <= ${maxTotal}
+                     RETURNING latest_seq),
+               i AS (INSERT INTO room_events (room_id, seq, posted_at_ms, envelope) SELECT ${roomId}, latest_seq, ${nowMs}, ${envelope} FROM r)
+          SELECT q.log_bytes, q.total, r.latest_seq, pg_notify(${HINT_CHANNEL}, ${prefix} || r.latest_seq)
+          FROM q LEFT JOIN r ON true`;
+        if (row && row.latest_seq === null) {
+          return { ok: false, reason: int(row.log_bytes) + envelope.length > maxBytes ? "room_full" : "storage_full" } as const;
+        }
+        // The cap, as its own statement after the commit: its fresh snapshot sees every append
+        // committed before this one (a DELETE inside the statement above would not see appends
+        // that committed while it waited for the room's row lock). Retention, not atomicity:
+        // whatever one call misses, the next deletes.
+        if (row && int(row.latest_seq) > maxEvents) {
+          await sql`DELETE FROM room_events WHERE room_id = ${roomId} AND seq <= ${int(row.latest_seq) - maxEvents}`;
+        }
         if (!row) return { ok: false, reason: "not_found" } as const;
         return { ok: true, seq: int(row.latest_seq), postedAtMs: nowMs } as const;
       }),
