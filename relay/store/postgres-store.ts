@@ -206,7 +206,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
                   ON CONFLICT (challenge) DO UPDATE SET identity_key = excluded.identity_key, expires_at_ms = excluded.expires_at_ms`;
         if (maxStored === undefined) return;
         // The count is kept by a trigger (migration 2); drop the challenges expiring first.
-        const [usage] = await sql<Row[]>`SELECT challenges FROM storage_usage`;
+        const [usage] = await sql<Row[]>`SELECT sum(challenges) AS challenges FROM storage_usage`;
         const over = int(usage?.challenges ?? 0) - maxStored;
         if (over > 0) {
           await sql`DELETE FROM challenges WHERE challenge IN (SELECT challenge FROM challenges ORDER BY expires_at_ms LIMIT ${over})`;
@@ -338,7 +338,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           // The account row lock orders appends to one mailbox: ids commit in increasing order
           // (live delivery relies on it) and the count below is exact.
           const [account] = await tx<Row[]>`
-            SELECT mailbox_bytes, (SELECT stored_bytes FROM storage_usage) AS total FROM accounts WHERE address = ${address} FOR NO KEY UPDATE OF accounts`;
+            SELECT mailbox_bytes, (SELECT sum(stored_bytes) FROM storage_usage) AS total FROM accounts WHERE address = ${address} FOR NO KEY UPDATE OF accounts`;
           if (!account) return { ok: false, reason: "no_recipient" };
           if (quota) {
             // API-31: the mailbox's bytes are exact under the row lock; the overall total may be
@@ -402,7 +402,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         const maxTotal = quota?.maxTotalBytes ?? Number.MAX_SAFE_INTEGER;
         const prefix = `${hint("room", roomId)}:`;
         const [row] = await sql<Row[]>`
-          WITH q AS (SELECT log_bytes, (SELECT stored_bytes FROM storage_usage) AS total FROM rooms WHERE room_id = ${roomId}),
+          WITH q AS (SELECT log_bytes, (SELECT sum(stored_bytes) FROM storage_usage) AS total FROM rooms WHERE room_id = ${roomId}),
                r AS (UPDATE rooms SET latest_seq = latest_seq + 1
                      WHERE room_id = ${roomId}
                        AND (SELECT log_bytes FROM q) + ${envelope.length} <= ${maxBytes}
@@ -426,7 +426,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       }),
     storedBytes: () =>
       run(async () => {
-        const [usage] = await sql<Row[]>`SELECT stored_bytes FROM storage_usage`;
+        const [usage] = await sql<Row[]>`SELECT sum(stored_bytes) AS stored_bytes FROM storage_usage`;
         return int(usage?.stored_bytes ?? 0);
       }),
     readRoomEvents: (roomId, afterSeq, limit) =>
