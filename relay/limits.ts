@@ -74,7 +74,7 @@ export const MAX_SENDS_PER_MAILBOX_PER_MINUTE = 1_200;
 /** How often the retention sweep runs. */
 export const SWEEP_INTERVAL_MS = 10 * MINUTE_MS;
 
-// --- Abuse limits (issue 11; spec/10-relay-api.md API-27..API-31, spec/11 SC-15..SC-18) ---
+// --- Abuse limits (issue 11; spec/10-relay-api.md API-27..API-31, spec/11 SC-16..SC-19) ---
 
 /**
  * Most open client connections (HTTP/1.1, h2c, TLS) in total. Below the common 1,024 file
@@ -142,7 +142,7 @@ export const MAX_STORED_BYTES = 16 * 1024 * 1024 * 1024;
  * Granularity of every time the relay stores (token expiry, account and room creation,
  * envelope storage and post times): floored to the hour, so stored times cannot single out
  * which account's token was issued just before a room was created or an event posted
- * (issue 11; SC-17). Retention still works to within this granularity.
+ * (issue 11; SC-18). Retention still works to within this granularity.
  */
 export const STORED_TIME_GRANULARITY_MS = HOUR_MS;
 
@@ -238,13 +238,13 @@ export const ZERO_ALLOWED_LIMITS: Readonly<Partial<Record<keyof RelayLimitsConfi
   accountCreationWorkBits: MAX_ACCOUNT_CREATION_WORK_BITS,
 });
 
-/** Floors `ms` to the stored-time granularity (SC-17): the only form in which times are stored. */
+/** Floors `ms` to the stored-time granularity (SC-18): the only form in which times are stored. */
 export function coarseTime(ms: number, granularityMs: number): number {
   return Math.floor(ms / granularityMs) * granularityMs;
 }
 
 /**
- * An expiry `lifetimeMs` after `nowMs`, floored like every stored time (SC-17) but never by more
+ * An expiry `lifetimeMs` after `nowMs`, floored like every stored time (SC-18) but never by more
  * than half the lifetime, so a short configured lifetime still leaves a usable token.
  */
 export function coarseExpiry(nowMs: number, lifetimeMs: number, granularityMs: number): number {

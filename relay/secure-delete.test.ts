@@ -1,4 +1,4 @@
-// SC-18 (issue 11 item 3): what is deleted leaves no bytes in the database files. Against a
+// SC-19 (issue 11 item 3): what is deleted leaves no bytes in the database files. Against a
 // real relay over HTTP/2 (h2c) with a real SQLite file: an acknowledged mailbox envelope and a
 // deleted account's identity key are first found in the files (the scan works), then, after
 // the deletion, in none of relay.sqlite3, -wal and -shm while the relay runs, nor after it
@@ -38,7 +38,7 @@ async function waitUntilGone(dir: string, needle: Uint8Array, deadlineMs = 5_000
   }
 }
 
-describe("SC-18 deleted rows are overwritten", () => {
+describe("SC-19 deleted rows are overwritten", () => {
   it("an acknowledged envelope and a deleted account's identity key are gone from every database file, running and after shutdown", async () => {
     dataDir = await mkdtemp(join(tmpdir(), "securecomm-secure-delete-"));
     relay = await startTestRelay({ dataDir });

@@ -1,4 +1,4 @@
-// SC-17 (issue 11 item 4): times at rest are coarse. A scripted session (two accounts
+// SC-18 (issue 11 item 4): times at rest are coarse. A scripted session (two accounts
 // authenticate, one creates a room, both post, a sealed send) runs against a real relay over
 // HTTP/1.1 with a real SQLite file; then the attacker of issue 11 reads the database and tries
 // to attribute the room's creation and each post to the account whose token was issued just
@@ -50,7 +50,7 @@ function attribute(t: number, activity: Map<string, number[]>): string | undefin
   return who.length === 1 && Number.isFinite(best) ? who[0] : undefined;
 }
 
-describe("SC-17 coarse times at rest", () => {
+describe("SC-18 coarse times at rest", () => {
   it("a database dump after a scripted session does not single out the account behind the room or any post", async () => {
     const alice = await registerAccount(c);
     step(1_234);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
 import { openClientRuntime, type ClientRuntime } from "../app/client-runtime.js";
-import { MemoryKeyValueStore } from "../app/kv-store.js";
+import { MemoryKeyValueStore } from "../store/kv-store.js";
 import { leadingZeroBits, MAX_WORK_BITS, solveWork, workHash } from "./work.js";
 
 const BITS = 12;

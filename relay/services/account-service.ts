@@ -81,7 +81,7 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
         address,
         identityKey: req.identityKey,
         registrationId: req.registrationId,
-        // SC-17: stored times are coarse, so they cannot tie this account to a room or a post.
+        // SC-18: stored times are coarse, so they cannot tie this account to a room or a post.
         createdAtMs: coarseTime(now, rc.limits.storedTimeGranularityMs),
       });
       const token = randomSecret();

@@ -37,7 +37,7 @@ export function createMessageService(rc: RelayContext): ServiceImpl<typeof Messa
       const now = rc.now();
       const decision = await rc.rateLimiters.mailboxSends.take(keyOf(req.recipientAddress), now);
       if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
-      // SC-17: the storage time is kept coarse (retention needs no more).
+      // SC-18: the storage time is kept coarse (retention needs no more).
       const storedAtMs = coarseTime(now, rc.limits.storedTimeGranularityMs);
       const result = await rc.store.enqueueMailbox(req.recipientAddress, req.envelope, storedAtMs, rc.limits.maxMailboxEnvelopes, {
         maxBytes: rc.limits.maxMailboxBytes,

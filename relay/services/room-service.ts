@@ -49,7 +49,7 @@ export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomServ
       requireLength(req.accessKeyHash, HASH_BYTES, "BAD_HASH");
       const decision = await rc.rateLimiters.roomCreations.take(keyOf(caller), now);
       if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
-      // SC-17: the creation time is stored (and answered) coarse, never to the millisecond.
+      // SC-18: the creation time is stored (and answered) coarse, never to the millisecond.
       const createdAtMs = coarseTime(now, rc.limits.storedTimeGranularityMs);
       if (!(await rc.store.createRoom(req.roomId, req.accessKeyHash, createdAtMs))) throw relayError("ROOM_EXISTS");
       return create(CreateRoomResponseSchema, { createdAtMs: BigInt(createdAtMs) });
@@ -59,7 +59,7 @@ export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomServ
       requireEnvelope(req.envelope, rc.limits.maxEnvelopeBytes);
       await authorize(req.roomId, req.accessKey);
       await limitPosts(req.roomId);
-      // SC-17: the stored post time is coarse (history answers it); the live fan-out and the
+      // SC-18: the stored post time is coarse (history answers it); the live fan-out and the
       // response carry the exact receive time, which is never stored.
       const receivedAtMs = rc.now();
       const storedAtMs = coarseTime(receivedAtMs, rc.limits.storedTimeGranularityMs);

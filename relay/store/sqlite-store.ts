@@ -2,7 +2,7 @@
  * The SQLite implementation of {@link RelayStore} on better-sqlite3.
  *
  * Owns: the database file `<dataDir>/relay.sqlite3` (WAL, `secure_delete` with a truncating
- * checkpoint soon after every deletion so deleted rows leave no bytes in the files, SC-18;
+ * checkpoint soon after every deletion so deleted rows leave no bytes in the files, SC-19;
  * `synchronous = FULL` so that a
  * resolved write survives power loss or SIGKILL, foreign keys, busy timeout), prepared
  * statements, the transactions that make prekey handout atomic, and group commit: mailbox and
@@ -45,7 +45,7 @@ const SWEEP_CHUNK = 2_000;
 /**
  * How long deleted rows may remain in older WAL frames: a deletion schedules a truncating
  * checkpoint this soon (at most one per interval under steady traffic), which copies the
- * zeroed pages into the database and empties the WAL file (SC-18).
+ * zeroed pages into the database and empties the WAL file (SC-19).
  */
 export const SECURE_DELETE_CHECKPOINT_MS = 1_000;
 
@@ -86,7 +86,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
   chmodSync(path, 0o600);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
-  // Deleted rows are overwritten with zeros in their pages (issue 11; spec/11 SC-18); the WAL
+  // Deleted rows are overwritten with zeros in their pages (issue 11; spec/11 SC-19); the WAL
   // frames that still hold them are removed by the checkpoint scheduled after each deletion.
   db.pragma("secure_delete = ON");
   db.pragma("foreign_keys = ON");
@@ -138,7 +138,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
   };
 
   let closed = false;
-  // SC-18: after a deletion, checkpoint and truncate the WAL soon (its frames still hold the
+  // SC-19: after a deletion, checkpoint and truncate the WAL soon (its frames still hold the
   // rows as they were before).
   let checkpointTimer: NodeJS.Timeout | undefined;
   const checkpointNow = (): void => {

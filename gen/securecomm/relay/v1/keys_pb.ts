@@ -465,8 +465,9 @@ export const KeyService: GenService<{
    * last-resort Kyber prekey, and the target's owner is told to refill (PreKeyCounts
    * .handout_limited, Subscribe PreKeysLow; spec API-29).
    * Errors: `unauthenticated`, `invalid_argument` (address not 16 bytes),
-   * `resource_exhausted` (rate limit; RetryInfo detail). An unknown address or an account with
-   * no signed prekey yet is the `not_registered` outcome, not an error.
+   * `resource_exhausted` (rate limit; RetryInfo detail). An unknown address (never registered,
+   * or deleted), an account with no signed prekey, or one with neither a one-time nor a
+   * last-resort Kyber prekey is the `not_registered` outcome, not an error (API-09).
    *
    * @generated from rpc securecomm.relay.v1.KeyService.FetchPreKeyBundle
    */
