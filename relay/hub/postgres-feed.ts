@@ -20,6 +20,7 @@ import postgres, { type Sql } from "postgres";
 import { relayError } from "../errors.js";
 import type { Logger } from "../observability/log.js";
 import { HINT_CHANNEL, parseHint, type Hint, type PostgresStore } from "../store/postgres-store.js";
+import type { RoomEventRecord } from "../store/relay-store.js";
 import type { Hub } from "./hub.js";
 import type { LiveFeed } from "./live-feed.js";
 import type { LiveMailboxEnvelope, LiveRoomEvent } from "./subscription.js";
@@ -55,7 +56,8 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
   const waiters = new Map<string, (value: LiveMailboxEnvelope | LiveRoomEvent) => void>();
   let queue: Hint[] = [];
   let draining = false;
-  let catchUpTimer: NodeJS.Timeout | undefined;
+  let needCatchUp = false;
+  let listening = false;
 
   const announce = (key: string, value: LiveMailboxEnvelope | LiveRoomEvent): void => {
     const waiter = waiters.get(key);
@@ -89,7 +91,26 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
     });
   };
 
-  const resolve = async (h: Hint): Promise<Resolved> => {
+  /**
+   * Reads, once per room, the events other processes hinted in one batch: one query for a run
+   * of seqs instead of one per hint. Keys `<room hex>:<seq>`.
+   */
+  const prefetchRooms = (batch: readonly Hint[]): Map<string, Promise<Map<number, RoomEventRecord>>> => {
+    const ranges = new Map<string, { min: number; max: number }>();
+    for (const h of batch) {
+      if (h.kind !== "room" || h.origin === store.origin || !hub.followsRoom(h.key)) continue;
+      const r = ranges.get(h.key);
+      ranges.set(h.key, r ? { min: Math.min(r.min, h.seq), max: Math.max(r.max, h.seq) } : { min: h.seq, max: h.seq });
+    }
+    const out = new Map<string, Promise<Map<number, RoomEventRecord>>>();
+    for (const [key, { min, max }] of ranges) {
+      const rows = store.readRoomEvents(new Uint8Array(Buffer.from(key, "hex")), min - 1, Math.min(max - min + 1, CATCH_UP_PAGE));
+      out.set(key, rows.then((list) => new Map(list.map((r) => [r.seq, r]))));
+    }
+    return out;
+  };
+
+  const resolve = async (h: Hint, rooms: Map<string, Promise<Map<number, RoomEventRecord>>>): Promise<Resolved> => {
     const self = h.origin === store.origin;
     const id = new Uint8Array(Buffer.from(h.key, "hex"));
     switch (h.kind) {
@@ -112,6 +133,8 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
         }
         const mine = self ? ((await fromHandler(key)) as LiveRoomEvent | undefined) : undefined;
         if (mine) return { kind: "room", roomId: id, event: mine };
+        const prefetched = (await rooms.get(h.key))?.get(h.seq);
+        if (prefetched) return { kind: "room", roomId: id, event: { ...prefetched, ephemeral: false } };
         const [row] = await store.readRoomEvents(id, h.seq - 1, 1);
         return row && row.seq === h.seq ? { kind: "room", roomId: id, event: { ...row, ephemeral: false } } : undefined;
       }
@@ -139,21 +162,46 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
     else hub.failMailbox(r.address, relayError("BAD_TOKEN"));
   };
 
-  /** Resolves each batch of hints concurrently and publishes in arrival order. */
+  /**
+   * The one loop that publishes: each batch of hints is resolved concurrently and published in
+   * arrival order; a catch-up runs between batches, never beside one. When a hint cannot be
+   * resolved, the rest of its batch is dropped (publishing a later event first would move the
+   * streams' cursors past the failed one) and a catch-up re-reads everything from the cursors.
+   */
   const drain = async (): Promise<void> => {
     if (draining) return;
     draining = true;
     try {
-      while (queue.length > 0 && !closed) {
+      while ((queue.length > 0 || needCatchUp) && !closed) {
+        if (needCatchUp) {
+          // Only once LISTEN is back: rows committed after the catch-up's reads then come as hints.
+          if (!listening) {
+            await new Promise((r) => setTimeout(r, RETRY_MS));
+            continue;
+          }
+          needCatchUp = false;
+          try {
+            await catchUp();
+          } catch {
+            needCatchUp = true;
+            logger.warn("live catch-up failed; retrying");
+            await new Promise((r) => setTimeout(r, RETRY_MS));
+          }
+          continue;
+        }
         const batch = queue;
         queue = [];
-        const outcomes = await Promise.allSettled(batch.map(resolve));
-        let failed = false;
+        const rooms = prefetchRooms(batch);
+        // A failed prefetch fails the hints that need it (below), not the loop.
+        for (const p of rooms.values()) p.catch(() => undefined);
+        const outcomes = await Promise.allSettled(batch.map((h) => resolve(h, rooms)));
         for (const o of outcomes) {
-          if (o.status === "fulfilled") apply(o.value);
-          else failed = true;
+          if (o.status === "rejected") {
+            needCatchUp = true;
+            break;
+          }
+          apply(o.value);
         }
-        if (failed) scheduleCatchUp();
       }
     } finally {
       draining = false;
@@ -180,20 +228,6 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
       }
     }
   };
-  function scheduleCatchUp(): void {
-    if (closed || catchUpTimer) return;
-    catchUpTimer = setTimeout(() => {
-      catchUpTimer = undefined;
-      // Queued hints first, so the catch-up publishes after them (cursors drop repeats).
-      void drain()
-        .then(catchUp)
-        .catch(() => {
-          logger.warn("live catch-up failed; retrying");
-          scheduleCatchUp();
-        });
-    }, 0);
-    catchUpTimer.unref();
-  }
 
   const onNotify = (channel: string, payload: string): void => {
     if (channel !== HINT_CHANNEL || closed) return;
@@ -204,7 +238,6 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
   };
 
   // The listening connection: one, never idle-closed; when it drops, LISTEN again and catch up.
-  let listening = false;
   const listener: Sql = postgres(store.url, {
     max: 1,
     idle_timeout: 0,
@@ -217,6 +250,9 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
     onclose: () => {
       if (closed || !listening) return;
       listening = false;
+      // Hints sent from now until LISTEN is back are lost; nothing is published until the
+      // catch-up after it has run (a later hint first would move cursors past a lost one).
+      needCatchUp = true;
       logger.warn("hint listener disconnected; reconnecting");
       void relisten();
     },
@@ -227,14 +263,20 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
         await listener.unsafe(`LISTEN ${HINT_CHANNEL}`);
         listening = true;
         logger.info("hint listener connected");
-        scheduleCatchUp();
+        void drain();
         return;
       } catch {
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
   };
-  await listener.unsafe(`LISTEN ${HINT_CHANNEL}`);
+  try {
+    await listener.unsafe(`LISTEN ${HINT_CHANNEL}`);
+  } catch (err) {
+    closed = true;
+    await listener.end({ timeout: 1 });
+    throw err;
+  }
   listening = true;
 
   const key = (letter: "m" | "r", id: Uint8Array, n: number): string => `${letter}:${Buffer.from(id).toString("hex")}:${n}`;
@@ -257,7 +299,6 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
     close: async () => {
       if (closed) return;
       closed = true;
-      if (catchUpTimer) clearTimeout(catchUpTimer);
       for (const w of waiters.values()) w(undefined as unknown as LiveMailboxEnvelope);
       waiters.clear();
       await listener.end({ timeout: 1 });

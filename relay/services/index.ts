@@ -124,15 +124,16 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     opened = openSqliteStore({ dataDir: options.dataDir, onCommit });
   }
   const store = options.wrapStore ? options.wrapStore(opened) : opened;
+  const hub = new Hub();
   let trust;
+  let feed: LiveFeed;
   try {
     trust = await loadOrCreateTrust(store, crypto);
+    feed = postgres ? await createPostgresFeed({ store: postgres, hub, logger }) : createLocalFeed(hub);
   } catch (err) {
     await store.close();
     throw err;
   }
-  const hub = new Hub();
-  const feed: LiveFeed = postgres ? await createPostgresFeed({ store: postgres, hub, logger }) : createLocalFeed(hub);
   const lifecycle = new Lifecycle();
   const rc: RelayContext = {
     store,

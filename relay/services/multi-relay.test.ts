@@ -15,6 +15,7 @@ import { sha256 } from "../auth.js";
 import { errorReason } from "../errors.js";
 import { startPostgresCluster, type PostgresCluster } from "../testing/postgres-cluster.js";
 import { createTestDatabase } from "../testing/postgres-database.js";
+import { freePort } from "../../client/e2e/spawned-relay.test-support.js";
 import { spawnRelay, type SpawnedRelay } from "../testing/spawned-relays.js";
 import { clientsFor, makePreKeys, randomId, randomKey, registerAccount, type Clients, type TestAccount } from "./harness.test-support.js";
 
@@ -49,6 +50,10 @@ async function startRelays(url: string, n: number, env: Record<string, string> =
 function member(who: TestAccount, roomId: Uint8Array, accessKey: Uint8Array, pick: (attempt: number) => Clients) {
   const seqs: number[] = [];
   const tags = new Map<number, number>();
+  /** Mailbox envelopes: id -> tag, as the application keeps them (de-duplicated by id). */
+  const mail = new Map<number, number>();
+  /** Ids one connection delivered twice (the stream's cursor must prevent it); negated: an id seen with two envelopes. */
+  const repeatedOnOneStream: number[] = [];
   const abort = new AbortController();
   let reconnects = 0;
   let caughtUp!: () => void;
@@ -57,8 +62,23 @@ function member(who: TestAccount, roomId: Uint8Array, accessKey: Uint8Array, pic
     for (let attempt = 0; !abort.signal.aborted; attempt++) {
       const afterSeq = BigInt(seqs[seqs.length - 1] ?? 0);
       try {
-        const stream = pick(attempt).messages.subscribe({ rooms: [{ roomId, accessKey, afterSeq }] }, { headers: who.headers, signal: abort.signal });
+        const client = pick(attempt);
+        const stream = client.messages.subscribe({ rooms: [{ roomId, accessKey, afterSeq }] }, { headers: who.headers, signal: abort.signal });
+        const seenHere = new Set<number>();
         for await (const m of stream) {
+          if (m.event.case === "mailbox") {
+            const ids: bigint[] = [];
+            for (const e of m.event.value.envelopes) {
+              const id = Number(e.id);
+              if (seenHere.has(id)) repeatedOnOneStream.push(id);
+              seenHere.add(id);
+              if ((mail.get(id) ?? tagOf(e.envelope)) !== tagOf(e.envelope)) repeatedOnOneStream.push(-id); // one id, two envelopes
+              mail.set(id, tagOf(e.envelope));
+              ids.push(e.id);
+            }
+            // Acknowledged as a client does; a lost ack only means a repeat the app drops by id.
+            void client.messages.ackMessages({ ids }, { headers: who.headers }).catch(() => undefined);
+          }
           if (m.event.case === "caughtUp") caughtUp();
           if (m.event.case !== "room") continue;
           for (const e of m.event.value.events) {
@@ -75,7 +95,7 @@ function member(who: TestAccount, roomId: Uint8Array, accessKey: Uint8Array, pic
       }
     }
   })();
-  return { seqs, tags, ready, get reconnects() { return reconnects; }, stop: async () => { abort.abort(); await done; } };
+  return { seqs, tags, mail, repeatedOnOneStream, ready, get reconnects() { return reconnects; }, stop: async () => { abort.abort(); await done; } };
 }
 
 describe("three relay processes on one PostgreSQL database", () => {
@@ -99,12 +119,19 @@ describe("three relay processes on one PostgreSQL database", () => {
     await Promise.all(members.map((m) => m.ready));
 
     const acked = new Map<number, number>(); // seq -> tag
+    const sent = accounts.map(() => new Set<number>()); // per member: acknowledged send tags
     let nextTag = 1;
     let stop = false;
     const poster = async (w: number): Promise<void> => {
       while (!stop) {
         const tag = nextTag++;
         try {
+          if (tag % 3 === 0) {
+            const to = accounts[tag % accounts.length]!;
+            await nextAlive(w).messages.sendSealed({ recipientAddress: to.address, deliveryToken: to.deliveryToken, envelope: envelopeFor(tag) });
+            sent[tag % accounts.length]!.add(tag);
+            continue;
+          }
           const r = await nextAlive(w).rooms.postToRoom({ roomId, accessKey, envelope: envelopeFor(tag) });
           const seq = Number(r.seq);
           expect(acked.has(seq), `seq ${seq} acknowledged twice`).toBe(false);
@@ -128,7 +155,8 @@ describe("three relay processes on one PostgreSQL database", () => {
     const history = await clients[2]!.rooms.getRoomHistory({ roomId, accessKey, afterSeq: 0n, limit: 0 });
     const latest = Number(history.latestSeq);
     const deadline = Date.now() + 30_000;
-    while (members.some((m) => (m.seqs[m.seqs.length - 1] ?? 0) < latest) && Date.now() < deadline) await sleep(50);
+    const allMail = (i: number) => [...sent[i]!].every((tag) => [...members[i]!.mail.values()].includes(tag));
+    while ((members.some((m) => (m.seqs[m.seqs.length - 1] ?? 0) < latest) || !members.every((_, i) => allMail(i))) && Date.now() < deadline) await sleep(50);
     await Promise.all(members.map((m) => m.stop()));
 
     const expected = Array.from({ length: latest }, (_, i) => i + 1);
@@ -137,7 +165,12 @@ describe("three relay processes on one PostgreSQL database", () => {
       expect(m.seqs, `member ${i}`).toEqual(expected);
       // Every acknowledged post arrived with its own envelope: no seq reused.
       for (const [seq, tag] of acked) expect(m.tags.get(seq), `member ${i} seq ${seq}`).toBe(tag);
+      // Every acknowledged sealed send reached its recipient; no stream repeated an id.
+      const received = new Set(m.mail.values());
+      for (const tag of sent[i]!) expect(received.has(tag), `member ${i} send ${tag}`).toBe(true);
+      expect(m.repeatedOnOneStream, `member ${i}`).toEqual([]);
     }
+    expect(sent.reduce((n, s) => n + s.size, 0)).toBeGreaterThan(50);
     // The killed process's members did move.
     expect(members[0]!.reconnects + members[3]!.reconnects).toBeGreaterThan(0);
   });
@@ -156,6 +189,18 @@ describe("three relay processes on one PostgreSQL database", () => {
     const ids = results.flatMap((r) => (r.result.case === "bundle" && r.result.value.oneTimePreKey ? [r.result.value.oneTimePreKey.id] : []));
     expect(ids.sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(results.every((r) => r.result.case === "bundle")).toBe(true);
+  });
+});
+
+describe("a relay started while its database is unreachable", () => {
+  it("stops at startup with a one-line reason and no stack trace", async () => {
+    const port = await freePort();
+    const err = await spawnRelay(`postgres://postgres@127.0.0.1:${port}/none`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(String(err)).toContain("securecomm relay: failed to start: relay database unavailable");
+    expect(String(err)).not.toMatch(/\n\s+at /);
   });
 });
 

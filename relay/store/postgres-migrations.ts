@@ -125,6 +125,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // 2: byte counters for the quotas (API-31) and the challenge count (API-28), kept by
   // triggers so that every insert and delete (acks, sweeps, cascades) updates them.
   `
+  -- A bucket's refill window (API-29 uses an hour): pruning deletes a bucket only once it has
+  -- been idle for its whole window, when it is full again.
+  ALTER TABLE rate_buckets ADD COLUMN window_ms bigint NOT NULL DEFAULT 60000;
   ALTER TABLE accounts ADD COLUMN mailbox_bytes bigint NOT NULL DEFAULT 0;
   ALTER TABLE rooms ADD COLUMN log_bytes bigint NOT NULL DEFAULT 0;
   -- Sharded by the first byte of the address, room id or challenge: one shared row would

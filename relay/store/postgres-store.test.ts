@@ -67,9 +67,19 @@ describe("PostgreSQL relay store shared by several processes", () => {
     expect(results.filter((r) => !r.ok).length).toBe(10);
   });
 
-  it("shares rate buckets between processes", async () => {
-    const outcomes = await Promise.all(Array.from({ length: 9 }, (_, i) => stores[i % 3]!.takeRateToken("posts", "room", 6, 1_000)));
+  it("shares rate buckets between processes, keeps only hashes of their keys and drops idle ones within a minute", async () => {
+    const key = "0102030405060708090a0b0c0d0e0f10:a1a2a3a4a5a6a7a8a9aaabacadaeafb0";
+    const outcomes = await Promise.all(Array.from({ length: 9 }, (_, i) => stores[i % 3]!.takeRateToken("bundle_fetches", key, 6, 1_000)));
     expect(outcomes.filter((o) => o.allowed).length).toBe(6);
+    const rows = await stores[0]!.sql<{ key: string }[]>`SELECT key FROM rate_buckets`;
+    expect(rows.length).toBe(1);
+    expect(rows[0]!.key).not.toContain("0102030405");
+    expect(rows[0]!.key).not.toContain("a1a2a3");
+    await stores[1]!.takeRateToken("other", "k", 6, 70_000);
+    // The prune runs beside the call: wait for it (bounded).
+    const count = async () => (await stores[0]!.sql<{ key: string }[]>`SELECT key FROM rate_buckets`).length;
+    for (let i = 0; i < 100 && (await count()) !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await count()).toBe(1);
   });
 
   it("gives every process the same trust root when they all start at once", async () => {
@@ -95,6 +105,17 @@ describe("PostgreSQL relay store shared by several processes", () => {
       expect((await b!.sweep(10_000, 1, 1)).mailboxEnvelopes).toBe(1);
     } finally {
       await holder.end({ timeout: 1 });
+    }
+  });
+
+  it("commits synchronously even when the server's default is off", async () => {
+    await stores[0]!.sql.unsafe(`ALTER DATABASE ${new URL(db.url).pathname.slice(1)} SET synchronous_commit = off`);
+    const fresh = await openPostgresStore({ url: db.url });
+    try {
+      const [row] = await fresh.sql<{ synchronous_commit: string }[]>`SHOW synchronous_commit`;
+      expect(row?.synchronous_commit).toBe("on");
+    } finally {
+      await fresh.close();
     }
   });
 

@@ -16,7 +16,7 @@
  * - a lost or refused connection becomes {@link StoreUnavailableError} (`unavailable`).
  * Does not own the listening side of the hints (relay/hub/postgres-feed.ts).
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import postgres, { type Sql } from "postgres";
 import { migratePostgres } from "./postgres-migrations.js";
 import {
@@ -43,7 +43,10 @@ const SWEEP_CHUNK = 2_000;
 /** Advisory lock key held by the one process sweeping ("SCswp"). */
 const SWEEP_LOCK_KEY = 0x5343737770;
 
-/** A full bucket needs at most a minute to refill; older rows are dropped by the sweep. */
+/**
+ * How often takeRateToken prunes idle buckets. A bucket is pruned once idle for its own window
+ * (`window_ms`: a minute, or an hour for API-29), when it is full again.
+ */
 const RATE_BUCKET_IDLE_MS = 60_000;
 
 /** Ephemeral events wait this long for other processes to fetch them, then are swept. */
@@ -150,10 +153,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     onnotice: () => {},
     backoff: reconnectBackoffSeconds,
     connect_timeout: 10,
-    connection: { application_name: "securecomm-relay" },
+    // An acknowledged write is durable: commits wait for the WAL flush, whatever the server's default.
+    connection: { application_name: "securecomm-relay", synchronous_commit: "on" },
   });
   const origin = randomBytes(8).toString("hex");
   let closed = false;
+  let lastBucketPrune = 0;
 
   /** Runs `fn`, turning connection failures into StoreUnavailableError. */
   const run = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -455,7 +460,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
               ["roomEvents", async () => (await conn`DELETE FROM room_events WHERE ctid = ANY(ARRAY(SELECT ctid FROM room_events WHERE posted_at_ms < ${nowMs - roomRetentionMs} LIMIT ${SWEEP_CHUNK}))`).count],
               ["challenges", async () => (await conn`DELETE FROM challenges WHERE challenge IN (SELECT challenge FROM challenges WHERE expires_at_ms <= ${nowMs} LIMIT ${SWEEP_CHUNK})`).count],
               ["tokens", async () => (await conn`DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens WHERE expires_at_ms <= ${nowMs} LIMIT ${SWEEP_CHUNK})`).count],
-              [undefined, async () => (await conn`DELETE FROM rate_buckets WHERE updated_ms < ${nowMs - RATE_BUCKET_IDLE_MS}`).count],
+              [undefined, async () => (await conn`DELETE FROM rate_buckets WHERE updated_ms < ${nowMs} - window_ms`).count],
               [undefined, async () => (await conn`DELETE FROM ephemeral_events WHERE posted_at_ms < ${nowMs - EPHEMERAL_RETENTION_MS}`).count],
             ];
             for (const [kind, job] of jobs) {
@@ -480,10 +485,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         if (!(Number.isSafeInteger(windowMs) && windowMs > 0)) throw new RangeError("windowMs must be a positive integer");
         // `perMinute` is the bucket size; it refills over `windowMs` (a minute unless given).
         const rate = perMinute / windowMs;
+        // Keys derive from ids (a bundle fetch's is requester and target): the table holds only
+        // their hash, and a bucket idle for its window (full again) is deleted soon after.
+        const hashed = createHash("sha256").update(bucket).update("\0").update(key).digest("base64url");
+        if (nowMs - lastBucketPrune >= RATE_BUCKET_IDLE_MS) {
+          lastBucketPrune = nowMs;
+          sql`DELETE FROM rate_buckets WHERE updated_ms < ${nowMs} - window_ms`.catch(() => undefined);
+        }
         // The same token bucket as relay/rate-limit.ts, refilled and taken in one upsert.
         const [row] = await sql<Row[]>`
-          INSERT INTO rate_buckets AS b (bucket, key, tokens, updated_ms, last_allowed)
-          VALUES (${bucket}, ${key}, ${perMinute - 1}, ${nowMs}, true)
+          INSERT INTO rate_buckets AS b (bucket, key, tokens, updated_ms, last_allowed, window_ms)
+          VALUES (${bucket}, ${hashed}, ${perMinute - 1}, ${nowMs}, true, ${windowMs})
           ON CONFLICT (bucket, key) DO UPDATE SET
             tokens = CASE WHEN least(${perMinute}::float8, b.tokens + greatest(0, ${nowMs}::bigint - b.updated_ms) * ${rate}::float8) >= 1
                           THEN least(${perMinute}::float8, b.tokens + greatest(0, ${nowMs}::bigint - b.updated_ms) * ${rate}::float8) - 1

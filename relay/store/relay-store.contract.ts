@@ -188,6 +188,18 @@ export function describeRelayStoreContract(name: string, fresh: () => Promise<St
       expect((await store.takeRateToken("posts", "k1", 3, 21_000)).allowed).toBe(false);
     });
 
+    it("API-29: a bucket with an hour window refills over the hour, and a sweep in between does not reset it", async () => {
+      const hour = 3_600_000;
+      const t0 = 10_000_000;
+      expect(await store.takeRateToken("handouts", "t", 2, t0, hour)).toEqual({ allowed: true });
+      expect(await store.takeRateToken("handouts", "t", 2, t0, hour)).toEqual({ allowed: true });
+      const denied = await store.takeRateToken("handouts", "t", 2, t0, hour);
+      expect(denied.allowed ? 0 : denied.retryAfterMs).toBeGreaterThan(hour / 2 - 1_000);
+      await store.sweep(t0 + 120_000, 30 * 86_400_000, 7 * 86_400_000); // two minutes idle: not full yet
+      expect((await store.takeRateToken("handouts", "t", 2, t0 + 120_000, hour)).allowed).toBe(false);
+      expect(await store.takeRateToken("handouts", "t", 2, t0 + hour / 2 + 1_000, hour)).toEqual({ allowed: true });
+    });
+
     it("the first trust material claimed stays; reopening finds it", async () => {
       expect(await store.loadTrustMaterial()).toBeUndefined();
       const first = new Uint8Array(Buffer.from('{"version":1,"a":1}'));

@@ -6,13 +6,12 @@
 // them as the `postgres` user when we are root (initdb and postgres refuse root), per-test
 // databases, restarts for fault tests, and teardown. Test-only; never imported by product code.
 
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import postgres from "postgres";
 
 const run = promisify(execFile);
 
@@ -35,7 +34,8 @@ export interface PostgresCluster {
   destroy(): Promise<void>;
 }
 
-function binDir(): string {
+/** The directory of initdb and pg_ctl: PG_BIN, or the newest of Debian's /usr/lib/postgresql/<major>/bin. */
+export function postgresBinDir(): string {
   const fromEnv = process.env.PG_BIN;
   if (fromEnv && existsSync(join(fromEnv, "initdb"))) return fromEnv;
   const majors = existsSync(DEBIAN_PG_ROOT) ? readdirSync(DEBIAN_PG_ROOT).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
@@ -69,19 +69,28 @@ async function pg(bin: string, tool: string, args: string[]): Promise<void> {
 
 let databases = 0;
 
-/** Starts a fresh cluster (about two seconds). Call destroy() when done. */
-export async function startPostgresCluster(): Promise<PostgresCluster> {
-  const bin = binDir();
+/** Options of {@link startPostgresCluster}. */
+export interface PostgresClusterOptions {
+  /**
+   * Keep fsync on (benchmarks: durable commits as in production). Tests leave it off: they
+   * exercise server crashes and restarts, not machine crashes, and committed data survives
+   * those in the OS page cache.
+   */
+  durable?: boolean;
+}
+
+/** Starts a fresh cluster (about a second). Call destroy() when done. */
+export async function startPostgresCluster(clusterOptions: PostgresClusterOptions = {}): Promise<PostgresCluster> {
+  const bin = postgresBinDir();
   const dir = mkdtempSync(join(tmpdir(), "securecomm-pg-"));
   const data = join(dir, "data");
   const log = join(dir, "log");
   if (asRoot) chownSync(dir, (await uidOf("postgres")).uid, (await uidOf("postgres")).gid);
   const port = await freePort();
-  // A test cluster: no fsync (a crash of the machine is not what tests exercise; a crash of the
-  // server keeps committed data in the OS page cache), small, loopback only.
   await pg(bin, "initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--no-instructions"]);
   writeFileSync(join(dir, "README"), "Throwaway PostgreSQL cluster of a SecureComm test run; safe to delete.\n");
-  const options = `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB`;
+  const sync = clusterOptions.durable ? "" : " -c fsync=off -c full_page_writes=off";
+  const options = `-k ${dir} -p ${port} -h 127.0.0.1 -c max_connections=200 -c shared_buffers=64MB${sync}`;
   const startServer = async (): Promise<void> => {
     await pg(bin, "pg_ctl", ["-D", data, "-o", options, "-l", log, "-w", "-t", "60", "start"]);
   };
@@ -94,6 +103,11 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  // If this process dies without destroy() (a killed test run), a watchdog stops the server
+  // and removes its files, so no cluster outlives its run.
+  const stopCmd = [...(asRoot ? ["runuser", "-u", "postgres", "--"] : []), join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop"].map(shellQuote).join(" ");
+  const watchdog = spawn("bash", ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; ${stopCmd} >/dev/null 2>&1; rm -rf ${shellQuote(dir)}`], { detached: true, stdio: "ignore" });
+  watchdog.unref();
   const url = (name = "postgres"): string => `postgres://postgres@127.0.0.1:${port}/${name}`;
   let destroyed = false;
   return {
@@ -101,6 +115,8 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     url,
     async createDatabase() {
       const name = `t${process.pid}_${++databases}_${Math.random().toString(36).slice(2, 8)}`;
+      // Imported here, so the run's global setup (initdb and pg_ctl only) needs no client package.
+      const { default: postgres } = await import("postgres");
       const admin = postgres(url(), { max: 1, onnotice: () => {} });
       try {
         await admin.unsafe(`CREATE DATABASE ${name}`);
@@ -114,6 +130,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     async destroy() {
       if (destroyed) return;
       destroyed = true;
+      watchdog.kill("SIGKILL");
       try {
         await pg(bin, "pg_ctl", ["-D", data, "-m", "immediate", "-w", "-t", "60", "stop"]);
       } catch {
@@ -124,6 +141,8 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     },
   };
 }
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
 
 async function uidOf(user: string): Promise<{ uid: number; gid: number }> {
   const { stdout } = await run("id", ["-u", user]);
