@@ -88,6 +88,24 @@ describe("relay/main.ts", () => {
     expect((await relay.exit).code).toBe(0);
   });
 
+  it("API-30: --metrics-port serves /metrics on its own loopback listener and says where; the public port does not", async () => {
+    const relay = spawnRelay(["--port", "0", "--data-dir", dataDir, "--metrics-port", "0"]);
+    started.push(relay);
+    const url = await listening(relay);
+    let metricsUrl: string | undefined;
+    for (let i = 0; i < 100 && !metricsUrl; i++) {
+      metricsUrl = /^SecureComm relay metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(relay.stdout())?.[1];
+      if (!metricsUrl) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(metricsUrl).toBeDefined();
+    const scraped = await fetch(metricsUrl!);
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain("# TYPE securecomm_relay_rpcs_total counter");
+    expect((await fetch(`${url}/metrics`)).status).toBe(404);
+    relay.child.kill("SIGTERM");
+    expect((await relay.exit).code).toBe(0);
+  });
+
   it("exits 2 with a clear message on unknown flags and bad values", async () => {
     const cases = [["--bogus"], ["--port", "http"], ["--tls-cert", "x.pem"]];
     const relays = cases.map((args) => spawnRelay(args));

@@ -61,6 +61,7 @@ async function main(): Promise<void> {
       port: config.port,
       ...(tls ? { tls } : {}),
       ...(config.staticDir !== undefined ? { staticDir: config.staticDir } : {}),
+      ...(config.metrics !== undefined ? { metrics: config.metrics } : {}),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
@@ -101,6 +102,7 @@ async function main(): Promise<void> {
   // Announce only once the handlers are in place: a supervisor (or a test) that signals as
   // soon as it reads this line must reach `stop`, not the default action that kills us.
   process.stdout.write(`SecureComm relay listening on ${server.url}\n`);
+  if (server.metricsUrl !== undefined) process.stdout.write(`SecureComm relay metrics on ${server.metricsUrl}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -48,6 +48,11 @@ export function coalesce(items: readonly StreamItem[], maxBytes: number = Number
       runKey = undefined;
       continue;
     }
+    if (item.kind === "prekeysLow") {
+      out.push(msg({ case: "preKeysLow", value: { $typeName: "securecomm.relay.v1.PreKeysLow", handoutLimited: item.handoutLimited } }));
+      runKey = undefined;
+      continue;
+    }
     const key = item.kind === "mailbox" ? "m" : `r:${item.roomKey}`;
     const size = item.kind === "mailbox" ? item.envelope.envelope.length : item.event.envelope.length;
     const prev = out[out.length - 1];
@@ -170,7 +175,7 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
       }
       const items = sub.take(page);
       if (items.length > 0) {
-        for (const item of items) if (item.kind !== "closed") rc.metrics.deliveries.inc({ kind: item.kind === "mailbox" ? "mailbox" : item.event.ephemeral ? "ephemeral" : "room" });
+        for (const item of items) if (item.kind === "mailbox" || item.kind === "room") rc.metrics.deliveries.inc({ kind: item.kind === "mailbox" ? "mailbox" : item.event.ephemeral ? "ephemeral" : "room" });
         yield* emit(coalesce(items, maxBytes));
         continue;
       }
