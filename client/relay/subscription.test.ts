@@ -85,6 +85,7 @@ describe("Subscription", () => {
         onRoomEvents: async () => {},
         onRoomClosed: async () => {},
         onCaughtUp: () => {},
+        onPreKeysLow: () => {},
         onState: (s) => states.push(s),
       },
     });
@@ -152,6 +153,7 @@ describe("Subscription backoff after a healthy stream breaks (issue 16)", () => 
         onRoomEvents: async () => {},
         onRoomClosed: async () => {},
         onCaughtUp: () => {},
+        onPreKeysLow: () => {},
         onState: () => {},
       },
     });
@@ -198,6 +200,7 @@ const quietHandler = {
   onRoomEvents: async () => {},
   onRoomClosed: async () => {},
   onCaughtUp: () => {},
+  onPreKeysLow: () => {},
   onState: () => {},
 };
 
@@ -267,5 +270,30 @@ describe("Subscription stops promptly (DL-06)", () => {
     expect(sub.state).toBe("offline");
     expect(opened).toBe(0);
     expect(closedByAbort).toBe(0);
+  });
+});
+
+describe("Subscription passes PreKeysLow on (API-29)", () => {
+  it("API-29: a PreKeysLow event reaches the handler with its handout_limited flag, in stream order", async () => {
+    const low = (handoutLimited: boolean) =>
+      create(SubscribeResponseSchema, { event: { case: "preKeysLow", value: { handoutLimited } } });
+    let park: () => void = () => {};
+    const clients = memoryClients(async function* () {
+      yield low(false);
+      yield caughtUp;
+      yield low(true);
+      await new Promise<void>((r) => (park = r));
+    });
+    const seen: string[] = [];
+    const sub = new Subscription({
+      clients,
+      random: () => 0,
+      handler: { ...quietHandler, onCaughtUp: () => void seen.push("caughtUp"), onPreKeysLow: (l) => void seen.push(`low:${l}`) },
+    });
+    sub.start();
+    await expect.poll(() => seen.length, { timeout: 5000 }).toBe(3);
+    expect(seen).toEqual(["low:false", "caughtUp", "low:true"]);
+    park();
+    await sub.stop();
   });
 });

@@ -43,6 +43,8 @@ export interface SubscriptionHandler {
   onRoomClosed(roomId: Uint8Array, reason: RoomClosedReason): Promise<void>;
   /** The backlog has been delivered. */
   onCaughtUp(): void;
+  /** The relay asks for a prekey refill (API-29); must return at once (work runs aside). */
+  onPreKeysLow(handoutLimited: boolean): void;
   /** The connection state changed. */
   onState(state: StreamState, error?: string): void;
 }
@@ -216,6 +218,9 @@ export class Subscription {
             }
             this.#setState("online");
             h.onCaughtUp();
+            break;
+          case "preKeysLow":
+            h.onPreKeysLow(ev.value.handoutLimited);
             break;
           default:
             break;
