@@ -6,6 +6,7 @@
  * Owns: wiring and lifecycle (open, periodic retention sweeps, close). Does not own the
  * transport (relay/server.ts) or configuration parsing (relay/config.ts).
  */
+import { FANOUT_HANDLER_OPTIONS } from "../hub/fanout-options.js";
 import { readFileSync } from "node:fs";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { AccountService } from "../../gen/securecomm/relay/v1/account_pb.js";
@@ -172,7 +173,7 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     registerServices(router) {
       router.service(AccountService, impls.account);
       router.service(KeyService, impls.key);
-      router.service(MessageService, impls.message);
+      router.service(MessageService, impls.message, FANOUT_HANDLER_OPTIONS);
       router.service(RoomService, impls.room);
       router.service(RelayInfoService, impls.info);
     },
