@@ -35,7 +35,8 @@ export interface LiveRoomEvent {
 export type StreamItem =
   | { kind: "mailbox"; envelope: LiveMailboxEnvelope }
   | { kind: "room"; roomKey: string; roomId: Uint8Array; event: LiveRoomEvent }
-  | { kind: "closed"; roomId: Uint8Array; reason: RoomClosedReason };
+  | { kind: "closed"; roomId: Uint8Array; reason: RoomClosedReason }
+  | { kind: "prekeysLow"; handoutLimited: boolean };
 
 /** A followed room. */
 export interface FollowedRoom {
@@ -134,6 +135,14 @@ export class Subscription {
     if (!room || this.mode === "closed") return;
     this.rooms.delete(roomKey);
     this.#queue.push({ kind: "closed", roomId: room.roomId, reason });
+    this.#bytes += ITEM_OVERHEAD_BYTES;
+    this.#wake();
+  }
+
+  /** Asks the account to refill its one-time prekeys (API-29); buffered even in backlog mode. */
+  pushPreKeysLow(handoutLimited: boolean): void {
+    if (this.mode === "closed") return;
+    this.#queue.push({ kind: "prekeysLow", handoutLimited });
     this.#bytes += ITEM_OVERHEAD_BYTES;
     this.#wake();
   }

@@ -72,6 +72,10 @@ export interface Relay {
   readonly serviceNames: readonly string[];
   /** Prometheus text exposition of the relay's metrics (no identifiers). */
   renderMetrics(): string;
+  /** Envelope bytes stored in all mailboxes and room logs (what `max_stored_bytes` bounds, API-31). */
+  storedBytes(): Promise<number>;
+  /** Counts a connection-guard event from the server (a fixed reason, never an address). */
+  recordConnectionEvent(event: string): void;
   readonly logger: Logger;
   /** The resolved limits. */
   readonly limits: Readonly<RelayLimitsConfig>;
@@ -179,6 +183,8 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     },
     serviceNames: SERVICES.map((s) => s.typeName),
     renderMetrics: () => metrics.registry.render(),
+    recordConnectionEvent: (event) => metrics.connectionEvents.inc({ event }),
+    storedBytes: () => store.storedBytes(),
     logger,
     limits,
     sweep,

@@ -8,7 +8,7 @@
  * is cut off with resource_exhausted SLOW_CONSUMER.
  */
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
+import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import {
   RoomClosedReason,
   SubscribeResponseSchema,
@@ -46,6 +46,11 @@ export function coalesce(items: readonly StreamItem[], maxBytes: number = Number
   for (const item of items) {
     if (item.kind === "closed") {
       out.push(msg({ case: "roomClosed", value: { $typeName: "securecomm.relay.v1.RoomClosed", roomId: item.roomId, reason: item.reason } }));
+      runKey = undefined;
+      continue;
+    }
+    if (item.kind === "prekeysLow") {
+      out.push(msg({ case: "preKeysLow", value: { $typeName: "securecomm.relay.v1.PreKeysLow", handoutLimited: item.handoutLimited } }));
       runKey = undefined;
       continue;
     }
@@ -164,11 +169,15 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
           endReason = "shutdown";
           throw relayError("SHUTTING_DOWN");
         }
+        // The caller's deadline passed: say so (a plain return would end the stream as if it
+        // had completed; "a stream cut by the caller's deadline" in over-http.test.ts). A
+        // caller that went away hears nothing either way.
+        if (ctx.signal.reason instanceof ConnectError) throw ctx.signal.reason;
         return;
       }
       const items = sub.take(page);
       if (items.length > 0) {
-        for (const item of items) if (item.kind !== "closed") rc.metrics.deliveries.inc({ kind: item.kind === "mailbox" ? "mailbox" : item.event.ephemeral ? "ephemeral" : "room" });
+        for (const item of items) if (item.kind === "mailbox" || item.kind === "room") rc.metrics.deliveries.inc({ kind: item.kind === "mailbox" ? "mailbox" : item.event.ephemeral ? "ephemeral" : "room" });
         yield* emit(coalesce(items, maxBytes));
         continue;
       }
@@ -198,7 +207,7 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
     }
   } catch (err) {
     const reason = errorReason(err);
-    endReason = reason === "SLOW_CONSUMER" ? "slow_consumer" : reason === "SHUTTING_DOWN" ? "shutdown" : "error";
+    endReason = reason === "SLOW_CONSUMER" ? "slow_consumer" : reason === "SHUTTING_DOWN" ? "shutdown" : ctx.signal.aborted ? "client" : "error";
     throw err;
   } finally {
     sub.mode = "closed";
