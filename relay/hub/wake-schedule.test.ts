@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Subscription } from "./subscription.js";
 import { WakeSchedule } from "./wake-schedule.js";
 
-describe("shared keep-alive schedule (API-13 KeepAlive when idle)", () => {
+describe("shared keep-alive schedule (API-12 KeepAlive)", () => {
   it("fires every scheduled deadline exactly once, never before its delay, and skips cancelled ones", async () => {
     const schedule = new WakeSchedule(10);
     const fired = new Map<number, number>();

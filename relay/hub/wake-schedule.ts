@@ -1,6 +1,6 @@
 /**
  * One shared timer for every idle Subscribe stream's keep-alive deadline
- * (spec/10-relay-api.md API-13: KeepAlive when idle).
+ * (spec/10-relay-api.md API-12 KeepAlive).
  *
  * Owns: deadlines rounded up to a tick and grouped in buckets, with a single Node timer armed
  * for the earliest bucket. Does not own what a wake-up does (the stream sends KeepAlive).
