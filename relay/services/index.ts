@@ -6,7 +6,6 @@
  * Owns: wiring and lifecycle (open, periodic retention sweeps, close). Does not own the
  * transport (relay/server.ts) or configuration parsing (relay/config.ts).
  */
-import { FANOUT_HANDLER_OPTIONS } from "../hub/fanout-options.js";
 import { readFileSync } from "node:fs";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { AccountService } from "../../gen/securecomm/relay/v1/account_pb.js";
@@ -15,6 +14,7 @@ import { MessageService } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RelayInfoService } from "../../gen/securecomm/relay/v1/relay_info_pb.js";
 import { RoomService } from "../../gen/securecomm/relay/v1/rooms_pb.js";
 import { relayError } from "../errors.js";
+import { FANOUT_HANDLER_OPTIONS } from "../hub/fanout-options.js";
 import { Hub } from "../hub/hub.js";
 import { createLocalFeed, type LiveFeed } from "../hub/live-feed.js";
 import { createPostgresFeed } from "../hub/postgres-feed.js";
