@@ -9,7 +9,7 @@
 
 import { openClientRuntime } from "./client-runtime.js";
 import type { KeyValueStore } from "../store/kv-store.js";
-import type { RoomMessage } from "../room/room-engine-base.js";
+import type { RoomMessage } from "../room/room-engine.js";
 import type { OutboxItem } from "./post-outbox.js";
 
 export type { OutboxFailureReason, OutboxItem, OutboxStatus, OutboxWaitReason } from "./post-outbox.js";

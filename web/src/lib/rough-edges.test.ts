@@ -2,7 +2,7 @@
 // times, and how often a run of messages repeats the sender's name.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_TEXT_BYTES } from "../../../client/room/room-engine-base.js";
+import { MAX_TEXT_BYTES } from "../../../client/room/room-engine.js";
 import { MAX_MESSAGE_BYTES } from "../views/limits.js";
 import { formatMessageTime, formatTime } from "./format.js";
 import { linkify, safeHref } from "./linkify.js";

@@ -1,0 +1,31 @@
+/**
+ * Room identifiers and their text forms (spec/09-rooms.md RM-01, RM-03).
+ *
+ * Owns: the hex id of a room, the address string of a member's identity key, and the
+ * constant-time comparison of identity keys and ids. Does not own: storage keys (room-store.ts),
+ * key derivation (room-keys.ts). Pure: no I/O.
+ */
+import { bytesToHex, constantTimeEqual } from "../crypto/bytes.js";
+import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
+
+/** The hex id of a room (what the facade calls `roomId`). */
+export function roomHex(roomId: Uint8Array): string {
+  return bytesToHex(roomId);
+}
+
+/** The bytes of a hex id (the caller has checked the text is hex of even length). */
+export function hexBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** The address string of a member's serialized identity key. */
+export function addrOf(identityKey: Uint8Array): string {
+  return addressToString(addressFromSerializedIdentityKey(identityKey));
+}
+
+/** Constant-time equality of two byte strings (identity keys, distribution ids, envelopes). */
+export function same(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && constantTimeEqual(a, b);
+}
