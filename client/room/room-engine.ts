@@ -22,7 +22,7 @@ import { type Content, ContentSchema, ProfileSchema, type Welcome } from "../../
 import { type JoinAnnouncement, RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
 import { type RoomMember, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
-import { bytesToHex, hexToBytes, randomBytes, utf8 } from "../crypto/bytes.js";
+import { bytesToHex, randomBytes, utf8 } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/kdf.js";
 import { isProtocolError } from "../errors.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
@@ -44,6 +44,7 @@ import {
   deleteRoomKeys,
   distOwner,
   enqueue,
+  heldSender,
   holdPairwise,
   initialSkdm,
   loadRoom,
@@ -53,8 +54,10 @@ import {
   noteRetired,
   type OutboxJob,
   outboxJobs,
+  pendingKeyFields,
   pruneRetiredSecrets,
   retireSecret,
+  rotationKeyEpoch,
   ROOM_KEYS,
   roomKey,
   saveRoom,
@@ -116,7 +119,6 @@ function effects(): Effects {
  * transaction, and does the network work (spec RM-07..RM-34, API-11, API-14).
  */
 export class RoomEngine {
-
   private readonly d: RoomEngineDeps;
   private readonly self: Uint8Array;
   private readonly selfAddr: string;
@@ -568,11 +570,11 @@ export class RoomEngine {
   async expireHeld(): Promise<void> {
     await this.tx(async (t, fx) => {
       for (const [key] of t.list(ROOM_KEYS.pending)) {
-        const parts = key.slice(ROOM_KEYS.pending.length).split("/");
-        if (parts[3] === undefined) continue; // held before RM-26 kept the time: bounded by count only
-        if (!holdExpired(Number(parts[3]), this.d.now())) continue;
+        const parts = pendingKeyFields(key);
+        if (parts.heldAtMs === undefined) continue; // held before RM-26 kept the time: bounded by count only
+        if (!holdExpired(Number(parts.heldAtMs), this.d.now())) continue;
         t.delete(key);
-        fx.events.push({ type: "decryption-failed", roomId: parts[0]!, reason: "message lost (its sender key never arrived)" });
+        fx.events.push({ type: "decryption-failed", roomId: parts.roomHex, reason: "message lost (its sender key never arrived)" });
       }
     });
   }
@@ -595,9 +597,9 @@ export class RoomEngine {
           t.delete(key);
           return;
         }
-        const [seqText, postedText] = key.slice(prefix.length).split("/");
-        const seq = BigInt(seqText!);
-        const postedAtMs = BigInt(postedText ?? "0");
+        const fields = pendingKeyFields(key);
+        const seq = BigInt(fields.seq!);
+        const postedAtMs = BigInt(fields.postedAtMs ?? "0");
         // RM-23: a bound learned while it was held still applies.
         const refused = refuseEnvelope(room, opened.epoch, seq);
         if (refused !== undefined) {
@@ -916,7 +918,7 @@ export class RoomEngine {
     for (const [key, value] of t.list(prefix)) {
       t.delete(key);
       const early = fromBinary(ContentSchema, value);
-      const from = hexToBytes(key.slice(prefix.length).split("/")[1] ?? "");
+      const from = heldSender(key, hex);
       if (from.length !== 33) continue;
       if (early.body.case === "welcome") {
         await this.onWelcome(t, fx, room, from, early.body.value);
@@ -966,7 +968,7 @@ export class RoomEngine {
     }
     // Drop kept rotations for epochs already passed.
     for (const [k] of t.list(`${roomKey.rotationPrefix(hex)}0`)) {
-      const e = Number(k.slice(roomKey.rotationPrefix(hex).length));
+      const e = rotationKeyEpoch(k, hex);
       if (e <= room.epoch) t.delete(k);
     }
   }

@@ -128,6 +128,25 @@ export const roomKey = {
   heldPrefix: (roomHex: string) => `${ROOM_KEYS.heldWelcome}${roomHex}/`,
 } as const;
 
+/**
+ * RM-16, RM-26: the fields of a held-envelope key (`roomKey.pending`), as stored text: room hex
+ * id, seq, post time, hold time (`heldAtMs` is missing in keys written before RM-26 kept it).
+ */
+export function pendingKeyFields(key: string): { roomHex: string; seq: string | undefined; postedAtMs: string | undefined; heldAtMs: string | undefined } {
+  const parts = key.slice(ROOM_KEYS.pending.length).split("/");
+  return { roomHex: parts[0]!, seq: parts[1], postedAtMs: parts[2], heldAtMs: parts[3] };
+}
+
+/** RM-25, RM-34: the sender of held pairwise content, from its key (`holdPairwise`); empty if malformed. */
+export function heldSender(key: string, roomHex: string): Uint8Array {
+  return hexToBytes(key.slice(roomKey.heldPrefix(roomHex).length).split("/")[1] ?? "");
+}
+
+/** RM-14: the epoch a kept rotation's key names (`roomKey.rotation`). */
+export function rotationKeyEpoch(key: string, roomHex: string): number {
+  return Number(key.slice(roomKey.rotationPrefix(roomHex).length));
+}
+
 /** RM-16: keep at least 500 undecryptable envelopes per room. */
 export const MAX_PENDING_PER_ROOM = 500;
 
