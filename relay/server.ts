@@ -7,7 +7,6 @@
 // any securecomm.relay.v1 behaviour (relay/services/) or process concerns (relay/main.ts).
 
 import { createHash } from "node:crypto";
-import { setMaxListeners } from "node:events";
 import { existsSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
@@ -23,6 +22,7 @@ import { createConnectionGuard, effectiveMaxConnections, type GuardedConnection 
 import { createHealthState, type HealthState } from "./health.js";
 import { DEFAULT_RELAY_LIMITS, type RelayLimitsConfig } from "./limits.js";
 import { registerReflection } from "./reflection.js";
+import { createShutdownFanOut } from "./shutdown-fanout.js";
 import {
   createStaticFiles,
   sendPlain,
@@ -353,10 +353,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const host = options.host ?? "127.0.0.1";
   const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const staticFiles = createStaticFiles(options.staticDir ?? defaultStaticDir());
-  const shutdown = new AbortController();
-  // connect-es adds one abort listener per in-flight call to the shutdown signal; hundreds
-  // of concurrent calls and thousands of streams are normal, not a leak.
-  setMaxListeners(0, shutdown.signal);
+  // connect-es adds one abort listener per in-flight call to the shutdown signal; thousands of
+  // streams are normal, so the signal keeps its listeners in constant time (shutdown-fanout.ts).
+  const shutdown = createShutdownFanOut();
 
   let routerRef: ConnectRouter | undefined;
   const services = (): DescService[] => {

@@ -15,7 +15,7 @@ import { freePort, type SpawnedRelay, spawnRelay } from "./spawned-relay.test-su
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
-}, 120_000); // a client whose room is departed can take seconds to stop its stream (backoff)
+});
 
 function expectedFrom(sent: Array<{ from: TestClient; text: string; seq: number }>, me: TestClient): string[] {
   return sent.filter((s) => s.from !== me).sort((a, b) => a.seq - b.seq).map((s) => s.text);

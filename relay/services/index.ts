@@ -14,6 +14,7 @@ import { MessageService } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RelayInfoService } from "../../gen/securecomm/relay/v1/relay_info_pb.js";
 import { RoomService } from "../../gen/securecomm/relay/v1/rooms_pb.js";
 import { relayError } from "../errors.js";
+import { FANOUT_HANDLER_OPTIONS } from "../hub/fanout-options.js";
 import { Hub } from "../hub/hub.js";
 import { createLocalFeed, type LiveFeed } from "../hub/live-feed.js";
 import { createPostgresFeed } from "../hub/postgres-feed.js";
@@ -176,7 +177,7 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     registerServices(router) {
       router.service(AccountService, impls.account);
       router.service(KeyService, impls.key);
-      router.service(MessageService, impls.message);
+      router.service(MessageService, impls.message, FANOUT_HANDLER_OPTIONS);
       router.service(RoomService, impls.room);
       router.service(RelayInfoService, impls.info);
     },

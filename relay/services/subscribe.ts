@@ -18,6 +18,7 @@ import {
 } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { authenticateSession, constantTimeEqual, sha256 } from "../auth.js";
 import { errorReason, relayError } from "../errors.js";
+import { withSharedEncoding } from "../hub/shared-encoding.js";
 import { keyOf, Subscription, type StreamItem } from "../hub/subscription.js";
 import type { RelayContext } from "./context.js";
 import { ROOM_ID_BYTES, requireLength } from "./validate.js";
@@ -114,7 +115,8 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
   const emit = function* (messages: SubscribeResponse[]): Generator<SubscribeResponse> {
     for (const m of messages) {
       rc.metrics.streamMessages.inc({ event: m.event.case ?? "none" });
-      yield m;
+      // Room events are encoded once for all their subscribers (relay/hub/shared-encoding.ts).
+      yield withSharedEncoding(m);
     }
   };
   try {

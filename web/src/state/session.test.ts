@@ -111,6 +111,25 @@ describe("createWebSession", () => {
     s.dispose();
   });
 
+  it("SC-18: a message is shown at the sender's time, not the relay's hour-floored post time (that only when the sender gave none)", async () => {
+    const { client, emit } = scriptedClient();
+    const s = createWebSession(client);
+    await s.init();
+    const sent = Date.UTC(2026, 11, 3, 10, 37, 12);
+    const hour = Date.UTC(2026, 11, 3, 10, 0, 0); // what a relay keeps (floored to the hour)
+    emit("message", message(1, "from history", { sentAtMs: sent, postedAtMs: hour }));
+    emit("message", message(2, "no sender time", { sentAtMs: 0, postedAtMs: hour }));
+    expect(s.state.timelines.r1!.map((i) => [i.text, i.atMs])).toEqual([
+      ["from history", sent],
+      ["no sender time", hour],
+    ]);
+    // Our own line, once sent, keeps our own time too.
+    await s.send("r1", "mine");
+    emit("outbox", { messageId: "out1", roomId: "r1", text: "mine", sentAtMs: sent + 5000, status: "sent", seq: 3, postedAtMs: hour, attempts: 1 });
+    expect(s.state.timelines.r1!.find((i) => i.text === "mine")!.atMs).toBe(sent + 5000);
+    s.dispose();
+  });
+
   it("shows a failed message with its reason, retries and discards through the outbox", async () => {
     const { client, emit, script } = scriptedClient();
     const s = createWebSession(client);

@@ -20,6 +20,7 @@ import type {
   OutboxItem,
   SecureCommClient,
 } from "../../../client/app/securecomm-client.js";
+import { messageTimeMs } from "../../../client/app/message-time.js";
 import { RETENTION_MS, type HistoryLine, type Retention, type RoomHistory } from "../../../client/vault/room-history.js";
 import { insertInOrder, type TimelineItem } from "../lib/message-groups.js";
 
@@ -263,7 +264,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
         sender: e.sender,
         senderName: e.senderName,
         text: e.text,
-        atMs: e.postedAtMs || e.sentAtMs,
+        atMs: messageTimeMs(e), // the sender's time: the relay's is floored to the hour (SC-18)
         own: e.own,
         status: "sent",
       };
@@ -292,7 +293,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       sender: me?.address ?? "",
       senderName: me?.displayName ?? "",
       text: o.text,
-      atMs: o.postedAtMs ?? o.sentAtMs,
+      atMs: messageTimeMs(o),
       own: true,
       status: o.status,
       ...(o.reason !== undefined ? { reason: o.reason } : {}),
