@@ -31,13 +31,12 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { createIdentityKeyPair } from "../client/keys/identity.js";
-import { AccountService } from "../gen/securecomm/relay/v1/account_pb.js";
 import { RoomService } from "../gen/securecomm/relay/v1/rooms_pb.js";
 import { bySize, numericOption, sizeOption } from "./bench-args.js";
 import type { RoomRef, SubscriberReply } from "./fanout-subscribers.js";
 import { RELAY_BROADCAST_STREAMS, RELAY_GOALS, RELAY_LATENCY_POSTS_PER_SECOND, RELAY_LATENCY_SUBSCRIBERS } from "./goals.js";
-import { forkHelper, type IpcPeer, waitForLine } from "./ipc.js";
+import { registerAccount, type ServerKind, startHostedServer } from "./bench-servers.js";
+import { forkHelper, type IpcPeer } from "./ipc.js";
 import { type Figure, finishReport, type Series } from "./report.js";
 import type { HostReply } from "./server-host.js";
 import { formatNumber, median, spread } from "./stats.js";
@@ -78,7 +77,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const wallClock = (): number => performance.timeOrigin + performance.now();
 
-type Kind = "ceiling" | "connect" | "relay";
+type Kind = ServerKind;
 const KINDS: readonly Kind[] = ["ceiling", "connect", "relay"];
 const LABELS: Record<Kind, string> = {
   ceiling: "bare node:http2 ceiling",
@@ -103,31 +102,12 @@ function roomRefs(t: Target, count: number): RoomRef[] {
 
 async function startTarget(kind: Kind, workDir: string, extraRooms: number): Promise<Target> {
   const dataDir = kind === "relay" ? await mkdtemp(join(workDir, "relay-")) : undefined;
-  const args = kind === "relay" ? ["relay", "--port", "0", "--data-dir", dataDir!, "--log-level", "warn"] : [kind];
-  const host = forkHelper("bench/server-host.ts", args, {
-    nodeFlags: ["--expose-gc"],
-    // Raised so the benchmark measures delivery, not the abuse limits.
-    env: {
-      RELAY_MAX_ROOM_POSTS_PER_MINUTE: "100000000",
-      RELAY_MAX_STREAMS_PER_ACCOUNT: "1000000",
-      RELAY_MAX_ROOM_LOG_ENVELOPES: "100000000",
-      RELAY_MAX_ROOMS_CREATED_PER_MINUTE: "1000000",
-    },
-  });
-  const pattern = { relay: /^SecureComm relay listening on (\S+)$/m, connect: /^baseline listening on (\S+)$/m, ceiling: /^ceiling listening on (\S+)$/m }[kind];
-  const url = await waitForLine(host.child, pattern);
+  const { url, host } = await startHostedServer(kind, dataDir);
   const rooms = Array.from({ length: 1 + extraRooms }, () => ({ id: random(16), accessKey: random(32), seq: 0n }));
   let headers: Record<string, string> = {};
   if (kind === "relay") {
-    const transport = createConnectTransport({ baseUrl: url, httpVersion: "2" });
-    const accounts = createClient(AccountService, transport);
-    const identity = createIdentityKeyPair();
-    const identityKey = identity.publicKey.serialize();
-    const { challenge } = await accounts.createChallenge({ identityKey });
-    const signed = new Uint8Array([...new TextEncoder().encode("SecureComm relay auth v1"), ...challenge, ...identityKey]);
-    const proof = await accounts.proveIdentity({ identityKey, challenge, signature: identity.privateKey.sign(signed), registrationId: identity.registrationId });
-    headers = { authorization: `Bearer ${Buffer.from(proof.token).toString("base64url")}` };
-    const roomService = createClient(RoomService, transport);
+    headers = (await registerAccount(url)).headers;
+    const roomService = createClient(RoomService, createConnectTransport({ baseUrl: url, httpVersion: "2" }));
     for (const r of rooms) await roomService.createRoom({ roomId: r.id, accessKeyHash: sha256(r.accessKey) }, { headers });
   }
   return { kind, url, host, headers, rooms, dataDir };
