@@ -36,7 +36,7 @@ import { formatNumber, type Goal, median, spread } from "./stats.js";
 
 const size = sizeOption();
 /** Messages per workload and run (session setups use a fifth of it). */
-const count = numericOption("count", bySize(size, 300, 1500));
+const count = numericOption("count", bySize(size, 300, 1000));
 /** Runs per workload; the median ratio is held to the goal (2 shared cores: single runs are noisy). */
 const runs = numericOption("runs", bySize(size, 2, 3));
 /** Plaintext size of every message. */

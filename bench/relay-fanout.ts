@@ -46,7 +46,7 @@ const repeats = numericOption("repeats", bySize(size, 2, 3), 20);
 /** Posts per throughput cell with 1 and 10 subscribers (a quarter of it with 100). */
 const posts = numericOption("posts", bySize(size, 200, 800));
 const idleStreams = numericOption("idle-streams", bySize(size, 2000, RELAY_BROADCAST_STREAMS), 100_000);
-const latencySeconds = numericOption("latency-seconds", bySize(size, 2, 4), 60);
+const latencySeconds = numericOption("latency-seconds", bySize(size, 2, 3), 60);
 /** Idle CPU window; the full size covers one relay keep-alive interval (15 s). */
 const idleCpuSeconds = numericOption("idle-cpu-seconds", bySize(size, 4, 15), 120);
 

@@ -114,11 +114,11 @@ async function handle(req: MemberRequest): Promise<MemberReply> {
       return { id: req.id, roomId, inviteLink };
     }
     case "join":
-      // One after another within a process, as people join; processes join in parallel.
-      for (const c of clients) await c.joinRoom(req.inviteLink);
+      // All at once, as people opening an invite link do.
+      await Promise.all(clients.map((c) => c.joinRoom(req.inviteLink)));
       return { id: req.id, ok: true };
     case "join-rest":
-      for (const c of clients.slice(1)) await c.joinRoom(req.inviteLink);
+      await Promise.all(clients.slice(1).map((c) => c.joinRoom(req.inviteLink)));
       return { id: req.id, ok: true };
     case "await-texts": {
       const ok = await awaitTexts(req.texts, req.deadlineMs);

@@ -27,7 +27,7 @@ import { formatNumber, percentile, samplesForPercentile } from "./stats.js";
 
 const size = sizeOption();
 const sizesArg = process.argv.indexOf("--sizes");
-const SIZES = sizesArg >= 0 ? String(process.argv[sizesArg + 1]).split(",").map(Number) : bySize(size, [5, 10], [10, 30, ROOM_GOAL_MEMBERS]);
+const SIZES = sizesArg >= 0 ? String(process.argv[sizesArg + 1]).split(",").map(Number) : bySize(size, [5, 10], [10, ROOM_GOAL_MEMBERS]);
 if (!SIZES.every((n) => Number.isInteger(n) && n >= 2 && n <= 500)) throw new RangeError("--sizes must be room sizes in 2..500");
 /** Messages the device sends per size: enough for a p99 that is not the maximum (full size). */
 const messages = numericOption("messages", bySize(size, 30, samplesForPercentile(99) + 20), 5000);
