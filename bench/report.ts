@@ -94,6 +94,14 @@ export function figureTable(figures: readonly Figure[]): string[] {
 }
 
 /**
+ * Writes `result` where the runner asked for it (`BENCH_RESULTS_FILE`), if it did. Scripts that
+ * measure in stages call it after each, so a run stopped at its time limit keeps what it has.
+ */
+export function writeResultFile(result: BenchResult): void {
+  writeResultFile(result);
+}
+
+/**
  * Prints the closing table and the verdict lines, and writes the result as JSON when the runner
  * asked for it (`BENCH_RESULTS_FILE`).
  */
@@ -102,6 +110,5 @@ export function finishReport(result: BenchResult): void {
   console.log(`${result.benchmark}: ${result.setup}`);
   for (const line of figureTable(result.figures)) console.log(line);
   for (const line of verdictLines(result.figures)) console.log(line);
-  const file = process.env[RESULTS_FILE_ENV];
-  if (file) writeFileSync(file, `${JSON.stringify(result, null, 1)}\n`);
+  writeResultFile(result);
 }
