@@ -12,7 +12,7 @@ import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { FieldDescriptorProto_Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { DescriptorProtoJson, FieldDescriptorProtoJson } from "@bufbuild/protobuf/wkt";
 import { arbitraryMessage } from "./testing/arbitrary-message.js";
-import { messagesOfFile } from "./testing/schema-files.js";
+import { loadMessages, messagesOfFile, SCHEMA_AREAS } from "./testing/schema-files.js";
 import { assertRoundTrips } from "./testing/round-trip.js";
 import { listWireFields, unknownFieldPaths, wireFieldMismatches } from "./testing/wire-inspection.js";
 
@@ -109,6 +109,25 @@ describe("arbitraryMessage on every field shape", () => {
     fc.assert(fc.property(arbitraryMessage(all, { maxDepth: 2 }), (m) => assertRoundTrips(all, m)), {
       numRuns: 100,
     });
+  });
+
+  it("regression seed 596969987: a map key spelled __proto__ is never generated", () => {
+    // This seed once produced `byName: { __proto__: 0n }`, which no protobuf-es map object can
+    // hold; the arbitrary now excludes that key (arbitrary-message.ts).
+    fc.assert(fc.property(arbitraryMessage(all, { maxDepth: 2 }), (m) => assertRoundTrips(all, m)), {
+      numRuns: 52,
+      seed: 596969987,
+    });
+  });
+
+  it("declares no map field in any SecureComm schema (so the __proto__ key limit cannot reach product data)", async () => {
+    const withMaps: string[] = [];
+    for (const area of SCHEMA_AREAS) {
+      for (const desc of await loadMessages(area)) {
+        for (const f of desc.fields) if (f.fieldKind === "map") withMaps.push(`${desc.typeName}.${f.name}`);
+      }
+    }
+    expect(withMaps).toEqual([]);
   });
 
   it("sets every field, and stops recursing at maxDepth", () => {

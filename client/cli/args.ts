@@ -109,7 +109,8 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       "Prints each message arriving in ROOM as one JSON line (room, seq, id, sender, senderName,\n" +
       "text, sentAt, postedAt, own). --count N exits after N messages; --timeout SECONDS exits with\n" +
       "code 11 if they have not arrived by then. Your own messages are skipped unless\n" +
-      "--include-own is given.",
+      "--include-own is given. Messages not printed (past N, or received by other commands)\n" +
+      "are kept and printed first by the next listen.",
   },
   "safety-number": {
     args: ["ROOM", "MEMBER"],

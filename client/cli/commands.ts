@@ -15,6 +15,7 @@ import { toCliError } from "./errors.js";
 import { CliError, EXIT_FAILURE, EXIT_INVALID_INVITE, EXIT_OK, EXIT_REFUSED, EXIT_RELAY_REFUSED, EXIT_USAGE } from "./exit-codes.js";
 import { formatMembers, formatMessageJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, terminalSafe } from "./format.js";
 import { resolveMember, resolveRoom } from "./resolve.js";
+import { openInbox, type Inbox } from "./inbox.js";
 import { failWait, JOIN_ANSWER_TIMEOUT_MS, startOnline, waitFor, waitSettled } from "./wait.js";
 
 /** Writes one line to standard output. */
@@ -27,12 +28,52 @@ export function note(ctx: CliContext, text: string): void {
   ctx.stderr.write(`${text}\n`);
 }
 
-/** Opens the session of `line`, runs `run`, and always closes it. */
-export async function withSession<T>(ctx: CliContext, line: CommandLine, run: (s: Session) => Promise<T>): Promise<T> {
+/**
+ * The inbox of a command's session: messages no handler claims are kept for a later `listen`
+ * (inbox.ts). `claim` registers a handler that returns true for a message it handed to the
+ * caller; it returns an unregister function.
+ */
+export interface SessionInbox {
+  readonly inbox: Inbox;
+  claim(handler: (m: ClientEvents["message"]) => boolean): () => void;
+}
+
+/**
+ * Opens the session of `line`, runs `run`, and always closes it. Every command but `chat` (which
+ * shows its room's messages live) keeps the messages it did not hand over in the inbox; the
+ * client is stopped before the inbox is flushed, so no message arrives after the last write.
+ */
+export async function withSession<T>(
+  ctx: CliContext,
+  line: CommandLine,
+  run: (s: Session, inbox: SessionInbox | undefined) => Promise<T>,
+): Promise<T> {
   const session = await openSession(ctx, line);
+  let kept: SessionInbox | undefined;
+  let offKeep: (() => void) | undefined;
   try {
-    return await run(session);
+    if (line.command !== "chat") {
+      const inbox = await openInbox(session.store);
+      const claims = new Set<(m: ClientEvents["message"]) => boolean>();
+      offKeep = session.client.on("message", (m) => {
+        for (const claim of claims) if (claim(m)) return;
+        inbox.keep(m);
+      });
+      kept = {
+        inbox,
+        claim: (handler) => {
+          claims.add(handler);
+          return () => claims.delete(handler);
+        },
+      };
+    }
+    return await run(session, kept);
   } finally {
+    if (kept !== undefined) {
+      await session.client.stop().catch(() => undefined);
+      offKeep?.();
+      await kept.inbox.flush().catch(() => note(ctx, formatNotice("Messages received during this run could not be kept for a later listen.")));
+    }
     await session.close();
   }
 }
@@ -60,7 +101,7 @@ export async function runRoomCreate(ctx: CliContext, line: CommandLine): Promise
   });
 }
 
-/** The relay an invite link points at (its origin), if it is an http(s) URL. */
+/** The relay an invite link points at (its origin, spec RM-30), if it is an http(s) URL. */
 export function relayFromInvite(link: string): string | undefined {
   const at = link.indexOf("#");
   if (at <= 0) return undefined;
@@ -149,20 +190,41 @@ export async function runSend(ctx: CliContext, line: CommandLine): Promise<numbe
 
 /**
  * `listen ROOM [--count N] [--timeout S] [--include-own]`: one JSON line per message; failures
- * and identity changes as notices on stderr (reported, never silent).
+ * and identity changes as notices on stderr (reported, never silent). Messages kept by earlier
+ * runs come first (oldest first); messages past N stay in the inbox for the next run.
  */
 export async function runListen(ctx: CliContext, line: CommandLine): Promise<number> {
-  return withSession(ctx, line, async (session) => {
+  return withSession(ctx, line, async (session, kept) => {
     const { client } = session;
+    if (kept === undefined) throw new TypeError("listen runs with an inbox");
     const room = currentRoom(session, line.args[0] ?? "");
     let printed = 0;
     let closedReason: string | undefined;
+    const full = () => line.count !== undefined && printed >= line.count;
+
+    const dropped = await kept.inbox.takeDropped();
+    if (dropped > 0) note(ctx, formatNotice(`${dropped} message(s) were dropped while nobody listened: the inbox was full.`));
+    // Kept messages first: print up to N, then remove what was printed (at least once).
+    const handed: string[] = [];
+    for (const { key, message } of await kept.inbox.waiting(room.roomId)) {
+      if (full()) break;
+      // Own messages a run without --include-own would have skipped are removed unprinted.
+      if (message !== undefined && (!message.own || line.includeOwn)) {
+        out(ctx, formatMessageJson(message));
+        printed++;
+      }
+      handed.push(key);
+    }
+    await kept.inbox.remove(handed);
+
     const offs = [
-      client.on("message", (m: ClientEvents["message"]) => {
-        if (m.roomId !== room.roomId || (m.own && !line.includeOwn)) return;
-        if (line.count !== undefined && printed >= line.count) return;
+      kept.claim((m) => {
+        if (m.roomId !== room.roomId) return false;
+        if (m.own && !line.includeOwn) return true;
+        if (full()) return false;
         out(ctx, formatMessageJson(m));
         printed++;
+        return true;
       }),
       client.on("decryption-failed", (e) => {
         if (e.roomId === undefined || e.roomId === room.roomId) note(ctx, formatNotice("A message could not be decrypted (reported by the client)."));
@@ -180,7 +242,7 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
         ctx,
         client,
         ["message", "room-closed"],
-        () => (closedReason !== undefined ? "closed" : line.count !== undefined && printed >= line.count ? "count" : undefined),
+        () => (closedReason !== undefined ? "closed" : full() ? "count" : undefined),
         line.timeoutMs,
       );
       if (outcome.kind === "done" && outcome.value === "closed") {

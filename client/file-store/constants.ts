@@ -9,6 +9,12 @@
 export const HEADER_FILE = "store.json";
 /** Name of the snapshot file: every entry as of batch `covered`. */
 export const SNAPSHOT_FILE = "snapshot.bin";
+/**
+ * Name of the key table: the record key of every live entry (spec/11 SC-15).
+ * It is the commit point of a write, and the only file that must be erased for a deleted or
+ * replaced value to become unreadable; each new version overwrites the previous one in place.
+ */
+export const KEYS_FILE = "keys.bin";
 /** Name of the lock file a process holds while the store is open. */
 export const LOCK_FILE = "lock";
 /** Prefix and suffix of batch files: `batch-<16 decimal digits>.bin`, one per atomic write. */
@@ -29,6 +35,24 @@ export const FILE_MAGIC = new Uint8Array([0x53, 0x43, 0x46, 0x53]);
 /** Kind byte after the magic: which purpose a file serves (bound into its associated data). */
 export const KIND_SNAPSHOT = 1;
 export const KIND_BATCH = 2;
+/** The key table (KEYS_FILE). */
+export const KIND_KEYS = 3;
+/** Snapshot and batch files whose values are records sealed under their own record keys. */
+export const KIND_RECORD_SNAPSHOT = 4;
+export const KIND_RECORD_BATCH = 5;
+/**
+ * Kinds 1 and 2 are the first layout, where values were sealed only under the store key, so a
+ * value stayed readable with the passphrase until compaction. A store found in that layout is
+ * rewritten in the record layout (and the old files wiped) as soon as it is opened.
+ */
+export const LEGACY_KINDS: ReadonlySet<number> = new Set([KIND_SNAPSHOT, KIND_BATCH]);
+
+/** Associated-data label of a sealed record; the entry's key and record id follow it. */
+export const RECORD_LABEL = "SecureComm file store v1 record ";
+/** Record id length: random, names one sealed value, so a table entry matches one record only. */
+export const RECORD_ID_LENGTH = 16;
+/** Record key length (AES-256). */
+export const RECORD_KEY_LENGTH = 32;
 
 /** HKDF info for the store key derived from the scrypt output (domain separation). */
 export const STORE_KEY_INFO = "SecureComm file store v1 store key";

@@ -8,21 +8,27 @@
  *
  * Layout: `store.json` (header), `snapshot.bin` (all entries as of batch `covered`),
  * `batch-<seq>.bin` (one per `write`, sequence numbers contiguous after the snapshot's),
- * `lock`. Every data file is AES-256-GCM under the store key with a fresh random nonce and its
- * own name, kind and sequence number as associated data; key names and values never appear in
- * plaintext, not even as file names. Each file is written as `<name>.tmp`, fsynced, renamed
- * into place and the directory fsynced, so a crash leaves either the old or the new state and
- * at most a temporary file, which the next open deletes. The whole state is held in memory
- * (client state is small: keys, sessions, rooms; no message plaintext).
+ * `keys.bin` (the key table: each live entry's record key, as of the newest batch; the commit
+ * point of a write), `lock`. Every data file is AES-256-GCM under the store key with a fresh
+ * random nonce and its own name, kind and sequence number as associated data; key names and
+ * values never appear in plaintext, not even as file names. Each value is sealed once more
+ * under its own record key (records.ts), which only the key table holds; a write replaces the
+ * key table and overwrites the previous one in place, so a deleted or replaced value is
+ * unreadable even with the passphrase (forward secrecy at rest, spec/11 SC-15, which says what
+ * remains on journaling and copy-on-write filesystems). Each file is written as `<name>.tmp`, fsynced,
+ * renamed into place and the directory fsynced, so a crash leaves either the old or the new
+ * state and at most a temporary file, which the next open deletes. The whole state is held in
+ * memory (client state is small: keys, sessions, rooms, and the CLI's undelivered messages).
  *
  * Not detected: an attacker with write access replacing the directory by an older copy of
  * itself, or deleting the newest batch files (rollback); a fully compromised device is out of
  * scope (spec TM-06).
  */
 
-import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { KeyValueStore, KeyValueWrite } from "../app/kv-store.js";
+import { randomBytes } from "../crypto/bytes.js";
 import { openFile, parseOps, sealFile, serializeOps, type EntryOp } from "./codec.js";
 import {
   BATCH_DIGITS,
@@ -31,8 +37,13 @@ import {
   COMPACT_MIN_BYTES,
   DEFAULT_SCRYPT,
   HEADER_FILE,
+  KEYS_FILE,
   KIND_BATCH,
+  KIND_KEYS,
+  KIND_RECORD_BATCH,
+  KIND_RECORD_SNAPSHOT,
   KIND_SNAPSHOT,
+  LEGACY_KINDS,
   LOCK_FILE,
   MAX_BATCH_FILES,
   MAX_HEADER_BYTES,
@@ -43,6 +54,7 @@ import {
 import { FileStoreError } from "./errors.js";
 import { createHeader, parseHeader, serializeHeader, unlockHeader } from "./header.js";
 import { acquireLock, type StoreLock } from "./lock.js";
+import { openRecord, parseKeyTable, sealRecord, serializeKeyTable, type RecordKey, type SealedEntry } from "./records.js";
 
 /** Options of {@link createFileStore}. */
 export interface CreateFileStoreOptions {
@@ -81,6 +93,55 @@ async function writeAtomically(dir: string, name: string, bytes: Uint8Array | st
   await syncDirectory(dir);
 }
 
+/** Largest piece written at once when overwriting a file (bounds the random buffer). */
+const WIPE_CHUNK_BYTES = 1024 * 1024;
+
+/** Overwrites every byte of the open file with random bytes and fsyncs it. */
+async function wipeHandle(handle: FileHandle): Promise<void> {
+  const { size } = await handle.stat();
+  for (let at = 0; at < size; at += WIPE_CHUNK_BYTES) {
+    await handle.write(randomBytes(Math.min(WIPE_CHUNK_BYTES, size - at)), 0, undefined, at);
+  }
+  await handle.sync();
+}
+
+/**
+ * Like `writeAtomically`, then overwrites the file it replaced: the old inode is held open
+ * across the rename and its bytes are overwritten in place before it is released, so its
+ * blocks do not go back to the filesystem still holding the old contents.
+ */
+async function replaceWiping(dir: string, name: string, bytes: Uint8Array): Promise<void> {
+  let old: FileHandle | undefined;
+  try {
+    old = await open(join(dir, name), "r+");
+  } catch (e) {
+    if (!isMissing(e)) throw e;
+  }
+  try {
+    await writeAtomically(dir, name, bytes);
+    if (old !== undefined) await wipeHandle(old);
+  } finally {
+    await old?.close();
+  }
+}
+
+/** Overwrites `dir/name` in place, then deletes it; a missing file is fine. */
+async function shred(dir: string, name: string): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(join(dir, name), "r+");
+  } catch (e) {
+    if (isMissing(e)) return;
+    throw e;
+  }
+  try {
+    await wipeHandle(handle);
+  } finally {
+    await handle.close();
+  }
+  await unlink(join(dir, name));
+}
+
 async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, "r");
   try {
@@ -117,7 +178,8 @@ export async function createFileStore(dir: string, passphrase: string, options: 
     const { header, key } = await createHeader(passphrase, options.scrypt ?? DEFAULT_SCRYPT);
     // Snapshot first, header last: a store without a header does not exist, so a crash in
     // between leaves nothing half-created that could be opened.
-    await writeAtomically(dir, SNAPSHOT_FILE, sealFile(key, SNAPSHOT_FILE, KIND_SNAPSHOT, 0, new Uint8Array(0)));
+    await writeAtomically(dir, KEYS_FILE, sealFile(key, KEYS_FILE, KIND_KEYS, 0, new Uint8Array(0)));
+    await writeAtomically(dir, SNAPSHOT_FILE, sealFile(key, SNAPSHOT_FILE, KIND_RECORD_SNAPSHOT, 0, new Uint8Array(0)));
     await writeAtomically(dir, HEADER_FILE, serializeHeader(header));
     return new FileKeyValueStore(dir, key, lock, new Map(), 0, 0, [], 0);
   } catch (e) {
@@ -128,7 +190,7 @@ export async function createFileStore(dir: string, passphrase: string, options: 
 
 async function removeTemporaries(dir: string): Promise<void> {
   for (const name of await readdir(dir)) {
-    if (name.endsWith(TEMP_SUFFIX)) await unlink(join(dir, name)).catch(() => undefined);
+    if (name.endsWith(TEMP_SUFFIX)) await shred(dir, name).catch(() => undefined);
   }
 }
 
@@ -154,11 +216,29 @@ export async function openFileStore(dir: string, passphrase: string): Promise<Fi
     } catch (e) {
       throw isMissing(e) ? new FileStoreError("corrupt") : e;
     }
-    const snapshot = openFile(key, SNAPSHOT_FILE, KIND_SNAPSHOT, snapshotBytes);
-    const entries = new Map<string, Uint8Array>();
+    const legacy = LEGACY_KINDS.has(snapshotBytes[4] ?? -1);
+    const snapshot = openFile(key, SNAPSHOT_FILE, legacy ? KIND_SNAPSHOT : KIND_RECORD_SNAPSHOT, snapshotBytes);
+    // The key table says which batch is the newest committed one (record layout only).
+    let table: Map<string, RecordKey> | undefined;
+    let committed = Number.MAX_SAFE_INTEGER;
+    if (!legacy) {
+      let keysBytes: Uint8Array;
+      try {
+        keysBytes = await readFile(join(dir, KEYS_FILE));
+      } catch (e) {
+        throw isMissing(e) ? new FileStoreError("corrupt") : e;
+      }
+      const keys = openFile(key, KEYS_FILE, KIND_KEYS, keysBytes);
+      if (keys.seq < snapshot.seq) throw new FileStoreError("corrupt");
+      table = parseKeyTable(keys.plaintext);
+      committed = keys.seq;
+    }
+
+    // Entry key → what the data files hold for it (a sealed record, or the value in the legacy layout).
+    const held = new Map<string, Uint8Array>();
     for (const op of parseOps(snapshot.plaintext)) {
       if (op.value === undefined) throw new FileStoreError("corrupt");
-      entries.set(op.key, op.value);
+      held.set(op.key, op.value);
     }
 
     const seqs: number[] = [];
@@ -172,19 +252,36 @@ export async function openFileStore(dir: string, passphrase: string): Promise<Fi
     const live: number[] = [];
     for (const seq of seqs) {
       const name = batchFileName(seq);
-      if (seq <= snapshot.seq) {
-        // Already folded into the snapshot; a crash after compaction left it behind.
-        await unlink(join(dir, name)).catch(() => undefined);
+      if (seq <= snapshot.seq || seq === committed + 1) {
+        // Folded into the snapshot (a crash after compaction left it behind), or written by a
+        // write that crashed before its key table: never committed, its records have no keys.
+        await shred(dir, name).catch(() => undefined);
         continue;
       }
-      if (seq !== last + 1) throw new FileStoreError("corrupt");
+      if (seq !== last + 1 || seq > committed) throw new FileStoreError("corrupt");
       const bytes = await readFile(join(dir, name));
-      const batch = openFile(key, name, KIND_BATCH, bytes);
+      const batch = openFile(key, name, legacy ? KIND_BATCH : KIND_RECORD_BATCH, bytes);
       if (batch.seq !== seq) throw new FileStoreError("corrupt");
-      applyOps(entries, parseOps(batch.plaintext));
+      applyOps(held, parseOps(batch.plaintext));
       last = seq;
       batchBytes += bytes.length;
       live.push(seq);
+    }
+
+    if (legacy) {
+      // First layout: seal every value under a record key now and wipe the old files.
+      const entries = new Map<string, SealedEntry>();
+      for (const [name, value] of held) entries.set(name, sealRecord(name, value));
+      const store = new FileKeyValueStore(dir, key, lock, entries, last, snapshotBytes.length, live, batchBytes);
+      await store.upgradeFromLegacy();
+      return store;
+    }
+    if (last !== committed || held.size !== table?.size) throw new FileStoreError("corrupt");
+    const entries = new Map<string, SealedEntry>();
+    for (const [name, sealed] of held) {
+      const r = table.get(name);
+      if (r === undefined) throw new FileStoreError("corrupt");
+      entries.set(name, openRecord(name, r, sealed));
     }
     return new FileKeyValueStore(dir, key, lock, entries, last, snapshotBytes.length, live, batchBytes);
   } catch (e) {
@@ -208,7 +305,7 @@ export class FileKeyValueStore implements KeyValueStore {
   readonly #dir: string;
   readonly #key: Uint8Array;
   readonly #lock: StoreLock;
-  readonly #entries: Map<string, Uint8Array>;
+  readonly #entries: Map<string, SealedEntry>;
   #seq: number;
   #snapshotBytes: number;
   #batches: number[];
@@ -221,7 +318,7 @@ export class FileKeyValueStore implements KeyValueStore {
     dir: string,
     key: Uint8Array,
     lock: StoreLock,
-    entries: Map<string, Uint8Array>,
+    entries: Map<string, SealedEntry>,
     seq: number,
     snapshotBytes: number,
     batches: number[],
@@ -240,14 +337,14 @@ export class FileKeyValueStore implements KeyValueStore {
   /** The value stored under `key`, if any (a copy). */
   async get(key: string): Promise<Uint8Array | undefined> {
     this.#assertOpen();
-    return this.#entries.get(key)?.slice();
+    return this.#entries.get(key)?.value.slice();
   }
 
   /** All entries whose key starts with `prefix`, sorted by key (copies). */
   async list(prefix: string): Promise<Array<[string, Uint8Array]>> {
     this.#assertOpen();
     const out: Array<[string, Uint8Array]> = [];
-    for (const [k, v] of this.#entries) if (k.startsWith(prefix)) out.push([k, v.slice()]);
+    for (const [k, v] of this.#entries) if (k.startsWith(prefix)) out.push([k, v.value.slice()]);
     out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     return out;
   }
@@ -270,13 +367,33 @@ export class FileKeyValueStore implements KeyValueStore {
     return run;
   }
 
+  /**
+   * One write: the batch file (each value sealed under a fresh record key), then the key table
+   * that commits it and overwrites the previous table, so the record keys of every value this
+   * write deleted or replaced are gone from disk when it returns.
+   */
   async #commit(ops: EntryOp[]): Promise<void> {
     if (this.#closed) throw new FileStoreError("closed");
     const seq = this.#seq + 1;
     const name = batchFileName(seq);
-    const bytes = sealFile(this.#key, name, KIND_BATCH, seq, serializeOps(ops));
+    const next = new Map(this.#entries);
+    const fileOps: EntryOp[] = [];
+    for (const op of ops) {
+      if (op.value === undefined) {
+        next.delete(op.key);
+        fileOps.push(op);
+      } else {
+        const entry = sealRecord(op.key, op.value);
+        next.set(op.key, entry);
+        fileOps.push({ key: op.key, value: entry.sealed });
+      }
+    }
+    const bytes = sealFile(this.#key, name, KIND_RECORD_BATCH, seq, serializeOps(fileOps));
     await writeAtomically(this.#dir, name, bytes);
-    applyOps(this.#entries, ops);
+    await replaceWiping(this.#dir, KEYS_FILE, sealFile(this.#key, KEYS_FILE, KIND_KEYS, seq, serializeKeyTable(next)));
+    for (const [k, old] of this.#entries) if (next.get(k) !== old) old.key.fill(0);
+    this.#entries.clear();
+    for (const [k, v] of next) this.#entries.set(k, v);
     this.#seq = seq;
     this.#batches.push(seq);
     this.#batchBytes += bytes.length;
@@ -287,16 +404,29 @@ export class FileKeyValueStore implements KeyValueStore {
     }
   }
 
-  /** Folds every batch file into a new snapshot, then deletes them. */
+  /**
+   * Folds every batch file into a new snapshot (the sealed records as they are: their keys do
+   * not change), overwriting the old snapshot, then overwrites and deletes the batch files.
+   */
   async #compact(): Promise<void> {
     const ops: EntryOp[] = [];
-    for (const [key, value] of this.#entries) ops.push({ key, value });
-    const bytes = sealFile(this.#key, SNAPSHOT_FILE, KIND_SNAPSHOT, this.#seq, serializeOps(ops));
-    await writeAtomically(this.#dir, SNAPSHOT_FILE, bytes);
-    for (const seq of this.#batches) await unlink(join(this.#dir, batchFileName(seq))).catch(() => undefined);
+    for (const [key, entry] of this.#entries) ops.push({ key, value: entry.sealed });
+    const bytes = sealFile(this.#key, SNAPSHOT_FILE, KIND_RECORD_SNAPSHOT, this.#seq, serializeOps(ops));
+    await replaceWiping(this.#dir, SNAPSHOT_FILE, bytes);
+    for (const seq of this.#batches) await shred(this.#dir, batchFileName(seq)).catch(() => undefined);
     this.#snapshotBytes = bytes.length;
     this.#batches = [];
     this.#batchBytes = 0;
+  }
+
+  /**
+   * @internal Rewrites a store opened in the first layout: the key table first (a crash before
+   * the snapshot leaves the old layout, which is upgraded again next time), then the snapshot
+   * in the record layout; the old snapshot and batch files are overwritten.
+   */
+  async upgradeFromLegacy(): Promise<void> {
+    await replaceWiping(this.#dir, KEYS_FILE, sealFile(this.#key, KEYS_FILE, KIND_KEYS, this.#seq, serializeKeyTable(this.#entries)));
+    await this.#compact();
   }
 
   /** Waits for pending writes, then releases the lock. Idempotent. */
@@ -305,6 +435,7 @@ export class FileKeyValueStore implements KeyValueStore {
     await this.#queue;
     this.#closed = true;
     this.#key.fill(0);
+    for (const entry of this.#entries.values()) entry.key.fill(0);
     await this.#lock.release();
   }
 
@@ -345,8 +476,8 @@ export async function removeFileStore(dir: string): Promise<void> {
   });
   for (const name of names) {
     const base = name.endsWith(TEMP_SUFFIX) ? name.slice(0, -TEMP_SUFFIX.length) : name;
-    if (base === SNAPSHOT_FILE || base === HEADER_FILE || base === LOCK_FILE || BATCH_NAME.test(base)) {
-      await unlink(join(dir, name)).catch(() => undefined);
+    if (base === SNAPSHOT_FILE || base === KEYS_FILE || base === HEADER_FILE || base === LOCK_FILE || BATCH_NAME.test(base)) {
+      await shred(dir, name).catch(() => undefined);
     }
   }
 }

@@ -99,13 +99,16 @@ function staticKeys(chainKey: Uint8Array, encryptedStatic: Uint8Array, dh: Uint8
 /**
  * Seals `inner` from `senderIdentity` to `destinationIdentity` with the sender certificate
  * `senderCertificate` (serialized, as issued by the relay) (spec SS-01..SS-03, SS-07; a fresh
- * ephemeral key per envelope, SS-09).
+ * ephemeral key per envelope, SS-09). `fixedEphemeral` exists only so the generator of
+ * spec/vectors/full-stack.json produces the same bytes on every run; production callers omit
+ * it, and reusing an ephemeral key across envelopes would break SS-09.
  */
 export async function sealedSenderEncrypt(
   destinationIdentity: PublicKey,
   senderCertificate: Uint8Array,
   inner: SealedInnerContent,
   senderIdentity: KeyPair,
+  fixedEphemeral?: KeyPair,
 ): Promise<Uint8Array> {
   let certificate;
   try {
@@ -120,7 +123,7 @@ export async function sealedSenderEncrypt(
     create(SealedSenderContentSchema, { type, senderCertificate: certificate, content: inner.content }),
   );
 
-  const ephemeral = await KeyPair.generateAsync();
+  const ephemeral = fixedEphemeral ?? (await KeyPair.generateAsync());
   const e = ephemeralKeys(destinationIdentity, ephemeral.publicKey, await ephemeral.privateKey.agree(destinationIdentity));
   const encryptedStatic = encryptPart(e.cipherKey, e.macKey, senderIdentity.publicKey.serialize());
   const s = staticKeys(e.chainKey, encryptedStatic, await senderIdentity.privateKey.agree(destinationIdentity));

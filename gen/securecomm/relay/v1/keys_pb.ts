@@ -452,8 +452,9 @@ export const KeyService: GenService<{
    * Authentication: bearer token.
    * Limits: RelayLimits.max_bundle_fetches_per_minute per requester and target.
    * Errors: `unauthenticated`, `invalid_argument` (address not 16 bytes),
-   * `resource_exhausted` (rate limit; RetryInfo detail). An unknown address or an account with
-   * no signed prekey yet is the `not_registered` outcome, not an error.
+   * `resource_exhausted` (rate limit; RetryInfo detail). An unknown address (never registered,
+   * or deleted), an account with no signed prekey, or one with neither a one-time nor a
+   * last-resort Kyber prekey is the `not_registered` outcome, not an error (API-09).
    *
    * @generated from rpc securecomm.relay.v1.KeyService.FetchPreKeyBundle
    */

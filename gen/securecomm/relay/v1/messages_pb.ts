@@ -480,18 +480,21 @@ export const MessageService: GenService<{
     output: typeof SendSealedResponseSchema;
   },
   /**
-   * Subscribe opens the caller's one stream: queued mailbox envelopes first, then live ones,
-   * multiplexed with the events of every listed room from its since_seq onwards, and
-   * keep-alives. A client follows a new room by opening a new Subscribe. Several envelopes may
-   * be coalesced into one response under load.
+   * Subscribe opens one of the caller's streams (an account may hold up to 8 at once; each
+   * mailbox envelope goes to every open stream of the account): queued mailbox envelopes
+   * first, then each listed room's stored events with a sequence number greater than its
+   * RoomCursor.after_seq, then one CaughtUp, then live envelopes and events, and keep-alives
+   * (spec/10-relay-api.md API-11). A client follows a new room by opening a new Subscribe.
+   * Several envelopes may be coalesced into one response under load.
    *
    * Kind: server streaming.
    * Authentication: bearer token; each room by its access key.
-   * Limits: RelayLimits.max_rooms_per_subscription; a consumer that falls too far behind is
-   * cut off with `resource_exhausted` and resumes by subscribing again.
-   * Errors: `unauthenticated`, `invalid_argument` (malformed room entry, too many rooms),
-   * `resource_exhausted` (slow consumer; too many streams). A room whose access key is wrong or
-   * was rotated, or that does not exist, is reported in-stream as RoomClosed, not as an error.
+   * Limits: RelayLimits.max_rooms_per_subscription; 8 streams per account; a consumer that
+   * falls too far behind is cut off with `resource_exhausted` and resumes by subscribing again.
+   * Errors: `unauthenticated`, `invalid_argument` (malformed room entry, too many rooms, a room
+   * listed twice), `resource_exhausted` (slow consumer; more than 8 streams, TOO_MANY_STREAMS).
+   * A room whose access key is wrong or was rotated, that does not exist, or whose cursor is
+   * older than the retained history is reported in-stream as RoomClosed, not as an error.
    *
    * @generated from rpc securecomm.relay.v1.MessageService.Subscribe
    */

@@ -75,7 +75,8 @@ export type RoomRecord = Message<"securecomm.storage.v1.RoomRecord"> & {
   lastSeq: bigint;
 
   /**
-   * Our current sender-key distribution id in this room, 16 bytes.
+   * Our current sender-key distribution id in this room, 16 bytes. Every earlier one stays
+   * mapped to us in the distribution-id map, so our older posts are recognised (RM-32).
    *
    * @generated from field: bytes distribution_id = 9;
    */

@@ -28,14 +28,16 @@ export type Content = Message<"securecomm.wire.v1.Content"> & {
   roomId: Uint8Array;
 
   /**
-   * 16 random bytes naming this message, for de-duplication and receipts.
+   * 16 random bytes naming this message (receipts name `text` messages by it). Every sender
+   * sets it on every Content; receivers use it only as spec/09-rooms.md RM-31 says.
    *
    * @generated from field: bytes message_id = 2;
    */
   messageId: Uint8Array;
 
   /**
-   * Sender's clock, Unix milliseconds (display only; order comes from the relay).
+   * Sender's clock, Unix milliseconds (display only; order comes from the relay). Every sender
+   * sets it; receivers accept any value (RM-31).
    *
    * @generated from field: uint64 sent_at_ms = 3;
    */

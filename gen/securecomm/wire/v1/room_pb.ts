@@ -183,7 +183,8 @@ export const JoinStatementSchema: GenMessage<JoinStatement> = /*@__PURE__*/
 
 /**
  * Invite is what an invite link carries in its URL fragment:
- * `<origin>/#join=<base64url(Invite) without padding>` (spec/09-rooms.md RM-03).
+ * `<origin>/#join=<base64url(Invite) without padding>` (spec/09-rooms.md RM-03), where
+ * `<origin>` is the relay's base URL, e.g. `https://chat.example` (RM-30).
  *
  * @generated from message securecomm.wire.v1.Invite
  */

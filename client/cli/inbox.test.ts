@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { MemoryKeyValueStore } from "../app/kv-store.js";
+import { INBOX_DROPPED_KEY, INBOX_PREFIX, MAX_INBOX_MESSAGES, openInbox, type InboxMessage } from "./inbox.js";
+
+function message(roomId: string, text: string): InboxMessage {
+  return { roomId, seq: 1, messageId: text, sender: "s", senderName: "S", text, sentAtMs: 1, postedAtMs: 2, own: false };
+}
+
+describe("CLI inbox (issue 9 finding 6)", () => {
+  it("keeps messages per room in arrival order across reopenings and removes what was handed over", async () => {
+    const store = new MemoryKeyValueStore();
+    const first = await openInbox(store);
+    for (const [room, text] of [["a", "1"], ["b", "x"], ["a", "2"], ["a", "3"]] as const) first.keep(message(room, text));
+    await first.flush();
+
+    const second = await openInbox(store);
+    const waiting = await second.waiting("a");
+    expect(waiting.map((k) => k.message?.text)).toEqual(["1", "2", "3"]);
+    await second.remove(waiting.slice(0, 1).map((k) => k.key));
+    second.keep(message("a", "4"));
+    await second.flush();
+    expect((await second.waiting("a")).map((k) => k.message?.text)).toEqual(["2", "3", "4"]);
+    expect((await second.waiting("b")).map((k) => k.message?.text)).toEqual(["x"]);
+  });
+
+  it("an entry that does not parse is listed unprinted so it can be removed", async () => {
+    const store = new MemoryKeyValueStore();
+    await store.write([{ key: `${INBOX_PREFIX}0000000000000000`, value: new TextEncoder().encode("{not json") }]);
+    const inbox = await openInbox(store);
+    const waiting = await inbox.waiting("a");
+    expect(waiting).toEqual([{ key: `${INBOX_PREFIX}0000000000000000`, message: undefined }]);
+  });
+
+  it(`keeps at most ${MAX_INBOX_MESSAGES} messages and counts the ones it drops`, async () => {
+    const store = new MemoryKeyValueStore();
+    const filler = new TextEncoder().encode(JSON.stringify(message("a", "old")));
+    const writes = Array.from({ length: MAX_INBOX_MESSAGES }, (_, i) => ({ key: `${INBOX_PREFIX}${String(i).padStart(16, "0")}`, value: filler }));
+    await store.write(writes);
+    const inbox = await openInbox(store);
+    inbox.keep(message("a", "new 1"));
+    inbox.keep(message("a", "new 2"));
+    await inbox.flush();
+    expect((await store.list(INBOX_PREFIX)).length).toBe(MAX_INBOX_MESSAGES);
+    expect(await store.get(INBOX_DROPPED_KEY)).toBeDefined();
+    expect(await inbox.takeDropped()).toBe(2);
+    expect(await inbox.takeDropped()).toBe(0);
+  });
+});

@@ -1,0 +1,117 @@
+// End to end: `listen --count N` hands over N messages and keeps the rest for the next run
+// (issue 9, finding 6: bots run `listen --count 1` in a loop). Real `securecomm` processes
+// (node bin/securecomm.mjs, separate --home directories) against a real relay on a free port
+// (real HTTP, real SQLite file).
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
+import { EXIT_OK } from "./exit-codes.js";
+
+const BIN = fileURLToPath(new URL("../../bin/securecomm.mjs", import.meta.url));
+const PASSPHRASE = "listen e2e passphrase, not a real one";
+/** Each CLI process loads TypeScript through tsx and derives a scrypt key: seconds on a busy machine. */
+const STEP_TIMEOUT_MS = 90_000;
+const TEST_TIMEOUT_MS = 400_000;
+
+let relay: TestRelay;
+let root: string;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function spawnCli(home: string, args: string[]): ChildProcessWithoutNullStreams {
+  const env: NodeJS.ProcessEnv = { ...process.env, SECURECOMM_PASSPHRASE: PASSPHRASE };
+  delete env.SECURECOMM_RELAY;
+  delete env.SECURECOMM_HOME;
+  return spawn(process.execPath, [BIN, "--relay", relay.url, "--home", home, ...args], { env, stdio: "pipe" });
+}
+
+function collect(child: ChildProcessWithoutNullStreams): Promise<Result> {
+  child.stdin.end();
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`CLI step timed out; stdout: ${stdout}; stderr: ${stderr}`));
+    }, STEP_TIMEOUT_MS);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function ok(home: string, args: string[]): Promise<Result> {
+  const r = await collect(spawnCli(home, args));
+  expect(r.code, `${args[0]}: ${r.stderr}`).toBe(EXIT_OK);
+  return r;
+}
+
+function texts(stdout: string): string[] {
+  return stdout
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => (JSON.parse(l) as { text: string }).text);
+}
+
+beforeAll(async () => {
+  relay = await startTestRelay();
+  root = await mkdtemp(join(tmpdir(), "securecomm-listen-e2e-"));
+});
+
+afterAll(async () => {
+  await relay?.close();
+  if (root !== undefined) await rm(root, { recursive: true, force: true });
+});
+
+describe("securecomm listen end to end (issue 9 finding 6)", () => {
+  it(
+    "listen --count 1 prints the first of three queued messages and the next listen prints the other two; other commands keep what they receive",
+    async () => {
+      const homeA = join(root, "alice");
+      const homeB = join(root, "bob");
+      await Promise.all([ok(homeA, ["init", "--name", "Alice"]), ok(homeB, ["init", "--name", "Bob"])]);
+      const link = (await ok(homeA, ["room", "create", "Team"])).stdout.trim();
+
+      // Alice is online (listening) while Bob joins, so her client answers the join; his
+      // first message ends her listen.
+      const listenA = collect(spawnCli(homeA, ["listen", "Team", "--count", "1", "--timeout", "80"]));
+      await ok(homeB, ["join", link]);
+      await ok(homeB, ["send", "Team", "hello"]);
+      const first = await listenA;
+      expect(first.code, first.stderr).toBe(EXIT_OK);
+      expect(texts(first.stdout)).toEqual(["hello"]);
+
+      // Three messages queue up while Alice is offline.
+      for (const text of ["one", "two", "three"]) await ok(homeB, ["send", "Team", text]);
+
+      const one = await ok(homeA, ["listen", "Team", "--count", "1", "--timeout", "60"]);
+      expect(texts(one.stdout)).toEqual(["one"]);
+      // The rest of the backlog was kept, in order, for this run.
+      const rest = await ok(homeA, ["listen", "Team", "--count", "2", "--timeout", "60"]);
+      expect(texts(rest.stdout)).toEqual(["two", "three"]);
+      // ...and handed over exactly once: nothing is left for a third run.
+      const none = await collect(spawnCli(homeA, ["listen", "Team", "--count", "1", "--timeout", "5"]));
+      expect(texts(none.stdout)).toEqual([]);
+      expect(none.code).not.toBe(EXIT_OK);
+
+      // A message that arrives while another command runs (a bot answering with `send`) is
+      // kept for the next listen too: `send` catches up with the room before sending.
+      await ok(homeB, ["send", "Team", "four"]);
+      await ok(homeA, ["send", "Team", "ack"]);
+      const four = await ok(homeA, ["listen", "Team", "--count", "1", "--timeout", "60"]);
+      expect(texts(four.stdout)).toEqual(["four"]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
