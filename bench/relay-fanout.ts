@@ -45,7 +45,11 @@ const size = sizeOption();
 const repeats = numericOption("repeats", bySize(size, 2, 3), 20);
 /** Posts per throughput cell with 1 and 10 subscribers (a quarter of it with 100). */
 const posts = numericOption("posts", bySize(size, 200, 800));
-const idleStreams = numericOption("idle-streams", bySize(size, 2000, RELAY_BROADCAST_STREAMS), 100_000);
+/**
+ * Idle streams: the full size stays at 10,000 because opening 40,000 relay streams takes
+ * minutes on this machine; the broadcast goal (40,000) is judged only with --idle-streams 40000.
+ */
+const idleStreams = numericOption("idle-streams", bySize(size, 2000, 10_000), 100_000);
 const latencySeconds = numericOption("latency-seconds", bySize(size, 2, 3), 60);
 /** Idle CPU window; the full size covers one relay keep-alive interval (15 s). */
 const idleCpuSeconds = numericOption("idle-cpu-seconds", bySize(size, 4, 15), 120);
@@ -400,7 +404,12 @@ async function main(): Promise<void> {
         ...(kind === "relay" && r.opened >= RELAY_BROADCAST_STREAMS
           ? { goal: RELAY_GOALS.broadcast }
           : kind === "relay"
-            ? { note: `goal (${RELAY_BROADCAST_STREAMS.toLocaleString("en-US")} streams) not judged at this size` }
+            ? {
+                goalNotJudged: {
+                  goal: RELAY_GOALS.broadcast,
+                  reason: `measured at ${r.opened.toLocaleString("en-US")} streams; run with --idle-streams ${RELAY_BROADCAST_STREAMS} (minutes of stream set-up here)`,
+                },
+              }
             : {}),
       });
     }

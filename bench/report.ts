@@ -31,6 +31,8 @@ export interface Figure {
   readonly note?: string;
   readonly reference?: Reference;
   readonly goal?: Goal;
+  /** A goal this figure speaks to but is not judged against at this run's size, and why. */
+  readonly goalNotJudged?: { readonly goal: Goal; readonly reason: string };
 }
 
 /** One line of a curve (x ascending). */
@@ -75,9 +77,14 @@ export function formatGoalCell(goal: Goal | undefined): string {
 
 /** One line per goal: "goal relay.latency-p99 (< 50 ms): missed by 141 ms (+282 %)". */
 export function verdictLines(figures: readonly Figure[]): string[] {
-  return figures
-    .filter((f): f is Figure & { goal: Goal } => f.goal !== undefined)
-    .map((f) => `goal ${f.goal.id} (${formatGoal(f.goal)}): ${verdict(f.goal, f.value).text} — ${f.goal.description}`);
+  return figures.flatMap((f) => {
+    if (f.goal) return [`goal ${f.goal.id} (${formatGoal(f.goal)}): ${verdict(f.goal, f.value).text} — ${f.goal.description}`];
+    if (f.goalNotJudged) {
+      const g = f.goalNotJudged.goal;
+      return [`goal ${g.id} (${formatGoal(g)}): not judged: ${f.goalNotJudged.reason} — ${g.description}`];
+    }
+    return [];
+  });
 }
 
 const cell = (s: string): string => s.replaceAll("|", "\\|");
@@ -87,8 +94,9 @@ export function figureTable(figures: readonly Figure[]): string[] {
   const lines = ["| figure | value | reference (same run) | goal | verdict |", "| --- | ---: | --- | --- | --- |"];
   for (const f of figures) {
     const value = formatValue(f.value, f.unit) + (f.note ? ` (${f.note})` : "");
-    const v = f.goal ? verdict(f.goal, f.value).text : "—";
-    lines.push(`| ${cell(f.name)} | ${cell(value)} | ${cell(formatReference(f.reference))} | ${cell(formatGoalCell(f.goal))} | ${cell(v)} |`);
+    const v = f.goal ? verdict(f.goal, f.value).text : f.goalNotJudged ? `not judged: ${f.goalNotJudged.reason}` : "—";
+    const g = formatGoalCell(f.goal ?? f.goalNotJudged?.goal);
+    lines.push(`| ${cell(f.name)} | ${cell(value)} | ${cell(formatReference(f.reference))} | ${cell(g)} | ${cell(v)} |`);
   }
   return lines;
 }

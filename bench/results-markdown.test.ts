@@ -45,6 +45,17 @@ describe("bench results Markdown", () => {
     expect(md).toContain("## relay fan-out (`npm run bench:relay`)");
   });
 
+  it("lists a goal not judged at this size with its reason, apart from the count", () => {
+    const small: BenchResult = {
+      ...result,
+      figures: [{ name: "broadcast", value: 90, unit: "ms", goalNotJudged: { goal, reason: "measured at 10,000 streams" } }],
+    };
+    expect(verdictLines(small.figures)).toEqual(["goal relay.latency-p99 (< 50.0 ms): not judged: measured at 10,000 streams — p99"]);
+    expect(figureTable(small.figures)[2]).toBe("| broadcast | 90.0 ms | — | < 50.0 ms (issue 10) | not judged: measured at 10,000 streams |");
+    const md = renderMarkdown(info, [{ script: "bench:relay", status: "ok", seconds: 1, result: small }]);
+    expect(md).toContain("## Goals: 0 of 0 met, 1 not judged at this size");
+  });
+
   it("counts a met goal", () => {
     const met: BenchResult = { ...result, figures: [{ name: "p99", value: 20, unit: "ms", goal }] };
     expect(renderMarkdown({ ...info, chart: undefined }, [{ script: "bench:relay", status: "ok", seconds: 1, result: met }])).toContain(

@@ -41,7 +41,8 @@ export function renderMarkdown(info: RunInfo, outcomes: readonly ScriptOutcome[]
   out.push("");
   const goals = outcomes.flatMap((o) => (o.result ? o.result.figures.filter((f) => f.goal) : []));
   const met = goals.filter((f) => f.goal && verdict(f.goal, f.value).met).length;
-  out.push(`## Goals: ${met} of ${goals.length} met`);
+  const unjudged = outcomes.flatMap((o) => (o.result ? o.result.figures.filter((f) => !f.goal && f.goalNotJudged) : [])).length;
+  out.push(`## Goals: ${met} of ${goals.length} met${unjudged > 0 ? `, ${unjudged} not judged at this size` : ""}`);
   out.push("");
   const lines = outcomes.flatMap((o) => (o.result ? verdictLines(o.result.figures) : []));
   if (lines.length === 0) out.push("No goal was measured in this run.");

@@ -65,14 +65,16 @@ function option(name: string): string | undefined {
   return i < 0 ? undefined : process.argv[i + 1];
 }
 
-async function runOne(entry: BenchmarkEntry, size: "quick" | "full", resultsFile: string, leftMs: number): Promise<ScriptOutcome> {
+async function runOne(entry: BenchmarkEntry, size: "quick" | "full", resultsFile: string, leftMs: number, tmp: string): Promise<ScriptOutcome> {
   const start = performance.now();
   const limitMs = Math.min(entry.limitSeconds[size === "quick" ? 0 : 1] * 1000, leftMs);
   console.log(`\n=== npm run ${entry.script} -- --size ${size} (limit ${Math.round(limitMs / 1000)} s)`);
   // Its own process group, so every process the script starts can be ended on overrun.
   const child = spawn("npm", ["run", "--silent", entry.script, "--", "--size", size, ...entry.args], {
     cwd: repo,
-    env: { ...process.env, [RESULTS_FILE_ENV]: resultsFile },
+    // TMPDIR: the script's temp directories live under the runner's, removed even if the
+    // script is killed at its limit.
+    env: { ...process.env, [RESULTS_FILE_ENV]: resultsFile, TMPDIR: tmp },
     stdio: ["ignore", "inherit", "inherit"],
     detached: true,
   });
@@ -128,7 +130,9 @@ async function main(): Promise<void> {
         outcomes.push({ script: entry.script, status: "timed out", seconds: 0, result: undefined });
         continue;
       }
-      outcomes.push(await runOne(entry, size, join(work, `${i}.json`), leftMs));
+      const tmp = join(work, `tmp-${i}`);
+      await mkdir(tmp);
+      outcomes.push(await runOne(entry, size, join(work, `${i}.json`), leftMs, tmp));
     }
   } finally {
     await rm(work, { recursive: true, force: true });
