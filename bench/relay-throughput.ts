@@ -29,7 +29,7 @@ import { formatNumber, median, spread } from "./stats.js";
 
 const size = sizeOption();
 /** Operations per cell and repeat. */
-const count = numericOption("count", bySize(size, 300, 600), 100_000);
+const count = numericOption("count", bySize(size, 200, 500), 100_000);
 const repeats = numericOption("repeats", bySize(size, 1, 3), 20);
 const concurrency = numericOption("concurrency", 32, 1000);
 /** Envelope size: a padded text message in a sealed-sender envelope is a few hundred bytes. */

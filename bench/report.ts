@@ -106,7 +106,8 @@ export function figureTable(figures: readonly Figure[]): string[] {
  * measure in stages call it after each, so a run stopped at its time limit keeps what it has.
  */
 export function writeResultFile(result: BenchResult): void {
-  writeResultFile(result);
+  const file = process.env[RESULTS_FILE_ENV];
+  if (file) writeFileSync(file, `${JSON.stringify(result, null, 1)}\n`);
 }
 
 /**

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { BenchResult } from "./report.js";
-import { figureTable, verdictLines } from "./report.js";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { figureTable, RESULTS_FILE_ENV, verdictLines, writeResultFile } from "./report.js";
 import { renderMarkdown } from "./results-markdown.js";
 import type { Goal } from "./stats.js";
 
@@ -61,5 +64,25 @@ describe("bench results Markdown", () => {
     expect(renderMarkdown({ ...info, chart: undefined }, [{ script: "bench:relay", status: "ok", seconds: 1, result: met }])).toContain(
       "## Goals: 1 of 1 met",
     );
+  });
+});
+
+describe("bench result file", () => {
+  it("is written as JSON where BENCH_RESULTS_FILE says, and not at all when it is unset", () => {
+    const dir = mkdtempSync(join(tmpdir(), "securecomm-bench-test-"));
+    const file = join(dir, "result.json");
+    const previous = process.env[RESULTS_FILE_ENV];
+    try {
+      delete process.env[RESULTS_FILE_ENV];
+      writeResultFile(result);
+      expect(() => readFileSync(file)).toThrow();
+      process.env[RESULTS_FILE_ENV] = file;
+      writeResultFile(result);
+      expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(result);
+    } finally {
+      if (previous === undefined) delete process.env[RESULTS_FILE_ENV];
+      else process.env[RESULTS_FILE_ENV] = previous;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

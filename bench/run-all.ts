@@ -41,11 +41,11 @@ export interface BenchmarkEntry {
 export const BENCHMARKS: readonly BenchmarkEntry[] = [
   { script: "bench:protocol", args: [], limitSeconds: [60, 90] },
   { script: "bench:crypto", args: [], limitSeconds: [40, 45] },
-  { script: "bench:relay-throughput", args: [], limitSeconds: [40, 60] },
+  { script: "bench:relay-throughput", args: [], limitSeconds: [60, 75] },
   // Issue 10's PostgreSQL rows; runs once the script exists in package.json.
   { script: "bench:relay-postgres", args: [], limitSeconds: [60, 90] },
   { script: "bench:web", args: [], limitSeconds: [60, 75] },
-  { script: "bench:relay", args: [], limitSeconds: [120, 300] },
+  { script: "bench:relay", args: [], limitSeconds: [180, 300] },
   // Last: a 100-member room takes minutes to set up; it gets what the budget has left, and
   // reports the sizes it finished if stopped.
   { script: "bench:rooms", args: [], limitSeconds: [150, 480] },
