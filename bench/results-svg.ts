@@ -53,7 +53,7 @@ function panel(s: Series, offsetX: number): string[] {
     out.push(`<text x="${r(offsetX + MARGIN.left - 6)}" y="${r(py(y) + 4)}" text-anchor="end">${formatNumber(y)}</text>`);
   }
   for (const x of [...new Set(xs)].sort((a, b) => a - b)) {
-    out.push(`<text x="${r(px(x))}" y="${r(py(0) + 16)}" text-anchor="middle">${formatNumber(x)}</text>`);
+    out.push(`<text x="${r(px(x))}" y="${r(py(0) + 16)}" text-anchor="middle">${Number.isInteger(x) ? x.toLocaleString("en-US") : formatNumber(x)}</text>`);
   }
   out.push(`<text x="${r(offsetX + MARGIN.left + plotW / 2)}" y="${r(py(0) + 32)}" text-anchor="middle">${escape(s.xLabel)}</text>`);
   out.push(
