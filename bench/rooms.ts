@@ -13,6 +13,7 @@
 // same run. Message texts are synthetic; nothing is printed but timings.
 //
 //   npm run bench:rooms -- [--size quick|full] [--sizes 10,30,100] [--messages M] [--interval-ms T]
+//                          [--deadline-ms D] [--verbose]   (--verbose: each step, and failure codes)
 
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -26,6 +27,9 @@ import type { MemberReply } from "./room-members.js";
 import { formatNumber, percentile, samplesForPercentile } from "./stats.js";
 
 const size = sizeOption();
+/** Prints each step here and, in the member processes (inherited environment), failure codes. */
+const verbose = process.argv.includes("--verbose");
+if (verbose) process.env.BENCH_VERBOSE = "1";
 const sizesArg = process.argv.indexOf("--sizes");
 const SIZES = sizesArg >= 0 ? String(process.argv[sizesArg + 1]).split(",").map(Number) : bySize(size, [5, 10], [10, ROOM_GOAL_MEMBERS]);
 if (!SIZES.every((n) => Number.isInteger(n) && n >= 2 && n <= 500)) throw new RangeError("--sizes must be room sizes in 2..500");
@@ -43,7 +47,7 @@ const DEADLINE_MS = numericOption("deadline-ms", 300_000, 3_600_000);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function call(peer: IpcPeer, request: Record<string, unknown>): Promise<MemberReply> {
-  if (process.argv.includes("--verbose")) console.error(`step ${String(request.type)} (pid ${peer.child.pid})`);
+  if (verbose) console.error(`step ${String(request.type)} (pid ${peer.child.pid})`);
   const reply = await peer.call<MemberReply>(request);
   if (reply.ok === false) throw new Error(`room member step "${String(request.type)}" failed or timed out`);
   return reply;
