@@ -22,6 +22,8 @@ export default defineConfig({
           name: "node",
           include: ["**/*.test.ts"],
           exclude: [...excluded, "web/src/**"],
+          // One throwaway PostgreSQL cluster per run for the relay's PostgreSQL tests.
+          globalSetup: ["relay/testing/postgres-global-setup.ts"],
         },
       },
       {

@@ -34,6 +34,16 @@ describe("relay config", () => {
     });
   });
 
+  it("chooses PostgreSQL with --database or DATABASE_URL (the flag wins) and SQLite without", () => {
+    expect(run([]).databaseUrl).toBeUndefined();
+    expect(run([], { DATABASE_URL: "postgres://relay@db:5432/sc" }).databaseUrl).toBe("postgres://relay@db:5432/sc");
+    expect(run(["--database", "postgresql://a@b/c"], { DATABASE_URL: "postgres://relay@db/sc" }).databaseUrl).toBe("postgresql://a@b/c");
+    expect(error(["--database", "mysql://a@b/c"])).toMatch(/--database expects a postgres:\/\/ URL/);
+    expect(error([], { DATABASE_URL: "relay.db" })).toMatch(/DATABASE_URL expects a postgres:\/\/ URL/);
+    // The URL (it may hold a password) is never echoed in an error.
+    expect(error(["--database", "mysql://secret@b/c"])).not.toContain("secret");
+  });
+
   it("reads flags in both --flag value and --flag=value forms", () => {
     const config = run(["--port", "0", "--data-dir=/tmp/x", "--host", "0.0.0.0", "--log-level", "warn"]);
     expect(config.port).toBe(0);

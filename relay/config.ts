@@ -24,6 +24,8 @@ export interface RelayConfig {
   readonly port: number;
   /** Absolute data directory. */
   readonly dataDir: string;
+  /** PostgreSQL connection URL; SQLite in `dataDir` when absent. Never printed (it may hold a password). */
+  readonly databaseUrl?: string;
   /** PEM file paths; both or neither. */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly logLevel?: LogLevel;
@@ -55,6 +57,7 @@ interface MutableConfig {
   host: string;
   port: number;
   dataDir: string;
+  databaseUrl?: string;
   tlsCert?: string;
   tlsKey?: string;
   logLevel?: LogLevel;
@@ -169,6 +172,17 @@ const BASE_SETTINGS: readonly Setting[] = [
     apply(value, into) {
       if (value === "") return "expects a directory";
       into.dataDir = value;
+      return undefined;
+    },
+  },
+  {
+    flag: "--database",
+    env: "DATABASE_URL",
+    arg: "URL",
+    help: "PostgreSQL URL (postgres://user@host:port/db): several relays share it (default SQLite in the data directory)",
+    apply(value, into) {
+      if (!/^postgres(ql)?:\/\/./.test(value)) return "expects a postgres:// URL";
+      into.databaseUrl = value;
       return undefined;
     },
   },
@@ -296,6 +310,7 @@ export function parseRelayConfig(argv: readonly string[], env: Env, cwd = proces
     port: into.port,
     dataDir: resolve(cwd, into.dataDir),
     limits: into.limits,
+    ...(into.databaseUrl !== undefined ? { databaseUrl: into.databaseUrl } : {}),
     ...(into.tlsCert !== undefined && into.tlsKey !== undefined
       ? { tls: { certFile: resolve(cwd, into.tlsCert), keyFile: resolve(cwd, into.tlsKey) } }
       : {}),

@@ -7,6 +7,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema, RetryInfoSchema } from "../gen/securecomm/relay/v1/errors_pb.js";
+import { StoreUnavailableError } from "./store/relay-store.js";
 
 /** Each reason with its Connect code and fixed message. */
 export const RELAY_ERRORS = {
@@ -49,6 +50,7 @@ export const RELAY_ERRORS = {
   TOO_MANY_STREAMS: [Code.ResourceExhausted, "The account has too many open streams."],
   // unavailable / internal
   SHUTTING_DOWN: [Code.Unavailable, "The relay is shutting down; retry later."],
+  DATABASE_UNAVAILABLE: [Code.Unavailable, "The relay's database is unreachable; retry later."],
   INTERNAL: [Code.Internal, "The relay failed to process the request."],
 } as const satisfies Record<string, readonly [Code, string]>;
 
@@ -56,7 +58,7 @@ export const RELAY_ERRORS = {
 export type RelayErrorReason = keyof typeof RELAY_ERRORS;
 
 /** Reasons that carry a RetryInfo detail. */
-const RETRYABLE: ReadonlySet<RelayErrorReason> = new Set(["RATE_LIMITED", "MAILBOX_FULL", "SLOW_CONSUMER", "TOO_MANY_STREAMS", "SHUTTING_DOWN", "PREKEY_STORE_FULL"]);
+const RETRYABLE: ReadonlySet<RelayErrorReason> = new Set(["RATE_LIMITED", "MAILBOX_FULL", "SLOW_CONSUMER", "TOO_MANY_STREAMS", "SHUTTING_DOWN", "DATABASE_UNAVAILABLE", "PREKEY_STORE_FULL"]);
 
 /** Default wait suggested when a full queue (not a timed rate limit) refuses work. */
 export const DEFAULT_RETRY_AFTER_MS = 1_000;
@@ -89,9 +91,11 @@ export function retryAfterMs(err: unknown): number | undefined {
 
 /**
  * Converts anything thrown inside a handler into a ConnectError safe to return: relay errors
- * pass through, anything else becomes INTERNAL with no detail of the cause.
+ * pass through, an unreachable database becomes DATABASE_UNAVAILABLE (`unavailable`: retry),
+ * anything else becomes INTERNAL with no detail of the cause.
  */
 export function toRelayError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
+  if (err instanceof StoreUnavailableError) return relayError("DATABASE_UNAVAILABLE");
   return relayError("INTERNAL");
 }

@@ -45,6 +45,7 @@ async function main(): Promise<void> {
 
   const relay = await openRelay({
     dataDir: config.dataDir,
+    ...(config.databaseUrl !== undefined ? { databaseUrl: config.databaseUrl } : {}),
     limits: config.limits,
     ...(config.logLevel !== undefined ? { logLevel: config.logLevel } : {}),
     ...(config.senderCertificateDays !== undefined

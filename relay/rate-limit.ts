@@ -1,5 +1,7 @@
 /**
- * Rate limiting for the relay: token buckets keyed by opaque strings, in memory.
+ * Rate limiting for the relay: token buckets keyed by opaque strings, in memory. The SQLite
+ * store keeps its buckets here (one process owns the file); the PostgreSQL store keeps the same
+ * arithmetic in a table every process shares (relay/store/postgres-store.ts).
  *
  * Owns: the bucket arithmetic and the bound on memory (idle full buckets are pruned). Keys are
  * derived from account addresses, room ids or key hashes; they never leave this module and are
@@ -7,8 +9,9 @@
  * relay/limits.ts).
  */
 
-/** The outcome of {@link RateLimiter.take}: allowed, or the wait before the next token. */
-export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
+import type { RateDecision } from "./store/relay-store.js";
+
+export type { RateDecision } from "./store/relay-store.js";
 
 /** A token-bucket rate limiter. */
 export interface RateLimiter {

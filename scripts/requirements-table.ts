@@ -20,7 +20,7 @@ const SPEC = join(ROOT, "spec");
 const TABLE = join(SPEC, "requirements.md");
 
 /** Id prefixes in chapter order. */
-export const PREFIXES = ["OV", "TM", "EN", "ID", "PX", "DR", "PQ", "SK", "SS", "RM", "API", "SC"];
+export const PREFIXES = ["OV", "TM", "EN", "ID", "PX", "DR", "PQ", "SK", "SS", "RM", "API", "SC", "DL"];
 const PREFIX = `(?:${PREFIXES.join("|")})`;
 const DEFINITION = new RegExp(`\\*\\*(${PREFIX}-\\d{2})\\s+([^*]+?)\\.?\\*\\*`, "g");
 /** An id, optionally a range `API-10..API-16` or `API-10..16`. */

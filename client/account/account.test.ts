@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
-import { MemoryKeyValueStore } from "../app/kv-store.js";
+import { MemoryKeyValueStore } from "../store/kv-store.js";
 import { type ClientRuntime, openClientRuntime } from "../app/client-runtime.js";
 import { parseAddress } from "../keys/address.js";
 import { DEFAULT_REFILL_THRESHOLD, PREKEY_TARGET, RETIRED_KEY_RETENTION_MS, SIGNED_PREKEY_ROTATION_MS } from "./account.js";

@@ -22,8 +22,8 @@ import {
   preKeyUpload,
   signedPreKeyUpload,
 } from "../keys/prekeys.js";
-import type { KvProtocolStore } from "../app/protocol-store.js";
-import type { StateStore } from "../app/state-store.js";
+import type { KvProtocolStore } from "../store/protocol-store.js";
+import type { StateStore } from "../store/state-store.js";
 import type { RelayClients } from "../relay/relay-clients.js";
 import type { PreKeyCounts } from "../../gen/securecomm/relay/v1/keys_pb.js";
 import type { KyberPreKeyRecord } from "../../gen/securecomm/storage/v1/keys_pb.js";

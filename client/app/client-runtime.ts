@@ -18,11 +18,13 @@ import { createIdentityKeyPair, identityFromRecord, type IdentityKeyPair, identi
 import { Account, ACCOUNT_KEY, newAccountRecord } from "../account/account.js";
 import { parseAccountRecord, serializeAccountRecord } from "../account/account-record.js";
 import { createRelayClients, type RelayClients } from "../relay/relay-clients.js";
-import { Subscription } from "../relay/subscription.js";
+import { Subscription, type SubscriptionStats } from "../relay/subscription.js";
 import { isValidDisplayName } from "../room/join.js";
 import { Pairwise } from "../room/pairwise.js";
 import { type EngineEvent, RoomEngine } from "../room/room-engine.js";
-import { KvProtocolStore } from "./protocol-store.js";
+import { PostOutbox } from "./post-outbox-runner.js";
+import type { OutboxItem } from "./post-outbox.js";
+import { KvProtocolStore } from "../store/protocol-store.js";
 import type {
   ClientEvents,
   ConnectionState,
@@ -32,7 +34,7 @@ import type {
   SecureCommClientOptions,
   Verification,
 } from "./securecomm-client.js";
-import { StateStore } from "./state-store.js";
+import { StateStore } from "../store/state-store.js";
 
 /** KV key of our identity key pair (storage.v1 IdentityKeyPairRecord). */
 export const IDENTITY_KEY = "account/identity";
@@ -44,6 +46,7 @@ interface Parts {
   account: Account;
   engine: RoomEngine;
   subscription: Subscription;
+  outbox: PostOutbox;
 }
 
 /** The client runtime (DESIGN.md §6). */
@@ -55,6 +58,8 @@ export class ClientRuntime implements SecureCommClient {
   readonly #handlers = new Map<keyof ClientEvents, Set<(e: never) => void>>();
   #parts: Parts | undefined;
   #connection: ConnectionState = "offline";
+  /** The relay's post time of our outbox messages, from the engine, until reported. */
+  readonly #postedAt = new Map<string, number>();
   #started = false;
 
   constructor(options: SecureCommClientOptions, state: StateStore) {
@@ -75,6 +80,7 @@ export class ClientRuntime implements SecureCommClient {
     const account = new Account({ state: this.#state, store, clients: this.#clients, identity, now: this.#now });
     const pairwise = new Pairwise({ clients: this.#clients, store, identity, account, now: this.#now });
     let subscription: Subscription | undefined;
+    let outbox: PostOutbox | undefined;
     const engine = new RoomEngine({
       state: this.#state,
       store,
@@ -87,6 +93,26 @@ export class ClientRuntime implements SecureCommClient {
       emit: (e) => this.#dispatch(e),
       resubscribe: () => subscription?.resubscribe(),
     });
+    outbox = new PostOutbox({
+      state: this.#state,
+      identitySecret: identity.privateKey.serialize(),
+      engine: {
+        sendText: (roomId, text, options) => engine.sendText(roomId, text, options),
+        postedSeq: (roomId, messageId) => engine.postedSeq(roomId, messageId),
+        sendFailure: (roomId, e) => engine.sendFailure(roomId, e),
+        catchUp: (roomId) => engine.catchUp(roomId),
+        roomState: (roomId) => {
+          const r = engine.rooms().find((x) => bytesToHex(x.roomId) === roomId);
+          if (r === undefined) return "unknown";
+          if (r.departed) return "departed";
+          return r.adminIdentityKey.length === 0 ? "joining" : "member";
+        },
+      },
+      now: this.#now,
+      random: this.#o.random ?? Math.random,
+      online: () => subscription?.state === "online",
+      emit: (item) => this.#onOutbox(item, identity, account),
+    });
     subscription = new Subscription({
       clients: this.#clients,
       random: this.#o.random ?? Math.random,
@@ -95,19 +121,23 @@ export class ClientRuntime implements SecureCommClient {
         beforeConnect: async () => {
           await account.upkeep();
           await engine.pruneOldSecrets(account.roomRetentionMs);
+          await engine.expireHeld();
           engine.kickOutbox();
         },
         onMailbox: (envs) => engine.onMailbox(envs),
         onRoomEvents: (roomId, events) => engine.onRoomEvents(roomId, events),
         onRoomClosed: (roomId, reason) => engine.onRoomClosed(roomId, reason),
-        onCaughtUp: () => engine.kickOutbox(),
+        onCaughtUp: () => {
+          engine.kickOutbox();
+          outbox?.connectionBack();
+        },
         onState: (state, error) => {
           this.#connection = state;
           this.#emit("connection", { state, ...(error !== undefined ? { error } : {}) });
         },
       },
     });
-    return { identity, store, account, engine, subscription };
+    return { identity, store, account, engine, subscription, outbox };
   }
 
   #p(): Parts {
@@ -127,7 +157,35 @@ export class ClientRuntime implements SecureCommClient {
 
   #dispatch(e: EngineEvent): void {
     const { type, ...rest } = e;
+    if (e.type === "message" && e.own && this.#parts?.outbox.has(e.messageId)) {
+      // The outbox reports its own messages once, when sent (also when recognised in the log).
+      this.#postedAt.set(e.messageId, e.postedAtMs);
+      return;
+    }
     this.#emit(type, rest as never);
+    // A roster arrived, a room was added or closed: queued posts may go (or fail) now.
+    if (type === "members-changed" || type === "rooms-changed" || type === "room-closed") this.#parts?.outbox.kick();
+  }
+
+  /** Reports an outbox change; a sent message is also a `message` event of our own. */
+  #onOutbox(change: OutboxItem, identity: IdentityKeyPair, account: Account): void {
+    // The relay's time, when its answer brought one (else the time the client learned it).
+    const relayTime = change.status === "sent" ? this.#postedAt.get(change.messageId) : undefined;
+    this.#postedAt.delete(change.messageId);
+    const item = relayTime !== undefined ? { ...change, postedAtMs: relayTime } : change;
+    this.#emit("outbox", item);
+    if (item.status !== "sent") return;
+    this.#emit("message", {
+      roomId: item.roomId,
+      seq: item.seq ?? 0,
+      messageId: item.messageId,
+      sender: addressToString(identity.address),
+      senderName: account.record.displayName,
+      text: item.text,
+      sentAtMs: item.sentAtMs,
+      postedAtMs: item.postedAtMs ?? 0,
+      own: true,
+    });
   }
 
   // ---------------------------------------------------------------- identity
@@ -227,10 +285,31 @@ export class ClientRuntime implements SecureCommClient {
     return "unverified";
   }
 
-  async sendText(roomId: string, text: string): Promise<{ messageId: string; seq: number }> {
+  async sendText(roomId: string, text: string, options?: { messageId?: string }): Promise<{ messageId: string; seq: number }> {
     const p = this.#p();
     p.engine.markRead(roomId);
-    return p.engine.sendText(roomId, text);
+    // A caller-chosen id means the caller keeps its own outbox: post directly (RM-29).
+    if (options?.messageId !== undefined) return p.engine.sendText(roomId, text, options);
+    const { messageId, seq } = await p.outbox.send(roomId, text);
+    return { messageId, seq };
+  }
+
+  async queueText(roomId: string, text: string): Promise<OutboxItem> {
+    const p = this.#p();
+    p.engine.markRead(roomId);
+    return p.outbox.queue(roomId, text);
+  }
+
+  outbox(roomId?: string): OutboxItem[] {
+    return this.#parts?.outbox.list(roomId) ?? [];
+  }
+
+  async retryMessage(messageId: string): Promise<void> {
+    await this.#p().outbox.retry(messageId);
+  }
+
+  async discardMessage(messageId: string): Promise<void> {
+    await this.#p().outbox.discard(messageId);
   }
 
   async setTyping(roomId: string, typing: boolean): Promise<void> {
@@ -280,6 +359,7 @@ export class ClientRuntime implements SecureCommClient {
     const p = this.#p();
     this.#started = true;
     p.subscription.start();
+    p.outbox.kick(); // what a previous run left queued goes out when it can
   }
 
   async stop(): Promise<void> {
@@ -303,6 +383,7 @@ export class ClientRuntime implements SecureCommClient {
     const p = this.#p();
     await this.stop();
     await p.account.deleteAccount();
+    p.outbox.close();
     p.engine.close();
     await this.#state.transaction(async (t) => {
       for (const [k] of t.list("")) t.delete(k);
@@ -313,6 +394,7 @@ export class ClientRuntime implements SecureCommClient {
 
   async close(): Promise<void> {
     if (this.#started) await this.stop();
+    this.#parts?.outbox.close();
     this.#parts?.engine.close();
     await this.#state.close();
   }
@@ -327,6 +409,11 @@ export class ClientRuntime implements SecureCommClient {
   /** The relay clients, authenticated with this account's token (tests and tools). */
   get relayClients(): RelayClients {
     return this.#clients;
+  }
+
+  /** Counters of the Subscribe loop's reconnects (tests and tools; not part of the facade). */
+  get subscriptionStats(): SubscriptionStats {
+    return this.#p().subscription.stats;
   }
 
   /** The room engine (tests and tools; not part of the stable facade). */
@@ -344,7 +431,7 @@ export class ClientRuntime implements SecureCommClient {
     const keysKnown = p.engine
       .rooms()
       .every((r) => r.departed || (r.adminIdentityKey.length > 0 && r.members.every((m) => m.distributionId.length > 0)));
-    return keysKnown && p.engine.outboxSize() === 0 && this.#state.list("room-pending/").length === 0;
+    return keysKnown && p.engine.outboxSize() === 0 && p.outbox.pending() === 0 && this.#state.list("room-pending/").length === 0;
   }
 }
 

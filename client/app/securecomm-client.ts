@@ -8,8 +8,12 @@
  */
 
 import { openClientRuntime } from "./client-runtime.js";
-import type { KeyValueStore } from "./kv-store.js";
+import type { KeyValueStore } from "../store/kv-store.js";
 import type { RoomMessage } from "../room/room-engine-base.js";
+import type { OutboxItem } from "./post-outbox.js";
+
+export type { OutboxFailureReason, OutboxItem, OutboxStatus, OutboxWaitReason } from "./post-outbox.js";
+export { PostFailedError } from "./post-outbox-runner.js";
 
 /** How to open a client (spec/09-rooms.md, spec/10-relay-api.md). */
 export interface SecureCommClientOptions {
@@ -67,7 +71,27 @@ export interface SecureCommClient {
   rooms(): RoomSummary[];
   /** address, displayName, isAdmin, isSelf, verification. */
   members(roomId: string): MemberView[];
-  sendText(roomId: string, text: string): Promise<{ messageId: string; seq: number }>;
+  /**
+   * Sends text through the outbox and resolves once the relay stored it (it waits through
+   * outages and restarts of the relay); rejects with `PostFailedError` only for reasons a
+   * retry cannot fix (left or removed from the room, room gone, envelope refused).
+   * With `options.messageId` (32 hex digits, caller-chosen) it posts directly instead, for a
+   * caller that keeps its own outbox: a message the relay already stored is not posted again,
+   * and members show a re-posted one once (spec/09-rooms.md RM-29).
+   */
+  sendText(roomId: string, text: string, options?: { messageId?: string }): Promise<{ messageId: string; seq: number }>;
+  /**
+   * Queues text in the outbox (persisted encrypted in the store before this resolves) and
+   * returns at once; "outbox" events report queued → sending → sent or failed, and a sent
+   * message is also a `message` event with `own: true`. Posts of one room go out in order.
+   */
+  queueText(roomId: string, text: string): Promise<OutboxItem>;
+  /** Messages not yet sent (queued, sending, failed), oldest first; all rooms or one. */
+  outbox(roomId?: string): OutboxItem[];
+  /** Tries a failed (or waiting) message again now. */
+  retryMessage(messageId: string): Promise<void>;
+  /** Drops a message from the outbox (not while an attempt is in flight: TypeError). */
+  discardMessage(messageId: string): Promise<void>;
   setTyping(roomId: string, typing: boolean): Promise<void>;
   leaveRoom(roomId: string): Promise<void>;
   removeMember(roomId: string, memberAddress: string): Promise<void>;
@@ -99,6 +123,8 @@ export interface ClientEvents {
   "rooms-changed": {};
   connection: { state: ConnectionState; error?: string };
   "room-closed": { roomId: string; reason: string };
+  /** An outbox entry changed: queued, sending, sent or failed, with the reason (issue 16). */
+  outbox: OutboxItem;
 }
 
 /**

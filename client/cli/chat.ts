@@ -18,7 +18,7 @@ import { toCliError } from "./errors.js";
 import { EXIT_OK } from "./exit-codes.js";
 import { formatChatLine, formatMembers, formatNotice, formatSafetyNumber, terminalSafe } from "./format.js";
 import { resolveMember } from "./resolve.js";
-import { startOnline } from "./wait.js";
+import { startOnline, waitOutboxSent } from "./wait.js";
 
 /**
  * Typing indicators are refreshed at most this often while keys are pressed: often enough that
@@ -107,6 +107,12 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
         lastShown = e.state;
         show(formatNotice(e.state === "online" ? "Connected again." : "Connection lost; reconnecting…"));
       }),
+      client.on("outbox", (e) => {
+        // Sends go through the outbox (queued while the relay is away, resent by themselves);
+        // only a message that can never be sent is worth a line, with its reason.
+        if (e.roomId !== roomId || e.status !== "failed") return;
+        show(formatNotice(`Not sent (${e.reason ?? "failed"}): ${terminalSafe(e.text)}`));
+      }),
       client.on("room-closed", (e) => {
         if (e.roomId !== roomId) return;
         show(formatNotice("The room was closed for you (you left or were removed)."));
@@ -185,7 +191,9 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
         }
       }
       assertJoined(session, room);
-      await client.sendText(roomId, text.startsWith("//") ? text.slice(1) : text);
+      // Queued in the outbox (kept encrypted in the store) and sent in order when the relay
+      // takes it; typing goes on meanwhile.
+      await client.queueText(roomId, text.startsWith("//") ? text.slice(1) : text);
       lastTyping = 0;
     };
 
@@ -199,7 +207,16 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
       );
       if (tty) prompt();
     });
-    rl.on("close", () => void queue.then(() => finish(EXIT_OK)));
+    rl.on("close", () => {
+      // End of input: let what was typed leave the outbox first (bounded; what is left is
+      // kept in the store and sent the next time the client runs).
+      void queue
+        .then(() => waitOutboxSent(client, roomId))
+        .then((left) => {
+          if (left > 0) show(formatNotice(`${left} message(s) still queued; they are sent the next time you run chat or send.`));
+          finish(EXIT_OK);
+        });
+    });
     rl.on("SIGINT", () => finish(EXIT_OK));
     const offInterrupt = ctx.onInterrupt?.(() => finish(EXIT_OK));
 

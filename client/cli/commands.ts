@@ -8,15 +8,15 @@
  */
 
 import { parseInviteLink } from "../room/invite.js";
-import type { ClientEvents, RoomSummary } from "../app/securecomm-client.js";
+import { type ClientEvents, type OutboxFailureReason, PostFailedError, type RoomSummary, type SecureCommClient } from "../app/securecomm-client.js";
 import { parseRelayUrl, type CommandLine } from "./args.js";
 import { initSession, openSession, type CliContext, type Session } from "./context.js";
 import { toCliError } from "./errors.js";
-import { CliError, EXIT_FAILURE, EXIT_INVALID_INVITE, EXIT_OK, EXIT_REFUSED, EXIT_RELAY_REFUSED, EXIT_USAGE } from "./exit-codes.js";
+import { CliError, EXIT_FAILURE, EXIT_INVALID_INVITE, EXIT_OK, EXIT_REFUSED, EXIT_RELAY_REFUSED, EXIT_RELAY_UNREACHABLE, EXIT_USAGE } from "./exit-codes.js";
 import { formatMembers, formatMessageJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, terminalSafe } from "./format.js";
 import { resolveMember, resolveRoom } from "./resolve.js";
 import { openInbox, type Inbox } from "./inbox.js";
-import { failWait, JOIN_ANSWER_TIMEOUT_MS, startOnline, waitFor, waitSettled } from "./wait.js";
+import { failWait, JOIN_ANSWER_TIMEOUT_MS, type SendOutcome, startOnline, waitFor, waitSent, waitSettled } from "./wait.js";
 
 /** Writes one line to standard output. */
 export function out(ctx: CliContext, text: string): void {
@@ -183,9 +183,37 @@ export async function runSend(ctx: CliContext, line: CommandLine): Promise<numbe
     await startOnline(ctx, session.client);
     await waitSettled(session.client);
     assertJoined(session, resolveRoom(session.client.rooms(), room.roomId));
-    await session.client.sendText(room.roomId, line.args[1] ?? "");
+    // Through the outbox: stored (encrypted) first, so a relay that goes away mid-send does
+    // not lose the message; it waits here a bounded time, else the next run sends it.
+    const sent = waitSentAfter(session.client);
+    const item = await session.client.queueText(room.roomId, line.args[1] ?? "");
+    const outcome = await sent(item.messageId);
+    if (outcome.kind === "failed") throw new PostFailedError(outcome.reason as OutboxFailureReason);
+    if (outcome.kind === "timeout") {
+      throw new CliError(EXIT_RELAY_UNREACHABLE, "The relay did not take the message in time. It stays queued and is sent the next time chat or send runs.");
+    }
     return EXIT_OK;
   });
+}
+
+/**
+ * Starts listening for outbox outcomes before the message is queued (it can be sent before
+ * `queueText` resolves), and returns the wait for one message id.
+ */
+function waitSentAfter(client: SecureCommClient): (messageId: string) => Promise<SendOutcome> {
+  const seen = new Map<string, SendOutcome>();
+  const off = client.on("outbox", (i) => {
+    if (i.status === "sent") seen.set(i.messageId, { kind: "sent", seq: i.seq ?? 0 });
+    if (i.status === "failed") seen.set(i.messageId, { kind: "failed", reason: i.reason ?? "rejected" });
+  });
+  return async (messageId) => {
+    try {
+      const early = seen.get(messageId);
+      return early ?? (await waitSent(client, messageId));
+    } finally {
+      off();
+    }
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
  * file store and `SecureCommClient`, and close both again. Does not own: commands.
  */
 
-import type { KeyValueStore } from "../app/kv-store.js";
+import type { KeyValueStore } from "../store/kv-store.js";
 import { openSecureCommClient, type SecureCommClient, type SecureCommClientOptions } from "../app/securecomm-client.js";
 import { createFileStore, fileStoreExists, openFileStore, removeFileStore } from "../file-store/index.js";
 import type { CommandLine } from "./args.js";

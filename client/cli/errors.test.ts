@@ -2,6 +2,7 @@
 // a fixed sentence; raw error text never reaches the user.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
+import { PostFailedError } from "../app/securecomm-client.js";
 import { ProtocolError } from "../errors.js";
 import { FileStoreError } from "../file-store/errors.js";
 import { toCliError } from "./errors.js";
@@ -20,6 +21,12 @@ import * as codes from "./exit-codes.js";
 const SECRET = "s3cr3t-token-7f1e";
 
 describe("toCliError", () => {
+  it("a message the outbox gave up on exits 12 with its reason (issue 16)", () => {
+    const e = toCliError(new PostFailedError("not-a-member"));
+    expect(e.exitCode).toBe(EXIT_RELAY_REFUSED);
+    expect(e.message).toBe("Not sent: you are no longer a member of the room.");
+  });
+
   it("gives every exit code a distinct value", () => {
     const values = Object.entries(codes).filter(([k]) => k.startsWith("EXIT_")).map(([, v]) => v);
     expect(new Set(values).size).toBe(values.length);

@@ -8,6 +8,7 @@
  */
 
 import { Code, ConnectError } from "@connectrpc/connect";
+import { PostFailedError } from "../app/securecomm-client.js";
 import { isProtocolError } from "../errors.js";
 import { isFileStoreError } from "../file-store/errors.js";
 import {
@@ -120,6 +121,18 @@ export function toCliError(e: unknown): CliError {
     }
     // ProtocolError messages are fixed sentences without identifiers (client/errors.ts).
     if (isProtocolError(c)) return new CliError(EXIT_REFUSED, `Refused: ${c.message}`);
+  }
+  // The outbox gave up on a message for a reason a retry cannot fix (issue 16).
+  if (e instanceof PostFailedError) {
+    const why =
+      e.reason === "not-a-member"
+        ? "you are no longer a member of the room"
+        : e.reason === "room-not-found"
+          ? "the room no longer exists"
+          : e.reason === "discarded"
+            ? "it was discarded"
+            : "the relay refused it";
+    return new CliError(EXIT_RELAY_REFUSED, `Not sent: ${why}.`);
   }
   const kind = e instanceof Error ? e.name : typeof e;
   return new CliError(EXIT_FAILURE, `Unexpected error (${kind}).`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryKeyValueStore } from "../app/kv-store.js";
+import { MemoryKeyValueStore } from "../store/kv-store.js";
 import { INBOX_DROPPED_KEY, INBOX_PREFIX, MAX_INBOX_MESSAGES, openInbox, type InboxMessage } from "./inbox.js";
 
 function message(roomId: string, text: string): InboxMessage {

@@ -17,7 +17,7 @@
  * one store write).
  */
 
-import type { KeyValueStore, KeyValueWrite } from "../app/kv-store.js";
+import type { KeyValueStore, KeyValueWrite } from "../store/kv-store.js";
 import type { ClientEvents } from "../app/securecomm-client.js";
 
 /** One message as the client emitted it. */

@@ -118,3 +118,53 @@ export async function waitSettled(client: SecureCommClient): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
   }
 }
+
+/** How long `chat` waits at the end of its input for queued messages to be sent. */
+export const OUTBOX_DRAIN_TIMEOUT_MS = 30_000;
+
+/**
+ * Waits until nothing of `roomId` is queued or being sent in the outbox (failed entries do
+ * not count), at most `limitMs`; resolves with how many are still waiting. What still waits
+ * stays in the store and goes out the next time the client runs (issue 16).
+ */
+export async function waitOutboxSent(client: SecureCommClient, roomId: string, limitMs = OUTBOX_DRAIN_TIMEOUT_MS): Promise<number> {
+  const waiting = () => client.outbox(roomId).filter((i) => i.status === "queued" || i.status === "sending").length;
+  if (waiting() === 0) return 0;
+  return new Promise<number>((resolve) => {
+    const timer = setTimeout(() => {
+      off();
+      resolve(waiting());
+    }, limitMs);
+    const off = client.on("outbox", () => {
+      if (waiting() > 0) return;
+      clearTimeout(timer);
+      off();
+      resolve(0);
+    });
+  });
+}
+
+/** How long `send` waits for the relay to store its message before giving up (exit 5). */
+export const SEND_TIMEOUT_MS = 30_000;
+
+/** Where one outbox message ended up within a wait. */
+export type SendOutcome = { kind: "sent"; seq: number } | { kind: "failed"; reason: string } | { kind: "timeout" };
+
+/**
+ * Waits until the outbox message `messageId` is sent or failed, at most `limitMs`. A message
+ * still queued at the end stays in the store and goes out the next time the client runs.
+ */
+export async function waitSent(client: SecureCommClient, messageId: string, limitMs = SEND_TIMEOUT_MS): Promise<SendOutcome> {
+  return new Promise<SendOutcome>((resolve) => {
+    const timer = setTimeout(() => {
+      off();
+      resolve({ kind: "timeout" });
+    }, limitMs);
+    const off = client.on("outbox", (i) => {
+      if (i.messageId !== messageId || (i.status !== "sent" && i.status !== "failed")) return;
+      clearTimeout(timer);
+      off();
+      resolve(i.status === "sent" ? { kind: "sent", seq: i.seq ?? 0 } : { kind: "failed", reason: i.reason ?? "rejected" });
+    });
+  });
+}

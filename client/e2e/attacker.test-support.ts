@@ -7,8 +7,8 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import type { RoomEvent } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { ContentSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { MemoryKeyValueStore } from "../app/kv-store.js";
-import { StateStore } from "../app/state-store.js";
+import { MemoryKeyValueStore } from "../store/kv-store.js";
+import { StateStore } from "../store/state-store.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
 import { unpad } from "../padding.js";
 import { groupDecrypt, senderKeyMessageDistributionId } from "../sender-keys/group-cipher.js";

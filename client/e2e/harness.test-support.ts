@@ -6,7 +6,7 @@
  * and room setup helpers. Tests only.
  */
 
-import { MemoryKeyValueStore } from "../app/kv-store.js";
+import { MemoryKeyValueStore } from "../store/kv-store.js";
 import { type ClientRuntime, openClientRuntime } from "../app/client-runtime.js";
 import type { ClientEvents } from "../app/securecomm-client.js";
 

@@ -30,6 +30,11 @@ export class HostileRelay {
   tamperMailbox = false;
   /** How many forged mailbox envelopes were injected. */
   forgedMailbox = 0;
+  /**
+   * Envelopes the relay puts in place of the next stored room events on the stream (same seq):
+   * to the victim, the relay appended them to the log there. Consumed one per event.
+   */
+  injected: Uint8Array[] = [];
   /** Applied rule names, for the test to check the attack really ran. */
   applied: RoomRule[] = [];
 
@@ -119,6 +124,11 @@ export class HostileRelay {
     for (const ev of msg.event.value.events) {
       if (ev.ephemeral) {
         out.push(ev);
+        continue;
+      }
+      const inject = this.injected.shift();
+      if (inject !== undefined) {
+        out.push({ ...ev, envelope: inject });
         continue;
       }
       if (!this.#armed) {

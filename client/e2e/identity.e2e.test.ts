@@ -51,10 +51,11 @@ describe("identity end to end", () => {
     await carol.client.joinRoom(inviteLink);
     await waitForRoster([alice, bob, carol], roomId, 3);
 
-    // "bob" reinstalls: a new identity, the same display name.
+    // "bob" reinstalls: a new identity, the same display name; bob (still a member on his
+    // other device) invites the new one, so his Welcome is the one that sets its roster (RM-25).
     const bob2 = await newClient(relay.url, "bob");
     clients.push(bob2);
-    await bob2.client.joinRoom(inviteLink);
+    await bob2.client.joinRoom(bob.client.inviteLink(roomId));
     for (const c of [alice, carol]) {
       await waitFor(() => c.identityChanges.some((e) => e.member === bob2.address), `${c.name} warns`);
       expect(c.client.members(roomId).find((m) => m.address === bob2.address)?.verification).toBe("changed");

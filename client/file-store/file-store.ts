@@ -27,7 +27,7 @@
 
 import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import type { KeyValueStore, KeyValueWrite } from "../app/kv-store.js";
+import type { KeyValueStore, KeyValueWrite } from "../store/kv-store.js";
 import { randomBytes } from "../crypto/bytes.js";
 import { openFile, parseOps, sealFile, serializeOps, type EntryOp } from "./codec.js";
 import {

@@ -4,7 +4,7 @@ import "fake-indexeddb/auto";
 import { IDBFactory } from "fake-indexeddb";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MemoryKeyValueStore, type KeyValueWrite } from "../app/kv-store.js";
+import { MemoryKeyValueStore, type KeyValueWrite } from "../store/kv-store.js";
 import {
   deleteIndexedDbKeyValueStore,
   openIndexedDbKeyValueStore,

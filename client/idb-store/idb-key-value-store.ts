@@ -8,7 +8,7 @@
  * never reaches any store.
  */
 
-import type { KeyValueStore, KeyValueWrite } from "../app/kv-store.js";
+import type { KeyValueStore, KeyValueWrite } from "../store/kv-store.js";
 
 /**
  * Schema version of the database. Version 1 has one object store, {@link OBJECT_STORE}, with

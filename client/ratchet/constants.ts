@@ -75,5 +75,42 @@ export const SPQR_MAX_FORWARD_JUMPS = MAX_FORWARD_JUMPS;
  */
 export const SPQR_MAX_SKIPPED_KEYS = MAX_RECEIVER_CHAINS * MAX_MESSAGE_KEYS;
 
+/** SPQR label mixing an epoch secret into the chains (spec PQ-15). */
+export const SPQR_CHAIN_ADD_EPOCH_INFO = utf8("Signal PQ Ratchet V1 Chain Add Epoch");
+
+/** The Braid's protocol name, prefix of its KDF and MAC labels (spec PQ-13, PQ-14). */
+const BRAID_PROTOCOL_INFO = "Signal_PQCKA_V1_MLKEM768";
+
+/** Braid label of the epoch secret: `HKDF(0×32, ss, label ‖ BE64(epoch), 32)` (spec PQ-14). */
+export const BRAID_SCKA_KEY_INFO = utf8(`${BRAID_PROTOCOL_INFO}:SCKA Key`);
+
+/** Braid label of the authenticator update (spec PQ-13). */
+export const BRAID_AUTH_UPDATE_INFO = utf8(`${BRAID_PROTOCOL_INFO}:Authenticator Update`);
+
+/** Braid label of the header MAC (spec PQ-13). */
+export const BRAID_HEADER_MAC_INFO = utf8(`${BRAID_PROTOCOL_INFO}:ekheader`);
+
+/** Braid label of the ciphertext MAC (spec PQ-13). */
+export const BRAID_CIPHERTEXT_MAC_INFO = utf8(`${BRAID_PROTOCOL_INFO}:ciphertext`);
+
+/** Length of the Braid's HMAC-SHA256 tags on the header and the ciphertext (untruncated). */
+export const BRAID_MAC_LENGTH = 32;
+
+/**
+ * Furthest an SPQR index may jump ahead within one chain epoch (phase 2); libsignal's chain
+ * parameter, equal to the Double Ratchet limit.
+ */
+export const SPQR_EPOCH_MAX_FORWARD_JUMPS = MAX_FORWARD_JUMPS;
+
+/** SPQR keys kept per chain epoch for messages not yet received (phase 2), as libsignal's chain. */
+export const SPQR_EPOCH_MAX_SKIPPED_KEYS = MAX_MESSAGE_KEYS;
+
+/**
+ * Chain epochs kept (oldest dropped). An epoch lasts at least a KEM round trip of ~40 chunked
+ * messages each way, so messages delayed across more than four newer epochs are very late; the
+ * bound keeps state at most 5 × 2,000 skipped keys, the phase-1 bound.
+ */
+export const SPQR_MAX_EPOCHS = 5;
+
 /** Length of every symmetric key the ratchet handles (root, chain, SPQR chain, message keys). */
 export const KEY_LENGTH = 32;

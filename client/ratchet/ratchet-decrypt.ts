@@ -1,5 +1,5 @@
 /**
- * Decrypting one SignalMessage with the Double Ratchet (message version 4) and SPQR epoch 0.
+ * Decrypting one SignalMessage with the Double Ratchet (message version 4) and SPQR (spqr.ts).
  *
  * Owns: the receiving transition `(state, bytes) → (state', plaintext)`: chain selection, the
  * DH ratchet step on a new ratchet key, skipped-key bookkeeping within the limits, SPQR

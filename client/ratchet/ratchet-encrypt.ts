@@ -1,8 +1,9 @@
 /**
- * Encrypting one message with the Double Ratchet (message version 4) and SPQR epoch 0.
+ * Encrypting one message with the Double Ratchet (message version 4) and SPQR (spqr.ts).
  *
  * Owns: the sending transition `(state, plaintext) → (state', SignalMessage bytes)`: chain
- * step, SPQR step, AES-256-CBC, truncated MAC. Pure and synchronous; never mutates its input.
+ * step, SPQR step, AES-256-CBC, truncated MAC. Synchronous; never mutates its input; its only
+ * randomness is the SPQR Braid's (a key pair or an encapsulation, now and then), injectable.
  * Does not own: PreKeySignalMessage wrapping (client/session) or padding (client/padding.ts).
  */
 
@@ -20,6 +21,7 @@ import { computeMac } from "./mac.js";
 import { chainStep, messageKeys } from "./kdf-chains.js";
 import { encodeSignalMessageBody } from "./signal-message.js";
 import { spqrSend } from "./spqr.js";
+import type { BraidRandom } from "./spqr-braid.js";
 import { MESSAGE_VERSION } from "./constants.js";
 
 /** Result of encrypting: the advanced state and the SignalMessage bytes. */
@@ -31,9 +33,14 @@ export interface RatchetEncryptResult {
 /**
  * Encrypts `plaintext` on the sending chain (spec DR-06, DR-10, PQ-02): counter = chain index,
  * message keys salted with the next SPQR key, MAC over sender identity ‖ receiver identity ‖
- * version ‖ protobuf. Throws ProtocolError "no_session" for a state that cannot send.
+ * version ‖ protobuf. The SPQR Braid's randomness (key pairs, encapsulation) is injectable for
+ * vectors. Throws ProtocolError "no_session" for a state that cannot send.
  */
-export function ratchetEncrypt(state: SessionState, plaintext: Uint8Array): RatchetEncryptResult {
+export function ratchetEncrypt(
+  state: SessionState,
+  plaintext: Uint8Array,
+  options: { readonly spqrRandom?: BraidRandom } = {},
+): RatchetEncryptResult {
   const sender = state.senderChain;
   const chain = sender?.chainKey;
   const pq = state.pqRatchet;
@@ -41,7 +48,7 @@ export function ratchetEncrypt(state: SessionState, plaintext: Uint8Array): Ratc
     throw new ProtocolError("no_session");
   }
   const { seed, nextChainKey } = chainStep(chain.key);
-  const spqr = spqrSend(pq);
+  const spqr = spqrSend(pq, options.spqrRandom);
   const keys = messageKeys(seed, spqr.key);
   const ciphertext = aes256CbcEncrypt(keys.cipherKey, keys.iv, plaintext);
   const macInput = encodeSignalMessageBody({

@@ -19,7 +19,7 @@ import {
 import type { PrivateKey, PublicKey } from "../crypto/curve.js";
 import { MESSAGE_VERSION } from "./constants.js";
 import { rootStep } from "./kdf-chains.js";
-import { initSpqr } from "./spqr.js";
+import { initSpqr, type SpqrPhase } from "./spqr.js";
 
 /** The three PQXDH outputs a session starts from (spec PX-06). */
 export interface SessionSecrets {
@@ -51,6 +51,8 @@ export interface InitiatorStateParams {
   /** Our first sending ratchet key (fresh randomness, injected for vectors). */
   readonly ourRatchetKey: PrivateKey;
   readonly pending: PendingPreKeyParams;
+  /** SPQR phase of the new session: the Braid (2) unless a phase-1 vector asks for 1. */
+  readonly spqrPhase?: SpqrPhase;
 }
 
 /**
@@ -90,7 +92,7 @@ export async function createInitiatorState(p: InitiatorStateParams): Promise<Ses
     remoteRegistrationId: p.remoteRegistrationId,
     localRegistrationId: p.localRegistrationId,
     baseKey: p.baseKey,
-    pqRatchet: initSpqr(p.secrets.pqAuthKey, true),
+    pqRatchet: initSpqr(p.secrets.pqAuthKey, true, p.spqrPhase),
   });
 }
 
@@ -105,6 +107,8 @@ export interface ResponderStateParams {
   readonly baseKey: Uint8Array;
   /** Our signed prekey pair: our first ratchet key. */
   readonly ourSignedPreKey: PrivateKey;
+  /** SPQR phase of the new session: the Braid (2) unless a phase-1 vector asks for 1. */
+  readonly spqrPhase?: SpqrPhase;
 }
 
 /**
@@ -127,6 +131,6 @@ export function createResponderState(p: ResponderStateParams): SessionState {
     remoteRegistrationId: p.remoteRegistrationId,
     localRegistrationId: p.localRegistrationId,
     baseKey: p.baseKey,
-    pqRatchet: initSpqr(p.secrets.pqAuthKey, false),
+    pqRatchet: initSpqr(p.secrets.pqAuthKey, false, p.spqrPhase),
   });
 }

@@ -6,18 +6,18 @@ import { encodeSpqrNone, initSpqr, parseSpqrIndex, spqrReceive, spqrSend } from 
 
 const authKey = new Uint8Array(32).fill(7);
 
-describe("SPQR epoch 0 (spec PQ-01..PQ-05)", () => {
+describe("SPQR phase-1 epoch 0 (spec PQ-01..PQ-05)", () => {
   it("PQ-01, PQ-02 the initiator's sending keys are the responder's receiving keys, in any order", () => {
     fc.assert(
       fc.property(fc.shuffledSubarray([1, 2, 3, 4, 5, 6, 7, 8], { minLength: 8, maxLength: 8 }), (order) => {
-        let sender = initSpqr(authKey, true);
+        let sender = initSpqr(authKey, true, 1);
         const sent: Array<{ key: Uint8Array; message: Uint8Array }> = [];
         for (let i = 0; i < 8; i++) {
           const out = spqrSend(sender);
           sender = out.state;
           sent.push(out);
         }
-        let receiver = initSpqr(authKey, false);
+        let receiver = initSpqr(authKey, false, 1);
         for (const n of order) {
           const m = sent[n - 1];
           if (m === undefined) throw new Error("bad index");
@@ -53,7 +53,7 @@ describe("SPQR epoch 0 (spec PQ-01..PQ-05)", () => {
   });
 
   it("PQ-05 a used index is a duplicate; a jump past the limit is refused; stored keys are bounded", () => {
-    const receiver = initSpqr(authKey, false);
+    const receiver = initSpqr(authKey, false, 1);
     const first = spqrReceive(receiver, encodeSpqrNone(1));
     let caught: unknown;
     try {

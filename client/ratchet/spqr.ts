@@ -1,12 +1,11 @@
 /**
- * SPQR (Signal's post-quantum ratchet), phase 1: the epoch-0 chain and the `None` message.
+ * SPQR (Signal's post-quantum ratchet): the entry points the Double Ratchet calls.
  *
- * Owns: deriving the two epoch-0 chains from the PQXDH SPQR auth key, the per-message chain
- * step, the `pq_ratchet` message bytes, and out-of-order receive keys, as pure functions over
- * `PqRatchetState` (securecomm.storage.v1). Never mutates its input.
- * Does not own: the ML-KEM Braid of later epochs (phase 2, DESIGN.md §3); a peer's non-`None`
- * payloads are parsed only far enough to read the index and are otherwise ignored, so our
- * epoch never advances (SIGNAL-FACTS, SPQR).
+ * Owns: creating a session's `PqRatchetState` (securecomm.storage.v1) and dispatching each
+ * message to the ML-KEM Braid (phase 2, spqr-braid.ts) or, for sessions stored before phase 2
+ * (no `braid` field), to the phase-1 epoch-0 chain with `None` messages kept here (spec
+ * PQ-01..PQ-08). Pure functions; never mutates its input.
+ * Does not own: the Braid state machine (spqr-braid.ts), chains across epochs (spqr-chain.ts).
  */
 
 import { create } from "@bufbuild/protobuf";
@@ -18,9 +17,10 @@ import {
 import { be32, concatBytes } from "../crypto/bytes.js";
 import { hkdfSha256 } from "../crypto/kdf.js";
 import { ProtocolError } from "../errors.js";
+import { type BraidRandom, braidReceive, braidSend, initBraid } from "./spqr-braid.js";
+import { spqrChainStep } from "./spqr-chain.js";
 import {
   KEY_LENGTH,
-  SPQR_CHAIN_NEXT_INFO,
   SPQR_CHAIN_START_INFO,
   SPQR_EPOCH0_WIRE,
   SPQR_MAX_FORWARD_JUMPS,
@@ -32,12 +32,27 @@ import {
 /** HKDF salt of every SPQR chain derivation: 32 zero bytes (SIGNAL-FACTS, SPQR). */
 const ZERO_SALT = new Uint8Array(32);
 
+export { spqrChainStep };
+
+/** Which SPQR a new session runs: the Braid (2, the default) or phase 1's epoch-0 chain only. */
+export type SpqrPhase = 1 | 2;
+
 /**
- * The epoch-0 SPQR state of one side (spec PQ-01): `HKDF(0×32, authKey, "…Chain  Start", 96)`;
- * bytes 32..64 are the initiator→responder chain, 64..96 the responder→initiator chain.
+ * The SPQR state of one side of a new session (spec PQ-01, PQ-12): with the Braid (phase 2) by
+ * default; `phase = 1` gives the phase-1 state, which never leaves epoch 0 (kept for the
+ * pinned phase-1 vectors and for sessions stored before phase 2).
  */
-export function initSpqr(authKey: Uint8Array, isInitiator: boolean): PqRatchetState {
+export function initSpqr(authKey: Uint8Array, isInitiator: boolean, phase: SpqrPhase = 2): PqRatchetState {
   if (authKey.length !== KEY_LENGTH) throw new RangeError("SPQR auth key must be 32 bytes");
+  if (phase === 2) return create(PqRatchetStateSchema, { isInitiator, braid: initBraid(authKey, isInitiator) });
+  return initPhase1(authKey, isInitiator);
+}
+
+/**
+ * The phase-1 epoch-0 state (spec PQ-01): `HKDF(0×32, authKey, "…Chain  Start", 96)`; bytes
+ * 32..64 are the initiator→responder chain, 64..96 the responder→initiator chain.
+ */
+function initPhase1(authKey: Uint8Array, isInitiator: boolean): PqRatchetState {
   const g = hkdfSha256(authKey, ZERO_SALT, SPQR_CHAIN_START_INFO, 3 * KEY_LENGTH);
   const aToB = g.slice(32, 64);
   const bToA = g.slice(64, 96);
@@ -50,12 +65,6 @@ export function initSpqr(authKey: Uint8Array, isInitiator: boolean): PqRatchetSt
     skippedKeys: [],
     epoch: 0n,
   });
-}
-
-/** One chain step at `counter`: `HKDF(0×32, chain, BE32(counter) ‖ "…Chain Next", 64)` → next ‖ key (spec PQ-02). */
-export function spqrChainStep(chainKey: Uint8Array, counter: number): { next: Uint8Array; key: Uint8Array } {
-  const out = hkdfSha256(chainKey, ZERO_SALT, concatBytes(be32(counter), SPQR_CHAIN_NEXT_INFO), 64);
-  return { next: out.slice(0, 32), key: out.slice(32, 64) };
 }
 
 function encodeVarint(n: number): Uint8Array {
@@ -109,8 +118,18 @@ export function parseSpqrIndex(bytes: Uint8Array): number {
   return index;
 }
 
-/** The next sending key and the SPQR message that carries its index (spec PQ-02, PQ-04). */
-export function spqrSend(state: PqRatchetState): { state: PqRatchetState; key: Uint8Array; message: Uint8Array } {
+/**
+ * The next sending key and the SPQR message that carries it (spec PQ-02, PQ-04, PQ-12):
+ * through the Braid when the state has one, else phase 1's `None` message in epoch 1.
+ */
+export function spqrSend(
+  state: PqRatchetState,
+  random: BraidRandom = {},
+): { state: PqRatchetState; key: Uint8Array; message: Uint8Array } {
+  if (state.braid !== undefined) {
+    const out = braidSend(state.braid, state.isInitiator, random);
+    return { state: create(PqRatchetStateSchema, { ...state, braid: out.braid }), key: out.key, message: out.message };
+  }
   const counter = state.sendCounter + 1;
   const { next, key } = spqrChainStep(state.sendChainKey, counter);
   const out = create(PqRatchetStateSchema, { ...state, sendChainKey: next, sendCounter: counter });
@@ -118,11 +137,16 @@ export function spqrSend(state: PqRatchetState): { state: PqRatchetState; key: U
 }
 
 /**
- * The receiving key for a received SPQR message (spec PQ-05). Keys for indices skipped on the
+ * The receiving key for a received SPQR message: through the Braid when the state has one
+ * (spec PQ-16), else phase 1's epoch-0 chain (spec PQ-05). Keys for indices skipped on the
  * way are kept (at most SPQR_MAX_SKIPPED_KEYS, oldest dropped); an index already used, or
  * dropped, is a duplicate; a jump beyond SPQR_MAX_FORWARD_JUMPS is "counter_too_large".
  */
 export function spqrReceive(state: PqRatchetState, message: Uint8Array): { state: PqRatchetState; key: Uint8Array } {
+  if (state.braid !== undefined) {
+    const out = braidReceive(state.braid, state.isInitiator, message);
+    return { state: create(PqRatchetStateSchema, { ...state, braid: out.braid }), key: out.key };
+  }
   const index = parseSpqrIndex(message);
   if (index <= state.receiveCounter) {
     const found = state.skippedKeys.find((k) => k.index === index);

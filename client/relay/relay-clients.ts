@@ -3,7 +3,8 @@
  *
  * Owns: `createRelayClients` (one Connect transport over fetch, usable in Node 20 and
  * browsers, binary protobuf codec) and the `authorization: Bearer <base64url(token)>` header
- * (spec API-03), added when a token is known. Does not own: obtaining tokens
+ * (spec API-03), added when a token is known, and a fetch whose streams stop promptly when
+ * cancelled (abortable-fetch.ts). Does not own: obtaining tokens
  * (client/account), the Subscribe loop (subscription.ts).
  */
 
@@ -14,6 +15,7 @@ import { KeyService } from "../../gen/securecomm/relay/v1/keys_pb.js";
 import { MessageService } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RelayInfoService } from "../../gen/securecomm/relay/v1/relay_info_pb.js";
 import { RoomService } from "../../gen/securecomm/relay/v1/rooms_pb.js";
+import { abortableFetch } from "./abortable-fetch.js";
 import { base64url } from "./base64url.js";
 
 /** Every relay service client (spec/10-relay-api.md). */
@@ -82,7 +84,8 @@ export function createRelayClients(options: RelayClientOptions): RelayClients {
     baseUrl: options.baseUrl,
     useBinaryFormat: true,
     interceptors: [auth],
-    ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+    // Streams must stop when cancelled, also after garbage collection (abortable-fetch.ts).
+    fetch: abortableFetch(options.fetch),
   });
   return {
     account: createClient(AccountService, transport),

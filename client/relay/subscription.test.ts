@@ -103,3 +103,68 @@ describe("Subscription", () => {
     expect(states[0]).toBe("connecting");
   });
 });
+
+describe("Subscription backoff after a healthy stream breaks (issue 16)", () => {
+  it("DL-05 API-11: a stream that reached CaughtUp and then broke starts the next outage from the shortest delay, however many outages came before", async () => {
+    // Each "outage": two refused connects, then a stream that catches up and breaks (a relay
+    // killed mid-stream), never ending cleanly.
+    const script: Array<"refuse" | "healthy-then-break"> = [];
+    for (let i = 0; i < 4; i++) script.push("refuse", "refuse", "healthy-then-break");
+    let call = 0;
+    let parked: () => void = () => {};
+    const transport = createRouterTransport((router) =>
+      router.service(MessageService, {
+        async *subscribe() {
+          const step = script[call++];
+          if (step === undefined) {
+            yield caughtUp;
+            await new Promise<void>((r) => (parked = r));
+            return;
+          }
+          if (step === "refuse") throw new ConnectError("connection refused", Code.Unavailable);
+          yield caughtUp;
+          throw new ConnectError("socket hang up", Code.Unavailable);
+        },
+        async ackMessages() {
+          return {};
+        },
+        async sendSealed() {
+          return {};
+        },
+      }),
+    );
+    const clients: RelayClients = {
+      account: createClient(AccountService, transport),
+      keys: createClient(KeyService, transport),
+      messages: createClient(MessageService, transport),
+      rooms: createClient(RoomService, transport),
+      info: createClient(RelayInfoService, transport),
+    };
+    const delays: number[] = [];
+    const sub = new Subscription({
+      clients,
+      random: () => 0,
+      sleep: async (ms) => void delays.push(ms),
+      handler: {
+        cursors: () => [],
+        beforeConnect: async () => {},
+        onMailbox: async () => [],
+        onRoomEvents: async () => {},
+        onRoomClosed: async () => {},
+        onCaughtUp: () => {},
+        onState: () => {},
+      },
+    });
+    sub.start();
+    await expect.poll(() => call, { timeout: 5000 }).toBe(script.length + 1);
+    await expect.poll(() => sub.stats.healthyStreams, { timeout: 5000 }).toBe(5);
+    // After each break the waits start again at 125 ms (base/2 · 2^n with r = 0): 125 after the
+    // break, then 250 and 500 for the two refused connects; the same for every outage.
+    expect(delays).toEqual([125, 250, 125, 250, 500, 125, 250, 500, 125, 250, 500, 125]);
+    expect(sub.stats.attemptsBeforeHealthy).toEqual([2, 2, 2, 2, 0]);
+    expect(sub.stats.backoffAtHealthy).toEqual([2, 3, 3, 3, 1]);
+    expect(sub.stats.backoffAttempt).toBe(0);
+    parked();
+    await sub.stop();
+  });
+});

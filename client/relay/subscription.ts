@@ -4,8 +4,10 @@
  * Owns: `Subscription`: connect with the current room cursors, hand each batch to the handler
  * and wait for it (events are processed one at a time, in stream order), acknowledge mailbox
  * envelopes only after the handler has committed their effects, detect dead streams (no
- * message for 45 s, API-12), reconnect with jittered backoff until `stop()`, and reconnect at
- * once when the set of rooms changes. Does not own: what envelopes mean (client/room), cursors
+ * message for 45 s, API-12), reconnect with jittered backoff until `stop()` (starting again
+ * from the shortest delay after any stream that got as far as CaughtUp, however it ended, so
+ * the time to reconnect after a relay restart stays near the relay's downtime however many
+ * restarts came before; spec/12-delivery.md DL-05), and reconnect at once when the set of rooms changes. Does not own: what envelopes mean (client/room), cursors
  * (the handler supplies them on every connect, so a resume starts at each room's `last_seq`).
  */
 
@@ -54,6 +56,27 @@ export interface SubscriptionOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
+/** Counters of the reconnect loop (tests and diagnostics; never identifiers). */
+export interface SubscriptionStats {
+  /** Streams that reached CaughtUp. */
+  healthyStreams: number;
+  /** Connect attempts that failed or ended before CaughtUp. */
+  failedAttempts: number;
+  /** The backoff attempt index the next wait will use (0 = the shortest delay). */
+  backoffAttempt: number;
+  /**
+   * For each stream that reached CaughtUp, how many failed attempts came right before it: the
+   * cost of one outage, which must not grow with the number of earlier outages.
+   */
+  attemptsBeforeHealthy: number[];
+  /**
+   * For each stream that reached CaughtUp, the backoff attempt index its last wait used: it
+   * follows the length of this outage only (it would keep growing across outages if the
+   * backoff were reset only after clean ends).
+   */
+  backoffAtHealthy: number[];
+}
+
 /** The Subscribe loop (API-11) with reconnect and backoff. */
 export class Subscription {
   readonly #o: SubscriptionOptions;
@@ -63,6 +86,10 @@ export class Subscription {
   #stopper: AbortController | undefined;
   #resubscribe = false;
   #state: StreamState = "offline";
+  #caughtUp = false;
+  #attempt = 0;
+  #failedInRow = 0;
+  readonly #stats: SubscriptionStats = { healthyStreams: 0, failedAttempts: 0, backoffAttempt: 0, attemptsBeforeHealthy: [], backoffAtHealthy: [] };
 
   constructor(options: SubscriptionOptions) {
     this.#o = options;
@@ -71,6 +98,11 @@ export class Subscription {
   /** The current connection state. */
   get state(): StreamState {
     return this.#state;
+  }
+
+  /** A snapshot of the loop's counters. */
+  get stats(): SubscriptionStats {
+    return { ...this.#stats, backoffAttempt: this.#attempt, attemptsBeforeHealthy: [...this.#stats.attemptsBeforeHealthy], backoffAtHealthy: [...this.#stats.backoffAtHealthy] };
   }
 
   /** Starts the loop (idempotent). */
@@ -105,31 +137,37 @@ export class Subscription {
   }
 
   async #run(stop: AbortSignal): Promise<void> {
-    let attempt = 0;
+    this.#attempt = 0;
     while (this.#running) {
       this.#setState("connecting");
-      let healthy = false;
+      this.#caughtUp = false;
       try {
         await this.#o.handler.beforeConnect();
-        healthy = await this.#once();
+        await this.#once();
       } catch (e) {
         if (!this.#running) break;
         this.#setState("connecting", describe(e));
       }
       if (!this.#running) break;
+      // A stream that reached CaughtUp was healthy, whether it then ended cleanly or broke
+      // (a relay killed mid-stream): the next outage starts from the shortest delay again.
       if (this.#resubscribe) {
         this.#resubscribe = false;
-        attempt = 0;
+        this.#attempt = 0;
         continue;
       }
-      if (healthy) attempt = 0;
-      const delay = backoffDelayMs(attempt++, this.#o.random);
+      if (this.#caughtUp) this.#attempt = 0;
+      else {
+        this.#stats.failedAttempts++;
+        this.#failedInRow++;
+      }
+      const delay = backoffDelayMs(this.#attempt++, this.#o.random);
       await (this.#o.sleep ?? sleep)(delay, stop);
     }
   }
 
-  /** One stream; resolves true if it got as far as CaughtUp. */
-  async #once(): Promise<boolean> {
+  /** One stream; sets `#caughtUp` when it got as far as CaughtUp. */
+  async #once(): Promise<void> {
     const h = this.#o.handler;
     const ctl = new AbortController();
     this.#stream = ctl;
@@ -138,7 +176,6 @@ export class Subscription {
       if (timer !== undefined) clearTimeout(timer);
       timer = setTimeout(() => ctl.abort(), STREAM_SILENCE_TIMEOUT_MS);
     };
-    let caughtUp = false;
     try {
       arm();
       const rooms = h.cursors();
@@ -161,7 +198,14 @@ export class Subscription {
             await h.onRoomClosed(ev.value.roomId, ev.value.reason);
             break;
           case "caughtUp":
-            caughtUp = true;
+            if (!this.#caughtUp) {
+              this.#caughtUp = true;
+              this.#stats.healthyStreams++;
+              this.#stats.attemptsBeforeHealthy.push(this.#failedInRow);
+              this.#stats.backoffAtHealthy.push(this.#attempt);
+              this.#failedInRow = 0;
+              this.#attempt = 0;
+            }
             this.#setState("online");
             h.onCaughtUp();
             break;
@@ -178,7 +222,6 @@ export class Subscription {
       ctl.abort();
       this.#stream = undefined;
     }
-    return caughtUp;
   }
 }
 

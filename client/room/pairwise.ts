@@ -22,7 +22,7 @@ import { SessionBuilder } from "../session/session-builder.js";
 import { MESSAGE_TYPE_PREKEY, MESSAGE_TYPE_SIGNAL, SessionCipher } from "../session/session-cipher.js";
 import { createProtocolAddress } from "../store/protocol-address.js";
 import type { Account } from "../account/account.js";
-import type { KvProtocolStore } from "../app/protocol-store.js";
+import type { KvProtocolStore } from "../store/protocol-store.js";
 import type { RelayClients } from "../relay/relay-clients.js";
 import { sealedSenderDecryptToContent, sealedSenderEncrypt } from "../sealed-sender/sealed-sender.js";
 

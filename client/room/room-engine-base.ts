@@ -16,47 +16,22 @@ import type { IdentityKeyPair } from "../keys/identity.js";
 import { pad } from "../padding.js";
 import { groupEncrypt } from "../sender-keys/group-cipher.js";
 import type { Account } from "../account/account.js";
-import type { KvProtocolStore } from "../app/protocol-store.js";
-import type { StateStore, Txn } from "../app/state-store.js";
+import type { KvProtocolStore } from "../store/protocol-store.js";
+import type { StateStore, Txn } from "../store/state-store.js";
 import type { RelayClients } from "../relay/relay-clients.js";
 import { createInviteLink } from "./invite.js";
 import type { Pairwise } from "./pairwise.js";
 import { accessKey, sealRoomEnvelope } from "./room-keys.js";
-import { allRooms, deleteRoomKeys, loadRoom, type OutboxJob, outboxJobs, ROOM_KEYS, saveRoom, unb64 } from "./room-store.js";
+import { allRooms, deleteRoomKeys, loadRoom, type OutboxJob, outboxJobs, ROOM_KEYS, saveRoom, sentSeq, setSentSeq, unb64 } from "./room-store.js";
 import { OutboxWorker } from "./room-outbox.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 
-/** Text bodies are at most 4096 bytes (RM-07). */
-export const MAX_TEXT_BYTES = 4096;
+export { type EngineEvent, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, type RoomMessage } from "./room-core.js";
+import { type EngineEvent, MAX_TEXT_BYTES } from "./room-core.js";
 /** Message ids are 16 random bytes (RM-07). */
 export const MESSAGE_ID_LENGTH = 16;
-/** Join nonces are kept for the room retention period (RM-09); we keep the newest this many. */
-export const MAX_SEEN_JOIN_NONCES = 10_000;
 /** GetRoomHistory page size (API-20 max 500). */
 export const HISTORY_PAGE = 500;
-
-/** A chat message as members see it: decrypted, in the relay's order (spec RM-07, RM-15). */
-export interface RoomMessage {
-  roomId: string;
-  seq: number;
-  messageId: string;
-  sender: string;
-  senderName: string;
-  text: string;
-  sentAtMs: number;
-  postedAtMs: number;
-  own: boolean;
-}
-
-/** What the engine reports; the facade turns these into ClientEvents. */
-export type EngineEvent =
-  | ({ type: "message" } & RoomMessage)
-  | { type: "typing"; roomId: string; sender: string; typing: boolean }
-  | { type: "members-changed"; roomId: string }
-  | { type: "identity-changed"; roomId: string; member: string }
-  | { type: "decryption-failed"; roomId?: string; sender?: string; reason: string }
-  | { type: "rooms-changed" }
-  | { type: "room-closed"; roomId: string; reason: string };
 
 /** Dependencies of the engine. */
 export interface RoomEngineDeps {
@@ -84,6 +59,23 @@ export function addrOf(identityKey: Uint8Array): string {
 
 export function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && constantTimeEqual(a, b);
+}
+
+/**
+ * RM-29: whether a failed send may succeed if retried later (`transient`: the relay or the
+ * network is unwell, or our access key was rotated and the new secret is on its way) or never
+ * will (`permanent`: we left or were removed, the room is gone, the input is invalid).
+ */
+export function sendFailureKind(e: unknown, room: RoomRecord | undefined): "transient" | "permanent" {
+  if (room === undefined || room.departed) return "permanent";
+  if (e instanceof ConnectError) {
+    if ([Code.Unavailable, Code.Unknown, Code.Internal, Code.Canceled, Code.DeadlineExceeded, Code.ResourceExhausted, Code.Aborted].includes(e.code)) return "transient";
+    // Our key was rotated away: a member receives the new secret in its mailbox (RM-14).
+    if (e.code === Code.PermissionDenied) return "transient";
+    return "permanent";
+  }
+  if (e instanceof TypeError && /still being joined/.test(e.message)) return "transient";
+  return "permanent";
 }
 
 export function reason(e: unknown): string {
@@ -131,6 +123,8 @@ export abstract class RoomEngineBase {
   protected readonly outbox: OutboxWorker;
   protected closed = false;
   protected readonly lastTyping = new Map<string, number>();
+  /** RM-27: the tail of each room's posting queue (encrypt and post run one at a time, in call order). */
+  readonly #postTails = new Map<string, Promise<unknown>>();
 
   constructor(deps: RoomEngineDeps) {
     this.d = deps;
@@ -210,6 +204,11 @@ export abstract class RoomEngineBase {
     });
   }
 
+  /** RM-29: `sendFailureKind` for a room by hex id (the room's current state decides). */
+  sendFailure(roomId: string, e: unknown): "transient" | "permanent" {
+    return sendFailureKind(e, this.find(roomId));
+  }
+
   // ------------------------------------------------------------------ transactions
 
   protected async tx<T>(fn: (t: Txn, fx: Effects) => Promise<T>): Promise<T> {
@@ -237,7 +236,22 @@ export abstract class RoomEngineBase {
   // ------------------------------------------------------------------ sending
 
   /** Encrypts content with our sender key and posts it (RM-06, RM-07, SK-04). */
-  protected async post(roomId: string, content: Content, ephemeral: boolean): Promise<{ seq: bigint; postedAtMs: bigint }> {
+  protected post(roomId: string, content: Content, ephemeral: boolean): Promise<{ seq: bigint; postedAtMs: bigint }> {
+    // RM-27: one client's stored posts to a room reach the relay in the order they were made:
+    // the sender-key iteration and the relay's seq then agree, and nobody sees a swap.
+    if (ephemeral) return this.postNow(roomId, content, true);
+    const run = () => this.postNow(roomId, content, false);
+    const tail = this.#postTails.get(roomId) ?? Promise.resolve();
+    const next = tail.then(run, run);
+    const settled = next.catch(() => undefined);
+    this.#postTails.set(roomId, settled);
+    void settled.then(() => {
+      if (this.#postTails.get(roomId) === settled) this.#postTails.delete(roomId);
+    });
+    return next;
+  }
+
+  protected async postNow(roomId: string, content: Content, ephemeral: boolean): Promise<{ seq: bigint; postedAtMs: bigint }> {
     const r = this.room(roomId);
     if (r.departed) throw new TypeError("room departed");
     if (r.adminIdentityKey.length === 0) throw new TypeError("The room is still being joined.");
@@ -250,6 +264,8 @@ export abstract class RoomEngineBase {
         const target = kind === "remove" ? content.body.value.memberIdentityKey : this.self;
         t.put(`${ROOM_KEYS.ownPost}${roomHex(room.roomId)}/${bytesToHex(sha256(env))}`, target);
       }
+      // RM-29: if the relay's answer is lost, we learn the seq when we meet the post in the log.
+      if (!ephemeral) t.put(`${ROOM_KEYS.ownMessage}${roomHex(room.roomId)}/${bytesToHex(sha256(env))}`, content.messageId);
       return { env, accessKey: accessKey(room.roomId, room.roomSecret, room.epoch) };
     });
     if (ephemeral) {
@@ -257,18 +273,46 @@ export abstract class RoomEngineBase {
       return { seq: 0n, postedAtMs: BigInt(this.d.now()) };
     }
     const res = await this.d.clients.rooms.postToRoom({ roomId: r.roomId, accessKey: envelope.accessKey, envelope: envelope.env });
+    await this.tx(async (t) => {
+      const room = loadRoom(t, r.roomId);
+      if (room !== undefined && !room.departed) setSentSeq(t, r.roomId, bytesToHex(content.messageId), res.seq);
+    });
     return { seq: res.seq, postedAtMs: res.postedAtMs };
   }
 
-  protected content(roomId: Uint8Array, body: Content["body"]): Content {
-    return create(ContentSchema, { roomId, messageId: randomBytes(MESSAGE_ID_LENGTH), sentAtMs: BigInt(this.d.now()), body });
+  protected content(roomId: Uint8Array, body: Content["body"], messageId: Uint8Array = randomBytes(MESSAGE_ID_LENGTH)): Content {
+    return create(ContentSchema, { roomId, messageId, sentAtMs: BigInt(this.d.now()), body });
   }
 
-  /** Sends a text message (RM-07); resolves with its id and the relay's seq. */
-  async sendText(roomId: string, text: string): Promise<{ messageId: string; seq: number }> {
+  /**
+   * The seq at which the relay stored our post `messageId`, once known: from PostToRoom's
+   * answer, or from meeting the post in the log when that answer was lost (RM-29).
+   */
+  postedSeq(roomId: string, messageId: string): number | undefined {
+    const r = this.find(roomId);
+    if (r === undefined || !/^[0-9a-f]{32}$/.test(messageId)) return undefined;
+    const seq = sentSeq(this.d.state, r.roomId, messageId);
+    return seq === undefined ? undefined : Number(seq);
+  }
+
+  /**
+   * Sends a text message (RM-07); resolves with its id and the relay's seq.
+   *
+   * `options.messageId` (32 hex digits) lets a caller that keeps its own outbox retry the same
+   * message: a retry of a message the relay already stored resolves with the stored seq and
+   * posts nothing, and a retry after a lost answer posts again under the same id, which every
+   * member shows once (RM-29). On failure, `sendFailureKind` says whether to retry.
+   */
+  async sendText(roomId: string, text: string, options: { messageId?: string } = {}): Promise<{ messageId: string; seq: number }> {
     if (utf8(text).length > MAX_TEXT_BYTES || text.length === 0) throw new RangeError("text must be 1..4096 bytes");
+    if (options.messageId !== undefined && !/^[0-9a-f]{32}$/.test(options.messageId)) throw new TypeError("message id must be 32 hex digits");
     const r = this.room(roomId);
-    const content = this.content(r.roomId, { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: text } });
+    if (options.messageId !== undefined) {
+      const done = sentSeq(this.d.state, r.roomId, options.messageId);
+      if (done !== undefined) return { messageId: options.messageId, seq: Number(done) };
+    }
+    const id = options.messageId === undefined ? randomBytes(MESSAGE_ID_LENGTH) : hexBytes(options.messageId);
+    const content = this.content(r.roomId, { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: text } }, id);
     const res = await this.post(roomId, content, false);
     const messageId = bytesToHex(content.messageId);
     this.emit({
@@ -341,7 +385,7 @@ export abstract class RoomEngineBase {
     room.previousSecrets = [];
     room.distributionId = new Uint8Array(0);
     new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys();
-    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired]);
+    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired, ROOM_KEYS.initialSkdm, ROOM_KEYS.heldWelcome, ROOM_KEYS.ownMessage, ROOM_KEYS.seenMessage]);
     t.delete(`${ROOM_KEYS.stale}${roomHex(room.roomId)}`);
     for (const { key, job } of outboxJobs(t)) if (job.room === roomHex(room.roomId)) t.delete(key);
   }

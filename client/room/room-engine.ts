@@ -22,13 +22,14 @@ import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { randomBytes, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey } from "../keys/address.js";
 import { createDistributionId, createSenderKeyDistributionMessage } from "../sender-keys/group-cipher.js";
-import type { Txn } from "../app/state-store.js";
+import type { Txn } from "../store/state-store.js";
 import { parseInviteLink } from "./invite.js";
 import { createJoinAnnouncement } from "./join.js";
 import { accessKey, accessKeyHash, ROOM_ID_LENGTH, ROOM_SECRET_LENGTH, sealRoomEnvelope } from "./room-keys.js";
-import { allRooms, b64, deleteRoomKeys, pruneRetiredSecrets, enqueue, loadRoom, type OutboxJob, newRoom, ROOM_KEYS, retireSecret, saveRoom, setDistOwner, unb64 } from "./room-store.js";
+import { allRooms, b64, deleteRoomKeys, pruneRetiredSecrets, enqueue, loadRoom, type OutboxJob, newRoom, ROOM_KEYS, retireSecret, saveRoom, setDistOwner, setInitialSkdm, unb64 } from "./room-store.js";
+import { closeEpoch } from "./room-rules.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
-import { addrOf, type Effects, hexBytes, roomHex, same } from "./room-engine-base.js";
+import { addrOf, type Effects, hexBytes, HISTORY_PAGE, roomHex, same } from "./room-engine-base.js";
 import { RoomInbox } from "./room-inbox.js";
 
 export {
@@ -80,7 +81,7 @@ export class RoomEngine extends RoomInbox {
           relayUrl: this.d.relayUrl,
           joinedSeq: 0n,
         });
-        await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, roomId), this.selfAddr, dist);
+        setInitialSkdm(t, roomId, await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, roomId), this.selfAddr, dist));
         setDistOwner(t, roomId, dist, this.self);
         saveRoom(t, room);
         fx.events.push({ type: "rooms-changed" });
@@ -108,19 +109,26 @@ export class RoomEngine extends RoomInbox {
     const envelope = sealRoomEnvelope(inv.roomId, inv.roomSecret, inv.epoch, create(RoomEnvelopeBodySchema, { body: { case: "join", value: ann } }));
     // The sender key exists before the announcement is posted (RM-08 step 1).
     await this.tx(async (t) => {
-      deleteRoomKeys(t, inv.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost]);
+      deleteRoomKeys(t, inv.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.heldWelcome, ROOM_KEYS.initialSkdm]);
       new RoomSenderKeyStore(this.d.state, inv.roomId).deleteSenderKeys();
-      await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, inv.roomId), this.selfAddr, dist);
+      setInitialSkdm(t, inv.roomId, await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, inv.roomId), this.selfAddr, dist));
       setDistOwner(t, inv.roomId, dist, this.self);
     });
-    let posted;
+    const key = accessKey(inv.roomId, inv.roomSecret, inv.epoch);
+    const expired = (e: unknown) => e instanceof ConnectError && (e.code === Code.PermissionDenied || e.code === Code.NotFound);
+    let posted: { seq: bigint };
+    let before: bigint | undefined;
     try {
-      posted = await this.d.clients.rooms.postToRoom({ roomId: inv.roomId, accessKey: accessKey(inv.roomId, inv.roomSecret, inv.epoch), envelope });
+      // RM-33: where the log ended before our join, to find the join if the answer is lost.
+      before = (await this.d.clients.rooms.getRoomHistory({ roomId: inv.roomId, accessKey: key, afterSeq: 0n, limit: 1 })).latestSeq;
+      posted = await this.d.clients.rooms.postToRoom({ roomId: inv.roomId, accessKey: key, envelope });
     } catch (e) {
-      if (e instanceof ConnectError && (e.code === Code.PermissionDenied || e.code === Code.NotFound)) {
-        throw new TypeError("The invite has expired or the room no longer exists.");
-      }
-      throw e;
+      if (expired(e)) throw new TypeError("The invite has expired or the room no longer exists.");
+      // RM-33: the relay may have stored the join and its answer been lost. Never post a second
+      // join: find this one (its exact bytes) in the log after `before`.
+      const found = before === undefined ? undefined : await this.findOwnPost(inv.roomId, key, before, envelope).catch(() => undefined);
+      if (found === undefined) throw e;
+      posted = { seq: found };
     }
     await this.tx(async (t, fx) => {
       const room = newRoom({
@@ -134,6 +142,8 @@ export class RoomEngine extends RoomInbox {
         distributionId: dist,
         relayUrl: this.d.relayUrl,
         joinedSeq: posted.seq,
+        // RM-25: only this member's Welcome sets our roster.
+        inviterIdentityKey: inv.inviterIdentityKey,
       });
       // Remember the inviter for the RM-03 check after the roster arrives.
       t.put(`${ROOM_KEYS.rotation}${roomHex(inv.roomId)}/inviter`, inv.inviterIdentityKey);
@@ -142,6 +152,18 @@ export class RoomEngine extends RoomInbox {
       fx.resubscribe = true;
     });
     return roomHex(inv.roomId);
+  }
+
+  /** RM-33: the seq of the envelope with exactly these bytes after `afterSeq`, if the log holds it. */
+  protected async findOwnPost(roomId: Uint8Array, key: Uint8Array, afterSeq: bigint, envelope: Uint8Array): Promise<bigint | undefined> {
+    let cursor = afterSeq;
+    for (;;) {
+      const res = await this.d.clients.rooms.getRoomHistory({ roomId, accessKey: key, afterSeq: cursor, limit: HISTORY_PAGE });
+      const hit = res.events.find((ev) => same(ev.envelope, envelope));
+      if (hit !== undefined) return hit.seq;
+      if (res.events.length === 0 || res.events.at(-1)!.seq >= res.latestSeq) return undefined;
+      cursor = res.events.at(-1)!.seq;
+    }
   }
 
   // ------------------------------------------------------------------ outbox
@@ -199,6 +221,11 @@ export class RoomEngine extends RoomInbox {
       accessKey: accessKey(room.roomId, room.roomSecret, room.epoch),
       newAccessKeyHash: accessKeyHash(accessKey(room.roomId, secret, epoch)),
     });
+    // RM-23: once the relay holds the new key no envelope of the old epoch can be appended, so
+    // its latest seq now is where the old epoch closed.
+    const head = await this.d.clients.rooms.getRoomHistory({ roomId: room.roomId, accessKey: accessKey(room.roomId, secret, epoch), afterSeq: room.lastSeq, limit: 1 });
+    const closedAtSeq = head.latestSeq > departureSeq ? head.latestSeq : departureSeq;
+    closeEpoch(room, room.epoch, closedAtSeq, departureSeq);
     retireSecret(t, room, this.d.now());
     room.roomSecret = secret;
     room.epoch = epoch;
@@ -206,7 +233,7 @@ export class RoomEngine extends RoomInbox {
       if (same(m.identityKey, this.self)) continue;
       const c = this.content(room.roomId, {
         case: "roomSecretRotation",
-        value: { $typeName: "securecomm.wire.v1.RoomSecretRotation", epoch, roomSecret: secret, departureSeq },
+        value: { $typeName: "securecomm.wire.v1.RoomSecretRotation", epoch, roomSecret: secret, departureSeq, closedAtSeq },
       });
       enqueue(t, { kind: "pairwise", room: hex, to: b64(m.identityKey), token: b64(m.deliveryToken), content: b64(toBinary(ContentSchema, c)) });
     }

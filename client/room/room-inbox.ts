@@ -7,14 +7,15 @@ import { ConnectError } from "@connectrpc/connect";
 import type { MailboxEnvelope } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { type Content, ContentSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
-import { bytesToHex } from "../crypto/bytes.js";
+import { bytesToHex, hexToBytes } from "../crypto/bytes.js";
 import { isProtocolError } from "../errors.js";
 import { createSenderKeyDistributionMessage, processSenderKeyDistributionMessage } from "../sender-keys/group-cipher.js";
-import type { Txn } from "../app/state-store.js";
+import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName } from "./join.js";
 import type { Pairwise } from "./pairwise.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, distOwner, enqueue, loadRoom, retireSecret, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { b64, distOwner, enqueue, initialSkdm, loadRoom, noteRetired, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { applyRotation, applyWelcome } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, type Effects, reason, roomHex, same } from "./room-engine-base.js";
 import { RoomLog } from "./room-log.js";
@@ -79,7 +80,7 @@ export abstract class RoomInbox extends RoomLog {
         const rot = body.value;
         // Keep it; apply every kept rotation that is now applicable (RM-14).
         t.put(`${ROOM_KEYS.rotation}${hex}/${seqKey(rot.epoch)}`, new Uint8Array([...from, ...toBinary(ContentSchema, content)]));
-        this.applyRotations(t, fx, room);
+        await this.applyRotations(t, fx, room);
         saveRoom(t, room);
         return;
       }
@@ -121,88 +122,64 @@ export abstract class RoomInbox extends RoomLog {
   }
 
   protected async onWelcome(t: Txn, fx: Effects, room: RoomRecord, from: Uint8Array, w: import("../../gen/securecomm/wire/v1/content_pb.js").Welcome): Promise<void> {
+    const rec = this.d.account.record;
+    await this.step(t, fx, room, applyWelcome(room, this.self, from, w, { displayName: this.displayName, deliveryToken: rec.deliveryToken }));
+  }
+
+  /** RM-08, RM-25: our roster was just set: read the log, and let earlier Welcomes add their keys. */
+  protected async rosterSet(t: Txn, fx: Effects, room: RoomRecord): Promise<void> {
     const hex = roomHex(room.roomId);
-    const roster = w.roster;
-    const bootstrapping = room.adminIdentityKey.length === 0;
-    const adoptable =
-      roster !== undefined &&
-      roster.asOfSeq === room.joinedSeq &&
-      roster.epoch === room.epoch &&
-      roster.members.some((m) => same(m.identityKey, from)) &&
-      roster.members.some((m) => same(m.identityKey, this.self)) &&
-      roster.adminIdentityKey.length === 33;
-    const replaceByAdmin = !bootstrapping && adoptable && same(from, roster!.adminIdentityKey) && room.lastSeq === room.joinedSeq;
-    if ((bootstrapping && adoptable) || replaceByAdmin) {
-      const kept = new Map(room.members.map((m) => [bytesToHex(m.identityKey), m.distributionId]));
-      room.members = roster!.members.map((m) =>
-        create(RoomMemberSchema, {
-          identityKey: m.identityKey,
-          displayName: isValidDisplayName(m.profile?.displayName ?? "") ? m.profile!.displayName : "?",
-          joinedSeq: m.joinedSeq,
-          deliveryToken: m.deliveryToken,
-          distributionId: kept.get(bytesToHex(m.identityKey)) ?? new Uint8Array(0),
-        }),
-      );
-      const self = room.members.find((m) => same(m.identityKey, this.self));
-      if (self !== undefined) {
-        self.distributionId = room.distributionId;
-        self.displayName = this.displayName;
-        self.deliveryToken = this.d.account.record.deliveryToken;
-      }
-      room.adminIdentityKey = roster!.adminIdentityKey;
-      const inviterKey = `${ROOM_KEYS.rotation}${hex}/inviter`;
-      const inviter = t.get(inviterKey);
-      if (inviter !== undefined) {
-        t.delete(inviterKey);
-        if (!room.members.some((m) => same(m.identityKey, inviter))) {
-          // RM-03: warn when the inviter is not in the roster we received.
-          fx.events.push({ type: "identity-changed", roomId: hex, member: addrOf(inviter) });
-        }
-      }
-      fx.events.push({ type: "members-changed", roomId: hex }, { type: "rooms-changed" });
-      fx.catchUp.push(room.roomId);
+    const inviterKey = `${ROOM_KEYS.rotation}${hex}/inviter`;
+    const inviter = t.get(inviterKey);
+    if (inviter !== undefined) {
+      t.delete(inviterKey);
+      // RM-03: warn when the inviter is not in the roster we received (a record made before RM-25).
+      if (!room.members.some((m) => same(m.identityKey, inviter))) fx.events.push({ type: "identity-changed", roomId: hex, member: addrOf(inviter) });
     }
+    fx.catchUp.push(room.roomId);
+    const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
+    for (const [key, value] of t.list(prefix)) {
+      t.delete(key);
+      const early = fromBinary(ContentSchema, value);
+      if (early.body.case !== "welcome") continue;
+      await this.onWelcome(t, fx, room, hexToBytes(key.slice(prefix.length)), early.body.value);
+    }
+  }
+
+  /** RM-08: a Welcome from a member in our roster adds its profile, token and sender key, and we answer. */
+  protected async acceptWelcomeKeys(t: Txn, fx: Effects, room: RoomRecord, from: Uint8Array, w: import("../../gen/securecomm/wire/v1/content_pb.js").Welcome): Promise<void> {
+    const hex = roomHex(room.roomId);
     const member = room.members.find((m) => same(m.identityKey, from));
     if (member === undefined) return; // RM-08: a Welcome from an identity not in the roster
     if (w.profile !== undefined && isValidDisplayName(w.profile.displayName)) member.displayName = w.profile.displayName;
     if (w.deliveryToken.length === 32) member.deliveryToken = w.deliveryToken;
     if (!(await this.acceptSkdm(t, fx, room, from, w.distributionMessage))) return;
     fx.retryPending.push(room.roomId);
-    // Answer with our own SKDM (RM-08).
-    const skdm = await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, room.distributionId);
+    // Answer with our own SKDM (RM-08) — the first of our current distribution (RM-26): the
+    // Welcome's sender was a member when we joined, so it must read everything we posted since,
+    // even if it was offline and welcomes us after we already posted.
+    const skdm = initialSkdm(t, room.roomId) ?? (await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, room.distributionId));
     const c = this.content(room.roomId, { case: "senderKeyDistribution", value: { $typeName: "securecomm.wire.v1.SenderKeyDistribution", distributionMessage: skdm } });
     enqueue(t, { kind: "pairwise", room: hex, to: b64(from), token: b64(member.deliveryToken), content: b64(toBinary(ContentSchema, c)) });
     fx.outbox = true;
   }
 
   /** Applies every kept rotation that has become applicable (RM-14). */
-  protected applyRotations(t: Txn, fx: Effects, room: RoomRecord): void {
+  protected async applyRotations(t: Txn, fx: Effects, room: RoomRecord): Promise<void> {
     const hex = roomHex(room.roomId);
     for (;;) {
       const key = `${ROOM_KEYS.rotation}${hex}/${seqKey(room.epoch + 1)}`;
       const kept = t.get(key);
       if (kept === undefined) break;
+      t.delete(key);
       const from = kept.slice(0, 33);
       const content = fromBinary(ContentSchema, kept.slice(33));
-      if (content.body.case !== "roomSecretRotation") {
-        t.delete(key);
-        continue;
-      }
-      const rot = content.body.value;
-      t.delete(key);
-      // RM-14 as amended: the sender must be the admin, or the successor the admin's own leave
-      // would make. We do not wait for departure_seq: a member that was offline cannot read
-      // the log with the old key any more, so it applies the rotation first and then reads the
-      // departure from history with the new key.
-      if (!this.mayRotate(room, from) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) {
-        fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(from), reason: "rotation from a non-admin" });
-        continue;
-      }
-      retireSecret(t, room, this.d.now());
-      room.roomSecret = rot.roomSecret;
-      room.epoch = rot.epoch;
-      this.awaitingRotation.delete(hex);
-      fx.resubscribe = true;
+      if (content.body.case !== "roomSecretRotation") continue;
+      // RM-14 as amended: we do not wait for departure_seq (a member that was offline cannot
+      // read the log with the old key any more); RM-23 binds the old epoch to the log.
+      const before = room.epoch;
+      await this.step(t, fx, room, applyRotation(room, from, content.body.value));
+      if (room.epoch !== before) noteRetired(t, room.roomId, before, this.d.now());
     }
     // Drop kept rotations for epochs already passed.
     for (const [k] of t.list(`${ROOM_KEYS.rotation}${hex}/0`)) {
@@ -211,12 +188,6 @@ export abstract class RoomInbox extends RoomLog {
     }
   }
 
-  /** The admin, or the successor if the admin left (lowest joined_seq among the others). */
-  protected mayRotate(room: RoomRecord, from: Uint8Array): boolean {
-    if (same(from, room.adminIdentityKey)) return true;
-    const others = room.members.filter((m) => !same(m.identityKey, room.adminIdentityKey));
-    others.sort((a, b) => (a.joinedSeq < b.joinedSeq ? -1 : a.joinedSeq > b.joinedSeq ? 1 : 0));
-    return others[0] !== undefined && same(others[0].identityKey, from);
-  }
+
 
 }

@@ -14,12 +14,14 @@ import { isProtocolError } from "../errors.js";
 import { addressFromSerializedIdentityKey } from "../keys/address.js";
 import { unpad } from "../padding.js";
 import { createDistributionId, createSenderKeyDistributionMessage, groupDecrypt, senderKeyMessageDistributionId } from "../sender-keys/group-cipher.js";
-import type { Txn } from "../app/state-store.js";
+import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
 import { accessKey, openRoomEnvelope, ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_PENDING_PER_ROOM, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_HELD_WELCOMES, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, saveRoom, seqKey, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
+import { boundsForWelcome, holdExpired, refuseEnvelope } from "./room-rules.js";
+import { applyLogEvent, type Effect, type Step } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
-import { addrOf, effects, type Effects, HISTORY_PAGE, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
+import { addrOf, effects, type Effects, HISTORY_PAGE, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
 
 /**
  * Stored and ephemeral room events: strictly in `seq` order with `last_seq` committed with the
@@ -111,15 +113,21 @@ export abstract class RoomLog extends RoomEngineBase {
       return;
     }
     const body = opened.body.body;
+    // RM-23: an envelope of an epoch that closed before this seq is refused, whatever it carries.
+    const refused = refuseEnvelope(room, opened.epoch, ev.seq);
+    if (refused !== undefined) {
+      fx.events.push({ type: "decryption-failed", roomId: hex, reason: `refused (${refused})` });
+      return;
+    }
     if (body.case === "join") {
       await this.join(t, fx, room, ev.seq, opened.epoch, body.value);
       return;
     }
     if (body.case !== "senderKeyMessage") return;
-    await this.senderKeyMessage(t, fx, room, ev, body.value);
+    await this.senderKeyMessage(t, fx, room, ev, body.value, opened.epoch);
   }
 
-  protected async senderKeyMessage(t: Txn, fx: Effects, room: RoomRecord, ev: RoomEvent, skm: Uint8Array): Promise<void> {
+  protected async senderKeyMessage(t: Txn, fx: Effects, room: RoomRecord, ev: RoomEvent, skm: Uint8Array, epoch: number): Promise<void> {
     const hex = roomHex(room.roomId);
     let dist: Uint8Array;
     try {
@@ -130,17 +138,23 @@ export abstract class RoomLog extends RoomEngineBase {
     }
     if (same(dist, room.distributionId) || same(distOwner(t, room.roomId, dist) ?? new Uint8Array(0), this.self)) {
       // Our own post (RM-07): not decrypted; a leave/remove we posted takes effect now.
-      const key = `${ROOM_KEYS.ownPost}${hex}/${bytesToHex(sha256(ev.envelope))}`;
-      const target = t.get(key);
-      if (target !== undefined) {
-        t.delete(key);
-        if (!same(target, this.self)) await this.departure(t, fx, room, target, ev.seq);
+      const envHash = bytesToHex(sha256(ev.envelope));
+      const ownMsgKey = `${ROOM_KEYS.ownMessage}${hex}/${envHash}`;
+      const ownMsg = t.get(ownMsgKey);
+      if (ownMsg !== undefined) {
+        // RM-29: the seq of our post, even if PostToRoom's answer never reached us.
+        t.delete(ownMsgKey);
+        setSentSeq(t, room.roomId, bytesToHex(ownMsg), ev.seq);
       }
+      const key = `${ROOM_KEYS.ownPost}${hex}/${envHash}`;
+      const target = t.get(key);
+      if (target !== undefined) t.delete(key);
+      await this.step(t, fx, room, applyLogEvent(room, this.self, { kind: "own", seq: ev.seq, epoch, ...(target === undefined ? {} : { departure: target }) }));
       return;
     }
     const owner = distOwner(t, room.roomId, dist);
     if (owner === undefined) {
-      this.keepPending(t, room, ev);
+      this.keepPending(t, fx, room, ev);
       return;
     }
     let content: Content;
@@ -149,7 +163,7 @@ export abstract class RoomLog extends RoomEngineBase {
       content = fromBinary(ContentSchema, unpad(padded));
     } catch (e) {
       if (isProtocolError(e, "no_sender_key")) {
-        this.keepPending(t, room, ev);
+        this.keepPending(t, fx, room, ev);
         return;
       }
       fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(owner), reason: reason(e) });
@@ -159,67 +173,39 @@ export abstract class RoomLog extends RoomEngineBase {
       fx.events.push({ type: "decryption-failed", roomId: hex, sender: addrOf(owner), reason: "content for another room" });
       return;
     }
-    await this.roomContent(t, fx, room, owner, content, ev);
+    // RM-29: a retried post (same sender, same message id) is shown once.
+    if (room.members.some((m) => same(m.identityKey, owner)) && content.messageId.length === MESSAGE_ID_LENGTH && !noteMessageId(t, room.roomId, owner, content.messageId, ev.seq)) return;
+    await this.step(t, fx, room, applyLogEvent(room, this.self, { kind: "content", seq: ev.seq, epoch, postedAtMs: ev.postedAtMs, sender: owner, content }));
   }
 
-  /** Applies decrypted room content from member `owner` (RM-07, RM-10, RM-11, RM-18). */
-  protected async roomContent(t: Txn, fx: Effects, room: RoomRecord, owner: Uint8Array, content: Content, ev: RoomEvent): Promise<void> {
-    const hex = roomHex(room.roomId);
-    const member = room.members.find((m) => same(m.identityKey, owner));
-    if (member === undefined) return; // departed since: their old posts change nothing
-    const body = content.body;
-    switch (body.case) {
-      case "text": {
-        if (utf8(body.value.body).length > MAX_TEXT_BYTES) return;
-        fx.events.push({
-          type: "message",
-          roomId: hex,
-          seq: Number(ev.seq),
-          messageId: bytesToHex(content.messageId),
-          sender: addrOf(owner),
-          senderName: member.displayName,
-          text: body.value.body,
-          sentAtMs: Number(content.sentAtMs),
-          postedAtMs: Number(ev.postedAtMs),
-          own: false,
-        });
-        return;
-      }
-      case "leave":
-        await this.departure(t, fx, room, owner, ev.seq);
-        return;
-      case "remove": {
-        const target = body.value.memberIdentityKey;
-        if (!same(owner, room.adminIdentityKey)) return; // RM-11
-        if (same(target, room.adminIdentityKey)) return;
-        if (!room.members.some((m) => same(m.identityKey, target))) return;
-        if (same(target, this.self)) {
-          this.depart(t, room);
-          fx.events.push({ type: "room-closed", roomId: hex, reason: "removed" }, { type: "rooms-changed" });
-          fx.resubscribe = true;
-          return;
-        }
-        await this.departure(t, fx, room, target, ev.seq);
-        return;
-      }
-      case "profile": {
-        const name = body.value.displayName;
-        if (!isValidDisplayName(name)) return;
-        member.displayName = name;
-        fx.events.push({ type: "members-changed", roomId: hex });
-        return;
-      }
-      default:
-        return; // typing in stored events, receipts, and pairwise-only bodies are ignored (RM-07, RM-17)
-    }
-  }
-
-  protected keepPending(t: Txn, room: RoomRecord, ev: RoomEvent): void {
+  /**
+   * RM-16, RM-26: holds a message whose sender key has not arrived. Bounded in count
+   * (MAX_PENDING_PER_ROOM: the oldest is given up and reported lost) and in time (MAX_HOLD_MS,
+   * `expireHeld`).
+   */
+  protected keepPending(t: Txn, fx: Effects, room: RoomRecord, ev: RoomEvent): void {
     const prefix = `${ROOM_KEYS.pending}${roomHex(room.roomId)}/`;
     const existing = t.list(prefix);
-    if (existing.length >= MAX_PENDING_PER_ROOM) t.delete(existing[0]![0]);
-    // The post time rides in the key so a recovered message shows when it was posted.
-    t.put(`${prefix}${seqKey(ev.seq)}/${ev.postedAtMs}`, ev.envelope);
+    if (existing.length >= MAX_PENDING_PER_ROOM) {
+      t.delete(existing[0]![0]);
+      fx.events.push({ type: "decryption-failed", roomId: roomHex(room.roomId), reason: "message lost (too many messages waiting for sender keys)" });
+    }
+    // The post time rides in the key so a recovered message shows when it was posted; the
+    // hold time so it is given up after MAX_HOLD_MS.
+    t.put(`${prefix}${seqKey(ev.seq)}/${ev.postedAtMs}/${this.d.now()}`, ev.envelope);
+  }
+
+  /** RM-26: gives up held messages older than MAX_HOLD_MS, reporting each as lost. */
+  async expireHeld(): Promise<void> {
+    await this.tx(async (t, fx) => {
+      for (const [key] of t.list(ROOM_KEYS.pending)) {
+        const parts = key.slice(ROOM_KEYS.pending.length).split("/");
+        if (parts[3] === undefined) continue; // held before RM-26 kept the time: bounded by count only
+        if (!holdExpired(Number(parts[3]), this.d.now())) continue;
+        t.delete(key);
+        fx.events.push({ type: "decryption-failed", roomId: parts[0]!, reason: "message lost (its sender key never arrived)" });
+      }
+    });
   }
 
   /** Retries pending envelopes of a room after an SKDM arrived (RM-16). */
@@ -240,6 +226,16 @@ export abstract class RoomLog extends RoomEngineBase {
           t.delete(key);
           return;
         }
+        const [seqText, postedText] = key.slice(prefix.length).split("/");
+        const seq = BigInt(seqText!);
+        const postedAtMs = BigInt(postedText ?? "0");
+        // RM-23: a bound learned while it was held still applies.
+        const refused = refuseEnvelope(room, opened.epoch, seq);
+        if (refused !== undefined) {
+          t.delete(key);
+          fx.events.push({ type: "decryption-failed", roomId: roomHex(room.roomId), reason: `refused (${refused})` });
+          return;
+        }
         const skm = opened.body.body.value;
         let dist: Uint8Array;
         try {
@@ -251,10 +247,7 @@ export abstract class RoomLog extends RoomEngineBase {
         const owner = distOwner(t, room.roomId, dist);
         if (owner === undefined) return; // still waiting
         t.delete(key);
-        const [seqText, postedText] = key.slice(prefix.length).split("/");
-        const seq = BigInt(seqText!);
-        const postedAtMs = BigInt(postedText ?? "0");
-        await this.senderKeyMessage(t, fx, room, { seq, postedAtMs, envelope, ephemeral: false } as RoomEvent, skm);
+        await this.senderKeyMessage(t, fx, room, { seq, postedAtMs, envelope, ephemeral: false } as RoomEvent, skm, opened.epoch);
         saveRoom(t, room);
       });
     }
@@ -325,34 +318,19 @@ export abstract class RoomLog extends RoomEngineBase {
   // ------------------------------------------------------------------ joins and departures
 
   protected async join(t: Txn, fx: Effects, room: RoomRecord, seq: bigint, epoch: number, ann: import("../../gen/securecomm/wire/v1/room_pb.js").JoinAnnouncement): Promise<void> {
-    const hex = roomHex(room.roomId);
     let v;
     try {
       v = await verifyJoinAnnouncement(ann, room.roomId, epoch);
     } catch (e) {
-      fx.events.push({ type: "decryption-failed", roomId: hex, reason: `invalid join (${reason(e)})` });
+      fx.events.push({ type: "decryption-failed", roomId: roomHex(room.roomId), reason: `invalid join (${reason(e)})` });
       return;
     }
-    const nonceSeen = room.seenJoinNonces.some((n) => same(n, v.statement.nonce));
-    if (nonceSeen) {
-      fx.events.push({ type: "decryption-failed", roomId: hex, reason: "replayed join" });
-      return; // RM-09
-    }
-    room.seenJoinNonces.push(v.statement.nonce);
-    if (room.seenJoinNonces.length > MAX_SEEN_JOIN_NONCES) room.seenJoinNonces.shift();
-    const key = v.statement.identityKey;
-    if (room.members.some((m) => same(m.identityKey, key))) return; // already a member
-    room.members.push(create(RoomMemberSchema, { identityKey: key, displayName: v.displayName, joinedSeq: seq, deliveryToken: v.statement.deliveryToken }));
-    fx.events.push({ type: "members-changed", roomId: hex });
-    // ID-12 (a): a new identity with the name of a current member is a possible key change.
-    const addr = addrOf(key);
-    if (room.members.some((m) => !same(m.identityKey, key) && !same(m.identityKey, this.self) && m.displayName === v.displayName)) {
-      this.markChanged(addr, key);
-      fx.events.push({ type: "identity-changed", roomId: hex, member: addr });
-    }
-    const welcome = await this.welcome(room, seq);
-    enqueue(t, { kind: "pairwise", room: hex, to: b64(key), token: b64(v.statement.deliveryToken), content: b64(toBinary(ContentSchema, welcome)) });
-    fx.outbox = true;
+    await this.step(
+      t,
+      fx,
+      room,
+      applyLogEvent(room, this.self, { kind: "join", seq, epoch, identityKey: v.statement.identityKey, nonce: v.statement.nonce, deliveryToken: v.statement.deliveryToken, displayName: v.displayName }),
+    );
   }
 
   protected markChanged(addr: string, key: Uint8Array): void {
@@ -391,39 +369,90 @@ export abstract class RoomLog extends RoomEngineBase {
       asOfSeq: asOf,
       adminIdentityKey: room.adminIdentityKey,
       epoch: room.epoch,
+      epochBounds: boundsForWelcome(room),
     });
   }
 
-  /** A departure at `seq` (RM-12, RM-13): rotate our sender key; admin/successor rotates the secret. */
-  protected async departure(t: Txn, fx: Effects, room: RoomRecord, departed: Uint8Array, seq: bigint): Promise<void> {
+  /**
+   * Applies a pure rule's step (room-core.ts) to `room` (in place, so the caller saves it) and
+   * performs its effects: the driver's half of every rule.
+   */
+  protected async step(t: Txn, fx: Effects, room: RoomRecord, step: Step): Promise<void> {
+    if (step.room !== room) Object.assign(room, step.room);
+    for (const effect of step.effects) await this.perform1(t, fx, room, effect);
+  }
+
+  /** One effect of a rule (room-core.ts `Effect`). */
+  protected async perform1(t: Txn, fx: Effects, room: RoomRecord, e: Effect): Promise<void> {
     const hex = roomHex(room.roomId);
-    const idx = room.members.findIndex((m) => same(m.identityKey, departed));
-    if (idx < 0) return;
-    room.members.splice(idx, 1);
-    new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys(addrOf(departed));
-    deleteDistsOf(t, room.roomId, departed);
-    if (same(departed, room.adminIdentityKey)) {
-      // RM-13: the successor is the remaining member with the lowest joined_seq.
-      const successor = [...room.members].sort((a, b) => (a.joinedSeq < b.joinedSeq ? -1 : a.joinedSeq > b.joinedSeq ? 1 : 0))[0];
-      room.adminIdentityKey = successor?.identityKey ?? new Uint8Array(0);
-    }
-    fx.events.push({ type: "members-changed", roomId: hex });
-    // RM-12: a new sender key with a new distribution id, sent to every remaining member.
-    const dist = createDistributionId();
-    room.distributionId = dist;
-    setDistOwner(t, room.roomId, dist, this.self);
-    const self = room.members.find((m) => same(m.identityKey, this.self));
-    if (self !== undefined) self.distributionId = dist;
-    const skdm = await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, dist);
-    for (const m of room.members) {
-      if (same(m.identityKey, this.self)) continue;
-      const c = this.content(room.roomId, { case: "senderKeyDistribution", value: { $typeName: "securecomm.wire.v1.SenderKeyDistribution", distributionMessage: skdm } });
-      enqueue(t, { kind: "pairwise", room: hex, to: b64(m.identityKey), token: b64(m.deliveryToken), content: b64(toBinary(ContentSchema, c)) });
-    }
-    fx.outbox = true;
-    if (same(room.adminIdentityKey, this.self) && room.members.length > 1) {
-      enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(seq) });
+    switch (e.type) {
+      case "emit":
+        fx.events.push(e.event);
+        return;
+      case "welcome": {
+        const welcome = await this.welcome(room, e.asOfSeq);
+        enqueue(t, { kind: "pairwise", room: hex, to: b64(e.to), token: b64(e.token), content: b64(toBinary(ContentSchema, welcome)) });
+        fx.outbox = true;
+        return;
+      }
+      case "identity-suspect":
+        this.markChanged(addrOf(e.member), e.member);
+        return;
+      case "forget-sender":
+        new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys(addrOf(e.member));
+        deleteDistsOf(t, room.roomId, e.member);
+        return;
+      case "rotate-sender-key": {
+        // RM-12: a new sender key with a new distribution id, sent to every remaining member.
+        const dist = createDistributionId();
+        room.distributionId = dist;
+        setDistOwner(t, room.roomId, dist, this.self);
+        const self = room.members.find((m) => same(m.identityKey, this.self));
+        if (self !== undefined) self.distributionId = dist;
+        const skdm = await createSenderKeyDistributionMessage(new RoomSenderKeyStore(this.d.state, room.roomId), this.selfAddr, dist);
+        setInitialSkdm(t, room.roomId, skdm);
+        for (const m of room.members) {
+          if (same(m.identityKey, this.self)) continue;
+          const c = this.content(room.roomId, { case: "senderKeyDistribution", value: { $typeName: "securecomm.wire.v1.SenderKeyDistribution", distributionMessage: skdm } });
+          enqueue(t, { kind: "pairwise", room: hex, to: b64(m.identityKey), token: b64(m.deliveryToken), content: b64(toBinary(ContentSchema, c)) });
+        }
+        fx.outbox = true;
+        return;
+      }
+      case "rotate-secret":
+        // RM-13, RM-28: the admin rotates after every departure, also when it is left alone.
+        enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(e.departureSeq) });
+        fx.outbox = true;
+        return;
+      case "depart":
+        this.depart(t, room);
+        fx.events.push({ type: "room-closed", roomId: hex, reason: e.reason }, { type: "rooms-changed" });
+        fx.resubscribe = true;
+        return;
+      case "accept-welcome-key":
+        await this.acceptWelcomeKeys(t, fx, room, e.from, e.welcome);
+        return;
+      case "hold-welcome": {
+        const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
+        if (t.list(prefix).length >= MAX_HELD_WELCOMES) return;
+        t.put(`${prefix}${bytesToHex(e.from)}`, toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "welcome", value: e.welcome } })));
+        return;
+      }
+      case "roster-set":
+        await this.rosterSet(t, fx, room);
+        return;
+      case "resubscribe":
+        this.awaitingRotation.delete(hex);
+        fx.resubscribe = true;
+        return;
+      case "keep-rotation":
+        t.put(`${ROOM_KEYS.rotation}${hex}/${seqKey(e.rotation.epoch)}`, new Uint8Array([...e.from, ...toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "roomSecretRotation", value: e.rotation } }))]));
+        return;
     }
   }
 
+  /** RM-08: processes a Welcome's sender key and answers with ours (room-inbox.ts). */
+  protected abstract acceptWelcomeKeys(t: Txn, fx: Effects, room: RoomRecord, from: Uint8Array, w: import("../../gen/securecomm/wire/v1/content_pb.js").Welcome): Promise<void>;
+  /** RM-08, RM-25: after the roster is set (room-inbox.ts). */
+  protected abstract rosterSet(t: Txn, fx: Effects, room: RoomRecord): Promise<void>;
 }

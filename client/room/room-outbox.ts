@@ -9,9 +9,9 @@
  * (room-store.ts).
  */
 
-import { Code, ConnectError } from "@connectrpc/connect";
 import { isProtocolError } from "../errors.js";
-import type { StateStore } from "../app/state-store.js";
+import { isTransientRelayError } from "../relay/transient.js";
+import type { StateStore } from "../store/state-store.js";
 import { type OutboxJob, outboxJobs } from "./room-store.js";
 
 /** Jobs failing with a protocol error (a rejected bundle) are tried this many times. */
@@ -19,13 +19,8 @@ export const MAX_DELIVERY_ATTEMPTS = 5;
 /** Pause before retrying after a failure: long enough not to spin, short enough for chat. */
 export const OUTBOX_RETRY_MS = 1000;
 
-/** Relay failures worth retrying later (the relay or the network is temporarily unwell). */
-function isTransient(e: unknown): boolean {
-  return (
-    e instanceof ConnectError &&
-    [Code.Unavailable, Code.Unknown, Code.Internal, Code.Canceled, Code.DeadlineExceeded, Code.ResourceExhausted].includes(e.code)
-  );
-}
+/** Relay failures worth retrying later (shared with the post outbox: client/relay/transient.ts). */
+const isTransient = isTransientRelayError;
 
 /** What the worker needs from the engine. */
 export interface OutboxDeps {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { randomBytes } from "../crypto/bytes.js";
-import { MemoryKeyValueStore } from "../app/kv-store.js";
-import { StateStore } from "../app/state-store.js";
+import { MemoryKeyValueStore } from "../store/kv-store.js";
+import { StateStore } from "../store/state-store.js";
 import { loadRoom, newRoom, pruneRetiredSecrets, retireSecret, saveRoom } from "./room-store.js";
 
 const DAY = 24 * 3600 * 1000;

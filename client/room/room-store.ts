@@ -11,7 +11,7 @@ import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/p
 import { RoomEpochSecretSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex, hexToBytes, utf8 } from "../crypto/bytes.js";
 import { base64url, fromBase64url } from "../relay/base64url.js";
-import type { Txn } from "../app/state-store.js";
+import type { Txn } from "../store/state-store.js";
 
 /** Key prefixes of room state. */
 export const ROOM_KEYS = {
@@ -24,7 +24,65 @@ export const ROOM_KEYS = {
   retired: "room-retired/",
   stale: "room-stale/",
   outboxNext: "outbox-next",
+  /** Our current distribution's first SKDM (RM-26): what we answer a Welcome with. */
+  initialSkdm: "room-skdm/",
+  /** Welcomes that arrived before the inviter's (RM-25), kept until the roster is set. */
+  heldWelcome: "room-welcome/",
+  /** RM-29: message ids already shown per room and sender (receive-side de-duplication). */
+  seenMessage: "room-seen-msg/",
+  /** RM-29: our own posts the relay stored: message id → seq (idempotent retries). */
+  sent: "room-sent/",
+  /** RM-29: our own posts by envelope hash → message id, until we see them in the log. */
+  ownMessage: "room-own-msg/",
 } as const;
+
+/** RM-25: at most this many early Welcomes are kept per room (one per member, bounded). */
+export const MAX_HELD_WELCOMES = 256;
+
+/**
+ * RM-29: message ids remembered per room for de-duplication. A retry of a post comes within
+ * minutes of the original; ten thousand messages is far more than a room sees meanwhile.
+ */
+export const MAX_SEEN_MESSAGE_IDS = 10_000;
+
+/**
+ * RM-29: records that `sender` showed `messageId` at `seq` in a room; false when it was
+ * already shown (a retried post). Keeps at most MAX_SEEN_MESSAGE_IDS, forgetting the oldest.
+ */
+export function noteMessageId(t: Txn, roomId: Uint8Array, sender: Uint8Array, messageId: Uint8Array, seq: bigint): boolean {
+  const prefix = `${ROOM_KEYS.seenMessage}${bytesToHex(roomId)}/`;
+  const key = `${prefix}${bytesToHex(messageId)}${bytesToHex(sender)}`;
+  if (t.get(key) !== undefined) return false;
+  t.put(key, utf8(String(seq)));
+  const all = t.list(prefix);
+  if (all.length > MAX_SEEN_MESSAGE_IDS) {
+    const bySeq = all.map(([k, v]) => [k, BigInt(new TextDecoder().decode(v))] as const).sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+    // Forget a tenth at once so the scan is rare.
+    for (const [k] of bySeq.slice(0, Math.ceil(MAX_SEEN_MESSAGE_IDS / 10))) t.delete(k);
+  }
+  return true;
+}
+
+/** RM-29: the seq at which the relay stored our post `messageId` (hex), if we know it. */
+export function sentSeq(t: Pick<Txn, "get">, roomId: Uint8Array, messageIdHex: string): bigint | undefined {
+  const v = t.get(`${ROOM_KEYS.sent}${bytesToHex(roomId)}/${messageIdHex}`);
+  return v === undefined ? undefined : BigInt(new TextDecoder().decode(v));
+}
+
+/** RM-29: records that our post `messageId` (hex) is stored at `seq`. */
+export function setSentSeq(t: Txn, roomId: Uint8Array, messageIdHex: string, seq: bigint): void {
+  t.put(`${ROOM_KEYS.sent}${bytesToHex(roomId)}/${messageIdHex}`, utf8(String(seq)));
+}
+
+/** RM-26: the first SKDM of our current distribution in a room. */
+export function initialSkdm(t: Pick<Txn, "get">, roomId: Uint8Array): Uint8Array | undefined {
+  return t.get(`${ROOM_KEYS.initialSkdm}${bytesToHex(roomId)}/current`);
+}
+
+/** RM-26: records the first SKDM of a new distribution of ours. */
+export function setInitialSkdm(t: Txn, roomId: Uint8Array, skdm: Uint8Array): void {
+  t.put(`${ROOM_KEYS.initialSkdm}${bytesToHex(roomId)}/current`, skdm);
+}
 
 /** RM-16: keep at least 500 undecryptable envelopes per room. */
 export const MAX_PENDING_PER_ROOM = 500;
@@ -83,7 +141,12 @@ export function deleteRoomKeys(t: Txn, roomId: Uint8Array, prefixes: string[]): 
  */
 export function retireSecret(t: Txn, room: RoomRecord, nowMs: number): void {
   room.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
-  t.put(`${ROOM_KEYS.retired}${bytesToHex(room.roomId)}/${seqKey(room.epoch)}`, utf8(String(nowMs)));
+  noteRetired(t, room.roomId, room.epoch, nowMs);
+}
+
+/** Records when the secret of `epoch` was retired (the rule kept it in `previous_secrets`). */
+export function noteRetired(t: Txn, roomId: Uint8Array, epoch: number, nowMs: number): void {
+  t.put(`${ROOM_KEYS.retired}${bytesToHex(roomId)}/${seqKey(epoch)}`, utf8(String(nowMs)));
 }
 
 /**

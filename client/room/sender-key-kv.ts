@@ -8,7 +8,7 @@
 
 import { bytesToHex } from "../crypto/bytes.js";
 import type { SenderKeyStore } from "../sender-keys/sender-key-store.js";
-import type { StateStore } from "../app/state-store.js";
+import type { StateStore } from "../store/state-store.js";
 
 /** Prefix of sender-key records. */
 export const SENDER_KEY_PREFIX = "sender-key/";

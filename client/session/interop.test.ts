@@ -140,8 +140,12 @@ describe("PreKeySignalMessage and SignalMessage field numbers match libsignal ou
     expect(lsParsed.registrationId()).toBe(us.registrationId);
     expect(lsParsed.version()).toBe(4);
     // libsignal's first message is 2055 bytes (SIGNAL-FACTS); ours omits the 38-byte
-    // `addresses` field and sends the 4-byte SPQR `None` message instead of a 37-byte chunk.
-    expect(first.body.length).toBe(2055 - 38 - 33);
+    // `addresses` field and, like libsignal's, carries the first 37-byte Braid header chunk
+    // (spec PQ-09, PQ-12).
+    expect(first.body.length).toBe(2055 - 38);
+    const inner = parseSignalMessage(parsePreKeySignalMessage(first.body).message);
+    expect(inner.pqRatchet.length).toBe(37);
+    expect(inner.pqRatchet.subarray(0, 5)).toEqual(Uint8Array.of(1, 1, 1, 1, 0));
     expect(await them.decrypt(us.address, first)).toEqual(new Uint8Array(256));
   });
 });

@@ -17,14 +17,14 @@ import {
   preKeyUpload,
   signedPreKeyUpload,
 } from "../keys/prekeys.js";
-import { MemoryProtocolStore } from "../store/memory-store.js";
+import { TestProtocolStore } from "../store/protocol-store.test-support.js";
 import { createProtocolAddress } from "../store/protocol-address.js";
 import { SessionBuilder } from "./session-builder.js";
 import { SessionCipher } from "./session-cipher.js";
 
 async function account() {
   const identity: IdentityKeyPair = createIdentityKeyPair();
-  const store = new MemoryProtocolStore(identity.keyPair, identity.registrationId);
+  const store = await TestProtocolStore.open(identity.keyPair, identity.registrationId, Date.now);
   const signed = createSignedPreKey(identity, 1, Date.now());
   const kyber = createKyberPreKey(identity, 1, Date.now(), { lastResort: true });
   const [oneTime] = createOneTimePreKeys(1, 1);

@@ -16,7 +16,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { utf8 } from "../crypto/bytes.js";
 import { isProtocolError } from "../errors.js";
-import { MemoryProtocolStore } from "../store/memory-store.js";
+import { TestProtocolStore } from "../store/protocol-store.test-support.js";
 import { LibsignalParty, OurParty, type Party, TEST_NOW_MS } from "./parties.test-support.js";
 import { SessionBuilder } from "./session-builder.js";
 import { type CiphertextMessage, SessionCipher } from "./session-cipher.js";
@@ -170,11 +170,10 @@ class SnapshotRestoreCommand implements fc.AsyncCommand<Model, World> {
   async run(_model: Model, world: World): Promise<void> {
     const party = world.parties[this.party];
     if (!(party instanceof OurParty)) return;
-    const reloaded = new MemoryProtocolStore(party.identity, party.registrationId, () => TEST_NOW_MS);
-    reloaded.restore(party.store.snapshot());
+    const reloaded = await TestProtocolStore.open(party.identity, party.registrationId, () => TEST_NOW_MS, party.store.snapshot());
     expect(reloaded.snapshot()).toEqual(party.store.snapshot());
     // Swap in the reloaded store: from now on the party runs on the persisted bytes only.
-    const mutable = party as unknown as { store: MemoryProtocolStore; cipher: SessionCipher; builder: SessionBuilder };
+    const mutable = party as unknown as { store: TestProtocolStore; cipher: SessionCipher; builder: SessionBuilder };
     mutable.store = reloaded;
     mutable.cipher = new SessionCipher(reloaded, { now: () => TEST_NOW_MS });
     mutable.builder = new SessionBuilder(reloaded, { now: () => TEST_NOW_MS });

@@ -1,7 +1,7 @@
 /**
  * Test support (never product code): parties for session tests, ours and libsignal's.
  *
- * Owns: `OurParty` (a MemoryProtocolStore with generated prekeys, SessionBuilder and
+ * Owns: `OurParty` (the production protocol store over memory, TestProtocolStore, with generated prekeys, SessionBuilder and
  * SessionCipher) and `LibsignalParty` (libsignal-client 0.103 with in-memory subclasses of its
  * abstract stores), bundle conversion between the two, and small helpers. libsignal is the
  * test oracle only (AGPL devDependency): nothing outside `*.test*.ts` files imports it.
@@ -19,7 +19,7 @@ import { KeyPair, PublicKey } from "../crypto/curve.js";
 import { KemKeyPair, KemPublicKey } from "../crypto/kem.js";
 import type { PreKeyBundle } from "../handshake/prekey-bundle.js";
 import { addressFromIdentityKey, addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
-import { MemoryProtocolStore } from "../store/memory-store.js";
+import { TestProtocolStore } from "../store/protocol-store.test-support.js";
 import { bytesToUuid, createProtocolAddress, type ProtocolAddress } from "../store/protocol-address.js";
 import { SessionBuilder } from "./session-builder.js";
 import { type CiphertextMessage, SessionCipher } from "./session-cipher.js";
@@ -54,18 +54,18 @@ export class OurParty {
   readonly identity: KeyPair;
   readonly registrationId: number;
   readonly address: ProtocolAddress;
-  readonly store: MemoryProtocolStore;
+  readonly store: TestProtocolStore;
   readonly builder: SessionBuilder;
   readonly cipher: SessionCipher;
   readonly signedPreKeyId = 7;
   readonly kyberPreKeyId = 9;
   #nextPreKeyId = 1;
 
-  private constructor(identity: KeyPair, registrationId: number, name: string, addressBinding: boolean) {
+  private constructor(identity: KeyPair, registrationId: number, name: string, addressBinding: boolean, store: TestProtocolStore) {
     this.identity = identity;
     this.registrationId = registrationId;
     this.address = createProtocolAddress(name, 1);
-    this.store = new MemoryProtocolStore(identity, registrationId, () => TEST_NOW_MS);
+    this.store = store;
     this.builder = new SessionBuilder(this.store, { now: () => TEST_NOW_MS, addressBinding });
     this.cipher = new SessionCipher(this.store, { now: () => TEST_NOW_MS, addressBinding });
   }
@@ -73,11 +73,13 @@ export class OurParty {
   /** A party with a signed prekey, a Kyber prekey and `oneTimePreKeys` one-time prekeys. */
   static async create(options: PrekeyOptions = {}): Promise<OurParty> {
     const identity = KeyPair.generate();
+    const registrationId = 1 + Math.floor(Math.random() * 16380);
     const party = new OurParty(
       identity,
-      1 + Math.floor(Math.random() * 16380),
+      registrationId,
       options.name ?? addressToString(addressFromIdentityKey(identity.publicKey)),
       options.addressBinding ?? true,
+      await TestProtocolStore.open(identity, registrationId, () => TEST_NOW_MS),
     );
     const signed = KeyPair.generate();
     await party.store.storeSignedPreKey(
@@ -104,12 +106,9 @@ export class OurParty {
     return party;
   }
 
-  /** Removes the stored session with `peer` (as if it were lost), through snapshot/restore. */
-  forgetSession(peer: ProtocolAddress): void {
-    const snapshot = this.store.snapshot();
-    const sessions = new Map(snapshot.sessions);
-    sessions.delete(`${peer.name}.${peer.deviceId}`);
-    this.store.restore({ ...snapshot, sessions });
+  /** Removes the stored session with `peer` (as if it were lost). */
+  async forgetSession(peer: ProtocolAddress): Promise<void> {
+    await this.store.deleteSession(peer);
   }
 
   /** Adds one more one-time prekey. */

@@ -240,9 +240,10 @@ export async function runConversation(inputs: ConversationInputs): Promise<Conve
       kyberCiphertext: initiated.kyberCiphertext,
       createdAtMs: 0n,
     },
+    spqrPhase: 1,
   });
   const aliceRootKeyAfterInit = hex(aliceState.rootKey);
-  const spqr = initSpqr(initiated.secrets.pqAuthKey, true);
+  const spqr = initSpqr(initiated.secrets.pqAuthKey, true, 1);
   const plaintext = (i: number) => unhex(inputs.plaintexts[i] ?? "");
   const messages: ConversationMessage[] = [];
 
@@ -287,6 +288,8 @@ export async function runConversation(inputs: ConversationInputs): Promise<Conve
     remoteRegistrationId: inputs.aliceRegistrationId,
     baseKey: initiated.baseKey.serialize(),
     ourSignedPreKey: signed,
+    // ratchet.json pins phase-1 SPQR (None messages); the Braid has its own vectors (spqr-*.json).
+    spqrPhase: 1,
   });
   const d0 = await ratchetDecrypt(bobState, m0, { newRatchetKey: () => priv(inputs.bobRatchetKey1Private) });
   bobState = d0.state;

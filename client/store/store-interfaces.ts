@@ -4,7 +4,7 @@
  * Owns: the async interfaces for the identity, one-time prekey, signed prekey, Kyber prekey
  * and session stores. Records are the securecomm.storage.v1 messages, so any backend (memory,
  * file, IndexedDB) persists them with `toBinary` and the same bytes round-trip.
- * Does not own: implementations (memory-store.ts here; file and IndexedDB stores elsewhere).
+ * Does not own: implementations (one: protocol-store.ts, over any key-value backend).
  */
 
 import type {

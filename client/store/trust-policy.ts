@@ -2,9 +2,8 @@
  * The rules every protocol store applies, whatever holds its records.
  *
  * Owns: trust on first use and the verification hold (spec ID-11, ID-12), and what using a
- * Kyber prekey does to its record (spec PX-11). Pure functions over storage.v1 records, so
- * the in-memory store (memory-store.ts) and the client's key-value store
- * (client/app/protocol-store.ts) cannot drift apart. Does not own: where records live.
+ * Kyber prekey does to its record (spec PX-11). Pure functions over storage.v1 records, used
+ * by the client's one protocol store (protocol-store.ts). Does not own: where records live.
  */
 
 import { create } from "@bufbuild/protobuf";

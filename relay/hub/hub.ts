@@ -4,7 +4,8 @@
  *
  * Owns: the subscriber indexes and access-key rotation closing streams on the old key. Does
  * not own storage (events are published only after they are durable) or the wire format.
- * In-process only; a multi-relay deployment would put a broker behind this interface.
+ * In-process: it holds this process's streams. Events reach it through a LiveFeed
+ * (relay/hub/live-feed.ts), directly on SQLite or via database hints on PostgreSQL.
  */
 import type { ConnectError } from "@connectrpc/connect";
 import { constantTimeEqual } from "../auth.js";
@@ -29,6 +30,35 @@ export class Hub {
   /** Number of open subscriptions on one mailbox. */
   streamsFor(address: Uint8Array): number {
     return this.#mailboxes.get(keyOf(address))?.size ?? 0;
+  }
+
+  /** Whether any stream here follows the room with hex key `roomKey`. */
+  followsRoom(roomKey: string): boolean {
+    return this.#rooms.has(roomKey);
+  }
+
+  /** Whether any stream here follows the mailbox with hex key `mailboxKey`. */
+  followsMailbox(mailboxKey: string): boolean {
+    return this.#mailboxes.has(mailboxKey);
+  }
+
+  /**
+   * For catching up after lost hints: each followed mailbox (hex key) with the lowest id any
+   * of its streams has delivered, and each followed room with the lowest delivered seq.
+   */
+  cursors(): { mailboxes: Map<string, number>; rooms: Map<string, { roomId: Uint8Array; afterSeq: number }> } {
+    const mailboxes = new Map<string, number>();
+    for (const [key, subs] of this.#mailboxes) mailboxes.set(key, Math.min(...[...subs].map((s) => s.lastMailboxId)));
+    const rooms = new Map<string, { roomId: Uint8Array; afterSeq: number }>();
+    for (const [key, subs] of this.#rooms) {
+      for (const sub of subs) {
+        const room = sub.rooms.get(key);
+        if (!room) continue;
+        const seen = rooms.get(key);
+        if (!seen || room.lastSeq < seen.afterSeq) rooms.set(key, { roomId: room.roomId, afterSeq: room.lastSeq });
+      }
+    }
+    return { mailboxes, rooms };
   }
 
   /** Registers a subscription for its mailbox and every room it follows. */

@@ -85,3 +85,24 @@ describe("Subscription buffer (API-13)", () => {
     expect(hub.publishMailbox(addr, { id: 1, storedAtMs: 0, envelope: new Uint8Array(1) }).delivered).toBe(0);
   });
 });
+
+describe("Subscription gaps (API-11: a room's seqs arrive without gaps)", () => {
+  it("holds an event that follows a gap until the stream has read the store, then delivers it even if the gap expired", () => {
+    const sub = live();
+    expect(sub.pushRoom(keyOf(roomId), { seq: 3, postedAtMs: 0, envelope: new Uint8Array(4), ephemeral: false })).toBe(true);
+    expect(sub.take(10)).toEqual([]);
+    expect(sub.gap).toEqual({ roomKey: keyOf(roomId), beforeSeq: 3 });
+    expect(sub.bufferedItems).toBe(1);
+    // The stream read seq 1 from the store; seq 2 had expired.
+    sub.gap = undefined;
+    const room = sub.rooms.get(keyOf(roomId))!;
+    room.lastSeq = 1;
+    room.gapCheckedBefore = 3;
+    expect(sub.take(10).map((i) => (i.kind === "room" ? i.event.seq : -1))).toEqual([3]);
+    expect(sub.gap).toBeUndefined();
+    // In order again: no store read.
+    sub.pushRoom(keyOf(roomId), { seq: 4, postedAtMs: 0, envelope: new Uint8Array(4), ephemeral: false });
+    expect(sub.take(10).map((i) => (i.kind === "room" ? i.event.seq : -1))).toEqual([4]);
+    expect(sub.gap).toBeUndefined();
+  });
+});

@@ -42,6 +42,11 @@ export interface FollowedRoom {
   accessKeyHash: Uint8Array;
   /** Highest sequence number delivered (or the resume point). */
   lastSeq: number;
+  /**
+   * A live event with this seq arrived after a gap and the stream has read the store for the
+   * gap once; if the store had nothing in between (expired), the event is delivered anyway.
+   */
+  gapCheckedBefore?: number;
 }
 
 /** Limits of one subscription's buffer. */
@@ -68,6 +73,12 @@ export class Subscription {
   lastMailboxId = 0;
   /** Why the stream must end, once it must. */
   error: ConnectError | undefined;
+  /**
+   * A followed room (hex key) whose next buffered event is not the next seq: the stream reads
+   * the store from the room's cursor before taking more (a stream never skips a seq, however
+   * events reached the hub).
+   */
+  gap: { roomKey: string; beforeSeq: number } | undefined;
   /** Called when the subscription cuts itself off, so the hub can forget it. */
   onCutOff: ((sub: Subscription) => void) | undefined;
 
@@ -142,7 +153,16 @@ export class Subscription {
   take(max: number): StreamItem[] {
     const out: StreamItem[] = [];
     while (out.length < max && this.#head < this.#queue.length) {
-      const item = this.#queue[this.#head++] as StreamItem;
+      const item = this.#queue[this.#head] as StreamItem;
+      if (item.kind === "room" && !item.event.ephemeral) {
+        const room = this.rooms.get(item.roomKey);
+        if (room && item.event.seq > room.lastSeq + 1 && room.gapCheckedBefore !== item.event.seq) {
+          // Left in the buffer: taken again once the stream has read the gap from the store.
+          this.gap = { roomKey: item.roomKey, beforeSeq: item.event.seq };
+          break;
+        }
+      }
+      this.#head++;
       this.#bytes -= ITEM_OVERHEAD_BYTES + (item.kind === "mailbox" ? item.envelope.envelope.length : item.kind === "room" ? item.event.envelope.length : 0);
       if (item.kind === "mailbox") {
         if (item.envelope.id <= this.lastMailboxId) continue;

@@ -34,7 +34,8 @@ export function authSignatureMessage(challenge: Uint8Array, identityKey: Uint8Ar
   return out;
 }
 
-function rateLimit(decision: ReturnType<RelayContext["rateLimiters"]["challenges"]["take"]>): void {
+async function rateLimit(pending: ReturnType<RelayContext["rateLimiters"]["challenges"]["take"]>): Promise<void> {
+  const decision = await pending;
   if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
 }
 
@@ -44,7 +45,7 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
     createChallenge: unary(rc, async (req) => {
       requireIdentityKey(req.identityKey);
       const now = rc.now();
-      rateLimit(rc.rateLimiters.challenges.take(keyOf(req.identityKey), now));
+      await rateLimit(rc.rateLimiters.challenges.take(keyOf(req.identityKey), now));
       const challenge = randomSecret();
       const expiresAtMs = now + rc.limits.challengeLifetimeMs;
       await rc.store.putChallenge(challenge, req.identityKey, expiresAtMs);
@@ -57,7 +58,7 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
       requireLength(req.signature, SIGNATURE_BYTES, "BAD_SIGNATURE_LENGTH");
       if (req.registrationId < 1 || req.registrationId > MAX_REGISTRATION_ID) throw relayError("BAD_REGISTRATION_ID");
       const now = rc.now();
-      rateLimit(rc.rateLimiters.proofs.take(keyOf(req.identityKey), now));
+      await rateLimit(rc.rateLimiters.proofs.take(keyOf(req.identityKey), now));
       // Consuming first makes the challenge single-use even when the signature is wrong.
       if (!(await rc.store.consumeChallenge(req.challenge, req.identityKey, now))) throw relayError("BAD_CHALLENGE_PROOF");
       const message = authSignatureMessage(req.challenge, req.identityKey);
@@ -86,7 +87,7 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
     getSenderCertificate: unary(rc, async (_req, ctx) => {
       const now = rc.now();
       const address = await authenticate(ctx.requestHeader, rc.store, now);
-      rateLimit(rc.rateLimiters.senderCertificates.take(keyOf(address), now));
+      await rateLimit(rc.rateLimiters.senderCertificates.take(keyOf(address), now));
       const account = await rc.store.getAccount(address);
       if (!account) throw relayError("BAD_TOKEN");
       const expiresAtMs = now + rc.limits.senderCertificateLifetimeMs;
@@ -103,8 +104,8 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
     deleteAccount: unary(rc, async (_req, ctx) => {
       const address = await authenticate(ctx.requestHeader, rc.store, rc.now());
       await rc.store.deleteAccount(address);
-      // Its streams end too: their token no longer exists.
-      rc.hub.failMailbox(address, relayError("BAD_TOKEN"));
+      // Its streams end too, on every process: their token no longer exists.
+      rc.feed.accountDeleted(address);
       rc.logger.debug("account deleted");
       return create(DeleteAccountResponseSchema, {});
     }),

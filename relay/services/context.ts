@@ -14,26 +14,51 @@ import type { Hub } from "../hub/hub.js";
 import type { RelayLimitsConfig } from "../limits.js";
 import type { Logger } from "../observability/log.js";
 import type { RelayMetrics } from "../observability/relay-metrics.js";
-import type { RateLimiter } from "../rate-limit.js";
-import type { RelayStore } from "../store/relay-store.js";
+import type { LiveFeed } from "../hub/live-feed.js";
+import type { RateDecision, RelayStore } from "../store/relay-store.js";
 import type { RelayCrypto } from "../trust/relay-crypto.js";
 import type { TrustMaterial } from "../trust/trust-root.js";
 
+/** One limited action's buckets, kept by the store (shared by every process on its database). */
+export interface SharedRateLimiter {
+  /** Takes one token for `key` (opaque, derived from ids, never logged) at `nowMs`. */
+  take(key: string, nowMs: number): Promise<RateDecision>;
+}
+
 /** The rate limiters the services use, one per limited action. */
 export interface RelayRateLimiters {
-  challenges: RateLimiter;
-  proofs: RateLimiter;
-  senderCertificates: RateLimiter;
-  bundleFetches: RateLimiter;
-  roomCreations: RateLimiter;
-  roomPosts: RateLimiter;
-  mailboxSends: RateLimiter;
+  challenges: SharedRateLimiter;
+  proofs: SharedRateLimiter;
+  senderCertificates: SharedRateLimiter;
+  bundleFetches: SharedRateLimiter;
+  roomCreations: SharedRateLimiter;
+  roomPosts: SharedRateLimiter;
+  mailboxSends: SharedRateLimiter;
+}
+
+/** The limiters of `limits`, each a bucket family in `store`. */
+export function storeRateLimiters(store: RelayStore, limits: RelayLimitsConfig): RelayRateLimiters {
+  const of = (bucket: string, perMinute: number): SharedRateLimiter => ({
+    take: (key, nowMs) => store.takeRateToken(bucket, key, perMinute, nowMs),
+  });
+  return {
+    challenges: of("challenges", limits.maxChallengesPerMinute),
+    proofs: of("proofs", limits.maxProofsPerMinute),
+    senderCertificates: of("sender_certificates", limits.maxSenderCertificatesPerMinute),
+    bundleFetches: of("bundle_fetches", limits.maxBundleFetchesPerMinute),
+    roomCreations: of("room_creations", limits.maxRoomsCreatedPerMinute),
+    roomPosts: of("room_posts", limits.maxRoomPostsPerMinute),
+    mailboxSends: of("mailbox_sends", limits.maxSendsPerMailboxPerMinute),
+  };
 }
 
 /** Everything a handler needs. */
 export interface RelayContext {
   readonly store: RelayStore;
+  /** This process's streams. */
   readonly hub: Hub;
+  /** Announces events to every process's streams (relay/hub/live-feed.ts). */
+  readonly feed: LiveFeed;
   readonly limits: RelayLimitsConfig;
   readonly crypto: RelayCrypto;
   readonly trust: TrustMaterial;

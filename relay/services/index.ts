@@ -15,17 +15,19 @@ import { RelayInfoService } from "../../gen/securecomm/relay/v1/relay_info_pb.js
 import { RoomService } from "../../gen/securecomm/relay/v1/rooms_pb.js";
 import { relayError } from "../errors.js";
 import { Hub } from "../hub/hub.js";
+import { createLocalFeed, type LiveFeed } from "../hub/live-feed.js";
+import { createPostgresFeed } from "../hub/postgres-feed.js";
 import { resolveLimits, type RelayLimitsConfig } from "../limits.js";
 import { createLogger, type Logger, type LogLevel } from "../observability/log.js";
 import { createRelayMetrics } from "../observability/relay-metrics.js";
-import { createRateLimiter } from "../rate-limit.js";
+import { openPostgresStore, type PostgresStore } from "../store/postgres-store.js";
 import type { RelayStore, SweepResult } from "../store/relay-store.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
 import { loadClientCrypto } from "../trust/client-crypto.js";
 import type { RelayCrypto } from "../trust/relay-crypto.js";
 import { loadOrCreateTrust } from "../trust/trust-root.js";
 import { createAccountService } from "./account-service.js";
-import { Lifecycle, type RelayContext } from "./context.js";
+import { Lifecycle, storeRateLimiters, type RelayContext } from "./context.js";
 import { createKeyService } from "./key-service.js";
 import { createMessageService } from "./message-service.js";
 import { createRelayInfoService } from "./relay-info-service.js";
@@ -36,8 +38,13 @@ export type { RelayLimitsConfig } from "../limits.js";
 
 /** Options of {@link openRelay}. */
 export interface RelayOptions {
-  /** SQLite file and trust root live here (created if missing). */
+  /** SQLite file and trust root live here (created if missing); unused with `databaseUrl`. */
   dataDir: string;
+  /**
+   * A PostgreSQL connection URL (`postgres://…`): the relay keeps everything in that database,
+   * which any number of relay processes may share. SQLite in `dataDir` when absent.
+   */
+  databaseUrl?: string;
   /** Overrides of relay/limits.ts defaults (retention times, caps, rates). */
   limits?: Partial<RelayLimitsConfig>;
   /** Sender certificate lifetime in days (overrides limits.senderCertificateLifetimeMs). */
@@ -50,8 +57,8 @@ export interface RelayOptions {
   /** Cryptographic operations; defaults to client/server (tests may inject the oracle). */
   crypto?: RelayCrypto;
   /**
-   * Wraps the store the relay opens (tests inject faults; another backend can be swapped in).
-   * Receives the SQLite store on `dataDir`; returns the store the services use.
+   * Wraps the store the relay opens (tests inject faults). Receives the SQLite store on
+   * `dataDir` or the PostgreSQL store; returns the store the services use.
    */
   wrapStore?: (store: RelayStore) => RelayStore;
 }
@@ -100,16 +107,29 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
   });
   const metrics = createRelayMetrics();
   const crypto = options.crypto ?? (await loadClientCrypto());
-  const trust = await loadOrCreateTrust(options.dataDir, crypto);
-  const sqlite = openSqliteStore({
-    dataDir: options.dataDir,
-    onCommit: (writes, seconds) => {
-      metrics.writeBatchSize.observe(writes);
-      metrics.commitSeconds.observe(seconds);
-    },
-  });
-  const store = options.wrapStore ? options.wrapStore(sqlite) : sqlite;
+  const onCommit = (writes: number, seconds: number): void => {
+    metrics.writeBatchSize.observe(writes);
+    metrics.commitSeconds.observe(seconds);
+  };
+  let postgres: PostgresStore | undefined;
+  let opened: RelayStore;
+  if (options.databaseUrl !== undefined) {
+    postgres = await openPostgresStore({ url: options.databaseUrl, onCommit });
+    opened = postgres;
+  } else {
+    opened = openSqliteStore({ dataDir: options.dataDir, onCommit });
+  }
+  const store = options.wrapStore ? options.wrapStore(opened) : opened;
   const hub = new Hub();
+  let trust;
+  let feed: LiveFeed;
+  try {
+    trust = await loadOrCreateTrust(store, crypto);
+    feed = postgres ? await createPostgresFeed({ store: postgres, hub, logger }) : createLocalFeed(hub);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const lifecycle = new Lifecycle();
   const rc: RelayContext = {
     store,
@@ -122,15 +142,8 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     version: packageVersion(),
     now,
     lifecycle,
-    rateLimiters: {
-      challenges: createRateLimiter(limits.maxChallengesPerMinute),
-      proofs: createRateLimiter(limits.maxProofsPerMinute),
-      senderCertificates: createRateLimiter(limits.maxSenderCertificatesPerMinute),
-      bundleFetches: createRateLimiter(limits.maxBundleFetchesPerMinute),
-      roomCreations: createRateLimiter(limits.maxRoomsCreatedPerMinute),
-      roomPosts: createRateLimiter(limits.maxRoomPostsPerMinute),
-      mailboxSends: createRateLimiter(limits.maxSendsPerMailboxPerMinute),
-    },
+    feed,
+    rateLimiters: storeRateLimiters(store, limits),
   };
 
   const sweep = async (): Promise<SweepResult> => {
@@ -153,7 +166,7 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     info: createRelayInfoService(rc),
   };
   let closing: Promise<void> | undefined;
-  logger.info("relay opened", { schema: "v1" });
+  logger.info("relay opened", { schema: "v1", database: postgres ? "postgresql" : "sqlite" });
 
   return {
     registerServices(router) {
@@ -174,6 +187,7 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
         const drained = lifecycle.drain();
         hub.failAll(relayError("SHUTTING_DOWN"));
         await drained;
+        await feed.close();
         await store.close();
         logger.info("relay closed");
       })();

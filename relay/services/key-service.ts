@@ -111,7 +111,7 @@ export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyServic
       const now = rc.now();
       const requester = await authenticate(ctx.requestHeader, rc.store, now);
       requireLength(req.address, ADDRESS_BYTES, "BAD_ADDRESS");
-      const decision = rc.rateLimiters.bundleFetches.take(`${keyOf(requester)}:${keyOf(req.address)}`, now);
+      const decision = await rc.rateLimiters.bundleFetches.take(`${keyOf(requester)}:${keyOf(req.address)}`, now);
       if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
       const bundle = await rc.store.takePreKeyBundle(req.address);
       if (!bundle) return create(FetchPreKeyBundleResponseSchema, { result: { case: "notRegistered", value: {} } });

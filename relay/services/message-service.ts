@@ -34,13 +34,13 @@ export function createMessageService(rc: RelayContext): ServiceImpl<typeof Messa
       const matches = constantTimeEqual(sha256(req.deliveryToken), stored);
       if (!matches || stored === NO_TOKEN_HASH) throw relayError("DELIVERY_DENIED");
       const now = rc.now();
-      const decision = rc.rateLimiters.mailboxSends.take(keyOf(req.recipientAddress), now);
+      const decision = await rc.rateLimiters.mailboxSends.take(keyOf(req.recipientAddress), now);
       if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
       const result = await rc.store.enqueueMailbox(req.recipientAddress, req.envelope, now, rc.limits.maxMailboxEnvelopes);
       if (!result.ok) throw relayError(result.reason === "full" ? "MAILBOX_FULL" : "DELIVERY_DENIED");
       rc.metrics.envelopesStored.inc({ kind: "mailbox" });
       rc.metrics.envelopeBytes.observe(req.envelope.length, { kind: "mailbox" });
-      rc.hub.publishMailbox(req.recipientAddress, { id: result.id, storedAtMs: result.storedAtMs, envelope: req.envelope });
+      rc.feed.mailboxStored(req.recipientAddress, { id: result.id, storedAtMs: result.storedAtMs, envelope: req.envelope });
       return create(SendSealedResponseSchema, { storedAtMs: BigInt(result.storedAtMs) });
     }),
 

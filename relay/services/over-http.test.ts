@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256 } from "../auth.js";
+import { h1Request } from "../testing/raw-http.js";
 import { startTestRelay, type TestRelay } from "../testing/test-relay.js";
 import { clientsFor, expectRelayError, makePreKeys, randomId, randomKey, registerAccount } from "./harness.test-support.js";
 
@@ -114,6 +115,40 @@ describe("durability across a clean restart", () => {
       await r.close();
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("Subscribe and the caller's deadline", () => {
+  it("API-11: a stream cut by the caller's deadline ends with deadline_exceeded, never as a clean end", async () => {
+    // The Connect protocol carries the deadline as `connect-timeout-ms`; a handler that simply
+    // returned once the deadline's signal fired let the end-stream message say "no error" when it
+    // raced Connect's own timeout (buf curl then exited 0: seen in scripts/readme.test.ts).
+    // Raw HTTP/1.1 reads exactly what the relay wrote, with no client-side deadline of its own.
+    const c = clientsFor(createConnectTransport({ baseUrl: relay.url, httpVersion: "1.1" }));
+    const a = await registerAccount(c);
+    const body = new TextEncoder().encode("{}");
+    const frame = new Uint8Array(5 + body.length);
+    new DataView(frame.buffer).setUint32(1, body.length);
+    frame.set(body, 5);
+    for (let i = 0; i < 3; i++) {
+      const res = await h1Request(relay.url, {
+        method: "POST",
+        path: "/securecomm.relay.v1.MessageService/Subscribe",
+        headers: { "content-type": "application/connect+json", "connect-timeout-ms": "300", ...a.headers },
+        body: frame,
+      });
+      expect(res.status).toBe(200);
+      // The last enveloped message is the end-stream message (flag 0x02) with the error.
+      let offset = 0;
+      let last: { flags: number; json: string } | undefined;
+      while (offset + 5 <= res.body.length) {
+        const len = res.body.readUInt32BE(offset + 1);
+        last = { flags: res.body[offset] ?? 0, json: res.body.subarray(offset + 5, offset + 5 + len).toString("utf8") };
+        offset += 5 + len;
+      }
+      expect(last?.flags).toBe(2);
+      expect(JSON.parse(last?.json ?? "{}").error?.code).toBe("deadline_exceeded");
     }
   });
 });

@@ -4,7 +4,7 @@
  *
  * Owns: room authorization (SHA-256 of the presented access key compared in constant time
  * with the stored hash) and the post rules. Does not own sequence assignment or the log cap
- * (RelayStore.appendRoomEvent) or fan-out (Hub).
+ * (RelayStore.appendRoomEvent) or fan-out (LiveFeed).
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -35,8 +35,8 @@ export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomServ
     if (!constantTimeEqual(hash, room.accessKeyHash)) throw relayError("ROOM_ACCESS_DENIED");
     return { room, hash };
   };
-  const limitPosts = (roomId: Uint8Array): void => {
-    const decision = rc.rateLimiters.roomPosts.take(keyOf(roomId), rc.now());
+  const limitPosts = async (roomId: Uint8Array): Promise<void> => {
+    const decision = await rc.rateLimiters.roomPosts.take(keyOf(roomId), rc.now());
     if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
   };
 
@@ -46,7 +46,7 @@ export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomServ
       const caller = await authenticate(ctx.requestHeader, rc.store, now);
       requireLength(req.roomId, ROOM_ID_BYTES, "BAD_ROOM_ID");
       requireLength(req.accessKeyHash, HASH_BYTES, "BAD_HASH");
-      const decision = rc.rateLimiters.roomCreations.take(keyOf(caller), now);
+      const decision = await rc.rateLimiters.roomCreations.take(keyOf(caller), now);
       if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
       if (!(await rc.store.createRoom(req.roomId, req.accessKeyHash, now))) throw relayError("ROOM_EXISTS");
       return create(CreateRoomResponseSchema, { createdAtMs: BigInt(now) });
@@ -55,22 +55,22 @@ export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomServ
     postToRoom: unary(rc, async (req) => {
       requireEnvelope(req.envelope, rc.limits.maxEnvelopeBytes);
       await authorize(req.roomId, req.accessKey);
-      limitPosts(req.roomId);
+      await limitPosts(req.roomId);
       const result = await rc.store.appendRoomEvent(req.roomId, req.envelope, rc.now(), rc.limits.maxRoomLogEnvelopes);
       if (!result.ok) throw relayError("ROOM_NOT_FOUND");
       rc.metrics.envelopesStored.inc({ kind: "room" });
       rc.metrics.envelopeBytes.observe(req.envelope.length, { kind: "room" });
       // Published in commit order: handlers resume in the order their commits resolved.
-      rc.hub.publishRoom(req.roomId, { seq: result.seq, postedAtMs: result.postedAtMs, envelope: req.envelope, ephemeral: false });
+      rc.feed.roomStored(req.roomId, { seq: result.seq, postedAtMs: result.postedAtMs, envelope: req.envelope, ephemeral: false });
       return create(PostToRoomResponseSchema, { seq: BigInt(result.seq), postedAtMs: BigInt(result.postedAtMs) });
     }),
 
     postEphemeral: unary(rc, async (req) => {
       requireEnvelope(req.envelope, rc.limits.maxEnvelopeBytes);
       await authorize(req.roomId, req.accessKey);
-      limitPosts(req.roomId);
+      await limitPosts(req.roomId);
       rc.metrics.ephemeralPosts.inc();
-      const { delivered } = rc.hub.publishRoom(req.roomId, { seq: 0, postedAtMs: rc.now(), envelope: req.envelope, ephemeral: true });
+      const delivered = await rc.feed.roomEphemeral(req.roomId, { seq: 0, postedAtMs: rc.now(), envelope: req.envelope, ephemeral: true });
       return create(PostEphemeralResponseSchema, { deliveredTo: delivered });
     }),
 
@@ -108,7 +108,7 @@ export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomServ
       if (!isCurrent && !isRetry) throw relayError("ROOM_ACCESS_DENIED");
       if (isCurrent && !constantTimeEqual(req.newAccessKeyHash, room.accessKeyHash)) {
         await rc.store.setRoomAccessKeyHash(req.roomId, req.newAccessKeyHash);
-        rc.hub.rotateRoom(req.roomId, req.newAccessKeyHash);
+        rc.feed.roomRotated(req.roomId, req.newAccessKeyHash);
       }
       return create(RotateRoomAccessKeyResponseSchema, {});
     }),

@@ -8,7 +8,7 @@
  * is cut off with resource_exhausted SLOW_CONSUMER.
  */
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
+import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import {
   RoomClosedReason,
   SubscribeResponseSchema,
@@ -162,12 +162,34 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
           endReason = "shutdown";
           throw relayError("SHUTTING_DOWN");
         }
+        // The caller's deadline passed: say so (a plain return would end the stream as if it
+        // had completed; "a stream cut by the caller's deadline" in over-http.test.ts). A
+        // caller that went away hears nothing either way.
+        if (ctx.signal.reason instanceof ConnectError) throw ctx.signal.reason;
         return;
       }
       const items = sub.take(page);
       if (items.length > 0) {
         for (const item of items) if (item.kind !== "closed") rc.metrics.deliveries.inc({ kind: item.kind === "mailbox" ? "mailbox" : item.event.ephemeral ? "ephemeral" : "room" });
         yield* emit(coalesce(items, maxBytes));
+        continue;
+      }
+      if (sub.gap !== undefined) {
+        // A live event came before one it follows (events reached this process out of order):
+        // read what lies between from the store, so the stream never skips a seq.
+        const { roomKey, beforeSeq } = sub.gap;
+        sub.gap = undefined;
+        const room = sub.rooms.get(roomKey);
+        if (!room) continue;
+        while (sub.rooms.has(roomKey) && room.lastSeq + 1 < beforeSeq && !sub.error && !signal.aborted) {
+          const rows = (await rc.store.readRoomEvents(room.roomId, room.lastSeq, page)).filter((r) => r.seq < beforeSeq);
+          if (rows.length === 0) break;
+          room.lastSeq = rows[rows.length - 1]!.seq;
+          rc.metrics.deliveries.inc({ kind: "room" }, rows.length);
+          yield* emit(coalesce(rows.map((r) => ({ kind: "room" as const, roomKey, roomId: room.roomId, event: { ...r, ephemeral: false } })), maxBytes));
+        }
+        // What the store no longer holds (expired) is skipped: the event after it is delivered.
+        room.gapCheckedBefore = beforeSeq;
         continue;
       }
       const untilExpiry = Math.max(1, tokenExpiresAtMs - rc.now());
@@ -178,7 +200,7 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
     }
   } catch (err) {
     const reason = errorReason(err);
-    endReason = reason === "SLOW_CONSUMER" ? "slow_consumer" : reason === "SHUTTING_DOWN" ? "shutdown" : "error";
+    endReason = reason === "SLOW_CONSUMER" ? "slow_consumer" : reason === "SHUTTING_DOWN" ? "shutdown" : ctx.signal.aborted ? "client" : "error";
     throw err;
   } finally {
     sub.mode = "closed";

@@ -1,6 +1,8 @@
 /**
- * The relay's storage interface: everything the relay persists, behind one async interface so
- * a PostgreSQL implementation can fill it later (DESIGN §5, "Storage").
+ * The relay's storage interface: everything the relay persists, behind one async interface
+ * with two implementations, SQLite (relay/store/sqlite-store.ts, one process) and PostgreSQL
+ * (relay/store/postgres-store.ts, any number of relay processes on one database), both held
+ * to one contract suite (relay/store/relay-store.contract.ts; DESIGN §5, "Storage").
  *
  * Owns: the record types and the atomicity each method promises. Does not own validation of
  * client input (the services do that before calling) or any cryptography.
@@ -105,6 +107,21 @@ export class PreKeyCapacityError extends Error {
   }
 }
 
+/**
+ * Thrown by a store when its database cannot be reached (connection refused or lost, server
+ * shutting down or restarting). The relay answers `unavailable`: the client may retry, and
+ * nothing was acknowledged.
+ */
+export class StoreUnavailableError extends Error {
+  constructor() {
+    super("relay database unavailable");
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** The outcome of {@link RelayStore.takeRateToken}: allowed, or the wait before the next token. */
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
+
 /** The relay's persistent state (spec/10-relay-api.md, "Storage"). */
 export interface RelayStore {
   /** Stores a challenge for an identity key until `expiresAtMs`. */
@@ -179,6 +196,21 @@ export interface RelayStore {
    * sequence numbers restarting at 1 behind members' resume cursors.
    */
   sweep(nowMs: number, mailboxRetentionMs: number, roomRetentionMs: number): Promise<SweepResult>;
+
+  /**
+   * Takes one token from the bucket `bucket`/`key` (a token bucket refilling `perMinute` per
+   * minute, holding at most `perMinute`) at `nowMs`. Shared by every relay process on the same
+   * database; `key` is an opaque string derived from ids and never logged.
+   */
+  takeRateToken(bucket: string, key: string, perMinute: number, nowMs: number): Promise<RateDecision>;
+
+  /** The relay's serialized trust material (trust root and server key), if stored. */
+  loadTrustMaterial(): Promise<Uint8Array | undefined>;
+  /**
+   * Stores `candidate` as the trust material unless some is stored already; returns what is
+   * stored afterwards. Every process on one database thus ends with the same trust root.
+   */
+  claimTrustMaterial(candidate: Uint8Array): Promise<Uint8Array>;
 
   /** Finishes pending writes, checkpoints and closes. Further calls reject. */
   close(): Promise<void>;

@@ -6,11 +6,16 @@
  * statements, the transactions that make prekey handout atomic, and group commit: mailbox and
  * room appends that arrive in the same event-loop turn are committed in one transaction, and
  * each caller's promise resolves only after that commit (so the durability promise holds).
+ * One process owns the file, so its rate-limit buckets live in that process's memory and its
+ * trust material in `<dataDir>/trust-root.json` (relay/store/trust-file.ts), where earlier
+ * releases kept it.
  */
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { createRateLimiter, type RateLimiter } from "../rate-limit.js";
 import { migrate } from "./migrations.js";
+import { claimTrustFile, readTrustFile } from "./trust-file.js";
 import {
   PreKeyCapacityError,
   type AccountRecord,
@@ -18,7 +23,6 @@ import {
   type BundleRecord,
   type EnqueueResult,
   type MailboxRecord,
-
   type PreKeyCountsRecord,
   type PreKeyUpload,
   type RelayStore,
@@ -172,6 +176,18 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     } catch (err) {
       return Promise.reject(err);
     }
+  };
+
+  // One process owns a SQLite file: its buckets are this process's (relay/rate-limit.ts).
+  const limiters = new Map<string, RateLimiter>();
+  const limiter = (bucket: string, perMinute: number): RateLimiter => {
+    const id = `${bucket}/${perMinute}`;
+    let l = limiters.get(id);
+    if (!l) {
+      l = createRateLimiter(perMinute);
+      limiters.set(id, l);
+    }
+    return l;
   };
 
   const counts = (address: Uint8Array): PreKeyCountsRecord => {
@@ -346,6 +362,9 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
       }
       return result;
     },
+    takeRateToken: (bucket, key, perMinute, nowMs) => now(() => limiter(bucket, perMinute).take(key, nowMs)),
+    loadTrustMaterial: () => now(() => readTrustFile(options.dataDir)),
+    claimTrustMaterial: (candidate) => now(() => claimTrustFile(options.dataDir, candidate)),
     close: async () => {
       if (closed) return;
       flush();

@@ -1,18 +1,15 @@
 /**
- * The relay's trust root and server certificate: generated on first start, persisted in the
- * data directory (mode 0600) and reused afterwards (spec/08-sealed-sender.md SS-05).
+ * The relay's trust root and server certificate: generated on first start, persisted through
+ * the store (a file in the SQLite data directory, a row in PostgreSQL) and reused afterwards
+ * by every relay process on that store (spec/08-sealed-sender.md SS-05).
  *
- * Owns: the file `<dataDir>/trust-root.json` and its format. Does not own the signature
- * scheme (RelayCrypto does).
+ * Owns: the serialized format and generation. Does not own where the bytes live (the store)
+ * or the signature scheme (RelayCrypto does).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, chmodSync } from "node:fs";
-import { join } from "node:path";
+import type { RelayStore } from "../store/relay-store.js";
 import type { RelayCrypto, RelayKeyPair } from "./relay-crypto.js";
 
-/** File name of the persisted trust material inside the data directory. */
-export const TRUST_FILE = "trust-root.json";
-
-/** Key id of the server certificate this relay issues; one server key per data directory. */
+/** Key id of the server certificate this relay issues; one server key per store. */
 export const SERVER_CERTIFICATE_KEY_ID = 1;
 
 /** The relay's signing material. Never logged; printing it shows a redacted tag. */
@@ -48,22 +45,25 @@ function redacted(material: Omit<TrustMaterial, never>): TrustMaterial {
   return Object.freeze(material);
 }
 
+/** Parses stored trust material (the JSON of {@link TrustFile}, version 1). */
+export function parseTrustMaterial(bytes: Uint8Array): TrustMaterial {
+  const parsed = JSON.parse(Buffer.from(bytes).toString("utf8")) as Partial<TrustFile>;
+  if (parsed.version !== 1) throw new Error("trust file has an unknown version");
+  return redacted({
+    trustRoot: { publicKey: unb64(parsed.trustRootPublic), privateKey: unb64(parsed.trustRootPrivate) },
+    serverKey: { publicKey: unb64(parsed.serverPublic), privateKey: unb64(parsed.serverPrivate) },
+    serverCertificate: unb64(parsed.serverCertificate),
+  });
+}
+
 /**
- * Loads the trust material from `dataDir`, or generates and persists it (mode 0600, written
- * atomically) when the file does not exist yet.
+ * Loads the trust material from the store, or generates it and claims it there. When several
+ * relay processes start at once on one database, every one ends with the material the first
+ * claim stored, so all issue sender certificates chaining to one trust root.
  */
-export async function loadOrCreateTrust(dataDir: string, crypto: RelayCrypto): Promise<TrustMaterial> {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const path = join(dataDir, TRUST_FILE);
-  if (existsSync(path)) {
-    const parsed = JSON.parse(readFileSync(path, "utf8")) as Partial<TrustFile>;
-    if (parsed.version !== 1) throw new Error("trust file has an unknown version");
-    return redacted({
-      trustRoot: { publicKey: unb64(parsed.trustRootPublic), privateKey: unb64(parsed.trustRootPrivate) },
-      serverKey: { publicKey: unb64(parsed.serverPublic), privateKey: unb64(parsed.serverPrivate) },
-      serverCertificate: unb64(parsed.serverCertificate),
-    });
-  }
+export async function loadOrCreateTrust(store: Pick<RelayStore, "loadTrustMaterial" | "claimTrustMaterial">, crypto: RelayCrypto): Promise<TrustMaterial> {
+  const existing = await store.loadTrustMaterial();
+  if (existing) return parseTrustMaterial(existing);
   const trustRoot = await crypto.generateKeyPair();
   const serverKey = await crypto.generateKeyPair();
   const serverCertificate = await crypto.issueServerCertificate({
@@ -79,22 +79,5 @@ export async function loadOrCreateTrust(dataDir: string, crypto: RelayCrypto): P
     serverPrivate: b64(serverKey.privateKey),
     serverCertificate: b64(serverCertificate),
   };
-  const tmp = `${path}.tmp-${process.pid}`;
-  // Written to a temporary file, flushed to disk, then renamed: a crash never leaves half a key.
-  const fd = openSync(tmp, "w", 0o600);
-  try {
-    writeSync(fd, JSON.stringify(file));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
-  const dirFd = openSync(dataDir, "r");
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
-  return redacted({ trustRoot, serverKey, serverCertificate });
+  return parseTrustMaterial(await store.claimTrustMaterial(new Uint8Array(Buffer.from(JSON.stringify(file), "utf8"))));
 }

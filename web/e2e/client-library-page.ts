@@ -41,7 +41,7 @@ import {
   SessionCipher,
   type CiphertextMessage,
 } from "../../client/session/session-cipher.js";
-import { MemoryProtocolStore } from "../../client/store/memory-store.js";
+import { TestProtocolStore } from "../../client/store/protocol-store.test-support.js";
 import { createProtocolAddress, type ProtocolAddress } from "../../client/store/protocol-address.js";
 
 /**
@@ -119,16 +119,17 @@ export interface ProtocolSummary {
 interface Party {
   readonly identity: IdentityKeyPair;
   readonly address: ProtocolAddress;
-  readonly store: MemoryProtocolStore;
+  readonly store: TestProtocolStore;
   readonly cipher: SessionCipher;
   readonly senderKeys: InMemorySenderKeyStore;
 }
 
-function createParty(): Party {
+async function createParty(): Promise<Party> {
   const identity = createIdentityKeyPair();
   // The address name is the hash of the identity key (spec 03, the address rule), so address binding holds.
   const address = createProtocolAddress(addressToString(identity.address), DEVICE_ID);
-  const store = new MemoryProtocolStore(identity.keyPair, identity.registrationId);
+  // The client's one protocol store over memory (client/store/protocol-store.ts).
+  const store = await TestProtocolStore.open(identity.keyPair, identity.registrationId, Date.now);
   return { identity, address, store, cipher: new SessionCipher(store), senderKeys: new InMemorySenderKeyStore() };
 }
 
@@ -210,8 +211,8 @@ async function failure(f: () => Promise<unknown>): Promise<{ name: string; code:
 
 /** Runs the whole scenario; see the module header. */
 export async function runProtocol(): Promise<ProtocolSummary> {
-  const alice = createParty();
-  const bob = createParty();
+  const alice = await createParty();
+  const bob = await createParty();
   let sent = 0;
   let matched = 0;
   let mismatched = 0;

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/storage/v1/room.proto.
  */
 export const file_securecomm_storage_v1_room: GenFile = /*@__PURE__*/
-  fileDesc("CiBzZWN1cmVjb21tL3N0b3JhZ2UvdjEvcm9vbS5wcm90bxIVc2VjdXJlY29tbS5zdG9yYWdlLnYxIt8CCgpSb29tUmVjb3JkEg8KB3Jvb21faWQYASABKAwSDAoEbmFtZRgCIAEoCRITCgtyb29tX3NlY3JldBgDIAEoDBINCgVlcG9jaBgEIAEoDRJAChBwcmV2aW91c19zZWNyZXRzGAUgAygLMiYuc2VjdXJlY29tbS5zdG9yYWdlLnYxLlJvb21FcG9jaFNlY3JldBIaChJhZG1pbl9pZGVudGl0eV9rZXkYBiABKAwSMgoHbWVtYmVycxgHIAMoCzIhLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Sb29tTWVtYmVyEhAKCGxhc3Rfc2VxGAggASgEEhcKD2Rpc3RyaWJ1dGlvbl9pZBgJIAEoDBIRCglyZWxheV91cmwYCiABKAkSEgoKam9pbmVkX3NlcRgLIAEoBBIQCghkZXBhcnRlZBgMIAEoCBIYChBzZWVuX2pvaW5fbm9uY2VzGA0gAygMIjUKD1Jvb21FcG9jaFNlY3JldBINCgVlcG9jaBgBIAEoDRITCgtyb29tX3NlY3JldBgCIAEoDCJ9CgpSb29tTWVtYmVyEhQKDGlkZW50aXR5X2tleRgBIAEoDBIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKam9pbmVkX3NlcRgDIAEoBBIWCg5kZWxpdmVyeV90b2tlbhgEIAEoDBIXCg9kaXN0cmlidXRpb25faWQYBSABKAxiBnByb3RvMw");
+  fileDesc("CiBzZWN1cmVjb21tL3N0b3JhZ2UvdjEvcm9vbS5wcm90bxIVc2VjdXJlY29tbS5zdG9yYWdlLnYxIroDCgpSb29tUmVjb3JkEg8KB3Jvb21faWQYASABKAwSDAoEbmFtZRgCIAEoCRITCgtyb29tX3NlY3JldBgDIAEoDBINCgVlcG9jaBgEIAEoDRJAChBwcmV2aW91c19zZWNyZXRzGAUgAygLMiYuc2VjdXJlY29tbS5zdG9yYWdlLnYxLlJvb21FcG9jaFNlY3JldBIaChJhZG1pbl9pZGVudGl0eV9rZXkYBiABKAwSMgoHbWVtYmVycxgHIAMoCzIhLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Sb29tTWVtYmVyEhAKCGxhc3Rfc2VxGAggASgEEhcKD2Rpc3RyaWJ1dGlvbl9pZBgJIAEoDBIRCglyZWxheV91cmwYCiABKAkSEgoKam9pbmVkX3NlcRgLIAEoBBIQCghkZXBhcnRlZBgMIAEoCBIYChBzZWVuX2pvaW5fbm9uY2VzGA0gAygMEjsKDGVwb2NoX2JvdW5kcxgOIAMoCzIlLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Sb29tRXBvY2hCb3VuZBIcChRpbnZpdGVyX2lkZW50aXR5X2tleRgPIAEoDCJPCg5Sb29tRXBvY2hCb3VuZBINCgVlcG9jaBgBIAEoDRIXCg9qb2luc191bnRpbF9zZXEYAiABKAQSFQoNY2xvc2VkX2F0X3NlcRgDIAEoBCI1Cg9Sb29tRXBvY2hTZWNyZXQSDQoFZXBvY2gYASABKA0SEwoLcm9vbV9zZWNyZXQYAiABKAwifQoKUm9vbU1lbWJlchIUCgxpZGVudGl0eV9rZXkYASABKAwSFAoMZGlzcGxheV9uYW1lGAIgASgJEhIKCmpvaW5lZF9zZXEYAyABKAQSFgoOZGVsaXZlcnlfdG9rZW4YBCABKAwSFwoPZGlzdHJpYnV0aW9uX2lkGAUgASgMYgZwcm90bzM");
 
 /**
  * RoomRecord is one room as this member knows it.
@@ -109,6 +109,22 @@ export type RoomRecord = Message<"securecomm.storage.v1.RoomRecord"> & {
    * @generated from field: repeated bytes seen_join_nonces = 13;
    */
   seenJoinNonces: Uint8Array[];
+
+  /**
+   * How each epoch is bound to the log (RM-23, RM-24): joins and envelopes after the bounds
+   * are refused.
+   *
+   * @generated from field: repeated securecomm.storage.v1.RoomEpochBound epoch_bounds = 14;
+   */
+  epochBounds: RoomEpochBound[];
+
+  /**
+   * The inviter named in the invite link we joined by (33 bytes); only its Welcome sets our
+   * roster (RM-25). Empty for the creator.
+   *
+   * @generated from field: bytes inviter_identity_key = 15;
+   */
+  inviterIdentityKey: Uint8Array;
 };
 
 /**
@@ -117,6 +133,41 @@ export type RoomRecord = Message<"securecomm.storage.v1.RoomRecord"> & {
  */
 export const RoomRecordSchema: GenMessage<RoomRecord> = /*@__PURE__*/
   messageDesc(file_securecomm_storage_v1_room, 0);
+
+/**
+ * RoomEpochBound is securecomm.wire.v1.EpochBound as a member keeps it.
+ *
+ * @generated from message securecomm.storage.v1.RoomEpochBound
+ */
+export type RoomEpochBound = Message<"securecomm.storage.v1.RoomEpochBound"> & {
+  /**
+   * The epoch.
+   *
+   * @generated from field: uint32 epoch = 1;
+   */
+  epoch: number;
+
+  /**
+   * Seq of the first departure processed in the epoch; 0 while none.
+   *
+   * @generated from field: uint64 joins_until_seq = 2;
+   */
+  joinsUntilSeq: bigint;
+
+  /**
+   * Seq of the epoch's last envelope; 0 while the epoch is current.
+   *
+   * @generated from field: uint64 closed_at_seq = 3;
+   */
+  closedAtSeq: bigint;
+};
+
+/**
+ * Describes the message securecomm.storage.v1.RoomEpochBound.
+ * Use `create(RoomEpochBoundSchema)` to create a new message.
+ */
+export const RoomEpochBoundSchema: GenMessage<RoomEpochBound> = /*@__PURE__*/
+  messageDesc(file_securecomm_storage_v1_room, 1);
 
 /**
  * RoomEpochSecret is a past room secret.
@@ -144,7 +195,7 @@ export type RoomEpochSecret = Message<"securecomm.storage.v1.RoomEpochSecret"> &
  * Use `create(RoomEpochSecretSchema)` to create a new message.
  */
 export const RoomEpochSecretSchema: GenMessage<RoomEpochSecret> = /*@__PURE__*/
-  messageDesc(file_securecomm_storage_v1_room, 1);
+  messageDesc(file_securecomm_storage_v1_room, 2);
 
 /**
  * RoomMember is a member as the roster holds it.
@@ -193,5 +244,5 @@ export type RoomMember = Message<"securecomm.storage.v1.RoomMember"> & {
  * Use `create(RoomMemberSchema)` to create a new message.
  */
 export const RoomMemberSchema: GenMessage<RoomMember> = /*@__PURE__*/
-  messageDesc(file_securecomm_storage_v1_room, 2);
+  messageDesc(file_securecomm_storage_v1_room, 3);
 

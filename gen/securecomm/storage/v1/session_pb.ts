@@ -2,15 +2,15 @@
 // @generated from file securecomm/storage/v1/session.proto (package securecomm.storage.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file securecomm/storage/v1/session.proto.
  */
 export const file_securecomm_storage_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("CiNzZWN1cmVjb21tL3N0b3JhZ2UvdjEvc2Vzc2lvbi5wcm90bxIVc2VjdXJlY29tbS5zdG9yYWdlLnYxInwKDVNlc3Npb25SZWNvcmQSNAoHY3VycmVudBgBIAEoCzIjLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5TZXNzaW9uU3RhdGUSNQoIcHJldmlvdXMYAiADKAsyIy5zZWN1cmVjb21tLnN0b3JhZ2UudjEuU2Vzc2lvblN0YXRlIsgDCgxTZXNzaW9uU3RhdGUSDwoHdmVyc2lvbhgBIAEoDRIaChJsb2NhbF9pZGVudGl0eV9rZXkYAiABKAwSGwoTcmVtb3RlX2lkZW50aXR5X2tleRgDIAEoDBIQCghyb290X2tleRgEIAEoDBIYChBwcmV2aW91c19jb3VudGVyGAUgASgNEjgKDHNlbmRlcl9jaGFpbhgGIAEoCzIiLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5TZW5kZXJDaGFpbhI9Cg9yZWNlaXZlcl9jaGFpbnMYByADKAsyJC5zZWN1cmVjb21tLnN0b3JhZ2UudjEuUmVjZWl2ZXJDaGFpbhI9Cg9wZW5kaW5nX3ByZV9rZXkYCCABKAsyJC5zZWN1cmVjb21tLnN0b3JhZ2UudjEuUGVuZGluZ1ByZUtleRIeChZyZW1vdGVfcmVnaXN0cmF0aW9uX2lkGAkgASgNEh0KFWxvY2FsX3JlZ2lzdHJhdGlvbl9pZBgKIAEoDRIQCghiYXNlX2tleRgLIAEoDBI5CgpwcV9yYXRjaGV0GAwgASgLMiUuc2VjdXJlY29tbS5zdG9yYWdlLnYxLlBxUmF0Y2hldFN0YXRlInoKC1NlbmRlckNoYWluEhoKEnJhdGNoZXRfcHVibGljX2tleRgBIAEoDBIbChNyYXRjaGV0X3ByaXZhdGVfa2V5GAIgASgMEjIKCWNoYWluX2tleRgDIAEoCzIfLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5DaGFpbktleSKfAQoNUmVjZWl2ZXJDaGFpbhIaChJyYXRjaGV0X3B1YmxpY19rZXkYASABKAwSMgoJY2hhaW5fa2V5GAIgASgLMh8uc2VjdXJlY29tbS5zdG9yYWdlLnYxLkNoYWluS2V5Ej4KDHNraXBwZWRfa2V5cxgDIAMoCzIoLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Ta2lwcGVkTWVzc2FnZUtleSImCghDaGFpbktleRINCgVpbmRleBgBIAEoDRILCgNrZXkYAiABKAwiMgoRU2tpcHBlZE1lc3NhZ2VLZXkSDwoHY291bnRlchgBIAEoDRIMCgRzZWVkGAIgASgMIq8BCg1QZW5kaW5nUHJlS2V5EhcKCnByZV9rZXlfaWQYASABKA1IAIgBARIZChFzaWduZWRfcHJlX2tleV9pZBgCIAEoDRIQCghiYXNlX2tleRgDIAEoDBIYChBreWJlcl9wcmVfa2V5X2lkGAQgASgNEhgKEGt5YmVyX2NpcGhlcnRleHQYBSABKAwSFQoNY3JlYXRlZF9hdF9tcxgGIAEoBEINCgtfcHJlX2tleV9pZCLSAQoOUHFSYXRjaGV0U3RhdGUSFAoMaXNfaW5pdGlhdG9yGAEgASgIEhYKDnNlbmRfY2hhaW5fa2V5GAIgASgMEhQKDHNlbmRfY291bnRlchgDIAEoDRIZChFyZWNlaXZlX2NoYWluX2tleRgEIAEoDBIXCg9yZWNlaXZlX2NvdW50ZXIYBSABKA0SOQoMc2tpcHBlZF9rZXlzGAYgAygLMiMuc2VjdXJlY29tbS5zdG9yYWdlLnYxLlBxU2tpcHBlZEtleRINCgVlcG9jaBgHIAEoBCIqCgxQcVNraXBwZWRLZXkSDQoFaW5kZXgYASABKA0SCwoDa2V5GAIgASgMYgZwcm90bzM");
+  fileDesc("CiNzZWN1cmVjb21tL3N0b3JhZ2UvdjEvc2Vzc2lvbi5wcm90bxIVc2VjdXJlY29tbS5zdG9yYWdlLnYxInwKDVNlc3Npb25SZWNvcmQSNAoHY3VycmVudBgBIAEoCzIjLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5TZXNzaW9uU3RhdGUSNQoIcHJldmlvdXMYAiADKAsyIy5zZWN1cmVjb21tLnN0b3JhZ2UudjEuU2Vzc2lvblN0YXRlIsgDCgxTZXNzaW9uU3RhdGUSDwoHdmVyc2lvbhgBIAEoDRIaChJsb2NhbF9pZGVudGl0eV9rZXkYAiABKAwSGwoTcmVtb3RlX2lkZW50aXR5X2tleRgDIAEoDBIQCghyb290X2tleRgEIAEoDBIYChBwcmV2aW91c19jb3VudGVyGAUgASgNEjgKDHNlbmRlcl9jaGFpbhgGIAEoCzIiLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5TZW5kZXJDaGFpbhI9Cg9yZWNlaXZlcl9jaGFpbnMYByADKAsyJC5zZWN1cmVjb21tLnN0b3JhZ2UudjEuUmVjZWl2ZXJDaGFpbhI9Cg9wZW5kaW5nX3ByZV9rZXkYCCABKAsyJC5zZWN1cmVjb21tLnN0b3JhZ2UudjEuUGVuZGluZ1ByZUtleRIeChZyZW1vdGVfcmVnaXN0cmF0aW9uX2lkGAkgASgNEh0KFWxvY2FsX3JlZ2lzdHJhdGlvbl9pZBgKIAEoDRIQCghiYXNlX2tleRgLIAEoDBI5CgpwcV9yYXRjaGV0GAwgASgLMiUuc2VjdXJlY29tbS5zdG9yYWdlLnYxLlBxUmF0Y2hldFN0YXRlInoKC1NlbmRlckNoYWluEhoKEnJhdGNoZXRfcHVibGljX2tleRgBIAEoDBIbChNyYXRjaGV0X3ByaXZhdGVfa2V5GAIgASgMEjIKCWNoYWluX2tleRgDIAEoCzIfLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5DaGFpbktleSKfAQoNUmVjZWl2ZXJDaGFpbhIaChJyYXRjaGV0X3B1YmxpY19rZXkYASABKAwSMgoJY2hhaW5fa2V5GAIgASgLMh8uc2VjdXJlY29tbS5zdG9yYWdlLnYxLkNoYWluS2V5Ej4KDHNraXBwZWRfa2V5cxgDIAMoCzIoLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Ta2lwcGVkTWVzc2FnZUtleSImCghDaGFpbktleRINCgVpbmRleBgBIAEoDRILCgNrZXkYAiABKAwiMgoRU2tpcHBlZE1lc3NhZ2VLZXkSDwoHY291bnRlchgBIAEoDRIMCgRzZWVkGAIgASgMIq8BCg1QZW5kaW5nUHJlS2V5EhcKCnByZV9rZXlfaWQYASABKA1IAIgBARIZChFzaWduZWRfcHJlX2tleV9pZBgCIAEoDRIQCghiYXNlX2tleRgDIAEoDBIYChBreWJlcl9wcmVfa2V5X2lkGAQgASgNEhgKEGt5YmVyX2NpcGhlcnRleHQYBSABKAwSFQoNY3JlYXRlZF9hdF9tcxgGIAEoBEINCgtfcHJlX2tleV9pZCKBAgoOUHFSYXRjaGV0U3RhdGUSFAoMaXNfaW5pdGlhdG9yGAEgASgIEhYKDnNlbmRfY2hhaW5fa2V5GAIgASgMEhQKDHNlbmRfY291bnRlchgDIAEoDRIZChFyZWNlaXZlX2NoYWluX2tleRgEIAEoDBIXCg9yZWNlaXZlX2NvdW50ZXIYBSABKA0SOQoMc2tpcHBlZF9rZXlzGAYgAygLMiMuc2VjdXJlY29tbS5zdG9yYWdlLnYxLlBxU2tpcHBlZEtleRINCgVlcG9jaBgHIAEoBBItCgVicmFpZBgIIAEoCzIeLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5QcUJyYWlkIvUCCgdQcUJyYWlkEhEKCW5leHRfcm9vdBgBIAEoDBIyCgVsaW5rcxgCIAMoCzIjLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5QcUNoYWluRXBvY2gSFQoNYXV0aF9yb290X2tleRgDIAEoDBIUCgxhdXRoX21hY19rZXkYBCABKAwSDQoFZXBvY2gYBSABKAQSMgoFc3RhZ2UYBiABKA4yIy5zZWN1cmVjb21tLnN0b3JhZ2UudjEuUHFCcmFpZFN0YWdlEhIKCm5leHRfY2h1bmsYByABKA0SEAoIb3V0Z29pbmcYCCABKAwSGQoRZGVjYXBzdWxhdGlvbl9rZXkYCSABKAwSDgoGaGVhZGVyGAogASgMEhAKCGVuY2Fwc19tGAsgASgMEgsKA2N0MRgMIAEoDBIwCghpbmNvbWluZxgNIAMoCzIeLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5QcUNodW5rEhEKCWVrX3ZlY3RvchgOIAEoDCK6AQoMUHFDaGFpbkVwb2NoEg0KBWVwb2NoGAEgASgEEhYKDnNlbmRfY2hhaW5fa2V5GAIgASgMEhQKDHNlbmRfY291bnRlchgDIAEoDRIZChFyZWNlaXZlX2NoYWluX2tleRgEIAEoDBIXCg9yZWNlaXZlX2NvdW50ZXIYBSABKA0SOQoMc2tpcHBlZF9rZXlzGAYgAygLMiMuc2VjdXJlY29tbS5zdG9yYWdlLnYxLlBxU2tpcHBlZEtleSImCgdQcUNodW5rEg0KBWluZGV4GAEgASgNEgwKBGRhdGEYAiABKAwiKgoMUHFTa2lwcGVkS2V5Eg0KBWluZGV4GAEgASgNEgsKA2tleRgCIAEoDCq0AwoMUHFCcmFpZFN0YWdlEh4KGlBRX0JSQUlEX1NUQUdFX1VOU1BFQ0lGSUVEEAASIQodUFFfQlJBSURfU1RBR0VfS0VZU19VTlNBTVBMRUQQARIeChpQUV9CUkFJRF9TVEFHRV9IRUFERVJfU0VOVBACEhoKFlBRX0JSQUlEX1NUQUdFX0VLX1NFTlQQAxInCiNQUV9CUkFJRF9TVEFHRV9FS19TRU5UX0NUMV9SRUNFSVZFRBAEEiAKHFBRX0JSQUlEX1NUQUdFX0NUMl9SRUNFSVZJTkcQBRIlCiFQUV9CUkFJRF9TVEFHRV9OT19IRUFERVJfUkVDRUlWRUQQBhIiCh5QUV9CUkFJRF9TVEFHRV9IRUFERVJfUkVDRUlWRUQQBxIeChpQUV9CUkFJRF9TVEFHRV9DVDFfU0FNUExFRBAIEioKJlBRX0JSQUlEX1NUQUdFX0VLX1JFQ0VJVkVEX0NUMV9TQU1QTEVEEAkSIwofUFFfQlJBSURfU1RBR0VfQ1QxX0FDS05PV0xFREdFRBAKEh4KGlBRX0JSQUlEX1NUQUdFX0NUMl9TQU1QTEVEEAtiBnByb3RvMw");
 
 /**
  * SessionRecord is everything known about the session with one remote address.
@@ -323,7 +323,8 @@ export const PendingPreKeySchema: GenMessage<PendingPreKey> = /*@__PURE__*/
   messageDesc(file_securecomm_storage_v1_session, 6);
 
 /**
- * PqRatchetState is the SPQR epoch-0 state (spec/06-spqr.md).
+ * PqRatchetState is the SPQR state (spec/06-spqr.md). Fields 1..7 are the phase-1 epoch-0
+ * chain, used only by sessions created before phase 2 (no `braid`).
  *
  * @generated from message securecomm.storage.v1.PqRatchetState
  */
@@ -376,6 +377,14 @@ export type PqRatchetState = Message<"securecomm.storage.v1.PqRatchetState"> & {
    * @generated from field: uint64 epoch = 7;
    */
   epoch: bigint;
+
+  /**
+   * The ML-KEM Braid and its epoch chains (phase 2, spec PQ-09..PQ-17). Absent for sessions
+   * created before phase 2, which keep the epoch-0 chain and None messages (PQ-06).
+   *
+   * @generated from field: securecomm.storage.v1.PqBraid braid = 8;
+   */
+  braid?: PqBraid | undefined;
 };
 
 /**
@@ -384,6 +393,203 @@ export type PqRatchetState = Message<"securecomm.storage.v1.PqRatchetState"> & {
  */
 export const PqRatchetStateSchema: GenMessage<PqRatchetState> = /*@__PURE__*/
   messageDesc(file_securecomm_storage_v1_session, 7);
+
+/**
+ * PqBraid is the ML-KEM Braid state of one side (spec PQ-12) with its SPQR chains (PQ-15).
+ *
+ * @generated from message securecomm.storage.v1.PqBraid
+ */
+export type PqBraid = Message<"securecomm.storage.v1.PqBraid"> & {
+  /**
+   * The chain root the next epoch secret is mixed into, 32 bytes.
+   *
+   * @generated from field: bytes next_root = 1;
+   */
+  nextRoot: Uint8Array;
+
+  /**
+   * Chain epochs still kept, oldest first (at most SPQR_MAX_EPOCHS).
+   *
+   * @generated from field: repeated securecomm.storage.v1.PqChainEpoch links = 2;
+   */
+  links: PqChainEpoch[];
+
+  /**
+   * Authenticator root key, 32 bytes (PQ-13).
+   *
+   * @generated from field: bytes auth_root_key = 3;
+   */
+  authRootKey: Uint8Array;
+
+  /**
+   * Authenticator MAC key, 32 bytes (PQ-13).
+   *
+   * @generated from field: bytes auth_mac_key = 4;
+   */
+  authMacKey: Uint8Array;
+
+  /**
+   * The Braid epoch being negotiated (≥ 1), the epoch every message we send carries.
+   *
+   * @generated from field: uint64 epoch = 5;
+   */
+  epoch: bigint;
+
+  /**
+   * Where this side is in the epoch (PQ-12).
+   *
+   * @generated from field: securecomm.storage.v1.PqBraidStage stage = 6;
+   */
+  stage: PqBraidStage;
+
+  /**
+   * Index of the next chunk we send of `outgoing`.
+   *
+   * @generated from field: uint32 next_chunk = 7;
+   */
+  nextChunk: number;
+
+  /**
+   * The payload we are sending in chunks: header ‖ MAC, key vector, ct1, or ct2 ‖ MAC.
+   *
+   * @generated from field: bytes outgoing = 8;
+   */
+  outgoing: Uint8Array;
+
+  /**
+   * Our ML-KEM-768 decapsulation key while we wait for the ciphertext, 2400 bytes.
+   *
+   * @generated from field: bytes decapsulation_key = 9;
+   */
+  decapsulationKey: Uint8Array;
+
+  /**
+   * The 64-byte key header: the peer's (when we encapsulate).
+   *
+   * @generated from field: bytes header = 10;
+   */
+  header: Uint8Array;
+
+  /**
+   * The encapsulation randomness m kept between Encaps1 and Encaps2, 32 bytes (secret).
+   *
+   * @generated from field: bytes encaps_m = 11;
+   */
+  encapsM: Uint8Array;
+
+  /**
+   * ct1: the one we sampled, or the one we received.
+   *
+   * @generated from field: bytes ct1 = 12;
+   */
+  ct1: Uint8Array;
+
+  /**
+   * Chunks of the payload being received, at most its chunk count.
+   *
+   * @generated from field: repeated securecomm.storage.v1.PqChunk incoming = 13;
+   */
+  incoming: PqChunk[];
+
+  /**
+   * A key vector, 1152 bytes: ours until we start sending it, or the peer's while ct1 is
+   * still unacknowledged.
+   *
+   * @generated from field: bytes ek_vector = 14;
+   */
+  ekVector: Uint8Array;
+};
+
+/**
+ * Describes the message securecomm.storage.v1.PqBraid.
+ * Use `create(PqBraidSchema)` to create a new message.
+ */
+export const PqBraidSchema: GenMessage<PqBraid> = /*@__PURE__*/
+  messageDesc(file_securecomm_storage_v1_session, 8);
+
+/**
+ * PqChainEpoch is one SPQR chain epoch: a sending and a receiving direction (spec PQ-15).
+ *
+ * @generated from message securecomm.storage.v1.PqChainEpoch
+ */
+export type PqChainEpoch = Message<"securecomm.storage.v1.PqChainEpoch"> & {
+  /**
+   * The chain epoch (0 = the PQXDH-derived start).
+   *
+   * @generated from field: uint64 epoch = 1;
+   */
+  epoch: bigint;
+
+  /**
+   * Sending chain key, 32 bytes.
+   *
+   * @generated from field: bytes send_chain_key = 2;
+   */
+  sendChainKey: Uint8Array;
+
+  /**
+   * Counter of the last sending key derived.
+   *
+   * @generated from field: uint32 send_counter = 3;
+   */
+  sendCounter: number;
+
+  /**
+   * Receiving chain key, 32 bytes.
+   *
+   * @generated from field: bytes receive_chain_key = 4;
+   */
+  receiveChainKey: Uint8Array;
+
+  /**
+   * Counter of the last receiving key derived.
+   *
+   * @generated from field: uint32 receive_counter = 5;
+   */
+  receiveCounter: number;
+
+  /**
+   * Receiving keys derived past but not yet used, oldest first.
+   *
+   * @generated from field: repeated securecomm.storage.v1.PqSkippedKey skipped_keys = 6;
+   */
+  skippedKeys: PqSkippedKey[];
+};
+
+/**
+ * Describes the message securecomm.storage.v1.PqChainEpoch.
+ * Use `create(PqChainEpochSchema)` to create a new message.
+ */
+export const PqChainEpochSchema: GenMessage<PqChainEpoch> = /*@__PURE__*/
+  messageDesc(file_securecomm_storage_v1_session, 9);
+
+/**
+ * PqChunk is one received erasure-code chunk (spec PQ-11).
+ *
+ * @generated from message securecomm.storage.v1.PqChunk
+ */
+export type PqChunk = Message<"securecomm.storage.v1.PqChunk"> & {
+  /**
+   * Chunk index (< 65536).
+   *
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * Chunk data, 32 bytes.
+   *
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message securecomm.storage.v1.PqChunk.
+ * Use `create(PqChunkSchema)` to create a new message.
+ */
+export const PqChunkSchema: GenMessage<PqChunk> = /*@__PURE__*/
+  messageDesc(file_securecomm_storage_v1_session, 10);
 
 /**
  * PqSkippedKey is an SPQR message key derived ahead of its message.
@@ -411,5 +617,102 @@ export type PqSkippedKey = Message<"securecomm.storage.v1.PqSkippedKey"> & {
  * Use `create(PqSkippedKeySchema)` to create a new message.
  */
 export const PqSkippedKeySchema: GenMessage<PqSkippedKey> = /*@__PURE__*/
-  messageDesc(file_securecomm_storage_v1_session, 8);
+  messageDesc(file_securecomm_storage_v1_session, 11);
+
+/**
+ * PqBraidStage names the Braid states (spec PQ-12).
+ *
+ * @generated from enum securecomm.storage.v1.PqBraidStage
+ */
+export enum PqBraidStage {
+  /**
+   * Unset (never stored).
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Sending the key: no key pair yet.
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_KEYS_UNSAMPLED = 1;
+   */
+  KEYS_UNSAMPLED = 1,
+
+  /**
+   * Sending header chunks.
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_HEADER_SENT = 2;
+   */
+  HEADER_SENT = 2,
+
+  /**
+   * Sending key-vector chunks, receiving ct1.
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_EK_SENT = 3;
+   */
+  EK_SENT = 3,
+
+  /**
+   * ct1 received; sending key-vector chunks with the ct1 acknowledgement.
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_EK_SENT_CT1_RECEIVED = 4;
+   */
+  EK_SENT_CT1_RECEIVED = 4,
+
+  /**
+   * Receiving ct2; sending the ct1 acknowledgement.
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_CT2_RECEIVING = 5;
+   */
+  CT2_RECEIVING = 5,
+
+  /**
+   * Sending the ciphertext: waiting for the header.
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_NO_HEADER_RECEIVED = 6;
+   */
+  NO_HEADER_RECEIVED = 6,
+
+  /**
+   * Header received; ct1 not sampled yet.
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_HEADER_RECEIVED = 7;
+   */
+  HEADER_RECEIVED = 7,
+
+  /**
+   * Sending ct1 chunks, receiving the key vector.
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_CT1_SAMPLED = 8;
+   */
+  CT1_SAMPLED = 8,
+
+  /**
+   * Key vector received; sending ct1 until it is acknowledged.
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_EK_RECEIVED_CT1_SAMPLED = 9;
+   */
+  EK_RECEIVED_CT1_SAMPLED = 9,
+
+  /**
+   * ct1 acknowledged; receiving the key vector.
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_CT1_ACKNOWLEDGED = 10;
+   */
+  CT1_ACKNOWLEDGED = 10,
+
+  /**
+   * Sending ct2 ‖ MAC chunks until the peer moves to the next epoch.
+   *
+   * @generated from enum value: PQ_BRAID_STAGE_CT2_SAMPLED = 11;
+   */
+  CT2_SAMPLED = 11,
+}
+
+/**
+ * Describes the enum securecomm.storage.v1.PqBraidStage.
+ */
+export const PqBraidStageSchema: GenEnum<PqBraidStage> = /*@__PURE__*/
+  enumDesc(file_securecomm_storage_v1_session, 0);
 

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/wire/v1/content.proto.
  */
 export const file_securecomm_wire_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("CiBzZWN1cmVjb21tL3dpcmUvdjEvY29udGVudC5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxItAECgdDb250ZW50Eg8KB3Jvb21faWQYASABKAwSEgoKbWVzc2FnZV9pZBgCIAEoDBISCgpzZW50X2F0X21zGAMgASgEEigKBHRleHQYCiABKAsyGC5zZWN1cmVjb21tLndpcmUudjEuVGV4dEgAEiwKBnR5cGluZxgLIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5UeXBpbmdIABIqCgVsZWF2ZRgMIAEoCzIZLnNlY3VyZWNvbW0ud2lyZS52MS5MZWF2ZUgAEiwKBnJlbW92ZRgNIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5SZW1vdmVIABIuCgdwcm9maWxlGA4gASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGVIABIsCgZyb3N0ZXIYDyABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVySAASRgoUcm9vbV9zZWNyZXRfcm90YXRpb24YECABKAsyJi5zZWN1cmVjb21tLndpcmUudjEuUm9vbVNlY3JldFJvdGF0aW9uSAASTAoXc2VuZGVyX2tleV9kaXN0cmlidXRpb24YESABKAsyKS5zZWN1cmVjb21tLndpcmUudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASLgoHcmVjZWlwdBgSIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5SZWNlaXB0SAASLgoHd2VsY29tZRgTIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5XZWxjb21lSABCBgoEYm9keSIUCgRUZXh0EgwKBGJvZHkYASABKAkiGQoGVHlwaW5nEg8KB3N0YXJ0ZWQYASABKAgiBwoFTGVhdmUiJQoGUmVtb3ZlEhsKE21lbWJlcl9pZGVudGl0eV9rZXkYASABKAwiHwoHUHJvZmlsZRIUCgxkaXNwbGF5X25hbWUYASABKAkieQoGUm9zdGVyEjEKB21lbWJlcnMYASADKAsyIC5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVyTWVtYmVyEhEKCWFzX29mX3NlcRgCIAEoBBIaChJhZG1pbl9pZGVudGl0eV9rZXkYAyABKAwSDQoFZXBvY2gYBCABKA0ifgoMUm9zdGVyTWVtYmVyEhQKDGlkZW50aXR5X2tleRgBIAEoDBIsCgdwcm9maWxlGAIgASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGUSEgoKam9pbmVkX3NlcRgDIAEoBBIWCg5kZWxpdmVyeV90b2tlbhgEIAEoDCJPChJSb29tU2VjcmV0Um90YXRpb24SDQoFZXBvY2gYASABKA0SEwoLcm9vbV9zZWNyZXQYAiABKAwSFQoNZGVwYXJ0dXJlX3NlcRgDIAEoBCI1ChVTZW5kZXJLZXlEaXN0cmlidXRpb24SHAoUZGlzdHJpYnV0aW9uX21lc3NhZ2UYASABKAwiTQoHUmVjZWlwdBItCgR0eXBlGAEgASgOMh8uc2VjdXJlY29tbS53aXJlLnYxLlJlY2VpcHRUeXBlEhMKC21lc3NhZ2VfaWRzGAIgAygMIpkBCgdXZWxjb21lEhwKFGRpc3RyaWJ1dGlvbl9tZXNzYWdlGAEgASgMEiwKB3Byb2ZpbGUYAiABKAsyGy5zZWN1cmVjb21tLndpcmUudjEuUHJvZmlsZRIWCg5kZWxpdmVyeV90b2tlbhgDIAEoDBIqCgZyb3N0ZXIYBCABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVyKl4KC1JlY2VpcHRUeXBlEhwKGFJFQ0VJUFRfVFlQRV9VTlNQRUNJRklFRBAAEhoKFlJFQ0VJUFRfVFlQRV9ERUxJVkVSRUQQARIVChFSRUNFSVBUX1RZUEVfUkVBRBACYgZwcm90bzM");
+  fileDesc("CiBzZWN1cmVjb21tL3dpcmUvdjEvY29udGVudC5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxItAECgdDb250ZW50Eg8KB3Jvb21faWQYASABKAwSEgoKbWVzc2FnZV9pZBgCIAEoDBISCgpzZW50X2F0X21zGAMgASgEEigKBHRleHQYCiABKAsyGC5zZWN1cmVjb21tLndpcmUudjEuVGV4dEgAEiwKBnR5cGluZxgLIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5UeXBpbmdIABIqCgVsZWF2ZRgMIAEoCzIZLnNlY3VyZWNvbW0ud2lyZS52MS5MZWF2ZUgAEiwKBnJlbW92ZRgNIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5SZW1vdmVIABIuCgdwcm9maWxlGA4gASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGVIABIsCgZyb3N0ZXIYDyABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVySAASRgoUcm9vbV9zZWNyZXRfcm90YXRpb24YECABKAsyJi5zZWN1cmVjb21tLndpcmUudjEuUm9vbVNlY3JldFJvdGF0aW9uSAASTAoXc2VuZGVyX2tleV9kaXN0cmlidXRpb24YESABKAsyKS5zZWN1cmVjb21tLndpcmUudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASLgoHcmVjZWlwdBgSIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5SZWNlaXB0SAASLgoHd2VsY29tZRgTIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5XZWxjb21lSABCBgoEYm9keSIUCgRUZXh0EgwKBGJvZHkYASABKAkiGQoGVHlwaW5nEg8KB3N0YXJ0ZWQYASABKAgiBwoFTGVhdmUiJQoGUmVtb3ZlEhsKE21lbWJlcl9pZGVudGl0eV9rZXkYASABKAwiHwoHUHJvZmlsZRIUCgxkaXNwbGF5X25hbWUYASABKAkirwEKBlJvc3RlchIxCgdtZW1iZXJzGAEgAygLMiAuc2VjdXJlY29tbS53aXJlLnYxLlJvc3Rlck1lbWJlchIRCglhc19vZl9zZXEYAiABKAQSGgoSYWRtaW5faWRlbnRpdHlfa2V5GAMgASgMEg0KBWVwb2NoGAQgASgNEjQKDGVwb2NoX2JvdW5kcxgFIAMoCzIeLnNlY3VyZWNvbW0ud2lyZS52MS5FcG9jaEJvdW5kIksKCkVwb2NoQm91bmQSDQoFZXBvY2gYASABKA0SFwoPam9pbnNfdW50aWxfc2VxGAIgASgEEhUKDWNsb3NlZF9hdF9zZXEYAyABKAQifgoMUm9zdGVyTWVtYmVyEhQKDGlkZW50aXR5X2tleRgBIAEoDBIsCgdwcm9maWxlGAIgASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGUSEgoKam9pbmVkX3NlcRgDIAEoBBIWCg5kZWxpdmVyeV90b2tlbhgEIAEoDCJmChJSb29tU2VjcmV0Um90YXRpb24SDQoFZXBvY2gYASABKA0SEwoLcm9vbV9zZWNyZXQYAiABKAwSFQoNZGVwYXJ0dXJlX3NlcRgDIAEoBBIVCg1jbG9zZWRfYXRfc2VxGAQgASgEIjUKFVNlbmRlcktleURpc3RyaWJ1dGlvbhIcChRkaXN0cmlidXRpb25fbWVzc2FnZRgBIAEoDCJNCgdSZWNlaXB0Ei0KBHR5cGUYASABKA4yHy5zZWN1cmVjb21tLndpcmUudjEuUmVjZWlwdFR5cGUSEwoLbWVzc2FnZV9pZHMYAiADKAwimQEKB1dlbGNvbWUSHAoUZGlzdHJpYnV0aW9uX21lc3NhZ2UYASABKAwSLAoHcHJvZmlsZRgCIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5Qcm9maWxlEhYKDmRlbGl2ZXJ5X3Rva2VuGAMgASgMEioKBnJvc3RlchgEIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5Sb3N0ZXIqXgoLUmVjZWlwdFR5cGUSHAoYUkVDRUlQVF9UWVBFX1VOU1BFQ0lGSUVEEAASGgoWUkVDRUlQVF9UWVBFX0RFTElWRVJFRBABEhUKEVJFQ0VJUFRfVFlQRV9SRUFEEAJiBnByb3RvMw");
 
 /**
  * Content is the plaintext inside every pairwise (sealed-sender) and room (sender-key)
@@ -270,6 +270,14 @@ export type Roster = Message<"securecomm.wire.v1.Roster"> & {
    * @generated from field: uint32 epoch = 4;
    */
   epoch: number;
+
+  /**
+   * What the sender knows of how epochs are bound to the log as of `as_of_seq` (RM-23), so a
+   * joiner can refuse joins replayed from before it joined (RM-24).
+   *
+   * @generated from field: repeated securecomm.wire.v1.EpochBound epoch_bounds = 5;
+   */
+  epochBounds: EpochBound[];
 };
 
 /**
@@ -278,6 +286,43 @@ export type Roster = Message<"securecomm.wire.v1.Roster"> & {
  */
 export const RosterSchema: GenMessage<Roster> = /*@__PURE__*/
   messageDesc(file_securecomm_wire_v1_content, 6);
+
+/**
+ * EpochBound binds a room-secret epoch to a range of the room log (spec/09-rooms.md RM-23).
+ *
+ * @generated from message securecomm.wire.v1.EpochBound
+ */
+export type EpochBound = Message<"securecomm.wire.v1.EpochBound"> & {
+  /**
+   * The epoch.
+   *
+   * @generated from field: uint32 epoch = 1;
+   */
+  epoch: number;
+
+  /**
+   * Seq of the first departure processed in this epoch: from then on a non-member holds the
+   * epoch's secret, so joins of this epoch posted after it are refused. 0 while none.
+   *
+   * @generated from field: uint64 joins_until_seq = 2;
+   */
+  joinsUntilSeq: bigint;
+
+  /**
+   * Seq of the last envelope of this epoch (the log position when the epoch was rotated away);
+   * envelopes of this epoch posted after it are refused. 0 while the epoch is current.
+   *
+   * @generated from field: uint64 closed_at_seq = 3;
+   */
+  closedAtSeq: bigint;
+};
+
+/**
+ * Describes the message securecomm.wire.v1.EpochBound.
+ * Use `create(EpochBoundSchema)` to create a new message.
+ */
+export const EpochBoundSchema: GenMessage<EpochBound> = /*@__PURE__*/
+  messageDesc(file_securecomm_wire_v1_content, 7);
 
 /**
  * RosterMember is one member in a Roster.
@@ -319,7 +364,7 @@ export type RosterMember = Message<"securecomm.wire.v1.RosterMember"> & {
  * Use `create(RosterMemberSchema)` to create a new message.
  */
 export const RosterMemberSchema: GenMessage<RosterMember> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 7);
+  messageDesc(file_securecomm_wire_v1_content, 8);
 
 /**
  * RoomSecretRotation hands members the next room secret.
@@ -347,6 +392,16 @@ export type RoomSecretRotation = Message<"securecomm.wire.v1.RoomSecretRotation"
    * @generated from field: uint64 departure_seq = 3;
    */
   departureSeq: bigint;
+
+  /**
+   * The last sequence number of epoch `epoch - 1`: the relay's latest seq right after it
+   * accepted the new access key, so no envelope of the old epoch can follow it (RM-23).
+   * Members refuse envelopes of the old epoch posted after it. 0 from a sender that predates
+   * this field: the receiver then uses `departure_seq`'s join bound only.
+   *
+   * @generated from field: uint64 closed_at_seq = 4;
+   */
+  closedAtSeq: bigint;
 };
 
 /**
@@ -354,7 +409,7 @@ export type RoomSecretRotation = Message<"securecomm.wire.v1.RoomSecretRotation"
  * Use `create(RoomSecretRotationSchema)` to create a new message.
  */
 export const RoomSecretRotationSchema: GenMessage<RoomSecretRotation> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 8);
+  messageDesc(file_securecomm_wire_v1_content, 9);
 
 /**
  * SenderKeyDistribution carries a sender-key distribution message.
@@ -375,7 +430,7 @@ export type SenderKeyDistribution = Message<"securecomm.wire.v1.SenderKeyDistrib
  * Use `create(SenderKeyDistributionSchema)` to create a new message.
  */
 export const SenderKeyDistributionSchema: GenMessage<SenderKeyDistribution> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 9);
+  messageDesc(file_securecomm_wire_v1_content, 10);
 
 /**
  * Receipt acknowledges messages.
@@ -403,7 +458,7 @@ export type Receipt = Message<"securecomm.wire.v1.Receipt"> & {
  * Use `create(ReceiptSchema)` to create a new message.
  */
 export const ReceiptSchema: GenMessage<Receipt> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 10);
+  messageDesc(file_securecomm_wire_v1_content, 11);
 
 /**
  * Welcome is what each member sends a joiner pairwise after seeing its join announcement.
@@ -445,7 +500,7 @@ export type Welcome = Message<"securecomm.wire.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 11);
+  messageDesc(file_securecomm_wire_v1_content, 12);
 
 /**
  * ReceiptType is the kind of a Receipt.

@@ -3,7 +3,7 @@
  *
  * Owns: the `KeyValueStore` contract (three methods a backend implements: file, IndexedDB,
  * memory) and `MemoryKeyValueStore`. Does not own: what the keys and values mean (the protocol
- * stores in client/app build identity, prekeys, sessions, sender keys, rooms and the account on
+ * stores here and in client/room build identity, prekeys, sessions, sender keys, rooms and the account on
  * top of it, with securecomm.storage.v1 records as values). Message plaintext never goes in.
  */
 

@@ -3,14 +3,14 @@ import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { KyberPreKeyRecordSchema, UsedBaseKeySchema, VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { KeyPair } from "../crypto/curve.js";
-import { MemoryProtocolStore } from "./memory-store.js";
+import { TestProtocolStore } from "./protocol-store.test-support.js";
 import { bytesToUuid, createProtocolAddress, uuidToBytes } from "./protocol-address.js";
 
 const alice = createProtocolAddress("0f0e0d0c-0b0a-4908-8706-050403020100");
 
-describe("MemoryProtocolStore", () => {
+describe("KvProtocolStore (the one protocol store, over a memory key-value store)", () => {
   it("trusts on first use, reports a replaced key, and trusts only the saved key (spec ID-11, ID-12)", async () => {
-    const store = new MemoryProtocolStore(KeyPair.generate(), 42, () => 0);
+    const store = await TestProtocolStore.open(KeyPair.generate(), 42, () => 0);
     const first = KeyPair.generate().publicKey;
     const second = KeyPair.generate().publicKey;
     expect(await store.isTrustedIdentity(alice, first, "sending")).toBe(true);
@@ -24,18 +24,24 @@ describe("MemoryProtocolStore", () => {
   });
 
   it("ID-12 an identity marked CHANGED is not sent to until accepted; receiving still checks the key", async () => {
-    const store = new MemoryProtocolStore(KeyPair.generate(), 42, () => 0);
+    const store = await TestProtocolStore.open(KeyPair.generate(), 42, () => 0);
     const key = KeyPair.generate().publicKey;
     await store.saveIdentity(alice, key);
-    await store.setVerification(alice, VerificationState.CHANGED);
+    const setVerification = (v: VerificationState) =>
+      store.tx(async () => {
+        const record = store.store.trustedRecord(alice.name)!;
+        record.verification = v;
+        store.store.putTrustedRecord(alice.name, record);
+      });
+    await setVerification(VerificationState.CHANGED);
     expect(await store.isTrustedIdentity(alice, key, "sending")).toBe(false);
     expect(await store.isTrustedIdentity(alice, key, "receiving")).toBe(true);
-    await store.setVerification(alice, VerificationState.UNSPECIFIED);
+    await setVerification(VerificationState.UNSPECIFIED);
     expect(await store.isTrustedIdentity(alice, key, "sending")).toBe(true);
   });
 
   it("removes a used one-time Kyber prekey and remembers uses of a last-resort one (spec PX-11)", async () => {
-    const store = new MemoryProtocolStore(KeyPair.generate(), 42);
+    const store = await TestProtocolStore.open(KeyPair.generate(), 42, () => 0);
     const base = (fill: number) => new Uint8Array(33).fill(fill);
     await store.storeKyberPreKey(create(KyberPreKeyRecordSchema, { id: 1, lastResort: false }));
     await store.storeKyberPreKey(create(KyberPreKeyRecordSchema, { id: 2, lastResort: true }));
@@ -50,23 +56,22 @@ describe("MemoryProtocolStore", () => {
   });
 
   it("snapshot/restore reproduces the same bytes, and handed-out records do not alias stored ones", async () => {
-    const store = new MemoryProtocolStore(KeyPair.generate(), 42, () => 5);
+    const store = await TestProtocolStore.open(KeyPair.generate(), 42, () => 5);
     await store.storeKyberPreKey(create(KyberPreKeyRecordSchema, { id: 2, lastResort: true }));
     await store.saveIdentity(alice, KeyPair.generate().publicKey);
     const snapshot = store.snapshot();
     const loaded = await store.loadKyberPreKey(2);
     loaded?.usedBaseKeys.push(create(UsedBaseKeySchema, { signedPreKeyId: 1, baseKey: new Uint8Array(33) }));
     expect(store.snapshot()).toEqual(snapshot);
-    const other = new MemoryProtocolStore(KeyPair.generate(), 43);
-    other.restore(snapshot);
+    const other = await TestProtocolStore.open(KeyPair.generate(), 43, () => 5, snapshot);
     expect(other.snapshot()).toEqual(snapshot);
   });
 
-  it("prints as a redacted tag (STYLE.md, Secrets)", () => {
-    const store = new MemoryProtocolStore(KeyPair.generate(), 42);
-    expect(String(store)).toBe("[MemoryProtocolStore: redacted]");
-    expect(JSON.stringify({ store })).toBe('{"store":"[MemoryProtocolStore: redacted]"}');
-    expect(inspect(store)).toBe("[MemoryProtocolStore: redacted]");
+  it("prints as a redacted tag (STYLE.md, Secrets)", async () => {
+    const { store } = await TestProtocolStore.open(KeyPair.generate(), 42, () => 0);
+    expect(String(store)).toBe("[KvProtocolStore: redacted]");
+    expect(JSON.stringify({ store })).toBe('{"store":"[KvProtocolStore: redacted]"}');
+    expect(inspect(store)).toBe("[KvProtocolStore: redacted]");
   });
 
   it("UUID addresses convert both ways", () => {

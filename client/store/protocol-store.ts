@@ -18,7 +18,7 @@ import type {
 import type { SessionRecord } from "../../gen/securecomm/storage/v1/session_pb.js";
 import { PublicKey, type KeyPair } from "../crypto/curve.js";
 import type { IdentityKeyPair } from "../keys/identity.js";
-import { addressKey, type ProtocolAddress } from "../store/protocol-address.js";
+import { addressKey, type ProtocolAddress } from "./protocol-address.js";
 import {
   parseKyberPreKeyRecord,
   parsePreKeyRecord,
@@ -30,9 +30,9 @@ import {
   serializeSessionRecord,
   serializeSignedPreKeyRecord,
   serializeTrustedIdentityRecord,
-} from "../store/record-codec.js";
-import type { Direction, ProtocolStore } from "../store/store-interfaces.js";
-import { identityToSave, isTrustedIdentityRecord, kyberPreKeyAfterUse } from "../store/trust-policy.js";
+} from "./record-codec.js";
+import type { Direction, ProtocolStore } from "./store-interfaces.js";
+import { identityToSave, isTrustedIdentityRecord, kyberPreKeyAfterUse } from "./trust-policy.js";
 import type { StateStore, Txn } from "./state-store.js";
 
 /** Key prefixes of the protocol records in the key-value store. */

@@ -1,0 +1,316 @@
+/**
+ * The room rules as pure functions (spec/09-rooms.md): `(roomRecord, input) → (roomRecord',
+ * effects)`, the way the ratchet is built. Inputs arrive authenticated (the driver opened the
+ * envelope, verified the join signature, decrypted the sender-key message, opened the sealed
+ * pairwise message); the rules decide what they do to membership, admin, epochs and the user's
+ * view, and say what I/O must follow as plain-data effects.
+ *
+ * Owns: stored log events (joins RM-08/RM-09/RM-24, content through `CONTENT_HANDLERS`,
+ * departures RM-10..RM-13/RM-28, our own posts, epoch bounds RM-23), Welcomes and roster
+ * authority (RM-08, RM-25), rotations (RM-14). A refused or failed input returns the record
+ * unchanged (the same object) with only a `report` effect.
+ * Does not own: cryptography, storage, the network (room-engine*.ts, the driver), the pure
+ * bound arithmetic (room-rules.ts), the storage layout (room-store.ts).
+ */
+import { clone, create } from "@bufbuild/protobuf";
+import { type Content, type RoomSecretRotation, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { bytesToHex, constantTimeEqual, utf8 } from "../crypto/bytes.js";
+import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
+import { isValidDisplayName } from "./join.js";
+import { ROOM_SECRET_LENGTH } from "./room-keys.js";
+import { adoptBounds, closeEpoch, noteDeparture, refuseEnvelope, refuseJoin, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
+
+/** Text bodies are at most 4096 bytes (RM-07). */
+export const MAX_TEXT_BYTES = 4096;
+/** Join nonces are kept for the room retention period (RM-09); we keep the newest this many. */
+export const MAX_SEEN_JOIN_NONCES = 10_000;
+
+/** A chat message as members see it: decrypted, in the relay's order (spec RM-07, RM-15). */
+export interface RoomMessage {
+  roomId: string;
+  seq: number;
+  messageId: string;
+  sender: string;
+  senderName: string;
+  text: string;
+  sentAtMs: number;
+  postedAtMs: number;
+  own: boolean;
+}
+
+/** What the engine reports; the facade turns these into ClientEvents. */
+export type EngineEvent =
+  | ({ type: "message" } & RoomMessage)
+  | { type: "typing"; roomId: string; sender: string; typing: boolean }
+  | { type: "members-changed"; roomId: string }
+  | { type: "identity-changed"; roomId: string; member: string }
+  | { type: "decryption-failed"; roomId?: string; sender?: string; reason: string }
+  | { type: "rooms-changed" }
+  | { type: "room-closed"; roomId: string; reason: string };
+
+/** I/O the driver performs after the rules ran (in the same transaction, or after it commits). */
+export type Effect =
+  /** Tell the user (after commit). */
+  | { type: "emit"; event: EngineEvent }
+  /** Send `to` our Welcome for its join at `asOfSeq` (RM-08): SKDM, profile, token, roster. */
+  | { type: "welcome"; to: Uint8Array; token: Uint8Array; asOfSeq: bigint }
+  /** `member` may be someone else's new device: mark its identity changed (ID-12 (a)). */
+  | { type: "identity-suspect"; member: Uint8Array }
+  /** Forget every sender key and distribution id of a departed member (RM-12). */
+  | { type: "forget-sender"; member: Uint8Array }
+  /** Draw a new sender key and send its SKDM to every remaining member (RM-12). */
+  | { type: "rotate-sender-key" }
+  /** We are the admin: rotate the room secret for the departure at `departureSeq` (RM-13, RM-28). */
+  | { type: "rotate-secret"; departureSeq: bigint }
+  /** We left or were removed: delete secrets and keys, stop following (RM-10, RM-11). */
+  | { type: "depart"; reason: "left" | "removed" }
+  /** Process the sender key a Welcome carries, then answer with ours (RM-08, RM-26). */
+  | { type: "accept-welcome-key"; from: Uint8Array; welcome: Welcome }
+  /** Keep a Welcome that came before the inviter's (RM-25). */
+  | { type: "hold-welcome"; from: Uint8Array; welcome: Welcome }
+  /** The roster is set: replay held Welcomes, read the log from our join (RM-08, RM-25). */
+  | { type: "roster-set" }
+  /** The access key changed: follow the room with the new one (RM-14). */
+  | { type: "resubscribe" }
+  /** A rotation for a later epoch: keep it until the ones between arrive (RM-14). */
+  | { type: "keep-rotation"; from: Uint8Array; rotation: RoomSecretRotation };
+
+/** The result of one rule: the next record (the same object when nothing changed) and its effects. */
+export interface Step {
+  room: RoomRecord;
+  effects: Effect[];
+}
+
+/** A stored room-log event, authenticated by the driver. */
+export type LogInput =
+  /** A join announcement whose signature verified (RM-08). */
+  | { kind: "join"; seq: bigint; epoch: number; identityKey: Uint8Array; nonce: Uint8Array; deliveryToken: Uint8Array; displayName: string }
+  /** Room content decrypted with the sender key of `sender` (RM-07). */
+  | { kind: "content"; seq: bigint; epoch: number; postedAtMs: bigint; sender: Uint8Array; content: Content }
+  /** One of our own posts, met in the log; `departure` is the member our leave/remove named. */
+  | { kind: "own"; seq: bigint; epoch: number; departure?: Uint8Array };
+
+const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && constantTimeEqual(a, b);
+const addr = (key: Uint8Array) => addressToString(addressFromSerializedIdentityKey(key));
+const hex = (room: RoomRecord) => bytesToHex(room.roomId);
+const unchanged = (room: RoomRecord, ...effects: Effect[]): Step => ({ room, effects });
+const report = (room: RoomRecord, reason: string, sender?: Uint8Array): Effect => ({
+  type: "emit",
+  event: { type: "decryption-failed", roomId: hex(room), reason, ...(sender === undefined ? {} : { sender: addr(sender) }) },
+});
+
+/** What a content handler sees: a private copy of the record it may change, and its effects. */
+export interface ContentContext {
+  room: RoomRecord;
+  self: Uint8Array;
+  sender: Uint8Array;
+  senderName: string;
+  seq: bigint;
+  epoch: number;
+  postedAtMs: bigint;
+  content: Content;
+  effects: Effect[];
+}
+
+type Bodies = NonNullable<Content["body"]["case"]>;
+type BodyOf<K extends Bodies> = Extract<Content["body"], { case: K }>["value"];
+
+/**
+ * One handler per stored room content kind (RM-07, RM-10, RM-11, RM-18). A new kind (issue 13:
+ * replies, reactions, edits, deletes, attachments) plugs in here; kinds without a handler
+ * (typing in stored events, RM-17; pairwise-only bodies, RM-22) change nothing.
+ */
+export const CONTENT_HANDLERS: { [K in Bodies]?: (ctx: ContentContext, body: BodyOf<K>) => void } = {
+  text(ctx, body) {
+    if (utf8(body.body).length > MAX_TEXT_BYTES) return;
+    ctx.effects.push({
+      type: "emit",
+      event: {
+        type: "message",
+        roomId: hex(ctx.room),
+        seq: Number(ctx.seq),
+        messageId: bytesToHex(ctx.content.messageId),
+        sender: addr(ctx.sender),
+        senderName: ctx.senderName,
+        text: body.body,
+        sentAtMs: Number(ctx.content.sentAtMs),
+        postedAtMs: Number(ctx.postedAtMs),
+        own: false,
+      },
+    });
+  },
+  leave(ctx) {
+    departure(ctx.room, ctx.self, ctx.sender, ctx.seq, ctx.epoch, ctx.effects);
+  },
+  remove(ctx, body) {
+    const target = body.memberIdentityKey;
+    if (!same(ctx.sender, ctx.room.adminIdentityKey)) return; // RM-11
+    if (same(target, ctx.room.adminIdentityKey)) return;
+    if (!ctx.room.members.some((m) => same(m.identityKey, target))) return;
+    if (same(target, ctx.self)) {
+      ctx.effects.push({ type: "depart", reason: "removed" });
+      return;
+    }
+    departure(ctx.room, ctx.self, target, ctx.seq, ctx.epoch, ctx.effects);
+  },
+  profile(ctx, body) {
+    if (!isValidDisplayName(body.displayName)) return;
+    const m = ctx.room.members.find((x) => same(x.identityKey, ctx.sender));
+    if (m === undefined) return;
+    m.displayName = body.displayName;
+    ctx.effects.push({ type: "emit", event: { type: "members-changed", roomId: hex(ctx.room) } });
+  },
+};
+
+/**
+ * A departure at `seq` in an envelope of `epoch` (RM-12, RM-13, RM-24, RM-28), applied to
+ * `room` in place: the member leaves the roster, its keys are forgotten, a new admin succeeds a
+ * departed admin (lowest joined_seq), we rotate our sender key, and the admin rotates the secret.
+ */
+function departure(room: RoomRecord, self: Uint8Array, departed: Uint8Array, seq: bigint, epoch: number, effects: Effect[]): void {
+  const idx = room.members.findIndex((m) => same(m.identityKey, departed));
+  if (idx < 0) return;
+  room.members.splice(idx, 1);
+  noteDeparture(room, epoch, seq);
+  if (same(departed, room.adminIdentityKey)) {
+    const successor = [...room.members].sort((a, b) => (a.joinedSeq < b.joinedSeq ? -1 : a.joinedSeq > b.joinedSeq ? 1 : 0))[0];
+    room.adminIdentityKey = successor?.identityKey ?? new Uint8Array(0);
+  }
+  effects.push({ type: "forget-sender", member: departed }, { type: "emit", event: { type: "members-changed", roomId: hex(room) } }, { type: "rotate-sender-key" });
+  if (same(room.adminIdentityKey, self)) effects.push({ type: "rotate-secret", departureSeq: seq });
+}
+
+/** RM-15: one stored event at `seq` (the driver advances `last_seq` whatever the outcome). */
+export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInput): Step {
+  // RM-23: an envelope of an epoch closed before this seq is refused, whatever it carries.
+  const closed = refuseEnvelope(room, input.epoch, input.seq);
+  if (closed !== undefined) return unchanged(room, report(room, `refused (${closed})`));
+  switch (input.kind) {
+    case "join":
+      return applyJoin(room, self, input);
+    case "own": {
+      if (input.departure === undefined || same(input.departure, self)) return unchanged(room);
+      const next = clone(RoomRecordSchema, room);
+      const effects: Effect[] = [];
+      departure(next, self, input.departure, input.seq, input.epoch, effects);
+      return { room: next, effects };
+    }
+    case "content": {
+      const member = room.members.find((m) => same(m.identityKey, input.sender));
+      if (member === undefined) return unchanged(room); // departed since: their old posts change nothing
+      const kind = input.content.body.case;
+      const handler = kind === undefined ? undefined : (CONTENT_HANDLERS[kind] as ((ctx: ContentContext, body: unknown) => void) | undefined);
+      if (handler === undefined) return unchanged(room);
+      const ctx: ContentContext = {
+        room: clone(RoomRecordSchema, room),
+        self,
+        sender: input.sender,
+        senderName: member.displayName,
+        seq: input.seq,
+        epoch: input.epoch,
+        postedAtMs: input.postedAtMs,
+        content: input.content,
+        effects: [],
+      };
+      handler(ctx, input.content.body.value);
+      return { room: ctx.room, effects: ctx.effects };
+    }
+  }
+}
+
+/** RM-08, RM-09, RM-24: a verified join announcement. */
+function applyJoin(room: RoomRecord, self: Uint8Array, j: Extract<LogInput, { kind: "join" }>): Step {
+  const refused = refuseJoin(room, j.epoch, j.seq, j.nonce);
+  if (refused !== undefined) return unchanged(room, report(room, refused === "replayed-join" ? "replayed join" : `refused join (${refused})`));
+  const next = clone(RoomRecordSchema, room);
+  next.seenJoinNonces.push(j.nonce);
+  if (next.seenJoinNonces.length > MAX_SEEN_JOIN_NONCES) next.seenJoinNonces.shift();
+  if (next.members.some((m) => same(m.identityKey, j.identityKey))) return { room: next, effects: [] }; // already a member
+  next.members.push(create(RoomMemberSchema, { identityKey: j.identityKey, displayName: j.displayName, joinedSeq: j.seq, deliveryToken: j.deliveryToken }));
+  const effects: Effect[] = [{ type: "emit", event: { type: "members-changed", roomId: hex(next) } }];
+  // ID-12 (a): a new identity with the name of a current member is a possible key change.
+  if (next.members.some((m) => !same(m.identityKey, j.identityKey) && !same(m.identityKey, self) && m.displayName === j.displayName)) {
+    effects.push({ type: "identity-suspect", member: j.identityKey }, { type: "emit", event: { type: "identity-changed", roomId: hex(next), member: addr(j.identityKey) } });
+  }
+  effects.push({ type: "welcome", to: j.identityKey, token: j.deliveryToken, asOfSeq: j.seq });
+  return { room: next, effects };
+}
+
+/**
+ * RM-08, RM-25: a Welcome from `from` (sealed sender authenticated it). The inviter's sets the
+ * roster while we have none; others wait for it, and afterwards only add their sender's key.
+ */
+export function applyWelcome(room: RoomRecord, self: Uint8Array, from: Uint8Array, w: Welcome, profile: { displayName: string; deliveryToken: Uint8Array }): Step {
+  const authority = welcomeAuthority(room, from);
+  if (authority === "wait") return unchanged(room, { type: "hold-welcome", from, welcome: w });
+  const roster = w.roster;
+  if (authority === "keys") {
+    const effects: Effect[] = [];
+    if (roster !== undefined && rosterDisagrees(room, roster)) effects.push(report(room, "roster disagreement", from));
+    if (room.adminIdentityKey.length > 0) effects.push({ type: "accept-welcome-key", from, welcome: w });
+    return unchanged(room, ...effects);
+  }
+  const adoptable =
+    roster !== undefined &&
+    roster.asOfSeq === room.joinedSeq &&
+    roster.epoch === room.epoch &&
+    roster.members.some((m) => same(m.identityKey, from)) &&
+    roster.members.some((m) => same(m.identityKey, self)) &&
+    roster.adminIdentityKey.length === 33;
+  if (!adoptable) return unchanged(room, report(room, "welcome without a usable roster", from));
+  const next = clone(RoomRecordSchema, room);
+  const kept = new Map(room.members.map((m) => [bytesToHex(m.identityKey), m.distributionId]));
+  next.members = roster.members.map((m) =>
+    create(RoomMemberSchema, {
+      identityKey: m.identityKey,
+      displayName: isValidDisplayName(m.profile?.displayName ?? "") ? m.profile!.displayName : "?",
+      joinedSeq: m.joinedSeq,
+      deliveryToken: m.deliveryToken,
+      distributionId: kept.get(bytesToHex(m.identityKey)) ?? new Uint8Array(0),
+    }),
+  );
+  const me = next.members.find((m) => same(m.identityKey, self));
+  if (me !== undefined) {
+    me.distributionId = next.distributionId;
+    me.displayName = profile.displayName;
+    me.deliveryToken = profile.deliveryToken;
+  }
+  next.adminIdentityKey = roster.adminIdentityKey;
+  adoptBounds(next, roster.epochBounds);
+  return {
+    room: next,
+    effects: [
+      { type: "emit", event: { type: "members-changed", roomId: hex(next) } },
+      { type: "emit", event: { type: "rooms-changed" } },
+      { type: "accept-welcome-key", from, welcome: w },
+      { type: "roster-set" },
+    ],
+  };
+}
+
+/** RM-13: the admin, or the successor if the admin left (lowest joined_seq among the others). */
+export function mayRotate(room: RoomRecord, from: Uint8Array): boolean {
+  if (same(from, room.adminIdentityKey)) return true;
+  const others = room.members.filter((m) => !same(m.identityKey, room.adminIdentityKey));
+  others.sort((a, b) => (a.joinedSeq < b.joinedSeq ? -1 : a.joinedSeq > b.joinedSeq ? 1 : 0));
+  return others[0] !== undefined && same(others[0].identityKey, from);
+}
+
+/**
+ * RM-14, RM-23: a RoomSecretRotation from `from`. The next epoch applies now (binding the old
+ * one to the log); a later one is kept; an earlier one, or one from a member who may not
+ * rotate, is refused.
+ */
+export function applyRotation(room: RoomRecord, from: Uint8Array, rot: RoomSecretRotation): Step {
+  if (rot.epoch <= room.epoch) return unchanged(room);
+  if (rot.epoch > room.epoch + 1) return unchanged(room, { type: "keep-rotation", from, rotation: rot });
+  if (!mayRotate(room, from) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) return unchanged(room, report(room, "rotation from a non-admin", from));
+  const next = clone(RoomRecordSchema, room);
+  closeEpoch(next, room.epoch, rot.closedAtSeq, rot.departureSeq);
+  // RM-14: the old secret is kept only to read envelopes of its epoch up to closed_at_seq.
+  next.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
+  next.roomSecret = rot.roomSecret;
+  next.epoch = rot.epoch;
+  return { room: next, effects: [{ type: "resubscribe" }] };
+}
