@@ -8,7 +8,7 @@
 // arrival times (performance.timeOrigin + now) of benchmark messages; prints nothing.
 
 import { performance } from "node:perf_hooks";
-import { MemoryKeyValueStore } from "../client/app/kv-store.js";
+import { MemoryKeyValueStore } from "../client/store/kv-store.js";
 import { openSecureCommClient, type SecureCommClient } from "../client/app/securecomm-client.js";
 
 /** What the benchmark asks. */
