@@ -13,7 +13,7 @@
 
 import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -132,6 +132,10 @@ async function main(): Promise<void> {
       }
       const tmp = join(work, `tmp-${i}`);
       await mkdir(tmp);
+      // Traversable (not listable) by other users: bench:relay-postgres runs initdb as the
+      // postgres user in a directory under it.
+      await chmod(work, 0o711);
+      await chmod(tmp, 0o711);
       outcomes.push(await runOne(entry, size, join(work, `${i}.json`), leftMs, tmp));
     }
   } finally {
