@@ -10,7 +10,8 @@
  *   the root modules (errors.ts, padding.ts) → crypto → keys → fingerprint → handshake →
  *   ratchet → store (key-value store, state store, protocol store) → session →
  *   sender-keys | sealed-sender → server → file-store | idb-store (key-value backends) →
- *   relay → account → room → app → cli
+ *   vault (the encrypted profile and local history over any backend) → relay → account →
+ *   room → app → cli
  *
  * `e2e/` holds only tests and is not a layer.
  */
@@ -32,6 +33,7 @@ export const LAYERS: ReadonlyArray<ReadonlyArray<string>> = [
   ["sender-keys", "sealed-sender"],
   ["server"],
   ["file-store", "idb-store"],
+  ["vault"],
   ["relay"],
   ["account"],
   ["room"],

@@ -130,3 +130,31 @@ describe("relay config", () => {
     );
   });
 });
+
+describe("relay config: abuse limits and metrics (API-27..API-31)", () => {
+  it("API-28: account creation costs work by default off loopback, not on it; an explicit value wins", () => {
+    expect(run([]).limits.accountCreationWorkBits).toBeUndefined();
+    expect(run(["--host", "::1"]).limits.accountCreationWorkBits).toBeUndefined();
+    expect(run(["--host", "0.0.0.0"]).limits.accountCreationWorkBits).toBe(20);
+    expect(run(["--host", "0.0.0.0", "--account-creation-work-bits", "0"]).limits.accountCreationWorkBits).toBe(0);
+    expect(run([], { HOST: "192.0.2.1", RELAY_ACCOUNT_CREATION_WORK_BITS: "12" }).limits.accountCreationWorkBits).toBe(12);
+    expect(error(["--account-creation-work-bits", "33"])).toMatch(/--account-creation-work-bits expects an integer from 0 to 32/);
+  });
+
+  it("API-30: metrics are off unless a port or a token is given; the listener defaults to loopback", () => {
+    expect(run([]).metrics).toBeUndefined();
+    expect(run(["--metrics-port", "0"]).metrics).toEqual({ host: "127.0.0.1", port: 0 });
+    const token = "x".repeat(32);
+    expect(run([], { METRICS_TOKEN: token }).metrics).toEqual({ host: "127.0.0.1", token });
+    expect(run(["--metrics-port", "9464", "--metrics-host", "10.0.0.2"]).metrics).toEqual({ host: "10.0.0.2", port: 9464 });
+    expect(error(["--metrics-token", "short"])).toMatch(/--metrics-token expects at least 32/);
+  });
+
+  it("API-27/API-31: the new limits have flags and variables", () => {
+    expect(run(["--max-connections-per-address", "8", "--h2-idle-timeout", "30s"], { RELAY_MAX_STORED_BYTES: "1000000" }).limits).toEqual({
+      maxConnectionsPerAddress: 8,
+      h2IdleTimeoutMs: 30_000,
+      maxStoredBytes: 1_000_000,
+    });
+  });
+});

@@ -6,7 +6,13 @@
 // PEMs are read by relay/main.ts) and does not own the limit defaults (relay/limits.ts).
 
 import { resolve } from "node:path";
-import { DEFAULT_RELAY_LIMITS, type RelayLimitsConfig } from "./limits.js";
+import { isIP } from "node:net";
+import {
+  DEFAULT_RELAY_LIMITS,
+  PUBLIC_ACCOUNT_CREATION_WORK_BITS,
+  ZERO_ALLOWED_LIMITS,
+  type RelayLimitsConfig,
+} from "./limits.js";
 import { isLogLevel, type LogLevel } from "./observability/log.js";
 
 /** Default TCP port (issue 2: `npm start` serves http://localhost:8080). */
@@ -15,6 +21,10 @@ export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = "127.0.0.1";
 /** Default data directory (SQLite file and trust root), relative to the working directory. */
 export const DEFAULT_DATA_DIR = "./data";
+/** Default bind address of the metrics listener: loopback, so metrics are never public by accident. */
+export const DEFAULT_METRICS_HOST = "127.0.0.1";
+/** Shortest accepted metrics token: 128 bits as hex, so it cannot be guessed. */
+export const MIN_METRICS_TOKEN_LENGTH = 32;
 /** Prefix of the environment variables for limits, so generic names cannot collide. */
 export const LIMIT_ENV_PREFIX = "RELAY_";
 
@@ -32,6 +42,12 @@ export interface RelayConfig {
   /** Static directory override; the server's default otherwise. */
   readonly staticDir?: string;
   readonly senderCertificateDays?: number;
+  /**
+   * Where `/metrics` is served (API-30): on its own listener when `port` is set, and/or on
+   * the main port when only `token` is set; requests must carry `Bearer <token>` when set.
+   * Absent: metrics are not served over HTTP at all.
+   */
+  readonly metrics?: { readonly host: string; readonly port?: number; readonly token?: string };
   /** Only the limits that were set; the relay fills in the rest. */
   readonly limits: Partial<RelayLimitsConfig>;
 }
@@ -63,6 +79,9 @@ interface MutableConfig {
   logLevel?: LogLevel;
   staticDir?: string;
   senderCertificateDays?: number;
+  metricsHost: string;
+  metricsPort?: number;
+  metricsToken?: string;
   limits: Partial<Record<keyof RelayLimitsConfig, number>>;
 }
 
@@ -112,6 +131,20 @@ function limitSettings(): Setting[] {
           const ms = parseDuration(value);
           if (ms === undefined) return "expects a duration such as 500ms, 30s, 15m, 12h or 7d";
           into.limits[key] = ms;
+          return undefined;
+        },
+      });
+    } else if (ZERO_ALLOWED_LIMITS[key] !== undefined) {
+      const max = ZERO_ALLOWED_LIMITS[key];
+      out.push({
+        flag: `--${kebab(key)}`,
+        env: LIMIT_ENV_PREFIX + screaming(key),
+        arg: "N",
+        help: `limit ${key}, 0 = off (default ${fallback}${key === "accountCreationWorkBits" ? `; ${PUBLIC_ACCOUNT_CREATION_WORK_BITS} when --host is not loopback` : ""})`,
+        apply(value, into) {
+          const n = /^\d{1,3}$/.test(value.trim()) ? Number(value) : Number.NaN;
+          if (!(n >= 0 && n <= max)) return `expects an integer from 0 to ${max}`;
+          into.limits[key] = n;
           return undefined;
         },
       });
@@ -242,7 +275,49 @@ const BASE_SETTINGS: readonly Setting[] = [
       return undefined;
     },
   },
+  {
+    flag: "--metrics-port",
+    env: "METRICS_PORT",
+    arg: "PORT",
+    help: "serve /metrics on this port, on its own listener; 0 picks a free one (default: no listener)",
+    apply(value, into) {
+      if (!/^\d{1,5}$/.test(value) || Number(value) > 65_535) return "expects a port 0..65535";
+      into.metricsPort = Number(value);
+      return undefined;
+    },
+  },
+  {
+    flag: "--metrics-host",
+    env: "METRICS_HOST",
+    arg: "HOST",
+    help: `interface of the metrics listener (default ${DEFAULT_METRICS_HOST})`,
+    apply(value, into) {
+      if (value.trim() === "") return "expects a host name or address";
+      into.metricsHost = value.trim();
+      return undefined;
+    },
+  },
+  {
+    flag: "--metrics-token",
+    env: "METRICS_TOKEN",
+    arg: "TOKEN",
+    help: `require "authorization: Bearer TOKEN" on /metrics; alone, serves /metrics on the main port (at least ${MIN_METRICS_TOKEN_LENGTH} characters; prefer the environment variable)`,
+    apply(value, into) {
+      if (!/^[\x21-\x7e]+$/.test(value) || value.length < MIN_METRICS_TOKEN_LENGTH) {
+        return `expects at least ${MIN_METRICS_TOKEN_LENGTH} printable characters`;
+      }
+      into.metricsToken = value;
+      return undefined;
+    },
+  },
 ];
+
+/** Whether `host` names only the loopback interface (where the proof of work defaults to off). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h === "::1") return true;
+  return isIP(h) === 4 && h.startsWith("127.");
+}
 
 let cachedSettings: readonly Setting[] | undefined;
 const settings = (): readonly Setting[] => (cachedSettings ??= [...BASE_SETTINGS, ...limitSettings()]);
@@ -257,7 +332,8 @@ export function relayHelpText(): string {
     "Usage: npm start -- [options]     (or: node --import tsx relay/main.ts [options])",
     "",
     "Runs the SecureComm relay: Connect, gRPC and gRPC-Web on one port (HTTP/1.1 and h2c,",
-    "or HTTPS with --tls-cert/--tls-key), gRPC reflection and health, /metrics, and the web app.",
+    "or HTTPS with --tls-cert/--tls-key), gRPC reflection and health, and the web app;",
+    "/metrics on a loopback listener with --metrics-port, or behind --metrics-token.",
     "Flags win over environment variables. Durations take a unit: 500ms, 30s, 15m, 12h, 7d.",
     "",
     "Options:",
@@ -273,7 +349,13 @@ export function relayHelpText(): string {
  * TLS certificate without a key (or the reverse) are errors with a message naming the flag.
  */
 export function parseRelayConfig(argv: readonly string[], env: Env, cwd = process.cwd()): ParsedArgs {
-  const into: MutableConfig = { host: DEFAULT_HOST, port: DEFAULT_PORT, dataDir: DEFAULT_DATA_DIR, limits: {} };
+  const into: MutableConfig = {
+    host: DEFAULT_HOST,
+    port: DEFAULT_PORT,
+    dataDir: DEFAULT_DATA_DIR,
+    metricsHost: DEFAULT_METRICS_HOST,
+    limits: {},
+  };
   const byFlag = new Map(settings().map((s) => [s.flag, s]));
 
   for (const setting of settings()) {
@@ -305,6 +387,11 @@ export function parseRelayConfig(argv: readonly string[], env: Env, cwd = proces
   if ((into.tlsCert === undefined) !== (into.tlsKey === undefined)) {
     return { kind: "error", message: "--tls-cert and --tls-key must be given together" };
   }
+  // Account creation costs work by default once the relay is reachable from other hosts.
+  if (into.limits.accountCreationWorkBits === undefined && !isLoopbackHost(into.host)) {
+    into.limits.accountCreationWorkBits = PUBLIC_ACCOUNT_CREATION_WORK_BITS;
+  }
+  const metricsWanted = into.metricsPort !== undefined || into.metricsToken !== undefined;
   const config: RelayConfig = {
     host: into.host,
     port: into.port,
@@ -318,6 +405,15 @@ export function parseRelayConfig(argv: readonly string[], env: Env, cwd = proces
     ...(into.staticDir !== undefined ? { staticDir: resolve(cwd, into.staticDir) } : {}),
     ...(into.senderCertificateDays !== undefined
       ? { senderCertificateDays: into.senderCertificateDays }
+      : {}),
+    ...(metricsWanted
+      ? {
+          metrics: {
+            host: into.metricsHost,
+            ...(into.metricsPort !== undefined ? { port: into.metricsPort } : {}),
+            ...(into.metricsToken !== undefined ? { token: into.metricsToken } : {}),
+          },
+        }
       : {}),
   };
   return { kind: "run", config };

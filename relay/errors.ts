@@ -30,6 +30,7 @@ export const RELAY_ERRORS = {
   TOO_MANY_ACK_IDS: [Code.InvalidArgument, "Too many ids in one acknowledgement."],
   TOO_MANY_ROOMS: [Code.InvalidArgument, "Too many rooms on one stream."],
   DUPLICATE_ROOM: [Code.InvalidArgument, "A room is listed twice on one stream."],
+  BAD_WORK_NONCE: [Code.InvalidArgument, "A proof-of-work nonce must be 8 bytes."],
   // unauthenticated
   MISSING_TOKEN: [Code.Unauthenticated, "A bearer token is required."],
   BAD_TOKEN: [Code.Unauthenticated, "The bearer token is unknown or expired."],
@@ -38,6 +39,8 @@ export const RELAY_ERRORS = {
   // permission_denied
   DELIVERY_DENIED: [Code.PermissionDenied, "The delivery token is not accepted for this recipient."],
   ROOM_ACCESS_DENIED: [Code.PermissionDenied, "The room access key is not accepted."],
+  // failed_precondition
+  WORK_REQUIRED: [Code.FailedPrecondition, "Creating an account needs a proof of work; solve a new challenge."],
   // not_found
   ROOM_NOT_FOUND: [Code.NotFound, "No such room."],
   // already_exists
@@ -48,6 +51,8 @@ export const RELAY_ERRORS = {
   PREKEY_STORE_FULL: [Code.ResourceExhausted, "The account holds the maximum number of prekeys."],
   SLOW_CONSUMER: [Code.ResourceExhausted, "The stream fell too far behind and was closed; subscribe again."],
   TOO_MANY_STREAMS: [Code.ResourceExhausted, "The account has too many open streams."],
+  ROOM_FULL: [Code.ResourceExhausted, "The room's stored events reached the relay's byte quota; retry later."],
+  STORAGE_FULL: [Code.ResourceExhausted, "The relay's storage quota is reached; retry later."],
   // unavailable / internal
   SHUTTING_DOWN: [Code.Unavailable, "The relay is shutting down; retry later."],
   DATABASE_UNAVAILABLE: [Code.Unavailable, "The relay's database is unreachable; retry later."],
@@ -58,7 +63,17 @@ export const RELAY_ERRORS = {
 export type RelayErrorReason = keyof typeof RELAY_ERRORS;
 
 /** Reasons that carry a RetryInfo detail. */
-const RETRYABLE: ReadonlySet<RelayErrorReason> = new Set(["RATE_LIMITED", "MAILBOX_FULL", "SLOW_CONSUMER", "TOO_MANY_STREAMS", "SHUTTING_DOWN", "DATABASE_UNAVAILABLE", "PREKEY_STORE_FULL"]);
+const RETRYABLE: ReadonlySet<RelayErrorReason> = new Set([
+  "RATE_LIMITED",
+  "MAILBOX_FULL",
+  "SLOW_CONSUMER",
+  "TOO_MANY_STREAMS",
+  "SHUTTING_DOWN",
+  "DATABASE_UNAVAILABLE",
+  "PREKEY_STORE_FULL",
+  "ROOM_FULL",
+  "STORAGE_FULL",
+]);
 
 /** Default wait suggested when a full queue (not a timed rate limit) refuses work. */
 export const DEFAULT_RETRY_AFTER_MS = 1_000;

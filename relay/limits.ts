@@ -74,6 +74,78 @@ export const MAX_SENDS_PER_MAILBOX_PER_MINUTE = 1_200;
 /** How often the retention sweep runs. */
 export const SWEEP_INTERVAL_MS = 10 * MINUTE_MS;
 
+// --- Abuse limits (issue 11; spec/10-relay-api.md API-27..API-31, spec/11 SC-16..SC-19) ---
+
+/**
+ * Most open client connections (HTTP/1.1, h2c, TLS) in total. Below the common 1,024 file
+ * descriptors with room for the database, WAL and listeners; the server also lowers it to
+ * what the process's descriptor limit allows. At the cap a new connection evicts the
+ * longest-idle connection that has no request in flight, or is refused if there is none.
+ */
+export const MAX_CONNECTIONS = 900;
+/**
+ * Most open connections from one source address: a browser opens one HTTP/2 or up to six
+ * HTTP/1.1 connections, so 64 leaves room for a NAT with a few dozen users while one host
+ * cannot take the whole total. Counted in memory only; addresses are never logged or stored.
+ */
+export const MAX_CONNECTIONS_PER_ADDRESS = 64;
+/**
+ * An HTTP/2 session with no frames either way for this long is closed (GOAWAY). Subscribe
+ * streams send a keep-alive every 15 s, so only sessions with nothing in flight time out.
+ */
+export const H2_IDLE_TIMEOUT_MS = 60 * SECOND_MS;
+/**
+ * How long an HTTP/2 client has, after the connection preface, to send its SETTINGS and
+ * acknowledge ours (RFC 9113 §6.5.3, SETTINGS_TIMEOUT). Real clients do it in one round trip.
+ */
+export const H2_SETTINGS_TIMEOUT_MS = 10 * SECOND_MS;
+/**
+ * Most unexpired challenges stored at once; beyond it the oldest are dropped (a client proves
+ * within seconds of asking, so only a flood loses anything). Bounds the table under a flood of
+ * CreateChallenge calls with fresh keys, which per-key rate limits cannot.
+ */
+export const MAX_STORED_CHALLENGES = 100_000;
+/**
+ * Leading zero bits a proof of work needs before ProveIdentity creates an account (API-28);
+ * 0 turns the cost off. Off on loopback (development, tests); a relay bound to any other
+ * address defaults to {@link PUBLIC_ACCOUNT_CREATION_WORK_BITS}.
+ */
+export const ACCOUNT_CREATION_WORK_BITS = 0;
+/**
+ * Default work for a relay reachable from other hosts: 2^20 SHA-256 evaluations on average,
+ * about a second of one core in JavaScript: nothing for one person, a real cost per thousand
+ * throwaway accounts.
+ */
+export const PUBLIC_ACCOUNT_CREATION_WORK_BITS = 20;
+/** Largest accepted work setting: 2^32 hashes would stall real clients for hours. */
+export const MAX_ACCOUNT_CREATION_WORK_BITS = 32;
+/**
+ * One-time prekeys (EC and Kyber) handed out per target account per hour, across all
+ * requesters, with bursts up to the same number. Beyond it bundles carry no one-time EC key
+ * and the last-resort Kyber key (still a valid PQXDH bundle), and the owner is told to refill
+ * (API-29). 50 covers a popular account's new contacts; draining 200 keys takes hours.
+ */
+export const MAX_ONE_TIME_PREKEY_HANDOUTS_PER_HOUR = 50;
+/**
+ * Most envelope bytes queued in one account's mailbox: 128 MiB, a month offline in busy rooms,
+ * far below the 625 MiB the envelope count cap alone would allow.
+ */
+export const MAX_MAILBOX_BYTES = 128 * 1024 * 1024;
+/** Most envelope bytes kept in one room's log: 256 MiB, a week of a very busy room. */
+export const MAX_ROOM_LOG_BYTES = 256 * 1024 * 1024;
+/**
+ * Most envelope bytes stored in all mailboxes and room logs together: 16 GiB, so a flood of
+ * rooms or accounts fills a quota, not the disk. Operators size it to their disk.
+ */
+export const MAX_STORED_BYTES = 16 * 1024 * 1024 * 1024;
+/**
+ * Granularity of every time the relay stores (token expiry, account and room creation,
+ * envelope storage and post times): floored to the hour, so stored times cannot single out
+ * which account's token was issued just before a room was created or an event posted
+ * (issue 11; SC-18). Retention still works to within this granularity.
+ */
+export const STORED_TIME_GRANULARITY_MS = HOUR_MS;
+
 /** The resolved limits the relay enforces (spec/10-relay-api.md, "Limits"). */
 export interface RelayLimitsConfig {
   maxEnvelopeBytes: number;
@@ -104,6 +176,18 @@ export interface RelayLimitsConfig {
   maxRoomPostsPerMinute: number;
   maxSendsPerMailboxPerMinute: number;
   sweepIntervalMs: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  h2IdleTimeoutMs: number;
+  h2SettingsTimeoutMs: number;
+  maxStoredChallenges: number;
+  /** 0 turns the proof of work off. */
+  accountCreationWorkBits: number;
+  maxOneTimePreKeyHandoutsPerHour: number;
+  maxMailboxBytes: number;
+  maxRoomLogBytes: number;
+  maxStoredBytes: number;
+  storedTimeGranularityMs: number;
 }
 
 /** The default limits (spec/10-relay-api.md, "Limits"). */
@@ -136,7 +220,37 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimitsConfig> = Object.freeze({
   maxRoomPostsPerMinute: MAX_ROOM_POSTS_PER_MINUTE,
   maxSendsPerMailboxPerMinute: MAX_SENDS_PER_MAILBOX_PER_MINUTE,
   sweepIntervalMs: SWEEP_INTERVAL_MS,
+  maxConnections: MAX_CONNECTIONS,
+  maxConnectionsPerAddress: MAX_CONNECTIONS_PER_ADDRESS,
+  h2IdleTimeoutMs: H2_IDLE_TIMEOUT_MS,
+  h2SettingsTimeoutMs: H2_SETTINGS_TIMEOUT_MS,
+  maxStoredChallenges: MAX_STORED_CHALLENGES,
+  accountCreationWorkBits: ACCOUNT_CREATION_WORK_BITS,
+  maxOneTimePreKeyHandoutsPerHour: MAX_ONE_TIME_PREKEY_HANDOUTS_PER_HOUR,
+  maxMailboxBytes: MAX_MAILBOX_BYTES,
+  maxRoomLogBytes: MAX_ROOM_LOG_BYTES,
+  maxStoredBytes: MAX_STORED_BYTES,
+  storedTimeGranularityMs: STORED_TIME_GRANULARITY_MS,
 });
+
+/** Limits for which 0 is a meaningful value ("off"), with their largest accepted value. */
+export const ZERO_ALLOWED_LIMITS: Readonly<Partial<Record<keyof RelayLimitsConfig, number>>> = Object.freeze({
+  accountCreationWorkBits: MAX_ACCOUNT_CREATION_WORK_BITS,
+});
+
+/** Floors `ms` to the stored-time granularity (SC-18): the only form in which times are stored. */
+export function coarseTime(ms: number, granularityMs: number): number {
+  return Math.floor(ms / granularityMs) * granularityMs;
+}
+
+/**
+ * An expiry `lifetimeMs` after `nowMs`, floored like every stored time (SC-18) but never by more
+ * than half the lifetime, so a short configured lifetime still leaves a usable token.
+ */
+export function coarseExpiry(nowMs: number, lifetimeMs: number, granularityMs: number): number {
+  const g = Math.max(1, Math.min(granularityMs, Math.floor(lifetimeMs / 2)));
+  return coarseTime(nowMs + lifetimeMs, g);
+}
 
 /**
  * Merges overrides onto the defaults and checks every value is a positive safe integer.
@@ -147,7 +261,12 @@ export function resolveLimits(overrides: Partial<RelayLimitsConfig> = {}): Relay
   for (const [key, value] of Object.entries(overrides) as [keyof RelayLimitsConfig, unknown][]) {
     if (value === undefined) continue;
     if (!(key in DEFAULT_RELAY_LIMITS)) throw new RangeError(`unknown relay limit: ${String(key)}`);
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    const zeroMax = ZERO_ALLOWED_LIMITS[key];
+    if (zeroMax !== undefined) {
+      if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > zeroMax) {
+        throw new RangeError(`relay limit ${key} must be an integer from 0 to ${zeroMax}`);
+      }
+    } else if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
       throw new RangeError(`relay limit ${key} must be a positive integer`);
     }
     merged[key] = value;

@@ -88,6 +88,24 @@ describe("relay/main.ts", () => {
     expect((await relay.exit).code).toBe(0);
   });
 
+  it("API-30: --metrics-port serves /metrics on its own loopback listener and says where; the public port does not", async () => {
+    const relay = spawnRelay(["--port", "0", "--data-dir", dataDir, "--metrics-port", "0"]);
+    started.push(relay);
+    const url = await listening(relay);
+    let metricsUrl: string | undefined;
+    for (let i = 0; i < 100 && !metricsUrl; i++) {
+      metricsUrl = /^SecureComm relay metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(relay.stdout())?.[1];
+      if (!metricsUrl) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(metricsUrl).toBeDefined();
+    const scraped = await fetch(metricsUrl!);
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain("# TYPE securecomm_relay_rpcs_total counter");
+    expect((await fetch(`${url}/metrics`)).status).toBe(404);
+    relay.child.kill("SIGTERM");
+    expect((await relay.exit).code).toBe(0);
+  });
+
   it("exits 2 with a clear message on unknown flags and bad values", async () => {
     const cases = [["--bogus"], ["--port", "http"], ["--tls-cert", "x.pem"]];
     const relays = cases.map((args) => spawnRelay(args));
@@ -101,10 +119,10 @@ describe("relay/main.ts", () => {
   });
 
   it("runs as `npm start -- --port N --data-dir DIR`, and npm's SIGTERM reaches the relay", async () => {
-    // --ignore-scripts skips `prestart` (the web build) but still runs `start` itself.
-    const child = spawn("npm", ["start", "--ignore-scripts", "--", "--port", "0", "--data-dir", dataDir], {
+    // SECURECOMM_SKIP_WEB_BUILD skips the web build scripts/start.ts would run first.
+    const child = spawn("npm", ["start", "--", "--port", "0", "--data-dir", dataDir], {
       cwd: repo,
-      env: { ...process.env, LOG_LEVEL: "warn" },
+      env: { ...process.env, LOG_LEVEL: "warn", SECURECOMM_SKIP_WEB_BUILD: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -143,6 +161,9 @@ describe("relay/main.ts", () => {
       started.push(second);
       expect((await second.exit).code).toBe(1);
       expect(second.stderr()).not.toMatch(/\n\s+at /);
+      // The sentence names the port and the flag that picks another one.
+      expect(second.stderr()).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(second.stderr()).toContain("--port");
     } finally {
       first.child.kill("SIGTERM");
       expect((await first.exit).code).toBe(0);

@@ -61,10 +61,16 @@ async function main(): Promise<void> {
       port: config.port,
       ...(tls ? { tls } : {}),
       ...(config.staticDir !== undefined ? { staticDir: config.staticDir } : {}),
+      ...(config.metrics !== undefined ? { metrics: config.metrics } : {}),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
     relay.logger.error("cannot listen", { code });
+    if (code === "EADDRINUSE") {
+      process.stderr.write(
+        `securecomm relay: port ${config.port} on ${config.host} is already in use; stop what uses it or choose another port with --port N (or PORT=N)\n`,
+      );
+    }
     await relay.close();
     process.exit(EXIT_FAILURE);
   }
@@ -96,6 +102,7 @@ async function main(): Promise<void> {
   // Announce only once the handlers are in place: a supervisor (or a test) that signals as
   // soon as it reads this line must reach `stop`, not the default action that kills us.
   process.stdout.write(`SecureComm relay listening on ${server.url}\n`);
+  if (server.metricsUrl !== undefined) process.stdout.write(`SecureComm relay metrics on ${server.metricsUrl}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -30,13 +30,14 @@ interface Bucket {
 }
 
 /**
- * Creates a limiter allowing `perMinute` events per key per minute, with bursts up to
- * `perMinute` (spec/10-relay-api.md, "Rate limits").
+ * Creates a limiter allowing `perWindow` events per key per `windowMs` (a minute unless
+ * given), with bursts up to `perWindow` (spec/10-relay-api.md, "Rate limits").
  */
-export function createRateLimiter(perMinute: number, maxKeys: number = MAX_TRACKED_KEYS): RateLimiter {
-  if (!(Number.isSafeInteger(perMinute) && perMinute > 0)) throw new RangeError("perMinute must be a positive integer");
-  const capacity = perMinute;
-  const refillPerMs = perMinute / 60_000;
+export function createRateLimiter(perWindow: number, maxKeys: number = MAX_TRACKED_KEYS, windowMs = 60_000): RateLimiter {
+  if (!(Number.isSafeInteger(perWindow) && perWindow > 0)) throw new RangeError("perWindow must be a positive integer");
+  if (!(Number.isSafeInteger(windowMs) && windowMs > 0)) throw new RangeError("windowMs must be a positive integer");
+  const capacity = perWindow;
+  const refillPerMs = perWindow / windowMs;
   const buckets = new Map<string, Bucket>();
 
   const refill = (b: Bucket, nowMs: number): void => {

@@ -22,7 +22,7 @@ import {
   RelayInfoService,
   file_securecomm_relay_v1_relay_info,
 } from "../gen/securecomm/relay/v1/relay_info_pb.js";
-import { KEEP_ALIVE_TIMEOUT_MS, MAX_REQUEST_BYTES, METRICS_CONTENT_TYPE, startRelayServer } from "./server.js";
+import { KEEP_ALIVE_TIMEOUT_MS, MAX_REQUEST_BYTES, startRelayServer } from "./server.js";
 import { openRelay } from "./services/index.js";
 import { CONTENT_SECURITY_POLICY } from "./static.js";
 import { grpcFrame, h1Request, h2Request } from "./testing/raw-http.js";
@@ -356,7 +356,7 @@ describe("API-24 bad input", () => {
         socket.on("error", () => resolve(data));
       });
       expect(reply).toMatch(/^HTTP\/1\.1 408/);
-      expect((await h1Request(server.url, { path: "/metrics" })).status).toBe(200);
+      expect((await h1Request(server.url, { path: "/" })).status).toBe(200);
     } finally {
       await server.close();
       await own.close();
@@ -492,20 +492,5 @@ describe("HTTP/1.1 keep-alive", () => {
     expect(res.status).toBe(200);
     expect(res.headers["keep-alive"]).toBe(`timeout=${KEEP_ALIVE_TIMEOUT_MS / 1000}`);
     expect(KEEP_ALIVE_TIMEOUT_MS).toBeGreaterThan(5_000);
-  });
-});
-
-describe("/metrics", () => {
-  it("serves Prometheus text format 0.0.4", async () => {
-    await expectServing();
-    const res = await h1Request(relay.url, { path: "/metrics" });
-    expect(res.status).toBe(200);
-    expect(res.headers["content-type"]).toBe(METRICS_CONTENT_TYPE);
-    const lines = res.text.split("\n").filter((l) => l !== "");
-    expect(lines.length).toBeGreaterThan(0);
-    const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? [-+]?(\d+(\.\d+)?([eE][-+]?\d+)?|NaN|\+Inf|-Inf)$/;
-    const comment = /^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped))$/;
-    for (const line of lines) expect(sample.test(line) || comment.test(line), line).toBe(true);
-    expect(res.text).toMatch(/^# TYPE \S+ (counter|histogram)$/m);
   });
 });

@@ -6,7 +6,7 @@
 // its transport-level limits, routing of non-RPC requests, draining on close. Does not own
 // any securecomm.relay.v1 behaviour (relay/services/) or process concerns (relay/main.ts).
 
-import { setMaxListeners } from "node:events";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
@@ -17,8 +17,12 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, type ConnectRouter } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { constantTimeEqual } from "./auth.js";
+import { createConnectionGuard, effectiveMaxConnections, type GuardedConnection } from "./connection-guard.js";
 import { createHealthState, type HealthState } from "./health.js";
+import { DEFAULT_RELAY_LIMITS, type RelayLimitsConfig } from "./limits.js";
 import { registerReflection } from "./reflection.js";
+import { createShutdownFanOut } from "./shutdown-fanout.js";
 import {
   createStaticFiles,
   sendPlain,
@@ -63,6 +67,12 @@ export const HEADERS_TIMEOUT_MS = 60_000;
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 55_000;
 
+/**
+ * How long an HTTP/2 session closed for idleness (GOAWAY) may take to finish what it has in
+ * flight before it is destroyed: a stream held open without frames must not keep it alive.
+ */
+export const H2_CLOSE_GRACE_MS = 5_000;
+
 /** The HTTP/2 client connection preface (RFC 9113 §3.4); h2c prior-knowledge starts with it. */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -75,6 +85,25 @@ export interface ServableRelay {
   registerServices(router: ConnectRouter): void;
   /** Prometheus text exposition of the relay's metrics. */
   renderMetrics(): string;
+  /** Counts what the connection guard and HTTP/2 timeouts did (fixed reasons, never addresses). */
+  recordConnectionEvent?(event: ConnectionEvent): void;
+  /** Connection caps and HTTP/2 timeouts (relay/limits.ts); defaults when absent. */
+  readonly limits?: Pick<
+    RelayLimitsConfig,
+    "maxConnections" | "maxConnectionsPerAddress" | "h2IdleTimeoutMs" | "h2SettingsTimeoutMs"
+  >;
+}
+
+/** Where and how `/metrics` is served (spec/10-relay-api.md API-30). */
+export interface MetricsEndpointOptions {
+  /** Serve on a separate listener bound to `host` (default 127.0.0.1) on this port (0 = free one). */
+  readonly port?: number;
+  readonly host?: string;
+  /**
+   * Require `authorization: Bearer <token>`. Without `port`, `/metrics` is then served on the
+   * main port; with `port`, on the separate listener only.
+   */
+  readonly token?: string;
 }
 
 /** PEM certificate chain and private key for TLS. */
@@ -100,7 +129,20 @@ export interface RelayServerOptions {
   readonly shutdownGraceMs?: number;
   /** Overrides {@link HEADERS_TIMEOUT_MS} (cleartext HTTP/1.1). */
   readonly headersTimeoutMs?: number;
+  /**
+   * Where `/metrics` is served; absent: nowhere over HTTP (the main port answers `/metrics`
+   * like any other static path). API-30.
+   */
+  readonly metrics?: MetricsEndpointOptions;
 }
+
+/** What the connection guard and HTTP/2 timeouts did, for aggregate counters. */
+export type ConnectionEvent =
+  | "refused_per_address"
+  | "refused_total"
+  | "evicted_idle"
+  | "h2_idle_timeout"
+  | "h2_settings_timeout";
 
 /** A running relay server. */
 export interface RelayServer {
@@ -116,6 +158,12 @@ export interface RelayServer {
   readonly activeRequests: number;
   /** Health state; NOT_SERVING once close() starts. */
   readonly health: HealthState;
+  /** URL of the separate metrics listener's `/metrics`, when one was started. */
+  readonly metricsUrl?: string;
+  /** Open client connections on the main port (for tests of the caps). */
+  readonly openConnections: number;
+  /** The total connection cap in force (configured, lowered to the descriptor limit). */
+  readonly maxConnections: number;
   /**
    * Stops accepting connections, reports NOT_SERVING, ends streams, lets in-flight requests
    * finish (up to the grace period) and destroys every remaining connection. Does not close
@@ -305,10 +353,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const host = options.host ?? "127.0.0.1";
   const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const staticFiles = createStaticFiles(options.staticDir ?? defaultStaticDir());
-  const shutdown = new AbortController();
-  // connect-es adds one abort listener per in-flight call to the shutdown signal; hundreds
-  // of concurrent calls and thousands of streams are normal, not a leak.
-  setMaxListeners(0, shutdown.signal);
+  // connect-es adds one abort listener per in-flight call to the shutdown signal; thousands of
+  // streams are normal, so the signal keeps its listeners in constant time (shutdown-fanout.ts).
+  const shutdown = createShutdownFanOut();
 
   let routerRef: ConnectRouter | undefined;
   const services = (): DescService[] => {
@@ -318,6 +365,35 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   };
   const serviceNames = (): string[] => services().map((s) => s.typeName).sort();
   const health = createHealthState(serviceNames);
+
+  const metricsToken = options.metrics?.token;
+  const metricsOnMainPort = metricsToken !== undefined && options.metrics?.port === undefined;
+  const serveMetrics = (req: StaticRequest, res: StaticResponse): void => {
+    const method = req.method ?? "GET";
+    if (metricsToken !== undefined) {
+      const given = String(req.headers["authorization"] ?? "");
+      // Hash both sides so the comparison is constant-time whatever the lengths.
+      if (!constantTimeEqual(sha256Text(given), sha256Text(`Bearer ${metricsToken}`))) {
+        sendPlain(res, 401, "unauthorized", { "www-authenticate": "Bearer" });
+        return;
+      }
+    }
+    let text: string;
+    try {
+      text = options.relay.renderMetrics();
+    } catch {
+      sendPlain(res, 500, "metrics unavailable");
+      return;
+    }
+    const body = Buffer.from(text, "utf8");
+    setSecurityHeaders(res);
+    res.setHeader("content-type", METRICS_CONTENT_TYPE);
+    res.setHeader("cache-control", "no-store");
+    res.setHeader("content-length", String(body.length));
+    res.writeHead(200);
+    if (method === "HEAD") res.end();
+    else res.end(body);
+  };
 
   const frontDoor = (req: StaticRequest, res: StaticResponse): void => {
     const method = req.method ?? "GET";
@@ -331,22 +407,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       }
       return;
     }
-    if (path === "/metrics") {
-      let text: string;
-      try {
-        text = options.relay.renderMetrics();
-      } catch {
-        sendPlain(res, 500, "metrics unavailable");
-        return;
-      }
-      const body = Buffer.from(text, "utf8");
-      setSecurityHeaders(res);
-      res.setHeader("content-type", METRICS_CONTENT_TYPE);
-      res.setHeader("cache-control", "no-store");
-      res.setHeader("content-length", String(body.length));
-      res.writeHead(200);
-      if (method === "HEAD") res.end();
-      else res.end(body);
+    if (path === "/metrics" && metricsOnMainPort) {
+      serveMetrics(req, res);
       return;
     }
     staticFiles.serve(req, res).catch(() => {
@@ -375,16 +437,51 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   let onDrained: (() => void) | undefined;
   let closing: Promise<void> | undefined;
   const h1Active = new Map<net.Socket, number>();
+
+  // Connection caps (API-27): addresses stay inside the guard, in memory only.
+  const limits = options.relay.limits ?? DEFAULT_RELAY_LIMITS;
+  const maxConnections = effectiveMaxConnections(limits.maxConnections);
+  const guard = createConnectionGuard({ maxConnections, maxConnectionsPerAddress: limits.maxConnectionsPerAddress });
+  const guarded = new Map<net.Socket, GuardedConnection>();
+  const sessionConnection = new WeakMap<http2.ServerHttp2Session, GuardedConnection>();
+  let handingOver: GuardedConnection | undefined; // the connection an h2c session is being created for
+  const event = (e: ConnectionEvent): void => options.relay.recordConnectionEvent?.(e);
+  /** Admits a raw socket or destroys it; returns whether it was admitted. */
+  const admit = (socket: net.Socket): boolean => {
+    const decision = guard.admit(socket.remoteAddress ?? "", () => socket.destroy(), performance.now());
+    if (!decision.admitted) {
+      event(decision.reason === "per_address" ? "refused_per_address" : "refused_total");
+      socket.destroy();
+      return false;
+    }
+    if (decision.evicted) event("evicted_idle");
+    guarded.set(socket, decision.connection);
+    socket.once("close", () => {
+      guard.release(decision.connection);
+      guarded.delete(socket);
+    });
+    return true;
+  };
+  /** The guarded connection a request arrived on (TLS sockets wrap the raw one as `_parent`). */
+  const connectionOf = (req: StaticRequest): GuardedConnection | undefined => {
+    if (req instanceof http2.Http2ServerRequest) return sessionConnection.get(req.stream.session as http2.ServerHttp2Session);
+    const socket = req.socket as net.Socket & { _parent?: net.Socket };
+    return guarded.get(socket) ?? (socket._parent ? guarded.get(socket._parent) : undefined);
+  };
+
   const onRequest = (req: StaticRequest, res: StaticResponse): void => {
     inflight++;
     const h1Socket = req instanceof http.IncomingMessage ? req.socket : undefined;
     if (h1Socket) h1Active.set(h1Socket, (h1Active.get(h1Socket) ?? 0) + 1);
+    const connection = connectionOf(req);
+    if (connection) guard.begin(connection, performance.now());
     if (closing && h1Socket) res.setHeader("connection", "close");
     let done = false;
     res.once("close", () => {
       if (done) return;
       done = true;
       inflight--;
+      if (connection) guard.end(connection, performance.now());
       if (h1Socket) {
         const left = (h1Active.get(h1Socket) ?? 1) - 1;
         h1Active.set(h1Socket, left);
@@ -406,8 +503,42 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   };
   const trackSession = (session: http2.ServerHttp2Session): void => {
     sessions.add(session);
-    session.once("close", () => sessions.delete(session));
     session.on("error", () => session.destroy());
+    const parent = (session.socket as unknown as { _parent?: net.Socket } | undefined)?._parent;
+    const connection = handingOver ?? (parent ? guarded.get(parent) : undefined);
+    if (connection) sessionConnection.set(session, connection);
+    // SETTINGS timeout (RFC 9113 §6.5.3): the client's SETTINGS and its ack of ours must
+    // arrive promptly, or the session only holds a descriptor.
+    let remoteSettings = false;
+    let settingsAcked = false;
+    const settingsTimer = setTimeout(() => {
+      event("h2_settings_timeout");
+      session.destroy(undefined, http2.constants.NGHTTP2_SETTINGS_TIMEOUT);
+    }, limits.h2SettingsTimeoutMs);
+    settingsTimer.unref();
+    const settled = (): void => {
+      if (remoteSettings && settingsAcked) clearTimeout(settingsTimer);
+    };
+    session.once("remoteSettings", () => {
+      remoteSettings = true;
+      settled();
+    });
+    session.once("localSettings", () => {
+      settingsAcked = true;
+      settled();
+    });
+    // Idle timeout: no frames either way for h2IdleTimeoutMs. GOAWAY lets in-flight streams
+    // finish; a stream held open without frames is cut after H2_CLOSE_GRACE_MS.
+    session.setTimeout(limits.h2IdleTimeoutMs, () => {
+      if (session.closed || session.destroyed) return;
+      event("h2_idle_timeout");
+      session.close();
+      setTimeout(() => session.destroy(), H2_CLOSE_GRACE_MS).unref();
+    });
+    session.once("close", () => {
+      clearTimeout(settingsTimer);
+      sessions.delete(session);
+    });
   };
 
   let listener: net.Server;
@@ -418,8 +549,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       onRequest,
     );
     secure.on("connection", (socket: net.Socket) => {
-      track(socket);
       socket.on("error", () => socket.destroy());
+      if (!admit(socket)) return;
+      track(socket);
     });
     secure.on("secureConnection", (socket: net.Socket) => track(socket));
     secure.on("session", trackSession);
@@ -448,8 +580,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     const h2 = http2.createServer({}, onRequest);
     h2.on("session", trackSession);
     listener = net.createServer((socket) => {
-      track(socket);
       socket.on("error", () => socket.destroy());
+      if (!admit(socket)) return;
+      track(socket);
       socket.setTimeout(PROTOCOL_SNIFF_TIMEOUT_MS, () => socket.destroy());
       let buffered: Buffer = Buffer.alloc(0);
       const onData = (chunk: Buffer): void => {
@@ -464,7 +597,12 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
         // http2 drains the socket's buffer itself on the next tick (resuming would flush the
         // bytes to no listener); http reads them as 'data' events once the stream flows.
         if (h2c) {
-          h2.emit("connection", socket);
+          handingOver = guarded.get(socket);
+          try {
+            h2.emit("connection", socket);
+          } finally {
+            handingOver = undefined;
+          }
         } else {
           h1.emit("connection", socket);
           socket.resume();
@@ -484,6 +622,36 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const port = (listener.address() as AddressInfo).port;
   const scheme = options.tls ? "https" : "http";
   const url = `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+  // The separate metrics listener (API-30): HTTP/1.1, `/metrics` only, loopback by default.
+  let metricsServer: http.Server | undefined;
+  let metricsUrl: string | undefined;
+  if (options.metrics?.port !== undefined) {
+    const metricsHost = options.metrics.host ?? "127.0.0.1";
+    const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 10_000 }, (req, res) => {
+      const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+      req.resume();
+      if (path !== "/metrics") sendPlain(res, 404, "not found");
+      else if (req.method !== "GET" && req.method !== "HEAD") sendPlain(res, 405, "method not allowed", { allow: "GET, HEAD" });
+      else serveMetrics(req, res);
+    });
+    server.keepAliveTimeout = 5_000;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(options.metrics?.port, metricsHost, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      await new Promise<void>((r) => listener.close(() => r()));
+      throw error;
+    }
+    metricsServer = server;
+    const metricsPort = (server.address() as AddressInfo).port;
+    metricsUrl = `http://${metricsHost.includes(":") ? `[${metricsHost}]` : metricsHost}:${metricsPort}/metrics`;
+  }
 
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -507,6 +675,13 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       }
       for (const session of sessions) session.destroy();
       for (const socket of sockets) socket.destroy();
+      if (metricsServer) {
+        const m = metricsServer;
+        await new Promise<void>((r) => {
+          m.close(() => r());
+          m.closeAllConnections();
+        });
+      }
       await stopped;
     })());
 
@@ -521,6 +696,15 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       return inflight;
     },
     health,
+    ...(metricsUrl !== undefined ? { metricsUrl } : {}),
+    get openConnections() {
+      return guard.size;
+    },
+    maxConnections,
     close,
   };
+}
+
+function sha256Text(text: string): Uint8Array {
+  return createHash("sha256").update(text, "utf8").digest();
 }

@@ -2,14 +2,20 @@
 // placeholder in web/) from the relay's own origin, with strict security headers.
 //
 // Owns: path resolution inside one root (no traversal, no symlink escapes, no dotfiles),
-// content types, the security headers every non-RPC response carries. Does not own RPC
-// routing (relay/server.ts) or what the web app contains (web/).
+// content types, the security headers every non-RPC response carries, and compression of text
+// assets (brotli or gzip, as the browser asks). Does not own RPC routing (relay/server.ts) or
+// what the web app contains (web/).
 
 import { createReadStream } from "node:fs";
-import { realpath, stat } from "node:fs/promises";
+import { readFile, realpath, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { extname, join, resolve, sep } from "node:path";
+import { promisify } from "node:util";
+import { brotliCompress, constants as zlibConstants, gzip } from "node:zlib";
+
+const brotli = promisify(brotliCompress);
+const gzipAsync = promisify(gzip);
 
 /** A request as the http or http2 compatibility API hands it to us. */
 export type StaticRequest = IncomingMessage | Http2ServerRequest;
@@ -91,6 +97,27 @@ export const HASHED_ASSET = /^\/assets\/[\w.-]+-[A-Za-z0-9_-]{8,}\.(js|css|woff2
 /** Cache policy for {@link HASHED_ASSET} files: a year, never revalidated. */
 export const IMMUTABLE_CACHE = "public, max-age=31536000, immutable";
 
+/** Content types worth compressing (text); images and fonts are already compressed. */
+const COMPRESSIBLE = /^(text\/|application\/(json|manifest\+json|wasm)|image\/svg\+xml)/;
+/** Files larger than this are streamed as they are (the app's files are a few hundred KB). */
+export const MAX_COMPRESSED_FILE_BYTES = 8 * 1024 * 1024;
+/** Compressed copies kept in memory, by file, size and modification time; oldest dropped first. */
+export const MAX_COMPRESSED_ENTRIES = 64;
+
+/** The encoding to answer with for an Accept-Encoding header: brotli, else gzip, else none. */
+export function chooseEncoding(acceptEncoding: string | string[] | undefined): "br" | "gzip" | undefined {
+  const header = Array.isArray(acceptEncoding) ? acceptEncoding.join(",") : (acceptEncoding ?? "");
+  const offered = new Map<string, number>();
+  for (const part of header.split(",")) {
+    const [name = "", ...params] = part.trim().toLowerCase().split(";");
+    const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
+    offered.set(name.trim(), q === undefined ? 1 : Number(q));
+  }
+  if ((offered.get("br") ?? 0) > 0) return "br";
+  if ((offered.get("gzip") ?? 0) > 0) return "gzip";
+  return undefined;
+}
+
 /** Applies {@link SECURITY_HEADERS} to a response that has not started. */
 export function setSecurityHeaders(res: StaticResponse): void {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
@@ -131,6 +158,25 @@ export function createStaticFiles(rootDir: string): StaticFiles {
   const root = resolve(rootDir);
   let realRoot: Promise<string> | undefined;
   const rootReal = (): Promise<string> => (realRoot ??= realpath(root).catch(() => root));
+  const compressed = new Map<string, Promise<Buffer>>();
+
+  /** `file` compressed with `encoding`, computed once per version of the file. */
+  function compressedCopy(file: string, size: number, mtimeMs: number, encoding: "br" | "gzip"): Promise<Buffer> {
+    const key = `${encoding}\0${size}\0${mtimeMs}\0${file}`;
+    let entry = compressed.get(key);
+    if (entry === undefined) {
+      entry = (async () => {
+        const raw = await readFile(file);
+        return encoding === "br"
+          ? brotli(raw, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 10, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: raw.length } })
+          : gzipAsync(raw, { level: 9 });
+      })();
+      entry.catch(() => compressed.delete(key));
+      compressed.set(key, entry);
+      while (compressed.size > MAX_COMPRESSED_ENTRIES) compressed.delete(compressed.keys().next().value as string);
+    }
+    return entry;
+  }
 
   async function locate(urlPath: string): Promise<string | undefined> {
     if (urlPath.length > MAX_STATIC_PATH_LENGTH || !urlPath.startsWith("/")) return undefined;
@@ -177,20 +223,42 @@ export function createStaticFiles(rootDir: string): StaticFiles {
         return;
       }
       let size: number;
+      let mtimeMs: number;
       try {
-        size = (await stat(file)).size;
+        ({ size, mtimeMs } = await stat(file));
       } catch {
         sendPlain(res, 404, "not found");
         return;
       }
       const type = CONTENT_TYPES[extname(file).toLowerCase()] ?? "application/octet-stream";
+      const compressible = COMPRESSIBLE.test(type) && size <= MAX_COMPRESSED_FILE_BYTES;
+      const encoding = compressible ? chooseEncoding(req.headers["accept-encoding"]) : undefined;
+      let body: Buffer | undefined;
+      if (encoding !== undefined) {
+        try {
+          body = await compressedCopy(file, size, mtimeMs, encoding);
+        } catch {
+          body = undefined; // serve it as it is
+        }
+      }
       setSecurityHeaders(res);
       res.setHeader("content-type", type);
-      res.setHeader("content-length", String(size));
+      if (compressible) res.setHeader("vary", "accept-encoding");
+      if (body !== undefined && encoding !== undefined) {
+        res.setHeader("content-encoding", encoding);
+        res.setHeader("content-length", String(body.length));
+      } else {
+        res.setHeader("content-length", String(size));
+      }
       // Content-hashed build assets never change under their name, so browsers may keep them;
       // everything else (the app shell above all) is revalidated, so an upgrade is never stale.
       res.setHeader("cache-control", HASHED_ASSET.test(urlPath) ? IMMUTABLE_CACHE : "no-cache");
       res.writeHead(200);
+      if (body !== undefined) {
+        if (method === "HEAD") res.end();
+        else res.end(body);
+        return;
+      }
       if (method === "HEAD") {
         res.end();
         return;

@@ -12,8 +12,9 @@
  * is stale, so the table cannot drift from the code.
  */
 
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 export const ROOT = join(import.meta.dirname, "..");
 const SPEC = join(ROOT, "spec");
@@ -32,7 +33,6 @@ const PRODUCT_ROOTS = ["proto", "client", "relay", "web", "examples"];
 const SOURCE_FILE = /\.(ts|tsx|mts|js|mjs|proto|md|py|sh|css|html)$/;
 /** Tests and their support files (`*.test.ts`, `*.test-support.ts`, `testing/` and `e2e/` folders). */
 const TEST_FILE = /(\.test\.tsx?|\.test-support\.tsx?)$|(^|\/)(testing|e2e)\//;
-const SKIPPED_DIRS = new Set(["node_modules", "dist", "data", "test-results", "__pycache__", "generated"]);
 
 /** A requirement defined in a spec chapter. */
 export interface Requirement {
@@ -63,14 +63,32 @@ export function definedRequirements(): { requirements: Requirement[]; duplicates
   return { requirements, duplicates };
 }
 
-function* sourceFiles(dir: string): Generator<string> {
-  if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir).sort()) {
-    if (SKIPPED_DIRS.has(name) || name.startsWith(".")) continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) yield* sourceFiles(path);
-    else if (SOURCE_FILE.test(name)) yield path;
+/**
+ * The files under `roots` git would commit: tracked files plus new files not yet added, never
+ * git-ignored ones (generated code such as `examples/python/gen/` after the README's
+ * `buf generate` example, build output, `node_modules`). Asking git rather than walking the
+ * tree is what keeps the table the same on every checkout of one commit.
+ */
+export function sourceFiles(roots: readonly string[]): string[] {
+  const out = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ...roots], {
+    cwd: ROOT,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const seen = new Set<string>();
+  for (const path of out.split("\0")) {
+    if (path.length === 0 || !SOURCE_FILE.test(path)) continue;
+    seen.add(path);
   }
+  // A file deleted in the working tree but still in the index is not there to read.
+  return [...seen].sort().filter((path) => {
+    try {
+      readFileSync(join(ROOT, path));
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** The ids a text cites, ranges expanded. */
@@ -87,18 +105,17 @@ export function idsCitedIn(text: string): Set<string> {
 /** For each cited id, the repository-relative files citing it, split into product and test files. */
 export function citations(): Map<string, { product: string[]; tests: string[]; any: string[] }> {
   const cited = new Map<string, { product: string[]; tests: string[]; any: string[] }>();
-  for (const root of CITING_ROOTS) {
-    for (const file of sourceFiles(join(ROOT, root))) {
-      const path = relative(ROOT, file);
-      const isTest = TEST_FILE.test(path);
-      const isProduct = !isTest && PRODUCT_ROOTS.includes(root) && !path.endsWith(".md");
-      for (const id of idsCitedIn(readFileSync(file, "utf8"))) {
-        const entry = cited.get(id) ?? { product: [], tests: [], any: [] };
-        entry.any.push(path);
-        if (isTest) entry.tests.push(path);
-        else if (isProduct) entry.product.push(path);
-        cited.set(id, entry);
-      }
+  const files = sourceFiles(CITING_ROOTS).map((path) => ({ path, root: path.slice(0, path.indexOf("/")) }));
+  files.sort((a, b) => CITING_ROOTS.indexOf(a.root) - CITING_ROOTS.indexOf(b.root));
+  for (const { path, root } of files) {
+    const isTest = TEST_FILE.test(path);
+    const isProduct = !isTest && PRODUCT_ROOTS.includes(root) && !path.endsWith(".md");
+    for (const id of idsCitedIn(readFileSync(join(ROOT, path), "utf8"))) {
+      const entry = cited.get(id) ?? { product: [], tests: [], any: [] };
+      entry.any.push(path);
+      if (isTest) entry.tests.push(path);
+      else if (isProduct) entry.product.push(path);
+      cited.set(id, entry);
     }
   }
   return cited;

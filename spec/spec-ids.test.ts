@@ -7,10 +7,10 @@
  * Does not own: whether a citation means what the spec says; reviewers check that.
  */
 
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT, citations, definedRequirements, idsCitedIn, renderRequirementsTable } from "../scripts/requirements-table.js";
+import { ROOT, citations, definedRequirements, idsCitedIn, renderRequirementsTable, sourceFiles } from "../scripts/requirements-table.js";
 
 describe("specification requirement ids", () => {
   it("defines every id exactly once", () => {
@@ -41,5 +41,22 @@ describe("specification requirement ids", () => {
   it("has an up-to-date requirements table (run `npm run spec:requirements`)", () => {
     const onDisk = readFileSync(join(ROOT, "spec", "requirements.md"), "utf8");
     expect(onDisk).toBe(renderRequirementsTable());
+  });
+
+  it("reads only files git would commit, never git-ignored ones such as examples/python/gen/", () => {
+    // What the README's `buf generate` example writes: git-ignored generated code that cites
+    // an id no chapter defines. The table must not see it.
+    const dir = join(ROOT, "examples", "python", "gen", "spec-ids-test");
+    const file = join(dir, "ignored_pb2.py");
+    mkdirSync(dir, { recursive: true });
+    const unknownId = ["RM", "99"].join("-"); // spelled apart so this file does not cite it
+    writeFileSync(file, `# generated; cites ${unknownId}\n`);
+    try {
+      expect(sourceFiles(["examples"])).not.toContain("examples/python/gen/spec-ids-test/ignored_pb2.py");
+      expect(sourceFiles(["examples"])).toContain("examples/python/client.py");
+      expect(citations().has(unknownId)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -14,7 +14,9 @@ const opened: ClientRuntime[] = [];
 const DAY = 24 * 3600 * 1000;
 
 beforeAll(async () => {
-  relay = await startTestRelay();
+  // The ID-09 test drains 81 one-time prekeys of one target at once: above the per-target
+  // handout budget (API-29), which prekey-handout.test.ts covers.
+  relay = await startTestRelay({ limits: { maxOneTimePreKeyHandoutsPerHour: 1000 } });
 });
 afterAll(async () => {
   for (const c of opened) await c.close();
@@ -49,6 +51,25 @@ describe("account lifecycle", () => {
     const refilled = await counts();
     expect(refilled.oneTimePreKeys).toBe(PREKEY_TARGET);
     expect(refilled.kyberPreKeys).toBe(PREKEY_TARGET);
+  });
+
+  it("API-29 ID-09: a running client refills when the relay's PreKeysLow says its one-time prekeys ran low (no reconnect needed)", async () => {
+    const target = await open("drained");
+    const counts = async () => (await target.account.authed(() => target.relayClients.keys.getPreKeyCounts({}))).counts!;
+    await target.start();
+    await expect.poll(() => target.connection, { timeout: 10_000 }).toBe("online");
+    const connects = target.subscriptionStats.healthyStreams;
+    const address = parseAddress(target.identity().address);
+    for (const name of ["d1", "d2", "d3"]) {
+      const r = await open(name);
+      for (let i = 0; i < 27; i++) await r.account.authed(() => r.relayClients.keys.fetchPreKeyBundle({ address }));
+    }
+    // The 81st handout left 19 < 20: the relay sent PreKeysLow and the client topped up.
+    await expect.poll(async () => (await counts()).oneTimePreKeys, { timeout: 10_000, interval: 100 }).toBe(PREKEY_TARGET);
+    expect((await counts()).kyberPreKeys).toBe(PREKEY_TARGET);
+    // On the same stream: the refill came from the notice, not from a reconnect's upkeep.
+    expect(target.subscriptionStats.healthyStreams).toBe(connects);
+    await target.stop();
   });
 
   it("ID-10: rotates the signed and last-resort prekeys after 7 days, keeps replaced ones 30 days, then deletes them", async () => {

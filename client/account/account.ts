@@ -27,7 +27,14 @@ import type { StateStore } from "../store/state-store.js";
 import type { RelayClients } from "../relay/relay-clients.js";
 import type { PreKeyCounts } from "../../gen/securecomm/relay/v1/keys_pb.js";
 import type { KyberPreKeyRecord } from "../../gen/securecomm/storage/v1/keys_pb.js";
+import { ErrorInfoSchema } from "../../gen/securecomm/relay/v1/errors_pb.js";
 import { type AccountRecord, parseAccountRecord, serializeAccountRecord } from "./account-record.js";
+import { solveWork } from "./work.js";
+
+/** The relay's ErrorInfo reason on a Connect error (spec API-24), if any. */
+function relayReason(e: ConnectError): string | undefined {
+  return e.findDetails(ErrorInfoSchema)[0]?.reason;
+}
 
 /** Domain-separation prefix of the relay authentication signature (API-02). */
 export const AUTH_LABEL = utf8("SecureComm relay auth v1");
@@ -140,14 +147,27 @@ export class Account {
   }
 
   async #authenticateOnce(): Promise<void> {
+    try {
+      await this.#prove(false);
+    } catch (e) {
+      // API-28: the relay wants work only when this proof would create the account; the
+      // challenge is used up, so solve a fresh one.
+      if (!(e instanceof ConnectError && e.code === Code.FailedPrecondition && relayReason(e) === "WORK_REQUIRED")) throw e;
+      await this.#prove(true);
+    }
+  }
+
+  async #prove(withWork: boolean): Promise<void> {
     const identityKey = this.#identity.publicKey.serialize();
     const ch = await this.#clients.account.createChallenge({ identityKey });
     const signature = this.#identity.privateKey.sign(concatBytes(AUTH_LABEL, ch.challenge, identityKey));
+    const workNonce = withWork && ch.workBits > 0 ? await solveWork(ch.challenge, identityKey, ch.workBits) : new Uint8Array(0);
     const res = await this.#clients.account.proveIdentity({
       identityKey,
       challenge: ch.challenge,
       signature,
       registrationId: this.#identity.registrationId,
+      workNonce,
     });
     this.#token = res.token;
     this.#tokenExpiresMs = Number(res.expiresAtMs);

@@ -19,6 +19,7 @@ import { Account, ACCOUNT_KEY, newAccountRecord } from "../account/account.js";
 import { parseAccountRecord, serializeAccountRecord } from "../account/account-record.js";
 import { createRelayClients, type RelayClients } from "../relay/relay-clients.js";
 import { Subscription, type SubscriptionStats } from "../relay/subscription.js";
+import { PreKeysLowRefill } from "../account/prekeys-low.js";
 import { isValidDisplayName } from "../room/join.js";
 import { Pairwise } from "../room/pairwise.js";
 import { type EngineEvent, RoomEngine } from "../room/room-engine.js";
@@ -46,6 +47,7 @@ interface Parts {
   account: Account;
   engine: RoomEngine;
   subscription: Subscription;
+  preKeysLow: PreKeysLowRefill;
   outbox: PostOutbox;
 }
 
@@ -113,6 +115,8 @@ export class ClientRuntime implements SecureCommClient {
       online: () => subscription?.state === "online",
       emit: (item) => this.#onOutbox(item, identity, account),
     });
+    // API-29: the relay says our one-time prekeys are being drained; refill, at most once a minute.
+    const preKeysLow = new PreKeysLowRefill({ refill: () => account.refillPreKeys(), now: this.#now });
     subscription = new Subscription({
       clients: this.#clients,
       random: this.#o.random ?? Math.random,
@@ -131,13 +135,14 @@ export class ClientRuntime implements SecureCommClient {
           engine.kickOutbox();
           outbox?.connectionBack();
         },
+        onPreKeysLow: () => void preKeysLow.notice(),
         onState: (state, error) => {
           this.#connection = state;
           this.#emit("connection", { state, ...(error !== undefined ? { error } : {}) });
         },
       },
     });
-    return { identity, store, account, engine, subscription, outbox };
+    return { identity, store, account, engine, subscription, outbox, preKeysLow };
   }
 
   #p(): Parts {
@@ -365,6 +370,7 @@ export class ClientRuntime implements SecureCommClient {
   async stop(): Promise<void> {
     this.#started = false;
     await this.#parts?.subscription.stop();
+    await this.#parts?.preKeysLow.idle();
     await this.#parts?.engine.outboxIdle();
   }
 

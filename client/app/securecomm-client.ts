@@ -14,6 +14,7 @@ import type { OutboxItem } from "./post-outbox.js";
 
 export type { OutboxFailureReason, OutboxItem, OutboxStatus, OutboxWaitReason } from "./post-outbox.js";
 export { PostFailedError } from "./post-outbox-runner.js";
+export { messageTimeMs } from "./message-time.js";
 
 /** How to open a client (spec/09-rooms.md, spec/10-relay-api.md). */
 export interface SecureCommClientOptions {

@@ -38,6 +38,7 @@ export type CommandName =
   | "safety-number"
   | "members"
   | "leave"
+  | "remove"
   | "rooms"
   | "help";
 
@@ -77,7 +78,11 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     summary: "join a room by its invite link",
     details:
       "Joins the room of invite LINK. Without --relay or SECURECOMM_RELAY, the relay is the\n" +
-      "link's origin. The room is usable once a member answers the join.",
+      "link's origin. The room is usable once a member answers the join (a member must be\n" +
+      "online), so join waits for that answer: up to 30 seconds, then it exits 0 saying nobody\n" +
+      "answered yet. With --timeout SECONDS it waits that long instead and exits with code 11 if\n" +
+      "nobody answered. Either way the join stands and the room id is printed: the room becomes\n" +
+      "usable when a member comes online.",
   },
   chat: {
     args: ["ROOM"],
@@ -132,6 +137,15 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     options: [],
     summary: "leave a room",
     details: "Leaves ROOM: the remaining members rotate their keys, so you can read nothing sent afterwards.",
+  },
+  remove: {
+    args: ["ROOM", "MEMBER"],
+    options: [],
+    summary: "remove a member from a room (admins only)",
+    details:
+      "Removes MEMBER (a display name or address) from ROOM: every remaining member rotates the\n" +
+      "room's keys, so MEMBER can read nothing sent afterwards. Only the room's admin may remove\n" +
+      "members (exit code 7 otherwise).",
   },
   rooms: {
     args: [],
@@ -246,6 +260,24 @@ export function parseRelayUrl(value: string, command?: CommandName): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
+/**
+ * Longest word an error message repeats back. Command and option names are short lowercase
+ * words; anything longer, or with other characters (a link, a token, a passphrase with digits or
+ * spaces), may be a secret pasted in the wrong place and is never printed.
+ */
+export const MAX_ECHOED_WORD = 16;
+
+/** `word` in quotes when it looks like a command or option name, else undefined. */
+export function echoableWord(word: string): string | undefined {
+  return word.length <= MAX_ECHOED_WORD && /^-{0,2}[a-z][a-z-]*$/.test(word) ? `"${word}"` : undefined;
+}
+
+/** "Unknown command "frobnicate"." (or without the word when it might be a secret). */
+function unknownCommand(word: string): string {
+  const shown = echoableWord(word);
+  return shown === undefined ? "Unknown command (not repeated here: it does not look like a command name)." : `Unknown command ${shown}.`;
+}
+
 function resolveCommand(positionals: string[]): { command: CommandName; rest: string[] } | undefined {
   const [first, second, ...rest] = positionals;
   if (first === undefined) return undefined;
@@ -256,13 +288,14 @@ function resolveCommand(positionals: string[]): { command: CommandName; rest: st
   if (Object.hasOwn(COMMANDS, first) && first !== "room create") {
     return { command: first as CommandName, rest: second === undefined ? rest : [second, ...rest] };
   }
-  throw usage("Unknown command.");
+  throw usage(unknownCommand(first));
 }
 
 /**
  * Parses `argv` (without node and script). Throws `CliError(EXIT_USAGE)` with a message and
- * the command's usage line for anything malformed; never echoes the offending argument (it
- * could be a secret pasted in the wrong place).
+ * the command's usage line for anything malformed; names an unknown command or option only
+ * when it looks like one ({@link echoableWord}), never another argument (it could be a secret
+ * pasted in the wrong place).
  */
 export function parseCommandLine(argv: readonly string[], environment: ParseEnvironment): CommandLine {
   let parsed: ReturnType<typeof parseRaw>;
@@ -270,7 +303,12 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
     parsed = parseRaw(argv);
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw usage("Unknown option.");
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      // Node's message quotes the option as typed ('--bogus' or '-x'); repeat only its name.
+      const typed = /'(-[^'=]*)/.exec((e as Error).message)?.[1];
+      const shown = typed === undefined ? undefined : echoableWord(typed);
+      throw usage(shown === undefined ? "Unknown option (not repeated here: it does not look like an option name)." : `Unknown option ${shown}.`);
+    }
     if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw usage("An option is missing its value.");
     throw usage("The command line could not be parsed.");
   }
@@ -311,7 +349,7 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
   if (command === "help") {
     if (rest.length === 0) return base("help", [], true);
     const topic = rest.join(" ") === "room create" || rest.join(" ") === "room" ? "room create" : rest[0];
-    if (topic === undefined || !Object.hasOwn(COMMANDS, topic)) throw usage("Unknown command.");
+    if (topic === undefined || !Object.hasOwn(COMMANDS, topic)) throw usage(unknownCommand(topic ?? ""));
     return base("help", [], true, { helpTopic: topic as CommandName });
   }
 

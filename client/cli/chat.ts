@@ -11,13 +11,14 @@
 
 import { clearLine, createInterface, cursorTo } from "node:readline";
 import type { MemberView } from "../app/securecomm-client.js";
-import type { CommandLine } from "./args.js";
+import { echoableWord, type CommandLine } from "./args.js";
 import { assertJoined, currentRoom, withSession } from "./commands.js";
 import type { CliContext } from "./context.js";
 import { toCliError } from "./errors.js";
 import { EXIT_OK } from "./exit-codes.js";
 import { formatChatLine, formatMembers, formatNotice, formatSafetyNumber, terminalSafe } from "./format.js";
 import { resolveMember } from "./resolve.js";
+import { isMessageDraft, TYPING_IDLE_MS, TypingIndicators } from "./typing.js";
 import { startOnline, waitOutboxSent } from "./wait.js";
 
 /**
@@ -46,11 +47,11 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
     const roomId = room.roomId;
     const tty = ctx.stdout.isTTY === true && ctx.stdin.isTTY === true;
     const rl = createInterface({ input: ctx.stdin, output: ctx.stdout, terminal: tty, prompt: "> " });
-    const typingNow = new Map<string, string>();
     let known = new Map(client.members(roomId).map((m) => [m.address, m] as const));
 
+    const typingNow = new TypingIndicators(() => prompt());
     const prompt = () => {
-      const names = [...typingNow.values()];
+      const names = typingNow.names();
       rl.setPrompt(names.length === 0 ? "> " : `[${names.map(terminalSafe).join(", ")} typing] > `);
       rl.prompt(true);
     };
@@ -73,13 +74,12 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
     const offs = [
       client.on("message", (m) => {
         if (m.roomId !== roomId || m.own) return;
-        typingNow.delete(m.sender);
+        typingNow.set(m.sender, "", false);
         show(formatChatLine(m));
       }),
       client.on("typing", (e) => {
         if (e.roomId !== roomId || !tty) return;
-        if (e.typing) typingNow.set(e.sender, nameOf(e.sender));
-        else typingNow.delete(e.sender);
+        typingNow.set(e.sender, nameOf(e.sender), e.typing);
         prompt();
       }),
       client.on("members-changed", (e) => {
@@ -120,12 +120,29 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
       }),
     ];
 
+    // Our own indicator reflects only message text being written (typing.ts): refreshed at
+    // most every TYPING_REFRESH_MS, and "stopped" after TYPING_IDLE_MS of quiet, when the line
+    // stops being a message (emptied, or turned into a /command) and when it is sent.
     let lastTyping = 0;
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const stopTyping = () => {
+      if (idle !== undefined) clearTimeout(idle);
+      idle = undefined;
+      if (lastTyping === 0) return;
+      lastTyping = 0;
+      client.setTyping(roomId, false).catch(() => undefined);
+    };
     const onKeypress = () => {
-      const now = Date.now();
-      if (now - lastTyping < TYPING_REFRESH_MS) return;
-      lastTyping = now;
-      client.setTyping(roomId, true).catch(() => undefined);
+      // readline updates its line on the same event; read it once that has happened.
+      setImmediate(() => {
+        if (!isMessageDraft(rl.line, pendingVerify !== undefined)) return stopTyping();
+        if (idle !== undefined) clearTimeout(idle);
+        idle = setTimeout(stopTyping, TYPING_IDLE_MS);
+        const now = Date.now();
+        if (now - lastTyping < TYPING_REFRESH_MS) return;
+        lastTyping = now;
+        client.setTyping(roomId, true).catch(() => undefined);
+      });
     };
     if (tty) ctx.stdin.on("keypress", onKeypress);
 
@@ -145,6 +162,7 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
       }
       if (text.length === 0) return;
       if (text.startsWith("/") && !text.startsWith("//")) {
+        stopTyping();
         const [cmd, ...rest] = text.split(/\s+/);
         const arg = rest.join(" ");
         switch (cmd) {
@@ -185,16 +203,20 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
             show(formatNotice("You left the room."));
             finish(EXIT_OK);
             return;
-          default:
-            show(formatNotice("Unknown command; /help lists them."));
+          default: {
+            const shown = echoableWord(cmd?.slice(1) ?? "");
+            show(formatNotice(`Unknown command${shown === undefined ? "" : ` /${shown.slice(1, -1)}`}; /help lists them.`));
             return;
+          }
         }
       }
       assertJoined(session, room);
+      if (idle !== undefined) clearTimeout(idle);
+      idle = undefined;
+      lastTyping = 0; // the message itself ends the indicator on every receiver
       // Queued in the outbox (kept encrypted in the store) and sent in order when the relay
       // takes it; typing goes on meanwhile.
       await client.queueText(roomId, text.startsWith("//") ? text.slice(1) : text);
-      lastTyping = 0;
     };
 
     // Lines are handled one at a time, in order, so messages are sent in the order typed, and
@@ -233,6 +255,8 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
       offInterrupt?.();
       for (const off of offs) off();
       if (tty) ctx.stdin.removeListener("keypress", onKeypress);
+      if (idle !== undefined) clearTimeout(idle);
+      typingNow.clear();
       rl.close();
     }
   });

@@ -17,8 +17,10 @@ import {
   EXIT_NO_IDENTITY,
   EXIT_NOT_FOUND,
   EXIT_OK,
+  EXIT_REFUSED,
   EXIT_RELAY_UNREACHABLE,
   EXIT_STORE,
+  EXIT_TIMEOUT,
   EXIT_USAGE,
 } from "./exit-codes.js";
 
@@ -198,6 +200,9 @@ describe("securecomm CLI end to end", () => {
       const locked = await cli(homeA, ["rooms"]);
       expect(locked.code).toBe(EXIT_STORE);
       expect(locked.stderr).toContain("Another securecomm process is using this home directory");
+      // ... and the message says what to do instead.
+      expect(locked.stderr).toContain("/members and /verify MEMBER");
+      expect(locked.stderr).toContain("/quit");
 
       await ok(cli(homeB, ["send", "Team", "are you there?"]));
       await waitForOutput(chat, /\] Bob: are you there\?\n/, seen);
@@ -258,6 +263,33 @@ describe("securecomm CLI end to end", () => {
       // The store still opens with the right passphrase after all that.
       const rooms = await ok(cli(homeA, ["rooms"]));
       expect(rooms.stdout).toMatch(/\nTeam\s+2\s+admin\s+[0-9a-f]{32}\n$/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "join --timeout exits 11 when no member answers (the join stands); remove ROOM MEMBER removes, admins only",
+    async () => {
+      const homeC = join(root, "carol");
+      const [quiet] = await Promise.all([ok(cli(homeA, ["room", "create", "Quiet"])), ok(cli(homeC, ["init", "--name", "Carol"]))]);
+      // Nobody of "Quiet" is online to answer Carol's join.
+      const waited = await cli(homeC, ["join", quiet.stdout.trim(), "--timeout", "2"]);
+      expect(waited.code, waited.stderr).toBe(EXIT_TIMEOUT);
+      expect(waited.stdout.trim()).toMatch(/^[0-9a-f]{32}$/);
+      expect(waited.stderr).toContain("no member has answered yet");
+
+      const notAdmin = await cli(homeB, ["remove", "Team", "Alice"]);
+      expect([notAdmin.code, notAdmin.stderr]).toEqual([EXIT_REFUSED, "securecomm: Only the room's admin can remove members.\n"]);
+      const self = await cli(homeA, ["remove", "Team", "Alice"]);
+      expect(self.code).toBe(EXIT_REFUSED);
+
+      const removed = await ok(cli(homeA, ["remove", "Team", "Bob"]));
+      expect(removed.stderr).toContain('Removed Bob from "Team"');
+      const left = JSON.parse((await ok(cli(homeA, ["members", "Team", "--json"]))).stdout) as Array<{ displayName: string }>;
+      expect(left.map((m) => m.displayName)).toEqual(["Alice"]);
+      // Bob's client learns it when it catches up: the room is closed for him.
+      const bob = await cli(homeB, ["listen", "Team", "--timeout", "60"]);
+      expect([bob.code, bob.stderr]).toEqual([EXIT_REFUSED, expect.stringContaining("you left or were removed")]);
     },
     TEST_TIMEOUT_MS,
   );

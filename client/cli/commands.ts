@@ -12,11 +12,30 @@ import { type ClientEvents, type OutboxFailureReason, PostFailedError, type Room
 import { parseRelayUrl, type CommandLine } from "./args.js";
 import { initSession, openSession, type CliContext, type Session } from "./context.js";
 import { toCliError } from "./errors.js";
-import { CliError, EXIT_FAILURE, EXIT_INVALID_INVITE, EXIT_OK, EXIT_REFUSED, EXIT_RELAY_REFUSED, EXIT_RELAY_UNREACHABLE, EXIT_USAGE } from "./exit-codes.js";
+import {
+  CliError,
+  EXIT_FAILURE,
+  EXIT_INVALID_INVITE,
+  EXIT_OK,
+  EXIT_REFUSED,
+  EXIT_RELAY_REFUSED,
+  EXIT_RELAY_UNREACHABLE,
+  EXIT_TIMEOUT,
+  EXIT_USAGE,
+} from "./exit-codes.js";
 import { formatMembers, formatMessageJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, terminalSafe } from "./format.js";
 import { resolveMember, resolveRoom } from "./resolve.js";
 import { openInbox, type Inbox } from "./inbox.js";
-import { failWait, JOIN_ANSWER_TIMEOUT_MS, type SendOutcome, startOnline, waitFor, waitSent, waitSettled } from "./wait.js";
+import {
+  failWait,
+  JOIN_ANSWER_TIMEOUT_MS,
+  REMOVE_CONFIRM_TIMEOUT_MS,
+  type SendOutcome,
+  startOnline,
+  waitFor,
+  waitSent,
+  waitSettled,
+} from "./wait.js";
 
 /** Writes one line to standard output. */
 export function out(ctx: CliContext, text: string): void {
@@ -114,7 +133,9 @@ export function relayFromInvite(link: string): string | undefined {
 
 /**
  * `join LINK`: checks the link first (exit 10 if malformed), joins, then waits for a member
- * to answer (roster and sender keys) so the room is usable when the command returns.
+ * to answer (roster and sender keys) so the room is usable when the command returns. Nobody
+ * answering within an explicit `--timeout` is exit 11 (the join stands; the room id is still
+ * printed); within the default wait it is exit 0 with a notice, as the help says.
  */
 export async function runJoin(ctx: CliContext, line: CommandLine): Promise<number> {
   const link = line.args[0] ?? "";
@@ -149,6 +170,7 @@ export async function runJoin(ctx: CliContext, line: CommandLine): Promise<numbe
     out(ctx, roomId);
     if (answered.kind === "timeout") {
       note(ctx, `Joined "${terminalSafe(roomName)}", but no member has answered yet; the room becomes usable when one is online.`);
+      if (line.timeoutMs !== undefined) return EXIT_TIMEOUT;
     } else {
       note(ctx, `Joined "${terminalSafe(roomName)}" (${client.members(roomId).length} members).`);
     }
@@ -316,6 +338,35 @@ export async function runLeave(ctx: CliContext, line: CommandLine): Promise<numb
     const room = currentRoom(session, line.args[0] ?? "");
     await session.client.leaveRoom(room.roomId);
     note(ctx, `Left "${terminalSafe(room.name)}".`);
+    return EXIT_OK;
+  });
+}
+
+/**
+ * `remove ROOM MEMBER`: the admin removes a member (spec RM-12); the others rotate the room's
+ * keys. Refused (exit 7) for a non-admin, for ourselves (use `leave`), or in a room we left.
+ */
+export async function runRemove(ctx: CliContext, line: CommandLine): Promise<number> {
+  return withSession(ctx, line, async (session) => {
+    const room = currentRoom(session, line.args[0] ?? "");
+    const member = resolveMember(session.client.members(room.roomId), line.args[1] ?? "");
+    if (member.isSelf) throw new CliError(EXIT_REFUSED, 'That is you; use "securecomm leave ROOM" to leave.');
+    if (!room.isAdmin) throw new CliError(EXIT_REFUSED, "Only the room's admin can remove members.");
+    // Catch up first, so the removal is ordered after everything already posted.
+    await startOnline(ctx, session.client);
+    await waitSettled(session.client);
+    await session.client.removeMember(room.roomId, member.address);
+    // The admin applies its own Remove when the relay's ordered copy comes back (RM-12), so
+    // wait for that before exiting: otherwise `members` right after would still list them.
+    const applied = await waitFor(
+      ctx,
+      session.client,
+      ["members-changed", "rooms-changed"],
+      () => (session.client.members(room.roomId).some((m) => m.address === member.address) ? undefined : true),
+      REMOVE_CONFIRM_TIMEOUT_MS,
+    );
+    if (applied.kind !== "done") failWait(applied, "The removal was posted but the relay has not ordered it yet; check with \"securecomm members ROOM\" later.");
+    note(ctx, `Removed ${terminalSafe(member.displayName)} from "${terminalSafe(room.name)}"; the room's keys rotate.`);
     return EXIT_OK;
   });
 }

@@ -92,7 +92,11 @@ export function toCliError(e: unknown): CliError {
         case "not_found":
           return new CliError(EXIT_NO_IDENTITY, 'No identity here yet. Run "securecomm init --name NAME" first.');
         case "locked":
-          return new CliError(EXIT_STORE, "Another securecomm process is using this home directory. Close it, or use another --home.");
+          return new CliError(
+            EXIT_STORE,
+            "Another securecomm process is using this home directory (one process at a time, e.g. an open chat). " +
+              "In an open chat, /members and /verify MEMBER show members and safety numbers; otherwise quit it (/quit) and run this again.",
+          );
         case "corrupt":
           return new CliError(EXIT_STORE, "The home directory's files are damaged or were altered; refusing to use them.");
         case "already_exists":

@@ -52,6 +52,13 @@ describe("formats", () => {
     expect(() => formatSafetyNumber(`${digits.slice(1)}x`)).toThrow(RangeError);
   });
 
+  it("SC-18: a chat line shows the sender's time, not the relay's hour-floored post time (that only when the sender gave none)", () => {
+    const sent = new Date(2026, 11, 3, 10, 37, 12).getTime(); // local time, as the line shows it
+    const hour = new Date(2026, 11, 3, 10, 0, 0).getTime();
+    expect(formatChatLine({ ...message, sentAtMs: sent, postedAtMs: hour })).toMatch(/^\[10:37\] Bob: /);
+    expect(formatChatLine({ ...message, sentAtMs: 0, postedAtMs: hour })).toMatch(/^\[10:00\] Bob: /);
+  });
+
   it("makes member-supplied text safe for a terminal", () => {
     expect(terminalSafe("a\u001b[31mb\rc\u009bd\u202ee")).toBe("a\uFFFD[31mb\uFFFDc\uFFFDd\uFFFDe");
     expect(formatChatLine(message)).toMatch(/^\[\d\d:\d\d\] Bob: hi \uFFFD\[2J there\uFFFD$/);

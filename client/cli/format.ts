@@ -9,6 +9,7 @@
  */
 
 import type { ClientEvents, MemberView, RoomSummary } from "../app/securecomm-client.js";
+import { messageTimeMs } from "../app/message-time.js";
 
 /** Number of digits in a safety number (Signal's fingerprint: 12 groups of 5). */
 export const SAFETY_NUMBER_DIGITS = 60;
@@ -112,10 +113,13 @@ function clock(ms: number): string {
   return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
 
-/** One chat line: "[HH:MM] Name: text" (own messages as "you"), terminal-safe. */
+/**
+ * One chat line: "[HH:MM] Name: text" (own messages as "you"), terminal-safe. The time is the
+ * sender's own (SC-18: the relay's post time is floored to the hour).
+ */
 export function formatChatLine(m: ClientEvents["message"]): string {
   const who = m.own ? "you" : m.senderName;
-  return `[${clock(m.postedAtMs)}] ${terminalSafe(who)}: ${terminalSafe(m.text)}`;
+  return `[${clock(messageTimeMs(m))}] ${terminalSafe(who)}: ${terminalSafe(m.text)}`;
 }
 
 /** A chat notice (joins, leaves, warnings) as "* text", terminal-safe. */

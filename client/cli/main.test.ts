@@ -1,6 +1,6 @@
 // Unit tests of `main` in-process: help for every command, usage errors with exit code 2 on
 // stderr only, and the no-identity path, with captured streams (no relay, no processes).
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -51,6 +51,11 @@ describe("main", () => {
       const noPass = capture();
       expect(await main(["init", "--name", "A", "--home", join(dir, "new")], noPass.ctx)).toBe(EXIT_BAD_PASSPHRASE);
       expect(noPass.err()).toContain("SECURECOMM_PASSPHRASE");
+      // A new identity's passphrase has a minimum length; nothing is created without one.
+      const short = capture({ SECURECOMM_PASSPHRASE: "x" });
+      expect(await main(["init", "--name", "A", "--home", join(dir, "short")], short.ctx)).toBe(EXIT_BAD_PASSPHRASE);
+      expect(short.err()).toBe("securecomm: The passphrase must have at least 8 characters. (SECURECOMM_PASSPHRASE)\n");
+      await expect(stat(join(dir, "short", "store.json"))).rejects.toThrow();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

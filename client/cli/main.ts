@@ -29,6 +29,7 @@ const RUNNERS: Readonly<Record<Exclude<CommandName, "help">, () => Promise<Runne
   "safety-number": async () => (await import("./commands.js")).runSafetyNumber,
   members: async () => (await import("./commands.js")).runMembers,
   leave: async () => (await import("./commands.js")).runLeave,
+  remove: async () => (await import("./commands.js")).runRemove,
   rooms: async () => (await import("./commands.js")).runRooms,
 };
 

@@ -9,6 +9,7 @@
 
 import { CliError, EXIT_BAD_PASSPHRASE, EXIT_INTERRUPTED } from "./exit-codes.js";
 import { ENV_PASSPHRASE } from "./args.js";
+import { newPassphraseProblem } from "../vault/passphrase-policy.js";
 
 /** The terminal streams a prompt needs (process.stdin / process.stderr, or test doubles). */
 export interface PromptStreams {
@@ -53,7 +54,8 @@ export function promptHidden(question: string, streams: PromptStreams): Promise<
 /**
  * The passphrase: `SECURECOMM_PASSPHRASE` if set and non-empty, else a hidden prompt on a
  * terminal (asked twice when `confirm`, for a new store). No terminal and no variable is
- * `CliError(EXIT_BAD_PASSPHRASE)`.
+ * `CliError(EXIT_BAD_PASSPHRASE)`; so is a new passphrase (`confirm`) shorter than
+ * MIN_PASSPHRASE_LENGTH, from either source.
  */
 export async function readPassphrase(
   env: Readonly<Record<string, string | undefined>>,
@@ -61,13 +63,19 @@ export async function readPassphrase(
   confirm: boolean,
 ): Promise<string> {
   const fromEnv = env[ENV_PASSPHRASE];
-  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  if (fromEnv !== undefined && fromEnv !== "") {
+    const problem = confirm ? newPassphraseProblem(fromEnv) : undefined;
+    if (problem !== undefined) throw new CliError(EXIT_BAD_PASSPHRASE, `${problem} (${ENV_PASSPHRASE})`);
+    return fromEnv;
+  }
   if (streams.stdin.isTTY !== true || streams.stdin.setRawMode === undefined) {
     throw new CliError(EXIT_BAD_PASSPHRASE, `No passphrase: run in a terminal, or set ${ENV_PASSPHRASE}.`);
   }
   const first = await promptHidden(confirm ? "New passphrase for this identity: " : "Passphrase: ", streams);
   if (first.length === 0) throw new CliError(EXIT_BAD_PASSPHRASE, "The passphrase must not be empty.");
   if (confirm) {
+    const problem = newPassphraseProblem(first);
+    if (problem !== undefined) throw new CliError(EXIT_BAD_PASSPHRASE, problem);
     const second = await promptHidden("Repeat the passphrase: ", streams);
     if (second !== first) throw new CliError(EXIT_BAD_PASSPHRASE, "The passphrases do not match.");
   }

@@ -23,6 +23,12 @@ export const CONNECT_TIMEOUT_MS = 15_000;
  */
 export const JOIN_ANSWER_TIMEOUT_MS = 30_000;
 
+/**
+ * How long `remove` waits for the relay's ordered copy of its Remove (the admin applies its own
+ * removal then, spec RM-12): one round trip on a live connection; generous for a busy relay.
+ */
+export const REMOVE_CONFIRM_TIMEOUT_MS = 15_000;
+
 /** How a wait ended: the value it waited for, or a reason it stopped. */
 export type WaitOutcome<T> = { kind: "done"; value: T } | { kind: "timeout" } | { kind: "interrupted" };
 

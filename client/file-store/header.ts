@@ -10,10 +10,10 @@
  * "wrong passphrase" rather than opening with attacker-chosen parameters.
  */
 
-import { scryptAsync } from "@noble/hashes/scrypt.js";
 import { aes256GcmDecrypt, aes256GcmEncrypt, AES_GCM_NONCE_LENGTH } from "../crypto/cipher.js";
 import { concatBytes, constantTimeEqual, randomBytes, utf8 } from "../crypto/bytes.js";
 import { hkdfSha256 } from "../crypto/kdf.js";
+import { scryptKey } from "../crypto/scrypt.js";
 import {
   CHECK_LABEL,
   CHECK_PLAINTEXT,
@@ -59,7 +59,7 @@ function checkAssociatedData(params: ScryptParams, salt: Uint8Array): Uint8Array
  */
 export async function deriveStoreKey(passphrase: string, params: ScryptParams, salt: Uint8Array): Promise<Uint8Array> {
   validateScryptParams(params);
-  const raw = await scryptAsync(utf8(passphrase.normalize("NFC")), salt, {
+  const raw = await scryptKey(utf8(passphrase.normalize("NFC")), salt, {
     N: 2 ** params.logN,
     r: params.r,
     p: params.p,

@@ -6,7 +6,7 @@
 
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { AccountService } from "../../gen/securecomm/relay/v1/account_pb.js";
 import { KeyService } from "../../gen/securecomm/relay/v1/keys_pb.js";
 import {
@@ -85,6 +85,7 @@ describe("Subscription", () => {
         onRoomEvents: async () => {},
         onRoomClosed: async () => {},
         onCaughtUp: () => {},
+        onPreKeysLow: () => {},
         onState: (s) => states.push(s),
       },
     });
@@ -152,6 +153,7 @@ describe("Subscription backoff after a healthy stream breaks (issue 16)", () => 
         onRoomEvents: async () => {},
         onRoomClosed: async () => {},
         onCaughtUp: () => {},
+        onPreKeysLow: () => {},
         onState: () => {},
       },
     });
@@ -165,6 +167,133 @@ describe("Subscription backoff after a healthy stream breaks (issue 16)", () => 
     expect(sub.stats.backoffAtHealthy).toEqual([2, 3, 3, 3, 1]);
     expect(sub.stats.backoffAttempt).toBe(0);
     parked();
+    await sub.stop();
+  });
+});
+
+/** Clients over an in-memory MessageService whose `subscribe` is `subscribe`. */
+function memoryClients(subscribe: (req: SubscribeRequest) => AsyncIterable<SubscribeResponse>): RelayClients {
+  const transport = createRouterTransport((router) =>
+    router.service(MessageService, {
+      subscribe,
+      async ackMessages() {
+        return {};
+      },
+      async sendSealed() {
+        return {};
+      },
+    }),
+  );
+  return {
+    account: createClient(AccountService, transport),
+    keys: createClient(KeyService, transport),
+    messages: createClient(MessageService, transport),
+    rooms: createClient(RoomService, transport),
+    info: createClient(RelayInfoService, transport),
+  };
+}
+
+const quietHandler = {
+  cursors: () => [],
+  beforeConnect: async () => {},
+  onMailbox: async () => [],
+  onRoomEvents: async () => {},
+  onRoomClosed: async () => {},
+  onCaughtUp: () => {},
+  onPreKeysLow: () => {},
+  onState: () => {},
+};
+
+describe("Subscription stops promptly (DL-06)", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("DL-06: stop() during a backoff wait ends the wait at once (no timer left pending, the delay never elapses)", async () => {
+    vi.useFakeTimers();
+    let calls = 0;
+    const clients = memoryClients(async function* () {
+      calls++;
+      yield* [];
+      throw new ConnectError("down", Code.Unavailable);
+    });
+    // random = 1: the longest jittered wait, so the first backoff is a real pending timer.
+    const sub = new Subscription({ clients, random: () => 0.999, handler: quietHandler });
+    sub.start();
+    await vi.waitFor(() => expect(sub.stats.failedAttempts).toBe(1));
+    // The loop is now asleep in its backoff: exactly one timer (the wait) is pending.
+    await vi.waitFor(() => expect(vi.getTimerCount()).toBe(1));
+    let stopped = false;
+    const stopping = sub.stop().then(() => (stopped = true));
+    // Fake time never advances: only the abort can end the wait.
+    for (let i = 0; i < 50 && !stopped; i++) await Promise.resolve();
+    await stopping;
+    expect(stopped).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(calls).toBe(1);
+    expect(sub.state).toBe("offline");
+  });
+
+  it("DL-06: stop() while beforeConnect is running opens no stream (it would otherwise wait for the relay's next keep-alive)", async () => {
+    let opened = 0;
+    let closedByAbort = 0;
+    const clients = memoryClients(async function* (_req) {
+      opened++;
+      try {
+        // A stream with nothing to say until the next keep-alive (15 s at a real relay): never, here.
+        await new Promise<void>(() => {});
+        yield caughtUp;
+      } finally {
+        closedByAbort++;
+      }
+    });
+    let inBeforeConnect: () => void = () => {};
+    const entered = new Promise<void>((r) => (inBeforeConnect = r));
+    let finishBeforeConnect: () => void = () => {};
+    const sub = new Subscription({
+      clients,
+      random: () => 0,
+      handler: {
+        ...quietHandler,
+        beforeConnect: () =>
+          new Promise<void>((r) => {
+            finishBeforeConnect = r;
+            inBeforeConnect();
+          }),
+      },
+    });
+    sub.start();
+    await entered;
+    const stopping = sub.stop();
+    finishBeforeConnect();
+    await stopping; // without the fix this never resolves: the new stream waits for a message
+    expect(sub.state).toBe("offline");
+    expect(opened).toBe(0);
+    expect(closedByAbort).toBe(0);
+  });
+});
+
+describe("Subscription passes PreKeysLow on (API-29)", () => {
+  it("API-29: a PreKeysLow event reaches the handler with its handout_limited flag, in stream order", async () => {
+    const low = (handoutLimited: boolean) =>
+      create(SubscribeResponseSchema, { event: { case: "preKeysLow", value: { handoutLimited } } });
+    let park: () => void = () => {};
+    const clients = memoryClients(async function* () {
+      yield low(false);
+      yield caughtUp;
+      yield low(true);
+      await new Promise<void>((r) => (park = r));
+    });
+    const seen: string[] = [];
+    const sub = new Subscription({
+      clients,
+      random: () => 0,
+      handler: { ...quietHandler, onCaughtUp: () => void seen.push("caughtUp"), onPreKeysLow: (l) => void seen.push(`low:${l}`) },
+    });
+    sub.start();
+    await expect.poll(() => seen.length, { timeout: 5000 }).toBe(3);
+    expect(seen).toEqual(["low:false", "caughtUp", "low:true"]);
+    park();
     await sub.stop();
   });
 });

@@ -43,6 +43,8 @@ export interface SubscriptionHandler {
   onRoomClosed(roomId: Uint8Array, reason: RoomClosedReason): Promise<void>;
   /** The backlog has been delivered. */
   onCaughtUp(): void;
+  /** The relay asks for a prekey refill (API-29); must return at once (work runs aside). */
+  onPreKeysLow(handoutLimited: boolean): void;
   /** The connection state changed. */
   onState(state: StreamState, error?: string): void;
 }
@@ -143,7 +145,7 @@ export class Subscription {
       this.#caughtUp = false;
       try {
         await this.#o.handler.beforeConnect();
-        await this.#once();
+        await this.#once(stop);
       } catch (e) {
         if (!this.#running) break;
         this.#setState("connecting", describe(e));
@@ -166,10 +168,18 @@ export class Subscription {
     }
   }
 
-  /** One stream; sets `#caughtUp` when it got as far as CaughtUp. */
-  async #once(): Promise<void> {
+  /**
+   * One stream; sets `#caughtUp` when it got as far as CaughtUp. The stream is tied to `stop`
+   * (DL-06): a `stop()` that came while `beforeConnect` ran opens no stream, and one that comes
+   * later cancels the request at once rather than after the relay's next message (a keep-alive
+   * can be 15 s away).
+   */
+  async #once(stop: AbortSignal): Promise<void> {
+    if (stop.aborted) return;
     const h = this.#o.handler;
     const ctl = new AbortController();
+    const onStop = () => ctl.abort();
+    stop.addEventListener("abort", onStop);
     this.#stream = ctl;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const arm = () => {
@@ -209,6 +219,9 @@ export class Subscription {
             this.#setState("online");
             h.onCaughtUp();
             break;
+          case "preKeysLow":
+            h.onPreKeysLow(ev.value.handoutLimited);
+            break;
           default:
             break;
         }
@@ -219,12 +232,14 @@ export class Subscription {
       if (this.#running && !this.#resubscribe) throw e;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
+      stop.removeEventListener("abort", onStop);
       ctl.abort();
       this.#stream = undefined;
     }
   }
 }
 
+/** Waits `ms`, or less: an abort of `signal` ends the wait at once and clears its timer (DL-06). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();

@@ -14,12 +14,12 @@
  */
 import { clone, create } from "@bufbuild/protobuf";
 import { type Content, type RoomSecretRotation, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { type RoomEpochBound, RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex, constantTimeEqual, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
 import { isValidDisplayName } from "./join.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { adoptBounds, closeEpoch, noteDeparture, refuseEnvelope, refuseJoin, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
+import { adoptBounds, boundOf, closeEpoch, noteDeparture, refuseEnvelope, refuseJoin, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
 
 /** Text bodies are at most 4096 bytes (RM-07). */
 export const MAX_TEXT_BYTES = 4096;
@@ -62,7 +62,7 @@ export type Effect =
   /** Draw a new sender key and send its SKDM to every remaining member (RM-12). */
   | { type: "rotate-sender-key" }
   /** We are the admin: rotate the room secret for the departure at `departureSeq` (RM-13, RM-28). */
-  | { type: "rotate-secret"; departureSeq: bigint }
+  | { type: "rotate-secret"; departureSeq: bigint; departureEpoch: number }
   /** We left or were removed: delete secrets and keys, stop following (RM-10, RM-11). */
   | { type: "depart"; reason: "left" | "removed" }
   /** Process the sender key a Welcome carries, then answer with ours (RM-08, RM-26). */
@@ -172,13 +172,13 @@ function departure(room: RoomRecord, self: Uint8Array, departed: Uint8Array, seq
   const idx = room.members.findIndex((m) => same(m.identityKey, departed));
   if (idx < 0) return;
   room.members.splice(idx, 1);
-  noteDeparture(room, epoch, seq);
+  noteDeparture(room, epoch, seq, departed);
   if (same(departed, room.adminIdentityKey)) {
     const successor = [...room.members].sort((a, b) => (a.joinedSeq < b.joinedSeq ? -1 : a.joinedSeq > b.joinedSeq ? 1 : 0))[0];
     room.adminIdentityKey = successor?.identityKey ?? new Uint8Array(0);
   }
   effects.push({ type: "forget-sender", member: departed }, { type: "emit", event: { type: "members-changed", roomId: hex(room) } }, { type: "rotate-sender-key" });
-  if (same(room.adminIdentityKey, self)) effects.push({ type: "rotate-secret", departureSeq: seq });
+  if (same(room.adminIdentityKey, self)) effects.push({ type: "rotate-secret", departureSeq: seq, departureEpoch: epoch });
 }
 
 /** RM-15: one stored event at `seq` (the driver advances `last_seq` whatever the outcome). */
@@ -221,7 +221,7 @@ export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInpu
 
 /** RM-08, RM-09, RM-24: a verified join announcement. */
 function applyJoin(room: RoomRecord, self: Uint8Array, j: Extract<LogInput, { kind: "join" }>): Step {
-  const refused = refuseJoin(room, j.epoch, j.seq, j.nonce);
+  const refused = refuseJoin(room, j.epoch, j.seq, j.nonce, j.identityKey);
   if (refused !== undefined) return unchanged(room, report(room, refused === "replayed-join" ? "replayed join" : `refused join (${refused})`));
   const next = clone(RoomRecordSchema, room);
   next.seenJoinNonces.push(j.nonce);
@@ -289,6 +289,34 @@ export function applyWelcome(room: RoomRecord, self: Uint8Array, from: Uint8Arra
   };
 }
 
+/**
+ * RM-34: applies the departures a rotation named (members still in the roster who joined before
+ * them) and undoes joins of the closed epoch accepted after its first departure (the admin,
+ * reading in order, refused them), as departures at the due seq.
+ */
+function settleDepartures(room: RoomRecord, self: Uint8Array, bound: RoomEpochBound, effects: Effect[]): void {
+  const due = bound.departuresDueSeq;
+  bound.departuresDueSeq = 0n;
+  for (const gone of bound.departedIdentityKeys) {
+    const m = room.members.find((x) => same(x.identityKey, gone));
+    if (m !== undefined && m.joinedSeq < due && !same(gone, self)) departure(room, self, gone, due, bound.epoch, effects);
+  }
+  if (bound.joinsUntilSeq > 0n && bound.closedAtSeq > 0n) {
+    for (const m of [...room.members]) {
+      if (m.joinedSeq > bound.joinsUntilSeq && m.joinedSeq <= bound.closedAtSeq && !same(m.identityKey, self)) departure(room, self, m.identityKey, due, bound.epoch, effects);
+    }
+  }
+}
+
+/** RM-34: after the stored event at `seq`: departures named by a rotation that are now due. */
+export function applyLogPosition(room: RoomRecord, self: Uint8Array, seq: bigint): Step {
+  if (!room.epochBounds.some((b) => b.departuresDueSeq > 0n && seq >= b.departuresDueSeq)) return unchanged(room);
+  const next = clone(RoomRecordSchema, room);
+  const effects: Effect[] = [];
+  for (const b of next.epochBounds) if (b.departuresDueSeq > 0n && seq >= b.departuresDueSeq) settleDepartures(next, self, b, effects);
+  return { room: next, effects: effects.filter((e) => e.type !== "rotate-secret") };
+}
+
 /** RM-13: the admin, or the successor if the admin left (lowest joined_seq among the others). */
 export function mayRotate(room: RoomRecord, from: Uint8Array): boolean {
   if (same(from, room.adminIdentityKey)) return true;
@@ -302,15 +330,24 @@ export function mayRotate(room: RoomRecord, from: Uint8Array): boolean {
  * one to the log); a later one is kept; an earlier one, or one from a member who may not
  * rotate, is refused.
  */
-export function applyRotation(room: RoomRecord, from: Uint8Array, rot: RoomSecretRotation): Step {
+export function applyRotation(room: RoomRecord, self: Uint8Array, from: Uint8Array, rot: RoomSecretRotation): Step {
   if (rot.epoch <= room.epoch) return unchanged(room);
   if (rot.epoch > room.epoch + 1) return unchanged(room, { type: "keep-rotation", from, rotation: rot });
   if (!mayRotate(room, from) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) return unchanged(room, report(room, "rotation from a non-admin", from));
   const next = clone(RoomRecordSchema, room);
+  const effects: Effect[] = [];
   closeEpoch(next, room.epoch, rot.closedAtSeq, rot.departureSeq);
+  // RM-34: departures we may be unable to read take effect when the log reaches departure_seq
+  // (now, if it already has), so the departed members' earlier posts are still read.
+  const bound = boundOf(next, room.epoch)!;
+  for (const gone of rot.departedIdentityKeys) {
+    if (gone.length === 33 && !bound.departedIdentityKeys.some((k) => same(k, gone))) bound.departedIdentityKeys.push(gone);
+  }
+  bound.departuresDueSeq = rot.departureSeq;
+  if (room.lastSeq >= rot.departureSeq) settleDepartures(next, self, bound, effects);
   // RM-14: the old secret is kept only to read envelopes of its epoch up to closed_at_seq.
   next.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
   next.roomSecret = rot.roomSecret;
   next.epoch = rot.epoch;
-  return { room: next, effects: [{ type: "resubscribe" }] };
+  return { room: next, effects: [...effects.filter((e) => e.type !== "rotate-secret"), { type: "resubscribe" }] };
 }

@@ -22,7 +22,7 @@ import type { RelayClients } from "../relay/relay-clients.js";
 import { createInviteLink } from "./invite.js";
 import type { Pairwise } from "./pairwise.js";
 import { accessKey, sealRoomEnvelope } from "./room-keys.js";
-import { allRooms, deleteRoomKeys, loadRoom, type OutboxJob, outboxJobs, ROOM_KEYS, saveRoom, sentSeq, setSentSeq, unb64 } from "./room-store.js";
+import { allRooms, deleteRoomKeys, loadRoom, type OutboxJob, outboxJobs, ROOM_KEYS, roomKey, saveRoom, sentSeq, setSentSeq, unb64 } from "./room-store.js";
 import { OutboxWorker } from "./room-outbox.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 
@@ -165,7 +165,7 @@ export abstract class RoomEngineBase {
 
   /** True when the room's roster may be stale because history expired while away (RM-19). */
   rosterStale(roomId: string): boolean {
-    return this.d.state.get(`${ROOM_KEYS.stale}${roomId}`) !== undefined;
+    return this.d.state.get(roomKey.stale(roomId)) !== undefined;
   }
 
   /** Unread count of a room (in memory). */
@@ -262,10 +262,10 @@ export abstract class RoomEngineBase {
       const kind = content.body.case;
       if (!ephemeral && (kind === "leave" || kind === "remove")) {
         const target = kind === "remove" ? content.body.value.memberIdentityKey : this.self;
-        t.put(`${ROOM_KEYS.ownPost}${roomHex(room.roomId)}/${bytesToHex(sha256(env))}`, target);
+        t.put(roomKey.ownPost(roomHex(room.roomId), bytesToHex(sha256(env))), target);
       }
       // RM-29: if the relay's answer is lost, we learn the seq when we meet the post in the log.
-      if (!ephemeral) t.put(`${ROOM_KEYS.ownMessage}${roomHex(room.roomId)}/${bytesToHex(sha256(env))}`, content.messageId);
+      if (!ephemeral) t.put(roomKey.ownMessage(roomHex(room.roomId), bytesToHex(sha256(env))), content.messageId);
       return { env, accessKey: accessKey(room.roomId, room.roomSecret, room.epoch) };
     });
     if (ephemeral) {
@@ -386,7 +386,7 @@ export abstract class RoomEngineBase {
     room.distributionId = new Uint8Array(0);
     new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys();
     deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired, ROOM_KEYS.initialSkdm, ROOM_KEYS.heldWelcome, ROOM_KEYS.ownMessage, ROOM_KEYS.seenMessage]);
-    t.delete(`${ROOM_KEYS.stale}${roomHex(room.roomId)}`);
+    t.delete(roomKey.stale(roomHex(room.roomId)));
     for (const { key, job } of outboxJobs(t)) if (job.room === roomHex(room.roomId)) t.delete(key);
   }
 

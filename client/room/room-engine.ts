@@ -17,7 +17,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ContentSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
-import { type RoomMember, RoomEpochSecretSchema, RoomMemberSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { type RoomMember, RoomMemberSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { randomBytes, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey } from "../keys/address.js";
@@ -26,8 +26,8 @@ import type { Txn } from "../store/state-store.js";
 import { parseInviteLink } from "./invite.js";
 import { createJoinAnnouncement } from "./join.js";
 import { accessKey, accessKeyHash, ROOM_ID_LENGTH, ROOM_SECRET_LENGTH, sealRoomEnvelope } from "./room-keys.js";
-import { allRooms, b64, deleteRoomKeys, pruneRetiredSecrets, enqueue, loadRoom, type OutboxJob, newRoom, ROOM_KEYS, retireSecret, saveRoom, setDistOwner, setInitialSkdm, unb64 } from "./room-store.js";
-import { closeEpoch } from "./room-rules.js";
+import { allRooms, b64, deleteRoomKeys, pruneRetiredSecrets, enqueue, loadRoom, type OutboxJob, newRoom, ROOM_KEYS, retireSecret, roomKey, saveRoom, setDistOwner, setInitialSkdm, unb64 } from "./room-store.js";
+import { closeEpoch, departedIn } from "./room-rules.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, type Effects, hexBytes, HISTORY_PAGE, roomHex, same } from "./room-engine-base.js";
 import { RoomInbox } from "./room-inbox.js";
@@ -146,7 +146,7 @@ export class RoomEngine extends RoomInbox {
         inviterIdentityKey: inv.inviterIdentityKey,
       });
       // Remember the inviter for the RM-03 check after the roster arrives.
-      t.put(`${ROOM_KEYS.rotation}${roomHex(inv.roomId)}/inviter`, inv.inviterIdentityKey);
+      t.put(roomKey.inviter(roomHex(inv.roomId)), inv.inviterIdentityKey);
       saveRoom(t, room);
       fx.events.push({ type: "rooms-changed" });
       fx.resubscribe = true;
@@ -202,7 +202,7 @@ export class RoomEngine extends RoomInbox {
         const content = fromBinary(ContentSchema, unb64(job.content));
         await this.d.pairwise.send(unb64(job.to), unb64(job.token), content);
       } else {
-        await this.rotate(t, fx, job.room, unb64(job.secret), BigInt(job.departureSeq));
+        await this.rotate(t, fx, job.room, unb64(job.secret), BigInt(job.departureSeq), job.departureEpoch);
       }
     });
   }
@@ -212,7 +212,7 @@ export class RoomEngine extends RoomInbox {
   }
 
   /** RM-13: rotate the access key at the relay, then send the new secret to every member. */
-  protected async rotate(t: Txn, fx: Effects, hex: string, secret: Uint8Array, departureSeq: bigint): Promise<void> {
+  protected async rotate(t: Txn, fx: Effects, hex: string, secret: Uint8Array, departureSeq: bigint, departureEpoch?: number): Promise<void> {
     const room = loadRoom(t, hexBytes(hex));
     if (room === undefined || room.departed || !same(room.adminIdentityKey, this.self)) return;
     const epoch = room.epoch + 1;
@@ -225,6 +225,8 @@ export class RoomEngine extends RoomInbox {
     // its latest seq now is where the old epoch closed.
     const head = await this.d.clients.rooms.getRoomHistory({ roomId: room.roomId, accessKey: accessKey(room.roomId, secret, epoch), afterSeq: room.lastSeq, limit: 1 });
     const closedAtSeq = head.latestSeq > departureSeq ? head.latestSeq : departureSeq;
+    // RM-34: the rotation names everyone who departed in the epoch it closes.
+    const departedIdentityKeys = departedIn(room, Math.min(departureEpoch ?? room.epoch, room.epoch), room.epoch);
     closeEpoch(room, room.epoch, closedAtSeq, departureSeq);
     retireSecret(t, room, this.d.now());
     room.roomSecret = secret;
@@ -233,7 +235,7 @@ export class RoomEngine extends RoomInbox {
       if (same(m.identityKey, this.self)) continue;
       const c = this.content(room.roomId, {
         case: "roomSecretRotation",
-        value: { $typeName: "securecomm.wire.v1.RoomSecretRotation", epoch, roomSecret: secret, departureSeq, closedAtSeq },
+        value: { $typeName: "securecomm.wire.v1.RoomSecretRotation", epoch, roomSecret: secret, departureSeq, closedAtSeq, departedIdentityKeys },
       });
       enqueue(t, { kind: "pairwise", room: hex, to: b64(m.identityKey), token: b64(m.deliveryToken), content: b64(toBinary(ContentSchema, c)) });
     }

@@ -2,19 +2,17 @@
  * The mailbox side of the room engine (spec RM-08, RM-12, RM-14, RM-21, RM-22, API-14).
  * Part of the room engine (room-engine.ts).
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import type { MailboxEnvelope } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { type Content, ContentSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
-import { bytesToHex, hexToBytes } from "../crypto/bytes.js";
+import type { RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { hexToBytes } from "../crypto/bytes.js";
 import { isProtocolError } from "../errors.js";
 import { createSenderKeyDistributionMessage, processSenderKeyDistributionMessage } from "../sender-keys/group-cipher.js";
 import type { Txn } from "../store/state-store.js";
 import { isValidDisplayName } from "./join.js";
-import type { Pairwise } from "./pairwise.js";
-import { ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, distOwner, enqueue, initialSkdm, loadRoom, noteRetired, ROOM_KEYS, saveRoom, seqKey, setDistOwner } from "./room-store.js";
+import { b64, distOwner, enqueue, holdPairwise, initialSkdm, loadRoom, noteRetired, roomKey, saveRoom, setDistOwner } from "./room-store.js";
 import { applyRotation, applyWelcome } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, type Effects, reason, roomHex, same } from "./room-engine-base.js";
@@ -66,6 +64,12 @@ export abstract class RoomInbox extends RoomLog {
       saveRoom(t, room);
       return;
     }
+    if (room.adminIdentityKey.length === 0 && (body.case === "senderKeyDistribution" || body.case === "roomSecretRotation")) {
+      // RM-34: mailbox order across senders is arbitrary; what a member sends us before the
+      // inviter's Welcome sets our roster waits for it (then RM-22 applies).
+      holdPairwise(t, room.roomId, from, toBinary(ContentSchema, content));
+      return;
+    }
     const member = room.members.find((m) => same(m.identityKey, from));
     if (member === undefined) return; // RM-22: not a member
     switch (body.case) {
@@ -79,7 +83,7 @@ export abstract class RoomInbox extends RoomLog {
       case "roomSecretRotation": {
         const rot = body.value;
         // Keep it; apply every kept rotation that is now applicable (RM-14).
-        t.put(`${ROOM_KEYS.rotation}${hex}/${seqKey(rot.epoch)}`, new Uint8Array([...from, ...toBinary(ContentSchema, content)]));
+        t.put(roomKey.rotation(hex, rot.epoch), new Uint8Array([...from, ...toBinary(ContentSchema, content)]));
         await this.applyRotations(t, fx, room);
         saveRoom(t, room);
         return;
@@ -129,7 +133,7 @@ export abstract class RoomInbox extends RoomLog {
   /** RM-08, RM-25: our roster was just set: read the log, and let earlier Welcomes add their keys. */
   protected async rosterSet(t: Txn, fx: Effects, room: RoomRecord): Promise<void> {
     const hex = roomHex(room.roomId);
-    const inviterKey = `${ROOM_KEYS.rotation}${hex}/inviter`;
+    const inviterKey = roomKey.inviter(hex);
     const inviter = t.get(inviterKey);
     if (inviter !== undefined) {
       t.delete(inviterKey);
@@ -137,12 +141,20 @@ export abstract class RoomInbox extends RoomLog {
       if (!room.members.some((m) => same(m.identityKey, inviter))) fx.events.push({ type: "identity-changed", roomId: hex, member: addrOf(inviter) });
     }
     fx.catchUp.push(room.roomId);
-    const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
+    const prefix = roomKey.heldPrefix(hex);
     for (const [key, value] of t.list(prefix)) {
       t.delete(key);
       const early = fromBinary(ContentSchema, value);
-      if (early.body.case !== "welcome") continue;
-      await this.onWelcome(t, fx, room, hexToBytes(key.slice(prefix.length)), early.body.value);
+      const from = hexToBytes(key.slice(prefix.length).split("/")[1] ?? "");
+      if (from.length !== 33) continue;
+      if (early.body.case === "welcome") {
+        await this.onWelcome(t, fx, room, from, early.body.value);
+        continue;
+      }
+      // RM-34: the room record is the caller's; replay through the same rules with it saved.
+      saveRoom(t, room);
+      await this.pairwiseContent(t, fx, from, early);
+      Object.assign(room, loadRoom(t, room.roomId)!);
     }
   }
 
@@ -168,7 +180,7 @@ export abstract class RoomInbox extends RoomLog {
   protected async applyRotations(t: Txn, fx: Effects, room: RoomRecord): Promise<void> {
     const hex = roomHex(room.roomId);
     for (;;) {
-      const key = `${ROOM_KEYS.rotation}${hex}/${seqKey(room.epoch + 1)}`;
+      const key = roomKey.rotation(hex, room.epoch + 1);
       const kept = t.get(key);
       if (kept === undefined) break;
       t.delete(key);
@@ -178,12 +190,12 @@ export abstract class RoomInbox extends RoomLog {
       // RM-14 as amended: we do not wait for departure_seq (a member that was offline cannot
       // read the log with the old key any more); RM-23 binds the old epoch to the log.
       const before = room.epoch;
-      await this.step(t, fx, room, applyRotation(room, from, content.body.value));
+      await this.step(t, fx, room, applyRotation(room, this.self, from, content.body.value));
       if (room.epoch !== before) noteRetired(t, room.roomId, before, this.d.now());
     }
     // Drop kept rotations for epochs already passed.
-    for (const [k] of t.list(`${ROOM_KEYS.rotation}${hex}/0`)) {
-      const e = Number(k.slice(`${ROOM_KEYS.rotation}${hex}/`.length));
+    for (const [k] of t.list(`${roomKey.rotationPrefix(hex)}0`)) {
+      const e = Number(k.slice(roomKey.rotationPrefix(hex).length));
       if (e <= room.epoch) t.delete(k);
     }
   }

@@ -1,27 +1,29 @@
 /**
- * Room log processing (spec RM-07..RM-19): what a member does with each event of a room's log.
+ * Room log processing (spec RM-07..RM-19, RM-23..RM-34): the driver's half of the room log —
+ * opening envelopes, verifying joins, decrypting or holding sender-key messages, de-duplicating
+ * — feeding room-core.ts's pure rules and performing their effects (`step`, `perform1`).
  * Part of the room engine (room-engine.ts).
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { RoomEvent } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RoomClosedReason } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { type Content, ContentSchema, ProfileSchema, type Roster, RosterMemberSchema, RosterSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
+import type { RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
-import { bytesToHex, randomBytes, utf8 } from "../crypto/bytes.js";
+import { bytesToHex, randomBytes } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/kdf.js";
 import { isProtocolError } from "../errors.js";
 import { addressFromSerializedIdentityKey } from "../keys/address.js";
 import { unpad } from "../padding.js";
 import { createDistributionId, createSenderKeyDistributionMessage, groupDecrypt, senderKeyMessageDistributionId } from "../sender-keys/group-cipher.js";
 import type { Txn } from "../store/state-store.js";
-import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
+import { verifyJoinAnnouncement } from "./join.js";
 import { accessKey, openRoomEnvelope, ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { b64, deleteDistsOf, distOwner, enqueue, loadRoom, MAX_HELD_WELCOMES, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, saveRoom, seqKey, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
+import { b64, deleteDistsOf, distOwner, enqueue, holdPairwise, loadRoom, MAX_PENDING_PER_ROOM, noteMessageId, ROOM_KEYS, roomKey, saveRoom, setDistOwner, setInitialSkdm, setSentSeq } from "./room-store.js";
 import { boundsForWelcome, holdExpired, refuseEnvelope } from "./room-rules.js";
-import { applyLogEvent, type Effect, type Step } from "./room-core.js";
+import { applyLogEvent, applyLogPosition, type Effect, type Step } from "./room-core.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
-import { addrOf, effects, type Effects, HISTORY_PAGE, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
+import { addrOf, type Effects, HISTORY_PAGE, MESSAGE_ID_LENGTH, reason, RoomEngineBase, roomHex, same } from "./room-engine-base.js";
 
 /**
  * Stored and ephemeral room events: strictly in `seq` order with `last_seq` committed with the
@@ -71,7 +73,7 @@ export abstract class RoomLog extends RoomEngineBase {
       saveRoom(t, room);
       // RM-19: tell the user, and mark the roster as possibly stale (membership changes may
       // have expired with the messages).
-      t.put(`${ROOM_KEYS.stale}${roomHex(roomId)}`, new Uint8Array([1]));
+      t.put(roomKey.stale(roomHex(roomId)), new Uint8Array([1]));
       fx.events.push({ type: "room-closed", roomId: roomHex(roomId), reason: "history-expired" }, { type: "rooms-changed" });
     });
   }
@@ -96,6 +98,8 @@ export abstract class RoomLog extends RoomEngineBase {
       }
       room.lastSeq = ev.seq;
       await this.processStored(t, fx, room, ev);
+      // RM-34: departures a rotation named take effect when the log reaches them.
+      if (!room.departed) await this.step(t, fx, room, applyLogPosition(room, this.self, ev.seq));
       saveRoom(t, room);
     });
     if (gap) await this.catchUp(roomId, ev.seq);
@@ -139,14 +143,14 @@ export abstract class RoomLog extends RoomEngineBase {
     if (same(dist, room.distributionId) || same(distOwner(t, room.roomId, dist) ?? new Uint8Array(0), this.self)) {
       // Our own post (RM-07): not decrypted; a leave/remove we posted takes effect now.
       const envHash = bytesToHex(sha256(ev.envelope));
-      const ownMsgKey = `${ROOM_KEYS.ownMessage}${hex}/${envHash}`;
+      const ownMsgKey = roomKey.ownMessage(hex, envHash);
       const ownMsg = t.get(ownMsgKey);
       if (ownMsg !== undefined) {
         // RM-29: the seq of our post, even if PostToRoom's answer never reached us.
         t.delete(ownMsgKey);
         setSentSeq(t, room.roomId, bytesToHex(ownMsg), ev.seq);
       }
-      const key = `${ROOM_KEYS.ownPost}${hex}/${envHash}`;
+      const key = roomKey.ownPost(hex, envHash);
       const target = t.get(key);
       if (target !== undefined) t.delete(key);
       await this.step(t, fx, room, applyLogEvent(room, this.self, { kind: "own", seq: ev.seq, epoch, ...(target === undefined ? {} : { departure: target }) }));
@@ -184,7 +188,7 @@ export abstract class RoomLog extends RoomEngineBase {
    * `expireHeld`).
    */
   protected keepPending(t: Txn, fx: Effects, room: RoomRecord, ev: RoomEvent): void {
-    const prefix = `${ROOM_KEYS.pending}${roomHex(room.roomId)}/`;
+    const prefix = roomKey.pendingPrefix(roomHex(room.roomId));
     const existing = t.list(prefix);
     if (existing.length >= MAX_PENDING_PER_ROOM) {
       t.delete(existing[0]![0]);
@@ -192,7 +196,7 @@ export abstract class RoomLog extends RoomEngineBase {
     }
     // The post time rides in the key so a recovered message shows when it was posted; the
     // hold time so it is given up after MAX_HOLD_MS.
-    t.put(`${prefix}${seqKey(ev.seq)}/${ev.postedAtMs}/${this.d.now()}`, ev.envelope);
+    t.put(roomKey.pending(roomHex(room.roomId), ev.seq, ev.postedAtMs, this.d.now()), ev.envelope);
   }
 
   /** RM-26: gives up held messages older than MAX_HOLD_MS, reporting each as lost. */
@@ -210,7 +214,7 @@ export abstract class RoomLog extends RoomEngineBase {
 
   /** Retries pending envelopes of a room after an SKDM arrived (RM-16). */
   protected async retryPending(roomId: Uint8Array): Promise<void> {
-    const prefix = `${ROOM_KEYS.pending}${roomHex(roomId)}/`;
+    const prefix = roomKey.pendingPrefix(roomHex(roomId));
     for (const [key, envelope] of this.d.state.list(prefix)) {
       await this.tx(async (t, fx) => {
         const room = loadRoom(t, roomId);
@@ -421,7 +425,7 @@ export abstract class RoomLog extends RoomEngineBase {
       }
       case "rotate-secret":
         // RM-13, RM-28: the admin rotates after every departure, also when it is left alone.
-        enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(e.departureSeq) });
+        enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(e.departureSeq), departureEpoch: e.departureEpoch });
         fx.outbox = true;
         return;
       case "depart":
@@ -432,12 +436,9 @@ export abstract class RoomLog extends RoomEngineBase {
       case "accept-welcome-key":
         await this.acceptWelcomeKeys(t, fx, room, e.from, e.welcome);
         return;
-      case "hold-welcome": {
-        const prefix = `${ROOM_KEYS.heldWelcome}${hex}/`;
-        if (t.list(prefix).length >= MAX_HELD_WELCOMES) return;
-        t.put(`${prefix}${bytesToHex(e.from)}`, toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "welcome", value: e.welcome } })));
+      case "hold-welcome":
+        holdPairwise(t, room.roomId, e.from, toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "welcome", value: e.welcome } })));
         return;
-      }
       case "roster-set":
         await this.rosterSet(t, fx, room);
         return;
@@ -446,7 +447,7 @@ export abstract class RoomLog extends RoomEngineBase {
         fx.resubscribe = true;
         return;
       case "keep-rotation":
-        t.put(`${ROOM_KEYS.rotation}${hex}/${seqKey(e.rotation.epoch)}`, new Uint8Array([...e.from, ...toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "roomSecretRotation", value: e.rotation } }))]));
+        t.put(roomKey.rotation(hex, e.rotation.epoch), new Uint8Array([...e.from, ...toBinary(ContentSchema, create(ContentSchema, { roomId: room.roomId, body: { case: "roomSecretRotation", value: e.rotation } }))]));
         return;
     }
   }

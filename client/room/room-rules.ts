@@ -54,19 +54,36 @@ export function refuseEnvelope(room: RoomRecord, epoch: number, seq: bigint): Lo
  * no longer a member holds the epoch's secret, so nothing signed with it may add a member), or
  * when its nonce was seen before.
  */
-export function refuseJoin(room: RoomRecord, epoch: number, seq: bigint, nonce: Uint8Array): LogRefusal | undefined {
+export function refuseJoin(room: RoomRecord, epoch: number, seq: bigint, nonce: Uint8Array, joiner?: Uint8Array): LogRefusal | undefined {
   const closed = refuseEnvelope(room, epoch, seq);
   if (closed !== undefined) return closed;
   const b = boundOf(room, epoch);
   if (b !== undefined && b.joinsUntilSeq > 0n && seq > b.joinsUntilSeq) return "join-after-departure";
+  // RM-34: a member that departed in this epoch (a rotation may tell us before the log does)
+  // never comes back through it.
+  if (joiner !== undefined && b !== undefined && b.departedIdentityKeys.some((k) => k.length === joiner.length && constantTimeEqual(k, joiner))) return "join-after-departure";
   if (room.seenJoinNonces.some((n) => n.length === nonce.length && constantTimeEqual(n, nonce))) return "replayed-join";
   return undefined;
 }
 
-/** RM-24: a departure at `seq` in an envelope of `epoch` closes that epoch to joins (first one wins). */
-export function noteDeparture(room: RoomRecord, epoch: number, seq: bigint): void {
+/**
+ * RM-24, RM-34: a departure at `seq` in an envelope of `epoch` closes that epoch to joins (first
+ * one wins) and is remembered so the rotation away from the epoch names every departed member.
+ */
+export function noteDeparture(room: RoomRecord, epoch: number, seq: bigint, departed?: Uint8Array): void {
   const b = boundFor(room, epoch);
   if (b.joinsUntilSeq === 0n || seq < b.joinsUntilSeq) b.joinsUntilSeq = seq;
+  if (departed !== undefined && !b.departedIdentityKeys.some((k) => k.length === departed.length && constantTimeEqual(k, departed))) b.departedIdentityKeys.push(departed);
+}
+
+/** RM-34: every member whose departure was processed in an envelope of epoch `from`..`to`. */
+export function departedIn(room: RoomRecord, from: number, to: number = from): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of room.epochBounds) {
+    if (b.epoch < from || b.epoch > to) continue;
+    for (const k of b.departedIdentityKeys) if (!out.some((x) => x.length === k.length && constantTimeEqual(x, k))) out.push(k);
+  }
+  return out;
 }
 
 /**

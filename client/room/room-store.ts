@@ -1,10 +1,13 @@
 /**
  * Where room state lives in the StateStore, and the small records around RoomRecord.
  *
- * Owns: the key layout of rooms (`room/<id hex>`), distribution-id maps (SK-10), pending
- * undecryptable envelopes (RM-16), pending rotations (RM-14), records of our own leave/remove
- * posts, and the outbox of pairwise sends and rotations (JSON jobs, no message plaintext).
- * Does not own: decisions (room-engine.ts).
+ * Owns: the whole key layout of room records (`ROOM_KEYS`, `roomKey`): rooms (`room/<id hex>`),
+ * distribution-id maps (SK-10), held envelopes (RM-16, RM-26), kept rotations (RM-14), our own
+ * posts (RM-07, RM-29), message ids seen (RM-29), pairwise content kept while joining (RM-25,
+ * RM-34), our first SKDM (RM-26), retired secrets (RM-14), the stale flag (RM-19), and the
+ * outbox of pairwise sends and rotations (JSON jobs, no message plaintext). Sender-key records
+ * are under `sender-key/` (sender-key-kv.ts).
+ * Does not own: decisions (room-core.ts, room-rules.ts), I/O (the engine).
  */
 
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
@@ -26,7 +29,10 @@ export const ROOM_KEYS = {
   outboxNext: "outbox-next",
   /** Our current distribution's first SKDM (RM-26): what we answer a Welcome with. */
   initialSkdm: "room-skdm/",
-  /** Welcomes that arrived before the inviter's (RM-25), kept until the roster is set. */
+  /**
+   * Pairwise content that arrived before our roster (RM-25, RM-34): Welcomes other than the
+   * inviter's, sender keys and rotations, kept in arrival order until the roster is set.
+   */
   heldWelcome: "room-welcome/",
   /** RM-29: message ids already shown per room and sender (receive-side de-duplication). */
   seenMessage: "room-seen-msg/",
@@ -36,8 +42,21 @@ export const ROOM_KEYS = {
   ownMessage: "room-own-msg/",
 } as const;
 
-/** RM-25: at most this many early Welcomes are kept per room (one per member, bounded). */
-export const MAX_HELD_WELCOMES = 256;
+/**
+ * RM-25, RM-34: at most this many pairwise messages are kept per room while joining (a Welcome,
+ * an SKDM and a rotation or two per member of a large room).
+ */
+export const MAX_HELD_WELCOMES = 1024;
+
+/** RM-25, RM-34: keeps pairwise `content` from `from` until our roster is set (arrival order). */
+export function holdPairwise(t: Txn, roomId: Uint8Array, from: Uint8Array, content: Uint8Array): void {
+  const prefix = `${ROOM_KEYS.heldWelcome}${bytesToHex(roomId)}/`;
+  const held = t.list(prefix);
+  if (held.length >= MAX_HELD_WELCOMES) return;
+  const last = held.at(-1)?.[0];
+  const n = last === undefined ? 0 : Number(last.slice(prefix.length).split("/")[0]) + 1;
+  t.put(`${prefix}${seqKey(n)}/${bytesToHex(from)}`, content);
+}
 
 /**
  * RM-29: message ids remembered per room for de-duplication. A retry of a post comes within
@@ -83,6 +102,31 @@ export function initialSkdm(t: Pick<Txn, "get">, roomId: Uint8Array): Uint8Array
 export function setInitialSkdm(t: Txn, roomId: Uint8Array, skdm: Uint8Array): void {
   t.put(`${ROOM_KEYS.initialSkdm}${bytesToHex(roomId)}/current`, skdm);
 }
+
+/**
+ * Every key of one room's records: the only place that spells them (room hex = 32 hex digits).
+ * Sender keys live under `sender-key/<room hex>/…` (sender-key-kv.ts, SENDER_KEY_PREFIX).
+ */
+export const roomKey = {
+  /** RM-19: the roster may be stale. */
+  stale: (roomHex: string) => `${ROOM_KEYS.stale}${roomHex}`,
+  /** RM-07: our leave/remove post by envelope hash → the member it names. */
+  ownPost: (roomHex: string, envHash: string) => `${ROOM_KEYS.ownPost}${roomHex}/${envHash}`,
+  /** RM-29: our post by envelope hash → its message id. */
+  ownMessage: (roomHex: string, envHash: string) => `${ROOM_KEYS.ownMessage}${roomHex}/${envHash}`,
+  /** RM-14: a kept rotation to `epoch` (sender key ‖ Content). */
+  rotation: (roomHex: string, epoch: number) => `${ROOM_KEYS.rotation}${roomHex}/${seqKey(epoch)}`,
+  /** Prefix of kept rotations (their keys are `rotationPrefix` + 20-digit epoch). */
+  rotationPrefix: (roomHex: string) => `${ROOM_KEYS.rotation}${roomHex}/`,
+  /** RM-03: the inviter, for records made before RM-25 kept it in the room record. */
+  inviter: (roomHex: string) => `${ROOM_KEYS.rotation}${roomHex}/inviter`,
+  /** RM-16, RM-26: prefix of held envelopes (`<seq>/<posted ms>/<held at ms>`). */
+  pendingPrefix: (roomHex: string) => `${ROOM_KEYS.pending}${roomHex}/`,
+  /** RM-16, RM-26: a held envelope. */
+  pending: (roomHex: string, seq: bigint, postedAtMs: bigint, heldAtMs: number) => `${ROOM_KEYS.pending}${roomHex}/${seqKey(seq)}/${postedAtMs}/${heldAtMs}`,
+  /** RM-25, RM-34: prefix of pairwise content kept while joining. */
+  heldPrefix: (roomHex: string) => `${ROOM_KEYS.heldWelcome}${roomHex}/`,
+} as const;
 
 /** RM-16: keep at least 500 undecryptable envelopes per room. */
 export const MAX_PENDING_PER_ROOM = 500;
@@ -171,7 +215,7 @@ export function pruneRetiredSecrets(t: Txn, room: RoomRecord, nowMs: number, ret
 /** An outbox job: work with network side effects, persisted so it survives crashes. */
 export type OutboxJob =
   | { kind: "pairwise"; room: string; to: string; token: string; content: string }
-  | { kind: "rotate"; room: string; secret: string; departureSeq: string };
+  | { kind: "rotate"; room: string; secret: string; departureSeq: string; departureEpoch?: number };
 
 /** Appends a job to the outbox. */
 export function enqueue(t: Txn, job: OutboxJob): void {

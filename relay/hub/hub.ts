@@ -113,6 +113,13 @@ export class Hub {
     return closed;
   }
 
+  /** Tells the account's streams to refill one-time prekeys (API-29); returns how many streams. */
+  notifyPreKeysLow(address: Uint8Array, handoutLimited: boolean): number {
+    const subs = [...(this.#mailboxes.get(keyOf(address)) ?? [])];
+    for (const sub of subs) sub.pushPreKeysLow(handoutLimited);
+    return subs.length;
+  }
+
   /** Ends every stream on one mailbox with `error` (account deleted). */
   failMailbox(address: Uint8Array, error: ConnectError): number {
     const subs = [...(this.#mailboxes.get(keyOf(address)) ?? [])];

@@ -14,6 +14,7 @@
 import { ConnectError } from "@connectrpc/connect";
 import { relayError } from "../errors.js";
 import { RoomClosedReason } from "../../gen/securecomm/relay/v1/messages_pb.js";
+import { sharedWakeSchedule, type WakeSchedule } from "./wake-schedule.js";
 
 /** A mailbox envelope as fanned out. */
 export interface LiveMailboxEnvelope {
@@ -34,7 +35,8 @@ export interface LiveRoomEvent {
 export type StreamItem =
   | { kind: "mailbox"; envelope: LiveMailboxEnvelope }
   | { kind: "room"; roomKey: string; roomId: Uint8Array; event: LiveRoomEvent }
-  | { kind: "closed"; roomId: Uint8Array; reason: RoomClosedReason };
+  | { kind: "closed"; roomId: Uint8Array; reason: RoomClosedReason }
+  | { kind: "prekeysLow"; handoutLimited: boolean };
 
 /** A followed room. */
 export interface FollowedRoom {
@@ -85,12 +87,15 @@ export class Subscription {
   #queue: StreamItem[] = [];
   #head = 0;
   #bytes = 0;
-  #waiter: (() => void) | undefined;
+  #waiter: ((outcome: "work" | "aborted") => void) | undefined;
+  #watched: AbortSignal | undefined;
   readonly #limits: SubscriptionLimits;
+  readonly #wakeups: WakeSchedule;
 
-  constructor(mailboxAddress: Uint8Array, limits: SubscriptionLimits) {
+  constructor(mailboxAddress: Uint8Array, limits: SubscriptionLimits, wakeups: WakeSchedule = sharedWakeSchedule) {
     this.mailboxKey = keyOf(mailboxAddress);
     this.#limits = limits;
+    this.#wakeups = wakeups;
   }
 
   /** Items buffered and not yet taken. */
@@ -130,6 +135,14 @@ export class Subscription {
     if (!room || this.mode === "closed") return;
     this.rooms.delete(roomKey);
     this.#queue.push({ kind: "closed", roomId: room.roomId, reason });
+    this.#bytes += ITEM_OVERHEAD_BYTES;
+    this.#wake();
+  }
+
+  /** Asks the account to refill its one-time prekeys (API-29); buffered even in backlog mode. */
+  pushPreKeysLow(handoutLimited: boolean): void {
+    if (this.mode === "closed") return;
+    this.#queue.push({ kind: "prekeysLow", handoutLimited });
     this.#bytes += ITEM_OVERHEAD_BYTES;
     this.#wake();
   }
@@ -193,18 +206,28 @@ export class Subscription {
   wait(timeoutMs: number, signal: AbortSignal): Promise<"work" | "timeout" | "aborted"> {
     if (signal.aborted) return Promise.resolve("aborted");
     if (this.bufferedItems > 0 || this.error) return Promise.resolve("work");
+    this.#watch(signal);
     return new Promise((resolve) => {
       const done = (outcome: "work" | "timeout" | "aborted"): void => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
+        cancel();
         this.#waiter = undefined;
         resolve(outcome);
       };
-      const onAbort = (): void => done("aborted");
-      const timer = setTimeout(() => done("timeout"), timeoutMs);
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#waiter = () => done("work");
+      // The shared schedule, not a timer per stream (relay/hub/PERFORMANCE.md).
+      const cancel = this.#wakeups.schedule(timeoutMs, () => done("timeout"));
+      this.#waiter = done;
     });
+  }
+
+  /**
+   * Listens to `signal` once for the stream's life rather than once per wait: adding and
+   * removing a listener after every delivered message was a visible share of the fan-out
+   * profile (relay/hub/PERFORMANCE.md).
+   */
+  #watch(signal: AbortSignal): void {
+    if (this.#watched === signal) return;
+    this.#watched = signal;
+    signal.addEventListener("abort", () => this.#waiter?.("aborted"), { once: true });
   }
 
   #enqueue(item: StreamItem, size: number): boolean {
@@ -220,7 +243,7 @@ export class Subscription {
 
   #wake(): void {
     const w = this.#waiter;
-    if (w) w();
+    if (w) w("work");
   }
 }
 

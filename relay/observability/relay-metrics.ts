@@ -42,6 +42,10 @@ export interface RelayMetrics {
   readonly writeBatchSize: Histogram;
   /** Time to commit a write batch in seconds. */
   readonly commitSeconds: Histogram;
+  /** Connections refused, evicted or timed out, by `event` (a fixed reason; never an address). */
+  readonly connectionEvents: Counter;
+  /** Bundles served without one-time prekeys because the target's handout budget was spent. */
+  readonly preKeyHandoutsLimited: Counter;
 }
 
 /** Creates the relay's metrics in a fresh registry. */
@@ -62,5 +66,7 @@ export function createRelayMetrics(): RelayMetrics {
     sweptRows: registry.counter("securecomm_relay_retention_swept_total", "Rows removed by retention sweeps, by kind."),
     writeBatchSize: registry.histogram("securecomm_relay_write_batch_size", "Writes per durable commit.", [1, 2, 4, 8, 16, 32, 64, 128, 256]),
     commitSeconds: registry.histogram("securecomm_relay_commit_duration_seconds", "Durable commit time.", LATENCY_BUCKETS_SECONDS),
+    connectionEvents: registry.counter("securecomm_relay_connection_events_total", "Connections refused, evicted or timed out, by event."),
+    preKeyHandoutsLimited: registry.counter("securecomm_relay_prekey_handouts_limited_total", "Bundles served without one-time prekeys (per-target handout limit)."),
   };
 }

@@ -18,7 +18,9 @@ import {
 } from "../../gen/securecomm/relay/v1/account_pb.js";
 import { authenticate, randomSecret, sha256, SECRET_BYTES } from "../auth.js";
 import { relayError } from "../errors.js";
+import { coarseExpiry, coarseTime } from "../limits.js";
 import { keyOf } from "../hub/subscription.js";
+import { verifyWork, WORK_NONCE_BYTES } from "./account-work.js";
 import { unary, type RelayContext } from "./context.js";
 import { HASH_BYTES, MAX_REGISTRATION_ID, requireIdentityKey, requireLength, SIGNATURE_BYTES } from "./validate.js";
 
@@ -48,8 +50,13 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
       await rateLimit(rc.rateLimiters.challenges.take(keyOf(req.identityKey), now));
       const challenge = randomSecret();
       const expiresAtMs = now + rc.limits.challengeLifetimeMs;
-      await rc.store.putChallenge(challenge, req.identityKey, expiresAtMs);
-      return create(CreateChallengeResponseSchema, { challenge, expiresAtMs: BigInt(expiresAtMs) });
+      // API-28: bounded storage; beyond the cap the challenges expiring first are dropped.
+      await rc.store.putChallenge(challenge, req.identityKey, expiresAtMs, rc.limits.maxStoredChallenges);
+      return create(CreateChallengeResponseSchema, {
+        challenge,
+        expiresAtMs: BigInt(expiresAtMs),
+        workBits: rc.limits.accountCreationWorkBits,
+      });
     }),
 
     proveIdentity: unary(rc, async (req) => {
@@ -57,6 +64,7 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
       requireLength(req.challenge, SECRET_BYTES, "BAD_CHALLENGE");
       requireLength(req.signature, SIGNATURE_BYTES, "BAD_SIGNATURE_LENGTH");
       if (req.registrationId < 1 || req.registrationId > MAX_REGISTRATION_ID) throw relayError("BAD_REGISTRATION_ID");
+      if (req.workNonce.length !== 0 && req.workNonce.length !== WORK_NONCE_BYTES) throw relayError("BAD_WORK_NONCE");
       const now = rc.now();
       await rateLimit(rc.rateLimiters.proofs.take(keyOf(req.identityKey), now));
       // Consuming first makes the challenge single-use even when the signature is wrong.
@@ -64,14 +72,20 @@ export function createAccountService(rc: RelayContext): ServiceImpl<typeof Accou
       const message = authSignatureMessage(req.challenge, req.identityKey);
       if (!(await rc.crypto.verifyIdentitySignature(req.identityKey, message, req.signature))) throw relayError("BAD_SIGNATURE");
       const address = await rc.crypto.addressFromIdentityKey(req.identityKey);
+      // API-28: creating an account costs work; proving an existing one does not.
+      const bits = rc.limits.accountCreationWorkBits;
+      if (bits > 0 && !verifyWork(req.challenge, req.identityKey, req.workNonce, bits) && !(await rc.store.getAccount(address))) {
+        throw relayError("WORK_REQUIRED");
+      }
       const { created } = await rc.store.upsertAccount({
         address,
         identityKey: req.identityKey,
         registrationId: req.registrationId,
-        createdAtMs: now,
+        // SC-18: stored times are coarse, so they cannot tie this account to a room or a post.
+        createdAtMs: coarseTime(now, rc.limits.storedTimeGranularityMs),
       });
       const token = randomSecret();
-      const expiresAtMs = now + rc.limits.tokenLifetimeMs;
+      const expiresAtMs = coarseExpiry(now, rc.limits.tokenLifetimeMs, rc.limits.storedTimeGranularityMs);
       await rc.store.putToken(sha256(token), address, expiresAtMs);
       if (created) rc.logger.debug("account created");
       return create(ProveIdentityResponseSchema, { address, token, expiresAtMs: BigInt(expiresAtMs), created });

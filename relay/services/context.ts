@@ -16,6 +16,8 @@ import type { Logger } from "../observability/log.js";
 import type { RelayMetrics } from "../observability/relay-metrics.js";
 import type { LiveFeed } from "../hub/live-feed.js";
 import type { RateDecision, RelayStore } from "../store/relay-store.js";
+
+const HOUR_MS = 60 * 60 * 1000;
 import type { RelayCrypto } from "../trust/relay-crypto.js";
 import type { TrustMaterial } from "../trust/trust-root.js";
 
@@ -31,6 +33,10 @@ export interface RelayRateLimiters {
   proofs: SharedRateLimiter;
   senderCertificates: SharedRateLimiter;
   bundleFetches: SharedRateLimiter;
+  /** One-time prekey handouts per target account per hour, across requesters (API-29). */
+  oneTimePreKeyHandouts: SharedRateLimiter;
+  /** PreKeysLow notices per account: at most one a minute (API-29). */
+  preKeysLowNotices: SharedRateLimiter;
   roomCreations: SharedRateLimiter;
   roomPosts: SharedRateLimiter;
   mailboxSends: SharedRateLimiter;
@@ -38,14 +44,16 @@ export interface RelayRateLimiters {
 
 /** The limiters of `limits`, each a bucket family in `store`. */
 export function storeRateLimiters(store: RelayStore, limits: RelayLimitsConfig): RelayRateLimiters {
-  const of = (bucket: string, perMinute: number): SharedRateLimiter => ({
-    take: (key, nowMs) => store.takeRateToken(bucket, key, perMinute, nowMs),
+  const of = (bucket: string, perWindow: number, windowMs?: number): SharedRateLimiter => ({
+    take: (key, nowMs) => store.takeRateToken(bucket, key, perWindow, nowMs, windowMs),
   });
   return {
     challenges: of("challenges", limits.maxChallengesPerMinute),
     proofs: of("proofs", limits.maxProofsPerMinute),
     senderCertificates: of("sender_certificates", limits.maxSenderCertificatesPerMinute),
     bundleFetches: of("bundle_fetches", limits.maxBundleFetchesPerMinute),
+    oneTimePreKeyHandouts: of("one_time_prekey_handouts", limits.maxOneTimePreKeyHandoutsPerHour, HOUR_MS),
+    preKeysLowNotices: of("prekeys_low_notices", 1),
     roomCreations: of("room_creations", limits.maxRoomsCreatedPerMinute),
     roomPosts: of("room_posts", limits.maxRoomPostsPerMinute),
     mailboxSends: of("mailbox_sends", limits.maxSendsPerMailboxPerMinute),

@@ -14,6 +14,7 @@ import { MessageService } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RelayInfoService } from "../../gen/securecomm/relay/v1/relay_info_pb.js";
 import { RoomService } from "../../gen/securecomm/relay/v1/rooms_pb.js";
 import { relayError } from "../errors.js";
+import { FANOUT_HANDLER_OPTIONS } from "../hub/fanout-options.js";
 import { Hub } from "../hub/hub.js";
 import { createLocalFeed, type LiveFeed } from "../hub/live-feed.js";
 import { createPostgresFeed } from "../hub/postgres-feed.js";
@@ -71,6 +72,10 @@ export interface Relay {
   readonly serviceNames: readonly string[];
   /** Prometheus text exposition of the relay's metrics (no identifiers). */
   renderMetrics(): string;
+  /** Envelope bytes stored in all mailboxes and room logs (what `max_stored_bytes` bounds, API-31). */
+  storedBytes(): Promise<number>;
+  /** Counts a connection-guard event from the server (a fixed reason, never an address). */
+  recordConnectionEvent(event: string): void;
   readonly logger: Logger;
   /** The resolved limits. */
   readonly limits: Readonly<RelayLimitsConfig>;
@@ -172,12 +177,14 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     registerServices(router) {
       router.service(AccountService, impls.account);
       router.service(KeyService, impls.key);
-      router.service(MessageService, impls.message);
+      router.service(MessageService, impls.message, FANOUT_HANDLER_OPTIONS);
       router.service(RoomService, impls.room);
       router.service(RelayInfoService, impls.info);
     },
     serviceNames: SERVICES.map((s) => s.typeName),
     renderMetrics: () => metrics.registry.render(),
+    recordConnectionEvent: (event) => metrics.connectionEvents.inc({ event }),
+    storedBytes: () => store.storedBytes(),
     logger,
     limits,
     sweep,

@@ -6,7 +6,7 @@ import { ab, expectRelayError, makePreKeys, openHarness, randomId, registerAccou
 
 let h: Harness;
 beforeEach(async () => {
-  h = await openHarness({ limits: { maxBundleFetchesPerMinute: 1000 } });
+  h = await openHarness({ limits: { maxBundleFetchesPerMinute: 1000, maxOneTimePreKeyHandoutsPerHour: 1000 } });
 });
 afterEach(async () => {
   await h.close();

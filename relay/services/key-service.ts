@@ -33,6 +33,9 @@ import {
   SIGNATURE_BYTES,
 } from "./validate.js";
 
+/** Targets remembered as handout-limited per process (API-29): bounds that memory. */
+const MAX_LIMITED_TARGETS_TRACKED = 10_000;
+
 /** Device id served in bundles: one device per account in this version (keys.proto). */
 export const DEVICE_ID = 1;
 
@@ -50,8 +53,9 @@ function noDuplicateIds(ids: readonly number[]): void {
   if (new Set(ids).size !== ids.length) throw relayError("DUPLICATE_PREKEY_ID");
 }
 
-function countsMessage(c: PreKeyCountsRecord, refillThreshold: number): PreKeyCounts {
+function countsMessage(c: PreKeyCountsRecord, refillThreshold: number, handoutLimited: boolean): PreKeyCounts {
   return create(PreKeyCountsSchema, {
+    handoutLimited,
     oneTimePreKeys: c.oneTimePreKeys,
     kyberPreKeys: c.kyberPreKeys,
     hasSignedPreKey: c.signedPreKeyId !== undefined,
@@ -63,6 +67,24 @@ function countsMessage(c: PreKeyCountsRecord, refillThreshold: number): PreKeyCo
 
 /** The KeyService implementation (spec/10-relay-api.md API-06..API-09). */
 export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyService> {
+  // Targets whose handout budget this process found spent, with when it refills a token
+  // (API-29). Process-local and bounded: it only feeds PreKeyCounts.handout_limited.
+  const limitedUntil = new Map<string, number>();
+  const markLimited = (address: Uint8Array, untilMs: number): void => {
+    const k = keyOf(address);
+    limitedUntil.delete(k);
+    limitedUntil.set(k, untilMs);
+    if (limitedUntil.size > MAX_LIMITED_TARGETS_TRACKED) {
+      const oldest = limitedUntil.keys().next();
+      if (!oldest.done) limitedUntil.delete(oldest.value);
+    }
+  };
+  /** Whether the account's one-time handout budget was found spent and has not refilled yet. */
+  const handoutLimited = (address: Uint8Array): boolean => (limitedUntil.get(keyOf(address)) ?? 0) > rc.now();
+  /** Tells the owner's streams on this process to refill, at most once a minute (API-29). */
+  const noticeLow = async (address: Uint8Array, limited: boolean): Promise<void> => {
+    if ((await rc.rateLimiters.preKeysLowNotices.take(keyOf(address), rc.now())).allowed) rc.hub.notifyPreKeysLow(address, limited);
+  };
   return {
     uploadPreKeys: unary(rc, async (req, ctx) => {
       const address = await authenticate(ctx.requestHeader, rc.store, rc.now());
@@ -94,7 +116,7 @@ export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyServic
       }
       try {
         const counts = await rc.store.storePreKeys(address, upload, rc.limits.maxStoredPreKeysPerKind);
-        return create(UploadPreKeysResponseSchema, { counts: countsMessage(counts, rc.limits.preKeyRefillThreshold) });
+        return create(UploadPreKeysResponseSchema, { counts: countsMessage(counts, rc.limits.preKeyRefillThreshold, handoutLimited(address)) });
       } catch (err) {
         if (err instanceof PreKeyCapacityError) throw relayError("PREKEY_STORE_FULL");
         throw err;
@@ -104,7 +126,7 @@ export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyServic
     getPreKeyCounts: unary(rc, async (_req, ctx) => {
       const address = await authenticate(ctx.requestHeader, rc.store, rc.now());
       const counts = await rc.store.getPreKeyCounts(address);
-      return create(GetPreKeyCountsResponseSchema, { counts: countsMessage(counts, rc.limits.preKeyRefillThreshold) });
+      return create(GetPreKeyCountsResponseSchema, { counts: countsMessage(counts, rc.limits.preKeyRefillThreshold, handoutLimited(address)) });
     }),
 
     fetchPreKeyBundle: unary(rc, async (req, ctx) => {
@@ -113,10 +135,23 @@ export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyServic
       requireLength(req.address, ADDRESS_BYTES, "BAD_ADDRESS");
       const decision = await rc.rateLimiters.bundleFetches.take(`${keyOf(requester)}:${keyOf(req.address)}`, now);
       if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
-      const bundle = await rc.store.takePreKeyBundle(req.address);
+      // API-29: one-time prekeys of one target are handed out at a bounded rate across all
+      // requesters; past it the bundle falls back to the last-resort Kyber key, no one-time EC.
+      const budget = await rc.rateLimiters.oneTimePreKeyHandouts.take(keyOf(req.address), now);
+      const bundle = await rc.store.takePreKeyBundle(req.address, budget.allowed);
       if (!bundle) return create(FetchPreKeyBundleResponseSchema, { result: { case: "notRegistered", value: {} } });
       if (bundle.oneTimePreKey) rc.metrics.preKeysHandedOut.inc({ kind: "ec" });
       rc.metrics.preKeysHandedOut.inc({ kind: bundle.kyberPreKeyIsLastResort ? "kyber_last_resort" : "kyber" });
+      if (!budget.allowed) {
+        rc.metrics.preKeyHandoutsLimited.inc();
+        markLimited(req.address, now + budget.retryAfterMs);
+        await noticeLow(req.address, true);
+      } else if (!bundle.oneTimePreKey || bundle.kyberPreKeyIsLastResort) {
+        await noticeLow(req.address, false);
+      } else {
+        const left = await rc.store.getPreKeyCounts(req.address);
+        if (Math.min(left.oneTimePreKeys, left.kyberPreKeys) < rc.limits.preKeyRefillThreshold) await noticeLow(req.address, false);
+      }
       return create(FetchPreKeyBundleResponseSchema, {
         result: {
           case: "bundle",

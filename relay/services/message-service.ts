@@ -14,6 +14,7 @@ import {
 } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { authenticate, constantTimeEqual, SECRET_BYTES, sha256 } from "../auth.js";
 import { relayError } from "../errors.js";
+import { coarseTime } from "../limits.js";
 import { keyOf } from "../hub/subscription.js";
 import { serverStream, unary, type RelayContext } from "./context.js";
 import { subscribe } from "./subscribe.js";
@@ -36,8 +37,15 @@ export function createMessageService(rc: RelayContext): ServiceImpl<typeof Messa
       const now = rc.now();
       const decision = await rc.rateLimiters.mailboxSends.take(keyOf(req.recipientAddress), now);
       if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
-      const result = await rc.store.enqueueMailbox(req.recipientAddress, req.envelope, now, rc.limits.maxMailboxEnvelopes);
-      if (!result.ok) throw relayError(result.reason === "full" ? "MAILBOX_FULL" : "DELIVERY_DENIED");
+      // SC-18: the storage time is kept coarse (retention needs no more).
+      const storedAtMs = coarseTime(now, rc.limits.storedTimeGranularityMs);
+      const result = await rc.store.enqueueMailbox(req.recipientAddress, req.envelope, storedAtMs, rc.limits.maxMailboxEnvelopes, {
+        maxBytes: rc.limits.maxMailboxBytes,
+        maxTotalBytes: rc.limits.maxStoredBytes,
+      });
+      if (!result.ok) {
+        throw relayError(result.reason === "full" ? "MAILBOX_FULL" : result.reason === "storage_full" ? "STORAGE_FULL" : "DELIVERY_DENIED");
+      }
       rc.metrics.envelopesStored.inc({ kind: "mailbox" });
       rc.metrics.envelopeBytes.observe(req.envelope.length, { kind: "mailbox" });
       rc.feed.mailboxStored(req.recipientAddress, { id: result.id, storedAtMs: result.storedAtMs, envelope: req.envelope });

@@ -18,6 +18,7 @@ import {
 } from "../../gen/securecomm/relay/v1/rooms_pb.js";
 import { authenticate, constantTimeEqual, SECRET_BYTES, sha256 } from "../auth.js";
 import { relayError } from "../errors.js";
+import { coarseTime } from "../limits.js";
 import { keyOf } from "../hub/subscription.js";
 import type { RoomRecord } from "../store/relay-store.js";
 import { unary, type RelayContext } from "./context.js";
@@ -48,21 +49,32 @@ export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomServ
       requireLength(req.accessKeyHash, HASH_BYTES, "BAD_HASH");
       const decision = await rc.rateLimiters.roomCreations.take(keyOf(caller), now);
       if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);
-      if (!(await rc.store.createRoom(req.roomId, req.accessKeyHash, now))) throw relayError("ROOM_EXISTS");
-      return create(CreateRoomResponseSchema, { createdAtMs: BigInt(now) });
+      // SC-18: the creation time is stored (and answered) coarse, never to the millisecond.
+      const createdAtMs = coarseTime(now, rc.limits.storedTimeGranularityMs);
+      if (!(await rc.store.createRoom(req.roomId, req.accessKeyHash, createdAtMs))) throw relayError("ROOM_EXISTS");
+      return create(CreateRoomResponseSchema, { createdAtMs: BigInt(createdAtMs) });
     }),
 
     postToRoom: unary(rc, async (req) => {
       requireEnvelope(req.envelope, rc.limits.maxEnvelopeBytes);
       await authorize(req.roomId, req.accessKey);
       await limitPosts(req.roomId);
-      const result = await rc.store.appendRoomEvent(req.roomId, req.envelope, rc.now(), rc.limits.maxRoomLogEnvelopes);
-      if (!result.ok) throw relayError("ROOM_NOT_FOUND");
+      // SC-18: the stored post time is coarse (history answers it); the live fan-out and the
+      // response carry the exact receive time, which is never stored.
+      const receivedAtMs = rc.now();
+      const storedAtMs = coarseTime(receivedAtMs, rc.limits.storedTimeGranularityMs);
+      const result = await rc.store.appendRoomEvent(req.roomId, req.envelope, storedAtMs, rc.limits.maxRoomLogEnvelopes, {
+        maxBytes: rc.limits.maxRoomLogBytes,
+        maxTotalBytes: rc.limits.maxStoredBytes,
+      });
+      if (!result.ok) {
+        throw relayError(result.reason === "room_full" ? "ROOM_FULL" : result.reason === "storage_full" ? "STORAGE_FULL" : "ROOM_NOT_FOUND");
+      }
       rc.metrics.envelopesStored.inc({ kind: "room" });
       rc.metrics.envelopeBytes.observe(req.envelope.length, { kind: "room" });
       // Published in commit order: handlers resume in the order their commits resolved.
-      rc.feed.roomStored(req.roomId, { seq: result.seq, postedAtMs: result.postedAtMs, envelope: req.envelope, ephemeral: false });
-      return create(PostToRoomResponseSchema, { seq: BigInt(result.seq), postedAtMs: BigInt(result.postedAtMs) });
+      rc.feed.roomStored(req.roomId, { seq: result.seq, postedAtMs: receivedAtMs, envelope: req.envelope, ephemeral: false });
+      return create(PostToRoomResponseSchema, { seq: BigInt(result.seq), postedAtMs: BigInt(receivedAtMs) });
     }),
 
     postEphemeral: unary(rc, async (req) => {

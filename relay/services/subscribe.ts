@@ -18,6 +18,7 @@ import {
 } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { authenticateSession, constantTimeEqual, sha256 } from "../auth.js";
 import { errorReason, relayError } from "../errors.js";
+import { withSharedEncoding } from "../hub/shared-encoding.js";
 import { keyOf, Subscription, type StreamItem } from "../hub/subscription.js";
 import type { RelayContext } from "./context.js";
 import { ROOM_ID_BYTES, requireLength } from "./validate.js";
@@ -45,6 +46,11 @@ export function coalesce(items: readonly StreamItem[], maxBytes: number = Number
   for (const item of items) {
     if (item.kind === "closed") {
       out.push(msg({ case: "roomClosed", value: { $typeName: "securecomm.relay.v1.RoomClosed", roomId: item.roomId, reason: item.reason } }));
+      runKey = undefined;
+      continue;
+    }
+    if (item.kind === "prekeysLow") {
+      out.push(msg({ case: "preKeysLow", value: { $typeName: "securecomm.relay.v1.PreKeysLow", handoutLimited: item.handoutLimited } }));
       runKey = undefined;
       continue;
     }
@@ -109,7 +115,8 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
   const emit = function* (messages: SubscribeResponse[]): Generator<SubscribeResponse> {
     for (const m of messages) {
       rc.metrics.streamMessages.inc({ event: m.event.case ?? "none" });
-      yield m;
+      // Room events are encoded once for all their subscribers (relay/hub/shared-encoding.ts).
+      yield withSharedEncoding(m);
     }
   };
   try {
@@ -170,7 +177,7 @@ export async function* subscribe(rc: RelayContext, req: SubscribeRequest, ctx: H
       }
       const items = sub.take(page);
       if (items.length > 0) {
-        for (const item of items) if (item.kind !== "closed") rc.metrics.deliveries.inc({ kind: item.kind === "mailbox" ? "mailbox" : item.event.ephemeral ? "ephemeral" : "room" });
+        for (const item of items) if (item.kind === "mailbox" || item.kind === "room") rc.metrics.deliveries.inc({ kind: item.kind === "mailbox" ? "mailbox" : item.event.ephemeral ? "ephemeral" : "room" });
         yield* emit(coalesce(items, maxBytes));
         continue;
       }

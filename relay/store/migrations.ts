@@ -90,6 +90,46 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX room_events_posted ON room_events(posted_at_ms);
   `,
+  // 2: byte counters for the quotas (API-31) and the challenge count (API-28), kept by
+  // triggers so that every insert and delete (acks, sweeps, cascades) updates them.
+  `
+  ALTER TABLE accounts ADD COLUMN mailbox_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rooms ADD COLUMN log_bytes INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE storage_usage (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    stored_bytes INTEGER NOT NULL,
+    challenges INTEGER NOT NULL
+  );
+  INSERT INTO storage_usage (singleton, stored_bytes, challenges) VALUES (
+    1,
+    (SELECT coalesce(sum(length(envelope)), 0) FROM mailbox) + (SELECT coalesce(sum(length(envelope)), 0) FROM room_events),
+    (SELECT count(*) FROM challenges)
+  );
+  UPDATE accounts SET mailbox_bytes = (SELECT coalesce(sum(length(envelope)), 0) FROM mailbox m WHERE m.address = accounts.address);
+  UPDATE rooms SET log_bytes = (SELECT coalesce(sum(length(envelope)), 0) FROM room_events e WHERE e.room_id = rooms.room_id);
+  CREATE TRIGGER mailbox_bytes_in AFTER INSERT ON mailbox BEGIN
+    UPDATE accounts SET mailbox_bytes = mailbox_bytes + length(NEW.envelope) WHERE address = NEW.address;
+    UPDATE storage_usage SET stored_bytes = stored_bytes + length(NEW.envelope);
+  END;
+  CREATE TRIGGER mailbox_bytes_out AFTER DELETE ON mailbox BEGIN
+    UPDATE accounts SET mailbox_bytes = mailbox_bytes - length(OLD.envelope) WHERE address = OLD.address;
+    UPDATE storage_usage SET stored_bytes = stored_bytes - length(OLD.envelope);
+  END;
+  CREATE TRIGGER room_bytes_in AFTER INSERT ON room_events BEGIN
+    UPDATE rooms SET log_bytes = log_bytes + length(NEW.envelope) WHERE room_id = NEW.room_id;
+    UPDATE storage_usage SET stored_bytes = stored_bytes + length(NEW.envelope);
+  END;
+  CREATE TRIGGER room_bytes_out AFTER DELETE ON room_events BEGIN
+    UPDATE rooms SET log_bytes = log_bytes - length(OLD.envelope) WHERE room_id = OLD.room_id;
+    UPDATE storage_usage SET stored_bytes = stored_bytes - length(OLD.envelope);
+  END;
+  CREATE TRIGGER challenges_in AFTER INSERT ON challenges BEGIN
+    UPDATE storage_usage SET challenges = challenges + 1;
+  END;
+  CREATE TRIGGER challenges_out AFTER DELETE ON challenges BEGIN
+    UPDATE storage_usage SET challenges = challenges - 1;
+  END;
+  `,
 ];
 
 /** The schema version this code expects. */

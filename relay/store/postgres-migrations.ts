@@ -122,6 +122,63 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX ephemeral_events_posted ON ephemeral_events (posted_at_ms);
   `,
+  // 2: byte counters for the quotas (API-31) and the challenge count (API-28), kept by
+  // triggers so that every insert and delete (acks, sweeps, cascades) updates them.
+  `
+  -- A bucket's refill window (API-29 uses an hour): pruning deletes a bucket only once it has
+  -- been idle for its whole window, when it is full again.
+  ALTER TABLE rate_buckets ADD COLUMN window_ms bigint NOT NULL DEFAULT 60000;
+  ALTER TABLE accounts ADD COLUMN mailbox_bytes bigint NOT NULL DEFAULT 0;
+  ALTER TABLE rooms ADD COLUMN log_bytes bigint NOT NULL DEFAULT 0;
+  -- Sharded by the first byte of the address, room id or challenge: one shared row would
+  -- serialize every append of every relay process on its lock. Totals are the sum of 64 rows.
+  CREATE TABLE storage_usage (
+    shard smallint PRIMARY KEY,
+    stored_bytes bigint NOT NULL DEFAULT 0,
+    challenges bigint NOT NULL DEFAULT 0
+  );
+  INSERT INTO storage_usage (shard) SELECT generate_series(0, 63);
+  UPDATE storage_usage SET
+    stored_bytes = (SELECT coalesce(sum(octet_length(envelope)), 0) FROM mailbox) + (SELECT coalesce(sum(octet_length(envelope)), 0) FROM room_events),
+    challenges = (SELECT count(*) FROM challenges)
+  WHERE shard = 0;
+  UPDATE accounts SET mailbox_bytes = (SELECT coalesce(sum(octet_length(envelope)), 0) FROM mailbox m WHERE m.address = accounts.address);
+  UPDATE rooms SET log_bytes = (SELECT coalesce(sum(octet_length(envelope)), 0) FROM room_events e WHERE e.room_id = rooms.room_id);
+  CREATE FUNCTION count_mailbox_bytes() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      UPDATE accounts SET mailbox_bytes = mailbox_bytes + octet_length(NEW.envelope) WHERE address = NEW.address;
+      UPDATE storage_usage SET stored_bytes = stored_bytes + octet_length(NEW.envelope) WHERE shard = get_byte(NEW.address, 0) % 64;
+    ELSE
+      UPDATE accounts SET mailbox_bytes = mailbox_bytes - octet_length(OLD.envelope) WHERE address = OLD.address;
+      UPDATE storage_usage SET stored_bytes = stored_bytes - octet_length(OLD.envelope) WHERE shard = get_byte(OLD.address, 0) % 64;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER mailbox_bytes AFTER INSERT OR DELETE ON mailbox FOR EACH ROW EXECUTE FUNCTION count_mailbox_bytes();
+  CREATE FUNCTION count_room_bytes() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      UPDATE rooms SET log_bytes = log_bytes + octet_length(NEW.envelope) WHERE room_id = NEW.room_id;
+      UPDATE storage_usage SET stored_bytes = stored_bytes + octet_length(NEW.envelope) WHERE shard = get_byte(NEW.room_id, 0) % 64;
+    ELSE
+      UPDATE rooms SET log_bytes = log_bytes - octet_length(OLD.envelope) WHERE room_id = OLD.room_id;
+      UPDATE storage_usage SET stored_bytes = stored_bytes - octet_length(OLD.envelope) WHERE shard = get_byte(OLD.room_id, 0) % 64;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER room_bytes AFTER INSERT OR DELETE ON room_events FOR EACH ROW EXECUTE FUNCTION count_room_bytes();
+  CREATE FUNCTION count_challenges() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      UPDATE storage_usage SET challenges = challenges + 1 WHERE shard = get_byte(NEW.challenge, 0) % 64;
+    ELSE
+      UPDATE storage_usage SET challenges = challenges - 1 WHERE shard = get_byte(OLD.challenge, 0) % 64;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER challenges_count AFTER INSERT OR DELETE ON challenges FOR EACH ROW EXECUTE FUNCTION count_challenges();
+  `,
 ];
 
 /** The schema version this code expects. */

@@ -43,7 +43,10 @@ const SWEEP_CHUNK = 2_000;
 /** Advisory lock key held by the one process sweeping ("SCswp"). */
 const SWEEP_LOCK_KEY = 0x5343737770;
 
-/** A full bucket needs at most a minute to refill; older rows are dropped by the sweep. */
+/**
+ * How often takeRateToken prunes idle buckets. A bucket is pruned once idle for its own window
+ * (`window_ms`: a minute, or an hour for API-29), when it is full again.
+ */
 const RATE_BUCKET_IDLE_MS = 60_000;
 
 /** Ephemeral events wait this long for other processes to fetch them, then are swept. */
@@ -202,10 +205,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     origin,
     url: options.url,
     sql,
-    putChallenge: (challenge, identityKey, expiresAtMs) =>
+    putChallenge: (challenge, identityKey, expiresAtMs, maxStored) =>
       run(async () => {
         await sql`INSERT INTO challenges (challenge, identity_key, expires_at_ms) VALUES (${challenge}, ${identityKey}, ${expiresAtMs})
                   ON CONFLICT (challenge) DO UPDATE SET identity_key = excluded.identity_key, expires_at_ms = excluded.expires_at_ms`;
+        if (maxStored === undefined) return;
+        // The count is kept by a trigger (migration 2); drop the challenges expiring first.
+        const [usage] = await sql<Row[]>`SELECT sum(challenges) AS challenges FROM storage_usage`;
+        const over = int(usage?.challenges ?? 0) - maxStored;
+        if (over > 0) {
+          await sql`DELETE FROM challenges WHERE challenge IN (SELECT challenge FROM challenges ORDER BY expires_at_ms LIMIT ${over})`;
+        }
       }),
     consumeChallenge: (challenge, identityKey, nowMs) =>
       run(async () => {
@@ -327,13 +337,20 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           };
         }),
       ),
-    enqueueMailbox: (address, envelope, nowMs, maxEnvelopes) =>
+    enqueueMailbox: (address, envelope, nowMs, maxEnvelopes, quota) =>
       timed(() =>
         sql.begin(async (tx): Promise<EnqueueResult> => {
           // The account row lock orders appends to one mailbox: ids commit in increasing order
           // (live delivery relies on it) and the count below is exact.
-          const [account] = await tx`SELECT 1 FROM accounts WHERE address = ${address} FOR NO KEY UPDATE`;
+          const [account] = await tx<Row[]>`
+            SELECT mailbox_bytes, (SELECT sum(stored_bytes) FROM storage_usage) AS total FROM accounts WHERE address = ${address} FOR NO KEY UPDATE OF accounts`;
           if (!account) return { ok: false, reason: "no_recipient" };
+          if (quota) {
+            // API-31: the mailbox's bytes are exact under the row lock; the overall total may be
+            // overshot by appends committing at the same moment on other connections.
+            if (int(account.mailbox_bytes) + envelope.length > quota.maxBytes) return { ok: false, reason: "full" };
+            if (int(account.total) + envelope.length > quota.maxTotalBytes) return { ok: false, reason: "storage_full" };
+          }
           const prefix = `${hint("mailbox", address)}:`;
           const [row] = await tx<Row[]>`
             WITH i AS (
@@ -380,18 +397,42 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         };
         return room;
       }),
-    appendRoomEvent: (roomId, envelope, nowMs, maxEvents) =>
+    appendRoomEvent: (roomId, envelope, nowMs, maxEvents, quota) =>
       timed(async () => {
         // One statement, one transaction: the room row lock taken by the UPDATE orders appends,
-        // so sequence numbers are gapless and commit in order; the hint leaves at commit.
+        // so sequence numbers are gapless and commit in order; the hint leaves at commit. The
+        // byte quotas (API-31) gate the UPDATE; concurrent appends may overshoot the overall
+        // quota by their own size.
+        const maxBytes = quota?.maxBytes ?? Number.MAX_SAFE_INTEGER;
+        const maxTotal = quota?.maxTotalBytes ?? Number.MAX_SAFE_INTEGER;
         const prefix = `${hint("room", roomId)}:`;
         const [row] = await sql<Row[]>`
-          WITH r AS (UPDATE rooms SET latest_seq = latest_seq + 1 WHERE room_id = ${roomId} RETURNING latest_seq),
-               i AS (INSERT INTO room_events (room_id, seq, posted_at_ms, envelope) SELECT ${roomId}, latest_seq, ${nowMs}, ${envelope} FROM r),
-               d AS (DELETE FROM room_events WHERE room_id = ${roomId} AND seq <= (SELECT latest_seq FROM r) - ${maxEvents})
-          SELECT latest_seq, pg_notify(${HINT_CHANNEL}, ${prefix} || latest_seq) FROM r`;
+          WITH q AS (SELECT log_bytes, (SELECT sum(stored_bytes) FROM storage_usage) AS total FROM rooms WHERE room_id = ${roomId}),
+               r AS (UPDATE rooms SET latest_seq = latest_seq + 1
+                     WHERE room_id = ${roomId}
+                       AND (SELECT log_bytes FROM q) + ${envelope.length} <= ${maxBytes}
+                       AND (SELECT total FROM q) + ${envelope.length} <= ${maxTotal}
+                     RETURNING latest_seq),
+               i AS (INSERT INTO room_events (room_id, seq, posted_at_ms, envelope) SELECT ${roomId}, latest_seq, ${nowMs}, ${envelope} FROM r)
+          SELECT q.log_bytes, q.total, r.latest_seq, pg_notify(${HINT_CHANNEL}, ${prefix} || r.latest_seq)
+          FROM q LEFT JOIN r ON true`;
+        if (row && row.latest_seq === null) {
+          return { ok: false, reason: int(row.log_bytes) + envelope.length > maxBytes ? "room_full" : "storage_full" } as const;
+        }
+        // The cap, as its own statement after the commit: its fresh snapshot sees every append
+        // committed before this one (a DELETE inside the statement above would not see appends
+        // that committed while it waited for the room's row lock). Retention, not atomicity:
+        // whatever one call misses, the next deletes.
+        if (row && int(row.latest_seq) > maxEvents) {
+          await sql`DELETE FROM room_events WHERE room_id = ${roomId} AND seq <= ${int(row.latest_seq) - maxEvents}`;
+        }
         if (!row) return { ok: false, reason: "not_found" } as const;
         return { ok: true, seq: int(row.latest_seq), postedAtMs: nowMs } as const;
+      }),
+    storedBytes: () =>
+      run(async () => {
+        const [usage] = await sql<Row[]>`SELECT sum(stored_bytes) AS stored_bytes FROM storage_usage`;
+        return int(usage?.stored_bytes ?? 0);
       }),
     readRoomEvents: (roomId, afterSeq, limit) =>
       run(async () => {
@@ -419,7 +460,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
               ["roomEvents", async () => (await conn`DELETE FROM room_events WHERE ctid = ANY(ARRAY(SELECT ctid FROM room_events WHERE posted_at_ms < ${nowMs - roomRetentionMs} LIMIT ${SWEEP_CHUNK}))`).count],
               ["challenges", async () => (await conn`DELETE FROM challenges WHERE challenge IN (SELECT challenge FROM challenges WHERE expires_at_ms <= ${nowMs} LIMIT ${SWEEP_CHUNK})`).count],
               ["tokens", async () => (await conn`DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens WHERE expires_at_ms <= ${nowMs} LIMIT ${SWEEP_CHUNK})`).count],
-              [undefined, async () => (await conn`DELETE FROM rate_buckets WHERE updated_ms < ${nowMs - RATE_BUCKET_IDLE_MS}`).count],
+              [undefined, async () => (await conn`DELETE FROM rate_buckets WHERE updated_ms < ${nowMs} - window_ms`).count],
               [undefined, async () => (await conn`DELETE FROM ephemeral_events WHERE posted_at_ms < ${nowMs - EPHEMERAL_RETENTION_MS}`).count],
             ];
             for (const [kind, job] of jobs) {
@@ -438,21 +479,23 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           conn.release();
         }
       }),
-    takeRateToken: (bucket, key, perMinute, nowMs) =>
+    takeRateToken: (bucket, key, perMinute, nowMs, windowMs = 60_000) =>
       run(async () => {
         if (!(Number.isSafeInteger(perMinute) && perMinute > 0)) throw new RangeError("perMinute must be a positive integer");
-        const rate = perMinute / 60_000;
+        if (!(Number.isSafeInteger(windowMs) && windowMs > 0)) throw new RangeError("windowMs must be a positive integer");
+        // `perMinute` is the bucket size; it refills over `windowMs` (a minute unless given).
+        const rate = perMinute / windowMs;
         // Keys derive from ids (a bundle fetch's is requester and target): the table holds only
-        // their hash, and a bucket idle for a minute (full again) is deleted within a minute.
+        // their hash, and a bucket idle for its window (full again) is deleted soon after.
         const hashed = createHash("sha256").update(bucket).update("\0").update(key).digest("base64url");
         if (nowMs - lastBucketPrune >= RATE_BUCKET_IDLE_MS) {
           lastBucketPrune = nowMs;
-          sql`DELETE FROM rate_buckets WHERE updated_ms < ${nowMs - RATE_BUCKET_IDLE_MS}`.catch(() => undefined);
+          sql`DELETE FROM rate_buckets WHERE updated_ms < ${nowMs} - window_ms`.catch(() => undefined);
         }
         // The same token bucket as relay/rate-limit.ts, refilled and taken in one upsert.
         const [row] = await sql<Row[]>`
-          INSERT INTO rate_buckets AS b (bucket, key, tokens, updated_ms, last_allowed)
-          VALUES (${bucket}, ${hashed}, ${perMinute - 1}, ${nowMs}, true)
+          INSERT INTO rate_buckets AS b (bucket, key, tokens, updated_ms, last_allowed, window_ms)
+          VALUES (${bucket}, ${hashed}, ${perMinute - 1}, ${nowMs}, true, ${windowMs})
           ON CONFLICT (bucket, key) DO UPDATE SET
             tokens = CASE WHEN least(${perMinute}::float8, b.tokens + greatest(0, ${nowMs}::bigint - b.updated_ms) * ${rate}::float8) >= 1
                           THEN least(${perMinute}::float8, b.tokens + greatest(0, ${nowMs}::bigint - b.updated_ms) * ${rate}::float8) - 1

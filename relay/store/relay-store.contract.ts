@@ -188,6 +188,18 @@ export function describeRelayStoreContract(name: string, fresh: () => Promise<St
       expect((await store.takeRateToken("posts", "k1", 3, 21_000)).allowed).toBe(false);
     });
 
+    it("API-29: a bucket with an hour window refills over the hour, and a sweep in between does not reset it", async () => {
+      const hour = 3_600_000;
+      const t0 = 10_000_000;
+      expect(await store.takeRateToken("handouts", "t", 2, t0, hour)).toEqual({ allowed: true });
+      expect(await store.takeRateToken("handouts", "t", 2, t0, hour)).toEqual({ allowed: true });
+      const denied = await store.takeRateToken("handouts", "t", 2, t0, hour);
+      expect(denied.allowed ? 0 : denied.retryAfterMs).toBeGreaterThan(hour / 2 - 1_000);
+      await store.sweep(t0 + 120_000, 30 * 86_400_000, 7 * 86_400_000); // two minutes idle: not full yet
+      expect((await store.takeRateToken("handouts", "t", 2, t0 + 120_000, hour)).allowed).toBe(false);
+      expect(await store.takeRateToken("handouts", "t", 2, t0 + hour / 2 + 1_000, hour)).toEqual({ allowed: true });
+    });
+
     it("the first trust material claimed stays; reopening finds it", async () => {
       expect(await store.loadTrustMaterial()).toBeUndefined();
       const first = new Uint8Array(Buffer.from('{"version":1,"a":1}'));
@@ -196,6 +208,56 @@ export function describeRelayStoreContract(name: string, fresh: () => Promise<St
       await store.close();
       store = await backing.open();
       expect(await store.loadTrustMaterial()).toEqual(first);
+    });
+
+    it("API-31: byte quotas per mailbox, per room and overall refuse appends and store nothing; counters follow acks, sweeps and deletions", async () => {
+      await account();
+      const other = bytes(16, 2);
+      await account(other);
+      const q = { maxBytes: 10, maxTotalBytes: 30 };
+      expect(await store.enqueueMailbox(address, bytes(6, 1), 1, 100, q)).toMatchObject({ ok: true });
+      expect(await store.enqueueMailbox(address, bytes(5, 2), 1, 100, q)).toEqual({ ok: false, reason: "full" });
+      expect(await store.enqueueMailbox(address, bytes(4, 3), 1, 100, q)).toMatchObject({ ok: true });
+      expect(await store.storedBytes()).toBe(10);
+      const [first] = await store.readMailbox(address, 0, 10);
+      expect(await store.ackMailbox(address, [first!.id])).toBe(1);
+      expect(await store.storedBytes()).toBe(4);
+      expect(await store.enqueueMailbox(address, bytes(5, 4), 1, 100, q)).toMatchObject({ ok: true });
+      // A room: its own quota, then the overall one (9 bytes in mailboxes now).
+      const room = bytes(16, 9);
+      await store.createRoom(room, bytes(32, 1), 0);
+      expect(await store.appendRoomEvent(room, bytes(11, 1), 5, 100, q)).toEqual({ ok: false, reason: "room_full" });
+      expect(await store.appendRoomEvent(room, bytes(10, 1), 5, 100, q)).toMatchObject({ ok: true, seq: 1 });
+      expect(await store.enqueueMailbox(other, bytes(10, 5), 1, 100, q)).toMatchObject({ ok: true });
+      expect(await store.storedBytes()).toBe(29);
+      const third = bytes(16, 3);
+      await account(third);
+      expect(await store.enqueueMailbox(third, bytes(2, 6), 1, 100, q)).toEqual({ ok: false, reason: "storage_full" });
+      const room2 = bytes(16, 8);
+      await store.createRoom(room2, bytes(32, 1), 0);
+      expect(await store.appendRoomEvent(room2, bytes(2, 1), 5, 100, q)).toEqual({ ok: false, reason: "storage_full" });
+      // Refused appends used no sequence number.
+      expect((await store.appendRoomEvent(room2, bytes(1, 1), 5, 100, q)) as unknown).toMatchObject({ ok: true, seq: 1 });
+      expect(await store.appendRoomEvent(bytes(16, 7), bytes(1, 1), 5, 100, q)).toEqual({ ok: false, reason: "not_found" });
+      expect(await store.storedBytes()).toBe(30);
+      await store.deleteAccount(other); // its 10 mailbox bytes go with it
+      expect(await store.storedBytes()).toBe(20);
+      const swept = await store.sweep(1_000_000, 1, 1); // everything is older than 1 ms
+      expect(swept.mailboxEnvelopes + swept.roomEvents).toBe(4);
+      expect(await store.storedBytes()).toBe(0);
+      expect(await store.appendRoomEvent(room, bytes(10, 1), 5, 100, q)).toMatchObject({ ok: true, seq: 2 });
+    });
+
+    it("API-28: at most maxStored challenges are kept; the ones expiring first are dropped", async () => {
+      for (let i = 1; i <= 5; i++) await store.putChallenge(bytes(32, i), ec(1), 1_000 + i, 3);
+      const alive = [];
+      for (let i = 1; i <= 5; i++) alive.push(await store.consumeChallenge(bytes(32, i), ec(1), 0));
+      expect(alive).toEqual([false, false, true, true, true]);
+      // Consumed ones no longer count.
+      for (let i = 6; i <= 8; i++) await store.putChallenge(bytes(32, i), ec(1), 2_000 + i, 3);
+      const again = [];
+      for (let i = 6; i <= 8; i++) again.push(await store.consumeChallenge(bytes(32, i), ec(1), 0));
+      expect(again).toEqual([true, true, true]);
     });
 
     it("close() finishes pending appends first; later calls reject; reopening finds them", async () => {

@@ -85,11 +85,26 @@ export interface RoomEventRecord {
   envelope: Uint8Array;
 }
 
-/** The outcome of a mailbox append. */
-export type EnqueueResult = { ok: true; id: number; storedAtMs: number } | { ok: false; reason: "full" | "no_recipient" };
+/** The outcome of a mailbox append ("full": envelope count or byte quota of the mailbox). */
+export type EnqueueResult =
+  | { ok: true; id: number; storedAtMs: number }
+  | { ok: false; reason: "full" | "no_recipient" | "storage_full" };
 
-/** The outcome of a room append. */
-export type AppendResult = { ok: true; seq: number; postedAtMs: number } | { ok: false; reason: "not_found" };
+/** The outcome of a room append ("room_full": the room's byte quota). */
+export type AppendResult =
+  | { ok: true; seq: number; postedAtMs: number }
+  | { ok: false; reason: "not_found" | "room_full" | "storage_full" };
+
+/**
+ * Byte quotas an append checks (spec/10-relay-api.md API-31): envelope bytes held by the one
+ * mailbox or room log, and by all mailboxes and room logs together. An append that would pass
+ * either is refused and stores nothing. Between processes on one database the overall quota
+ * may be overshot by the appends in flight at once.
+ */
+export interface ByteQuota {
+  maxBytes: number;
+  maxTotalBytes: number;
+}
 
 /** Rows removed by one retention sweep. */
 export interface SweepResult {
@@ -124,8 +139,11 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: n
 
 /** The relay's persistent state (spec/10-relay-api.md, "Storage"). */
 export interface RelayStore {
-  /** Stores a challenge for an identity key until `expiresAtMs`. */
-  putChallenge(challenge: Uint8Array, identityKey: Uint8Array, expiresAtMs: number): Promise<void>;
+  /**
+   * Stores a challenge for an identity key until `expiresAtMs`. With `maxStored`, the
+   * challenges expiring first are dropped so that at most that many remain (API-28).
+   */
+  putChallenge(challenge: Uint8Array, identityKey: Uint8Array, expiresAtMs: number, maxStored?: number): Promise<void>;
   /**
    * Deletes the challenge and reports whether it existed for this identity key and had not
    * expired at `nowMs`. Single use: a second call for the same challenge returns false.
@@ -161,15 +179,17 @@ export interface RelayStore {
    * Takes a bundle atomically: one one-time EC prekey and one one-time Kyber prekey (or the
    * last-resort Kyber prekey when none remain) are removed and returned. Each one-time key is
    * returned by at most one call, even under concurrency. Undefined when the account does not
-   * exist or has no signed prekey or no Kyber prekey at all.
+   * exist or has no signed prekey or no Kyber prekey at all. With `oneTime` false (the
+   * target's handout budget is spent, API-29) no one-time EC prekey is taken and the
+   * last-resort Kyber prekey is returned; a one-time Kyber prekey only if there is no last-resort one.
    */
-  takePreKeyBundle(address: Uint8Array): Promise<BundleRecord | undefined>;
+  takePreKeyBundle(address: Uint8Array, oneTime?: boolean): Promise<BundleRecord | undefined>;
 
   /**
-   * Appends an envelope to a mailbox unless it holds `maxEnvelopes` already or the account
-   * does not exist. Durable when resolved.
+   * Appends an envelope to a mailbox unless it holds `maxEnvelopes` already, the account
+   * does not exist, or the append would pass a byte quota. Durable when resolved.
    */
-  enqueueMailbox(address: Uint8Array, envelope: Uint8Array, nowMs: number, maxEnvelopes: number): Promise<EnqueueResult>;
+  enqueueMailbox(address: Uint8Array, envelope: Uint8Array, nowMs: number, maxEnvelopes: number, quota?: ByteQuota): Promise<EnqueueResult>;
   /** Up to `limit` envelopes with id greater than `afterId`, oldest first. */
   readMailbox(address: Uint8Array, afterId: number, limit: number): Promise<MailboxRecord[]>;
   /** Deletes the listed envelopes of this mailbox; unknown ids are ignored. Returns how many were deleted. */
@@ -181,9 +201,13 @@ export interface RelayStore {
   getRoom(roomId: Uint8Array): Promise<RoomRecord | undefined>;
   /**
    * Appends an envelope with the next sequence number (1, 2, …) and drops the oldest events
-   * beyond `maxEvents`. Durable when resolved.
+   * beyond `maxEvents`, unless the append would pass a byte quota (nothing is stored and no
+   * sequence number used). Durable when resolved.
    */
-  appendRoomEvent(roomId: Uint8Array, envelope: Uint8Array, nowMs: number, maxEvents: number): Promise<AppendResult>;
+  appendRoomEvent(roomId: Uint8Array, envelope: Uint8Array, nowMs: number, maxEvents: number, quota?: ByteQuota): Promise<AppendResult>;
+
+  /** Envelope bytes stored in all mailboxes and room logs together (API-31). */
+  storedBytes(): Promise<number>;
   /** Up to `limit` stored events with seq greater than `afterSeq`, in order. */
   readRoomEvents(roomId: Uint8Array, afterSeq: number, limit: number): Promise<RoomEventRecord[]>;
   /** Replaces the room's access-key hash, keeping the old one as previous; false if the room does not exist. */
@@ -198,11 +222,12 @@ export interface RelayStore {
   sweep(nowMs: number, mailboxRetentionMs: number, roomRetentionMs: number): Promise<SweepResult>;
 
   /**
-   * Takes one token from the bucket `bucket`/`key` (a token bucket refilling `perMinute` per
-   * minute, holding at most `perMinute`) at `nowMs`. Shared by every relay process on the same
-   * database; `key` is an opaque string derived from ids and never logged.
+   * Takes one token from the bucket `bucket`/`key` (a token bucket refilling `perWindow` per
+   * `windowMs`, a minute by default, holding at most `perWindow`) at `nowMs`. Shared by every
+   * relay process on the same database; `key` is an opaque string derived from ids and never
+   * logged.
    */
-  takeRateToken(bucket: string, key: string, perMinute: number, nowMs: number): Promise<RateDecision>;
+  takeRateToken(bucket: string, key: string, perWindow: number, nowMs: number, windowMs?: number): Promise<RateDecision>;
 
   /** The relay's serialized trust material (trust root and server key), if stored. */
   loadTrustMaterial(): Promise<Uint8Array | undefined>;

@@ -1,7 +1,9 @@
 /**
  * The SQLite implementation of {@link RelayStore} on better-sqlite3.
  *
- * Owns: the database file `<dataDir>/relay.sqlite3` (WAL, `synchronous = FULL` so that a
+ * Owns: the database file `<dataDir>/relay.sqlite3` (WAL, `secure_delete` with a truncating
+ * checkpoint soon after every deletion so deleted rows leave no bytes in the files, SC-19;
+ * `synchronous = FULL` so that a
  * resolved write survives power loss or SIGKILL, foreign keys, busy timeout), prepared
  * statements, the transactions that make prekey handout atomic, and group commit: mailbox and
  * room appends that arrive in the same event-loop turn are committed in one transaction, and
@@ -40,6 +42,13 @@ const BUSY_TIMEOUT_MS = 5_000;
 /** Rows deleted per sweep step: a few milliseconds of work between event-loop turns. */
 const SWEEP_CHUNK = 2_000;
 
+/**
+ * How long deleted rows may remain in older WAL frames: a deletion schedules a truncating
+ * checkpoint this soon (at most one per interval under steady traffic), which copies the
+ * zeroed pages into the database and empties the WAL file (SC-19).
+ */
+export const SECURE_DELETE_CHECKPOINT_MS = 1_000;
+
 /** Most writes grouped into one commit: bounds the latency any one writer waits for. */
 const MAX_BATCH = 512;
 
@@ -77,6 +86,9 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
   chmodSync(path, 0o600);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
+  // Deleted rows are overwritten with zeros in their pages (issue 11; spec/11 SC-19); the WAL
+  // frames that still hold them are removed by the checkpoint scheduled after each deletion.
+  db.pragma("secure_delete = ON");
   db.pragma("foreign_keys = ON");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   migrate(db);
@@ -104,6 +116,10 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     takeKyber: db.prepare("DELETE FROM kyber_prekeys WHERE row = (SELECT row FROM kyber_prekeys WHERE address = ? ORDER BY row LIMIT 1) RETURNING id, public_key, signature"),
     countMailbox: db.prepare("SELECT count(*) AS n FROM mailbox WHERE address = ?"),
     accountExists: db.prepare("SELECT 1 AS x FROM accounts WHERE address = ?"),
+    mailboxBytes: db.prepare("SELECT mailbox_bytes FROM accounts WHERE address = ?"),
+    roomBytes: db.prepare("SELECT log_bytes FROM rooms WHERE room_id = ?"),
+    usage: db.prepare("SELECT stored_bytes, challenges FROM storage_usage"),
+    dropOldestChallenges: db.prepare("DELETE FROM challenges WHERE challenge IN (SELECT challenge FROM challenges ORDER BY expires_at_ms LIMIT ?)"),
     enqueue: db.prepare("INSERT INTO mailbox (address, stored_at_ms, envelope) VALUES (?, ?, ?)"),
     readMailbox: db.prepare("SELECT id, stored_at_ms, envelope FROM mailbox WHERE address = ? AND id > ? ORDER BY id LIMIT ?"),
     ack: db.prepare("DELETE FROM mailbox WHERE address = ? AND id = ?"),
@@ -122,6 +138,20 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
   };
 
   let closed = false;
+  // SC-19: after a deletion, checkpoint and truncate the WAL soon (its frames still hold the
+  // rows as they were before).
+  let checkpointTimer: NodeJS.Timeout | undefined;
+  const checkpointNow = (): void => {
+    checkpointTimer = undefined;
+    if (closed) return;
+    const [result] = db.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
+    if (result && result.busy !== 0) deleted(); // a reader held the WAL: try again
+  };
+  const deleted = (): void => {
+    if (checkpointTimer || closed) return;
+    checkpointTimer = setTimeout(checkpointNow, SECURE_DELETE_CHECKPOINT_MS);
+    checkpointTimer.unref();
+  };
   const ensureOpen = (): void => {
     if (closed) throw new Error("relay store is closed");
   };
@@ -180,11 +210,11 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
 
   // One process owns a SQLite file: its buckets are this process's (relay/rate-limit.ts).
   const limiters = new Map<string, RateLimiter>();
-  const limiter = (bucket: string, perMinute: number): RateLimiter => {
-    const id = `${bucket}/${perMinute}`;
+  const limiter = (bucket: string, perWindow: number, windowMs: number): RateLimiter => {
+    const id = `${bucket}/${perWindow}/${windowMs}`;
     let l = limiters.get(id);
     if (!l) {
-      l = createRateLimiter(perMinute);
+      l = createRateLimiter(perWindow, undefined, windowMs);
       limiters.set(id, l);
     }
     return l;
@@ -217,15 +247,15 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     return after;
   });
 
-  const takeBundleTx = db.transaction((address: Uint8Array): BundleRecord | undefined => {
+  const takeBundleTx = db.transaction((address: Uint8Array, takeOneTime: boolean): BundleRecord | undefined => {
     const account = s.getAccount.get(address) as Row | undefined;
     if (!account) return undefined;
     const signed = s.getSigned.get(address) as Row | undefined;
     if (!signed) return undefined;
     const lastResort = s.getLastResort.get(address) as Row | undefined;
-    const kyber = s.takeKyber.get(address) as Row | undefined;
+    const kyber = takeOneTime || !lastResort ? (s.takeKyber.get(address) as Row | undefined) : undefined;
     if (!kyber && !lastResort) return undefined;
-    const oneTime = s.takeOneTime.get(address, address) as Row | undefined;
+    const oneTime = takeOneTime ? (s.takeOneTime.get(address, address) as Row | undefined) : undefined;
     const kyberRow = (kyber ?? lastResort) as Row;
     return {
       identityKey: bytes(account.identity_key),
@@ -259,12 +289,21 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
   const store: RelayStore & { readonly path: string; readonly db: Database.Database } = {
     path,
     db,
-    putChallenge: (challenge, identityKey, expiresAtMs) =>
-      now(() => void s.putChallenge.run(challenge, identityKey, expiresAtMs)),
+    putChallenge: (challenge, identityKey, expiresAtMs, maxStored) =>
+      now(() =>
+        db.transaction(() => {
+          s.putChallenge.run(challenge, identityKey, expiresAtMs);
+          if (maxStored === undefined) return;
+          // The count is kept by triggers (migration 2): O(1) per call under a flood.
+          const over = int((s.usage.get() as Row).challenges) - maxStored;
+          if (over > 0 && s.dropOldestChallenges.run(over).changes > 0) deleted();
+        }).immediate(),
+      ),
     consumeChallenge: (challenge, identityKey, nowMs) =>
       now(() => {
         const row = s.takeChallenge.get(challenge) as Row | undefined;
         if (!row) return false;
+        deleted();
         return int(row.expires_at_ms) > nowMs && Buffer.compare(bytes(row.identity_key), identityKey) === 0;
       }),
     upsertAccount: (a) =>
@@ -288,7 +327,10 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
         return account;
       }),
     // ON DELETE CASCADE removes tokens, prekeys and the mailbox with the account row.
-    deleteAccount: (address) => now(() => void s.deleteAccount.run(address)),
+    deleteAccount: (address) =>
+      now(() => {
+        if (s.deleteAccount.run(address).changes > 0) deleted();
+      }),
     putToken: (tokenHash, address, expiresAtMs) => now(() => void s.putToken.run(tokenHash, address, expiresAtMs)),
     findToken: (tokenHash, nowMs) =>
       now(() => {
@@ -303,11 +345,16 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
       }),
     storePreKeys: (address, upload, maxPerKind) => now(() => storePreKeysTx.immediate(address, upload, maxPerKind)),
     getPreKeyCounts: (address) => now(() => counts(address)),
-    takePreKeyBundle: (address) => now(() => takeBundleTx.immediate(address)),
-    enqueueMailbox: (address, envelope, nowMs, maxEnvelopes) =>
+    takePreKeyBundle: (address, oneTime = true) => now(() => takeBundleTx.immediate(address, oneTime)),
+    enqueueMailbox: (address, envelope, nowMs, maxEnvelopes, quota) =>
       submit((): EnqueueResult => {
-        if (!s.accountExists.get(address)) return { ok: false, reason: "no_recipient" };
+        const account = s.mailboxBytes.get(address) as Row | undefined;
+        if (!account) return { ok: false, reason: "no_recipient" };
         if (int((s.countMailbox.get(address) as Row).n) >= maxEnvelopes) return { ok: false, reason: "full" };
+        if (quota) {
+          if (int(account.mailbox_bytes) + envelope.length > quota.maxBytes) return { ok: false, reason: "full" };
+          if (int((s.usage.get() as Row).stored_bytes) + envelope.length > quota.maxTotalBytes) return { ok: false, reason: "storage_full" };
+        }
         const id = int(s.enqueue.run(address, nowMs, envelope).lastInsertRowid);
         return { ok: true, id, storedAtMs: nowMs };
       }),
@@ -317,22 +364,34 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
           (r): MailboxRecord => ({ id: int(r.id), storedAtMs: int(r.stored_at_ms), envelope: bytes(r.envelope) }),
         ),
       ),
-    ackMailbox: (address, ids) => now(() => ackTx.immediate(address, ids)),
+    ackMailbox: (address, ids) =>
+      now(() => {
+        const n = ackTx.immediate(address, ids);
+        if (n > 0) deleted();
+        return n;
+      }),
     createRoom: (roomId, accessKeyHash, nowMs) => now(() => s.createRoom.run(roomId, accessKeyHash, nowMs).changes === 1),
     getRoom: (roomId) =>
       now(() => {
         const row = s.getRoom.get(roomId) as Row | undefined;
         return row ? roomRecord(row) : undefined;
       }),
-    appendRoomEvent: (roomId, envelope, nowMs, maxEvents) =>
+    appendRoomEvent: (roomId, envelope, nowMs, maxEvents, quota) =>
       submit((): AppendResult => {
+        if (quota) {
+          const room = s.roomBytes.get(roomId) as Row | undefined;
+          if (!room) return { ok: false, reason: "not_found" };
+          if (int(room.log_bytes) + envelope.length > quota.maxBytes) return { ok: false, reason: "room_full" };
+          if (int((s.usage.get() as Row).stored_bytes) + envelope.length > quota.maxTotalBytes) return { ok: false, reason: "storage_full" };
+        }
         const bumped = s.bumpSeq.get(roomId) as Row | undefined;
         if (!bumped) return { ok: false, reason: "not_found" };
         const seq = int(bumped.latest_seq);
         s.appendEvent.run(roomId, seq, nowMs, envelope);
-        if (seq > maxEvents) s.dropOldEvents.run(roomId, seq - maxEvents);
+        if (seq > maxEvents && s.dropOldEvents.run(roomId, seq - maxEvents).changes > 0) deleted();
         return { ok: true, seq, postedAtMs: nowMs };
       }),
+    storedBytes: () => now(() => int((s.usage.get() as Row).stored_bytes)),
     readRoomEvents: (roomId, afterSeq, limit) =>
       now(() =>
         (s.readEvents.all(roomId, afterSeq, limit) as Row[]).map(
@@ -356,17 +415,19 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
           if (closed) return result;
           const n = stmt.run(cutoff).changes;
           result[kind] += n;
+          if (n > 0) deleted();
           if (n < SWEEP_CHUNK) break;
           await new Promise((r) => setImmediate(r));
         }
       }
       return result;
     },
-    takeRateToken: (bucket, key, perMinute, nowMs) => now(() => limiter(bucket, perMinute).take(key, nowMs)),
+    takeRateToken: (bucket, key, perWindow, nowMs, windowMs = 60_000) => now(() => limiter(bucket, perWindow, windowMs).take(key, nowMs)),
     loadTrustMaterial: () => now(() => readTrustFile(options.dataDir)),
     claimTrustMaterial: (candidate) => now(() => claimTrustFile(options.dataDir, candidate)),
     close: async () => {
       if (closed) return;
+      if (checkpointTimer) clearTimeout(checkpointTimer);
       flush();
       closed = true;
       db.pragma("wal_checkpoint(TRUNCATE)");

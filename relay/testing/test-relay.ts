@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openRelay, type Relay, type RelayOptions } from "../services/index.js";
-import { startRelayServer, type RelayServer, type RelayTlsOptions } from "../server.js";
+import { startRelayServer, type MetricsEndpointOptions, type RelayServer, type RelayTlsOptions } from "../server.js";
 
 /** Options of {@link startTestRelay}; everything optional. */
 export interface TestRelayOptions {
@@ -21,6 +21,8 @@ export interface TestRelayOptions {
   readonly logLevel?: RelayOptions["logLevel"];
   readonly tls?: RelayTlsOptions;
   readonly staticDir?: string;
+  /** Where /metrics is served (API-30); nowhere by default. */
+  readonly metrics?: MetricsEndpointOptions;
   /** Grace period for in-flight requests on close; default 2 s in tests. */
   readonly shutdownGraceMs?: number;
 }
@@ -60,6 +62,7 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
       shutdownGraceMs: options.shutdownGraceMs ?? 2000,
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
       ...(options.staticDir !== undefined ? { staticDir: options.staticDir } : {}),
+      ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
     });
     const opened = relay;
     let closing: Promise<void> | undefined;

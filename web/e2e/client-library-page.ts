@@ -41,7 +41,9 @@ import {
   SessionCipher,
   type CiphertextMessage,
 } from "../../client/session/session-cipher.js";
-import { TestProtocolStore } from "../../client/store/protocol-store.test-support.js";
+import { MemoryKeyValueStore } from "../../client/store/kv-store.js";
+import { KvProtocolStore } from "../../client/store/protocol-store.js";
+import { StateStore } from "../../client/store/state-store.js";
 import { createProtocolAddress, type ProtocolAddress } from "../../client/store/protocol-address.js";
 
 /**
@@ -119,8 +121,11 @@ export interface ProtocolSummary {
 interface Party {
   readonly identity: IdentityKeyPair;
   readonly address: ProtocolAddress;
-  readonly store: TestProtocolStore;
-  readonly cipher: SessionCipher;
+  /** The party's state; every protocol-store write runs inside one of its transactions. */
+  readonly state: StateStore;
+  readonly store: KvProtocolStore;
+  /** The session cipher, each call one transaction (as the room engine runs it). */
+  readonly cipher: Pick<SessionCipher, "encrypt" | "decryptMessage">;
   readonly senderKeys: InMemorySenderKeyStore;
 }
 
@@ -128,9 +133,16 @@ async function createParty(): Promise<Party> {
   const identity = createIdentityKeyPair();
   // The address name is the hash of the identity key (spec 03, the address rule), so address binding holds.
   const address = createProtocolAddress(addressToString(identity.address), DEVICE_ID);
-  // The client's one protocol store over memory (client/store/protocol-store.ts).
-  const store = await TestProtocolStore.open(identity.keyPair, identity.registrationId, Date.now);
-  return { identity, address, store, cipher: new SessionCipher(store), senderKeys: new InMemorySenderKeyStore() };
+  // The client's one protocol store (client/store/protocol-store.ts) on its state store over the
+  // production in-memory key-value store, exactly as the client library builds it.
+  const state = await StateStore.open(new MemoryKeyValueStore());
+  const store = new KvProtocolStore(state, identity, Date.now);
+  const session = new SessionCipher(store);
+  const cipher: Party["cipher"] = {
+    encrypt: (...args) => state.transaction(() => session.encrypt(...args)),
+    decryptMessage: (...args) => state.transaction(() => session.decryptMessage(...args)),
+  };
+  return { identity, address, state, store, cipher, senderKeys: new InMemorySenderKeyStore() };
 }
 
 /** Publishes Bob's signed EC prekey, one one-time EC prekey and a Kyber prekey; returns his bundle. */
@@ -140,9 +152,11 @@ async function publishBundle(party: Party): Promise<PreKeyBundle> {
   const kyber = createKyberPreKey(party.identity, randomPreKeyId(), now);
   const [oneTime] = createOneTimePreKeys(randomPreKeyId(), 1);
   if (oneTime === undefined) throw new Error("no one-time prekey was created");
-  await party.store.storeSignedPreKey(signed);
-  await party.store.storeKyberPreKey(kyber);
-  await party.store.storePreKey(oneTime);
+  await party.state.transaction(async () => {
+    await party.store.storeSignedPreKey(signed);
+    await party.store.storeKyberPreKey(kyber);
+    await party.store.storePreKey(oneTime);
+  });
   return {
     registrationId: party.identity.registrationId,
     deviceId: DEVICE_ID,
@@ -241,7 +255,7 @@ export async function runProtocol(): Promise<ProtocolSummary> {
 
   // 1. PQXDH: Alice processes Bob's bundle and opens with a PreKey message.
   const bundle = await publishBundle(bob);
-  await new SessionBuilder(alice.store).processPreKeyBundle(bob.address, bundle);
+  await alice.state.transaction(() => new SessionBuilder(alice.store).processPreKeyBundle(bob.address, bundle));
   const first = await send(alice, bob, "Hello Bob, this is the first message of our session.");
   const firstMessageType = first.message.type;
   await deliver(first);

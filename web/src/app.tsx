@@ -7,7 +7,7 @@
  * state (state/session.ts), protocol work (client/), or the network client (net/).
  */
 
-import { createSignal, Match, onCleanup, onMount, Show, Switch } from "solid-js";
+import { createEffect, createSignal, Match, onCleanup, onMount, Show, Switch } from "solid-js";
 import { ConnectionBadge } from "./components/connection-badge.js";
 import { takeInviteFromAddressBar, type AddressBar } from "./lib/invite-fragment.js";
 import type { WebSession } from "./state/session.js";
@@ -21,13 +21,24 @@ import { WelcomeView } from "./views/welcome-view.js";
 /** Which screen is showing. */
 export type Screen =
   | { name: "home" }
-  | { name: "room"; roomId: string; showInvite?: boolean }
+  | { name: "room"; roomId: string; showInvite?: boolean; unreadAtOpen?: number }
   | { name: "verify"; roomId: string; address: string }
   | { name: "settings" };
+
+/** The profile's passphrase lock as Settings drives it (client/vault/profile-vault.ts). */
+export interface ProfileLock {
+  hasPassphrase(): boolean;
+  setPassphrase(passphrase: string): Promise<void>;
+  removePassphrase(): Promise<void>;
+  /** Forgets the keys in this page (a reload) so the passphrase is asked again. */
+  lockNow(): void;
+}
 
 /** Props of {@link App}. */
 export interface AppProps {
   session: WebSession;
+  /** The passphrase lock; absent in component tests without a vault. */
+  lock?: ProfileLock;
   /** An invite read from the address bar at start-up, if any. */
   initialInvite?: string;
   /** The window, to pick up invites opened later in this tab (hashchange). */
@@ -63,9 +74,17 @@ export function App(props: AppProps) {
   });
 
   const go = (next: Screen) => {
+    // Remember how many were unread before opening clears it, for the "New messages" line.
+    const target = next.name === "room" ? { ...next, unreadAtOpen: s.state.unread[next.roomId] ?? 0 } : next;
     s.setActiveRoom(next.name === "room" ? next.roomId : undefined);
-    setScreen(next);
+    setScreen(target);
   };
+
+  // The tab title counts unread messages, so a background tab shows that something arrived.
+  createEffect(() => {
+    const total = Object.values(s.state.unread).reduce((a, n) => a + (n ?? 0), 0);
+    document.title = total > 0 ? `(${total}) SecureComm` : "SecureComm";
+  });
 
   const roomOf = (roomId: string) => s.state.rooms.find((r) => r.roomId === roomId);
   const memberOf = (roomId: string, address: string) =>
@@ -126,6 +145,7 @@ export function App(props: AppProps) {
               <SettingsView
                 identity={identity()}
                 onRename={(name) => s.setDisplayName(name)}
+                {...(props.lock !== undefined ? { lock: props.lock } : {})}
                 onDeleteEverything={props.onDeleteEverything}
                 onBack={() => go({ name: "home" })}
               />
@@ -161,6 +181,7 @@ export function App(props: AppProps) {
                     showInvite={v().showInvite === true}
                     onSend={(text) => s.send(v().roomId, text)}
                     onRetry={(key) => s.retry(v().roomId, key)}
+                    onDiscard={(key) => s.discard(v().roomId, key)}
                     onTyping={() => s.noteTyping(v().roomId)}
                     onStopTyping={() => s.stopTyping(v().roomId)}
                     onLeave={async () => {
@@ -170,6 +191,11 @@ export function App(props: AppProps) {
                     onRemove={(address) => s.removeMember(v().roomId, address)}
                     onVerify={(address) => go({ name: "verify", roomId: v().roomId, address })}
                     onAcceptChange={(address) => s.acceptIdentityChange(address)}
+                    retention={s.state.retention[v().roomId] ?? "keep"}
+                    onRetention={(r) => s.setRetention(v().roomId, r)}
+                    onClearHistory={() => s.clearHistory(v().roomId)}
+                    unreadAtOpen={v().unreadAtOpen ?? 0}
+                    disconnected={s.state.connection !== "online"}
                   />
                 )}
               </Show>

@@ -5,20 +5,24 @@
  * loses it ("Use here" elsewhere) stops its client, closes the store and shows the notice.
  *
  * Owns: start-up order, the active-tab life cycle (lib/active-tab.ts), the invite kept in
- * memory across it, and the "delete everything" restart. Does not own: anything the app shows
+ * memory across it, the passphrase prompt of a locked profile (client/vault), and the "delete
+ * everything" restart. Does not own: anything the app shows
  * (app.tsx, views/) or the network client (net/open-web-client.ts).
  */
 
 import "./styles.css";
 import type { JSX } from "solid-js";
 import { render } from "solid-js/web";
-import { App } from "./app.js";
+import { App, type ProfileLock } from "./app.js";
+import type { OpenedVault, ProfileVault } from "../../client/vault/profile-vault.js";
+import { RoomHistory } from "../../client/vault/room-history.js";
 import { claimActiveTab, type ActiveTabLease } from "./lib/active-tab.js";
 import { ACTION_SENTENCES } from "./lib/error-messages.js";
 import { takeInviteFromAddressBar } from "./lib/invite-fragment.js";
-import { deleteLocalData, openWebClient } from "./net/open-web-client.js";
+import { deleteLocalData, openWebClient, openWebProfile } from "./net/open-web-client.js";
 import { createWebSession } from "./state/session.js";
 import { OtherTabView } from "./views/other-tab-view.js";
+import { UnlockView } from "./views/unlock-view.js";
 
 function main(root: HTMLElement): void {
   // First thing, before any await: the secret must not stay in the address bar. It is kept in
@@ -99,47 +103,105 @@ function main(root: HTMLElement): void {
     await run(lease);
   }
 
-  /** Runs the client under `lease` until another tab takes over. */
+  /**
+   * Runs under `lease` until another tab takes over: opens the profile vault (asking for its
+   * passphrase first when it is locked), then the client and the app.
+   */
   async function run(lease: ActiveTabLease): Promise<void> {
-    let client;
+    let opened: OpenedVault;
     try {
-      client = await openWebClient();
+      opened = await openWebProfile();
     } catch {
       lease.release();
       showFatal();
       return;
     }
-    const opened = client;
     running = true;
-    const session = createWebSession(opened, { origin: window.location.origin });
-    const invite = pendingInvite;
-    show(() => (
-      <App
-        session={session}
-        {...(invite !== undefined ? { initialInvite: invite } : {})}
-        addressBar={window}
-        onInviteChange={(link) => (pendingInvite = link)}
-        onDeleteEverything={async () => {
-          await session.deleteEverything();
-          session.dispose();
-          await opened.close();
-          await deleteLocalData();
-          window.location.replace(window.location.pathname);
-        }}
-      />
-    ));
-    // The client reconnects on its own and reports its state through events; a failed first
-    // start shows as "Offline" in the header with a retry button, so nothing more to do here.
-    const initialised = session.init().catch(() => undefined);
+    let vault: ProfileVault | undefined = opened.locked ? undefined : opened.vault;
+    let stopApp: (() => Promise<void>) | undefined;
+
+    const startOver = async (): Promise<void> => {
+      await (vault?.close() ?? (opened.locked ? opened.close() : Promise.resolve()));
+      await deleteLocalData();
+      window.location.replace(window.location.pathname);
+    };
+
+    const startApp = async (open: ProfileVault): Promise<void> => {
+      let client;
+      try {
+        client = await openWebClient(open);
+      } catch {
+        showFatal();
+        return;
+      }
+      const opened = client;
+      const session = createWebSession(opened, { origin: window.location.origin, history: new RoomHistory(open.historyStore) });
+      const invite = pendingInvite;
+      const lock: ProfileLock = {
+        hasPassphrase: () => open.hasPassphrase,
+        setPassphrase: (p) => open.setPassphrase(p),
+        removePassphrase: () => open.removePassphrase(),
+        // The keys live only in this page's memory: reloading forgets them.
+        lockNow: () => window.location.reload(),
+      };
+      show(() => (
+        <App
+          session={session}
+          lock={lock}
+          {...(invite !== undefined ? { initialInvite: invite } : {})}
+          addressBar={window}
+          onInviteChange={(link) => (pendingInvite = link)}
+          onDeleteEverything={async () => {
+            await session.deleteEverything();
+            session.dispose();
+            await opened.close();
+            await open.close();
+            await deleteLocalData();
+            window.location.replace(window.location.pathname);
+          }}
+        />
+      ));
+      // The client reconnects on its own and reports its state through events; a failed first
+      // start shows as "Offline" in the header with a retry button, so nothing more to do here.
+      const initialised = session.init().catch(() => undefined);
+      // While this tab is in the background, a message from someone else raises a
+      // notification (if the browser allows them: Settings asks). It names the room and the
+      // sender, never the text, so nothing of the conversation shows on a locked screen.
+      const offNotify = opened.on("message", (m) => {
+        if (m.own || !document.hidden || typeof Notification === "undefined" || Notification.permission !== "granted") return;
+        const room = session.state.rooms.find((r) => r.roomId === m.roomId)?.name ?? "a room";
+        new Notification(`New message in ${room}`, { body: `From ${m.senderName}`, tag: m.roomId });
+      });
+      stopApp = async () => {
+        offNotify();
+        session.dispose();
+        await initialised;
+        await opened.close().catch(() => undefined);
+      };
+    };
+
+    if (vault !== undefined) await startApp(vault);
+    else if (opened.locked) {
+      const locked = opened;
+      show(() => (
+        <UnlockView
+          onUnlock={async (passphrase) => {
+            vault = await locked.unlock(passphrase);
+            await startApp(vault);
+          }}
+          onStartOver={startOver}
+        />
+      ));
+    }
 
     void lease.lost.then(async () => {
       // Another tab pressed "Use here": stop the Subscribe loop, close the store, and only
       // then release the lock that tab waits on before opening the same database.
       running = false;
-      session.dispose();
+      const stop = stopApp;
       showNotice();
-      await initialised;
-      await opened.close().catch(() => undefined);
+      await stop?.();
+      await (vault?.close() ?? (opened.locked ? opened.close() : Promise.resolve())).catch(() => undefined);
       lease.release();
     });
   }

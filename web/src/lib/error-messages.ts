@@ -9,6 +9,8 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isProtocolError, type ProtocolErrorCode } from "../../../client/errors.js";
+import { MIN_PASSPHRASE_LENGTH } from "../../../client/vault/passphrase-policy.js";
+import { isVaultError } from "../../../client/vault/profile-vault.js";
 
 /** What the user was doing; picks the sentence when the failure itself says nothing useful. */
 export type FailedAction =
@@ -26,7 +28,10 @@ export type FailedAction =
   | "delete-everything"
   | "copy-link"
   | "connect"
-  | "use-here";
+  | "use-here"
+  | "unlock"
+  | "set-passphrase"
+  | "history";
 
 /** The sentence when nothing more specific is known, per action. */
 export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
@@ -45,6 +50,9 @@ export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
   "copy-link": "The link could not be copied automatically. Select it and copy it yourself.",
   connect: "The relay cannot be reached. SecureComm keeps retrying on its own.",
   "use-here": "SecureComm could not start in this tab. Close its other tabs, then reload this one.",
+  unlock: "That is not the passphrase of this browser's SecureComm.",
+  "set-passphrase": "The passphrase could not be saved. Try again.",
+  history: "The history could not be changed. Try again.",
 };
 
 /** Sentences for protocol failures the user can meet (client/errors.ts codes). */
@@ -81,6 +89,8 @@ export const CONNECT_SENTENCES: Readonly<Partial<Record<Code, string>>> = {
 /** The sentence for `error` raised while doing `action`; never the error's own text. */
 export function errorSentence(error: unknown, action: FailedAction): string {
   if (isProtocolError(error)) return PROTOCOL_SENTENCES[error.code];
+  if (isVaultError(error, "weak_passphrase")) return WEAK_PASSPHRASE_SENTENCE;
+  if (isVaultError(error, "corrupt")) return "The data SecureComm keeps in this browser is damaged or was altered, so it was not used.";
   if (error instanceof ConnectError) return CONNECT_SENTENCES[error.code] ?? ACTION_SENTENCES[action];
   // A fetch that never reached the relay (offline, DNS) is a TypeError in browsers.
   if (error instanceof TypeError && action !== "start" && action !== "join-room") {
@@ -101,11 +111,35 @@ export function roomClosedSentence(reason: string): string {
     case "not-found":
       return "This room no longer exists on the relay.";
     case "access-denied":
-      return "The relay no longer lets this device into the room. You may have been removed.";
+      return "Waiting for this room's new key (someone left or was removed). Messages you send wait until it arrives; if you were removed, it will not.";
     default:
       return "This room is closed. You can no longer send or receive in it.";
   }
 }
+
+/**
+ * Why one of our messages waits or failed, from the outbox's reason codes (client/app
+ * post-outbox.ts): the true reason, never a network error that did not happen.
+ */
+export const OUTBOX_SENTENCES: Readonly<Record<string, string>> = {
+  "relay-unreachable": "Waiting for the relay: it cannot be reached right now. It is sent when it can be.",
+  "relay-error": "Waiting: the relay answered with an error. It is tried again shortly.",
+  "rate-limited": "Waiting: too many messages right now. It is tried again shortly.",
+  "access-denied": "Waiting for the room's new key after a member left. It is sent once it arrives.",
+  "room-joining": "Waiting until a member has welcomed you into the room. It is sent then.",
+  "not-a-member": "Not sent: you are no longer in this room.",
+  "room-not-found": "Not sent: the room no longer exists.",
+  "rejected": "Not sent: the relay refused this message.",
+};
+
+/** The sentence for an outbox reason code (a fixed sentence for an unknown one). */
+export function outboxSentence(reason: string | undefined, failed: boolean): string {
+  const known = reason === undefined ? undefined : OUTBOX_SENTENCES[reason];
+  return known ?? (failed ? "Not sent." : "Waiting to send.");
+}
+
+/** A new passphrase shorter than the minimum (client/vault/passphrase-policy.ts). */
+export const WEAK_PASSPHRASE_SENTENCE = `Choose a passphrase of at least ${MIN_PASSPHRASE_LENGTH} characters.`;
 
 /** The notice shown when a room message could not be decrypted (its reason is never shown). */
 export const DECRYPTION_FAILED_SENTENCE =

@@ -30,6 +30,28 @@ export function formatTime(ms: number): string {
   return new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
 }
 
+/**
+ * A message time with its date when it is not today: "14:05" today, "Yesterday 14:05",
+ * "Mon 1 Dec, 14:05" this year, "1 Dec 2025, 14:05" before. `now` is the reference day.
+ */
+export function formatMessageTime(ms: number, now: number = Date.now()): string {
+  const d = new Date(ms);
+  const today = new Date(now);
+  const dayStart = (x: Date) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const days = Math.round((dayStart(today) - dayStart(d)) / 86_400_000);
+  const time = formatTime(ms);
+  if (days === 0) return time;
+  if (days === 1) return `Yesterday ${time}`;
+  const sameYear = d.getFullYear() === today.getFullYear();
+  const date = d.toLocaleDateString(undefined, sameYear ? { weekday: "short", day: "numeric", month: "short" } : { day: "numeric", month: "short", year: "numeric" });
+  return `${date}, ${time}`;
+}
+
+/** The full date and time, for a tooltip. */
+export function formatFullTime(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { dateStyle: "full", timeStyle: "short" });
+}
+
 /** One or two capital letters for an avatar. */
 export function initials(name: string): string {
   const words = name.trim().split(/\s+/).filter((w) => w.length > 0);

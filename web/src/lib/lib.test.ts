@@ -18,7 +18,7 @@ const item = (key: string, sender: string, atMs: number, seq?: number): Timeline
   text: key,
   atMs,
   own: false,
-  status: seq === undefined ? "pending" : "sent",
+  status: seq === undefined ? "queued" : "sent",
 });
 
 describe("safetyNumberGroups", () => {

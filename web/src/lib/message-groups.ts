@@ -3,12 +3,15 @@
  * share one header (name and time).
  *
  * Owns: the grouping rule and the in-memory message shape the room view renders. Does not own:
- * ordering (the relay's sequence numbers, applied in state/session.ts) or storage: messages
- * exist only in memory (DESIGN.md §6).
+ * ordering (the relay's sequence numbers, applied in state/session.ts) or storage
+ * (client/vault/room-history.ts).
  */
 
-/** Delivery state of one of our own messages. */
-export type SendStatus = "pending" | "sent" | "failed";
+/**
+ * Delivery state of one of our own messages, as the client's outbox reports it: queued
+ * (waiting; `reason` says why after a failed attempt), sending, sent, or failed for good.
+ */
+export type SendStatus = "queued" | "sending" | "sent" | "failed";
 
 /** One line in a room's timeline, in memory only. */
 export interface TimelineItem {
@@ -24,6 +27,8 @@ export interface TimelineItem {
   readonly atMs: number;
   readonly own: boolean;
   readonly status: SendStatus;
+  /** Why a queued message waits or a failed one failed (the outbox's reason code). */
+  readonly reason?: string;
 }
 
 /** One block of consecutive messages from one sender. */
@@ -42,9 +47,19 @@ export interface MessageGroup {
  * conversation into visual turns.
  */
 export const GROUP_GAP_MS = 5 * 60 * 1000;
+/**
+ * Most messages under one header, and the longest time one header covers: a long run from one
+ * person repeats the name and time every so often, so a reader scrolling into the middle of it
+ * still sees who is talking and when.
+ */
+export const MAX_GROUP_ITEMS = 10;
+export const MAX_GROUP_SPAN_MS = 15 * 60 * 1000;
 
-/** Groups `items` (already in display order) into runs by sender and time. */
-export function groupMessages(items: readonly TimelineItem[]): MessageGroup[] {
+/**
+ * Groups `items` (already in display order) into runs by sender and time. `breakBefore` (an
+ * item key) always starts a new group, so a "New messages" line can sit right above it.
+ */
+export function groupMessages(items: readonly TimelineItem[], breakBefore?: string): MessageGroup[] {
   const groups: MessageGroup[] = [];
   let current: { key: string; kind: "message" | "event"; sender: string; senderName: string; own: boolean; atMs: number; items: TimelineItem[] } | undefined;
   for (const item of items) {
@@ -53,9 +68,12 @@ export function groupMessages(items: readonly TimelineItem[]): MessageGroup[] {
       current !== undefined &&
       last !== undefined &&
       item.kind === "message" &&
+      item.key !== breakBefore &&
       current.kind === "message" &&
       current.sender === item.sender &&
-      item.atMs - last.atMs <= GROUP_GAP_MS;
+      item.atMs - last.atMs <= GROUP_GAP_MS &&
+      current.items.length < MAX_GROUP_ITEMS &&
+      item.atMs - current.atMs <= MAX_GROUP_SPAN_MS;
     if (joins && current) {
       current.items.push(item);
       continue;

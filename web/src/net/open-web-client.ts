@@ -3,8 +3,9 @@
  * one module").
  *
  * Owns: choosing the relay URL (the page's own origin unless told otherwise), opening the
- * IndexedDB store and the `SecureCommClient` on it, and deleting the local database. Does not
- * own: any protocol work (client/) or what the views show (state/, views/).
+ * IndexedDB store inside the profile vault (client/vault: every entry encrypted; a passphrase
+ * may lock it), the `SecureCommClient` on the vault's client store, and deleting the local
+ * databases. Does not own: any protocol work (client/) or what the views show (state/, views/).
  */
 
 import { openSecureCommClient, type SecureCommClient } from "../../../client/app/securecomm-client.js";
@@ -13,8 +14,10 @@ import {
   deleteIndexedDbKeyValueStore,
   openIndexedDbKeyValueStore,
 } from "../../../client/idb-store/idb-key-value-store.js";
+import { openProfileVault, type OpenedVault, type ProfileVault } from "../../../client/vault/profile-vault.js";
+import { deleteDeviceKey, openDeviceKey } from "./device-key.js";
 
-/** Options of {@link openWebClient}. */
+/** Options of {@link openWebProfile} and {@link openWebClient}. */
 export interface WebClientOptions {
   /** Relay base URL; default the page's origin (the relay serves the app). */
   relayUrl?: string;
@@ -22,22 +25,29 @@ export interface WebClientOptions {
   databaseName?: string;
 }
 
-/** A client on the browser's IndexedDB and the relay that served the page. */
-export async function openWebClient(options: WebClientOptions = {}): Promise<SecureCommClient> {
-  const relayUrl = options.relayUrl ?? globalThis.location.origin;
+/** Opens this browser profile's vault: ready, or waiting for its passphrase. */
+export async function openWebProfile(options: WebClientOptions = {}): Promise<OpenedVault> {
   const store = await openIndexedDbKeyValueStore({ name: options.databaseName ?? DEFAULT_DATABASE_NAME });
   try {
-    return await openSecureCommClient({ relayUrl, store });
+    return await openProfileVault(store, await openDeviceKey());
   } catch (error) {
     await store.close();
     throw error;
   }
 }
 
+/** A client on the vault's client store and the relay that served the page. */
+export async function openWebClient(vault: ProfileVault, options: WebClientOptions = {}): Promise<SecureCommClient> {
+  const relayUrl = options.relayUrl ?? globalThis.location.origin;
+  return openSecureCommClient({ relayUrl, store: vault.clientStore });
+}
+
 /**
- * Removes the local database entirely, after `client.deleteEverything()` cleared it and
- * `client.close()` released it, so not even an empty schema remains.
+ * Removes the local databases entirely (the client's and the device key's), after
+ * `client.deleteEverything()` cleared it and the vault was closed, so not even an empty schema
+ * remains.
  */
 export async function deleteLocalData(options: Pick<WebClientOptions, "databaseName"> = {}): Promise<void> {
   await deleteIndexedDbKeyValueStore({ name: options.databaseName ?? DEFAULT_DATABASE_NAME });
+  await deleteDeviceKey();
 }

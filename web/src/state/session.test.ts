@@ -1,10 +1,11 @@
 // Tests of the session state over a scripted SecureCommClient: relay order, de-duplication,
-// pending → sent/failed with retry, unread counts, typing expiry, join/leave lines.
+// outbox queued/sending → sent/failed with retry, unread counts, typing expiry, join/leave lines.
 // (The real client runs against a real relay in web/e2e.)
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type {
   ClientEvents,
   MemberView,
+  OutboxItem,
   RoomSummary,
   SecureCommClient,
 } from "../../../client/app/securecomm-client.js";
@@ -20,7 +21,9 @@ function scriptedClient() {
   const bob: MemberView = { address: "bob", displayName: "Bob", isAdmin: false, isSelf: false, verification: "unverified" };
   const script = {
     members: [me, bob] as MemberView[],
-    sends: [] as Array<{ text: string; resolve: (r: { messageId: string; seq: number }) => void; reject: (e: unknown) => void }>,
+    queued: [] as OutboxItem[],
+    retried: [] as string[],
+    discarded: [] as string[],
     typing: [] as boolean[],
   };
   const client = {
@@ -31,8 +34,14 @@ function scriptedClient() {
     members: () => script.members.slice(),
     start: async () => undefined,
     stop: async () => undefined,
-    sendText: (_roomId: string, text: string) =>
-      new Promise((resolve, reject) => script.sends.push({ text, resolve, reject })),
+    queueText: async (roomId: string, text: string): Promise<OutboxItem> => {
+      const item: OutboxItem = { messageId: `out${script.queued.length + 1}`, roomId, text, sentAtMs: 500, status: "queued", attempts: 0 };
+      script.queued.push(item);
+      return item;
+    },
+    outbox: () => script.queued.filter((o) => o.status !== "sent"),
+    retryMessage: async (id: string) => void script.retried.push(id),
+    discardMessage: async (id: string) => void script.discarded.push(id),
     setTyping: async (_roomId: string, typing: boolean) => void script.typing.push(typing),
     on<K extends keyof ClientEvents>(event: K, handler: (e: ClientEvents[K]) => void) {
       const list = (handlers[event] ??= []) as Array<(e: ClientEvents[K]) => void>;
@@ -81,33 +90,68 @@ describe("createWebSession", () => {
     s.dispose();
   });
 
-  it("shows own messages pending, then sent in relay order; an echo does not duplicate them", async () => {
-    const { client, emit, script } = scriptedClient();
+  it("shows own messages as the outbox reports them, then sent in relay order; the echo does not duplicate them", async () => {
+    const { client, emit } = scriptedClient();
     const s = createWebSession(client);
     await s.init();
-    const sending = s.send("r1", "  hello  ");
-    expect(s.state.timelines.r1!.map((i) => [i.text, i.status])).toEqual([["hello", "pending"]]);
-    emit("message", message(5, "hello", { own: true, messageId: "mine", sender: "me" }));
-    script.sends[0]!.resolve({ messageId: "mine", seq: 5 });
-    await sending;
-    expect(s.state.timelines.r1!.map((i) => [i.text, i.status, i.seq])).toEqual([["hello", "sent", 5]]);
+    await s.send("r1", "  hello  ");
+    expect(s.state.timelines.r1!.map((i) => [i.text, i.status])).toEqual([["hello", "queued"]]);
+    const queued = { messageId: "out1", roomId: "r1", text: "hello", sentAtMs: 500, attempts: 0 };
+    emit("outbox", { ...queued, status: "sending" });
+    expect(s.state.timelines.r1![0]!.status).toBe("sending");
+    emit("outbox", { ...queued, status: "queued", reason: "relay-unreachable", attempts: 1 });
+    expect(s.state.timelines.r1!.map((i) => [i.status, i.reason])).toEqual([["queued", "relay-unreachable"]]);
+    emit("message", message(4, "before it"));
+    emit("message", message(5, "hello", { own: true, messageId: "out1", sender: "me" }));
+    emit("outbox", { ...queued, status: "sent", seq: 5, postedAtMs: 5000 });
+    expect(s.state.timelines.r1!.map((i) => [i.text, i.status, i.seq])).toEqual([
+      ["before it", "sent", 4],
+      ["hello", "sent", 5],
+    ]);
     s.dispose();
   });
 
-  it("marks a failed send and retries it", async () => {
-    const { client, script } = scriptedClient();
+  it("SC-18: a message is shown at the sender's time, not the relay's hour-floored post time (that only when the sender gave none)", async () => {
+    const { client, emit } = scriptedClient();
     const s = createWebSession(client);
     await s.init();
-    const first = s.send("r1", "try");
-    script.sends[0]!.reject(new Error("offline"));
-    await expect(first).rejects.toThrow();
-    const key = s.state.timelines.r1![0]!.key;
-    expect(s.state.timelines.r1![0]!.status).toBe("failed");
-    const again = s.retry("r1", key);
-    expect(s.state.timelines.r1![0]!.status).toBe("pending");
-    script.sends[1]!.resolve({ messageId: "x", seq: 9 });
-    await again;
-    expect(s.state.timelines.r1!.map((i) => [i.status, i.seq])).toEqual([["sent", 9]]);
+    const sent = Date.UTC(2026, 11, 3, 10, 37, 12);
+    const hour = Date.UTC(2026, 11, 3, 10, 0, 0); // what a relay keeps (floored to the hour)
+    emit("message", message(1, "from history", { sentAtMs: sent, postedAtMs: hour }));
+    emit("message", message(2, "no sender time", { sentAtMs: 0, postedAtMs: hour }));
+    expect(s.state.timelines.r1!.map((i) => [i.text, i.atMs])).toEqual([
+      ["from history", sent],
+      ["no sender time", hour],
+    ]);
+    // Our own line, once sent, keeps our own time too.
+    await s.send("r1", "mine");
+    emit("outbox", { messageId: "out1", roomId: "r1", text: "mine", sentAtMs: sent + 5000, status: "sent", seq: 3, postedAtMs: hour, attempts: 1 });
+    expect(s.state.timelines.r1!.find((i) => i.text === "mine")!.atMs).toBe(sent + 5000);
+    s.dispose();
+  });
+
+  it("shows a failed message with its reason, retries and discards through the outbox", async () => {
+    const { client, emit, script } = scriptedClient();
+    const s = createWebSession(client);
+    await s.init();
+    await s.send("r1", "try");
+    emit("outbox", { messageId: "out1", roomId: "r1", text: "try", sentAtMs: 500, status: "failed", reason: "not-a-member", attempts: 1 });
+    const line = s.state.timelines.r1![0]!;
+    expect([line.status, line.reason]).toEqual(["failed", "not-a-member"]);
+    await s.retry("r1", line.key);
+    expect(script.retried).toEqual(["out1"]);
+    await s.discard("r1", line.key);
+    expect(script.discarded).toEqual(["out1"]);
+    expect(s.state.timelines.r1).toEqual([]);
+    s.dispose();
+  });
+
+  it("shows what is still in the outbox after a reload", async () => {
+    const { client, script } = scriptedClient();
+    script.queued.push({ messageId: "old", roomId: "r1", text: "typed before the reload", sentAtMs: 100, status: "queued", reason: "relay-unreachable", attempts: 2 });
+    const s = createWebSession(client);
+    await s.init();
+    expect(s.state.timelines.r1!.map((i) => [i.text, i.status])).toEqual([["typed before the reload", "queued"]]);
     s.dispose();
   });
 
@@ -150,17 +194,16 @@ describe("createWebSession", () => {
     emit("message", message(2, "between"));
     script.members = script.members.filter((m) => m.address !== "bob");
     emit("members-changed", { roomId: "r1" });
-    const pending = s.send("r1", "mine");
+    await s.send("r1", "mine");
     emit("message", message(3, "after"));
     expect(s.state.timelines.r1!.map((i) => [i.kind, i.text])).toEqual([
       ["message", "before"],
       ["event", "Carol joined the room"],
       ["message", "between"],
-      ["event", "Bob left the room"],
+      ["event", "Bob is no longer in the room"],
       ["message", "after"],
       ["message", "mine"],
     ]);
-    void pending.catch(() => undefined);
     expect(s.state.members.r1!.map((m) => m.displayName)).toEqual(["Me", "Carol"]);
     s.dispose();
   });

@@ -4,9 +4,10 @@
  *
  * Owns: what the screens show (identity, rooms, unread counts, timelines, members, typing,
  * connection, closed rooms), optimistic sends with pending/sent/failed states, typing-indicator
- * timing, join/leave lines in the timeline. Does not own: any protocol work (client/), storage
- * (the client's `KeyValueStore`), or layout (views/). Message plaintext lives only here, in
- * memory; nothing in this module writes to any browser storage.
+ * timing, join/leave lines in the timeline, and keeping ordered lines in local history
+ * (client/vault/room-history.ts, encrypted by the profile vault) under each room's retention.
+ * Does not own: any protocol work (client/), storage formats or encryption (client/vault), or
+ * layout (views/). Message text reaches storage only through the vault's encryption.
  */
 
 import { batch } from "solid-js";
@@ -16,8 +17,11 @@ import type {
   ConnectionState,
   MemberView,
   RoomSummary,
+  OutboxItem,
   SecureCommClient,
 } from "../../../client/app/securecomm-client.js";
+import { messageTimeMs } from "../../../client/app/message-time.js";
+import { RETENTION_MS, type HistoryLine, type Retention, type RoomHistory } from "../../../client/vault/room-history.js";
 import { insertInOrder, type TimelineItem } from "../lib/message-groups.js";
 
 /** Where the app is in its life: opening, asking for a name, or running. */
@@ -30,8 +34,12 @@ export interface SessionState {
   rooms: RoomSummary[];
   /** Messages received while their room was not on screen, per room (in memory). */
   unread: Record<string, number>;
-  /** Each room's timeline in relay order (in memory only, never stored). */
+  /** Each room's timeline in relay order (ordered lines are also kept in encrypted history). */
   timelines: Record<string, TimelineItem[]>;
+  /** Each room's local retention (default "keep"). */
+  retention: Record<string, Retention>;
+  /** True once saving history failed (shown as a notice; the conversation stays on screen). */
+  historyFailed: boolean;
   members: Record<string, MemberView[]>;
   /** Who is typing per room: sender address → time the indicator expires. */
   typing: Record<string, Record<string, number>>;
@@ -60,6 +68,12 @@ export const TYPING_IDLE_MS = 4_000;
  */
 export const EVENT_SEQ_OFFSET = 0.5;
 
+/**
+ * How often expired lines are removed from screen and storage. A minute is fine-grained
+ * against the shortest retention (an hour).
+ */
+export const RETENTION_SWEEP_MS = 60_000;
+
 /** The live session the views drive. */
 export interface WebSession {
   readonly state: SessionState;
@@ -72,9 +86,12 @@ export interface WebSession {
   /** Marks a room as on screen (clears its unread count) or none. */
   setActiveRoom(roomId: string | undefined): void;
   refreshMembers(roomId: string): void;
+  /** Queues text in the client's outbox (kept encrypted, sent in order when the relay takes it). */
   send(roomId: string, text: string): Promise<void>;
-  /** Sends again a message that failed. */
+  /** Tries a waiting or failed message again now. */
   retry(roomId: string, key: string): Promise<void>;
+  /** Drops a failed message from the outbox and the timeline. */
+  discard(roomId: string, key: string): Promise<void>;
   /** The user typed in the composer. */
   noteTyping(roomId: string): void;
   /** The composer emptied or sent: stop the indicator now. */
@@ -85,6 +102,10 @@ export interface WebSession {
   markVerified(address: string): Promise<void>;
   acceptIdentityChange(address: string): Promise<void>;
   setDisplayName(name: string): Promise<void>;
+  /** Sets how long this device keeps a room's history, deleting what it no longer allows. */
+  setRetention(roomId: string, retention: Retention): Promise<void>;
+  /** Deletes a room's history from screen and storage on this device. */
+  clearHistory(roomId: string): Promise<void>;
   /** Restarts the relay connection now (the retry button). */
   reconnect(): Promise<void>;
   deleteEverything(): Promise<void>;
@@ -100,6 +121,8 @@ export interface WebSessionOptions {
   /** Origin invite links point at; default the page's origin. */
   origin?: string;
   now?: () => number;
+  /** Where ordered lines are kept across reloads; none: memory only. */
+  history?: RoomHistory;
 }
 
 /** Creates the session over `client` and subscribes to its events (DESIGN.md §6). */
@@ -112,6 +135,8 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     rooms: [],
     unread: {},
     timelines: {},
+    retention: {},
+    historyFailed: false,
     members: {},
     typing: {},
     connection: client.connection,
@@ -119,7 +144,39 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     undecryptable: {},
     activeRoom: undefined,
   });
-  let localCounter = 0;
+  // Local keys must not repeat across reloads (stored lines keep theirs): start from the clock.
+  let localCounter = now();
+  const history = options.history;
+  /** Saves an ordered line; a failure is shown, never thrown into the event flow. */
+  const keep = (roomId: string, item: TimelineItem): void => {
+    if (history === undefined || item.status !== "sent" || item.seq === undefined) return;
+    const line: HistoryLine = {
+      key: item.messageId ?? item.key,
+      kind: item.kind,
+      seq: item.seq,
+      ...(item.messageId !== undefined ? { messageId: item.messageId } : {}),
+      sender: item.sender,
+      senderName: item.senderName,
+      text: item.text,
+      atMs: item.atMs,
+      own: item.own,
+    };
+    history.put(roomId, line).catch(() => setState("historyFailed", true));
+  };
+  const expired = (roomId: string, item: TimelineItem, t: number): boolean => {
+    const lifetime = RETENTION_MS[state.retention[roomId] ?? "keep"];
+    return lifetime !== undefined && item.status === "sent" && item.atMs < t - lifetime;
+  };
+  /** Drops expired lines from screen, and from storage through history.load. */
+  const sweep = (roomId: string): void => {
+    const t = now();
+    const items = state.timelines[roomId] ?? [];
+    if (items.some((i) => expired(roomId, i, t))) setState("timelines", roomId, items.filter((i) => !expired(roomId, i, t)));
+    history?.load(roomId).catch(() => setState("historyFailed", true));
+  };
+  const sweeper = history === undefined ? undefined : setInterval(() => {
+    for (const roomId of Object.keys(state.retention)) if (state.retention[roomId] !== "keep") sweep(roomId);
+  }, RETENTION_SWEEP_MS);
   const typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   const ourTyping = new Map<string, { sentAt: number; idle: ReturnType<typeof setTimeout> | undefined }>();
 
@@ -129,18 +186,28 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
   const loadIdentity = (): void => {
     setState("identity", client.hasIdentity ? client.identity() : undefined);
   };
+  const rosterKnown = new Set<string>();
+  const removedByUs = new Set<string>();
   const loadMembers = (roomId: string, announce: boolean): void => {
     const next = client.members(roomId);
     const before = state.members[roomId] ?? [];
     batch(() => {
-      // Join/leave lines only once we already knew a roster, so a joiner's first roster does
-      // not read as everyone arriving at once.
-      if (announce && before.filter((m) => !m.isSelf).length > 0) {
+      // Join/leave lines only once we knew the roster (we created the room, or a member's
+      // answer told us who is in it), so a joiner's first roster does not read as everyone
+      // arriving at once, while the creator does see the first joiner arrive.
+      if (announce && rosterKnown.has(roomId)) {
         const had = new Set(before.map((m) => m.address));
         const has = new Set(next.map((m) => m.address));
         for (const m of next) if (!had.has(m.address)) appendEvent(roomId, m, "joined the room");
-        for (const m of before) if (!has.has(m.address)) appendEvent(roomId, m, "left the room");
+        for (const m of before) {
+          if (has.has(m.address)) continue;
+          // The client does not say whether a member left or was removed (unless we removed
+          // them), so the line says only what is certain.
+          if (removedByUs.delete(`${roomId}\n${m.address}`)) appendEvent(roomId, m, "was removed by you");
+          else appendEvent(roomId, m, "is no longer in the room");
+        }
       }
+      if (next.some((m) => !m.isSelf) || client.rooms().find((r) => r.roomId === roomId)?.isAdmin === true) rosterKnown.add(roomId);
       setState("members", roomId, next);
     });
   };
@@ -161,6 +228,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       status: "sent",
     };
     setState("timelines", roomId, (items) => insertInOrder(items ?? [], item));
+    keep(roomId, item);
   }
 
   function clearTyping(roomId: string, sender: string): void {
@@ -173,11 +241,21 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     }
   }
 
+  /**
+   * "access-denied" is the client waiting for a rotated key (RM-14), not a departure: once the
+   * room works again (a message, a roster change), it is open again.
+   */
+  function reopenIfWaiting(roomId: string): void {
+    if (state.closed[roomId] !== "access-denied") return;
+    if (client.rooms().find((r) => r.roomId === roomId)?.departed === true) return;
+    setState("closed", produce((c) => { delete c[roomId]; }));
+  }
+
   function onMessage(e: ClientEvents["message"]): void {
     batch(() => {
+      reopenIfWaiting(e.roomId);
       clearTyping(e.roomId, e.sender);
       const items = state.timelines[e.roomId] ?? [];
-      if (items.some((i) => i.messageId === e.messageId)) return; // at-least-once: seen it
       const item: TimelineItem = {
         key: e.messageId,
         kind: "message",
@@ -186,16 +264,50 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
         sender: e.sender,
         senderName: e.senderName,
         text: e.text,
-        atMs: e.postedAtMs || e.sentAtMs,
+        atMs: messageTimeMs(e), // the sender's time: the relay's is floored to the hour (SC-18)
         own: e.own,
         status: "sent",
       };
-      // Our own message echoed before sendText resolved: confirm the pending line instead.
-      const pending = e.own ? items.findIndex((i) => i.own && i.status === "pending" && i.messageId === undefined && i.text === e.text) : -1;
-      const rest = pending === -1 ? items : items.filter((_, i) => i !== pending);
-      setState("timelines", e.roomId, insertInOrder(rest, pending === -1 ? item : { ...item, key: items[pending]!.key }));
+      const at = items.findIndex((i) => i.messageId === e.messageId);
+      if (at !== -1) {
+        // At-least-once: seen it. Our own outbox line becomes the ordered, sent one.
+        if (items[at]!.status === "sent") return;
+        setState("timelines", e.roomId, insertInOrder(items.filter((_, i) => i !== at), { ...item, key: items[at]!.key }));
+        keep(e.roomId, item);
+        return;
+      }
+      setState("timelines", e.roomId, insertInOrder(items, item));
+      keep(e.roomId, item);
       if (!e.own && state.activeRoom !== e.roomId) setState("unread", e.roomId, (n) => (n ?? 0) + 1);
     });
+  }
+
+  /** The timeline line of an outbox item (not yet sent lines sort last, in the order sent). */
+  function outboxLine(o: OutboxItem): TimelineItem {
+    const me = state.identity;
+    return {
+      key: o.messageId,
+      kind: "message",
+      ...(o.status === "sent" && o.seq !== undefined ? { seq: o.seq } : {}),
+      messageId: o.messageId,
+      sender: me?.address ?? "",
+      senderName: me?.displayName ?? "",
+      text: o.text,
+      atMs: messageTimeMs(o),
+      own: true,
+      status: o.status,
+      ...(o.reason !== undefined ? { reason: o.reason } : {}),
+    };
+  }
+
+  function onOutbox(o: ClientEvents["outbox"]): void {
+    const items = state.timelines[o.roomId] ?? [];
+    const at = items.findIndex((i) => i.messageId === o.messageId);
+    if (at !== -1 && items[at]!.status === "sent") return; // the ordered copy already came
+    const line = outboxLine(o);
+    const rest = at === -1 ? items : items.filter((_, i) => i !== at);
+    setState("timelines", o.roomId, insertInOrder(rest, at === -1 ? line : { ...line, key: items[at]!.key }));
+    keep(o.roomId, line);
   }
 
   function onTyping(e: ClientEvents["typing"]): void {
@@ -215,7 +327,9 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
   const unsubscribe = [
     client.on("message", onMessage),
     client.on("typing", onTyping),
+    client.on("outbox", onOutbox),
     client.on("members-changed", (e) => {
+      reopenIfWaiting(e.roomId);
       loadMembers(e.roomId, true);
       loadRooms();
     }),
@@ -235,6 +349,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       batch(() => {
         setState("closed", e.roomId, e.reason);
         loadRooms();
+        loadMembers(e.roomId, false);
       });
     }),
   ];
@@ -246,29 +361,31 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     loadIdentity();
     loadRooms();
     for (const room of state.rooms) loadMembers(room.roomId, false);
+    if (history !== undefined) {
+      // History first, so the Subscribe loop's new messages land after (and de-duplicate against) it.
+      for (const room of state.rooms) {
+        try {
+          const retention = await history.retention(room.roomId);
+          const lines = await history.load(room.roomId);
+          const loaded = lines.map((l): TimelineItem => ({ ...l, status: "sent" }));
+          batch(() => {
+            setState("retention", room.roomId, retention);
+            setState("timelines", room.roomId, (items) => {
+              let out = loaded;
+              for (const i of items ?? []) if (!loaded.some((l) => l.messageId !== undefined && l.messageId === i.messageId)) out = insertInOrder(out, i);
+              return out;
+            });
+          });
+        } catch {
+          setState("historyFailed", true);
+        }
+      }
+      if (disposed) return;
+    }
+    // Messages still in the outbox (kept across reloads by the client) show as they stand.
+    for (const o of client.outbox()) onOutbox(o);
     setState("phase", "ready");
     await client.start();
-  }
-
-  async function deliver(roomId: string, key: string, text: string): Promise<void> {
-    const at = (): number => (state.timelines[roomId] ?? []).findIndex((i) => i.key === key);
-    try {
-      const { messageId, seq } = await client.sendText(roomId, text);
-      const items = state.timelines[roomId] ?? [];
-      const i = at();
-      if (items.some((x, j) => j !== i && x.messageId === messageId)) {
-        // The echo arrived first and was matched to another pending line: drop this one.
-        setState("timelines", roomId, items.filter((_, j) => j !== i));
-        return;
-      }
-      if (i === -1) return;
-      const sent: TimelineItem = { ...items[i]!, messageId, seq, status: "sent" };
-      setState("timelines", roomId, insertInOrder(items.filter((_, j) => j !== i), sent));
-    } catch (error) {
-      const i = at();
-      if (i !== -1) setState("timelines", roomId, i, (x): TimelineItem => ({ ...x, status: "failed" }));
-      throw error;
-    }
   }
 
   return {
@@ -313,27 +430,19 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       const trimmed = text.replace(/^\s+|\s+$/g, "");
       if (trimmed.length === 0) return;
       this.stopTyping(roomId);
-      const me = state.identity;
-      const key = `local-${++localCounter}`;
-      const item: TimelineItem = {
-        key,
-        kind: "message",
-        sender: me?.address ?? "",
-        senderName: me?.displayName ?? "",
-        text: trimmed,
-        atMs: now(),
-        own: true,
-        status: "pending",
-      };
-      setState("timelines", roomId, (items) => insertInOrder(items ?? [], item));
-      await deliver(roomId, key, trimmed);
+      // Kept (encrypted) in the outbox before this resolves; "outbox" events move the line on.
+      onOutbox(await client.queueText(roomId, trimmed));
     },
     async retry(roomId, key) {
-      const items = state.timelines[roomId] ?? [];
-      const i = items.findIndex((x) => x.key === key && x.status === "failed");
-      if (i === -1) return;
-      setState("timelines", roomId, i, (x): TimelineItem => ({ ...x, status: "pending" }));
-      await deliver(roomId, key, items[i]!.text);
+      const item = (state.timelines[roomId] ?? []).find((x) => x.key === key && x.status !== "sent");
+      if (item?.messageId === undefined) return;
+      await client.retryMessage(item.messageId);
+    },
+    async discard(roomId, key) {
+      const item = (state.timelines[roomId] ?? []).find((x) => x.key === key && x.status === "failed");
+      if (item?.messageId === undefined) return;
+      await client.discardMessage(item.messageId);
+      setState("timelines", roomId, (items) => (items ?? []).filter((x) => x.key !== key));
     },
     noteTyping(roomId) {
       const mine = ourTyping.get(roomId);
@@ -360,6 +469,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       loadRooms();
     },
     async removeMember(roomId, address) {
+      removedByUs.add(`${roomId}\n${address}`);
       await client.removeMember(roomId, address);
       loadMembers(roomId, true);
       loadRooms();
@@ -379,6 +489,16 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       await client.setDisplayName(name);
       loadIdentity();
     },
+    async setRetention(roomId, retention) {
+      setState("retention", roomId, retention);
+      if (history !== undefined) await history.setRetention(roomId, retention);
+      sweep(roomId);
+    },
+    async clearHistory(roomId) {
+      if (history !== undefined) await history.clear(roomId);
+      // Lines still being sent stay: they are not history yet.
+      setState("timelines", roomId, (items) => (items ?? []).filter((i) => i.status !== "sent"));
+    },
     async reconnect() {
       await client.stop();
       await client.start();
@@ -388,6 +508,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     },
     dispose() {
       disposed = true;
+      if (sweeper !== undefined) clearInterval(sweeper);
       for (const off of unsubscribe) off();
       for (const timer of typingTimers.values()) clearTimeout(timer);
       for (const mine of ourTyping.values()) if (mine.idle !== undefined) clearTimeout(mine.idle);

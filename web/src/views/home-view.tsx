@@ -3,7 +3,7 @@
  * (DESIGN.md §6). Owns the forms and the list; the session does the work.
  */
 
-import { createSignal, For, Show } from "solid-js";
+import { For, Show, createSignal, onMount } from "solid-js";
 import type { RoomSummary } from "../../../client/app/securecomm-client.js";
 import { errorSentence } from "../lib/error-messages.js";
 import { looksLikeInviteLink } from "../lib/invite-fragment.js";
@@ -58,12 +58,16 @@ export function HomeView(props: HomeViewProps) {
     setLink("");
   };
 
+  let heading: HTMLHeadingElement | undefined;
+  // Focus starts at the screen's heading, not the page body (after Continue, or coming back).
+  onMount(() => heading?.focus());
+
   const unreadOf = (roomId: string) => props.unread[roomId] ?? 0;
 
   return (
     <div class="home">
       <section class="card" aria-labelledby="rooms-title">
-        <h1 id="rooms-title">Your rooms</h1>
+        <h1 id="rooms-title" tabindex="-1" ref={heading}>Your rooms</h1>
         <Show
           when={props.rooms.length > 0}
           fallback={<p class="empty">No rooms yet. Create one below and share its invite link.</p>}

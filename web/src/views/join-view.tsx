@@ -3,13 +3,16 @@
  * question and its two answers; the session joins.
  */
 
-import { createSignal, Show } from "solid-js";
+import { createSignal, onMount, Show } from "solid-js";
 import { errorSentence } from "../lib/error-messages.js";
 
 /** The join confirmation; `onJoin` joins, `onCancel` forgets the invite. */
 export function JoinView(props: { onJoin: () => Promise<void>; onCancel: () => void }) {
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string>();
+  let joinButton: HTMLButtonElement | undefined;
+  // Focus the question's main answer, not the page body (after Continue on a first visit).
+  onMount(() => joinButton?.focus());
   const join = async () => {
     setBusy(true);
     setError(undefined);
@@ -31,7 +34,7 @@ export function JoinView(props: { onJoin: () => Promise<void>; onCancel: () => v
         <p class="error" role="alert">{error()}</p>
       </Show>
       <div class="actions">
-        <button type="button" class="primary" onClick={join} disabled={busy()}>
+        <button type="button" class="primary" ref={joinButton} onClick={join} disabled={busy()}>
           {busy() ? "Joining…" : "Join room"}
         </button>
         <button type="button" onClick={() => props.onCancel()} disabled={busy()}>

@@ -10,7 +10,10 @@ export const MAX_DISPLAY_NAME = 64;
 /** Longest room name: fits a header line on a phone. */
 export const MAX_ROOM_NAME = 80;
 /**
- * Longest message the composer takes, in characters. Well under the relay's envelope cap
- * even after UTF-8 (×4), padding and encryption overhead.
+ * Longest message text, in UTF-8 bytes: the room protocol's limit (spec RM-07, "`Text.body` is
+ * at most 4096 bytes"; receivers drop longer ones), which is what the envelope permits. About
+ * 4,000 Latin letters, fewer in scripts or emoji that take 2–4 bytes each.
  */
-export const MAX_MESSAGE = 4000;
+export const MAX_MESSAGE_BYTES = 4096;
+/** The composer shows how much room is left once a draft passes this many bytes. */
+export const SHOW_MESSAGE_COUNTER_BYTES = 3_500;

@@ -48,9 +48,9 @@ export function MemberList(props: {
                     type="button"
                     class="small"
                     onClick={() => props.onVerify(member.address)}
-                    aria-label={`Verify ${member.displayName}`}
+                    aria-label={member.verification === "verified" ? `Safety number with ${member.displayName}` : `Verify ${member.displayName}`}
                   >
-                    Verify
+                    {member.verification === "verified" ? "Safety number" : "Verify"}
                   </button>
                   <Show when={props.canRemove}>
                     <Show

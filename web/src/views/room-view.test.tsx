@@ -91,12 +91,12 @@ describe("RoomView", () => {
 
   it("shows pending and failed states of own messages, with retry", () => {
     const calls = setup({
-      timeline: [msg("l1", ME, "on its way", undefined, { status: "pending" }), msg("l2", ME, "lost", undefined, { status: "failed" })],
+      timeline: [msg("l1", ME, "on its way", undefined, { status: "sending" }), msg("l2", ME, "lost", undefined, { status: "failed" })],
     });
     const [pending, failed] = screen.getAllByTestId("message");
-    expect(pending!.dataset.status).toBe("pending");
+    expect(pending!.dataset.status).toBe("sending");
     expect(pending!.textContent).toContain("Sending…");
-    expect(failed!.textContent).toContain("Not sent.");
+    expect(failed!.textContent).toContain("Not sent");
     fireEvent.click(within(failed!).getByRole("button", { name: "Retry" }));
     expect(calls.retried).toEqual(["l2"]);
   });

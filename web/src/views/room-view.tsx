@@ -10,12 +10,15 @@ import { Avatar } from "../components/avatar.js";
 import {
   DECRYPTION_FAILED_SENTENCE,
   errorSentence,
+  outboxSentence,
   roomClosedSentence,
 } from "../lib/error-messages.js";
-import { formatTime, typingSentence } from "../lib/format.js";
+import { formatFullTime, formatMessageTime, typingSentence } from "../lib/format.js";
+import { linkify } from "../lib/linkify.js";
 import { groupMessages, type TimelineItem } from "../lib/message-groups.js";
+import { RETENTIONS, type Retention } from "../../../client/vault/room-history.js";
 import { InvitePanel } from "./invite-panel.js";
-import { MAX_MESSAGE } from "./limits.js";
+import { MAX_MESSAGE_BYTES, SHOW_MESSAGE_COUNTER_BYTES } from "./limits.js";
 import { MemberList } from "./member-list.js";
 
 /**
@@ -23,6 +26,33 @@ import { MemberList } from "./member-list.js";
  * new ones scroll into view; about two lines of text.
  */
 export const STICK_TO_BOTTOM_PX = 48;
+
+/** Words for each retention in the room's history menu. */
+export const RETENTION_LABELS: Readonly<Record<Retention, string>> = {
+  keep: "Keep history",
+  week: "Keep 1 week",
+  day: "Keep 1 day",
+  hour: "Keep 1 hour",
+};
+
+const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
+
+/** Message text with http(s) links made clickable (lib/linkify.ts); everything else is text. */
+function MessageText(props: { text: string }) {
+  return (
+    <p class="bubble-text" dir="auto">
+      <For each={linkify(props.text)}>
+        {(part) =>
+          part.kind === "link" ? (
+            <a href={part.href} target="_blank" rel="noopener noreferrer nofollow ugc">{part.text}</a>
+          ) : (
+            part.text
+          )
+        }
+      </For>
+    </p>
+  );
+}
 
 /** Props of {@link RoomView}. */
 export interface RoomViewProps {
@@ -37,12 +67,22 @@ export interface RoomViewProps {
   showInvite?: boolean;
   onSend: (text: string) => Promise<void>;
   onRetry: (key: string) => Promise<void>;
+  /** Drops a failed message. */
+  onDiscard?: (key: string) => Promise<void>;
   onTyping: () => void;
   onStopTyping: () => void;
   onLeave: () => Promise<void>;
   onRemove: (address: string) => Promise<void>;
   onVerify: (address: string) => void;
   onAcceptChange: (address: string) => Promise<void>;
+  /** How long this device keeps the room's history. */
+  retention?: Retention;
+  onRetention?: (retention: Retention) => Promise<void>;
+  onClearHistory?: () => Promise<void>;
+  /** Messages from others that were unread when the room opened (draws the "new" line). */
+  unreadAtOpen?: number;
+  /** True while the relay connection is down (the banner). */
+  disconnected?: boolean;
 }
 
 /** The room screen. */
@@ -53,12 +93,32 @@ export function RoomView(props: RoomViewProps) {
   const [inviteOpen, setInviteOpen] = createSignal(props.showInvite === true);
   const [confirmLeave, setConfirmLeave] = createSignal(false);
   const [leaving, setLeaving] = createSignal(false);
+  const [confirmClear, setConfirmClear] = createSignal(false);
+  const [below, setBelow] = createSignal(0);
   let timelineEl: HTMLOListElement | undefined;
+  let composerEl: HTMLTextAreaElement | undefined;
+  const draftBytes = createMemo(() => utf8Length(draft()));
+  const tooLong = () => draftBytes() > MAX_MESSAGE_BYTES;
 
-  const groups = createMemo(() => groupMessages(props.timeline));
+
+  // The first message that was unread when the room opened: the "New messages" line goes
+  // above it. Counted from the end among others' messages, fixed for this visit.
+  const firstUnreadKey = (() => {
+    const n = props.unreadAtOpen ?? 0;
+    if (n <= 0) return undefined;
+    const theirs = props.timeline.filter((i) => i.kind === "message" && !i.own);
+    return theirs[Math.max(0, theirs.length - n)]?.key;
+  })();
+  const groups = createMemo(() => groupMessages(props.timeline, firstUnreadKey));
   const changed = createMemo(() => props.members.filter((m) => !m.isSelf && m.verification === "changed"));
-  const closed = () => props.closedReason !== undefined || props.room.departed;
+  /**
+   * Sending is closed once we left or were removed. "access-denied" is the client waiting for the
+   * room's rotated key (RM-14): messages typed meanwhile wait in the outbox, so the composer stays.
+   */
+  const closed = () => props.room.departed || (props.closedReason !== undefined && props.closedReason !== "access-denied");
   const held = () => changed().length > 0;
+  /** We are out of the room for good (left or removed), not just waiting for a rotated key. */
+  const gone = () => props.room.departed || props.closedReason === "removed" || props.closedReason === "left";
   const me = createMemo(() => props.members.find((m) => m.isSelf));
 
   // Keep the newest message in view as the timeline grows or the window resizes, unless the
@@ -67,8 +127,25 @@ export function RoomView(props: RoomViewProps) {
   const toBottom = () => {
     if (timelineEl && stickToBottom) timelineEl.scrollTop = timelineEl.scrollHeight;
   };
-  createEffect(on(() => props.timeline.length, toBottom));
+  createEffect(
+    on(
+      () => props.timeline.length,
+      (length, before) => {
+        // Reading older messages: count what arrived below instead of jumping away.
+        if (!stickToBottom && before !== undefined && length > before) setBelow((n) => n + (length - before));
+        toBottom();
+      },
+    ),
+  );
+  const jumpToLatest = () => {
+    stickToBottom = true;
+    setBelow(0);
+    if (timelineEl) timelineEl.scrollTop = timelineEl.scrollHeight;
+    composerEl?.focus();
+  };
   onMount(() => {
+    // Focus lands in the composer, not on the page body (after Join, or opening a room).
+    if (!closed()) composerEl?.focus();
     if (typeof ResizeObserver === "undefined" || timelineEl === undefined) return;
     const observer = new ResizeObserver(toBottom);
     observer.observe(timelineEl);
@@ -76,11 +153,17 @@ export function RoomView(props: RoomViewProps) {
   });
   const onTimelineScroll = () => {
     if (timelineEl) stickToBottom = timelineEl.scrollHeight - timelineEl.scrollTop - timelineEl.clientHeight < STICK_TO_BOTTOM_PX;
+    if (stickToBottom) setBelow(0);
   };
 
   const send = async () => {
     const text = draft();
     if (text.trim().length === 0 || closed() || held()) return;
+    if (tooLong()) {
+      // Refused, never cut: the draft stays as typed so nothing is lost.
+      setSendError(`This message is too long to send: ${draftBytes() - MAX_MESSAGE_BYTES} bytes over the limit of ${MAX_MESSAGE_BYTES}. Shorten it or split it in two.`);
+      return;
+    }
     setDraft("");
     setSendError(undefined);
     stickToBottom = true; // your own message always comes into view
@@ -127,7 +210,12 @@ export function RoomView(props: RoomViewProps) {
         <div class="room-title">
           <h1>{props.room.name}</h1>
           <p class="room-subtitle">
-            {props.members.length} {props.members.length === 1 ? "member" : "members"} · end-to-end encrypted
+            <Show
+              when={!gone()}
+              fallback={props.closedReason === "removed" ? "You were removed from this room" : "You are no longer in this room"}
+            >
+              {props.members.length} {props.members.length === 1 ? "member" : "members"} · end-to-end encrypted
+            </Show>
           </p>
         </div>
         <div class="room-actions">
@@ -152,11 +240,46 @@ export function RoomView(props: RoomViewProps) {
         </div>
       </header>
 
+      <Show when={props.onRetention}>
+        <div class="history-controls">
+          <label for="retention">History on this device</label>
+          <select
+            id="retention"
+            value={props.retention ?? "keep"}
+            onChange={(e) => void run("history", () => props.onRetention!(e.currentTarget.value as Retention))}
+          >
+            <For each={RETENTIONS}>{(r) => <option value={r}>{RETENTION_LABELS[r]}</option>}</For>
+          </select>
+          <Show
+            when={confirmClear()}
+            fallback={<button type="button" class="quiet" onClick={() => setConfirmClear(true)}>Clear history…</button>}
+          >
+            <span class="confirm">
+              <button
+                type="button"
+                class="danger"
+                onClick={() => void run("history", async () => { await props.onClearHistory?.(); setConfirmClear(false); })}
+              >
+                Yes, clear this room's history
+              </button>
+              <button type="button" class="quiet" onClick={() => setConfirmClear(false)}>Keep it</button>
+            </span>
+          </Show>
+        </div>
+      </Show>
+
+      <Show when={props.disconnected && !closed()}>
+        <p class="banner warning" role="status" data-testid="disconnected">
+          Not connected to the relay. SecureComm keeps trying: what you send waits in the outbox on this
+          device (encrypted) and goes out in order once the relay is back.
+        </p>
+      </Show>
+
       <Show when={inviteOpen() && !closed()}>
         <InvitePanel link={props.inviteLink} onClose={() => setInviteOpen(false)} />
       </Show>
 
-      <Show when={closed()}>
+      <Show when={closed() || props.closedReason === "access-denied"}>
         <p class="banner info" role="status">{roomClosedSentence(props.closedReason ?? "left")}</p>
       </Show>
       <For each={changed()}>
@@ -190,7 +313,7 @@ export function RoomView(props: RoomViewProps) {
               <li class="timeline-empty">
                 <Show
                   when={props.members.length <= 1 && !props.room.isAdmin && !closed()}
-                  fallback="No messages yet. Messages are kept only while this page is open; nothing is saved."
+                  fallback="No messages yet. Messages are kept on this device, encrypted, for as long as the history setting above says."
                 >
                   Joining… waiting for a member's device to welcome yours and share the room's keys.
                 </Show>
@@ -198,9 +321,13 @@ export function RoomView(props: RoomViewProps) {
             </Show>
             <For each={groups()}>
               {(group) => (
+                <>
+                <Show when={firstUnreadKey !== undefined && group.items.some((i) => i.key === firstUnreadKey)}>
+                  <li class="new-messages" data-testid="new-messages" role="separator">New messages</li>
+                </Show>
                 <Show
                   when={group.kind === "message"}
-                  fallback={<li class="timeline-event">{group.items[0]?.text}</li>}
+                  fallback={<li class="timeline-event" dir="auto">{group.items[0]?.text}</li>}
                 >
                   <li class="message-group" classList={{ own: group.own }}>
                     <Show when={!group.own}>
@@ -208,20 +335,36 @@ export function RoomView(props: RoomViewProps) {
                     </Show>
                     <div class="message-stack">
                       <div class="message-meta">
-                        <span class="sender">{group.own ? "You" : group.senderName}</span>
-                        <time dateTime={new Date(group.atMs).toISOString()}>{formatTime(group.atMs)}</time>
+                        <span class="sender" dir="auto">{group.own ? "You" : group.senderName}</span>
+                        <time dateTime={new Date(group.atMs).toISOString()} title={formatFullTime(group.atMs)}>
+                          {formatMessageTime(group.atMs)}
+                        </time>
                       </div>
                       <For each={group.items}>
                         {(item) => (
                           <div class="bubble" data-status={item.status} data-testid="message">
-                            <p class="bubble-text">{item.text}</p>
+                            <MessageText text={item.text} />
                             <Show when={item.own && item.status !== "sent"}>
-                              <span class="bubble-status">
-                                <Show when={item.status === "failed"} fallback="Sending…">
-                                  Not sent.{" "}
+                              <span class="bubble-status" data-testid="send-status">
+                                <Show when={item.status === "sending"}>Sending…</Show>
+                                <Show when={item.status === "queued"}>
+                                  {outboxSentence(item.reason, false)}{" "}
+                                  <Show when={item.reason !== undefined}>
+                                    <button type="button" class="link-button" onClick={() => run("send", () => props.onRetry(item.key))}>
+                                      Try now
+                                    </button>
+                                  </Show>
+                                </Show>
+                                <Show when={item.status === "failed"}>
+                                  {outboxSentence(item.reason, true)}{" "}
                                   <button type="button" class="link-button" onClick={() => run("send", () => props.onRetry(item.key))}>
                                     Retry
-                                  </button>
+                                  </button>{" "}
+                                  <Show when={props.onDiscard}>
+                                    <button type="button" class="link-button" onClick={() => run("send", () => props.onDiscard!(item.key))}>
+                                      Discard
+                                    </button>
+                                  </Show>
                                 </Show>
                               </span>
                             </Show>
@@ -231,9 +374,15 @@ export function RoomView(props: RoomViewProps) {
                     </div>
                   </li>
                 </Show>
+                </>
               )}
             </For>
           </ol>
+          <Show when={below() > 0}>
+            <button type="button" class="jump-latest" onClick={jumpToLatest} data-testid="jump-latest">
+              {below()} new {below() === 1 ? "message" : "messages"} · Jump to latest ↓
+            </button>
+          </Show>
           <p class="typing" aria-live="polite" data-testid="typing">
             {typingSentence(props.typingNames)}
           </p>
@@ -247,8 +396,10 @@ export function RoomView(props: RoomViewProps) {
             <label for="composer-input" class="visually-hidden">Message</label>
             <textarea
               id="composer-input"
+              ref={composerEl}
               rows={1}
-              maxLength={MAX_MESSAGE}
+              dir="auto"
+              aria-invalid={tooLong()}
               placeholder={closed() ? "This room is closed" : held() ? "Review the safety number change to keep sending" : "Write a message…"}
               value={draft()}
               disabled={closed() || held()}
@@ -260,22 +411,33 @@ export function RoomView(props: RoomViewProps) {
               }}
               onKeyDown={onKeyDown}
             />
-            <button type="submit" class="primary" disabled={closed() || held() || draft().trim().length === 0}>
+            <button type="submit" class="primary" disabled={closed() || held() || draft().trim().length === 0 || tooLong()}>
               Send
             </button>
-            <p id="composer-help" class="visually-hidden">Enter sends. Shift and Enter starts a new line.</p>
+            <p id="composer-help" class="visually-hidden">
+              Enter sends. Shift and Enter starts a new line. A message can have up to {MAX_MESSAGE_BYTES} bytes.
+            </p>
           </form>
+          <Show when={draftBytes() > SHOW_MESSAGE_COUNTER_BYTES}>
+            <p class="composer-counter" classList={{ over: tooLong() }} data-testid="composer-counter" aria-live="polite">
+              <Show when={tooLong()} fallback={`${MAX_MESSAGE_BYTES - draftBytes()} bytes left (limit ${MAX_MESSAGE_BYTES})`}>
+                Too long: {draftBytes() - MAX_MESSAGE_BYTES} bytes over the limit of {MAX_MESSAGE_BYTES}. Shorten it to send.
+              </Show>
+            </p>
+          </Show>
           <Show when={sendError()}>
             <p class="error" role="alert">{sendError()}</p>
           </Show>
         </section>
 
-        <MemberList
-          members={props.members}
-          canRemove={me()?.isAdmin === true && !closed()}
-          onVerify={props.onVerify}
-          onRemove={(address) => run("remove-member", () => props.onRemove(address))}
-        />
+        <Show when={!gone()}>
+          <MemberList
+            members={props.members}
+            canRemove={me()?.isAdmin === true && !closed()}
+            onVerify={props.onVerify}
+            onRemove={(address) => run("remove-member", () => props.onRemove(address))}
+          />
+        </Show>
       </div>
     </div>
   );

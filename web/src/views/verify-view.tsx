@@ -76,7 +76,7 @@ export function VerifyView(props: VerifyViewProps) {
             </ol>
             <figure class="safety-qr">
               <QrCode bytes={n().scannable} label={`QR code of the safety number with ${props.member.displayName}`} />
-              <figcaption>Or scan each other's code.</figcaption>
+              <figcaption>The same number as a code. SecureComm cannot scan codes: compare the digits.</figcaption>
             </figure>
           </div>
         )}

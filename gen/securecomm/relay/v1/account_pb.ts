@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/relay/v1/account.proto.
  */
 export const file_securecomm_relay_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("CiFzZWN1cmVjb21tL3JlbGF5L3YxL2FjY291bnQucHJvdG8SE3NlY3VyZWNvbW0ucmVsYXkudjEiLgoWQ3JlYXRlQ2hhbGxlbmdlUmVxdWVzdBIUCgxpZGVudGl0eV9rZXkYASABKAwiQwoXQ3JlYXRlQ2hhbGxlbmdlUmVzcG9uc2USEQoJY2hhbGxlbmdlGAEgASgMEhUKDWV4cGlyZXNfYXRfbXMYAiABKAQiawoUUHJvdmVJZGVudGl0eVJlcXVlc3QSFAoMaWRlbnRpdHlfa2V5GAEgASgMEhEKCWNoYWxsZW5nZRgCIAEoDBIRCglzaWduYXR1cmUYAyABKAwSFwoPcmVnaXN0cmF0aW9uX2lkGAQgASgNIl8KFVByb3ZlSWRlbnRpdHlSZXNwb25zZRIPCgdhZGRyZXNzGAEgASgMEg0KBXRva2VuGAIgASgMEhUKDWV4cGlyZXNfYXRfbXMYAyABKAQSDwoHY3JlYXRlZBgEIAEoCCI2ChdTZXREZWxpdmVyeVRva2VuUmVxdWVzdBIbChNkZWxpdmVyeV90b2tlbl9oYXNoGAEgASgMIhoKGFNldERlbGl2ZXJ5VG9rZW5SZXNwb25zZSIdChtHZXRTZW5kZXJDZXJ0aWZpY2F0ZVJlcXVlc3QiUQocR2V0U2VuZGVyQ2VydGlmaWNhdGVSZXNwb25zZRIaChJzZW5kZXJfY2VydGlmaWNhdGUYASABKAwSFQoNZXhwaXJlc19hdF9tcxgCIAEoBCIWChREZWxldGVBY2NvdW50UmVxdWVzdCIXChVEZWxldGVBY2NvdW50UmVzcG9uc2UyzAQKDkFjY291bnRTZXJ2aWNlEm4KD0NyZWF0ZUNoYWxsZW5nZRIrLnNlY3VyZWNvbW0ucmVsYXkudjEuQ3JlYXRlQ2hhbGxlbmdlUmVxdWVzdBosLnNlY3VyZWNvbW0ucmVsYXkudjEuQ3JlYXRlQ2hhbGxlbmdlUmVzcG9uc2UiABJoCg1Qcm92ZUlkZW50aXR5Eikuc2VjdXJlY29tbS5yZWxheS52MS5Qcm92ZUlkZW50aXR5UmVxdWVzdBoqLnNlY3VyZWNvbW0ucmVsYXkudjEuUHJvdmVJZGVudGl0eVJlc3BvbnNlIgASdAoQU2V0RGVsaXZlcnlUb2tlbhIsLnNlY3VyZWNvbW0ucmVsYXkudjEuU2V0RGVsaXZlcnlUb2tlblJlcXVlc3QaLS5zZWN1cmVjb21tLnJlbGF5LnYxLlNldERlbGl2ZXJ5VG9rZW5SZXNwb25zZSIDkAICEn0KFEdldFNlbmRlckNlcnRpZmljYXRlEjAuc2VjdXJlY29tbS5yZWxheS52MS5HZXRTZW5kZXJDZXJ0aWZpY2F0ZVJlcXVlc3QaMS5zZWN1cmVjb21tLnJlbGF5LnYxLkdldFNlbmRlckNlcnRpZmljYXRlUmVzcG9uc2UiABJrCg1EZWxldGVBY2NvdW50Eikuc2VjdXJlY29tbS5yZWxheS52MS5EZWxldGVBY2NvdW50UmVxdWVzdBoqLnNlY3VyZWNvbW0ucmVsYXkudjEuRGVsZXRlQWNjb3VudFJlc3BvbnNlIgOQAgJiBnByb3RvMw");
+  fileDesc("CiFzZWN1cmVjb21tL3JlbGF5L3YxL2FjY291bnQucHJvdG8SE3NlY3VyZWNvbW0ucmVsYXkudjEiLgoWQ3JlYXRlQ2hhbGxlbmdlUmVxdWVzdBIUCgxpZGVudGl0eV9rZXkYASABKAwiVgoXQ3JlYXRlQ2hhbGxlbmdlUmVzcG9uc2USEQoJY2hhbGxlbmdlGAEgASgMEhUKDWV4cGlyZXNfYXRfbXMYAiABKAQSEQoJd29ya19iaXRzGAMgASgNIn8KFFByb3ZlSWRlbnRpdHlSZXF1ZXN0EhQKDGlkZW50aXR5X2tleRgBIAEoDBIRCgljaGFsbGVuZ2UYAiABKAwSEQoJc2lnbmF0dXJlGAMgASgMEhcKD3JlZ2lzdHJhdGlvbl9pZBgEIAEoDRISCgp3b3JrX25vbmNlGAUgASgMIl8KFVByb3ZlSWRlbnRpdHlSZXNwb25zZRIPCgdhZGRyZXNzGAEgASgMEg0KBXRva2VuGAIgASgMEhUKDWV4cGlyZXNfYXRfbXMYAyABKAQSDwoHY3JlYXRlZBgEIAEoCCI2ChdTZXREZWxpdmVyeVRva2VuUmVxdWVzdBIbChNkZWxpdmVyeV90b2tlbl9oYXNoGAEgASgMIhoKGFNldERlbGl2ZXJ5VG9rZW5SZXNwb25zZSIdChtHZXRTZW5kZXJDZXJ0aWZpY2F0ZVJlcXVlc3QiUQocR2V0U2VuZGVyQ2VydGlmaWNhdGVSZXNwb25zZRIaChJzZW5kZXJfY2VydGlmaWNhdGUYASABKAwSFQoNZXhwaXJlc19hdF9tcxgCIAEoBCIWChREZWxldGVBY2NvdW50UmVxdWVzdCIXChVEZWxldGVBY2NvdW50UmVzcG9uc2UyzAQKDkFjY291bnRTZXJ2aWNlEm4KD0NyZWF0ZUNoYWxsZW5nZRIrLnNlY3VyZWNvbW0ucmVsYXkudjEuQ3JlYXRlQ2hhbGxlbmdlUmVxdWVzdBosLnNlY3VyZWNvbW0ucmVsYXkudjEuQ3JlYXRlQ2hhbGxlbmdlUmVzcG9uc2UiABJoCg1Qcm92ZUlkZW50aXR5Eikuc2VjdXJlY29tbS5yZWxheS52MS5Qcm92ZUlkZW50aXR5UmVxdWVzdBoqLnNlY3VyZWNvbW0ucmVsYXkudjEuUHJvdmVJZGVudGl0eVJlc3BvbnNlIgASdAoQU2V0RGVsaXZlcnlUb2tlbhIsLnNlY3VyZWNvbW0ucmVsYXkudjEuU2V0RGVsaXZlcnlUb2tlblJlcXVlc3QaLS5zZWN1cmVjb21tLnJlbGF5LnYxLlNldERlbGl2ZXJ5VG9rZW5SZXNwb25zZSIDkAICEn0KFEdldFNlbmRlckNlcnRpZmljYXRlEjAuc2VjdXJlY29tbS5yZWxheS52MS5HZXRTZW5kZXJDZXJ0aWZpY2F0ZVJlcXVlc3QaMS5zZWN1cmVjb21tLnJlbGF5LnYxLkdldFNlbmRlckNlcnRpZmljYXRlUmVzcG9uc2UiABJrCg1EZWxldGVBY2NvdW50Eikuc2VjdXJlY29tbS5yZWxheS52MS5EZWxldGVBY2NvdW50UmVxdWVzdBoqLnNlY3VyZWNvbW0ucmVsYXkudjEuRGVsZXRlQWNjb3VudFJlc3BvbnNlIgOQAgJiBnByb3RvMw");
 
 /**
  * CreateChallengeRequest names the identity key that will sign the challenge.
@@ -52,6 +52,15 @@ export type CreateChallengeResponse = Message<"securecomm.relay.v1.CreateChallen
    * @generated from field: uint64 expires_at_ms = 2;
    */
   expiresAtMs: bigint;
+
+  /**
+   * Leading zero bits that SHA-256("SecureComm relay work v1" ‖ challenge ‖ identity_key ‖
+   * work_nonce) must have for ProveIdentity to create an account (spec API-28); 0 means
+   * account creation costs no work.
+   *
+   * @generated from field: uint32 work_bits = 3;
+   */
+  workBits: number;
 };
 
 /**
@@ -94,6 +103,15 @@ export type ProveIdentityRequest = Message<"securecomm.relay.v1.ProveIdentityReq
    * @generated from field: uint32 registration_id = 4;
    */
   registrationId: number;
+
+  /**
+   * Proof of work for account creation (spec API-28): empty, or 8 bytes such that
+   * SHA-256("SecureComm relay work v1" ‖ challenge ‖ identity_key ‖ work_nonce) has at least
+   * the challenge's `work_bits` leading zero bits. Ignored when the account exists.
+   *
+   * @generated from field: bytes work_nonce = 5;
+   */
+  workNonce: Uint8Array;
 };
 
 /**
@@ -267,7 +285,9 @@ export const AccountService: GenService<{
    *
    * Kind: unary.
    * Authentication: none.
-   * Limits: a challenge is valid for 5 minutes and for one proof.
+   * Limits: a challenge is valid for 5 minutes and for one proof; at most
+   * `max_stored_challenges` are kept, the oldest dropped beyond it (spec API-28). The response
+   * says how much proof of work creating an account costs (`work_bits`, 0 = none).
    * Errors: `invalid_argument` (identity key not 33 bytes with type 0x05),
    * `resource_exhausted` (rate limit; RetryInfo detail).
    *
@@ -285,9 +305,13 @@ export const AccountService: GenService<{
    *
    * Kind: unary.
    * Authentication: the signature itself.
-   * Limits: the challenge must be unexpired and unused.
-   * Errors: `invalid_argument` (malformed key, challenge or signature length),
+   * Limits: the challenge must be unexpired and unused. Creating an account (not
+   * re-authenticating an existing one) needs a proof of work when the challenge's `work_bits`
+   * is not 0 (spec API-28).
+   * Errors: `invalid_argument` (malformed key, challenge, signature or work nonce length),
    * `unauthenticated` (unknown, expired or used challenge; bad signature),
+   * `failed_precondition` (WORK_REQUIRED: the proof would create an account and carries no
+   * or too little work; the challenge is used up, so ask for a new one and solve it),
    * `resource_exhausted` (rate limit; RetryInfo detail).
    *
    * @generated from rpc securecomm.relay.v1.AccountService.ProveIdentity

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/relay/v1/messages.proto.
  */
 export const file_securecomm_relay_v1_messages: GenFile = /*@__PURE__*/
-  fileDesc("CiJzZWN1cmVjb21tL3JlbGF5L3YxL21lc3NhZ2VzLnByb3RvEhNzZWN1cmVjb21tLnJlbGF5LnYxIlgKEVNlbmRTZWFsZWRSZXF1ZXN0EhkKEXJlY2lwaWVudF9hZGRyZXNzGAEgASgMEhYKDmRlbGl2ZXJ5X3Rva2VuGAIgASgMEhAKCGVudmVsb3BlGAMgASgMIioKElNlbmRTZWFsZWRSZXNwb25zZRIUCgxzdG9yZWRfYXRfbXMYASABKAQiQgoQU3Vic2NyaWJlUmVxdWVzdBIuCgVyb29tcxgBIAMoCzIfLnNlY3VyZWNvbW0ucmVsYXkudjEuUm9vbUN1cnNvciJECgpSb29tQ3Vyc29yEg8KB3Jvb21faWQYASABKAwSEgoKYWNjZXNzX2tleRgCIAEoDBIRCglhZnRlcl9zZXEYAyABKAQipAIKEVN1YnNjcmliZVJlc3BvbnNlEjQKB21haWxib3gYASABKAsyIS5zZWN1cmVjb21tLnJlbGF5LnYxLk1haWxib3hCYXRjaEgAEi4KBHJvb20YAiABKAsyHi5zZWN1cmVjb21tLnJlbGF5LnYxLlJvb21CYXRjaEgAEjIKCWNhdWdodF91cBgDIAEoCzIdLnNlY3VyZWNvbW0ucmVsYXkudjEuQ2F1Z2h0VXBIABI0CgprZWVwX2FsaXZlGAQgASgLMh4uc2VjdXJlY29tbS5yZWxheS52MS5LZWVwQWxpdmVIABI2Cgtyb29tX2Nsb3NlZBgFIAEoCzIfLnNlY3VyZWNvbW0ucmVsYXkudjEuUm9vbUNsb3NlZEgAQgcKBWV2ZW50IkcKDE1haWxib3hCYXRjaBI3CgllbnZlbG9wZXMYASADKAsyJC5zZWN1cmVjb21tLnJlbGF5LnYxLk1haWxib3hFbnZlbG9wZSJFCg9NYWlsYm94RW52ZWxvcGUSCgoCaWQYASABKAQSFAoMc3RvcmVkX2F0X21zGAIgASgEEhAKCGVudmVsb3BlGAMgASgMIkwKCVJvb21CYXRjaBIPCgdyb29tX2lkGAEgASgMEi4KBmV2ZW50cxgCIAMoCzIeLnNlY3VyZWNvbW0ucmVsYXkudjEuUm9vbUV2ZW50IlMKCVJvb21FdmVudBILCgNzZXEYASABKAQSFAoMcG9zdGVkX2F0X21zGAIgASgEEhAKCGVudmVsb3BlGAMgASgMEhEKCWVwaGVtZXJhbBgEIAEoCCIKCghDYXVnaHRVcCIbCglLZWVwQWxpdmUSDgoGbm93X21zGAEgASgEIlQKClJvb21DbG9zZWQSDwoHcm9vbV9pZBgBIAEoDBI1CgZyZWFzb24YAiABKA4yJS5zZWN1cmVjb21tLnJlbGF5LnYxLlJvb21DbG9zZWRSZWFzb24iIQoSQWNrTWVzc2FnZXNSZXF1ZXN0EgsKA2lkcxgBIAMoBCIVChNBY2tNZXNzYWdlc1Jlc3BvbnNlKqYBChBSb29tQ2xvc2VkUmVhc29uEiIKHlJPT01fQ0xPU0VEX1JFQVNPTl9VTlNQRUNJRklFRBAAEiQKIFJPT01fQ0xPU0VEX1JFQVNPTl9BQ0NFU1NfREVOSUVEEAESIAocUk9PTV9DTE9TRURfUkVBU09OX05PVF9GT1VORBACEiYKIlJPT01fQ0xPU0VEX1JFQVNPTl9ISVNUT1JZX0VYUElSRUQQAzK4AgoOTWVzc2FnZVNlcnZpY2USXwoKU2VuZFNlYWxlZBImLnNlY3VyZWNvbW0ucmVsYXkudjEuU2VuZFNlYWxlZFJlcXVlc3QaJy5zZWN1cmVjb21tLnJlbGF5LnYxLlNlbmRTZWFsZWRSZXNwb25zZSIAEl4KCVN1YnNjcmliZRIlLnNlY3VyZWNvbW0ucmVsYXkudjEuU3Vic2NyaWJlUmVxdWVzdBomLnNlY3VyZWNvbW0ucmVsYXkudjEuU3Vic2NyaWJlUmVzcG9uc2UiADABEmUKC0Fja01lc3NhZ2VzEicuc2VjdXJlY29tbS5yZWxheS52MS5BY2tNZXNzYWdlc1JlcXVlc3QaKC5zZWN1cmVjb21tLnJlbGF5LnYxLkFja01lc3NhZ2VzUmVzcG9uc2UiA5ACAmIGcHJvdG8z");
+  fileDesc("CiJzZWN1cmVjb21tL3JlbGF5L3YxL21lc3NhZ2VzLnByb3RvEhNzZWN1cmVjb21tLnJlbGF5LnYxIlgKEVNlbmRTZWFsZWRSZXF1ZXN0EhkKEXJlY2lwaWVudF9hZGRyZXNzGAEgASgMEhYKDmRlbGl2ZXJ5X3Rva2VuGAIgASgMEhAKCGVudmVsb3BlGAMgASgMIioKElNlbmRTZWFsZWRSZXNwb25zZRIUCgxzdG9yZWRfYXRfbXMYASABKAQiQgoQU3Vic2NyaWJlUmVxdWVzdBIuCgVyb29tcxgBIAMoCzIfLnNlY3VyZWNvbW0ucmVsYXkudjEuUm9vbUN1cnNvciJECgpSb29tQ3Vyc29yEg8KB3Jvb21faWQYASABKAwSEgoKYWNjZXNzX2tleRgCIAEoDBIRCglhZnRlcl9zZXEYAyABKAQi3QIKEVN1YnNjcmliZVJlc3BvbnNlEjQKB21haWxib3gYASABKAsyIS5zZWN1cmVjb21tLnJlbGF5LnYxLk1haWxib3hCYXRjaEgAEi4KBHJvb20YAiABKAsyHi5zZWN1cmVjb21tLnJlbGF5LnYxLlJvb21CYXRjaEgAEjIKCWNhdWdodF91cBgDIAEoCzIdLnNlY3VyZWNvbW0ucmVsYXkudjEuQ2F1Z2h0VXBIABI0CgprZWVwX2FsaXZlGAQgASgLMh4uc2VjdXJlY29tbS5yZWxheS52MS5LZWVwQWxpdmVIABI2Cgtyb29tX2Nsb3NlZBgFIAEoCzIfLnNlY3VyZWNvbW0ucmVsYXkudjEuUm9vbUNsb3NlZEgAEjcKDHByZV9rZXlzX2xvdxgGIAEoCzIfLnNlY3VyZWNvbW0ucmVsYXkudjEuUHJlS2V5c0xvd0gAQgcKBWV2ZW50IiUKClByZUtleXNMb3cSFwoPaGFuZG91dF9saW1pdGVkGAEgASgIIkcKDE1haWxib3hCYXRjaBI3CgllbnZlbG9wZXMYASADKAsyJC5zZWN1cmVjb21tLnJlbGF5LnYxLk1haWxib3hFbnZlbG9wZSJFCg9NYWlsYm94RW52ZWxvcGUSCgoCaWQYASABKAQSFAoMc3RvcmVkX2F0X21zGAIgASgEEhAKCGVudmVsb3BlGAMgASgMIkwKCVJvb21CYXRjaBIPCgdyb29tX2lkGAEgASgMEi4KBmV2ZW50cxgCIAMoCzIeLnNlY3VyZWNvbW0ucmVsYXkudjEuUm9vbUV2ZW50IlMKCVJvb21FdmVudBILCgNzZXEYASABKAQSFAoMcG9zdGVkX2F0X21zGAIgASgEEhAKCGVudmVsb3BlGAMgASgMEhEKCWVwaGVtZXJhbBgEIAEoCCIKCghDYXVnaHRVcCIbCglLZWVwQWxpdmUSDgoGbm93X21zGAEgASgEIlQKClJvb21DbG9zZWQSDwoHcm9vbV9pZBgBIAEoDBI1CgZyZWFzb24YAiABKA4yJS5zZWN1cmVjb21tLnJlbGF5LnYxLlJvb21DbG9zZWRSZWFzb24iIQoSQWNrTWVzc2FnZXNSZXF1ZXN0EgsKA2lkcxgBIAMoBCIVChNBY2tNZXNzYWdlc1Jlc3BvbnNlKqYBChBSb29tQ2xvc2VkUmVhc29uEiIKHlJPT01fQ0xPU0VEX1JFQVNPTl9VTlNQRUNJRklFRBAAEiQKIFJPT01fQ0xPU0VEX1JFQVNPTl9BQ0NFU1NfREVOSUVEEAESIAocUk9PTV9DTE9TRURfUkVBU09OX05PVF9GT1VORBACEiYKIlJPT01fQ0xPU0VEX1JFQVNPTl9ISVNUT1JZX0VYUElSRUQQAzK4AgoOTWVzc2FnZVNlcnZpY2USXwoKU2VuZFNlYWxlZBImLnNlY3VyZWNvbW0ucmVsYXkudjEuU2VuZFNlYWxlZFJlcXVlc3QaJy5zZWN1cmVjb21tLnJlbGF5LnYxLlNlbmRTZWFsZWRSZXNwb25zZSIAEl4KCVN1YnNjcmliZRIlLnNlY3VyZWNvbW0ucmVsYXkudjEuU3Vic2NyaWJlUmVxdWVzdBomLnNlY3VyZWNvbW0ucmVsYXkudjEuU3Vic2NyaWJlUmVzcG9uc2UiADABEmUKC0Fja01lc3NhZ2VzEicuc2VjdXJlY29tbS5yZWxheS52MS5BY2tNZXNzYWdlc1JlcXVlc3QaKC5zZWN1cmVjb21tLnJlbGF5LnYxLkFja01lc3NhZ2VzUmVzcG9uc2UiA5ACAmIGcHJvdG8z");
 
 /**
  * SendSealedRequest carries one sealed-sender envelope.
@@ -175,6 +175,15 @@ export type SubscribeResponse = Message<"securecomm.relay.v1.SubscribeResponse">
      */
     value: RoomClosed;
     case: "roomClosed";
+  } | {
+    /**
+     * The account's one-time prekeys run low or their handout is being limited: refill now
+     * (spec API-29). Sent at most once a minute per account.
+     *
+     * @generated from field: securecomm.relay.v1.PreKeysLow pre_keys_low = 6;
+     */
+    value: PreKeysLow;
+    case: "preKeysLow";
   } | { case: undefined; value?: undefined };
 };
 
@@ -184,6 +193,28 @@ export type SubscribeResponse = Message<"securecomm.relay.v1.SubscribeResponse">
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
   messageDesc(file_securecomm_relay_v1_messages, 4);
+
+/**
+ * PreKeysLow asks the stream's account to refill its one-time prekeys (spec API-29).
+ *
+ * @generated from message securecomm.relay.v1.PreKeysLow
+ */
+export type PreKeysLow = Message<"securecomm.relay.v1.PreKeysLow"> & {
+  /**
+   * True when bundles are being handed out without one-time prekeys (per-target budget spent);
+   * false when a one-time kind fell below the refill threshold.
+   *
+   * @generated from field: bool handout_limited = 1;
+   */
+  handoutLimited: boolean;
+};
+
+/**
+ * Describes the message securecomm.relay.v1.PreKeysLow.
+ * Use `create(PreKeysLowSchema)` to create a new message.
+ */
+export const PreKeysLowSchema: GenMessage<PreKeysLow> = /*@__PURE__*/
+  messageDesc(file_securecomm_relay_v1_messages, 5);
 
 /**
  * MailboxBatch carries one or more mailbox envelopes.
@@ -204,7 +235,7 @@ export type MailboxBatch = Message<"securecomm.relay.v1.MailboxBatch"> & {
  * Use `create(MailboxBatchSchema)` to create a new message.
  */
 export const MailboxBatchSchema: GenMessage<MailboxBatch> = /*@__PURE__*/
-  messageDesc(file_securecomm_relay_v1_messages, 5);
+  messageDesc(file_securecomm_relay_v1_messages, 6);
 
 /**
  * MailboxEnvelope is a queued sealed-sender envelope.
@@ -239,7 +270,7 @@ export type MailboxEnvelope = Message<"securecomm.relay.v1.MailboxEnvelope"> & {
  * Use `create(MailboxEnvelopeSchema)` to create a new message.
  */
 export const MailboxEnvelopeSchema: GenMessage<MailboxEnvelope> = /*@__PURE__*/
-  messageDesc(file_securecomm_relay_v1_messages, 6);
+  messageDesc(file_securecomm_relay_v1_messages, 7);
 
 /**
  * RoomBatch carries events of one room.
@@ -267,7 +298,7 @@ export type RoomBatch = Message<"securecomm.relay.v1.RoomBatch"> & {
  * Use `create(RoomBatchSchema)` to create a new message.
  */
 export const RoomBatchSchema: GenMessage<RoomBatch> = /*@__PURE__*/
-  messageDesc(file_securecomm_relay_v1_messages, 7);
+  messageDesc(file_securecomm_relay_v1_messages, 8);
 
 /**
  * RoomEvent is one room envelope with its place in the room's order.
@@ -309,7 +340,7 @@ export type RoomEvent = Message<"securecomm.relay.v1.RoomEvent"> & {
  * Use `create(RoomEventSchema)` to create a new message.
  */
 export const RoomEventSchema: GenMessage<RoomEvent> = /*@__PURE__*/
-  messageDesc(file_securecomm_relay_v1_messages, 8);
+  messageDesc(file_securecomm_relay_v1_messages, 9);
 
 /**
  * CaughtUp marks the end of the backlog.
@@ -324,7 +355,7 @@ export type CaughtUp = Message<"securecomm.relay.v1.CaughtUp"> & {
  * Use `create(CaughtUpSchema)` to create a new message.
  */
 export const CaughtUpSchema: GenMessage<CaughtUp> = /*@__PURE__*/
-  messageDesc(file_securecomm_relay_v1_messages, 9);
+  messageDesc(file_securecomm_relay_v1_messages, 10);
 
 /**
  * KeepAlive carries the relay's clock.
@@ -345,7 +376,7 @@ export type KeepAlive = Message<"securecomm.relay.v1.KeepAlive"> & {
  * Use `create(KeepAliveSchema)` to create a new message.
  */
 export const KeepAliveSchema: GenMessage<KeepAlive> = /*@__PURE__*/
-  messageDesc(file_securecomm_relay_v1_messages, 10);
+  messageDesc(file_securecomm_relay_v1_messages, 11);
 
 /**
  * RoomClosed reports that a room is no longer followed on this stream.
@@ -373,7 +404,7 @@ export type RoomClosed = Message<"securecomm.relay.v1.RoomClosed"> & {
  * Use `create(RoomClosedSchema)` to create a new message.
  */
 export const RoomClosedSchema: GenMessage<RoomClosed> = /*@__PURE__*/
-  messageDesc(file_securecomm_relay_v1_messages, 11);
+  messageDesc(file_securecomm_relay_v1_messages, 12);
 
 /**
  * AckMessagesRequest lists mailbox envelope ids to delete.
@@ -394,7 +425,7 @@ export type AckMessagesRequest = Message<"securecomm.relay.v1.AckMessagesRequest
  * Use `create(AckMessagesRequestSchema)` to create a new message.
  */
 export const AckMessagesRequestSchema: GenMessage<AckMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_securecomm_relay_v1_messages, 12);
+  messageDesc(file_securecomm_relay_v1_messages, 13);
 
 /**
  * AckMessagesResponse has no fields.
@@ -409,7 +440,7 @@ export type AckMessagesResponse = Message<"securecomm.relay.v1.AckMessagesRespon
  * Use `create(AckMessagesResponseSchema)` to create a new message.
  */
 export const AckMessagesResponseSchema: GenMessage<AckMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_securecomm_relay_v1_messages, 13);
+  messageDesc(file_securecomm_relay_v1_messages, 14);
 
 /**
  * RoomClosedReason says why a room was closed on a stream.
@@ -467,10 +498,12 @@ export const MessageService: GenService<{
    *
    * Kind: unary.
    * Authentication: delivery token of the recipient (no bearer token, by design).
-   * Limits: RelayLimits.max_envelope_bytes; RelayLimits.max_mailbox_envelopes per mailbox.
+   * Limits: RelayLimits.max_envelope_bytes; RelayLimits.max_mailbox_envelopes and
+   * `max_mailbox_bytes` per mailbox; `max_stored_bytes` over all stored envelopes (spec API-31).
    * Errors: `invalid_argument` (address not 16 bytes, empty or oversized envelope, token not
    * 32 bytes), `permission_denied` (wrong delivery token, or no such recipient: the two are
-   * indistinguishable), `resource_exhausted` (mailbox full or rate limit; RetryInfo detail).
+   * indistinguishable), `resource_exhausted` (MAILBOX_FULL: envelope count or byte quota;
+   * STORAGE_FULL: the relay's overall quota; RATE_LIMITED; each with a RetryInfo detail).
    *
    * @generated from rpc securecomm.relay.v1.MessageService.SendSealed
    */

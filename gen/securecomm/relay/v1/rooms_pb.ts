@@ -345,10 +345,12 @@ export const RoomService: GenService<{
    * Kind: unary.
    * Authentication: room access key.
    * Limits: RelayLimits.max_envelope_bytes; RelayLimits.max_room_log_envelopes (the oldest
-   * events are dropped beyond it); rate limit per room.
+   * events are dropped beyond it); `max_room_log_bytes` per room and `max_stored_bytes`
+   * overall (spec API-31); rate limit per room.
    * Errors: `invalid_argument` (malformed ids, empty or oversized envelope),
    * `permission_denied` (wrong access key), `not_found` (no such room),
-   * `resource_exhausted` (rate limit; RetryInfo detail).
+   * `resource_exhausted` (ROOM_FULL: the room's byte quota; STORAGE_FULL: the relay's
+   * overall quota; RATE_LIMITED; each with a RetryInfo detail).
    *
    * @generated from rpc securecomm.relay.v1.RoomService.PostToRoom
    */
