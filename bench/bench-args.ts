@@ -1,9 +1,13 @@
 /**
- * What every benchmark script shares: bounded numeric options and the median of runs.
+ * What every benchmark script shares on its command line: bounded numeric options and the
+ * run size.
  *
- * Owns: `numericOption` (reads `--name N` from the command line within 1..max, so a typo
- * cannot start an hour-long run) and `median`. Benchmarks are scripts, never tests.
+ * Owns: `numericOption` (reads `--name N` within 1..max, so a typo cannot start an hour-long
+ * run) and `sizeOption` (`--size quick|full`: quick is a smoke run of seconds, full the sizes
+ * the committed results are measured at). Benchmarks are scripts, never tests.
  */
+
+export { median } from "./stats.js";
 
 /** Upper bound for count-like options unless a script sets its own. */
 export const MAX_COUNT = 50_000;
@@ -17,10 +21,19 @@ export function numericOption(name: string, fallback: number, max: number = MAX_
   return value;
 }
 
-/** The median of `values` (the mean of the middle two for an even count; 0 for none). */
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+/** How big a run is: "quick" (seconds, for development) or "full" (the default). */
+export type RunSize = "quick" | "full";
+
+/** `--size quick|full` from the command line; "full" when absent. */
+export function sizeOption(): RunSize {
+  const index = process.argv.indexOf("--size");
+  if (index < 0) return "full";
+  const value = process.argv[index + 1];
+  if (value !== "quick" && value !== "full") throw new RangeError("--size must be quick or full");
+  return value;
+}
+
+/** `quick` or `full` depending on the run size. */
+export function bySize<T>(size: RunSize, quick: T, full: T): T {
+  return size === "quick" ? quick : full;
 }

@@ -10,7 +10,7 @@
 //   - sender-key group encrypt + decrypt and sealed-sender seal + open of 256 bytes.
 // Owns: the measurement loops and the printed table. Prints rates only: no keys, no plaintext.
 //
-//   node --import tsx bench/crypto-primitives.ts [--count N] [--runs R]
+//   node --import tsx bench/crypto-primitives.ts [--size quick|full] [--count N] [--runs R]
 //   npm run bench:crypto -- --count 500
 
 import { performance } from "node:perf_hooks";
@@ -34,14 +34,16 @@ import {
 import { InMemorySenderKeyStore } from "../client/sender-keys/sender-key-store.js";
 import { createSenderCertificate, createServerCertificate } from "../client/sealed-sender/certificates.js";
 import { sealedSenderDecryptToContent, sealedSenderEncrypt } from "../client/sealed-sender/sealed-sender.js";
-import { median, numericOption } from "./bench-args.js";
+import { bySize, median, numericOption, sizeOption } from "./bench-args.js";
+import { type Figure, finishReport } from "./report.js";
 
 /** Default operations per measurement and run. */
 const DEFAULT_COUNT = 1000;
 /** Default runs; the median is printed (2 shared cores: single runs are noisy). */
 const DEFAULT_RUNS = 3;
-const count = numericOption("count", DEFAULT_COUNT);
-const runs = numericOption("runs", DEFAULT_RUNS);
+const size = sizeOption();
+const count = numericOption("count", bySize(size, 200, DEFAULT_COUNT));
+const runs = numericOption("runs", bySize(size, 1, DEFAULT_RUNS));
 const ab = (b: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(b);
 
 async function rate(n: number, op: (i: number) => unknown): Promise<number> {
@@ -125,3 +127,31 @@ await measure("Kyber1024 decapsulate", Math.ceil(count / 5), () => kem.secretKey
 const width = Math.max(...rows.map(([n]) => n.length));
 console.log(`client/crypto primitives (median of ${runs} runs; ops/s)`);
 for (const [name, r] of rows) console.log(`${name.padEnd(width)}  ${Math.round(r).toLocaleString("en-US").padStart(9)}`);
+
+/** Each of our rows beside libsignal's row for the same operation, measured in this run. */
+const LIBSIGNAL_ROW: Record<string, string> = {
+  "X25519 agree, WebCrypto": "X25519 agree, libsignal",
+  "X25519 agree, noble": "X25519 agree, libsignal",
+  "PrivateKey.agree (auto path)": "X25519 agree, libsignal",
+  "XEdDSA verify, WebCrypto Ed25519": "XEdDSA verify, libsignal",
+  "XEdDSA verify, noble": "XEdDSA verify, libsignal",
+  "XEdDSA sign, ours (noble)": "XEdDSA sign, libsignal",
+};
+const byName = new Map(rows);
+const figures: Figure[] = rows
+  .filter(([name]) => !name.endsWith(", libsignal"))
+  .map(([name, r]) => {
+    const ref = LIBSIGNAL_ROW[name];
+    return {
+      name,
+      value: r,
+      unit: "ops/s",
+      ...(ref === undefined ? {} : { reference: { label: "libsignal", value: byName.get(ref) ?? null, unit: "ops/s" } }),
+    };
+  });
+finishReport({
+  benchmark: "crypto primitives",
+  setup: `client/crypto primitives, ${count} operations per measurement (slow paths fewer), median of ${runs} run(s), libsignal-client's native primitives in the same process as reference; goals for these live in bench:protocol's workloads`,
+  figures,
+  series: [],
+});

@@ -9,7 +9,8 @@
 // commits, as SQLite's synchronous=FULL). Every loop is bounded; a phase that misses its
 // deadline is reported as unfinished.
 //
-//   npm run bench:relay-postgres -- [--posts N] [--subscribers N] [--latency-seconds S] [--runs N]
+//   npm run bench:relay-postgres -- [--size quick|full] [--posts N] [--subscribers N]
+//                                   [--latency-seconds S] [--runs N]
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -26,7 +27,10 @@ import { AccountService } from "../gen/securecomm/relay/v1/account_pb.js";
 import { MessageService } from "../gen/securecomm/relay/v1/messages_pb.js";
 import { RoomService } from "../gen/securecomm/relay/v1/rooms_pb.js";
 import { startPostgresCluster, type PostgresCluster } from "../relay/testing/postgres-cluster.js";
-import { median, numericOption } from "./bench-args.js";
+import { bySize, median, numericOption, sizeOption } from "./bench-args.js";
+import { RELAY_GOALS } from "./goals.js";
+import { type Figure, finishReport } from "./report.js";
+import { formatNumber } from "./stats.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 
@@ -238,10 +242,12 @@ async function measure(start: () => Promise<Target>, subscribers: number, posts:
 }
 
 async function main(): Promise<void> {
-  const posts = numericOption("posts", 400, 20_000);
+  // Sizes fit `npm run bench`'s budget (bench/run-all.ts); --size quick is a smoke run.
+  const size = sizeOption();
+  const posts = numericOption("posts", bySize(size, 100, 300), 20_000);
   const subscribers = numericOption("subscribers", 100, 3_000);
-  const latencySeconds = numericOption("latency-seconds", 5, 60);
-  const runs = numericOption("runs", 3, 10);
+  const latencySeconds = numericOption("latency-seconds", bySize(size, 2, 3), 60);
+  const runs = numericOption("runs", bySize(size, 1, 2), 10);
   const dataDir = await mkdtemp(join(tmpdir(), "securecomm-bench-pg-"));
   const children: ChildProcess[] = [];
   let cluster: PostgresCluster | undefined;
@@ -266,6 +272,33 @@ async function main(): Promise<void> {
     console.log(`| --- |${columns.map(() => " ---: |").join("")} --- |`);
     rows.forEach(([label, goal], i) => console.log(`| ${label} | ${columns.map(([, v]) => v[i]).join(" | ")} | ${goal} |`));
     console.log(`machine: ${(await import("node:os")).cpus().length} cores shared by the benchmark client, every server process and PostgreSQL`);
+    const value = (v: string | undefined): number | null => (Number.isFinite(Number(v)) ? Number(v) : null);
+    const baseline = columns[0]!;
+    const figures: Figure[] = [];
+    for (const [name, v] of columns) {
+      const ref = name === baseline[0] ? {} : { reference: { label: baseline[0], value: value(baseline[1][0]), unit: "deliveries/s" } };
+      figures.push({ name: `aggregate deliveries/s, ${subscribers} subscribers: ${name}`, value: value(v[0]), unit: "deliveries/s", note: `median of ${runs}`, ...ref });
+      figures.push({
+        name: `latency p99, ${LATENCY_POSTS_PER_SECOND} posts/s × ${LATENCY_SUBSCRIBERS}: ${name}`,
+        value: value(v[2]),
+        unit: "ms",
+        note: `p50 ${value(v[1]) === null ? "—" : formatNumber(value(v[1])!)} ms`,
+        ...(name === baseline[0] ? {} : { reference: { label: `${baseline[0]} p99`, value: value(baseline[1][2]), unit: "ms" } }),
+      });
+    }
+    figures.push({
+      name: "aggregate deliveries/s, PostgreSQL × 3 ÷ PostgreSQL × 1",
+      value: Number.isFinite(one) && Number.isFinite(three) && one > 0 ? three / one : null,
+      unit: "×",
+      reference: { label: "relay, PostgreSQL, 1 process", value: Number.isFinite(one) ? one : null, unit: "deliveries/s" },
+      goal: RELAY_GOALS.postgresScaleOut,
+    });
+    finishReport({
+      benchmark: "relay on PostgreSQL",
+      setup: `${ENVELOPE_BYTES}-byte envelopes over HTTP/2, ${posts} posts × ${subscribers} subscribers per throughput run (median of ${runs}), ${latencySeconds} s at ${LATENCY_POSTS_PER_SECOND} posts/s for latency; posts and subscribers spread evenly over a deployment's processes; a throwaway local PostgreSQL cluster with fsync on; every server its own process`,
+      figures,
+      series: [],
+    });
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
     await cluster?.destroy();

@@ -23,6 +23,8 @@ import {
   STEP_TIMEOUT_MS,
 } from "../web/e2e/harness.js";
 import { median } from "./bench-args.js";
+import { finishReport } from "./report.js";
+import { formatNumber } from "./stats.js";
 
 /** Default measured joins: enough for a median on a shared 2-core machine. */
 const DEFAULT_RUNS = 3;
@@ -32,8 +34,12 @@ const MAX_RUNS = 20;
 const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: "string" } } });
-  const runs = values.runs === undefined ? DEFAULT_RUNS : Number(values.runs);
+  const { values } = parseArgs({ options: { runs: { type: "string" }, size: { type: "string" } } });
+  if (values.size !== undefined && values.size !== "quick" && values.size !== "full") {
+    process.stderr.write("--size must be quick or full\n");
+    process.exit(2);
+  }
+  const runs = values.runs === undefined ? (values.size === "quick" ? 1 : DEFAULT_RUNS) : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > MAX_RUNS) {
     process.stderr.write(`--runs must be an integer from 1 to ${MAX_RUNS}\n`);
     process.exit(2);
@@ -111,6 +117,19 @@ async function main(): Promise<void> {
     const width = Math.max(...rows.map(([k]) => k.length));
     process.stdout.write("SecureComm web app (first-time visitor opening an invite link, incl. identity creation)\n");
     for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
+    const spreadNote = (xs: number[]): string => `median of ${runs}: ${xs.map((ms) => formatNumber(ms)).join(", ")} ms`;
+    finishReport({
+      benchmark: "web app",
+      setup: `the built app (vite, into a temp dir) served by a local relay; headless Chromium, a first-time visitor opening an invite link (identity creation included), ${runs} run(s); no goal is set for these figures`,
+      figures: [
+        { name: "JavaScript, raw", value: raw / 1024, unit: "KiB", note: `${files} files` },
+        { name: "JavaScript, gzip -9", value: gzip / 1024, unit: "KiB" },
+        { name: "page load → welcome form", value: median(interactive), unit: "ms", note: spreadNote(interactive) },
+        { name: "page load → joined room ready to send", value: median(joined), unit: "ms", note: spreadNote(joined) },
+        { name: "page load → welcomed by a member", value: median(welcomed), unit: "ms", note: spreadNote(welcomed) },
+      ],
+      series: [],
+    });
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@
  * migration; append a new one. Concurrent starters serialize on an advisory lock.
  */
 import type { Sql } from "postgres";
+import { transaction } from "./postgres-transaction.js";
 
 /** Advisory lock key held while migrating (an arbitrary constant: "SCmig"). */
 const MIGRATION_LOCK_KEY = 0x53436d6967;
@@ -190,7 +191,7 @@ export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;
  * code (never downgrade silently).
  */
 export async function migratePostgres(sql: Sql): Promise<number> {
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
     await tx`CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`;
     const rows = await tx<{ version: number }[]>`SELECT version FROM schema_version`;

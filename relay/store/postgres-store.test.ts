@@ -127,6 +127,74 @@ describe("PostgreSQL relay store shared by several processes", () => {
   });
 });
 
+describe("a connection lost inside a transaction", () => {
+  /**
+   * Holds the account row from another session, starts `op` (which waits for that row lock
+   * inside its transaction), then terminates the store's waiting backend, as a database
+   * restart does. The postgres client used to answer such a failure with its own ROLLBACK on
+   * the closed connection, which threw from a timer and killed the process.
+   */
+  async function terminateMidTransaction(op: (s: PostgresStore) => Promise<unknown>): Promise<unknown[]> {
+    const [a] = stores;
+    await a!.upsertAccount({ address, identityKey: ec(1), registrationId: 1, createdAtMs: 0 });
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown): void => void uncaught.push(err);
+    process.on("uncaughtException", onUncaught);
+    const admin = postgres(db.url, { max: 2, onnotice: () => {} });
+    try {
+      const holder = await admin.reserve();
+      await holder`BEGIN`;
+      await holder`SELECT 1 FROM accounts WHERE address = ${address} FOR UPDATE`;
+      const pending = op(a!);
+      pending.catch(() => undefined);
+      let pid: number | undefined;
+      for (let i = 0; i < 200 && pid === undefined; i++) {
+        const [row] = await admin<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE application_name = 'securecomm-relay' AND wait_event_type = 'Lock'`;
+        pid = row?.pid;
+        if (pid === undefined) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(pid).toBeDefined();
+      await admin`SELECT pg_terminate_backend(${pid!})`;
+      await expect(pending).rejects.toBeInstanceOf(StoreUnavailableError);
+      await holder`ROLLBACK`;
+      holder.release();
+      // Timers and immediates of the closed connection get their turn.
+      await new Promise((r) => setTimeout(r, 100));
+      return uncaught;
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      await admin.end({ timeout: 1 });
+    }
+  }
+
+  /**
+   * Every connection of the pool serves again (a poisoned one would hang or throw otherwise).
+   * The client hands the lost session's FATAL error to the first statement of the connection
+   * that replaces it: that one call may fail unavailable, nothing else.
+   */
+  async function expectPoolServing(op: () => Promise<unknown>): Promise<void> {
+    const first = await Promise.allSettled(Array.from({ length: 20 }, op));
+    const failed = first.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+    expect(failed.length).toBeLessThanOrEqual(1);
+    for (const err of failed) expect(err).toBeInstanceOf(StoreUnavailableError);
+    const again = await Promise.allSettled(Array.from({ length: 20 }, op));
+    expect(again.filter((r) => r.status === "rejected")).toEqual([]);
+  }
+
+  it("fails a mailbox append unavailable and leaves the process and the pool serving", async () => {
+    const uncaught = await terminateMidTransaction((s) => s.enqueueMailbox(address, bytes(1, 1), 1, 10));
+    expect(uncaught).toEqual([]);
+    await expectPoolServing(() => stores[0]!.enqueueMailbox(address, bytes(1, 1), 1, 100));
+  });
+
+  it("fails a prekey upload unavailable and leaves the process and the pool serving", async () => {
+    const upload = { oneTimePreKeys: [{ id: 1, publicKey: ec(3) }], kyberPreKeys: [] };
+    const uncaught = await terminateMidTransaction((s) => s.storePreKeys(address, upload, 100));
+    expect(uncaught).toEqual([]);
+    await expectPoolServing(() => stores[0]!.storePreKeys(address, upload, 100));
+  });
+});
+
 describe("an unreachable database", () => {
   it("is StoreUnavailableError, not a generic failure", async () => {
     const port = await new Promise<number>((resolve) => {

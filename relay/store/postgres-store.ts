@@ -17,8 +17,9 @@
  * Does not own the listening side of the hints (relay/hub/postgres-feed.ts).
  */
 import { createHash, randomBytes } from "node:crypto";
-import postgres, { type Sql } from "postgres";
+import postgres, { type PendingQuery, type Sql } from "postgres";
 import { migratePostgres } from "./postgres-migrations.js";
+import { transaction } from "./postgres-transaction.js";
 import {
   PreKeyCapacityError,
   StoreUnavailableError,
@@ -271,7 +272,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       }),
     storePreKeys: (address, upload, maxPerKind) =>
       run(() =>
-        sql.begin(async (tx) => {
+        transaction(sql, async (tx) => {
           // Uploads for one account take turns: the cap check below sees every earlier upload.
           await tx`SELECT 1 FROM accounts WHERE address = ${address} FOR NO KEY UPDATE`;
           if (upload.signedPreKey) {
@@ -296,7 +297,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
             const rows = upload.kyberPreKeys.map((k) => ({ address, id: k.id, public_key: k.publicKey, signature: k.signature }));
             await tx`INSERT INTO kyber_prekeys ${tx(rows, "address", "id", "public_key", "signature")}`;
           }
-          const after = await countsIn(tx as unknown as Sql, address);
+          const after = await countsIn(tx, address);
           // Throwing rolls the whole upload back: all-or-nothing.
           if (after.oneTimePreKeys > maxPerKind || after.kyberPreKeys > maxPerKind) throw new PreKeyCapacityError();
           return after;
@@ -305,7 +306,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     getPreKeyCounts: (address) => run(() => countsIn(sql, address)),
     takePreKeyBundle: (address) =>
       run(() =>
-        sql.begin(async (tx): Promise<BundleRecord | undefined> => {
+        transaction(sql, async (tx): Promise<BundleRecord | undefined> => {
           const [head] = await tx<Row[]>`
             SELECT a.identity_key, a.registration_id,
                    s.id AS s_id, s.public_key AS s_pub, s.signature AS s_sig,
@@ -339,7 +340,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       ),
     enqueueMailbox: (address, envelope, nowMs, maxEnvelopes, quota) =>
       timed(() =>
-        sql.begin(async (tx): Promise<EnqueueResult> => {
+        transaction(sql, async (tx): Promise<EnqueueResult> => {
           // The account row lock orders appends to one mailbox: ids commit in increasing order
           // (live delivery relies on it) and the count below is exact.
           const [account] = await tx<Row[]>`
@@ -449,35 +450,34 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     sweep: (nowMs, mailboxRetentionMs, roomRetentionMs) =>
       run(async () => {
         const result: SweepResult = { mailboxEnvelopes: 0, roomEvents: 0, challenges: 0, tokens: 0 };
-        const conn = await sql.reserve();
-        try {
-          // One process sweeps at a time; the others skip this round.
-          const [lock] = await conn<Row[]>`SELECT pg_try_advisory_lock(${SWEEP_LOCK_KEY}) AS ok`;
-          if (lock?.ok !== true) return result;
-          try {
-            const jobs: [keyof SweepResult | undefined, () => Promise<number>][] = [
-              ["mailboxEnvelopes", async () => (await conn`DELETE FROM mailbox WHERE id IN (SELECT id FROM mailbox WHERE stored_at_ms < ${nowMs - mailboxRetentionMs} LIMIT ${SWEEP_CHUNK})`).count],
-              ["roomEvents", async () => (await conn`DELETE FROM room_events WHERE ctid = ANY(ARRAY(SELECT ctid FROM room_events WHERE posted_at_ms < ${nowMs - roomRetentionMs} LIMIT ${SWEEP_CHUNK}))`).count],
-              ["challenges", async () => (await conn`DELETE FROM challenges WHERE challenge IN (SELECT challenge FROM challenges WHERE expires_at_ms <= ${nowMs} LIMIT ${SWEEP_CHUNK})`).count],
-              ["tokens", async () => (await conn`DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens WHERE expires_at_ms <= ${nowMs} LIMIT ${SWEEP_CHUNK})`).count],
-              [undefined, async () => (await conn`DELETE FROM rate_buckets WHERE updated_ms < ${nowMs} - window_ms`).count],
-              [undefined, async () => (await conn`DELETE FROM ephemeral_events WHERE posted_at_ms < ${nowMs - EPHEMERAL_RETENTION_MS}`).count],
-            ];
-            for (const [kind, job] of jobs) {
-              for (;;) {
-                if (closed) return result;
-                const n = await job();
-                if (kind) result[kind] += n;
-                if (!kind || n < SWEEP_CHUNK) break;
-              }
-            }
-          } finally {
-            await conn`SELECT pg_advisory_unlock(${SWEEP_LOCK_KEY})`;
+        // One process sweeps at a time: every statement first takes the sweep lock for its own
+        // transaction, and a process that finds it taken skips the rest of this round. (Not a
+        // reserved connection holding a session lock: after a lost connection the client would
+        // write the unlock to a closed socket, which throws from a timer and kills the process.)
+        const locked = async (del: PendingQuery<Row[]>): Promise<number | undefined> => {
+          const [row] = await sql<Row[]>`
+            WITH l AS (SELECT pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) AS ok), d AS (${del} RETURNING 1)
+            SELECT (SELECT ok FROM l) AS ok, (SELECT count(*) FROM d) AS n`;
+          return row?.ok === true ? int(row.n) : undefined;
+        };
+                const jobs: [keyof SweepResult | undefined, () => Promise<number | undefined>][] = [
+          ["mailboxEnvelopes", () => locked(sql`DELETE FROM mailbox WHERE (SELECT ok FROM l) AND id IN (SELECT id FROM mailbox WHERE stored_at_ms < ${nowMs - mailboxRetentionMs} LIMIT ${SWEEP_CHUNK})`)],
+          ["roomEvents", () => locked(sql`DELETE FROM room_events WHERE (SELECT ok FROM l) AND ctid = ANY(ARRAY(SELECT ctid FROM room_events WHERE posted_at_ms < ${nowMs - roomRetentionMs} LIMIT ${SWEEP_CHUNK}))`)],
+          ["challenges", () => locked(sql`DELETE FROM challenges WHERE (SELECT ok FROM l) AND challenge IN (SELECT challenge FROM challenges WHERE expires_at_ms <= ${nowMs} LIMIT ${SWEEP_CHUNK})`)],
+          ["tokens", () => locked(sql`DELETE FROM tokens WHERE (SELECT ok FROM l) AND token_hash IN (SELECT token_hash FROM tokens WHERE expires_at_ms <= ${nowMs} LIMIT ${SWEEP_CHUNK})`)],
+          [undefined, () => locked(sql`DELETE FROM rate_buckets WHERE (SELECT ok FROM l) AND updated_ms < ${nowMs} - window_ms`)],
+          [undefined, () => locked(sql`DELETE FROM ephemeral_events WHERE (SELECT ok FROM l) AND posted_at_ms < ${nowMs - EPHEMERAL_RETENTION_MS}`)],
+        ];
+        for (const [kind, job] of jobs) {
+          for (;;) {
+            if (closed) return result;
+            const n = await job();
+            if (n === undefined) return result;
+            if (kind) result[kind] += n;
+            if (!kind || n < SWEEP_CHUNK) break;
           }
-          return result;
-        } finally {
-          conn.release();
         }
+        return result;
       }),
     takeRateToken: (bucket, key, perMinute, nowMs, windowMs = 60_000) =>
       run(async () => {

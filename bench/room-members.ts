@@ -1,0 +1,157 @@
+// Room members of bench/rooms.ts in their own process: real clients opened through the client
+// library's facade (`openSecureCommClient`, in-memory key-value stores) against the relay under
+// test. One process holds the measured device; a few others share the rest of the room.
+//
+// Owns: its clients and what they observed. Driven over the IPC channel with
+// `MemberRequest`s, each answered by one reply carrying the same id. Waits only on the events
+// the facade emits ("members-changed", "message"), never by polling. Records wall-clock
+// arrival times (performance.timeOrigin + now) of benchmark messages; prints nothing.
+
+import { performance } from "node:perf_hooks";
+import { MemoryKeyValueStore } from "../client/store/kv-store.js";
+import { openSecureCommClient, type SecureCommClient } from "../client/app/securecomm-client.js";
+
+/** What the benchmark asks. */
+export type MemberRequest = { id: number } & (
+  | { type: "open"; url: string; count: number; namePrefix: string }
+  | { type: "create-room"; name: string }
+  | { type: "join"; inviteLink: string }
+  /** Answered once every client here sees `count` members in `roomId` (or at the deadline). */
+  | { type: "await-roster"; roomId: string; count: number; deadlineMs: number }
+  /** Every client here but the first joins (the first created the room, or is alone). */
+  | { type: "join-rest"; inviteLink: string }
+  | { type: "send"; roomId: string; text: string }
+  /** Answered once every client here has received each of `texts` (or at the deadline). */
+  | { type: "await-texts"; texts: string[]; deadlineMs: number }
+  /** Arrival times of benchmark messages so far: text → wall-clock ms per receiving client. */
+  | { type: "arrivals" }
+  | { type: "close" }
+);
+
+/** What it answers. */
+export interface MemberReply {
+  id: number;
+  roomId?: string;
+  inviteLink?: string;
+  ok?: boolean;
+  startMs?: number;
+  endMs?: number;
+  arrivals?: Record<string, number[]>;
+  failures?: number;
+}
+
+const wallClock = (): number => performance.timeOrigin + performance.now();
+const clients: SecureCommClient[] = [];
+const arrivals = new Map<string, number[]>();
+let failures = 0;
+/** Waiters of "await-texts", checked on each arrival. */
+const waiters = new Set<() => void>();
+
+const received = (text: string): boolean => (arrivals.get(text)?.length ?? 0) >= clients.length;
+
+function awaitTexts(texts: string[], deadlineMs: number): Promise<boolean> {
+  const done = (): boolean => texts.every(received);
+  if (done()) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (done()) finish(true);
+    };
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      waiters.delete(check);
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), deadlineMs);
+    waiters.add(check);
+  });
+}
+
+async function open(url: string, count: number, namePrefix: string): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const client = await openSecureCommClient({ relayUrl: url, store: new MemoryKeyValueStore() });
+    client.on("message", (m) => {
+      if (m.own) return;
+      const at = wallClock();
+      const list = arrivals.get(m.text);
+      if (list) list.push(at);
+      else arrivals.set(m.text, [at]);
+      for (const w of [...waiters]) w();
+    });
+    client.on("decryption-failed", (e) => {
+      if (process.env.BENCH_VERBOSE) process.stderr.write(`decryption failed: ${e.reason}\n`);
+      failures++;
+    });
+    await client.ensureIdentity(`${namePrefix}${i}`);
+    await client.start();
+    clients.push(client);
+  }
+}
+
+/** Resolves true when `client` sees `count` members in `roomId`, false at the deadline. */
+function roster(client: SecureCommClient, roomId: string, count: number, deadlineMs: number): Promise<boolean> {
+  const complete = (): boolean => client.members(roomId).length >= count;
+  if (complete()) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      off();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), deadlineMs);
+    const off = client.on("members-changed", (e) => {
+      if (e.roomId === roomId && complete()) finish(true);
+    });
+  });
+}
+
+async function handle(req: MemberRequest): Promise<MemberReply> {
+  switch (req.type) {
+    case "open":
+      await open(req.url, req.count, req.namePrefix);
+      return { id: req.id, ok: true };
+    case "create-room": {
+      const { roomId, inviteLink } = await clients[0]!.createRoom(req.name);
+      return { id: req.id, roomId, inviteLink };
+    }
+    case "join":
+      // All at once, as people opening an invite link do.
+      await Promise.all(clients.map((c) => c.joinRoom(req.inviteLink)));
+      return { id: req.id, ok: true };
+    case "join-rest":
+      await Promise.all(clients.slice(1).map((c) => c.joinRoom(req.inviteLink)));
+      return { id: req.id, ok: true };
+    case "await-texts": {
+      const ok = await awaitTexts(req.texts, req.deadlineMs);
+      if (!ok && process.env.BENCH_VERBOSE) {
+        process.stderr.write(`await-texts timed out: ${clients.length} clients, ${req.texts.filter(received).length}/${req.texts.length} texts, failures ${failures}, rooms ${JSON.stringify(clients.map((c) => c.rooms().map((r) => [r.memberCount, r.departed])))}\n`);
+      }
+      return { id: req.id, ok };
+    }
+    case "await-roster": {
+      const ok = await Promise.all(clients.map((c) => roster(c, req.roomId, req.count, req.deadlineMs)));
+      return { id: req.id, ok: ok.every(Boolean) };
+    }
+    case "send": {
+      const startMs = wallClock();
+      await clients[0]!.sendText(req.roomId, req.text);
+      return { id: req.id, startMs, endMs: wallClock() };
+    }
+    case "arrivals":
+      return { id: req.id, arrivals: Object.fromEntries(arrivals), failures };
+    case "close":
+      for (const c of clients) await c.close().catch(() => undefined);
+      return { id: req.id };
+  }
+}
+
+if (typeof process.send !== "function") {
+  process.stderr.write("bench/room-members.ts is forked by bench/rooms.ts\n");
+  process.exit(2);
+}
+process.on("message", (req: MemberRequest) => {
+  void handle(req).then(
+    (reply) => process.send?.(reply),
+    () => process.send?.({ id: req.id, ok: false }),
+  );
+});
+process.on("disconnect", () => process.exit(0));
