@@ -6,7 +6,7 @@ import * as ls from "@signalapp/libsignal-client";
 import { describe, expect, it } from "vitest";
 import { utf8 } from "../crypto/bytes.js";
 import { parsePreKeySignalMessage, parseSignalMessage } from "../ratchet/signal-message.js";
-import { ab, LibsignalParty, OurParty, type Party, seededRandom } from "./parties.test-support.js";
+import { ab, LIBSIGNAL_SETUPS, LibsignalParty, OurParty, type Party, seededRandom } from "./parties.test-support.js";
 import type { CiphertextMessage } from "./session-cipher.js";
 
 /** Lists (field number, wire type, length or value) of a flat protobuf message. */
@@ -37,32 +37,7 @@ function protobufFields(bytes: Uint8Array): Array<[number, number, number]> {
   return out;
 }
 
-interface Setup {
-  readonly name: string;
-  /** Returns [initiator, responder]. */
-  make(): Promise<[Party, Party]>;
-}
-
-const setups: Setup[] = [
-  {
-    name: "libsignal initiates to us",
-    async make() {
-      const us = await OurParty.create();
-      const them = new LibsignalParty();
-      await them.processBundle(us.address, await us.bundle(1));
-      return [them, us];
-    },
-  },
-  {
-    name: "we initiate to libsignal",
-    async make() {
-      const us = await OurParty.create();
-      const them = new LibsignalParty();
-      await us.builder.processPreKeyBundle(them.address, them.bundle());
-      return [us, them];
-    },
-  },
-];
+const setups = LIBSIGNAL_SETUPS;
 
 describe("PreKeySignalMessage and SignalMessage field numbers match libsignal output (spec PX-08, DR-10)", () => {
   it("libsignal's first message and reply decode with our field numbers and sizes", async () => {

@@ -350,3 +350,32 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** A way to start a session between two parties, named for test titles. */
+export interface PartySetup {
+  readonly name: string;
+  /** Returns [initiator, responder]. */
+  make(): Promise<[Party, Party]>;
+}
+
+/** Sessions between us and libsignal, in both directions (interop and SPQR Braid tests). */
+export const LIBSIGNAL_SETUPS: readonly PartySetup[] = [
+  {
+    name: "libsignal initiates to us",
+    async make() {
+      const us = await OurParty.create();
+      const them = new LibsignalParty();
+      await them.processBundle(us.address, await us.bundle(1));
+      return [them, us];
+    },
+  },
+  {
+    name: "we initiate to libsignal",
+    async make() {
+      const us = await OurParty.create();
+      const them = new LibsignalParty();
+      await us.builder.processPreKeyBundle(them.address, them.bundle());
+      return [us, them];
+    },
+  },
+];

@@ -18,7 +18,7 @@ import { encodeSignalMessageBody, parsePreKeySignalMessage, parseSignalMessage }
 import { spqrSend } from "../ratchet/spqr.js";
 import { BRAID_MAX_INCOMING_CHUNKS } from "../ratchet/spqr-braid.js";
 import { encodeSpqrMessage, parseSpqrMessage, SpqrType } from "../ratchet/spqr-message.js";
-import { LibsignalParty, OurParty, type Party, seededRandom } from "./parties.test-support.js";
+import { LIBSIGNAL_SETUPS, LibsignalParty, OurParty, type Party, type PartySetup, seededRandom } from "./parties.test-support.js";
 import type { CiphertextMessage } from "./session-cipher.js";
 
 /** The Braid epoch a message's SPQR part carries. */
@@ -156,30 +156,8 @@ async function libsignalPair(): Promise<[Party, Party]> {
   return [a, b];
 }
 
-interface Setup {
-  readonly name: string;
-  make(): Promise<[Party, Party]>;
-}
-
-const setups: Setup[] = [
-  {
-    name: "libsignal initiates to us",
-    async make() {
-      const us = await OurParty.create();
-      const them = new LibsignalParty();
-      await them.processBundle(us.address, await us.bundle(1));
-      return [them, us];
-    },
-  },
-  {
-    name: "we initiate to libsignal",
-    async make() {
-      const us = await OurParty.create();
-      const them = new LibsignalParty();
-      await us.builder.processPreKeyBundle(them.address, them.bundle());
-      return [us, them];
-    },
-  },
+const setups: PartySetup[] = [
+  ...LIBSIGNAL_SETUPS,
   {
     name: "two SecureComm clients",
     async make() {
