@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/wire/v1/content.proto.
  */
 export const file_securecomm_wire_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("CiBzZWN1cmVjb21tL3dpcmUvdjEvY29udGVudC5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxItAECgdDb250ZW50Eg8KB3Jvb21faWQYASABKAwSEgoKbWVzc2FnZV9pZBgCIAEoDBISCgpzZW50X2F0X21zGAMgASgEEigKBHRleHQYCiABKAsyGC5zZWN1cmVjb21tLndpcmUudjEuVGV4dEgAEiwKBnR5cGluZxgLIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5UeXBpbmdIABIqCgVsZWF2ZRgMIAEoCzIZLnNlY3VyZWNvbW0ud2lyZS52MS5MZWF2ZUgAEiwKBnJlbW92ZRgNIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5SZW1vdmVIABIuCgdwcm9maWxlGA4gASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGVIABIsCgZyb3N0ZXIYDyABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVySAASRgoUcm9vbV9zZWNyZXRfcm90YXRpb24YECABKAsyJi5zZWN1cmVjb21tLndpcmUudjEuUm9vbVNlY3JldFJvdGF0aW9uSAASTAoXc2VuZGVyX2tleV9kaXN0cmlidXRpb24YESABKAsyKS5zZWN1cmVjb21tLndpcmUudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASLgoHcmVjZWlwdBgSIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5SZWNlaXB0SAASLgoHd2VsY29tZRgTIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5XZWxjb21lSABCBgoEYm9keSIUCgRUZXh0EgwKBGJvZHkYASABKAkiGQoGVHlwaW5nEg8KB3N0YXJ0ZWQYASABKAgiBwoFTGVhdmUiJQoGUmVtb3ZlEhsKE21lbWJlcl9pZGVudGl0eV9rZXkYASABKAwiHwoHUHJvZmlsZRIUCgxkaXNwbGF5X25hbWUYASABKAkirwEKBlJvc3RlchIxCgdtZW1iZXJzGAEgAygLMiAuc2VjdXJlY29tbS53aXJlLnYxLlJvc3Rlck1lbWJlchIRCglhc19vZl9zZXEYAiABKAQSGgoSYWRtaW5faWRlbnRpdHlfa2V5GAMgASgMEg0KBWVwb2NoGAQgASgNEjQKDGVwb2NoX2JvdW5kcxgFIAMoCzIeLnNlY3VyZWNvbW0ud2lyZS52MS5FcG9jaEJvdW5kIksKCkVwb2NoQm91bmQSDQoFZXBvY2gYASABKA0SFwoPam9pbnNfdW50aWxfc2VxGAIgASgEEhUKDWNsb3NlZF9hdF9zZXEYAyABKAQifgoMUm9zdGVyTWVtYmVyEhQKDGlkZW50aXR5X2tleRgBIAEoDBIsCgdwcm9maWxlGAIgASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGUSEgoKam9pbmVkX3NlcRgDIAEoBBIWCg5kZWxpdmVyeV90b2tlbhgEIAEoDCKGAQoSUm9vbVNlY3JldFJvdGF0aW9uEg0KBWVwb2NoGAEgASgNEhMKC3Jvb21fc2VjcmV0GAIgASgMEhUKDWRlcGFydHVyZV9zZXEYAyABKAQSFQoNY2xvc2VkX2F0X3NlcRgEIAEoBBIeChZkZXBhcnRlZF9pZGVudGl0eV9rZXlzGAUgAygMIjUKFVNlbmRlcktleURpc3RyaWJ1dGlvbhIcChRkaXN0cmlidXRpb25fbWVzc2FnZRgBIAEoDCJNCgdSZWNlaXB0Ei0KBHR5cGUYASABKA4yHy5zZWN1cmVjb21tLndpcmUudjEuUmVjZWlwdFR5cGUSEwoLbWVzc2FnZV9pZHMYAiADKAwimQEKB1dlbGNvbWUSHAoUZGlzdHJpYnV0aW9uX21lc3NhZ2UYASABKAwSLAoHcHJvZmlsZRgCIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5Qcm9maWxlEhYKDmRlbGl2ZXJ5X3Rva2VuGAMgASgMEioKBnJvc3RlchgEIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5Sb3N0ZXIqXgoLUmVjZWlwdFR5cGUSHAoYUkVDRUlQVF9UWVBFX1VOU1BFQ0lGSUVEEAASGgoWUkVDRUlQVF9UWVBFX0RFTElWRVJFRBABEhUKEVJFQ0VJUFRfVFlQRV9SRUFEEAJiBnByb3RvMw");
+  fileDesc("CiBzZWN1cmVjb21tL3dpcmUvdjEvY29udGVudC5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxItAECgdDb250ZW50Eg8KB3Jvb21faWQYASABKAwSEgoKbWVzc2FnZV9pZBgCIAEoDBISCgpzZW50X2F0X21zGAMgASgEEigKBHRleHQYCiABKAsyGC5zZWN1cmVjb21tLndpcmUudjEuVGV4dEgAEiwKBnR5cGluZxgLIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5UeXBpbmdIABIqCgVsZWF2ZRgMIAEoCzIZLnNlY3VyZWNvbW0ud2lyZS52MS5MZWF2ZUgAEiwKBnJlbW92ZRgNIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5SZW1vdmVIABIuCgdwcm9maWxlGA4gASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGVIABIsCgZyb3N0ZXIYDyABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVySAASRgoUcm9vbV9zZWNyZXRfcm90YXRpb24YECABKAsyJi5zZWN1cmVjb21tLndpcmUudjEuUm9vbVNlY3JldFJvdGF0aW9uSAASTAoXc2VuZGVyX2tleV9kaXN0cmlidXRpb24YESABKAsyKS5zZWN1cmVjb21tLndpcmUudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASLgoHcmVjZWlwdBgSIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5SZWNlaXB0SAASLgoHd2VsY29tZRgTIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5XZWxjb21lSABCBgoEYm9keSJQCgRUZXh0EgwKBGJvZHkYASABKAkSOgoLYXR0YWNobWVudHMYAyADKAsyJS5zZWN1cmVjb21tLndpcmUudjEuQXR0YWNobWVudFBvaW50ZXIihgIKEUF0dGFjaG1lbnRQb2ludGVyEg8KB2Jsb2JfaWQYASABKAwSCwoDa2V5GAIgASgMEg4KBmRpZ2VzdBgDIAEoDBIMCgRzaXplGAQgASgEEhEKCWJsb2Jfc2l6ZRgFIAEoBBIRCglmaWxlX25hbWUYBiABKAkSFAoMY29udGVudF90eXBlGAcgASgJEg0KBXdpZHRoGAggASgNEg4KBmhlaWdodBgJIAEoDRITCgtkdXJhdGlvbl9tcxgKIAEoDRIRCgl0aHVtYm5haWwYCyABKAwSHgoWdGh1bWJuYWlsX2NvbnRlbnRfdHlwZRgMIAEoCRISCgp2b2ljZV9ub3RlGA0gASgIIhkKBlR5cGluZxIPCgdzdGFydGVkGAEgASgIIgcKBUxlYXZlIiUKBlJlbW92ZRIbChNtZW1iZXJfaWRlbnRpdHlfa2V5GAEgASgMIh8KB1Byb2ZpbGUSFAoMZGlzcGxheV9uYW1lGAEgASgJIq8BCgZSb3N0ZXISMQoHbWVtYmVycxgBIAMoCzIgLnNlY3VyZWNvbW0ud2lyZS52MS5Sb3N0ZXJNZW1iZXISEQoJYXNfb2Zfc2VxGAIgASgEEhoKEmFkbWluX2lkZW50aXR5X2tleRgDIAEoDBINCgVlcG9jaBgEIAEoDRI0CgxlcG9jaF9ib3VuZHMYBSADKAsyHi5zZWN1cmVjb21tLndpcmUudjEuRXBvY2hCb3VuZCJLCgpFcG9jaEJvdW5kEg0KBWVwb2NoGAEgASgNEhcKD2pvaW5zX3VudGlsX3NlcRgCIAEoBBIVCg1jbG9zZWRfYXRfc2VxGAMgASgEIn4KDFJvc3Rlck1lbWJlchIUCgxpZGVudGl0eV9rZXkYASABKAwSLAoHcHJvZmlsZRgCIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5Qcm9maWxlEhIKCmpvaW5lZF9zZXEYAyABKAQSFgoOZGVsaXZlcnlfdG9rZW4YBCABKAwihgEKElJvb21TZWNyZXRSb3RhdGlvbhINCgVlcG9jaBgBIAEoDRITCgtyb29tX3NlY3JldBgCIAEoDBIVCg1kZXBhcnR1cmVfc2VxGAMgASgEEhUKDWNsb3NlZF9hdF9zZXEYBCABKAQSHgoWZGVwYXJ0ZWRfaWRlbnRpdHlfa2V5cxgFIAMoDCI1ChVTZW5kZXJLZXlEaXN0cmlidXRpb24SHAoUZGlzdHJpYnV0aW9uX21lc3NhZ2UYASABKAwiTQoHUmVjZWlwdBItCgR0eXBlGAEgASgOMh8uc2VjdXJlY29tbS53aXJlLnYxLlJlY2VpcHRUeXBlEhMKC21lc3NhZ2VfaWRzGAIgAygMIpkBCgdXZWxjb21lEhwKFGRpc3RyaWJ1dGlvbl9tZXNzYWdlGAEgASgMEiwKB3Byb2ZpbGUYAiABKAsyGy5zZWN1cmVjb21tLndpcmUudjEuUHJvZmlsZRIWCg5kZWxpdmVyeV90b2tlbhgDIAEoDBIqCgZyb3N0ZXIYBCABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVyKl4KC1JlY2VpcHRUeXBlEhwKGFJFQ0VJUFRfVFlQRV9VTlNQRUNJRklFRBAAEhoKFlJFQ0VJUFRfVFlQRV9ERUxJVkVSRUQQARIVChFSRUNFSVBUX1RZUEVfUkVBRBACYgZwcm90bzM");
 
 /**
  * Content is the plaintext inside every pairwise (sealed-sender) and room (sender-key)
@@ -145,11 +145,18 @@ export const ContentSchema: GenMessage<Content> = /*@__PURE__*/
  */
 export type Text = Message<"securecomm.wire.v1.Text"> & {
   /**
-   * The message, UTF-8, at most 4096 bytes.
+   * The message, UTF-8, at most 4096 bytes. May be empty when `attachments` is not.
    *
    * @generated from field: string body = 1;
    */
   body: string;
+
+  /**
+   * Files sent with the message, at most 4 (spec/09-rooms.md RM-60..RM-66).
+   *
+   * @generated from field: repeated securecomm.wire.v1.AttachmentPointer attachments = 3;
+   */
+  attachments: AttachmentPointer[];
 };
 
 /**
@@ -158,6 +165,114 @@ export type Text = Message<"securecomm.wire.v1.Text"> & {
  */
 export const TextSchema: GenMessage<Text> = /*@__PURE__*/
   messageDesc(file_securecomm_wire_v1_content, 1);
+
+/**
+ * AttachmentPointer says where an encrypted file is and how to open it (spec/09-rooms.md
+ * RM-60..RM-66). It travels only inside end-to-end encrypted room content: the relay stores
+ * the blob but never sees the key, the name, the type, the real size or the thumbnail.
+ *
+ * @generated from message securecomm.wire.v1.AttachmentPointer
+ */
+export type AttachmentPointer = Message<"securecomm.wire.v1.AttachmentPointer"> & {
+  /**
+   * The relay's blob id, 32 bytes, chosen by the relay (BlobService.CreateBlobUpload).
+   *
+   * @generated from field: bytes blob_id = 1;
+   */
+  blobId: Uint8Array;
+
+  /**
+   * The file key, 64 random bytes: AES-256 key ‖ HMAC-SHA256 key (RM-61).
+   *
+   * @generated from field: bytes key = 2;
+   */
+  key: Uint8Array;
+
+  /**
+   * SHA-256 of the uploaded blob (the whole ciphertext), 32 bytes (RM-62).
+   *
+   * @generated from field: bytes digest = 3;
+   */
+  digest: Uint8Array;
+
+  /**
+   * The file's real size in bytes, 1..104857600.
+   *
+   * @generated from field: uint64 size = 4;
+   */
+  size: bigint;
+
+  /**
+   * The uploaded blob's size in bytes (padded ciphertext, RM-61).
+   *
+   * @generated from field: uint64 blob_size = 5;
+   */
+  blobSize: bigint;
+
+  /**
+   * The file name as the sender had it, UTF-8, at most 255 bytes; receivers sanitize it (RM-65).
+   *
+   * @generated from field: string file_name = 6;
+   */
+  fileName: string;
+
+  /**
+   * The MIME type, at most 127 bytes (e.g. "image/png"); empty when unknown.
+   *
+   * @generated from field: string content_type = 7;
+   */
+  contentType: string;
+
+  /**
+   * Image or video width in pixels (0 when not known).
+   *
+   * @generated from field: uint32 width = 8;
+   */
+  width: number;
+
+  /**
+   * Image or video height in pixels (0 when not known).
+   *
+   * @generated from field: uint32 height = 9;
+   */
+  height: number;
+
+  /**
+   * Audio or video duration in milliseconds (0 when not known).
+   *
+   * @generated from field: uint32 duration_ms = 10;
+   */
+  durationMs: number;
+
+  /**
+   * A small preview of an image (JPEG, PNG or WebP bytes), at most 12000 bytes; encrypted as
+   * part of the room content that carries the pointer (RM-64).
+   *
+   * @generated from field: bytes thumbnail = 11;
+   */
+  thumbnail: Uint8Array;
+
+  /**
+   * The MIME type of `thumbnail` ("image/jpeg", "image/png" or "image/webp"); empty without one.
+   *
+   * @generated from field: string thumbnail_content_type = 12;
+   */
+  thumbnailContentType: string;
+
+  /**
+   * True for a voice note recorded in the app (shown as a player, not a file).
+   *
+   * @generated from field: bool voice_note = 13;
+   */
+  voiceNote: boolean;
+};
+
+/**
+ * Describes the message securecomm.wire.v1.AttachmentPointer.
+ * Use `create(AttachmentPointerSchema)` to create a new message.
+ */
+export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
+  messageDesc(file_securecomm_wire_v1_content, 2);
 
 /**
  * Typing is a typing indicator.
@@ -178,7 +293,7 @@ export type Typing = Message<"securecomm.wire.v1.Typing"> & {
  * Use `create(TypingSchema)` to create a new message.
  */
 export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 2);
+  messageDesc(file_securecomm_wire_v1_content, 3);
 
 /**
  * Leave announces that the sender leaves the room.
@@ -193,7 +308,7 @@ export type Leave = Message<"securecomm.wire.v1.Leave"> & {
  * Use `create(LeaveSchema)` to create a new message.
  */
 export const LeaveSchema: GenMessage<Leave> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 3);
+  messageDesc(file_securecomm_wire_v1_content, 4);
 
 /**
  * Remove is the admin's removal of a member.
@@ -214,7 +329,7 @@ export type Remove = Message<"securecomm.wire.v1.Remove"> & {
  * Use `create(RemoveSchema)` to create a new message.
  */
 export const RemoveSchema: GenMessage<Remove> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 4);
+  messageDesc(file_securecomm_wire_v1_content, 5);
 
 /**
  * Profile is what a member shows others about itself.
@@ -235,7 +350,7 @@ export type Profile = Message<"securecomm.wire.v1.Profile"> & {
  * Use `create(ProfileSchema)` to create a new message.
  */
 export const ProfileSchema: GenMessage<Profile> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 5);
+  messageDesc(file_securecomm_wire_v1_content, 6);
 
 /**
  * Roster is the member list as its sender applied it up to a point in the room log.
@@ -285,7 +400,7 @@ export type Roster = Message<"securecomm.wire.v1.Roster"> & {
  * Use `create(RosterSchema)` to create a new message.
  */
 export const RosterSchema: GenMessage<Roster> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 6);
+  messageDesc(file_securecomm_wire_v1_content, 7);
 
 /**
  * EpochBound binds a room-secret epoch to a range of the room log (spec/09-rooms.md RM-23).
@@ -322,7 +437,7 @@ export type EpochBound = Message<"securecomm.wire.v1.EpochBound"> & {
  * Use `create(EpochBoundSchema)` to create a new message.
  */
 export const EpochBoundSchema: GenMessage<EpochBound> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 7);
+  messageDesc(file_securecomm_wire_v1_content, 8);
 
 /**
  * RosterMember is one member in a Roster.
@@ -364,7 +479,7 @@ export type RosterMember = Message<"securecomm.wire.v1.RosterMember"> & {
  * Use `create(RosterMemberSchema)` to create a new message.
  */
 export const RosterMemberSchema: GenMessage<RosterMember> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 8);
+  messageDesc(file_securecomm_wire_v1_content, 9);
 
 /**
  * RoomSecretRotation hands members the next room secret.
@@ -418,7 +533,7 @@ export type RoomSecretRotation = Message<"securecomm.wire.v1.RoomSecretRotation"
  * Use `create(RoomSecretRotationSchema)` to create a new message.
  */
 export const RoomSecretRotationSchema: GenMessage<RoomSecretRotation> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 9);
+  messageDesc(file_securecomm_wire_v1_content, 10);
 
 /**
  * SenderKeyDistribution carries a sender-key distribution message.
@@ -439,7 +554,7 @@ export type SenderKeyDistribution = Message<"securecomm.wire.v1.SenderKeyDistrib
  * Use `create(SenderKeyDistributionSchema)` to create a new message.
  */
 export const SenderKeyDistributionSchema: GenMessage<SenderKeyDistribution> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 10);
+  messageDesc(file_securecomm_wire_v1_content, 11);
 
 /**
  * Receipt acknowledges messages.
@@ -467,7 +582,7 @@ export type Receipt = Message<"securecomm.wire.v1.Receipt"> & {
  * Use `create(ReceiptSchema)` to create a new message.
  */
 export const ReceiptSchema: GenMessage<Receipt> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 11);
+  messageDesc(file_securecomm_wire_v1_content, 12);
 
 /**
  * Welcome is what each member sends a joiner pairwise after seeing its join announcement.
@@ -509,7 +624,7 @@ export type Welcome = Message<"securecomm.wire.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 12);
+  messageDesc(file_securecomm_wire_v1_content, 13);
 
 /**
  * ReceiptType is the kind of a Receipt.
