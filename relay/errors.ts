@@ -31,6 +31,11 @@ export const RELAY_ERRORS = {
   TOO_MANY_ROOMS: [Code.InvalidArgument, "Too many rooms on one stream."],
   DUPLICATE_ROOM: [Code.InvalidArgument, "A room is listed twice on one stream."],
   BAD_WORK_NONCE: [Code.InvalidArgument, "A proof-of-work nonce must be 8 bytes."],
+  BAD_BLOB_ID: [Code.InvalidArgument, "A blob id must be 32 bytes."],
+  BAD_UPLOAD_TOKEN: [Code.InvalidArgument, "An upload token must be 32 bytes."],
+  BAD_BLOB_SIZE: [Code.InvalidArgument, "The blob size is zero or exceeds the relay's limit."],
+  BAD_CHUNK: [Code.InvalidArgument, "The chunk is empty, too large, or passes the blob's size."],
+  BAD_BLOB_OFFSET: [Code.InvalidArgument, "The offset is past the end of the blob."],
   // unauthenticated
   MISSING_TOKEN: [Code.Unauthenticated, "A bearer token is required."],
   BAD_TOKEN: [Code.Unauthenticated, "The bearer token is unknown or expired."],
@@ -39,10 +44,13 @@ export const RELAY_ERRORS = {
   // permission_denied
   DELIVERY_DENIED: [Code.PermissionDenied, "The delivery token is not accepted for this recipient."],
   ROOM_ACCESS_DENIED: [Code.PermissionDenied, "The room access key is not accepted."],
+  UPLOAD_DENIED: [Code.PermissionDenied, "The upload is unknown, expired or finished, or the token is not accepted."],
   // failed_precondition
   WORK_REQUIRED: [Code.FailedPrecondition, "Creating an account needs a proof of work; solve a new challenge."],
+  BLOB_OFFSET_MISMATCH: [Code.FailedPrecondition, "The chunk does not start where the upload stands; ask for the upload status."],
   // not_found
   ROOM_NOT_FOUND: [Code.NotFound, "No such room."],
+  BLOB_NOT_FOUND: [Code.NotFound, "No such blob."],
   // already_exists
   ROOM_EXISTS: [Code.AlreadyExists, "The room id is taken."],
   // resource_exhausted
@@ -53,6 +61,7 @@ export const RELAY_ERRORS = {
   TOO_MANY_STREAMS: [Code.ResourceExhausted, "The account has too many open streams."],
   ROOM_FULL: [Code.ResourceExhausted, "The room's stored events reached the relay's byte quota; retry later."],
   STORAGE_FULL: [Code.ResourceExhausted, "The relay's storage quota is reached; retry later."],
+  ROOM_BLOBS_FULL: [Code.ResourceExhausted, "The room's stored files reached the relay's byte quota; retry later."],
   // unavailable / internal
   SHUTTING_DOWN: [Code.Unavailable, "The relay is shutting down; retry later."],
   DATABASE_UNAVAILABLE: [Code.Unavailable, "The relay's database is unreachable; retry later."],
@@ -73,6 +82,7 @@ const RETRYABLE: ReadonlySet<RelayErrorReason> = new Set([
   "PREKEY_STORE_FULL",
   "ROOM_FULL",
   "STORAGE_FULL",
+  "ROOM_BLOBS_FULL",
 ]);
 
 /** Default wait suggested when a full queue (not a timed rate limit) refuses work. */

@@ -146,6 +146,30 @@ export const MAX_STORED_BYTES = 16 * 1024 * 1024 * 1024;
  */
 export const STORED_TIME_GRANULARITY_MS = HOUR_MS;
 
+/**
+ * Largest blob (API-61): the padded ciphertext RM-61 makes of a 100 MiB file (at most 5% of
+ * padding plus 64 bytes of IV, PKCS#7 and MAC) fits with room to spare.
+ */
+export const MAX_BLOB_BYTES = 110 * 1024 * 1024;
+/**
+ * Largest upload chunk and download message (API-60): half the relay's 1 MiB request cap, so a
+ * chunk and its framing always fit, and large enough that 100 MiB takes 200 calls.
+ */
+export const MAX_BLOB_CHUNK_BYTES = 512 * 1024;
+/** Most blob bytes one room holds at once (API-61): about twenty full-size files a month. */
+export const MAX_ROOM_BLOB_BYTES = 2 * 1024 * 1024 * 1024;
+/** Most blob bytes stored overall (API-61): operators size it to their disk. */
+export const MAX_STORED_BLOB_BYTES = 64 * 1024 * 1024 * 1024;
+/** Blob uploads started per room per minute (API-61): a burst of photos, not a flood. */
+export const MAX_BLOB_UPLOADS_PER_MINUTE = 60;
+/** How long an unfinished upload may take before it is deleted (API-65). */
+export const BLOB_UPLOAD_WINDOW_MS = 24 * HOUR_MS;
+/**
+ * How long a complete blob is kept (API-65): 30 days, longer than room events (7 days), so
+ * every pointer in a retained message can still be opened.
+ */
+export const BLOB_RETENTION_MS = 30 * 24 * HOUR_MS;
+
 /** The resolved limits the relay enforces (spec/10-relay-api.md, "Limits"). */
 export interface RelayLimitsConfig {
   maxEnvelopeBytes: number;
@@ -188,6 +212,13 @@ export interface RelayLimitsConfig {
   maxRoomLogBytes: number;
   maxStoredBytes: number;
   storedTimeGranularityMs: number;
+  maxBlobBytes: number;
+  maxBlobChunkBytes: number;
+  maxRoomBlobBytes: number;
+  maxStoredBlobBytes: number;
+  maxBlobUploadsPerMinute: number;
+  blobUploadWindowMs: number;
+  blobRetentionMs: number;
 }
 
 /** The default limits (spec/10-relay-api.md, "Limits"). */
@@ -231,6 +262,13 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimitsConfig> = Object.freeze({
   maxRoomLogBytes: MAX_ROOM_LOG_BYTES,
   maxStoredBytes: MAX_STORED_BYTES,
   storedTimeGranularityMs: STORED_TIME_GRANULARITY_MS,
+  maxBlobBytes: MAX_BLOB_BYTES,
+  maxBlobChunkBytes: MAX_BLOB_CHUNK_BYTES,
+  maxRoomBlobBytes: MAX_ROOM_BLOB_BYTES,
+  maxStoredBlobBytes: MAX_STORED_BLOB_BYTES,
+  maxBlobUploadsPerMinute: MAX_BLOB_UPLOADS_PER_MINUTE,
+  blobUploadWindowMs: BLOB_UPLOAD_WINDOW_MS,
+  blobRetentionMs: BLOB_RETENTION_MS,
 });
 
 /** Limits for which 0 is a meaningful value ("off"), with their largest accepted value. */
