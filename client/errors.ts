@@ -28,7 +28,12 @@ export type ProtocolErrorCode =
   | "expired_certificate"
   | "no_sender_key"
   | "invalid_padding"
-  | "invalid_ciphertext";
+  | "invalid_ciphertext"
+  | "attachment_truncated"
+  | "attachment_digest_mismatch"
+  | "attachment_bad_padding"
+  | "attachment_invalid_pointer"
+  | "attachment_unavailable";
 
 /** One fixed sentence per code; no variable content ever enters a message. */
 const MESSAGES: Readonly<Record<ProtocolErrorCode, string>> = {
@@ -47,6 +52,11 @@ const MESSAGES: Readonly<Record<ProtocolErrorCode, string>> = {
   no_sender_key: "There is no sender key for this sender.",
   invalid_padding: "Padding is malformed.",
   invalid_ciphertext: "A ciphertext was malformed.",
+  attachment_truncated: "An attachment does not have the size its message announced.",
+  attachment_digest_mismatch: "An attachment is not the file its message named.",
+  attachment_bad_padding: "An attachment's padding is malformed.",
+  attachment_invalid_pointer: "An attachment pointer is malformed.",
+  attachment_unavailable: "An attachment is not available from the relay.",
 };
 
 /**

@@ -10,7 +10,8 @@
  *   the root modules (errors.ts, padding.ts) → crypto → keys → fingerprint → handshake →
  *   ratchet → store (key-value store, state store, protocol store) → session →
  *   sender-keys | sealed-sender → server → file-store | idb-store (key-value backends) →
- *   vault (the encrypted profile and local history over any backend) → relay → account →
+ *   vault (the encrypted profile and local history over any backend) → relay → attachments
+ *   (the encrypted file format and blob transfer, issue 13) → account →
  *   room → app → cli
  *
  * `e2e/` holds only tests and is not a layer.
@@ -35,6 +36,7 @@ export const LAYERS: ReadonlyArray<ReadonlyArray<string>> = [
   ["file-store", "idb-store"],
   ["vault"],
   ["relay"],
+  ["attachments"],
   ["account"],
   ["room"],
   ["app"],

@@ -11,6 +11,7 @@
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { AccountService } from "../../gen/securecomm/relay/v1/account_pb.js";
+import { BlobService } from "../../gen/securecomm/relay/v1/blobs_pb.js";
 import { KeyService } from "../../gen/securecomm/relay/v1/keys_pb.js";
 import { MessageService } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RelayInfoService } from "../../gen/securecomm/relay/v1/relay_info_pb.js";
@@ -24,6 +25,7 @@ export interface RelayClients {
   keys: Client<typeof KeyService>;
   messages: Client<typeof MessageService>;
   rooms: Client<typeof RoomService>;
+  blobs: Client<typeof BlobService>;
   info: Client<typeof RelayInfoService>;
 }
 
@@ -50,6 +52,7 @@ export const RETRYABLE_METHODS: ReadonlySet<string> = new Set([
   "UploadPreKeys",
   "AckMessages",
   "GetRoomHistory",
+  "GetBlobUploadStatus",
   // Not idempotent (it hands out a one-time prekey) but harmless to repeat.
   "FetchPreKeyBundle",
   "RotateRoomAccessKey",
@@ -92,6 +95,7 @@ export function createRelayClients(options: RelayClientOptions): RelayClients {
     keys: createClient(KeyService, transport),
     messages: createClient(MessageService, transport),
     rooms: createClient(RoomService, transport),
+    blobs: createClient(BlobService, transport),
     info: createClient(RelayInfoService, transport),
   };
 }

@@ -16,6 +16,7 @@ import {
   type SubscribeResponse,
 } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RelayInfoService } from "../../gen/securecomm/relay/v1/relay_info_pb.js";
+import { BlobService } from "../../gen/securecomm/relay/v1/blobs_pb.js";
 import { RoomService } from "../../gen/securecomm/relay/v1/rooms_pb.js";
 import type { RelayClients } from "./relay-clients.js";
 import { type StreamState, Subscription } from "./subscription.js";
@@ -58,6 +59,7 @@ describe("Subscription", () => {
       keys: createClient(KeyService, transport),
       messages: createClient(MessageService, transport),
       rooms: createClient(RoomService, transport),
+      blobs: createClient(BlobService, transport),
       info: createClient(RelayInfoService, transport),
     };
     const seen: bigint[] = [];
@@ -139,6 +141,7 @@ describe("Subscription backoff after a healthy stream breaks (issue 16)", () => 
       keys: createClient(KeyService, transport),
       messages: createClient(MessageService, transport),
       rooms: createClient(RoomService, transport),
+      blobs: createClient(BlobService, transport),
       info: createClient(RelayInfoService, transport),
     };
     const delays: number[] = [];
@@ -189,6 +192,7 @@ function memoryClients(subscribe: (req: SubscribeRequest) => AsyncIterable<Subsc
     keys: createClient(KeyService, transport),
     messages: createClient(MessageService, transport),
     rooms: createClient(RoomService, transport),
+    blobs: createClient(BlobService, transport),
     info: createClient(RelayInfoService, transport),
   };
 }

@@ -598,7 +598,7 @@ class PostCmd implements Cmd {
   check = () => true;
   run(_: object, w: World): void {
     const m = w.members[this.who % w.members.length]!;
-    const e = w.post(m, { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: `t${m.counter++}` } });
+    const e = w.post(m, { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: `t${m.counter++}`, attachments: [] } });
     void e;
   }
   toString = () => `Post(${this.who})`;

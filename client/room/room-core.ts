@@ -17,6 +17,7 @@ import { type Content, type RoomSecretRotation, type Welcome } from "../../gen/s
 import { type RoomEpochBound, RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex, constantTimeEqual, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
+import { type AttachmentView, isValidPointer, MAX_ATTACHMENTS_PER_MESSAGE, viewOf } from "../attachments/attachment-pointer.js";
 import { isValidDisplayName } from "./join.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
 import { adoptBounds, boundOf, closeEpoch, noteDeparture, refuseEnvelope, refuseJoin, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
@@ -34,6 +35,8 @@ export interface RoomMessage {
   sender: string;
   senderName: string;
   text: string;
+  /** Files sent with the message (RM-60), pointers only: contents are downloaded on demand. */
+  attachments?: AttachmentView[];
   sentAtMs: number;
   postedAtMs: number;
   own: boolean;
@@ -124,6 +127,14 @@ type BodyOf<K extends Bodies> = Extract<Content["body"], { case: K }>["value"];
 export const CONTENT_HANDLERS: { [K in Bodies]?: (ctx: ContentContext, body: BodyOf<K>) => void } = {
   text(ctx, body) {
     if (utf8(body.body).length > MAX_TEXT_BYTES) return;
+    // RM-60, RM-63: too many pointers drops the message; an invalid one is reported and dropped.
+    if (body.attachments.length > MAX_ATTACHMENTS_PER_MESSAGE) {
+      ctx.effects.push(report(ctx.room, "attachment_invalid_pointer", ctx.sender));
+      return;
+    }
+    const attachments = body.attachments.filter(isValidPointer).map(viewOf);
+    if (attachments.length < body.attachments.length) ctx.effects.push(report(ctx.room, "attachment_invalid_pointer", ctx.sender));
+    if (body.body.length === 0 && attachments.length === 0) return;
     ctx.effects.push({
       type: "emit",
       event: {
@@ -134,6 +145,7 @@ export const CONTENT_HANDLERS: { [K in Bodies]?: (ctx: ContentContext, body: Bod
         sender: addr(ctx.sender),
         senderName: ctx.senderName,
         text: body.body,
+        ...(attachments.length > 0 ? { attachments } : {}),
         sentAtMs: Number(ctx.content.sentAtMs),
         postedAtMs: Number(ctx.postedAtMs),
         own: false,

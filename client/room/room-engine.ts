@@ -14,11 +14,12 @@
  * (room-failures.ts), the relay stream (client/relay), account upkeep (client/account),
  * cryptography below the room layer.
  */
+import { isValidPointer, MAX_ATTACHMENTS_PER_MESSAGE, viewOf } from "../attachments/attachment-pointer.js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MailboxEnvelope, RoomCursor, RoomEvent } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RoomClosedReason } from "../../gen/securecomm/relay/v1/messages_pb.js";
-import { type Content, ContentSchema, ProfileSchema, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { type AttachmentPointer, type Content, ContentSchema, ProfileSchema, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { type JoinAnnouncement, RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
 import { type RoomMember, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
@@ -287,6 +288,16 @@ export class RoomEngine {
     return { seq: res.seq, postedAtMs: res.postedAtMs };
   }
 
+  /**
+   * What an upload for the room needs (API-61): the room id and the current access key. The key
+   * never leaves this device except as the relay's authorization, as for posts (RM-02).
+   */
+  blobAccess(roomId: string): { roomId: Uint8Array; accessKey: Uint8Array } {
+    const r = this.room(roomId);
+    if (r.departed) throw new TypeError("room departed");
+    return { roomId: r.roomId, accessKey: accessKey(r.roomId, r.roomSecret, r.epoch) };
+  }
+
   private content(roomId: Uint8Array, body: Content["body"], messageId: Uint8Array = randomBytes(MESSAGE_ID_LENGTH)): Content {
     return newContent(roomId, body, this.d.now(), messageId);
   }
@@ -310,8 +321,11 @@ export class RoomEngine {
    * posts nothing, and a retry after a lost answer posts again under the same id, which every
    * member shows once (RM-29). On failure, `sendFailureKind` says whether to retry.
    */
-  async sendText(roomId: string, text: string, options: { messageId?: string } = {}): Promise<{ messageId: string; seq: number }> {
-    if (utf8(text).length > MAX_TEXT_BYTES || text.length === 0) throw new RangeError("text must be 1..4096 bytes");
+  async sendText(roomId: string, text: string, options: { messageId?: string; attachments?: readonly AttachmentPointer[] } = {}): Promise<{ messageId: string; seq: number }> {
+    const attachments = [...(options.attachments ?? [])];
+    // RM-60: a message with attachments may have no text; at most 4 valid pointers.
+    if (utf8(text).length > MAX_TEXT_BYTES || (text.length === 0 && attachments.length === 0)) throw new RangeError("text must be 1..4096 bytes");
+    if (attachments.length > MAX_ATTACHMENTS_PER_MESSAGE || !attachments.every(isValidPointer)) throw new RangeError("at most 4 valid attachments");
     if (options.messageId !== undefined && !/^[0-9a-f]{32}$/.test(options.messageId)) throw new TypeError("message id must be 32 hex digits");
     const r = this.room(roomId);
     if (options.messageId !== undefined) {
@@ -319,7 +333,7 @@ export class RoomEngine {
       if (done !== undefined) return { messageId: options.messageId, seq: Number(done) };
     }
     const id = options.messageId === undefined ? randomBytes(MESSAGE_ID_LENGTH) : hexBytes(options.messageId);
-    const content = this.content(r.roomId, { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: text } }, id);
+    const content = this.content(r.roomId, { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: text, attachments } }, id);
     const res = await this.post(roomId, content, false);
     const messageId = bytesToHex(content.messageId);
     this.emit({
@@ -330,6 +344,7 @@ export class RoomEngine {
       sender: this.selfAddr,
       senderName: this.displayName,
       text,
+      ...(attachments.length > 0 ? { attachments: attachments.map(viewOf) } : {}),
       sentAtMs: Number(content.sentAtMs),
       postedAtMs: Number(res.postedAtMs),
       own: true,

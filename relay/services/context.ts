@@ -15,6 +15,7 @@ import type { RelayLimitsConfig } from "../limits.js";
 import type { Logger } from "../observability/log.js";
 import type { RelayMetrics } from "../observability/relay-metrics.js";
 import type { LiveFeed } from "../hub/live-feed.js";
+import type { BlobStore } from "../store/blob-store.js";
 import type { RateDecision, RelayStore } from "../store/relay-store.js";
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -40,6 +41,8 @@ export interface RelayRateLimiters {
   roomCreations: SharedRateLimiter;
   roomPosts: SharedRateLimiter;
   mailboxSends: SharedRateLimiter;
+  /** Blob uploads started per room (API-61). */
+  blobUploads: SharedRateLimiter;
 }
 
 /** The limiters of `limits`, each a bucket family in `store`. */
@@ -57,12 +60,15 @@ export function storeRateLimiters(store: RelayStore, limits: RelayLimitsConfig):
     roomCreations: of("room_creations", limits.maxRoomsCreatedPerMinute),
     roomPosts: of("room_posts", limits.maxRoomPostsPerMinute),
     mailboxSends: of("mailbox_sends", limits.maxSendsPerMailboxPerMinute),
+    blobUploads: of("blob_uploads", limits.maxBlobUploadsPerMinute),
   };
 }
 
 /** Everything a handler needs. */
 export interface RelayContext {
   readonly store: RelayStore;
+  /** Encrypted attachments (API-60..API-66). */
+  readonly blobs: BlobStore;
   /** This process's streams. */
   readonly hub: Hub;
   /** Announces events to every process's streams (relay/hub/live-feed.ts). */

@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { AccountService } from "../../gen/securecomm/relay/v1/account_pb.js";
+import { BlobService } from "../../gen/securecomm/relay/v1/blobs_pb.js";
 import { KeyService } from "../../gen/securecomm/relay/v1/keys_pb.js";
 import { MessageService } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RelayInfoService } from "../../gen/securecomm/relay/v1/relay_info_pb.js";
@@ -21,13 +22,17 @@ import { createPostgresFeed } from "../hub/postgres-feed.js";
 import { resolveLimits, type RelayLimitsConfig } from "../limits.js";
 import { createLogger, type Logger, type LogLevel } from "../observability/log.js";
 import { createRelayMetrics } from "../observability/relay-metrics.js";
+import type { BlobStore } from "../store/blob-store.js";
+import { openPostgresBlobStore } from "../store/postgres-blob-store.js";
 import { openPostgresStore, type PostgresStore } from "../store/postgres-store.js";
 import type { RelayStore, SweepResult } from "../store/relay-store.js";
+import { openSqliteBlobStore } from "../store/sqlite-blob-store.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
 import { loadClientCrypto } from "../trust/client-crypto.js";
 import type { RelayCrypto } from "../trust/relay-crypto.js";
 import { loadOrCreateTrust } from "../trust/trust-root.js";
 import { createAccountService } from "./account-service.js";
+import { createBlobService } from "./blob-service.js";
 import { Lifecycle, storeRateLimiters, type RelayContext } from "./context.js";
 import { createKeyService } from "./key-service.js";
 import { createMessageService } from "./message-service.js";
@@ -62,6 +67,8 @@ export interface RelayOptions {
    * `dataDir` or the PostgreSQL store; returns the store the services use.
    */
   wrapStore?: (store: RelayStore) => RelayStore;
+  /** Wraps the blob store the relay opens (tests tamper with stored blobs). */
+  wrapBlobs?: (blobs: BlobStore) => BlobStore;
 }
 
 /** An open relay. */
@@ -79,13 +86,13 @@ export interface Relay {
   readonly logger: Logger;
   /** The resolved limits. */
   readonly limits: Readonly<RelayLimitsConfig>;
-  /** Runs a retention sweep now (also runs every limits.sweepIntervalMs). */
-  sweep(): Promise<SweepResult>;
+  /** Runs a retention sweep now (also runs every limits.sweepIntervalMs); `blobs` counts swept blobs (API-65). */
+  sweep(): Promise<SweepResult & { blobs: number }>;
   /** Stops accepting new work, finishes in-flight writes, checkpoints the WAL and closes the DB. */
   close(): Promise<void>;
 }
 
-const SERVICES = [AccountService, KeyService, MessageService, RoomService, RelayInfoService] as const;
+const SERVICES = [AccountService, KeyService, MessageService, RoomService, BlobService, RelayInfoService] as const;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -125,6 +132,14 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     opened = openSqliteStore({ dataDir: options.dataDir, onCommit });
   }
   const store = options.wrapStore ? options.wrapStore(opened) : opened;
+  let blobs: BlobStore;
+  try {
+    const openedBlobs = options.databaseUrl !== undefined ? await openPostgresBlobStore({ url: options.databaseUrl }) : openSqliteBlobStore({ dataDir: options.dataDir });
+    blobs = options.wrapBlobs ? options.wrapBlobs(openedBlobs) : openedBlobs;
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const hub = new Hub();
   let trust;
   let feed: LiveFeed;
@@ -132,12 +147,14 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     trust = await loadOrCreateTrust(store, crypto);
     feed = postgres ? await createPostgresFeed({ store: postgres, hub, logger }) : createLocalFeed(hub);
   } catch (err) {
+    await blobs.close();
     await store.close();
     throw err;
   }
   const lifecycle = new Lifecycle();
   const rc: RelayContext = {
     store,
+    blobs,
     hub,
     limits,
     crypto,
@@ -151,8 +168,9 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     rateLimiters: storeRateLimiters(store, limits),
   };
 
-  const sweep = async (): Promise<SweepResult> => {
-    const result = await store.sweep(now(), limits.mailboxRetentionMs, limits.roomRetentionMs);
+  const sweep = async (): Promise<SweepResult & { blobs: number }> => {
+    const swept = await store.sweep(now(), limits.mailboxRetentionMs, limits.roomRetentionMs);
+    const result = { ...swept, blobs: await blobs.sweep(now(), limits.blobRetentionMs, limits.blobUploadWindowMs) };
     for (const [kind, n] of Object.entries(result)) if (n > 0) metrics.sweptRows.inc({ kind }, n);
     logger.debug("retention sweep", { ...result });
     return result;
@@ -168,6 +186,7 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
     key: createKeyService(rc),
     message: createMessageService(rc),
     room: createRoomService(rc),
+    blob: createBlobService(rc),
     info: createRelayInfoService(rc),
   };
   let closing: Promise<void> | undefined;
@@ -179,6 +198,7 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
       router.service(KeyService, impls.key);
       router.service(MessageService, impls.message, FANOUT_HANDLER_OPTIONS);
       router.service(RoomService, impls.room);
+      router.service(BlobService, impls.blob);
       router.service(RelayInfoService, impls.info);
     },
     serviceNames: SERVICES.map((s) => s.typeName),
@@ -195,6 +215,7 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
         hub.failAll(relayError("SHUTTING_DOWN"));
         await drained;
         await feed.close();
+        await blobs.close();
         await store.close();
         logger.info("relay closed");
       })();

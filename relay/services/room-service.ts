@@ -20,22 +20,13 @@ import { authenticate, constantTimeEqual, SECRET_BYTES, sha256 } from "../auth.j
 import { relayError } from "../errors.js";
 import { coarseTime } from "../limits.js";
 import { keyOf } from "../hub/subscription.js";
-import type { RoomRecord } from "../store/relay-store.js";
 import { unary, type RelayContext } from "./context.js";
+import { authorizeRoom } from "./room-access.js";
 import { HASH_BYTES, requireEnvelope, requireLength, ROOM_ID_BYTES } from "./validate.js";
 
 /** The RoomService implementation (spec/10-relay-api.md API-17..API-21). */
 export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomService> {
-  /** Validates ids, finds the room and checks the access key; returns the room and key hash. */
-  const authorize = async (roomId: Uint8Array, accessKey: Uint8Array): Promise<{ room: RoomRecord; hash: Uint8Array }> => {
-    requireLength(roomId, ROOM_ID_BYTES, "BAD_ROOM_ID");
-    requireLength(accessKey, SECRET_BYTES, "BAD_ACCESS_KEY");
-    const room = await rc.store.getRoom(roomId);
-    if (!room) throw relayError("ROOM_NOT_FOUND");
-    const hash = sha256(accessKey);
-    if (!constantTimeEqual(hash, room.accessKeyHash)) throw relayError("ROOM_ACCESS_DENIED");
-    return { room, hash };
-  };
+  const authorize = (roomId: Uint8Array, accessKey: Uint8Array) => authorizeRoom(rc.store, roomId, accessKey);
   const limitPosts = async (roomId: Uint8Array): Promise<void> => {
     const decision = await rc.rateLimiters.roomPosts.take(keyOf(roomId), rc.now());
     if (!decision.allowed) throw relayError("RATE_LIMITED", decision.retryAfterMs);

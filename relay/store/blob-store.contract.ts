@@ -52,7 +52,7 @@ export function describeBlobStoreContract(name: string, fresh: () => Promise<Blo
       expect(await store.appendChunk(fill(32, 1), 4, fill(6, 8), 3_600_000)).toEqual({ ok: true, received: 10, complete: true });
       const done = await store.getBlob(fill(32, 1));
       expect(done?.completedAtMs).toBe(3_600_000);
-      expect(done?.uploadTokenHash).toBeUndefined();
+      expect(done?.uploadTokenHash).toEqual(fill(32, 101));
       expect(done?.received).toBe(10);
       // A finished blob takes no more chunks.
       expect(await store.appendChunk(fill(32, 1), 10, fill(1, 1), 5)).toEqual({ ok: false, reason: "not_found" });

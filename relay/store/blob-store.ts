@@ -20,8 +20,8 @@ export interface BlobRecord {
   size: number;
   /** Bytes received so far (the next chunk's offset). */
   received: number;
-  /** SHA-256 of the upload token; undefined once the blob is complete (API-62). */
-  uploadTokenHash: Uint8Array | undefined;
+  /** SHA-256 of the upload token (kept after completion, so a status call can say so, API-63). */
+  uploadTokenHash: Uint8Array;
   /** When the upload was reserved (coarse, API-26). */
   createdAtMs: number;
   /** When the last byte arrived (coarse); undefined while unfinished. */
@@ -75,7 +75,7 @@ export interface BlobStore {
   /**
    * Appends `data` at `offset` to an unfinished blob, atomically with the check that `offset`
    * equals the bytes received (two appends at one offset store one chunk). When the blob reaches
-   * its size it becomes complete at `nowMs` and its token hash is erased.
+   * its size it becomes complete at `nowMs` and takes no more chunks.
    */
   appendChunk(blobId: Uint8Array, offset: number, data: Uint8Array, nowMs: number): Promise<AppendChunkResult>;
   /**

@@ -106,7 +106,7 @@ export async function openPostgresBlobStore(options: { url: string }): Promise<B
     roomId: bytes(row.room_id),
     size: int(row.size),
     received: int(row.received),
-    uploadTokenHash: row.upload_token_hash == null ? undefined : bytes(row.upload_token_hash),
+    uploadTokenHash: bytes(row.upload_token_hash),
     createdAtMs: int(row.created_at_ms),
     completedAtMs: row.completed_at_ms == null ? undefined : int(row.completed_at_ms),
   });
@@ -143,7 +143,7 @@ export async function openPostgresBlobStore(options: { url: string }): Promise<B
           await tx`INSERT INTO blob_chunks (blob_id, "offset", data) VALUES (${blobId}, ${offset}, ${data})`;
           const next = received + data.length;
           if (next === size) {
-            await tx`UPDATE blobs SET received = ${next}, upload_token_hash = NULL, completed_at_ms = ${nowMs} WHERE blob_id = ${blobId}`;
+            await tx`UPDATE blobs SET received = ${next}, completed_at_ms = ${nowMs} WHERE blob_id = ${blobId}`;
           } else {
             await tx`UPDATE blobs SET received = ${next} WHERE blob_id = ${blobId}`;
           }

@@ -98,7 +98,7 @@ export function openSqliteBlobStore(options: { dataDir: string }): BlobStore & {
     totalBytes: db.prepare("SELECT total_bytes AS n FROM blob_usage"),
     putChunk: db.prepare("INSERT INTO blob_chunks (blob_id, offset, data) VALUES (?, ?, ?)"),
     advance: db.prepare("UPDATE blobs SET received = ? WHERE blob_id = ?"),
-    complete: db.prepare("UPDATE blobs SET received = ?, upload_token_hash = NULL, completed_at_ms = ? WHERE blob_id = ?"),
+    complete: db.prepare("UPDATE blobs SET received = ?, completed_at_ms = ? WHERE blob_id = ?"),
     read: db.prepare(
       "SELECT offset, data FROM blob_chunks WHERE blob_id = @id AND offset >= (SELECT coalesce(max(offset), 0) FROM blob_chunks WHERE blob_id = @id AND offset <= @from) ORDER BY offset LIMIT @n",
     ),
@@ -156,7 +156,7 @@ export function openSqliteBlobStore(options: { dataDir: string }): BlobStore & {
     roomId: bytes(row.room_id),
     size: int(row.size),
     received: int(row.received),
-    uploadTokenHash: row.upload_token_hash == null ? undefined : bytes(row.upload_token_hash),
+    uploadTokenHash: bytes(row.upload_token_hash),
     createdAtMs: int(row.created_at_ms),
     completedAtMs: row.completed_at_ms == null ? undefined : int(row.completed_at_ms),
   });

@@ -72,6 +72,11 @@ export const PROTOCOL_SENTENCES: Readonly<Record<ProtocolErrorCode, string>> = {
   no_sender_key: "A message arrived before its keys did. It may be readable after reconnecting.",
   invalid_padding: "Something received was malformed and was ignored.",
   invalid_ciphertext: "Something received was malformed and was ignored.",
+  attachment_truncated: "The file from the relay was incomplete, so it was not opened.",
+  attachment_digest_mismatch: "The relay returned a different file than the one sent, so it was not opened.",
+  attachment_bad_padding: "The file was malformed, so it was not opened.",
+  attachment_invalid_pointer: "The file reference in this message was malformed.",
+  attachment_unavailable: "The file is no longer available from the relay.",
 };
 
 /** Sentences for relay (Connect) failures; absent codes fall back to the action's sentence. */

@@ -334,13 +334,13 @@ export const BlobService: GenService<{
     output: typeof UploadBlobChunkResponseSchema;
   },
   /**
-   * GetBlobUploadStatus says how many bytes of an unfinished upload the relay holds, so a
-   * client resumes after a dropped connection (spec API-63).
+   * GetBlobUploadStatus says how many bytes of an upload the relay holds, so a client resumes
+   * after a dropped connection, and whether it finished (spec API-63).
    *
    * Kind: unary, no side effects.
    * Authentication: the upload token.
    * Errors: `invalid_argument` (BAD_BLOB_ID, BAD_UPLOAD_TOKEN), `permission_denied`
-   * (UPLOAD_DENIED).
+   * (UPLOAD_DENIED: unknown or expired upload, or wrong token).
    *
    * @generated from rpc securecomm.relay.v1.BlobService.GetBlobUploadStatus
    */

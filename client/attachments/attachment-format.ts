@@ -1,0 +1,133 @@
+/**
+ * The encrypted attachment format (spec/09-rooms.md RM-60..RM-63): padding to size buckets,
+ * AES-256-CBC + HMAC-SHA256 under a fresh 64-byte key, and the SHA-256 digest of the blob,
+ * checked before anything is decrypted.
+ *
+ * Owns: `bucketSize`, `encryptAttachment`, `decryptAttachment` and their limits. Uses
+ * WebCrypto (native in browsers and Node ≥ 20) because a file is up to 100 MiB: the
+ * synchronous pure-JS ciphers of client/crypto would block the UI for seconds. Does not own
+ * uploading or downloading (blob-transfer.ts) or pointer validation (attachment-pointer.ts).
+ */
+import { concatBytes, constantTimeEqual, randomBytes } from "../crypto/bytes.js";
+import { ProtocolError } from "../errors.js";
+
+/** Largest file, RM-60 (100 MiB, Signal's cap). */
+export const MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024;
+/** Smallest padded size, RM-61 (Signal's rule): tiny files all look alike. */
+export const MIN_BUCKET_BYTES = 541;
+/** Growth of the size buckets, RM-61: at most 5% padding. */
+export const BUCKET_GROWTH = 1.05;
+/** File key: AES-256 key ‖ HMAC-SHA256 key, RM-61. */
+export const ATTACHMENT_KEY_BYTES = 64;
+/** CBC IV length at the start of a blob. */
+export const ATTACHMENT_IV_BYTES = 16;
+/** HMAC-SHA256 tag at the end of a blob, in full. */
+export const ATTACHMENT_MAC_BYTES = 32;
+/** SHA-256 digest length. */
+export const ATTACHMENT_DIGEST_BYTES = 32;
+const AES_BLOCK = 16;
+
+/**
+ * RM-61: the padded size of an `n`-byte file, `max(541, ⌊1.05^⌈log_1.05 n⌉⌋)`, never below `n`
+ * (doubles may round ⌈log⌉ one step low).
+ */
+export function bucketSize(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError("size must be a positive integer");
+  const bucket = Math.max(MIN_BUCKET_BYTES, Math.floor(BUCKET_GROWTH ** Math.ceil(Math.log(n) / Math.log(BUCKET_GROWTH))));
+  return Math.max(bucket, n);
+}
+
+/** RM-61: the blob size for a padded plaintext of `padded` bytes: IV, CBC with PKCS#7, MAC. */
+export function blobSizeFor(padded: number): number {
+  return ATTACHMENT_IV_BYTES + AES_BLOCK * (Math.floor(padded / AES_BLOCK) + 1) + ATTACHMENT_MAC_BYTES;
+}
+
+/** The largest blob RM-63 accepts: that of the largest file's bucket. */
+export const MAX_BLOB_BYTES = blobSizeFor(bucketSize(MAX_ATTACHMENT_BYTES));
+
+/** An encrypted file ready to upload, with what its pointer carries. */
+export interface EncryptedAttachment {
+  /** The blob to upload: iv ‖ ciphertext ‖ mac. */
+  blob: Uint8Array;
+  /** The 64-byte file key. */
+  key: Uint8Array;
+  /** SHA-256 of `blob`. */
+  digest: Uint8Array;
+  /** The real size. */
+  size: number;
+}
+
+/** What a receiver needs to open a blob: from a validated pointer. */
+export interface AttachmentSecrets {
+  key: Uint8Array;
+  digest: Uint8Array;
+  size: number;
+  blobSize: number;
+}
+
+const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
+// WebCrypto wants ArrayBuffer-backed views; copies only when a view is shared.
+const buf = (b: Uint8Array): Uint8Array<ArrayBuffer> => (b.buffer instanceof ArrayBuffer && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b as Uint8Array<ArrayBuffer>) : new Uint8Array(b));
+
+async function hmacKey(macKey: Uint8Array, use: "sign" | "verify"): Promise<CryptoKey> {
+  return subtle().importKey("raw", buf(macKey), { name: "HMAC", hash: "SHA-256" }, false, [use]);
+}
+
+/** SHA-256 of `data` (WebCrypto). */
+export async function sha256Async(data: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await subtle().digest("SHA-256", buf(data)));
+}
+
+/**
+ * RM-61, RM-62: encrypts `plaintext` (1..MAX_ATTACHMENT_BYTES bytes) under a fresh key: pads it
+ * with zeros to its bucket, encrypts with AES-256-CBC, appends HMAC-SHA256 over iv ‖ ciphertext,
+ * and digests the blob.
+ */
+export async function encryptAttachment(plaintext: Uint8Array, key: Uint8Array = randomBytes(ATTACHMENT_KEY_BYTES), iv: Uint8Array = randomBytes(ATTACHMENT_IV_BYTES)): Promise<EncryptedAttachment> {
+  if (plaintext.length < 1 || plaintext.length > MAX_ATTACHMENT_BYTES) throw new RangeError("attachment must be 1..104857600 bytes");
+  if (key.length !== ATTACHMENT_KEY_BYTES || iv.length !== ATTACHMENT_IV_BYTES) throw new RangeError("bad key or iv length");
+  const padded = new Uint8Array(bucketSize(plaintext.length));
+  padded.set(plaintext);
+  const aes = await subtle().importKey("raw", buf(key.slice(0, 32)), { name: "AES-CBC" }, false, ["encrypt"]);
+  const ct = new Uint8Array(await subtle().encrypt({ name: "AES-CBC", iv: buf(iv) }, aes, padded));
+  const blob = new Uint8Array(ATTACHMENT_IV_BYTES + ct.length + ATTACHMENT_MAC_BYTES);
+  blob.set(iv, 0);
+  blob.set(ct, ATTACHMENT_IV_BYTES);
+  const mac = new Uint8Array(await subtle().sign("HMAC", await hmacKey(key.slice(32), "sign"), blob.slice(0, ATTACHMENT_IV_BYTES + ct.length)));
+  blob.set(mac, ATTACHMENT_IV_BYTES + ct.length);
+  return { blob, key, digest: await sha256Async(blob), size: plaintext.length };
+}
+
+/**
+ * RM-62: opens a downloaded blob. Checks, before decrypting anything: the length
+ * (`attachment_truncated`), the digest (`attachment_digest_mismatch`) and the MAC (`bad_mac`);
+ * then decrypts (`invalid_ciphertext`) and checks the zero padding after the real size
+ * (`attachment_bad_padding`). Returns only the file's bytes; nothing of a failing blob.
+ */
+export async function decryptAttachment(blob: Uint8Array, s: AttachmentSecrets): Promise<Uint8Array> {
+  if (blob.length !== s.blobSize) throw new ProtocolError("attachment_truncated");
+  if (s.key.length !== ATTACHMENT_KEY_BYTES || s.digest.length !== ATTACHMENT_DIGEST_BYTES) throw new ProtocolError("attachment_invalid_pointer");
+  const digest = await sha256Async(blob);
+  if (!constantTimeEqual(digest, s.digest)) throw new ProtocolError("attachment_digest_mismatch");
+  const macAt = blob.length - ATTACHMENT_MAC_BYTES;
+  if (macAt < ATTACHMENT_IV_BYTES + AES_BLOCK || (macAt - ATTACHMENT_IV_BYTES) % AES_BLOCK !== 0) throw new ProtocolError("invalid_ciphertext");
+  const expected = new Uint8Array(await subtle().sign("HMAC", await hmacKey(s.key.slice(32), "sign"), blob.slice(0, macAt)));
+  if (!constantTimeEqual(expected, blob.subarray(macAt))) throw new ProtocolError("bad_mac");
+  const aes = await subtle().importKey("raw", buf(s.key.slice(0, 32)), { name: "AES-CBC" }, false, ["decrypt"]);
+  let padded: Uint8Array;
+  try {
+    padded = new Uint8Array(await subtle().decrypt({ name: "AES-CBC", iv: buf(blob.slice(0, ATTACHMENT_IV_BYTES)) }, aes, blob.slice(ATTACHMENT_IV_BYTES, macAt)));
+  } catch {
+    throw new ProtocolError("invalid_ciphertext");
+  }
+  if (padded.length < s.size) throw new ProtocolError("attachment_bad_padding");
+  let rest = 0;
+  for (let i = s.size; i < padded.length; i++) rest |= padded[i]!;
+  if (rest !== 0) throw new ProtocolError("attachment_bad_padding");
+  return padded.slice(0, s.size);
+}
+
+/** Concatenates downloaded pieces into one blob (used by blob-transfer.ts). */
+export function joinPieces(pieces: readonly Uint8Array[]): Uint8Array {
+  return concatBytes(...pieces);
+}

@@ -1,0 +1,103 @@
+/**
+ * Attachment pointers as received (spec/09-rooms.md RM-60, RM-63, RM-65): the checks a pointer
+ * passes before it is shown, the plain-data view the app and history keep, and safe local file
+ * names for a sender-chosen name.
+ *
+ * Owns: the pointer limits and `AttachmentView`. Does not own the blob format
+ * (attachment-format.ts) or transfer (blob-transfer.ts).
+ */
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type AttachmentPointer, AttachmentPointerSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { utf8 } from "../crypto/bytes.js";
+import { ProtocolError } from "../errors.js";
+import { ATTACHMENT_DIGEST_BYTES, ATTACHMENT_KEY_BYTES, blobSizeFor, MAX_ATTACHMENT_BYTES, MAX_BLOB_BYTES } from "./attachment-format.js";
+
+/** RM-60: pointers per message; with the other limits the envelope stays under 64 KiB. */
+export const MAX_ATTACHMENTS_PER_MESSAGE = 4;
+/** RM-60, RM-64: thumbnail bytes; 4 of them, a full text and the pointers fit one envelope. */
+export const MAX_THUMBNAIL_BYTES = 12_000;
+/** RM-63: file name bytes (a common file-system limit). */
+export const MAX_FILE_NAME_BYTES = 255;
+/** RM-63: MIME type bytes (RFC 6838 allows 127 per part; we cap the whole). */
+export const MAX_CONTENT_TYPE_BYTES = 127;
+/** RM-63: the blob id the relay chose (API-61). */
+export const BLOB_ID_BYTES = 32;
+/** RM-65: longest local file name we write. */
+export const MAX_SAFE_NAME_BYTES = 128;
+/** RM-64: thumbnail types a client renders. */
+export const THUMBNAIL_TYPES: readonly string[] = ["image/jpeg", "image/png", "image/webp"];
+
+/** An attachment as the app shows and the history keeps it: plain data, no file contents. */
+export interface AttachmentView {
+  fileName: string;
+  contentType: string;
+  size: number;
+  width: number;
+  height: number;
+  durationMs: number;
+  voiceNote: boolean;
+  /** Image preview bytes (already decrypted with the message), if any. */
+  thumbnail?: Uint8Array;
+  thumbnailType?: string;
+  /** Proto{AttachmentPointer}: what `downloadAttachment` needs (key, digest, blob id). */
+  pointer: Uint8Array;
+}
+
+/** RM-63: whether `p` may be shown; a failing pointer is reported and dropped. */
+export function isValidPointer(p: AttachmentPointer): boolean {
+  if (p.blobId.length !== BLOB_ID_BYTES || p.key.length !== ATTACHMENT_KEY_BYTES || p.digest.length !== ATTACHMENT_DIGEST_BYTES) return false;
+  if (p.size < 1n || p.size > BigInt(MAX_ATTACHMENT_BYTES)) return false;
+  const blobSize = Number(p.blobSize);
+  if (p.blobSize > BigInt(MAX_BLOB_BYTES) || blobSize < blobSizeFor(Number(p.size)) || (blobSize - 48) % 16 !== 0) return false;
+  if (utf8(p.fileName).length > MAX_FILE_NAME_BYTES || utf8(p.contentType).length > MAX_CONTENT_TYPE_BYTES) return false;
+  if (p.thumbnail.length > MAX_THUMBNAIL_BYTES) return false;
+  if (p.thumbnail.length > 0 && !THUMBNAIL_TYPES.includes(p.thumbnailContentType)) return false;
+  return true;
+}
+
+/** The view of a valid pointer. */
+export function viewOf(p: AttachmentPointer): AttachmentView {
+  return {
+    fileName: p.fileName,
+    contentType: p.contentType,
+    size: Number(p.size),
+    width: p.width,
+    height: p.height,
+    durationMs: p.durationMs,
+    voiceNote: p.voiceNote,
+    ...(p.thumbnail.length > 0 ? { thumbnail: p.thumbnail, thumbnailType: p.thumbnailContentType } : {}),
+    pointer: toBinary(AttachmentPointerSchema, p),
+  };
+}
+
+/** Parses and checks a kept pointer (from a view or history); `attachment_invalid_pointer` otherwise. */
+export function parsePointer(bytes: Uint8Array): AttachmentPointer {
+  let p: AttachmentPointer;
+  try {
+    p = fromBinary(AttachmentPointerSchema, bytes);
+  } catch {
+    throw new ProtocolError("attachment_invalid_pointer");
+  }
+  if (!isValidPointer(p)) throw new ProtocolError("attachment_invalid_pointer");
+  return p;
+}
+
+/**
+ * RM-65: a local file name for a sender-chosen `name`: last path component only, unsafe
+ * characters replaced, no leading dot, at most 128 bytes, `attachment` when nothing is left.
+ * The result never contains a path separator and is never `.` or `..`.
+ */
+export function safeFileName(name: string): string {
+  const last = name.split(/[/\\]/).pop() ?? "";
+  let out = "";
+  for (const ch of last.normalize("NFC")) {
+    out += /[\p{L}\p{N} ._\-()]/u.test(ch) ? ch : "_";
+  }
+  out = out.trim().replace(/^\.+/, (dots) => "_".repeat(dots.length));
+  while (utf8(out).length > MAX_SAFE_NAME_BYTES) {
+    const dot = out.lastIndexOf(".");
+    const ext = dot > 0 && out.length - dot <= 10 ? out.slice(dot) : "";
+    out = out.slice(0, Math.max(1, out.length - ext.length - 1)) + ext;
+  }
+  return out.length === 0 || out === "_" ? "attachment" : out;
+}
