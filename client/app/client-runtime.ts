@@ -18,6 +18,8 @@ import { createIdentityKeyPair, identityFromRecord, type IdentityKeyPair, identi
 import { Account, ACCOUNT_KEY, newAccountRecord } from "../account/account.js";
 import { parseAccountRecord, serializeAccountRecord } from "../account/account-record.js";
 import { createRelayClients, type RelayClients } from "../relay/relay-clients.js";
+import { type AttachmentView, MAX_ATTACHMENTS_PER_MESSAGE } from "../attachments/attachment-pointer.js";
+import { downloadAttachment, type OutgoingFile, uploadAttachment } from "../attachments/blob-transfer.js";
 import { Subscription, type SubscriptionStats } from "../relay/subscription.js";
 import { PreKeysLowRefill } from "../account/prekeys-low.js";
 import { isValidDisplayName } from "../room/join.js";
@@ -288,6 +290,31 @@ export class ClientRuntime implements SecureCommClient {
     if (v === VerificationState.VERIFIED) return "verified";
     if (v === VerificationState.CHANGED) return "changed";
     return "unverified";
+  }
+
+  async sendFiles(
+    roomId: string,
+    files: readonly OutgoingFile[],
+    options: { text?: string; onProgress?: (index: number, done: number, total: number) => void; signal?: AbortSignal } = {},
+  ): Promise<{ messageId: string; seq: number }> {
+    const p = this.#p();
+    if (files.length === 0 || files.length > MAX_ATTACHMENTS_PER_MESSAGE) throw new RangeError("send 1..4 files at once");
+    p.engine.markRead(roomId);
+    // RM-66: every blob is complete before the pointer is posted.
+    const pointers = [];
+    for (const [i, f] of files.entries()) {
+      pointers.push(
+        await uploadAttachment(this.#clients.blobs, p.engine.blobAccess(roomId), f, {
+          ...(options.onProgress ? { onProgress: (done: number, total: number) => options.onProgress?.(i, done, total) } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
+      );
+    }
+    return p.engine.sendText(roomId, options.text ?? "", { attachments: pointers });
+  }
+
+  downloadAttachment(attachment: AttachmentView | Uint8Array, options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    return downloadAttachment(this.#clients.blobs, attachment instanceof Uint8Array ? attachment : attachment.pointer, options);
   }
 
   async sendText(roomId: string, text: string, options?: { messageId?: string }): Promise<{ messageId: string; seq: number }> {

@@ -11,6 +11,12 @@ import { openClientRuntime } from "./client-runtime.js";
 import type { KeyValueStore } from "../store/kv-store.js";
 import type { RoomMessage } from "../room/room-engine.js";
 import type { OutboxItem } from "./post-outbox.js";
+import type { AttachmentView } from "../attachments/attachment-pointer.js";
+import type { OutgoingFile } from "../attachments/blob-transfer.js";
+
+export type { AttachmentView } from "../attachments/attachment-pointer.js";
+export type { OutgoingFile } from "../attachments/blob-transfer.js";
+export { safeFileName } from "../attachments/attachment-pointer.js";
 
 export type { OutboxFailureReason, OutboxItem, OutboxStatus, OutboxWaitReason } from "./post-outbox.js";
 export { PostFailedError } from "./post-outbox-runner.js";
@@ -81,6 +87,19 @@ export interface SecureCommClient {
    * and members show a re-posted one once (spec/09-rooms.md RM-29).
    */
   sendText(roomId: string, text: string, options?: { messageId?: string }): Promise<{ messageId: string; seq: number }>;
+  /**
+   * Encrypts each file under a fresh key, uploads it (resuming after dropped connections) and
+   * then posts one message carrying the pointers and `options.text` (spec/09-rooms.md RM-60,
+   * RM-61, RM-66). `onProgress(index, done, total)` reports upload bytes per file. At most 4
+   * files of 1..100 MiB; the message is posted only after every upload finished.
+   */
+  sendFiles(roomId: string, files: readonly OutgoingFile[], options?: { text?: string; onProgress?: (index: number, done: number, total: number) => void; signal?: AbortSignal }): Promise<{ messageId: string; seq: number }>;
+  /**
+   * Downloads and opens an attachment of a received message (RM-62): the length, digest and
+   * MAC are checked before anything is decrypted; a substituted, truncated or altered blob
+   * rejects with a `ProtocolError` and yields nothing.
+   */
+  downloadAttachment(attachment: AttachmentView | Uint8Array, options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<Uint8Array>;
   /**
    * Queues text in the outbox (persisted encrypted in the store before this resolves) and
    * returns at once; "outbox" events report queued → sending → sent or failed, and a sent

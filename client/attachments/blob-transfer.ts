@@ -1,0 +1,152 @@
+/**
+ * Moving encrypted attachments to and from the relay's BlobService (spec/10-relay-api.md
+ * API-60..API-64; spec/09-rooms.md RM-62, RM-66): chunked upload that resumes from the offset
+ * the relay reports after a dropped connection, streamed download that resumes from the bytes
+ * it has, progress callbacks, and the digest check before decryption.
+ *
+ * Owns: `uploadAttachment`, `downloadAttachment` and their retry bounds. Does not own the format
+ * (attachment-format.ts) or the room message that carries the pointer (room engine).
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import type { BlobService } from "../../gen/securecomm/relay/v1/blobs_pb.js";
+import { type AttachmentPointer, AttachmentPointerSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { ProtocolError } from "../errors.js";
+import { isTransientRelayError } from "../relay/transient.js";
+import { decryptAttachment, encryptAttachment } from "./attachment-format.js";
+import { parsePointer } from "./attachment-pointer.js";
+
+/** Chunk size we upload (the relay may ask for less, API-60). */
+export const UPLOAD_CHUNK_BYTES = 512 * 1024;
+/** Consecutive failed attempts (without progress) before a transfer gives up. */
+export const MAX_TRANSFER_RETRIES = 5;
+/** First wait between retries; doubles each time. */
+const RETRY_BASE_MS = 100;
+
+/** Reports bytes done of bytes total. */
+export type Progress = (done: number, total: number) => void;
+
+/** A file to send and what its pointer says about it (RM-64). */
+export interface OutgoingFile {
+  data: Uint8Array;
+  fileName?: string;
+  contentType?: string;
+  width?: number;
+  height?: number;
+  durationMs?: number;
+  voiceNote?: boolean;
+  thumbnail?: Uint8Array;
+  thumbnailContentType?: string;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    }, { once: true });
+  });
+
+/** A dropped connection or a busy relay: worth resuming. */
+function retryable(e: unknown): boolean {
+  return isTransientRelayError(e) || (e instanceof ConnectError && e.code === Code.FailedPrecondition);
+}
+
+/**
+ * RM-66: encrypts `file`, uploads the blob for `room` (API-61..API-63) and returns the pointer
+ * to send. A failed chunk is resumed from the offset the relay reports (GetBlobUploadStatus).
+ */
+export async function uploadAttachment(
+  blobs: Client<typeof BlobService>,
+  room: { roomId: Uint8Array; accessKey: Uint8Array },
+  file: OutgoingFile,
+  options: { onProgress?: Progress; signal?: AbortSignal; chunkBytes?: number } = {},
+): Promise<AttachmentPointer> {
+  const enc = await encryptAttachment(file.data);
+  const blob = enc.blob;
+  const signal = options.signal;
+  const created = await blobs.createBlobUpload({ roomId: room.roomId, accessKey: room.accessKey, size: BigInt(blob.length) }, { signal });
+  const chunk = Math.max(1, Math.min(created.maxChunkBytes || UPLOAD_CHUNK_BYTES, options.chunkBytes ?? UPLOAD_CHUNK_BYTES));
+  const ids = { blobId: created.blobId, uploadToken: created.uploadToken };
+  let offset = 0;
+  let failures = 0;
+  let complete = false;
+  options.onProgress?.(0, blob.length);
+  while (!complete) {
+    try {
+      const r = await blobs.uploadBlobChunk({ ...ids, offset: BigInt(offset), data: blob.subarray(offset, offset + chunk) }, { signal });
+      offset = Number(r.received);
+      complete = r.complete;
+      failures = 0;
+      options.onProgress?.(offset, blob.length);
+    } catch (e) {
+      if (signal?.aborted || !retryable(e) || ++failures > MAX_TRANSFER_RETRIES) throw e;
+      await sleep(RETRY_BASE_MS * 2 ** (failures - 1), signal);
+      try {
+        // API-63: where the relay stands (a lost answer may have stored the chunk, or finished).
+        const st = await blobs.getBlobUploadStatus(ids, { signal });
+        offset = Number(st.received);
+        complete = st.complete;
+      } catch (e2) {
+        if (signal?.aborted || !retryable(e2)) throw e2;
+      }
+    }
+  }
+  return create(AttachmentPointerSchema, {
+    blobId: created.blobId,
+    key: enc.key,
+    digest: enc.digest,
+    size: BigInt(enc.size),
+    blobSize: BigInt(blob.length),
+    fileName: file.fileName ?? "",
+    contentType: file.contentType ?? "",
+    width: file.width ?? 0,
+    height: file.height ?? 0,
+    durationMs: file.durationMs ?? 0,
+    voiceNote: file.voiceNote ?? false,
+    thumbnail: file.thumbnail ?? new Uint8Array(0),
+    thumbnailContentType: file.thumbnail ? (file.thumbnailContentType ?? "image/jpeg") : "",
+  });
+}
+
+/**
+ * RM-62: downloads the blob a pointer names (`pointer`: Proto{AttachmentPointer} as kept in a
+ * message view), resuming after a dropped stream from the bytes received, and returns the file
+ * only if length, digest, MAC and padding all check. Never more than `blob_size` bytes are kept:
+ * a relay that sends more is refused (`attachment_truncated`) at once. An unknown or expired
+ * blob is `attachment_unavailable`.
+ */
+export async function downloadAttachment(
+  blobs: Client<typeof BlobService>,
+  pointer: Uint8Array | AttachmentPointer,
+  options: { onProgress?: Progress; signal?: AbortSignal } = {},
+): Promise<Uint8Array> {
+  // A kept view and a fresh pointer take the same checks (RM-63).
+  const p = parsePointer(pointer instanceof Uint8Array ? pointer : toBinary(AttachmentPointerSchema, pointer));
+  const total = Number(p.blobSize);
+  const blob = new Uint8Array(total);
+  let received = 0;
+  let failures = 0;
+  options.onProgress?.(0, total);
+  while (received < total) {
+    try {
+      for await (const piece of blobs.downloadBlob({ blobId: p.blobId, offset: BigInt(received) }, { signal: options.signal })) {
+        // The relay says where the piece starts; anything but contiguous bytes within size is refused.
+        if (piece.size !== p.blobSize || piece.offset !== BigInt(received) || received + piece.data.length > total) {
+          throw new ProtocolError("attachment_truncated");
+        }
+        blob.set(piece.data, received);
+        received += piece.data.length;
+        failures = 0;
+        options.onProgress?.(received, total);
+      }
+      if (received < total) throw new ProtocolError("attachment_truncated");
+    } catch (e) {
+      if (e instanceof ConnectError && e.code === Code.NotFound) throw new ProtocolError("attachment_unavailable");
+      if (options.signal?.aborted || !isTransientRelayError(e) || ++failures > MAX_TRANSFER_RETRIES) throw e;
+      await sleep(RETRY_BASE_MS * 2 ** (failures - 1), options.signal);
+    }
+  }
+  return decryptAttachment(blob, { key: p.key, digest: p.digest, size: Number(p.size), blobSize: total });
+}
