@@ -13,6 +13,7 @@ import { AccountService } from "../../gen/securecomm/relay/v1/account_pb.js";
 import { KeyService } from "../../gen/securecomm/relay/v1/keys_pb.js";
 import { MessageService } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RelayInfoService } from "../../gen/securecomm/relay/v1/relay_info_pb.js";
+import { BlobService } from "../../gen/securecomm/relay/v1/blobs_pb.js";
 import { RoomService } from "../../gen/securecomm/relay/v1/rooms_pb.js";
 import { bearerHeader, sha256 } from "../auth.js";
 import { authSignatureMessage } from "./account-service.js";
@@ -27,6 +28,7 @@ export interface Clients {
   keys: Client<typeof KeyService>;
   messages: Client<typeof MessageService>;
   rooms: Client<typeof RoomService>;
+  blobs: Client<typeof BlobService>;
   info: Client<typeof RelayInfoService>;
 }
 
@@ -37,6 +39,7 @@ export function clientsFor(transport: Transport): Clients {
     keys: createClient(KeyService, transport),
     messages: createClient(MessageService, transport),
     rooms: createClient(RoomService, transport),
+    blobs: createClient(BlobService, transport),
     info: createClient(RelayInfoService, transport),
   };
 }

@@ -23,6 +23,8 @@ export interface TestRelayOptions {
   readonly staticDir?: string;
   /** Where /metrics is served (API-30); nowhere by default. */
   readonly metrics?: MetricsEndpointOptions;
+  /** Wraps the relay's blob store (a hostile relay tampering with stored blobs). */
+  readonly wrapBlobs?: RelayOptions["wrapBlobs"];
   /** Grace period for in-flight requests on close; default 2 s in tests. */
   readonly shutdownGraceMs?: number;
 }
@@ -54,6 +56,7 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
         ? { senderCertificateDays: options.senderCertificateDays }
         : {}),
       ...(options.now !== undefined ? { now: options.now } : {}),
+      ...(options.wrapBlobs !== undefined ? { wrapBlobs: options.wrapBlobs } : {}),
     });
     const server = await startRelayServer({
       relay,
