@@ -198,7 +198,8 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
       router.service(KeyService, impls.key);
       router.service(MessageService, impls.message, FANOUT_HANDLER_OPTIONS);
       router.service(RoomService, impls.room);
-      router.service(BlobService, impls.blob);
+      // Ciphertext does not compress: never spend CPU trying (API-64).
+      router.service(BlobService, impls.blob, { acceptCompression: [] });
       router.service(RelayInfoService, impls.info);
     },
     serviceNames: SERVICES.map((s) => s.typeName),

@@ -9,7 +9,10 @@
  * Owns: the record types and the atomicity each method promises. Does not own validation of
  * client input, token comparison or id generation (relay/services/blob-service.ts).
  *
- * Every method that resolves has made its write durable.
+ * Every method that resolves has made its write durable, with one exception (API-62): a chunk
+ * that does not complete its blob may be lost to a power failure (never to a process crash);
+ * it is lost together with the offset it advanced, so the upload status stays consistent and
+ * the client re-sends it. The chunk that completes a blob is durable with every earlier one.
  */
 
 /** A blob as stored. */

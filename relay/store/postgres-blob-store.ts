@@ -138,6 +138,9 @@ export async function openPostgresBlobStore(options: { url: string }): Promise<B
           if (!row || row.completed_at_ms != null) return { ok: false, reason: "not_found" };
           const received = int(row.received);
           const size = int(row.size);
+          // API-62: only the completing chunk waits for the WAL flush; an earlier one lost to a
+          // server crash is lost with its offset and re-sent after a status call.
+          if (received + data.length !== size) await tx`SET LOCAL synchronous_commit = off`;
           if (offset !== received) return { ok: false, reason: "offset_mismatch", received };
           if (received + data.length > size) return { ok: false, reason: "too_large" };
           await tx`INSERT INTO blob_chunks (blob_id, "offset", data) VALUES (${blobId}, ${offset}, ${data})`;

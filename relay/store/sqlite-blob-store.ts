@@ -3,7 +3,9 @@
  *
  * Owns: the file `<dataDir>/blobs.sqlite3`, kept apart from the relay database so that large
  * chunk writes never hold the relay database's write lock or bloat its WAL; its schema
- * (`PRAGMA user_version`), `synchronous = FULL` (a resolved write survives SIGKILL),
+ * (`PRAGMA user_version`), `synchronous = FULL` for reservations and for the chunk that
+ * completes a blob, NORMAL for the chunks before it (durable across a process crash, not a
+ * power loss; API-62),
  * `secure_delete` with a truncating checkpoint soon after each deletion (SC-19: a deleted blob
  * leaves no bytes in the files), and the transactions that make append-at-offset atomic.
  */
@@ -169,7 +171,21 @@ export function openSqliteBlobStore(options: { dataDir: string }): BlobStore & {
         const row = s.get.get(blobId) as Row | undefined;
         return row ? record(row) : undefined;
       }),
-    appendChunk: (blobId, offset, data, nowMs) => now(() => appendTx.immediate(blobId, offset, data, nowMs)),
+    appendChunk: (blobId, offset, data, nowMs) =>
+      now(() => {
+        // API-62: the chunk that completes a blob commits with a full sync (which also covers
+        // every earlier frame of the WAL); intermediate chunks commit without waiting for the
+        // disk. A crash loses at most whole trailing chunks, with their offset, so the client's
+        // status call (API-63) resumes before them; a complete blob is never lost.
+        const row = s.get.get(blobId) as Row | undefined;
+        const completes = row !== undefined && int(row.received) + data.length === int(row.size);
+        db.pragma(`synchronous = ${completes ? "FULL" : "NORMAL"}`);
+        try {
+          return appendTx.immediate(blobId, offset, data, nowMs);
+        } finally {
+          db.pragma("synchronous = FULL");
+        }
+      }),
     readChunks: (blobId, fromOffset, maxChunks) =>
       now(() => (s.read.all({ id: blobId, from: fromOffset, n: maxChunks }) as Row[]).map((r): BlobChunk => ({ offset: int(r.offset), data: bytes(r.data) }))),
     usage: (roomId) => now(() => ({ roomBytes: int((s.roomBytes.get(roomId) as Row).n), totalBytes: int((s.totalBytes.get() as Row).n) })),

@@ -316,8 +316,8 @@ export const BlobService: GenService<{
   },
   /**
    * UploadBlobChunk appends bytes at `offset`, which must equal the bytes received so far.
-   * The chunk is stored durably before the response; the blob becomes downloadable when the
-   * last byte arrives.
+   * The chunk is stored before the response (durably once it completes the blob, spec
+   * API-62); the blob becomes downloadable when the last byte arrives.
    *
    * Kind: unary.
    * Authentication: the upload token of CreateBlobUpload.
