@@ -10,6 +10,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type AttachmentPointer, AttachmentPointerSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { utf8 } from "../crypto/bytes.js";
 import { ProtocolError } from "../errors.js";
+import { base64url, fromBase64url } from "../relay/base64url.js";
 import { ATTACHMENT_DIGEST_BYTES, ATTACHMENT_KEY_BYTES, blobSizeFor, MAX_ATTACHMENT_BYTES, MAX_BLOB_BYTES } from "./attachment-format.js";
 
 /** RM-60: pointers per message; with the other limits the envelope stays under 64 KiB. */
@@ -100,4 +101,49 @@ export function safeFileName(name: string): string {
     out = out.slice(0, Math.max(1, out.length - ext.length - 1)) + ext;
   }
   return out.length === 0 || out === "_" ? "attachment" : out;
+}
+
+/** An {@link AttachmentView} as JSON (bytes in base64url): for stores that keep JSON lines. */
+export interface AttachmentJson {
+  fileName: string;
+  contentType: string;
+  size: number;
+  width: number;
+  height: number;
+  durationMs: number;
+  voiceNote: boolean;
+  thumbnail?: string;
+  thumbnailType?: string;
+  pointer: string;
+}
+
+/** The JSON form of a view. */
+export function attachmentToJson(v: AttachmentView): AttachmentJson {
+  return {
+    fileName: v.fileName,
+    contentType: v.contentType,
+    size: v.size,
+    width: v.width,
+    height: v.height,
+    durationMs: v.durationMs,
+    voiceNote: v.voiceNote,
+    ...(v.thumbnail !== undefined ? { thumbnail: base64url(v.thumbnail), thumbnailType: v.thumbnailType ?? "" } : {}),
+    pointer: base64url(v.pointer),
+  };
+}
+
+/** A view from its JSON form; undefined unless the kept pointer still passes RM-63. */
+export function attachmentFromJson(x: unknown): AttachmentView | undefined {
+  if (typeof x !== "object" || x === null) return undefined;
+  const j = x as Partial<AttachmentJson>;
+  const pointer = typeof j.pointer === "string" ? fromBase64url(j.pointer) : undefined;
+  if (pointer === undefined) return undefined;
+  let p: AttachmentPointer;
+  try {
+    p = parsePointer(pointer);
+  } catch {
+    return undefined;
+  }
+  // The pointer is the truth; the JSON's copies of its fields are not trusted.
+  return viewOf(p);
 }

@@ -42,7 +42,7 @@ export type CommandName =
   | "rooms"
   | "help";
 
-type OptionName = "name" | "count" | "timeout" | "json" | "include-own";
+type OptionName = "name" | "count" | "timeout" | "json" | "include-own" | "file" | "save-dir";
 
 interface CommandSpec {
   /** Positional argument names, in order; a trailing "TEXT..." takes the rest. */
@@ -100,22 +100,27 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
   },
   send: {
     args: ["ROOM", "TEXT..."],
-    options: [],
+    options: ["file"],
     summary: "send one message to a room and exit",
     details:
       "Catches up with the room, sends TEXT (the remaining arguments, joined by spaces) and\n" +
-      "exits. Put -- before a text that starts with a dash.",
+      "exits. Put -- before a text that starts with a dash. --file PATH (up to 4 times) encrypts\n" +
+      "each file under a fresh key, uploads it to the relay and sends it with the message; TEXT\n" +
+      "may then be left out.",
   },
   listen: {
     args: ["ROOM"],
-    options: ["count", "timeout", "include-own"],
+    options: ["count", "timeout", "include-own", "save-dir"],
     summary: "print incoming messages as JSON lines",
     details:
       "Prints each message arriving in ROOM as one JSON line (room, seq, id, sender, senderName,\n" +
       "text, sentAt, postedAt, own). --count N exits after N messages; --timeout SECONDS exits with\n" +
       "code 11 if they have not arrived by then. Your own messages are skipped unless\n" +
       "--include-own is given. Messages not printed (past N, or received by other commands)\n" +
-      "are kept and printed first by the next listen.",
+      "are kept and printed first by the next listen. A message with files lists them under\n" +
+      "\"attachments\" (name, type, size); with --save-dir DIR each file is downloaded, checked and\n" +
+      "saved in DIR under a safe name (never outside DIR, never over an existing file), and\n" +
+      "\"saved\" gives its path (or \"error\" says why it was refused).",
   },
   "safety-number": {
     args: ["ROOM", "MEMBER"],
@@ -167,6 +172,8 @@ const OPTION_HELP: Readonly<Record<OptionName, string>> = {
   timeout: "--timeout SECONDS  give up after SECONDS (exit code 11)",
   json: "--json             print JSON instead of a table",
   "include-own": "--include-own      also print your own messages",
+  file: "--file PATH        send the file at PATH (up to 4 times)",
+  "save-dir": "--save-dir DIR     save received files in DIR",
 };
 
 const GLOBAL_HELP =
@@ -220,6 +227,10 @@ export interface CommandLine {
   readonly timeoutMs?: number;
   readonly json: boolean;
   readonly includeOwn: boolean;
+  /** `send --file PATH`: files to send (at most 4). */
+  readonly files?: readonly string[];
+  /** `listen --save-dir DIR`: where received files are saved. */
+  readonly saveDir?: string;
   /** For `help COMMAND`: the command asked about. */
   readonly helpTopic?: CommandName;
 }
@@ -342,7 +353,7 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
 
   if (help) return base(command, [], true);
   const spec = COMMANDS[command];
-  for (const opt of ["name", "count", "timeout", "json", "include-own"] as const) {
+  for (const opt of ["name", "count", "timeout", "json", "include-own", "file", "save-dir"] as const) {
     if (values[opt] !== undefined && !spec.options.includes(opt)) throw usage(`--${opt} is not an option of "${command}".`, command);
   }
 
@@ -355,6 +366,9 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
 
   const variadic = spec.args.at(-1)?.endsWith("...") === true;
   const required = spec.args.length;
+  // `send ROOM --file PATH` needs no text.
+  const files = values.file ?? [];
+  if (command === "send" && files.length > 0 && rest.length === required - 1) rest.push("");
   if (rest.length < required) {
     const missing = spec.args[rest.length] ?? "";
     throw usage(missing.endsWith("...") ? `Missing argument ${missing}` : `Missing argument ${missing}.`, command);
@@ -368,7 +382,16 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
     extra.name = validateName(values.name, "display name", command);
   }
   if (command === "room create") args[0] = validateName(args[0] ?? "", "room name", command);
-  if (command === "send" && (args[1] ?? "").length === 0) throw usage("The message must not be empty.", command);
+  if (command === "send" && (args[1] ?? "").length === 0 && files.length === 0) throw usage("The message must not be empty.", command);
+  const extraFiles: { files?: string[]; saveDir?: string } = {};
+  if (files.length > 0) {
+    if (files.length > 4 || files.some((f) => f === "")) throw usage("--file takes a path, at most 4 times.", command);
+    extraFiles.files = files;
+  }
+  if (values["save-dir"] !== undefined) {
+    if (values["save-dir"] === "") throw usage("--save-dir must not be empty.", command);
+    extraFiles.saveDir = values["save-dir"];
+  }
   if (values.count !== undefined) {
     if (!/^[0-9]+$/.test(values.count)) throw usage("--count must be a positive whole number.", command);
     const n = Number(values.count);
@@ -382,7 +405,7 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
     }
     extra.timeoutMs = Math.round(s * 1000);
   }
-  return base(command, args, false, extra);
+  return base(command, args, false, { ...extra, ...extraFiles });
 }
 
 function parseRaw(argv: readonly string[]) {
@@ -399,6 +422,8 @@ function parseRaw(argv: readonly string[]) {
       timeout: { type: "string" },
       json: { type: "boolean" },
       "include-own": { type: "boolean" },
+      file: { type: "string", multiple: true },
+      "save-dir": { type: "string" },
     },
   });
 }

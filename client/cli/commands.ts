@@ -23,7 +23,10 @@ import {
   EXIT_TIMEOUT,
   EXIT_USAGE,
 } from "./exit-codes.js";
-import { formatMembers, formatMessageJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, terminalSafe } from "./format.js";
+import { formatMembers, formatMessageJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, type SavedAttachment, terminalSafe } from "./format.js";
+import { readFileToSend, saveReceivedFile } from "./save-files.js";
+import { stat } from "node:fs/promises";
+import { isProtocolError } from "../errors.js";
 import { resolveMember, resolveRoom } from "./resolve.js";
 import { openInbox, type Inbox } from "./inbox.js";
 import {
@@ -205,6 +208,20 @@ export async function runSend(ctx: CliContext, line: CommandLine): Promise<numbe
     await startOnline(ctx, session.client);
     await waitSettled(session.client);
     assertJoined(session, resolveRoom(session.client.rooms(), room.roomId));
+    if (line.files !== undefined && line.files.length > 0) {
+      // RM-60, RM-66: each file encrypted and uploaded, then one message with the pointers. Not
+      // through the outbox: a failed upload fails this command, and nothing was posted.
+      const files = [];
+      for (const path of line.files) {
+        try {
+          files.push(await readFileToSend(path));
+        } catch {
+          throw new CliError(EXIT_USAGE, "A --file could not be read, or is empty or over 100 MiB.");
+        }
+      }
+      await session.client.sendFiles(room.roomId, files, { text: line.args[1] ?? "" });
+      return EXIT_OK;
+    }
     // Through the outbox: stored (encrypted) first, so a relay that goes away mid-send does
     // not lose the message; it waits here a bounded time, else the next run sends it.
     const sent = waitSentAfter(session.client);
@@ -251,6 +268,14 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
     let printed = 0;
     let closedReason: string | undefined;
     const full = () => line.count !== undefined && printed >= line.count;
+    const saveDir = line.saveDir;
+    if (saveDir !== undefined && !(await isDirectory(saveDir))) throw new CliError(EXIT_USAGE, "--save-dir must name an existing directory.");
+    // Lines go out in order; a message's files are downloaded and saved before its line.
+    let printing: Promise<void> = Promise.resolve();
+    const print = (m: ClientEvents["message"]): void => {
+      printed++;
+      printing = printing.then(async () => out(ctx, formatMessageJson(m, saveDir === undefined ? [] : await saveAll(client, saveDir, m))));
+    };
 
     const dropped = await kept.inbox.takeDropped();
     if (dropped > 0) note(ctx, formatNotice(`${dropped} message(s) were dropped while nobody listened: the inbox was full.`));
@@ -259,10 +284,7 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
     for (const { key, message } of await kept.inbox.waiting(room.roomId)) {
       if (full()) break;
       // Own messages a run without --include-own would have skipped are removed unprinted.
-      if (message !== undefined && (!message.own || line.includeOwn)) {
-        out(ctx, formatMessageJson(message));
-        printed++;
-      }
+      if (message !== undefined && (!message.own || line.includeOwn)) print(message);
       handed.push(key);
     }
     await kept.inbox.remove(handed);
@@ -272,8 +294,7 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
         if (m.roomId !== room.roomId) return false;
         if (m.own && !line.includeOwn) return true;
         if (full()) return false;
-        out(ctx, formatMessageJson(m));
-        printed++;
+        print(m);
         return true;
       }),
       client.on("decryption-failed", (e) => {
@@ -295,6 +316,7 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
         () => (closedReason !== undefined ? "closed" : full() ? "count" : undefined),
         line.timeoutMs,
       );
+      await printing;
       if (outcome.kind === "done" && outcome.value === "closed") {
         throw new CliError(EXIT_REFUSED, "The room was closed for you (you left or were removed).");
       }
@@ -304,6 +326,32 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
       for (const off of offs) off();
     }
   });
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * RM-62, RM-65: downloads each attachment of `m` (digest, MAC and padding checked before any
+ * byte is written) and saves it under a safe name in `dir`; a refused file is reported by its
+ * error code and nothing of it is written.
+ */
+async function saveAll(client: SecureCommClient, dir: string, m: ClientEvents["message"]): Promise<SavedAttachment[]> {
+  const results: SavedAttachment[] = [];
+  for (const a of m.attachments ?? []) {
+    try {
+      const data = await client.downloadAttachment(a);
+      results.push({ saved: await saveReceivedFile(dir, a.fileName, data) });
+    } catch (e) {
+      results.push({ error: isProtocolError(e) ? e.code : "download_failed" });
+    }
+  }
+  return results;
 }
 
 /** `safety-number ROOM MEMBER`: the 60 digits in 12 groups (or JSON with `--json`). */

@@ -37,8 +37,24 @@ export function safeJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** One `listen` output line: a JSON object per message (no trailing newline). */
-export function formatMessageJson(m: ClientEvents["message"]): string {
+/** What `listen --save-dir` did with one attachment: the path saved, or why it was refused. */
+export type SavedAttachment = { saved: string } | { error: string } | undefined;
+
+/**
+ * One `listen` output line: a JSON object per message (no trailing newline). Attachments
+ * (RM-60) are listed by name, type, size and media fields, with `saved` or `error` when
+ * `--save-dir` was given; pointers, keys and thumbnails are never printed.
+ */
+export function formatMessageJson(m: ClientEvents["message"], saved: readonly SavedAttachment[] = []): string {
+  const attachments = m.attachments?.map((a, i) => ({
+    name: a.fileName,
+    type: a.contentType,
+    size: a.size,
+    ...(a.width > 0 || a.height > 0 ? { width: a.width, height: a.height } : {}),
+    ...(a.durationMs > 0 ? { durationMs: a.durationMs } : {}),
+    ...(a.voiceNote ? { voiceNote: true } : {}),
+    ...(saved[i] ?? {}),
+  }));
   return safeJson({
     room: m.roomId,
     seq: m.seq,
@@ -49,6 +65,7 @@ export function formatMessageJson(m: ClientEvents["message"]): string {
     sentAt: new Date(m.sentAtMs).toISOString(),
     postedAt: new Date(m.postedAtMs).toISOString(),
     own: m.own,
+    ...(attachments !== undefined ? { attachments } : {}),
   });
 }
 

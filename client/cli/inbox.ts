@@ -17,6 +17,7 @@
  * one store write).
  */
 
+import { attachmentFromJson, attachmentToJson, type AttachmentView } from "../attachments/attachment-pointer.js";
 import type { KeyValueStore, KeyValueWrite } from "../store/kv-store.js";
 import type { ClientEvents } from "../app/securecomm-client.js";
 
@@ -66,7 +67,11 @@ function keyOf(counter: number): string {
 
 function parseMessage(bytes: Uint8Array): InboxMessage | undefined {
   try {
-    const m = JSON.parse(decoder.decode(bytes)) as Partial<InboxMessage>;
+    const raw = JSON.parse(decoder.decode(bytes)) as Partial<InboxMessage> & { attachments?: unknown };
+    // Attachments are kept as pointers in JSON (RM-66), never file contents.
+    const attachments = Array.isArray(raw.attachments) ? raw.attachments.map(attachmentFromJson) : undefined;
+    if (attachments !== undefined && attachments.some((a) => a === undefined)) return undefined;
+    const m: Partial<InboxMessage> = { ...raw, ...(attachments !== undefined ? { attachments: attachments as AttachmentView[] } : {}) };
     const strings = [m.roomId, m.messageId, m.sender, m.senderName, m.text].every((v) => typeof v === "string");
     const numbers = [m.seq, m.sentAtMs, m.postedAtMs].every((v) => typeof v === "number");
     return strings && numbers && typeof m.own === "boolean" ? (m as InboxMessage) : undefined;
@@ -115,7 +120,7 @@ export async function openInbox(store: KeyValueStore): Promise<Inbox> {
       } else {
         count++;
         const key = keyOf(next++);
-        const value = encoder.encode(JSON.stringify(message));
+        const value = encoder.encode(JSON.stringify({ ...message, ...(message.attachments ? { attachments: message.attachments.map(attachmentToJson) } : {}) }));
         queue = queue.then(() => store.write([{ key, value }]));
       }
       queue = queue.catch((e: unknown) => {

@@ -39,7 +39,7 @@ describe("main", () => {
     const c = capture();
     expect(await main(["send", "Team"], c.ctx)).toBe(EXIT_USAGE);
     expect(c.out()).toBe("");
-    expect(c.err()).toBe("securecomm: Missing argument TEXT...\nUsage: securecomm send ROOM TEXT...\n");
+    expect(c.err()).toBe("securecomm: Missing argument TEXT...\nUsage: securecomm send ROOM TEXT... [--file PATH]\n");
   });
 
   it("says there is no identity (exit 3) for an empty home, and refuses a missing passphrase (exit 4) without a terminal", async () => {
