@@ -127,6 +127,7 @@ describe("API-25 health", () => {
         "securecomm.relay.v1.MessageService",
         "securecomm.relay.v1.RelayInfoService",
         "securecomm.relay.v1.RoomService",
+        "securecomm.relay.v1.BlobService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
       ]),

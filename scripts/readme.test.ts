@@ -100,6 +100,7 @@ describe("README.md", () => {
       "securecomm.relay.v1.KeyService",
       "securecomm.relay.v1.MessageService",
       "securecomm.relay.v1.RoomService",
+      "securecomm.relay.v1.BlobService",
       "securecomm.relay.v1.RelayInfoService",
       "grpc.health.v1.Health",
     ]) {
