@@ -27,13 +27,15 @@ export type StaticResponse = ServerResponse | Http2ServerResponse;
  * app is served from the relay's origin; the spec has no requirement id for it yet).
  * Same-origin scripts, styles and connections only; no inline script, no plugins, no
  * framing, no base-URI or form hijacking. `data:`/`blob:` images allow QR codes for safety
- * numbers rendered client-side.
+ * numbers rendered client-side and decrypted image attachments; `blob:` media plays decrypted
+ * voice notes (issue 13). Decrypted files exist only as same-origin object URLs.
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data: blob:",
+  "media-src 'self' blob:",
   "font-src 'self'",
   "connect-src 'self'",
   "manifest-src 'self'",
@@ -48,7 +50,8 @@ export const CONTENT_SECURITY_POLICY = [
  * Headers on every static, metrics and fallback response. `no-referrer` keeps invite-link
  * paths out of Referer headers (the fragment never leaves the browser anyway); `nosniff`
  * stops content-type guessing; COOP/CORP isolate the origin; Permissions-Policy turns off
- * powerful features the app never uses.
+ * powerful features the app never uses, and allows the microphone to this origin only (voice
+ * notes, issue 13).
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy": CONTENT_SECURITY_POLICY,
@@ -57,7 +60,7 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "x-frame-options": "DENY",
   "cross-origin-opener-policy": "same-origin",
   "cross-origin-resource-policy": "same-origin",
-  "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+  "permissions-policy": "camera=(), microphone=(self), geolocation=(), payment=(), usb=()",
 };
 
 /** Content types by file extension; anything else is served as application/octet-stream. */

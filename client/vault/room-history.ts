@@ -43,6 +43,11 @@ export interface HistoryLine {
   readonly text: string;
   readonly atMs: number;
   readonly own: boolean;
+  /**
+   * Attachment pointers as JSON (client/attachments AttachmentJson, spec/09-rooms.md RM-66):
+   * kept inside this encrypted history, never file contents. Checked again when read.
+   */
+  readonly attachments?: readonly unknown[];
 }
 
 const encoder = new TextEncoder();

@@ -180,6 +180,8 @@ export function App(props: AppProps) {
                     inviteLink={() => s.inviteLink(v().roomId)}
                     showInvite={v().showInvite === true}
                     onSend={(text) => s.send(v().roomId, text)}
+                    onSendFiles={(files, text, onProgress) => s.sendFiles(v().roomId, files, text, onProgress)}
+                    onDownload={(a, onProgress) => s.downloadAttachment(a, onProgress)}
                     onRetry={(key) => s.retry(v().roomId, key)}
                     onDiscard={(key) => s.discard(v().roomId, key)}
                     onTyping={() => s.noteTyping(v().roomId)}

@@ -31,7 +31,10 @@ export type FailedAction =
   | "use-here"
   | "unlock"
   | "set-passphrase"
-  | "history";
+  | "history"
+  | "download"
+  | "attach"
+  | "record";
 
 /** The sentence when nothing more specific is known, per action. */
 export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
@@ -53,6 +56,9 @@ export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
   unlock: "That is not the passphrase of this browser's SecureComm.",
   "set-passphrase": "The passphrase could not be saved. Try again.",
   history: "The history could not be changed. Try again.",
+  download: "The file could not be downloaded. Try again.",
+  attach: "The file could not be sent. Files can be up to 100 MB, four at a time.",
+  record: "The microphone could not be used. Check that this site may use it.",
 };
 
 /** Sentences for protocol failures the user can meet (client/errors.ts codes). */

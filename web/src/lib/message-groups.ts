@@ -11,6 +11,8 @@
  * Delivery state of one of our own messages, as the client's outbox reports it: queued
  * (waiting; `reason` says why after a failed attempt), sending, sent, or failed for good.
  */
+import type { AttachmentView } from "../../../client/app/securecomm-client.js";
+
 export type SendStatus = "queued" | "sending" | "sent" | "failed";
 
 /** One line in a room's timeline, in memory only. */
@@ -29,6 +31,8 @@ export interface TimelineItem {
   readonly status: SendStatus;
   /** Why a queued message waits or a failed one failed (the outbox's reason code). */
   readonly reason?: string;
+  /** Files sent with the message (pointers; contents are downloaded when opened, RM-66). */
+  readonly attachments?: readonly AttachmentView[];
 }
 
 /** One block of consecutive messages from one sender. */

@@ -22,6 +22,8 @@ import type {
 } from "../../../client/app/securecomm-client.js";
 import { messageTimeMs } from "../../../client/app/message-time.js";
 import { RETENTION_MS, type HistoryLine, type Retention, type RoomHistory } from "../../../client/vault/room-history.js";
+import { attachmentFromJson, attachmentToJson } from "../../../client/attachments/attachment-pointer.js";
+import type { AttachmentView, OutgoingFile } from "../../../client/app/securecomm-client.js";
 import { insertInOrder, type TimelineItem } from "../lib/message-groups.js";
 
 /** Where the app is in its life: opening, asking for a name, or running. */
@@ -88,6 +90,13 @@ export interface WebSession {
   refreshMembers(roomId: string): void;
   /** Queues text in the client's outbox (kept encrypted, sent in order when the relay takes it). */
   send(roomId: string, text: string): Promise<void>;
+  /**
+   * Encrypts, uploads and sends files with optional text (spec/09-rooms.md RM-60..RM-66);
+   * `onProgress(index, done, total)` reports upload bytes per file.
+   */
+  sendFiles(roomId: string, files: readonly OutgoingFile[], text: string, onProgress?: (index: number, done: number, total: number) => void): Promise<void>;
+  /** Downloads and opens an attachment (digest and MAC checked before decryption, RM-62). */
+  downloadAttachment(attachment: AttachmentView, onProgress?: (done: number, total: number) => void): Promise<Uint8Array>;
   /** Tries a waiting or failed message again now. */
   retry(roomId: string, key: string): Promise<void>;
   /** Drops a failed message from the outbox and the timeline. */
@@ -160,6 +169,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       text: item.text,
       atMs: item.atMs,
       own: item.own,
+      ...(item.attachments !== undefined ? { attachments: item.attachments.map(attachmentToJson) } : {}),
     };
     history.put(roomId, line).catch(() => setState("historyFailed", true));
   };
@@ -267,6 +277,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
         atMs: messageTimeMs(e), // the sender's time: the relay's is floored to the hour (SC-18)
         own: e.own,
         status: "sent",
+        ...(e.attachments !== undefined ? { attachments: e.attachments } : {}),
       };
       const at = items.findIndex((i) => i.messageId === e.messageId);
       if (at !== -1) {
@@ -367,7 +378,12 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
         try {
           const retention = await history.retention(room.roomId);
           const lines = await history.load(room.roomId);
-          const loaded = lines.map((l): TimelineItem => ({ ...l, status: "sent" }));
+          const loaded = lines.map((l): TimelineItem => {
+            const { attachments, ...rest } = l;
+            // Kept pointers are checked again (RM-63); one that fails is not shown.
+            const views = attachments?.map(attachmentFromJson).filter((a): a is AttachmentView => a !== undefined);
+            return { ...rest, status: "sent", ...(views !== undefined && views.length > 0 ? { attachments: views } : {}) };
+          });
           batch(() => {
             setState("retention", room.roomId, retention);
             setState("timelines", room.roomId, (items) => {
@@ -432,6 +448,13 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       this.stopTyping(roomId);
       // Kept (encrypted) in the outbox before this resolves; "outbox" events move the line on.
       onOutbox(await client.queueText(roomId, trimmed));
+    },
+    async sendFiles(roomId, files, text, onProgress) {
+      this.stopTyping(roomId);
+      await client.sendFiles(roomId, files, { text: text.replace(/^\s+|\s+$/g, ""), ...(onProgress ? { onProgress } : {}) });
+    },
+    downloadAttachment(attachment, onProgress) {
+      return client.downloadAttachment(attachment, onProgress ? { onProgress } : {});
     },
     async retry(roomId, key) {
       const item = (state.timelines[roomId] ?? []).find((x) => x.key === key && x.status !== "sent");

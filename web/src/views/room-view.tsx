@@ -20,6 +20,14 @@ import { RETENTIONS, type Retention } from "../../../client/vault/room-history.j
 import { InvitePanel } from "./invite-panel.js";
 import { MAX_MESSAGE_BYTES, SHOW_MESSAGE_COUNTER_BYTES } from "./limits.js";
 import { MemberList } from "./member-list.js";
+import type { AttachmentView, OutgoingFile } from "../../../client/app/securecomm-client.js";
+import { AttachmentItem } from "../components/attachment-view.js";
+import { formatSize, prepareFile, voiceNote } from "../lib/attachment-files.js";
+
+/** Files per message (spec/09-rooms.md RM-60): more are sent as several messages. */
+export const FILES_PER_MESSAGE = 4;
+/** Longest voice note recorded in the app: a bound on memory and upload size. */
+export const MAX_VOICE_NOTE_MS = 5 * 60 * 1000;
 
 /**
  * How close to the bottom (in CSS pixels) still counts as "reading the newest messages", so
@@ -83,6 +91,10 @@ export interface RoomViewProps {
   unreadAtOpen?: number;
   /** True while the relay connection is down (the banner). */
   disconnected?: boolean;
+  /** Encrypts, uploads and sends files with the draft text (issue 13). */
+  onSendFiles?: (files: readonly OutgoingFile[], text: string, onProgress: (index: number, done: number, total: number) => void) => Promise<void>;
+  /** Downloads and opens an attachment. */
+  onDownload?: (a: AttachmentView, onProgress: (done: number, total: number) => void) => Promise<Uint8Array>;
 }
 
 /** The room screen. */
@@ -98,6 +110,9 @@ export function RoomView(props: RoomViewProps) {
   let timelineEl: HTMLOListElement | undefined;
   let composerEl: HTMLTextAreaElement | undefined;
   const draftBytes = createMemo(() => utf8Length(draft()));
+  const [uploads, setUploads] = createSignal<{ name: string; done: number; total: number }[]>([]);
+  const [recording, setRecording] = createSignal<{ stop: () => void; startedAt: number }>();
+  let fileInputEl: HTMLInputElement | undefined;
   const tooLong = () => draftBytes() > MAX_MESSAGE_BYTES;
 
 
@@ -171,6 +186,62 @@ export function RoomView(props: RoomViewProps) {
       await props.onSend(text);
     } catch (e) {
       setSendError(errorSentence(e, "send"));
+    }
+  };
+
+  /** Sends files (picker, drop, paste, voice note), up to four per message, with the draft as caption. */
+  const sendFiles = async (files: readonly File[] | readonly OutgoingFile[]) => {
+    if (!props.onSendFiles || files.length === 0 || closed() || held()) return;
+    setSendError(undefined);
+    stickToBottom = true;
+    try {
+      const prepared = await Promise.all(files.map((f) => (f instanceof File ? prepareFile(f) : Promise.resolve(f))));
+      const text = draft().trim();
+      setDraft("");
+      for (let i = 0; i < prepared.length; i += FILES_PER_MESSAGE) {
+        const group = prepared.slice(i, i + FILES_PER_MESSAGE);
+        setUploads(group.map((f) => ({ name: f.fileName ?? "file", done: 0, total: f.data.length })));
+        await props.onSendFiles(group, i === 0 ? text : "", (index, done, total) =>
+          setUploads((u) => u.map((x, j) => (j === index ? { ...x, done, total } : x))),
+        );
+      }
+    } catch (e) {
+      setSendError(errorSentence(e, "attach"));
+    } finally {
+      setUploads([]);
+    }
+  };
+
+  /** Records a voice note with MediaRecorder until stopped (or the length bound). */
+  const toggleRecording = async () => {
+    const r = recording();
+    if (r) {
+      r.stop();
+      return;
+    }
+    setSendError(undefined);
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      const recorder = new MediaRecorder(stream);
+      const parts: Blob[] = [];
+      const startedAt = performance.now();
+      const limit = setTimeout(() => recorder.stop(), MAX_VOICE_NOTE_MS);
+      recorder.ondataavailable = (e) => {
+        if (e.data.size > 0) parts.push(e.data);
+      };
+      recorder.onstop = () => {
+        clearTimeout(limit);
+        stream.getTracks().forEach((t) => t.stop());
+        setRecording(undefined);
+        const type = recorder.mimeType || "audio/webm";
+        void new Blob(parts, { type }).arrayBuffer().then((buf) => {
+          if (buf.byteLength > 0) void sendFiles([voiceNote(new Uint8Array(buf), type, performance.now() - startedAt)]);
+        });
+      };
+      recorder.start();
+      setRecording({ stop: () => recorder.stop(), startedAt });
+    } catch (e) {
+      setSendError(errorSentence(e, "record"));
     }
   };
 
@@ -307,7 +378,19 @@ export function RoomView(props: RoomViewProps) {
       </Show>
 
       <div class="room-body">
-        <section class="conversation" aria-label="Conversation">
+        <section
+          class="conversation"
+          aria-label="Conversation"
+          onDragOver={(e) => {
+            if (props.onSendFiles && e.dataTransfer?.types.includes("Files")) e.preventDefault();
+          }}
+          onDrop={(e) => {
+            const files = [...(e.dataTransfer?.files ?? [])];
+            if (files.length === 0 || !props.onSendFiles) return;
+            e.preventDefault();
+            void sendFiles(files);
+          }}
+        >
           <ol class="timeline" ref={timelineEl} onScroll={onTimelineScroll} aria-live="polite" aria-relevant="additions">
             <Show when={props.timeline.length === 0}>
               <li class="timeline-empty">
@@ -343,7 +426,17 @@ export function RoomView(props: RoomViewProps) {
                       <For each={group.items}>
                         {(item) => (
                           <div class="bubble" data-status={item.status} data-testid="message">
-                            <MessageText text={item.text} />
+                            <Show when={item.text.length > 0}>
+                              <MessageText text={item.text} />
+                            </Show>
+                            <For each={item.attachments ?? []}>
+                              {(a) => (
+                                <AttachmentItem
+                                  attachment={a}
+                                  onDownload={(x, p) => (props.onDownload ? props.onDownload(x, p) : Promise.reject(new Error("no download")))}
+                                />
+                              )}
+                            </For>
                             <Show when={item.own && item.status !== "sent"}>
                               <span class="bubble-status" data-testid="send-status">
                                 <Show when={item.status === "sending"}>Sending…</Show>
@@ -410,7 +503,43 @@ export function RoomView(props: RoomViewProps) {
                 else props.onStopTyping();
               }}
               onKeyDown={onKeyDown}
+              onPaste={(e) => {
+                const files = [...(e.clipboardData?.files ?? [])];
+                if (files.length === 0 || !props.onSendFiles) return;
+                e.preventDefault();
+                void sendFiles(files);
+              }}
             />
+            <Show when={props.onSendFiles}>
+              <input
+                type="file"
+                multiple
+                class="visually-hidden"
+                ref={fileInputEl}
+                data-testid="attach-input"
+                aria-label="Attach files"
+                tabIndex={-1}
+                onChange={(e) => {
+                  const files = [...(e.currentTarget.files ?? [])];
+                  e.currentTarget.value = "";
+                  void sendFiles(files);
+                }}
+              />
+              <button type="button" class="quiet" disabled={closed() || held() || uploads().length > 0} onClick={() => fileInputEl?.click()} data-testid="attach">
+                Attach
+              </button>
+              <button
+                type="button"
+                class="quiet"
+                classList={{ recording: recording() !== undefined }}
+                disabled={closed() || held() || uploads().length > 0}
+                onClick={() => void toggleRecording()}
+                aria-pressed={recording() !== undefined}
+                data-testid="record"
+              >
+                {recording() ? "Stop and send" : "Voice"}
+              </button>
+            </Show>
             <button type="submit" class="primary" disabled={closed() || held() || draft().trim().length === 0 || tooLong()}>
               Send
             </button>
@@ -425,6 +554,14 @@ export function RoomView(props: RoomViewProps) {
               </Show>
             </p>
           </Show>
+          <For each={uploads()}>
+            {(u) => (
+              <p class="upload" data-testid="upload-progress">
+                <span dir="auto">{u.name}</span> ({formatSize(u.total)}){" "}
+                <progress max={u.total || 1} value={u.done} aria-label={`Uploading ${u.name}`} />
+              </p>
+            )}
+          </For>
           <Show when={sendError()}>
             <p class="error" role="alert">{sendError()}</p>
           </Show>
