@@ -17,7 +17,7 @@ import { decryptAttachment, encryptAttachment } from "./attachment-format.js";
 import { parsePointer } from "./attachment-pointer.js";
 
 /** Chunk size we upload (the relay may ask for less, API-60). */
-export const UPLOAD_CHUNK_BYTES = 512 * 1024;
+export const UPLOAD_CHUNK_BYTES = 2 * 1024 * 1024;
 /** Consecutive failed attempts (without progress) before a transfer gives up. */
 export const MAX_TRANSFER_RETRIES = 5;
 /** First wait between retries; doubles each time. */

@@ -95,6 +95,8 @@ export interface Relay {
 const SERVICES = [AccountService, KeyService, MessageService, RoomService, BlobService, RelayInfoService] as const;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Framing and ids of an UploadBlobChunk request besides its data (API-60). */
+const BLOB_REQUEST_OVERHEAD_BYTES = 64 * 1024;
 
 function packageVersion(): string {
   try {
@@ -199,7 +201,8 @@ export async function openRelay(options: RelayOptions): Promise<Relay> {
       router.service(MessageService, impls.message, FANOUT_HANDLER_OPTIONS);
       router.service(RoomService, impls.room);
       // Ciphertext does not compress: never spend CPU trying (API-64).
-      router.service(BlobService, impls.blob, { acceptCompression: [] });
+      // Chunks are larger than other requests (API-60), bounded by the configured chunk size.
+      router.service(BlobService, impls.blob, { acceptCompression: [], readMaxBytes: limits.maxBlobChunkBytes + BLOB_REQUEST_OVERHEAD_BYTES });
       router.service(RelayInfoService, impls.info);
     },
     serviceNames: SERVICES.map((s) => s.typeName),
