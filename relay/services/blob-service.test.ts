@@ -159,3 +159,35 @@ describe("BlobService (API-60..API-66)", () => {
     }
   });
 });
+
+describe("BlobService on PostgreSQL (two relay processes, one database)", () => {
+  it("API-62 API-63 API-64: an upload started on one relay resumes on another and downloads from either", async () => {
+    const { createTestDatabase } = await import("../testing/postgres-database.js");
+    const db = await createTestDatabase();
+    const one = await openHarness({ databaseUrl: db.url });
+    const two = await openHarness({ databaseUrl: db.url });
+    try {
+      const acct = await registerAccount(one);
+      const roomId = randomId();
+      const accessKey = randomKey();
+      await one.rooms.createRoom({ roomId, accessKeyHash: sha256(accessKey) }, { headers: acct.headers });
+      const data = bytes(5000, 3);
+      const c = await one.blobs.createBlobUpload({ roomId, accessKey, size: 5000n });
+      const ids = { blobId: c.blobId, uploadToken: c.uploadToken };
+      await one.blobs.uploadBlobChunk({ ...ids, offset: 0n, data: data.subarray(0, 2000) });
+      // The connection to the first relay dropped: the second one knows where the upload stands.
+      expect(await two.blobs.getBlobUploadStatus(ids)).toMatchObject({ received: 2000n, complete: false });
+      await expectRelayError(two.blobs.uploadBlobChunk({ ...ids, offset: 0n, data: data.subarray(0, 2000) }), Code.FailedPrecondition, "BLOB_OFFSET_MISMATCH");
+      expect(await two.blobs.uploadBlobChunk({ ...ids, offset: 2000n, data: data.subarray(2000) })).toMatchObject({ received: 5000n, complete: true });
+      for (const h2 of [one, two]) {
+        const parts: Uint8Array[] = [];
+        for await (const m of h2.blobs.downloadBlob({ blobId: c.blobId, offset: 0n })) parts.push(m.data);
+        expect(Buffer.concat(parts).equals(Buffer.from(data))).toBe(true);
+      }
+    } finally {
+      await one.close();
+      await two.close();
+      await db.drop();
+    }
+  });
+});
