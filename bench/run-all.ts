@@ -45,6 +45,8 @@ export const BENCHMARKS: readonly BenchmarkEntry[] = [
   // Issue 10's PostgreSQL rows; runs once the script exists in package.json.
   { script: "bench:relay-postgres", args: [], limitSeconds: [60, 90] },
   { script: "bench:web", args: [], limitSeconds: [60, 75] },
+  // Issue 13: attachment upload/download MB/s beside plain HTTP of the same bytes.
+  { script: "bench:attachments", args: [], limitSeconds: [60, 150] },
   { script: "bench:relay", args: [], limitSeconds: [180, 300] },
   // Last: a 100-member room takes minutes to set up; it gets what the budget has left, and
   // reports the sizes it finished if stopped.
