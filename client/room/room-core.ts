@@ -88,6 +88,8 @@ export type LogInput =
   | { kind: "join"; seq: bigint; epoch: number; identityKey: Uint8Array; nonce: Uint8Array; deliveryToken: Uint8Array; displayName: string }
   /** Room content decrypted with the sender key of `sender` (RM-07). */
   | { kind: "content"; seq: bigint; epoch: number; postedAtMs: bigint; sender: Uint8Array; content: Content }
+  /** A departure statement whose signature verified (RM-35): `signer` leaves, or removes `member`. */
+  | { kind: "departure"; seq: bigint; epoch: number; signer: Uint8Array; member: Uint8Array }
   /** One of our own posts, met in the log; `departure` is the member our leave/remove named. */
   | { kind: "own"; seq: bigint; epoch: number; departure?: Uint8Array };
 
@@ -189,6 +191,8 @@ export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInpu
   switch (input.kind) {
     case "join":
       return applyJoin(room, self, input);
+    case "departure":
+      return applySignedDeparture(room, self, input);
     case "own": {
       if (input.departure === undefined || same(input.departure, self)) return unchanged(room);
       const next = clone(RoomRecordSchema, room);
@@ -217,6 +221,28 @@ export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInpu
       return { room: ctx.room, effects: ctx.effects };
     }
   }
+}
+
+/**
+ * RM-35 (with RM-10, RM-11): a verified departure statement. A leave counts when its signer is
+ * a current member; a removal when its signer is the current admin and names a member other
+ * than the admin. Anything else is reported and changes nothing.
+ */
+function applySignedDeparture(room: RoomRecord, self: Uint8Array, d: Extract<LogInput, { kind: "departure" }>): Step {
+  const isMember = (k: Uint8Array) => room.members.some((m) => same(m.identityKey, k));
+  if (!isMember(d.signer)) return unchanged(room, report(room, "departure from a non-member", d.signer));
+  const leave = same(d.signer, d.member);
+  if (!leave) {
+    if (!same(d.signer, room.adminIdentityKey)) return unchanged(room, report(room, "removal by a non-admin", d.signer));
+    if (same(d.member, room.adminIdentityKey) || !isMember(d.member)) return unchanged(room, report(room, "removal of the admin or a non-member", d.signer));
+  }
+  // Our own leave: we departed when we posted it (RM-10) and never read on, so only a record
+  // restored from before it gets here; it departs now.
+  if (same(d.member, self)) return unchanged(room, { type: "depart", reason: leave ? "left" : "removed" });
+  const next = clone(RoomRecordSchema, room);
+  const effects: Effect[] = [];
+  departure(next, self, d.member, d.seq, d.epoch, effects);
+  return { room: next, effects };
 }
 
 /** RM-08, RM-09, RM-24: a verified join announcement. */
@@ -317,10 +343,18 @@ export function applyLogPosition(room: RoomRecord, self: Uint8Array, seq: bigint
   return { room: next, effects: effects.filter((e) => e.type !== "rotate-secret") };
 }
 
-/** RM-13: the admin, or the successor if the admin left (lowest joined_seq among the others). */
-export function mayRotate(room: RoomRecord, from: Uint8Array): boolean {
+/**
+ * RM-13, RM-36: who may rotate. The admin; or the member that is admin once the departures the
+ * rotation names (`departed`, of members who joined before `departureSeq`) are applied: the
+ * admin always has the lowest joined_seq (the creator has 0, a successor is the lowest
+ * remaining, RM-13, and joiners come later), so it is the lowest joined_seq among the members
+ * other than the admin and the named ones. A member may be unable to apply those departures
+ * yet (its log has not reached them; after the rotation it can only read on with the new key).
+ */
+export function mayRotate(room: RoomRecord, from: Uint8Array, departed: readonly Uint8Array[] = [], departureSeq = 0n): boolean {
   if (same(from, room.adminIdentityKey)) return true;
-  const others = room.members.filter((m) => !same(m.identityKey, room.adminIdentityKey));
+  const gone = (m: RoomRecord["members"][number]) => m.joinedSeq < departureSeq && departed.some((k) => same(k, m.identityKey));
+  const others = room.members.filter((m) => !same(m.identityKey, room.adminIdentityKey) && !gone(m));
   others.sort((a, b) => (a.joinedSeq < b.joinedSeq ? -1 : a.joinedSeq > b.joinedSeq ? 1 : 0));
   return others[0] !== undefined && same(others[0].identityKey, from);
 }
@@ -333,7 +367,7 @@ export function mayRotate(room: RoomRecord, from: Uint8Array): boolean {
 export function applyRotation(room: RoomRecord, self: Uint8Array, from: Uint8Array, rot: RoomSecretRotation): Step {
   if (rot.epoch <= room.epoch) return unchanged(room);
   if (rot.epoch > room.epoch + 1) return unchanged(room, { type: "keep-rotation", from, rotation: rot });
-  if (!mayRotate(room, from) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) return unchanged(room, report(room, "rotation from a non-admin", from));
+  if (!mayRotate(room, from, rot.departedIdentityKeys, rot.departureSeq) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) return unchanged(room, report(room, "rotation from a non-admin", from));
   const next = clone(RoomRecordSchema, room);
   const effects: Effect[] = [];
   closeEpoch(next, room.epoch, rot.closedAtSeq, rot.departureSeq);
