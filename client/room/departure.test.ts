@@ -1,6 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { RoomSecretRotationSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { DepartureAnnouncementSchema, DepartureStatementSchema } from "../../gen/securecomm/wire/v1/room_pb.js";
 import { concatBytes, randomBytes } from "../crypto/bytes.js";
 import { isProtocolError } from "../errors.js";
@@ -110,10 +111,10 @@ describe("who may rotate (RM-36)", () => {
     expect(mayRotate(r, C, [B], 7n)).toBe(true);
     // A departure at or after its join is not one of this member's: it does not count.
     expect(mayRotate(r, C, [A, B], 1n)).toBe(false);
-    const rot = { $typeName: "securecomm.wire.v1.RoomSecretRotation", epoch: 1, roomSecret: new Uint8Array(32).fill(2), departureSeq: 7n, closedAtSeq: 7n, departedIdentityKeys: [A, B] } as const;
-    const applied = applyRotation(r, C, C, { ...rot });
+    const rot = create(RoomSecretRotationSchema, { epoch: 1, roomSecret: new Uint8Array(32).fill(2), departureSeq: 7n, closedAtSeq: 7n, departedIdentityKeys: [A, B] });
+    const applied = applyRotation(r, C, C, rot);
     expect(applied.room.epoch).toBe(1);
-    const refused = applyRotation(r, C, C, { ...rot, departedIdentityKeys: [] });
+    const refused = applyRotation(r, C, C, create(RoomSecretRotationSchema, { ...rot, departedIdentityKeys: [] }));
     expect(refused.room).toBe(r);
   });
 });

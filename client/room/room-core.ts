@@ -5,9 +5,9 @@
  * pairwise message); the rules decide what they do to membership, admin, epochs and the user's
  * view, and say what I/O must follow as plain-data effects.
  *
- * Owns: stored log events (joins RM-08/RM-09/RM-24, content through `CONTENT_HANDLERS`,
+ * Owns: stored log events (joins RM-08/RM-09/RM-24, signed departures RM-35, content through `CONTENT_HANDLERS`,
  * departures RM-10..RM-13/RM-28, our own posts, epoch bounds RM-23), Welcomes and roster
- * authority (RM-08, RM-25), rotations (RM-14). A refused or failed input returns the record
+ * authority (RM-08, RM-25), rotations and who may send them (RM-14, RM-36). A refused or failed input returns the record
  * unchanged (the same object) with only a `report` effect.
  * Does not own: cryptography, storage, the network (room-engine*.ts, the driver), the pure
  * bound arithmetic (room-rules.ts), the storage layout (room-store.ts).

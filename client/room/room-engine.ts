@@ -1,5 +1,5 @@
 /**
- * The room driver (spec/09-rooms.md RM-01..RM-34): the only room code that touches the state
+ * The room driver (spec/09-rooms.md RM-01..RM-36): the only room code that touches the state
  * store and the relay clients.
  *
  * Owns: I/O. State-store transactions with their after-commit effects; relay calls (create,
