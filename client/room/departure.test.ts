@@ -7,7 +7,8 @@ import { concatBytes, randomBytes } from "../crypto/bytes.js";
 import { isProtocolError } from "../errors.js";
 import { createIdentityKeyPair } from "../keys/identity.js";
 import { createDepartureAnnouncement, DEPARTURE_SIGNATURE_LABEL, verifyDepartureAnnouncement } from "./departure.js";
-import { applyLogEvent, applyRotation, mayRotate } from "./room-core.js";
+import { applyLogEvent, applyLogPosition, applyRotation, mayRotate } from "./room-core.js";
+import { closeEpoch } from "./room-rules.js";
 
 const roomId = randomBytes(16);
 const alice = createIdentityKeyPair();
@@ -95,7 +96,7 @@ describe("departure statements (RM-35)", () => {
 
   it("RM-23: a departure in an envelope of an epoch closed before its seq is refused", () => {
     const r = room();
-    r.epochBounds.push({ $typeName: "securecomm.storage.v1.RoomEpochBound", epoch: 0, joinsUntilSeq: 4n, closedAtSeq: 5n, departedIdentityKeys: [], departuresDueSeq: 0n });
+    closeEpoch(r, 0, 5n, 4n);
     const step = applyLogEvent(r, C, { kind: "departure", seq: 6n, epoch: 0, signer: B, member: B });
     expect(step.room).toBe(r);
   });
@@ -114,7 +115,34 @@ describe("who may rotate (RM-36)", () => {
     const rot = create(RoomSecretRotationSchema, { epoch: 1, roomSecret: new Uint8Array(32).fill(2), departureSeq: 7n, closedAtSeq: 7n, departedIdentityKeys: [A, B] });
     const applied = applyRotation(r, C, C, rot);
     expect(applied.room.epoch).toBe(1);
+    expect(applied.room.members).toHaveLength(3); // the roster follows the log, not the rotation
     const refused = applyRotation(r, C, C, create(RoomSecretRotationSchema, { ...rot, departedIdentityKeys: [] }));
     expect(refused.room).toBe(r);
+  });
+
+  it("a member who lies about departures gains nothing: refused by a member that read that far, reported when the log gets there", () => {
+    // Carol claims alice and bob departed by seq 7, and rotates.
+    const rot = create(RoomSecretRotationSchema, { epoch: 1, roomSecret: new Uint8Array(32).fill(2), departureSeq: 7n, closedAtSeq: 7n, departedIdentityKeys: [A, B] });
+    const dave = createIdentityKeyPair().publicKey.serialize();
+    const daves = room();
+    daves.members.push(create(RoomMemberSchema, { identityKey: dave, joinedSeq: 3n, displayName: "m3" }));
+    daves.lastSeq = 8n; // dave has read past seq 7 and saw no such departures
+    const refused = applyRotation(daves, dave, C, rot);
+    expect(refused.room).toBe(daves);
+    expect(refused.effects).toHaveLength(1);
+    // Dave had not read that far: he must take the new key (RM-14), then the log shows the lie.
+    daves.lastSeq = 5n;
+    const taken = applyRotation(daves, dave, C, rot);
+    expect(taken.room.epoch).toBe(1);
+    const early = applyLogPosition(taken.room, dave, 6n);
+    expect(early.room).toBe(taken.room);
+    const at = applyLogPosition(taken.room, dave, 7n);
+    expect(at.effects.map((e) => e.type === "emit" && e.event.type === "decryption-failed" && e.event.reason)).toEqual(["a rotation named departures that are not in the log"]);
+    expect(at.room.members).toHaveLength(4);
+    expect(at.room.adminIdentityKey).toEqual(A);
+    // With the departures really in the log by then, nothing is reported.
+    const honest = applyLogEvent(applyLogEvent(taken.room, dave, { kind: "departure", seq: 6n, epoch: 0, signer: A, member: B }).room, dave, { kind: "departure", seq: 7n, epoch: 0, signer: A, member: A });
+    expect(honest.room.adminIdentityKey).toEqual(C);
+    expect(applyLogPosition(honest.room, dave, 7n).effects).toEqual([]);
   });
 });

@@ -257,6 +257,8 @@ class World {
       case "emit": {
         const ev = e.event;
         if (ev.type === "decryption-failed") this.reports++;
+        // RM-36: nobody here lies about departures, so no rotation may be found to have lied.
+        if (ev.type === "decryption-failed") expect(ev.reason, `${m.name} doubts a rotation`).not.toMatch(/rotation named departures/);
         return;
       }
       case "welcome": {

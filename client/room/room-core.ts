@@ -316,31 +316,31 @@ export function applyWelcome(room: RoomRecord, self: Uint8Array, from: Uint8Arra
 }
 
 /**
- * RM-34: applies the departures a rotation named (members still in the roster who joined before
- * them) and undoes joins of the closed epoch accepted after its first departure (the admin,
- * reading in order, refused them), as departures at the due seq.
+ * RM-36: the members a rotation named as departed (of those who joined before `dueSeq`) that
+ * are still in `room`'s roster. Once the log has reached `dueSeq` every departure up to it has
+ * been read (RM-35), so any left means the rotation's sender claimed departures that did not
+ * happen: it was not entitled to rotate.
  */
-function settleDepartures(room: RoomRecord, self: Uint8Array, bound: RoomEpochBound, effects: Effect[]): void {
-  const due = bound.departuresDueSeq;
-  bound.departuresDueSeq = 0n;
-  for (const gone of bound.departedIdentityKeys) {
-    const m = room.members.find((x) => same(x.identityKey, gone));
-    if (m !== undefined && m.joinedSeq < due && !same(gone, self)) departure(room, self, gone, due, bound.epoch, effects);
-  }
-  if (bound.joinsUntilSeq > 0n && bound.closedAtSeq > 0n) {
-    for (const m of [...room.members]) {
-      if (m.joinedSeq > bound.joinsUntilSeq && m.joinedSeq <= bound.closedAtSeq && !same(m.identityKey, self)) departure(room, self, m.identityKey, due, bound.epoch, effects);
-    }
-  }
+function unconfirmed(room: RoomRecord, named: readonly Uint8Array[], dueSeq: bigint): Uint8Array[] {
+  return named.filter((k) => room.members.some((m) => same(m.identityKey, k) && m.joinedSeq < dueSeq));
 }
 
-/** RM-34: after the stored event at `seq`: departures named by a rotation that are now due. */
-export function applyLogPosition(room: RoomRecord, self: Uint8Array, seq: bigint): Step {
+/**
+ * RM-36: after the stored event at `seq`: a rotation accepted before the log reached the
+ * departures it named is checked against the log there. A claim the log does not confirm is
+ * reported and changes no roster (nobody is removed, no admin appointed, on a rotation's word).
+ */
+export function applyLogPosition(room: RoomRecord, _self: Uint8Array, seq: bigint): Step {
   if (!room.epochBounds.some((b) => b.departuresDueSeq > 0n && seq >= b.departuresDueSeq)) return unchanged(room);
   const next = clone(RoomRecordSchema, room);
   const effects: Effect[] = [];
-  for (const b of next.epochBounds) if (b.departuresDueSeq > 0n && seq >= b.departuresDueSeq) settleDepartures(next, self, b, effects);
-  return { room: next, effects: effects.filter((e) => e.type !== "rotate-secret") };
+  for (const b of next.epochBounds) {
+    if (b.departuresDueSeq === 0n || seq < b.departuresDueSeq) continue;
+    if (unconfirmed(next, b.namedDepartures, b.departuresDueSeq).length > 0) effects.push(report(next, "a rotation named departures that are not in the log"));
+    b.departuresDueSeq = 0n;
+    b.namedDepartures = [];
+  }
+  return { room: next, effects };
 }
 
 /**
@@ -364,24 +364,27 @@ export function mayRotate(room: RoomRecord, from: Uint8Array, departed: readonly
  * one to the log); a later one is kept; an earlier one, or one from a member who may not
  * rotate, is refused.
  */
-export function applyRotation(room: RoomRecord, self: Uint8Array, from: Uint8Array, rot: RoomSecretRotation): Step {
+export function applyRotation(room: RoomRecord, _self: Uint8Array, from: Uint8Array, rot: RoomSecretRotation): Step {
   if (rot.epoch <= room.epoch) return unchanged(room);
   if (rot.epoch > room.epoch + 1) return unchanged(room, { type: "keep-rotation", from, rotation: rot });
-  if (!mayRotate(room, from, rot.departedIdentityKeys, rot.departureSeq) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) return unchanged(room, report(room, "rotation from a non-admin", from));
+  const named = rot.departedIdentityKeys.filter((k) => k.length === 33);
+  if (!mayRotate(room, from, named, rot.departureSeq) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) return unchanged(room, report(room, "rotation from a non-admin", from));
+  // RM-36: a member that has read the log up to the departure checks the claim now.
+  const read = room.lastSeq >= rot.departureSeq;
+  if (read && unconfirmed(room, named, rot.departureSeq).length > 0) return unchanged(room, report(room, "a rotation named departures that are not in the log", from));
   const next = clone(RoomRecordSchema, room);
-  const effects: Effect[] = [];
-  closeEpoch(next, room.epoch, rot.closedAtSeq, rot.departureSeq);
-  // RM-34: departures we may be unable to read take effect when the log reaches departure_seq
-  // (now, if it already has), so the departed members' earlier posts are still read.
-  const bound = boundOf(next, room.epoch)!;
-  for (const gone of rot.departedIdentityKeys) {
-    if (gone.length === 33 && !bound.departedIdentityKeys.some((k) => same(k, gone))) bound.departedIdentityKeys.push(gone);
+  // RM-23: the old epoch ends at closed_at_seq. Its join bound (RM-24) and departures (RM-34)
+  // come from the log, which every member reads (RM-35), not from the rotation's word.
+  closeEpoch(next, room.epoch, rot.closedAtSeq, 0n);
+  if (!read) {
+    // RM-36: checked when the log reaches departure_seq (applyLogPosition).
+    const bound = boundOf(next, room.epoch)!;
+    bound.namedDepartures = named;
+    bound.departuresDueSeq = rot.departureSeq;
   }
-  bound.departuresDueSeq = rot.departureSeq;
-  if (room.lastSeq >= rot.departureSeq) settleDepartures(next, self, bound, effects);
   // RM-14: the old secret is kept only to read envelopes of its epoch up to closed_at_seq.
   next.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
   next.roomSecret = rot.roomSecret;
   next.epoch = rot.epoch;
-  return { room: next, effects: [...effects.filter((e) => e.type !== "rotate-secret"), { type: "resubscribe" }] };
+  return { room: next, effects: [{ type: "resubscribe" }] };
 }
