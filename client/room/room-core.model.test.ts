@@ -872,7 +872,7 @@ describe("room rules model (spec/09-rooms.md)", () => {
     w.checkCaughtUp();
   }
 
-  it("RM-34 regression: a joiner that cannot read the admin's leave drops it from the successor's rotation", () => {
+  it("RM-34 RM-35 regression: a joiner without the admin's sender key still reads the admin's leave and accepts the successor's rotation", () => {
     replay([new JoinCmd(5, 1), new LeaveCmd(0)]);
   });
 
@@ -881,7 +881,7 @@ describe("room rules model (spec/09-rooms.md)", () => {
     replay([new JoinCmd(5, 0), new RemoveCmd(2), new RemoveCmd(1), new ForgeWelcomeCmd(0)]);
   });
 
-  it("RM-34 regression: a join accepted because the departure before it was unreadable is undone by the rotation", () => {
+  it("RM-34 RM-35 regression: a join after a departure its member could not decrypt (once) is refused by every member", () => {
     replay([new JoinCmd(6, 0), new RemoveCmd(1), new JoinCmd(5, 0)]);
   });
 
