@@ -170,9 +170,8 @@ export type RoomEpochBound = Message<"securecomm.storage.v1.RoomEpochBound"> & {
   departedIdentityKeys: Uint8Array[];
 
   /**
-   * When a rotation named departures before the log reached them: the seq at which they take
-   * effect (its departure_seq), so the departed members' earlier posts are still read (RM-34).
-   * 0 when none are due.
+   * When a rotation named departures before the log reached them: the seq (its departure_seq)
+   * at which the log is checked against them (RM-36). 0 when none are due.
    *
    * @generated from field: uint64 departures_due_seq = 5;
    */
