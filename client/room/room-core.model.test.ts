@@ -11,6 +11,8 @@
  * each departure makes the admin rotate), Replay (the relay re-appends an old envelope or join
  * under a new seq), OldEpochJoin (the removed/departed malicious member's fresh join of an
  * epoch it knows), ForgeWelcome (the malicious member's Welcome naming itself admin),
+ * RogueRemove (the malicious member's signed removal of anyone, RM-35: refused unless it is
+ * the admin),
  * Drop (the relay withholds a pairwise message for good: a Welcome, SKDM or rotation waiting in
  * the mailbox, or else the next one sent to that member), DuplicateMail (a processed pairwise
  * message delivered again), DuplicateLog (a processed log entry delivered again under its seq;
@@ -722,6 +724,21 @@ class ForgeWelcomeCmd implements Cmd {
   toString = () => `ForgeWelcome(${this.victim})`;
 }
 
+class RogueRemoveCmd implements Cmd {
+  constructor(readonly target: number) {}
+  check = () => true;
+  run(_: object, w: World): void {
+    const mal = w.members.find((m) => !m.honest)!;
+    const target = w.members[this.target % w.members.length]!;
+    // The malicious member signs a removal (RM-35) whether or not it is the admin: members
+    // refuse it unless it is (a validly signed statement, so only the rule stops it).
+    const isAdmin = mal.room !== undefined && same(mal.room.adminIdentityKey, mal.key);
+    const e = w.depart(mal, target.key);
+    if (e !== undefined && isAdmin && target !== mal && !w.departSeq.has(target.hex)) w.departSeq.set(target.hex, e.seq);
+  }
+  toString = () => `RogueRemove(${this.target})`;
+}
+
 class DropCmd implements Cmd {
   constructor(readonly who: number, readonly pick: number) {}
   check = () => true;
@@ -794,6 +811,7 @@ const commands = [
   fc.tuple(fc.nat(50), fc.boolean()).map(([p, j]) => new ReplayCmd(p, j)),
   fc.nat(3).map((b) => new OldEpochJoinCmd(b)),
   who.map((i) => new ForgeWelcomeCmd(i)),
+  who.map((i) => new RogueRemoveCmd(i)),
   fc.tuple(who, fc.nat(5)).map(([i, p]) => new DropCmd(i, p)),
   fc.tuple(who, fc.nat(5)).map(([i, p]) => new DropCmd(i, p)),
   fc.tuple(who, fc.nat(20)).map(([i, p]) => new DuplicateMailCmd(i, p)),
