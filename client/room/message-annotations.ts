@@ -145,10 +145,12 @@ export function applyAnnotation(record: TrackedMessage | undefined, op: Annotati
         return done(false);
       }
       // RM-64: a deleted message is never edited again, whichever came first.
-      if (deletedBy(r, op.sender)) return done(false);
+      if (r.author !== undefined && deletedBy(r, op.sender)) return done(false);
       const prev = r.edits[op.sender];
       if (prev !== undefined && prev.seq >= op.seq) return done(false);
-      r.edits[op.sender] = { seq: op.seq, text: op.text };
+      // Before the target is known the slot is kept (a forger is reported when it arrives), but
+      // never the text of an edit its sender also deleted.
+      r.edits[op.sender] = { seq: op.seq, text: deletedBy(r, op.sender) ? "" : op.text };
       return done(true);
     }
     case "delete": {
@@ -159,7 +161,8 @@ export function applyAnnotation(record: TrackedMessage | undefined, op: Annotati
       const prev = r.deletes[op.sender];
       if (prev !== undefined && prev <= op.seq) return done(false);
       r.deletes[op.sender] = op.seq;
-      delete r.edits[op.sender]; // its text is never kept, even before the target is known
+      const edit = r.edits[op.sender];
+      if (edit !== undefined) r.edits[op.sender] = { seq: edit.seq, text: "" }; // its text is never kept
       scrub(r);
       return done(true);
     }
