@@ -258,6 +258,9 @@ function updated(ctx: ContentContext, kind: MessageUpdate["kind"], op: Annotatio
   const id = bytesToHex(body.targetMessageId);
   const step = annotate(ctx, id, op);
   if (step === undefined || step.record === ctx.tracked) return; // forged, duplicate or superseded
+  // RM-65: while the target is unseen the operation only waits; nothing can show it yet (a
+  // forgery among them is reported when the target arrives).
+  if (step.record.author === undefined) return;
   ctx.effects.push({ type: "emit", event: { type: "message-updated", ...updateEvent(hex(ctx.room), id, step.record, kind, ctx.seq, addr(ctx.sender), ctx.senderName, false, emoji) } });
 }
 
