@@ -31,7 +31,10 @@ export type FailedAction =
   | "use-here"
   | "unlock"
   | "set-passphrase"
-  | "history";
+  | "history"
+  | "react"
+  | "edit"
+  | "delete-message";
 
 /** The sentence when nothing more specific is known, per action. */
 export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
@@ -40,6 +43,9 @@ export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
   "create-room": "The room could not be created. Try again in a moment.",
   "join-room": "You could not join this room. The invite link may be incomplete or out of date.",
   send: "Your message was not sent. Try again.",
+  react: "Your reaction was not sent. Try again.",
+  edit: "Your edit was not sent. Try again.",
+  "delete-message": "The message could not be deleted. Try again.",
   "leave-room": "You could not leave the room right now. Try again.",
   "remove-member": "The member could not be removed. Try again.",
   "safety-number": "The safety number could not be computed for this member.",
