@@ -19,7 +19,7 @@ import { bytesToHex, constantTimeEqual, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
 import { isValidDisplayName } from "./join.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
-import { type Annotation, type AnnotationStep, applyAnnotation, type ReactionView, TOMBSTONE_TEXT, type TrackedMessage, validEmoji, validTargetId, viewOf } from "./message-annotations.js";
+import { type Annotation, type AnnotationStep, applyAnnotation, type ReactionView, type TrackedMessage, validEmoji, validTargetId, viewOf } from "./message-annotations.js";
 import { adoptBounds, boundOf, closeEpoch, noteDeparture, refuseEnvelope, refuseJoin, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
 
 /** Text bodies are at most 4096 bytes (RM-07). */
@@ -297,8 +297,6 @@ export function annotationTarget(content: Content): Uint8Array | undefined {
       return undefined;
   }
 }
-
-export { TOMBSTONE_TEXT };
 
 /**
  * A departure at `seq` in an envelope of `epoch` (RM-12, RM-13, RM-24, RM-28), applied to

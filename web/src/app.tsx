@@ -177,6 +177,7 @@ export function App(props: AppProps) {
                     typingNames={typingNames(v().roomId)}
                     closedReason={s.state.closed[v().roomId]}
                     undecryptable={s.state.undecryptable[v().roomId] === true}
+                    forged={s.state.forged[v().roomId] === true}
                     inviteLink={() => s.inviteLink(v().roomId)}
                     showInvite={v().showInvite === true}
                     onSend={(text, replyTo) => s.send(v().roomId, text, replyTo)}

@@ -148,5 +148,12 @@ export function outboxSentence(reason: string | undefined, failed: boolean): str
 export const WEAK_PASSPHRASE_SENTENCE = `Choose a passphrase of at least ${MIN_PASSPHRASE_LENGTH} characters.`;
 
 /** The notice shown when a room message could not be decrypted (its reason is never shown). */
+/**
+ * A member tried to edit or delete a message it did not write (spec/09-rooms.md RM-63, RM-64):
+ * every client refuses it; the banner says so without naming anyone's words.
+ */
+export const FORGED_CHANGE_SENTENCE =
+  "A member tried to edit or delete a message they did not write. It was ignored: only a message's author can change it.";
+
 export const DECRYPTION_FAILED_SENTENCE =
   "A message in this room could not be decrypted and was skipped.";

@@ -249,6 +249,9 @@ describe("createWebSession", () => {
     const raw = (await kv.list("")).map(([, v]) => new TextDecoder().decode(v)).join("\n");
     expect(raw).not.toContain("original words");
     expect(raw).not.toContain("edited words");
+    // RM-63: a forged edit is a refusal, not an undecryptable message.
+    emit("decryption-failed", { roomId: "r1", sender: "bob", reason: "forged edit (not the author)" });
+    expect([s.state.forged.r1, s.state.undecryptable.r1]).toEqual([true, undefined]);
     // An update for a message this device never had changes nothing.
     emit("message-updated", { ...base, messageId: "zz", kind: "delete", seq: 7, edited: false, deleted: true, reactions: [] });
     expect(s.state.timelines.r1!.length).toBe(2);

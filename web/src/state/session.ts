@@ -48,6 +48,8 @@ export interface SessionState {
   closed: Record<string, string>;
   /** Rooms where a message could not be decrypted since the room was last opened. */
   undecryptable: Record<string, boolean>;
+  /** Rooms where a member tried to edit or delete someone else's message (RM-63, RM-64), since last opened. */
+  forged: Record<string, boolean>;
   /** The room on screen, if any (its messages do not count as unread). */
   activeRoom: string | undefined;
 }
@@ -151,6 +153,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     connection: client.connection,
     closed: {},
     undecryptable: {},
+    forged: {},
     activeRoom: undefined,
   });
   // Local keys must not repeat across reloads (stored lines keep theirs): start from the clock.
@@ -378,7 +381,10 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       loadMembers(e.roomId, false);
     }),
     client.on("decryption-failed", (e) => {
-      if (e.roomId !== undefined) setState("undecryptable", e.roomId, true);
+      if (e.roomId === undefined) return;
+      // RM-63, RM-64: a forged edit or delete decrypted fine; it is refused, not undecryptable.
+      if (e.reason.startsWith("forged ")) setState("forged", e.roomId, true);
+      else setState("undecryptable", e.roomId, true);
     }),
     client.on("rooms-changed", () => {
       loadRooms();
@@ -460,6 +466,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
         if (roomId !== undefined) {
           setState("unread", roomId, 0);
           setState("undecryptable", roomId, false);
+          setState("forged", roomId, false);
           loadMembers(roomId, false);
         }
       });

@@ -10,6 +10,7 @@ import { Avatar } from "../components/avatar.js";
 import {
   DECRYPTION_FAILED_SENTENCE,
   errorSentence,
+  FORGED_CHANGE_SENTENCE,
   outboxSentence,
   roomClosedSentence,
 } from "../lib/error-messages.js";
@@ -63,6 +64,8 @@ export interface RoomViewProps {
   typingNames: readonly string[];
   closedReason: string | undefined;
   undecryptable: boolean;
+  /** A member tried to edit or delete someone else's message (RM-63, RM-64). */
+  forged?: boolean;
   inviteLink: () => string;
   /** Open the invite panel at once (right after creating the room). */
   showInvite?: boolean;
@@ -360,6 +363,9 @@ export function RoomView(props: RoomViewProps) {
       </For>
       <Show when={props.undecryptable}>
         <p class="banner warning" role="status">{DECRYPTION_FAILED_SENTENCE}</p>
+      </Show>
+      <Show when={props.forged}>
+        <p class="banner warning" role="status" data-testid="forged">{FORGED_CHANGE_SENTENCE}</p>
       </Show>
       <Show when={actionError()}>
         <p class="error" role="alert">{actionError()}</p>
