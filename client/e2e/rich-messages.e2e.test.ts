@@ -141,6 +141,33 @@ describe("replies, reactions, edits and deletes (RM-60..RM-66)", () => {
     expect(lastUpdate(bob!, edited.messageId)).toMatchObject({ text: "typo here", edited: true, reactions: [{ emoji: "🎉", members: [{ address: mallory!.address, name: "mallory-off" }] }] });
   });
 
+  it("RM-60 RM-29: the author may edit a message whose PostToRoom answer was lost", async () => {
+    let loseNext = false;
+    const lossy: typeof fetch = async (input, init) => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      const res = await globalThis.fetch(input, init);
+      if (loseNext && url.endsWith("/PostToRoom")) {
+        loseNext = false;
+        await res.arrayBuffer();
+        throw new TypeError("fetch failed"); // stored by the relay; the answer never arrived
+      }
+      return res;
+    };
+    const alice = await newClient(relay.url, "alice-lost", { fetch: lossy });
+    clients.push(alice);
+    updates.set(alice, []);
+    const bob = await member("bob-lost");
+    const { roomId, inviteLink } = await alice.client.createRoom("lost answer");
+    await bob.client.joinRoom(inviteLink);
+    await waitForRoster([alice, bob], roomId, 2);
+    const id = "0123456789abcdef0123456789abcdef";
+    loseNext = true;
+    await expect(alice.client.sendText(roomId, "answer lost", { messageId: id })).rejects.toThrow();
+    await waitFor(() => bob.messages.some((m) => m.messageId === id), "bob has the message");
+    await alice.client.editMessage(roomId, id, "edited anyway");
+    await waitFor(() => lastUpdate(bob, id)?.text === "edited anyway", "bob sees the edit");
+  });
+
   it("RM-65: a reaction and a forged edit that reach a member before their target (held for its sender key) apply, or are reported, when the target arrives", async () => {
     const [alice, bob, mallory] = await Promise.all(["alice-order", "bob-order", "mallory-order"].map(member));
     const { roomId, inviteLink } = await alice!.client.createRoom("order");

@@ -277,6 +277,12 @@ export class RoomEngine {
       }
       // RM-29: if the relay's answer is lost, we learn the seq when we meet the post in the log.
       if (!ephemeral) t.put(roomKey.ownMessage(roomHex(room.roomId), bytesToHex(sha256(env))), content.messageId);
+      // RM-60, RM-32: our own posts are never decrypted, so we note our authorship of a text
+      // now (also when the relay's answer is then lost), so that we may edit and delete it.
+      if (!ephemeral && kind === "text") {
+        const id = bytesToHex(content.messageId);
+        saveTracked(t, room.roomId, id, applyAnnotation(loadTracked(t, room.roomId, id), { kind: "text", seq: Number(room.lastSeq), sender: this.selfAddr }).record);
+      }
       return { env, accessKey: accessKey(room.roomId, room.roomSecret, room.epoch) };
     });
     if (ephemeral) {
@@ -328,8 +334,6 @@ export class RoomEngine {
     const content = this.content(r.roomId, { case: "text", value: create(TextSchema, { body: text, replyTo }) }, id);
     const res = await this.post(roomId, content, false);
     const messageId = bytesToHex(content.messageId);
-    // RM-60, RM-32: our own posts are never decrypted, so we note our authorship now.
-    await this.annotateOwn(r.roomId, messageId, { kind: "text", seq: Number(res.seq), sender: this.selfAddr });
     this.emit({
       type: "message",
       roomId,
