@@ -179,9 +179,26 @@ describe("replies, reactions, edits and deletes in Chromium", { timeout: STEP_LI
     const shown = await bob.page.locator(".timeline").textContent();
     expect(shown).not.toContain(ORIGINAL);
     expect(shown).not.toContain(EDITED);
+  });
+
+  it("RM-65: an edit made while Bob's app was closed reaches his stored history when he comes back", async () => {
+    await sendMessage(alice.page, "Bring snacks");
+    await waitForMessage(bob.page, "Bring snacks");
     for (const p of [alice, bob]) {
       expect(p.pageErrors).toEqual([]);
       expect(p.cspViolations).toEqual([]);
     }
+    await bob.page.close();
+    await bubble(alice.page, "Bring snacks").getByTestId("edit").click();
+    const box = alice.page.getByLabel("Message", { exact: true });
+    await box.fill("Bring snacks and water");
+    await box.press("Enter");
+    await waitForMessage(alice.page, "Bring snacks and water");
+    bob = await openPage(contexts[1]!, relay.url);
+    await bob.page.getByRole("button", { name: `${ROOM_NAME}, 2 members` }).first().click();
+    await bob.page.getByRole("heading", { level: 1, name: ROOM_NAME }).waitFor();
+    await waitForMessage(bob.page, "Bring snacks and water");
+    expect(await bubble(bob.page, "Bring snacks and water").getByTestId("edited").count()).toBe(1);
+    expect(bob.pageErrors).toEqual([]);
   });
 });
