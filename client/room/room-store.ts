@@ -93,7 +93,9 @@ export function loadTracked(t: Pick<Txn, "get">, roomId: Uint8Array, messageIdHe
 
 /**
  * RM-60, RM-66: stores what is kept about a message; past MAX_TRACKED_MESSAGES records in the
- * room, forgets the tenth with the oldest last operation (so the scan is rare).
+ * room, forgets a tenth (so the scan is rare): records of targets never seen first (a member
+ * spraying reactions at made-up ids cannot push real messages out), then the oldest by last
+ * operation.
  */
 export function saveTracked(t: Txn, roomId: Uint8Array, messageIdHex: string, record: TrackedMessage): void {
   const prefix = `${ROOM_KEYS.tracked}${bytesToHex(roomId)}/`;
@@ -103,7 +105,12 @@ export function saveTracked(t: Txn, roomId: Uint8Array, messageIdHex: string, re
   if (!isNew) return;
   const all = t.list(prefix);
   if (all.length <= MAX_TRACKED_MESSAGES) return;
-  const byAge = all.map(([k, v]) => [k, parseTracked(v)?.lastSeq ?? 0] as const).sort((a, b) => a[1] - b[1]);
+  const byAge = all
+    .map(([k, v]) => {
+      const r = parseTracked(v);
+      return [k, r?.author === undefined ? 0 : 1, r?.lastSeq ?? 0] as const;
+    })
+    .sort((a, b) => a[1] - b[1] || a[2] - b[2]);
   for (const [k] of byAge.slice(0, Math.ceil(MAX_TRACKED_MESSAGES / 10))) if (k !== key) t.delete(k);
 }
 
