@@ -3,7 +3,7 @@ import { randomBytes } from "../crypto/bytes.js";
 import { MemoryKeyValueStore } from "../store/kv-store.js";
 import { StateStore } from "../store/state-store.js";
 import { bytesToHex } from "../crypto/bytes.js";
-import { MAX_TRACKED_MESSAGES, serializeTracked } from "./message-annotations.js";
+import { MAX_TRACKED_MESSAGES, serializeTracked, type TrackedMessage } from "./message-annotations.js";
 import { loadRoom, loadTracked, newRoom, pruneRetiredSecrets, retireSecret, ROOM_KEYS, saveRoom, saveTracked } from "./room-store.js";
 
 const DAY = 24 * 3600 * 1000;
@@ -43,7 +43,7 @@ describe("tracked messages (RM-66)", () => {
       // Half real messages (author known, older), half reactions sprayed at made-up ids (newer).
       for (let n = 0; n < MAX_TRACKED_MESSAGES; n++) {
         const real = n < MAX_TRACKED_MESSAGES / 2;
-        const record = real
+        const record: TrackedMessage = real
           ? { author: "alice", seq: n, edits: {}, deletes: {}, reactions: {}, lastSeq: n }
           : { edits: {}, deletes: {}, reactions: { mallory: { seq: n, emoji: "👍", name: "M" } }, lastSeq: n };
         t.put(`${ROOM_KEYS.tracked}${bytesToHex(roomId)}/${id(n)}`, serializeTracked(record));
