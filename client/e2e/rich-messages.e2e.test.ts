@@ -5,7 +5,9 @@
  * check); every honest member must refuse and report them.
  */
 
+import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Content, DeleteSchema, EditSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
 import type { ClientEvents } from "../app/securecomm-client.js";
 import { ROOM_KEYS } from "../room/room-store.js";
@@ -44,10 +46,10 @@ function lastUpdate(c: TestClient, id: string): Update | undefined {
 
 /** Posts an edit or delete of `target` as `c`, skipping c's own author check: a member who lies. */
 function forge(c: TestClient, roomId: string, target: string, kind: "edit" | "delete", text = "forged"): Promise<unknown> {
-  const engine = c.client.engine as unknown as { annotate(roomId: string, target: string, kind: string, value: unknown): Promise<unknown> };
+  const engine = c.client.engine as unknown as { annotate(roomId: string, target: string, body: Content["body"]): Promise<unknown> };
   const targetMessageId = hexToBytes(target);
-  const value = kind === "edit" ? { $typeName: "securecomm.wire.v1.Edit", targetMessageId, body: text } : { $typeName: "securecomm.wire.v1.Delete", targetMessageId };
-  return engine.annotate(roomId, target, kind, value);
+  const body: Content["body"] = kind === "edit" ? { case: "edit", value: create(EditSchema, { targetMessageId, body: text }) } : { case: "delete", value: create(DeleteSchema, { targetMessageId }) };
+  return engine.annotate(roomId, target, body);
 }
 
 describe("replies, reactions, edits and deletes (RM-60..RM-66)", () => {

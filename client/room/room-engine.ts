@@ -18,7 +18,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MailboxEnvelope, RoomCursor, RoomEvent } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RoomClosedReason } from "../../gen/securecomm/relay/v1/messages_pb.js";
-import { type Content, ContentSchema, ProfileSchema, TextSchema, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { type Content, ContentSchema, DeleteSchema, EditSchema, ProfileSchema, ReactionSchema, TextSchema, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { type JoinAnnouncement, RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
 import { type RoomMember, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
@@ -356,20 +356,20 @@ export class RoomEngine {
    */
   async react(roomId: string, targetId: string, emoji: string | undefined): Promise<{ seq: number }> {
     if (emoji !== undefined && !validEmoji(emoji)) throw new RangeError("a reaction is one emoji of 1..32 bytes");
-    return this.annotate(roomId, targetId, "reaction", { $typeName: "securecomm.wire.v1.Reaction", targetMessageId: this.target(targetId), emoji: emoji ?? "", remove: emoji === undefined }, emoji ?? "");
+    return this.annotate(roomId, targetId, { case: "reaction", value: create(ReactionSchema, { targetMessageId: this.target(targetId), emoji: emoji ?? "", remove: emoji === undefined }) });
   }
 
   /** RM-63: replaces the text of our message `targetId`; TypeError unless we wrote it. */
   async editMessage(roomId: string, targetId: string, text: string): Promise<{ seq: number }> {
     if (utf8(text).length > MAX_TEXT_BYTES || text.length === 0) throw new RangeError("text must be 1..4096 bytes");
     this.assertOwnLive(roomId, targetId);
-    return this.annotate(roomId, targetId, "edit", { $typeName: "securecomm.wire.v1.Edit", targetMessageId: this.target(targetId), body: text });
+    return this.annotate(roomId, targetId, { case: "edit", value: create(EditSchema, { targetMessageId: this.target(targetId), body: text }) });
   }
 
   /** RM-64: deletes our message `targetId` for everyone; TypeError unless we wrote it. */
   async deleteMessage(roomId: string, targetId: string): Promise<{ seq: number }> {
     this.assertOwnLive(roomId, targetId);
-    return this.annotate(roomId, targetId, "delete", { $typeName: "securecomm.wire.v1.Delete", targetMessageId: this.target(targetId) });
+    return this.annotate(roomId, targetId, { case: "delete", value: create(DeleteSchema, { targetMessageId: this.target(targetId) }) });
   }
 
   private target(targetId: string): Uint8Array {
@@ -386,18 +386,20 @@ export class RoomEngine {
   }
 
   /** Posts a reaction, edit or delete, then applies it to our own view (RM-32: never decrypted). */
-  private async annotate(roomId: string, targetId: string, kind: "reaction" | "edit" | "delete", value: unknown, emoji?: string): Promise<{ seq: number }> {
+  private async annotate(roomId: string, targetId: string, body: Extract<Content["body"], { case: "reaction" | "edit" | "delete" }>): Promise<{ seq: number }> {
     const r = this.room(roomId);
-    const res = await this.post(roomId, this.content(r.roomId, { case: kind, value } as Content["body"]), false);
+    const res = await this.post(roomId, this.content(r.roomId, body), false);
     const seq = Number(res.seq);
+    const me = { seq, sender: this.selfAddr };
     const op: Annotation =
-      kind === "reaction"
-        ? { kind, seq, sender: this.selfAddr, name: this.displayName, emoji: emoji ?? "", remove: emoji === "" }
-        : kind === "edit"
-          ? { kind, seq, sender: this.selfAddr, text: (value as { body: string }).body }
-          : { kind, seq, sender: this.selfAddr };
+      body.case === "reaction"
+        ? { kind: "reaction", ...me, name: this.displayName, emoji: body.value.remove ? "" : body.value.emoji, remove: body.value.remove }
+        : body.case === "edit"
+          ? { kind: "edit", ...me, text: body.value.body }
+          : { kind: "delete", ...me };
     const record = await this.annotateOwn(r.roomId, targetId, op);
-    if (record !== undefined) this.emit({ type: "message-updated", ...updateEvent(roomId, targetId, record, kind, res.seq, this.selfAddr, this.displayName, true, emoji) });
+    const emoji = body.case === "reaction" ? (body.value.remove ? "" : body.value.emoji) : undefined;
+    if (record !== undefined) this.emit({ type: "message-updated", ...updateEvent(roomId, targetId, record, body.case, res.seq, this.selfAddr, this.displayName, true, emoji) });
     return { seq };
   }
 
