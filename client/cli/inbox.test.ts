@@ -60,4 +60,21 @@ describe("CLI inbox (issue 9 finding 6)", () => {
     await store.write([{ key: `${INBOX_PREFIX}0000000000000009`, value: new TextEncoder().encode(JSON.stringify({ ...update, kind: "explode" })) }]);
     expect((await inbox.waiting("a")).at(-1)!.message).toBeUndefined();
   });
+
+  it("RM-64: a kept delete scrubs the kept message's text and any kept edit's", async () => {
+    const store = new MemoryKeyValueStore();
+    const inbox = await openInbox(store);
+    const base = { roomId: "a", messageId: "secret", seq: 3, sender: "s", senderName: "S", own: false, known: true, reactions: [] };
+    inbox.keep(message("a", "secret"));
+    inbox.keep(message("b", "secret")); // another room's message with the same id is not touched
+    inbox.keep({ ...base, kind: "edit", text: "edited secret", edited: true, deleted: false });
+    inbox.keep({ ...base, kind: "delete", seq: 4, edited: false, deleted: true });
+    await inbox.flush();
+    const raw = (await store.list(INBOX_PREFIX)).map(([, v]) => new TextDecoder().decode(v));
+    expect(raw.filter((r) => r.includes('"roomId":"a"')).join("\n")).not.toMatch(/"text":"(edited )?secret"/);
+    const kept = (await inbox.waiting("a")).map((k) => k.message);
+    expect(kept[0]).toMatchObject({ text: "", deleted: true });
+    expect(kept[1]).toMatchObject({ kind: "edit", deleted: true });
+    expect((await inbox.waiting("b"))[0]!.message).toMatchObject({ text: "secret" });
+  });
 });

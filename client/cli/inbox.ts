@@ -125,6 +125,22 @@ export async function openInbox(store: KeyValueStore): Promise<Inbox> {
       count = Math.max(0, count - keys.length);
     },
     keep(message) {
+      // RM-64: a delete takes the message's text (and any kept edit's) out of the inbox too, so a
+      // later listen prints the tombstone, never the words.
+      if (isUpdate(message) && message.deleted) {
+        queue = queue.then(async () => {
+          const rewrites: KeyValueWrite[] = [];
+          for (const [key, value] of await store.list(INBOX_PREFIX)) {
+            const kept = parseMessage(value);
+            if (kept === undefined || kept.roomId !== message.roomId || kept.messageId !== message.messageId) continue;
+            const scrubbed = isUpdate(kept)
+              ? (({ text: _t, ...rest }) => ({ ...rest, edited: false, deleted: true, reactions: [] }))(kept)
+              : (({ reactions: _r, edited: _e, ...rest }) => ({ ...rest, text: "", deleted: true }))(kept);
+            rewrites.push({ key, value: encoder.encode(JSON.stringify(scrubbed)) });
+          }
+          if (rewrites.length > 0) await store.write(rewrites);
+        });
+      }
       if (count >= MAX_INBOX_MESSAGES) {
         queue = queue.then(async () => {
           const dropped = (await readDropped()) + 1;
