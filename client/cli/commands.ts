@@ -23,9 +23,9 @@ import {
   EXIT_TIMEOUT,
   EXIT_USAGE,
 } from "./exit-codes.js";
-import { formatMembers, formatMessageJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, terminalSafe } from "./format.js";
+import { failureNotice, formatMembers, formatMessageJson, formatUpdateJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, terminalSafe } from "./format.js";
 import { resolveMember, resolveRoom } from "./resolve.js";
-import { openInbox, type Inbox } from "./inbox.js";
+import { type InboxMessage, isUpdate, openInbox, type Inbox } from "./inbox.js";
 import {
   failWait,
   JOIN_ANSWER_TIMEOUT_MS,
@@ -54,7 +54,7 @@ export function note(ctx: CliContext, text: string): void {
  */
 export interface SessionInbox {
   readonly inbox: Inbox;
-  claim(handler: (m: ClientEvents["message"]) => boolean): () => void;
+  claim(handler: (m: InboxMessage) => boolean): () => void;
 }
 
 /**
@@ -73,11 +73,13 @@ export async function withSession<T>(
   try {
     if (line.command !== "chat") {
       const inbox = await openInbox(session.store);
-      const claims = new Set<(m: ClientEvents["message"]) => boolean>();
-      offKeep = session.client.on("message", (m) => {
+      const claims = new Set<(m: InboxMessage) => boolean>();
+      const keep = (m: InboxMessage) => {
         for (const claim of claims) if (claim(m)) return;
         inbox.keep(m);
-      });
+      };
+      const offs = [session.client.on("message", keep), session.client.on("message-updated", keep)];
+      offKeep = () => offs.forEach((off) => off());
       kept = {
         inbox,
         claim: (handler) => {
@@ -260,7 +262,7 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
       if (full()) break;
       // Own messages a run without --include-own would have skipped are removed unprinted.
       if (message !== undefined && (!message.own || line.includeOwn)) {
-        out(ctx, formatMessageJson(message));
+        out(ctx, isUpdate(message) ? formatUpdateJson(message) : formatMessageJson(message));
         printed++;
       }
       handed.push(key);
@@ -272,12 +274,12 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
         if (m.roomId !== room.roomId) return false;
         if (m.own && !line.includeOwn) return true;
         if (full()) return false;
-        out(ctx, formatMessageJson(m));
+        out(ctx, isUpdate(m) ? formatUpdateJson(m) : formatMessageJson(m));
         printed++;
         return true;
       }),
       client.on("decryption-failed", (e) => {
-        if (e.roomId === undefined || e.roomId === room.roomId) note(ctx, formatNotice("A message could not be decrypted (reported by the client)."));
+        if (e.roomId === undefined || e.roomId === room.roomId) note(ctx, formatNotice(failureNotice(e.reason)));
       }),
       client.on("identity-changed", (e) => {
         if (e.roomId === room.roomId) note(ctx, formatNotice("A member's identity key changed; compare safety numbers before trusting them."));
@@ -291,7 +293,7 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
       const outcome = await waitFor(
         ctx,
         client,
-        ["message", "room-closed"],
+        ["message", "message-updated", "room-closed"],
         () => (closedReason !== undefined ? "closed" : full() ? "count" : undefined),
         line.timeoutMs,
       );

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/wire/v1/content.proto.
  */
 export const file_securecomm_wire_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("CiBzZWN1cmVjb21tL3dpcmUvdjEvY29udGVudC5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxItAECgdDb250ZW50Eg8KB3Jvb21faWQYASABKAwSEgoKbWVzc2FnZV9pZBgCIAEoDBISCgpzZW50X2F0X21zGAMgASgEEigKBHRleHQYCiABKAsyGC5zZWN1cmVjb21tLndpcmUudjEuVGV4dEgAEiwKBnR5cGluZxgLIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5UeXBpbmdIABIqCgVsZWF2ZRgMIAEoCzIZLnNlY3VyZWNvbW0ud2lyZS52MS5MZWF2ZUgAEiwKBnJlbW92ZRgNIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5SZW1vdmVIABIuCgdwcm9maWxlGA4gASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGVIABIsCgZyb3N0ZXIYDyABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVySAASRgoUcm9vbV9zZWNyZXRfcm90YXRpb24YECABKAsyJi5zZWN1cmVjb21tLndpcmUudjEuUm9vbVNlY3JldFJvdGF0aW9uSAASTAoXc2VuZGVyX2tleV9kaXN0cmlidXRpb24YESABKAsyKS5zZWN1cmVjb21tLndpcmUudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASLgoHcmVjZWlwdBgSIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5SZWNlaXB0SAASLgoHd2VsY29tZRgTIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5XZWxjb21lSABCBgoEYm9keSIUCgRUZXh0EgwKBGJvZHkYASABKAkiGQoGVHlwaW5nEg8KB3N0YXJ0ZWQYASABKAgiBwoFTGVhdmUiJQoGUmVtb3ZlEhsKE21lbWJlcl9pZGVudGl0eV9rZXkYASABKAwiHwoHUHJvZmlsZRIUCgxkaXNwbGF5X25hbWUYASABKAkirwEKBlJvc3RlchIxCgdtZW1iZXJzGAEgAygLMiAuc2VjdXJlY29tbS53aXJlLnYxLlJvc3Rlck1lbWJlchIRCglhc19vZl9zZXEYAiABKAQSGgoSYWRtaW5faWRlbnRpdHlfa2V5GAMgASgMEg0KBWVwb2NoGAQgASgNEjQKDGVwb2NoX2JvdW5kcxgFIAMoCzIeLnNlY3VyZWNvbW0ud2lyZS52MS5FcG9jaEJvdW5kIksKCkVwb2NoQm91bmQSDQoFZXBvY2gYASABKA0SFwoPam9pbnNfdW50aWxfc2VxGAIgASgEEhUKDWNsb3NlZF9hdF9zZXEYAyABKAQifgoMUm9zdGVyTWVtYmVyEhQKDGlkZW50aXR5X2tleRgBIAEoDBIsCgdwcm9maWxlGAIgASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGUSEgoKam9pbmVkX3NlcRgDIAEoBBIWCg5kZWxpdmVyeV90b2tlbhgEIAEoDCKGAQoSUm9vbVNlY3JldFJvdGF0aW9uEg0KBWVwb2NoGAEgASgNEhMKC3Jvb21fc2VjcmV0GAIgASgMEhUKDWRlcGFydHVyZV9zZXEYAyABKAQSFQoNY2xvc2VkX2F0X3NlcRgEIAEoBBIeChZkZXBhcnRlZF9pZGVudGl0eV9rZXlzGAUgAygMIjUKFVNlbmRlcktleURpc3RyaWJ1dGlvbhIcChRkaXN0cmlidXRpb25fbWVzc2FnZRgBIAEoDCJNCgdSZWNlaXB0Ei0KBHR5cGUYASABKA4yHy5zZWN1cmVjb21tLndpcmUudjEuUmVjZWlwdFR5cGUSEwoLbWVzc2FnZV9pZHMYAiADKAwimQEKB1dlbGNvbWUSHAoUZGlzdHJpYnV0aW9uX21lc3NhZ2UYASABKAwSLAoHcHJvZmlsZRgCIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5Qcm9maWxlEhYKDmRlbGl2ZXJ5X3Rva2VuGAMgASgMEioKBnJvc3RlchgEIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5Sb3N0ZXIqXgoLUmVjZWlwdFR5cGUSHAoYUkVDRUlQVF9UWVBFX1VOU1BFQ0lGSUVEEAASGgoWUkVDRUlQVF9UWVBFX0RFTElWRVJFRBABEhUKEVJFQ0VJUFRfVFlQRV9SRUFEEAJiBnByb3RvMw");
+  fileDesc("CiBzZWN1cmVjb21tL3dpcmUvdjEvY29udGVudC5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxItoFCgdDb250ZW50Eg8KB3Jvb21faWQYASABKAwSEgoKbWVzc2FnZV9pZBgCIAEoDBISCgpzZW50X2F0X21zGAMgASgEEigKBHRleHQYCiABKAsyGC5zZWN1cmVjb21tLndpcmUudjEuVGV4dEgAEiwKBnR5cGluZxgLIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5UeXBpbmdIABIqCgVsZWF2ZRgMIAEoCzIZLnNlY3VyZWNvbW0ud2lyZS52MS5MZWF2ZUgAEiwKBnJlbW92ZRgNIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5SZW1vdmVIABIuCgdwcm9maWxlGA4gASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGVIABIsCgZyb3N0ZXIYDyABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVySAASRgoUcm9vbV9zZWNyZXRfcm90YXRpb24YECABKAsyJi5zZWN1cmVjb21tLndpcmUudjEuUm9vbVNlY3JldFJvdGF0aW9uSAASTAoXc2VuZGVyX2tleV9kaXN0cmlidXRpb24YESABKAsyKS5zZWN1cmVjb21tLndpcmUudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASLgoHcmVjZWlwdBgSIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5SZWNlaXB0SAASLgoHd2VsY29tZRgTIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5XZWxjb21lSAASMAoIcmVhY3Rpb24YFCABKAsyHC5zZWN1cmVjb21tLndpcmUudjEuUmVhY3Rpb25IABIoCgRlZGl0GBUgASgLMhguc2VjdXJlY29tbS53aXJlLnYxLkVkaXRIABIsCgZkZWxldGUYFiABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuRGVsZXRlSABCBgoEYm9keSImCgRUZXh0EgwKBGJvZHkYASABKAkSEAoIcmVwbHlfdG8YAiABKAwiRAoIUmVhY3Rpb24SGQoRdGFyZ2V0X21lc3NhZ2VfaWQYASABKAwSDQoFZW1vamkYAiABKAkSDgoGcmVtb3ZlGAMgASgIIi8KBEVkaXQSGQoRdGFyZ2V0X21lc3NhZ2VfaWQYASABKAwSDAoEYm9keRgCIAEoCSIjCgZEZWxldGUSGQoRdGFyZ2V0X21lc3NhZ2VfaWQYASABKAwiGQoGVHlwaW5nEg8KB3N0YXJ0ZWQYASABKAgiBwoFTGVhdmUiJQoGUmVtb3ZlEhsKE21lbWJlcl9pZGVudGl0eV9rZXkYASABKAwiHwoHUHJvZmlsZRIUCgxkaXNwbGF5X25hbWUYASABKAkirwEKBlJvc3RlchIxCgdtZW1iZXJzGAEgAygLMiAuc2VjdXJlY29tbS53aXJlLnYxLlJvc3Rlck1lbWJlchIRCglhc19vZl9zZXEYAiABKAQSGgoSYWRtaW5faWRlbnRpdHlfa2V5GAMgASgMEg0KBWVwb2NoGAQgASgNEjQKDGVwb2NoX2JvdW5kcxgFIAMoCzIeLnNlY3VyZWNvbW0ud2lyZS52MS5FcG9jaEJvdW5kIksKCkVwb2NoQm91bmQSDQoFZXBvY2gYASABKA0SFwoPam9pbnNfdW50aWxfc2VxGAIgASgEEhUKDWNsb3NlZF9hdF9zZXEYAyABKAQifgoMUm9zdGVyTWVtYmVyEhQKDGlkZW50aXR5X2tleRgBIAEoDBIsCgdwcm9maWxlGAIgASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGUSEgoKam9pbmVkX3NlcRgDIAEoBBIWCg5kZWxpdmVyeV90b2tlbhgEIAEoDCKGAQoSUm9vbVNlY3JldFJvdGF0aW9uEg0KBWVwb2NoGAEgASgNEhMKC3Jvb21fc2VjcmV0GAIgASgMEhUKDWRlcGFydHVyZV9zZXEYAyABKAQSFQoNY2xvc2VkX2F0X3NlcRgEIAEoBBIeChZkZXBhcnRlZF9pZGVudGl0eV9rZXlzGAUgAygMIjUKFVNlbmRlcktleURpc3RyaWJ1dGlvbhIcChRkaXN0cmlidXRpb25fbWVzc2FnZRgBIAEoDCJNCgdSZWNlaXB0Ei0KBHR5cGUYASABKA4yHy5zZWN1cmVjb21tLndpcmUudjEuUmVjZWlwdFR5cGUSEwoLbWVzc2FnZV9pZHMYAiADKAwimQEKB1dlbGNvbWUSHAoUZGlzdHJpYnV0aW9uX21lc3NhZ2UYASABKAwSLAoHcHJvZmlsZRgCIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5Qcm9maWxlEhYKDmRlbGl2ZXJ5X3Rva2VuGAMgASgMEioKBnJvc3RlchgEIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5Sb3N0ZXIqXgoLUmVjZWlwdFR5cGUSHAoYUkVDRUlQVF9UWVBFX1VOU1BFQ0lGSUVEEAASGgoWUkVDRUlQVF9UWVBFX0RFTElWRVJFRBABEhUKEVJFQ0VJUFRfVFlQRV9SRUFEEAJiBnByb3RvMw");
 
 /**
  * Content is the plaintext inside every pairwise (sealed-sender) and room (sender-key)
@@ -128,6 +128,30 @@ export type Content = Message<"securecomm.wire.v1.Content"> & {
      */
     value: Welcome;
     case: "welcome";
+  } | {
+    /**
+     * A member adds or removes its reaction to a message (room, spec/09-rooms.md RM-62).
+     *
+     * @generated from field: securecomm.wire.v1.Reaction reaction = 20;
+     */
+    value: Reaction;
+    case: "reaction";
+  } | {
+    /**
+     * The author replaces the text of its message (room, RM-63).
+     *
+     * @generated from field: securecomm.wire.v1.Edit edit = 21;
+     */
+    value: Edit;
+    case: "edit";
+  } | {
+    /**
+     * The author deletes its message for everyone (room, RM-64).
+     *
+     * @generated from field: securecomm.wire.v1.Delete delete = 22;
+     */
+    value: Delete;
+    case: "delete";
   } | { case: undefined; value?: undefined };
 };
 
@@ -150,6 +174,14 @@ export type Text = Message<"securecomm.wire.v1.Text"> & {
    * @generated from field: string body = 1;
    */
   body: string;
+
+  /**
+   * When set, the message answers the message with this Content.message_id (16 bytes); receivers
+   * quote the target from their own history (spec/09-rooms.md RM-61).
+   *
+   * @generated from field: bytes reply_to = 2;
+   */
+  replyTo: Uint8Array;
 };
 
 /**
@@ -158,6 +190,92 @@ export type Text = Message<"securecomm.wire.v1.Text"> & {
  */
 export const TextSchema: GenMessage<Text> = /*@__PURE__*/
   messageDesc(file_securecomm_wire_v1_content, 1);
+
+/**
+ * Reaction adds or removes the sender's reaction to a message (spec/09-rooms.md RM-62): one
+ * emoji per member per message; a new one replaces the old.
+ *
+ * @generated from message securecomm.wire.v1.Reaction
+ */
+export type Reaction = Message<"securecomm.wire.v1.Reaction"> & {
+  /**
+   * Content.message_id of the target `text` message, 16 bytes.
+   *
+   * @generated from field: bytes target_message_id = 1;
+   */
+  targetMessageId: Uint8Array;
+
+  /**
+   * The emoji, UTF-8, 1..32 bytes (RM-62). Ignored when `remove` is true.
+   *
+   * @generated from field: string emoji = 2;
+   */
+  emoji: string;
+
+  /**
+   * True to take the sender's reaction back.
+   *
+   * @generated from field: bool remove = 3;
+   */
+  remove: boolean;
+};
+
+/**
+ * Describes the message securecomm.wire.v1.Reaction.
+ * Use `create(ReactionSchema)` to create a new message.
+ */
+export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
+  messageDesc(file_securecomm_wire_v1_content, 2);
+
+/**
+ * Edit replaces the text of the sender's own message (spec/09-rooms.md RM-63).
+ *
+ * @generated from message securecomm.wire.v1.Edit
+ */
+export type Edit = Message<"securecomm.wire.v1.Edit"> & {
+  /**
+   * Content.message_id of the target `text` message, 16 bytes.
+   *
+   * @generated from field: bytes target_message_id = 1;
+   */
+  targetMessageId: Uint8Array;
+
+  /**
+   * The new text, UTF-8, 1..4096 bytes (as Text.body).
+   *
+   * @generated from field: string body = 2;
+   */
+  body: string;
+};
+
+/**
+ * Describes the message securecomm.wire.v1.Edit.
+ * Use `create(EditSchema)` to create a new message.
+ */
+export const EditSchema: GenMessage<Edit> = /*@__PURE__*/
+  messageDesc(file_securecomm_wire_v1_content, 3);
+
+/**
+ * Delete removes the sender's own message for everyone, leaving a tombstone (spec/09-rooms.md
+ * RM-64).
+ *
+ * @generated from message securecomm.wire.v1.Delete
+ */
+export type Delete = Message<"securecomm.wire.v1.Delete"> & {
+  /**
+   * Content.message_id of the target `text` message, 16 bytes.
+   *
+   * @generated from field: bytes target_message_id = 1;
+   */
+  targetMessageId: Uint8Array;
+};
+
+/**
+ * Describes the message securecomm.wire.v1.Delete.
+ * Use `create(DeleteSchema)` to create a new message.
+ */
+export const DeleteSchema: GenMessage<Delete> = /*@__PURE__*/
+  messageDesc(file_securecomm_wire_v1_content, 4);
 
 /**
  * Typing is a typing indicator.
@@ -178,7 +296,7 @@ export type Typing = Message<"securecomm.wire.v1.Typing"> & {
  * Use `create(TypingSchema)` to create a new message.
  */
 export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 2);
+  messageDesc(file_securecomm_wire_v1_content, 5);
 
 /**
  * Leave announces that the sender leaves the room. Posted by earlier clients; a member now
@@ -195,7 +313,7 @@ export type Leave = Message<"securecomm.wire.v1.Leave"> & {
  * Use `create(LeaveSchema)` to create a new message.
  */
 export const LeaveSchema: GenMessage<Leave> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 3);
+  messageDesc(file_securecomm_wire_v1_content, 6);
 
 /**
  * Remove is the admin's removal of a member. Posted by earlier clients; the admin now removes
@@ -218,7 +336,7 @@ export type Remove = Message<"securecomm.wire.v1.Remove"> & {
  * Use `create(RemoveSchema)` to create a new message.
  */
 export const RemoveSchema: GenMessage<Remove> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 4);
+  messageDesc(file_securecomm_wire_v1_content, 7);
 
 /**
  * Profile is what a member shows others about itself.
@@ -239,7 +357,7 @@ export type Profile = Message<"securecomm.wire.v1.Profile"> & {
  * Use `create(ProfileSchema)` to create a new message.
  */
 export const ProfileSchema: GenMessage<Profile> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 5);
+  messageDesc(file_securecomm_wire_v1_content, 8);
 
 /**
  * Roster is the member list as its sender applied it up to a point in the room log.
@@ -289,7 +407,7 @@ export type Roster = Message<"securecomm.wire.v1.Roster"> & {
  * Use `create(RosterSchema)` to create a new message.
  */
 export const RosterSchema: GenMessage<Roster> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 6);
+  messageDesc(file_securecomm_wire_v1_content, 9);
 
 /**
  * EpochBound binds a room-secret epoch to a range of the room log (spec/09-rooms.md RM-23).
@@ -326,7 +444,7 @@ export type EpochBound = Message<"securecomm.wire.v1.EpochBound"> & {
  * Use `create(EpochBoundSchema)` to create a new message.
  */
 export const EpochBoundSchema: GenMessage<EpochBound> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 7);
+  messageDesc(file_securecomm_wire_v1_content, 10);
 
 /**
  * RosterMember is one member in a Roster.
@@ -368,7 +486,7 @@ export type RosterMember = Message<"securecomm.wire.v1.RosterMember"> & {
  * Use `create(RosterMemberSchema)` to create a new message.
  */
 export const RosterMemberSchema: GenMessage<RosterMember> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 8);
+  messageDesc(file_securecomm_wire_v1_content, 11);
 
 /**
  * RoomSecretRotation hands members the next room secret.
@@ -422,7 +540,7 @@ export type RoomSecretRotation = Message<"securecomm.wire.v1.RoomSecretRotation"
  * Use `create(RoomSecretRotationSchema)` to create a new message.
  */
 export const RoomSecretRotationSchema: GenMessage<RoomSecretRotation> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 9);
+  messageDesc(file_securecomm_wire_v1_content, 12);
 
 /**
  * SenderKeyDistribution carries a sender-key distribution message.
@@ -443,7 +561,7 @@ export type SenderKeyDistribution = Message<"securecomm.wire.v1.SenderKeyDistrib
  * Use `create(SenderKeyDistributionSchema)` to create a new message.
  */
 export const SenderKeyDistributionSchema: GenMessage<SenderKeyDistribution> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 10);
+  messageDesc(file_securecomm_wire_v1_content, 13);
 
 /**
  * Receipt acknowledges messages.
@@ -471,7 +589,7 @@ export type Receipt = Message<"securecomm.wire.v1.Receipt"> & {
  * Use `create(ReceiptSchema)` to create a new message.
  */
 export const ReceiptSchema: GenMessage<Receipt> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 11);
+  messageDesc(file_securecomm_wire_v1_content, 14);
 
 /**
  * Welcome is what each member sends a joiner pairwise after seeing its join announcement.
@@ -513,7 +631,7 @@ export type Welcome = Message<"securecomm.wire.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 12);
+  messageDesc(file_securecomm_wire_v1_content, 15);
 
 /**
  * ReceiptType is the kind of a Receipt.
