@@ -147,7 +147,7 @@ export const MAX_STORED_BYTES = 16 * 1024 * 1024 * 1024;
 export const STORED_TIME_GRANULARITY_MS = HOUR_MS;
 
 /**
- * Largest blob (API-61): the padded ciphertext RM-61 makes of a 100 MiB file (at most 5% of
+ * Largest blob (API-61): the padded ciphertext RM-71 makes of a 100 MiB file (at most 5% of
  * padding plus 64 bytes of IV, PKCS#7 and MAC) fits with room to spare.
  */
 export const MAX_BLOB_BYTES = 110 * 1024 * 1024;

@@ -192,6 +192,7 @@ export class ClientRuntime implements SecureCommClient {
       sentAtMs: item.sentAtMs,
       postedAtMs: item.postedAtMs ?? 0,
       own: true,
+      ...(item.replyTo === undefined ? {} : { replyTo: item.replyTo }),
     });
   }
 
@@ -300,7 +301,7 @@ export class ClientRuntime implements SecureCommClient {
     const p = this.#p();
     if (files.length === 0 || files.length > MAX_ATTACHMENTS_PER_MESSAGE) throw new RangeError("send 1..4 files at once");
     p.engine.markRead(roomId);
-    // RM-66: every blob is complete before the pointer is posted.
+    // RM-76: every blob is complete before the pointer is posted.
     const pointers = [];
     for (const [i, f] of files.entries()) {
       pointers.push(
@@ -317,19 +318,31 @@ export class ClientRuntime implements SecureCommClient {
     return downloadAttachment(this.#clients.blobs, attachment instanceof Uint8Array ? attachment : attachment.pointer, options);
   }
 
-  async sendText(roomId: string, text: string, options?: { messageId?: string }): Promise<{ messageId: string; seq: number }> {
+  async sendText(roomId: string, text: string, options?: { messageId?: string; replyTo?: string }): Promise<{ messageId: string; seq: number }> {
     const p = this.#p();
     p.engine.markRead(roomId);
     // A caller-chosen id means the caller keeps its own outbox: post directly (RM-29).
     if (options?.messageId !== undefined) return p.engine.sendText(roomId, text, options);
-    const { messageId, seq } = await p.outbox.send(roomId, text);
+    const { messageId, seq } = await p.outbox.send(roomId, text, options?.replyTo);
     return { messageId, seq };
   }
 
-  async queueText(roomId: string, text: string): Promise<OutboxItem> {
+  async queueText(roomId: string, text: string, options?: { replyTo?: string }): Promise<OutboxItem> {
     const p = this.#p();
     p.engine.markRead(roomId);
-    return p.outbox.queue(roomId, text);
+    return p.outbox.queue(roomId, text, options?.replyTo);
+  }
+
+  async react(roomId: string, messageId: string, emoji: string | undefined): Promise<void> {
+    await this.#p().engine.react(roomId, messageId, emoji);
+  }
+
+  async editMessage(roomId: string, messageId: string, text: string): Promise<void> {
+    await this.#p().engine.editMessage(roomId, messageId, text);
+  }
+
+  async deleteMessage(roomId: string, messageId: string): Promise<void> {
+    await this.#p().engine.deleteMessage(roomId, messageId);
   }
 
   outbox(roomId?: string): OutboxItem[] {

@@ -48,7 +48,7 @@ export interface OutboxEngine {
    * Posts text under `messageId` (32 hex digits); resolves with the seq at once, posting
    * nothing, when the engine already knows the relay stored that message.
    */
-  sendText(roomId: string, text: string, options: { messageId: string }): Promise<{ messageId: string; seq: number }>;
+  sendText(roomId: string, text: string, options: { messageId: string; replyTo?: string }): Promise<{ messageId: string; seq: number }>;
   /** The seq of our post `messageId`, once known (from an answer or met in the log). */
   postedSeq(roomId: string, messageId: string): number | undefined;
   /** Whether a failed send may succeed later (`transient`) or never will. */
@@ -122,13 +122,13 @@ export class PostOutbox {
    * Queues `text` for `roomId` and persists it before resolving; it goes out as soon as it
    * can. With `wait`, `done` settles when it is sent (or fails for good).
    */
-  async queue(roomId: string, text: string): Promise<OutboxItem> {
-    return (await this.#queue(roomId, text, false)).item;
+  async queue(roomId: string, text: string, replyTo?: string): Promise<OutboxItem> {
+    return (await this.#queue(roomId, text, false, replyTo)).item;
   }
 
   /** Queues `text` and resolves once the relay stored it; rejects with `PostFailedError`. */
-  async send(roomId: string, text: string): Promise<{ messageId: string; seq: number; postedAtMs: number }> {
-    return (await this.#queue(roomId, text, true)).done!;
+  async send(roomId: string, text: string, replyTo?: string): Promise<{ messageId: string; seq: number; postedAtMs: number }> {
+    return (await this.#queue(roomId, text, true, replyTo)).done!;
   }
 
   /** Messages not yet sent (queued, sending, failed), in the order they were sent. */
@@ -204,15 +204,16 @@ export class PostOutbox {
 
   // ------------------------------------------------------------------ attempts
 
-  async #queue(roomId: string, text: string, wait: boolean): Promise<{ item: OutboxItem; done?: Promise<{ messageId: string; seq: number; postedAtMs: number }> }> {
+  async #queue(roomId: string, text: string, wait: boolean, replyTo?: string): Promise<{ item: OutboxItem; done?: Promise<{ messageId: string; seq: number; postedAtMs: number }> }> {
     if (this.#closed) throw new TypeError("The client is closed.");
     if (text.length === 0 || utf8(text).length > MAX_TEXT_BYTES) throw new RangeError("text must be 1..4096 bytes");
     if (this.#d.engine.roomState(roomId) === "unknown") throw new TypeError("unknown room");
+    if (replyTo !== undefined && !/^[0-9a-f]{32}$/.test(replyTo)) throw new TypeError("message id must be 32 hex digits");
     const messageId = bytesToHex(randomBytes(MESSAGE_ID_LENGTH));
     const entry = await this.#d.state.transaction(async (t) => {
       const nextBytes = t.get(POST_OUTBOX_KEYS.next);
       const n = nextBytes === undefined ? 0 : Number(new TextDecoder().decode(nextBytes));
-      const e = newEntry(`${POST_OUTBOX_KEYS.entry}${String(n).padStart(16, "0")}`, messageId, roomId, text, this.#d.now());
+      const e = newEntry(`${POST_OUTBOX_KEYS.entry}${String(n).padStart(16, "0")}`, messageId, roomId, text, this.#d.now(), replyTo);
       t.put(POST_OUTBOX_KEYS.next, utf8(String(n + 1)));
       t.put(e.key, this.#seal(e));
       return e;
@@ -254,7 +255,7 @@ export class PostOutbox {
     this.#emit(sending);
     let result: PostResult;
     try {
-      const res = await this.#d.engine.sendText(roomId, current.text, { messageId });
+      const res = await this.#d.engine.sendText(roomId, current.text, { messageId, ...(current.replyTo === undefined ? {} : { replyTo: current.replyTo }) });
       result = { kind: "posted", seq: res.seq, postedAtMs: this.#d.now() };
     } catch (e) {
       result = this.#classify(roomId, e);

@@ -44,6 +44,8 @@ export interface OutboxItem {
   messageId: string;
   roomId: string;
   text: string;
+  /** The message it answers (32 hex digits), spec/09-rooms.md RM-61. */
+  replyTo?: string;
   /** When the person sent it (ms since the epoch); carried inside the message. */
   sentAtMs: number;
   status: OutboxStatus;
@@ -88,14 +90,15 @@ export type PostResult =
 export const ROOM_JOINING_RECHECK_MS = 5_000;
 
 /** A new entry for `text`, queued now. */
-export function newEntry(key: string, messageId: string, roomId: string, text: string, nowMs: number): OutboxEntry {
-  return { key, messageId, roomId, text, sentAtMs: nowMs, status: "queued", attempts: 0, notBeforeMs: 0, maybeStored: false };
+export function newEntry(key: string, messageId: string, roomId: string, text: string, nowMs: number, replyTo?: string): OutboxEntry {
+  return { key, messageId, roomId, text, ...(replyTo === undefined ? {} : { replyTo }), sentAtMs: nowMs, status: "queued", attempts: 0, notBeforeMs: 0, maybeStored: false };
 }
 
 /** The public view of an entry (no storage details). */
 export function itemOf(e: OutboxEntry): OutboxItem {
   const item: OutboxItem = { messageId: e.messageId, roomId: e.roomId, text: e.text, sentAtMs: e.sentAtMs, status: e.status, attempts: e.attempts };
   if (e.reason !== undefined) item.reason = e.reason;
+  if (e.replyTo !== undefined) item.replyTo = e.replyTo;
   if (e.seq !== undefined) item.seq = e.seq;
   if (e.postedAtMs !== undefined) item.postedAtMs = e.postedAtMs;
   return item;

@@ -9,7 +9,7 @@
 
 import { openClientRuntime } from "./client-runtime.js";
 import type { KeyValueStore } from "../store/kv-store.js";
-import type { RoomMessage } from "../room/room-engine.js";
+import type { MessageUpdate, RoomMessage } from "../room/room-engine.js";
 import type { OutboxItem } from "./post-outbox.js";
 import type { AttachmentView } from "../attachments/attachment-pointer.js";
 import type { OutgoingFile } from "../attachments/blob-transfer.js";
@@ -86,16 +86,16 @@ export interface SecureCommClient {
    * caller that keeps its own outbox: a message the relay already stored is not posted again,
    * and members show a re-posted one once (spec/09-rooms.md RM-29).
    */
-  sendText(roomId: string, text: string, options?: { messageId?: string }): Promise<{ messageId: string; seq: number }>;
+  sendText(roomId: string, text: string, options?: { messageId?: string; replyTo?: string }): Promise<{ messageId: string; seq: number }>;
   /**
    * Encrypts each file under a fresh key, uploads it (resuming after dropped connections) and
-   * then posts one message carrying the pointers and `options.text` (spec/09-rooms.md RM-60,
-   * RM-61, RM-66). `onProgress(index, done, total)` reports upload bytes per file. At most 4
+   * then posts one message carrying the pointers and `options.text` (spec/09-rooms.md RM-70,
+   * RM-71, RM-76). `onProgress(index, done, total)` reports upload bytes per file. At most 4
    * files of 1..100 MiB; the message is posted only after every upload finished.
    */
   sendFiles(roomId: string, files: readonly OutgoingFile[], options?: { text?: string; onProgress?: (index: number, done: number, total: number) => void; signal?: AbortSignal }): Promise<{ messageId: string; seq: number }>;
   /**
-   * Downloads and opens an attachment of a received message (RM-62): the length, digest and
+   * Downloads and opens an attachment of a received message (RM-72): the length, digest and
    * MAC are checked before anything is decrypted; a substituted, truncated or altered blob
    * rejects with a `ProtocolError` and yields nothing.
    */
@@ -105,7 +105,16 @@ export interface SecureCommClient {
    * returns at once; "outbox" events report queued → sending → sent or failed, and a sent
    * message is also a `message` event with `own: true`. Posts of one room go out in order.
    */
-  queueText(roomId: string, text: string): Promise<OutboxItem>;
+  queueText(roomId: string, text: string, options?: { replyTo?: string }): Promise<OutboxItem>;
+  /**
+   * Reacts to message `messageId` with one emoji, replacing our earlier reaction, or takes our
+   * reaction back with `undefined` (spec/09-rooms.md RM-62). Resolves once the relay stored it.
+   */
+  react(roomId: string, messageId: string, emoji: string | undefined): Promise<void>;
+  /** Replaces the text of our own message (RM-63); TypeError for someone else's. */
+  editMessage(roomId: string, messageId: string, text: string): Promise<void>;
+  /** Deletes our own message for everyone, leaving a tombstone (RM-64); TypeError for someone else's. */
+  deleteMessage(roomId: string, messageId: string): Promise<void>;
   /** Messages not yet sent (queued, sending, failed), oldest first; all rooms or one. */
   outbox(roomId?: string): OutboxItem[];
   /** Tries a failed (or waiting) message again now. */
@@ -135,6 +144,8 @@ export type ConnectionState = "offline" | "connecting" | "online";
 /** Every event the client emits. Failures are reported, never silent (spec RM-*). */
 export interface ClientEvents {
   message: RoomMessage;
+  /** A message was edited, deleted or reacted to: its whole new view (RM-62..RM-65). */
+  "message-updated": MessageUpdate;
   typing: { roomId: string; sender: string; typing: boolean };
   "members-changed": { roomId: string };
   "identity-changed": { roomId: string; member: string };

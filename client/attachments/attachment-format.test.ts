@@ -1,4 +1,4 @@
-// Properties of the attachment format (spec/09-rooms.md RM-61, RM-62, RM-63): round trip,
+// Properties of the attachment format (spec/09-rooms.md RM-71, RM-72, RM-73): round trip,
 // bucket sizes, and refusal of any flipped bit, truncation, substitution or replay with a typed
 // ProtocolError before anything is decrypted. Seeds are printed; a failing one becomes a named
 // regression test.
@@ -18,7 +18,7 @@ const secretsOf = (e: Awaited<ReturnType<typeof encryptAttachment>>) => ({ key: 
 const fileArb = fc.uint8Array({ minLength: 1, maxLength: 3000 });
 
 describe("attachment format", () => {
-  it("RM-61 buckets: at least the size and 541, at most 5% over it (above 541), never shrinking", () => {
+  it("RM-71 buckets: at least the size and 541, at most 5% over it (above 541), never shrinking", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: MAX_ATTACHMENT_BYTES }), (n) => {
         const b = bucketSize(n);
@@ -36,7 +36,7 @@ describe("attachment format", () => {
     expect(blobSizeFor(bucketSize(MAX_ATTACHMENT_BYTES))).toBe(MAX_BLOB_BYTES);
   });
 
-  it("RM-61 RM-62 round trip: the blob is bucket-sized and opens to the file", async () => {
+  it("RM-71 RM-72 round trip: the blob is bucket-sized and opens to the file", async () => {
     await fc.assert(
       fc.asyncProperty(fileArb, async (file) => {
         const e = await encryptAttachment(file);
@@ -47,7 +47,7 @@ describe("attachment format", () => {
     );
   });
 
-  it("RM-62 any flipped bit in the blob is refused with a ProtocolError (digest first)", async () => {
+  it("RM-72 any flipped bit in the blob is refused with a ProtocolError (digest first)", async () => {
     await fc.assert(
       fc.asyncProperty(fileArb, fc.nat(), fc.integer({ min: 0, max: 7 }), async (file, at, bit) => {
         const e = await encryptAttachment(file);
@@ -61,7 +61,7 @@ describe("attachment format", () => {
     );
   });
 
-  it("RM-62 a flipped bit that also fixes the digest (a lying pointer) still fails the MAC", async () => {
+  it("RM-72 a flipped bit that also fixes the digest (a lying pointer) still fails the MAC", async () => {
     await fc.assert(
       fc.asyncProperty(fileArb, fc.nat(), async (file, at) => {
         const e = await encryptAttachment(file);
@@ -75,7 +75,7 @@ describe("attachment format", () => {
     );
   });
 
-  it("RM-62 truncated, extended, substituted and replayed blobs are refused before decryption", async () => {
+  it("RM-72 truncated, extended, substituted and replayed blobs are refused before decryption", async () => {
     const a = await encryptAttachment(new TextEncoder().encode("the real file"));
     const b = await encryptAttachment(new TextEncoder().encode("another message's file"));
     const codeOf = (p: Promise<unknown>) => p.then(() => "opened", (x: unknown) => (isProtocolError(x) ? x.code : "other"));
@@ -91,7 +91,7 @@ describe("attachment format", () => {
     expect(await codeOf(decryptAttachment(a.blob, { ...secretsOf(a), size: 10_000 }))).toBe("attachment_bad_padding");
   });
 
-  it("RM-63 pointer checks accept what the sender builds and refuse each malformed field", async () => {
+  it("RM-73 pointer checks accept what the sender builds and refuse each malformed field", async () => {
     const e = await encryptAttachment(new Uint8Array(1000).fill(1));
     const good = { blobId: new Uint8Array(32), key: e.key, digest: e.digest, size: 1000n, blobSize: BigInt(e.blob.length), fileName: "a.bin", contentType: "application/octet-stream" };
     expect(isValidPointer(create(AttachmentPointerSchema, good))).toBe(true);
@@ -112,7 +112,7 @@ describe("attachment format", () => {
     for (const b of bad) expect(isValidPointer(create(AttachmentPointerSchema, { ...good, ...b })), JSON.stringify(Object.keys(b))).toBe(false);
   });
 
-  it("RM-65 safe file names never leave the directory, whatever the sender wrote", () => {
+  it("RM-75 safe file names never leave the directory, whatever the sender wrote", () => {
     expect(safeFileName("../../etc/passwd")).toBe("passwd");
     expect(safeFileName("..")).toBe("__");
     expect(safeFileName("/")).toBe("attachment");

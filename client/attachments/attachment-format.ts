@@ -1,5 +1,5 @@
 /**
- * The encrypted attachment format (spec/09-rooms.md RM-60..RM-63): padding to size buckets,
+ * The encrypted attachment format (spec/09-rooms.md RM-70..RM-73): padding to size buckets,
  * AES-256-CBC + HMAC-SHA256 under a fresh 64-byte key, and the SHA-256 digest of the blob,
  * checked before anything is decrypted.
  *
@@ -11,13 +11,13 @@
 import { concatBytes, constantTimeEqual, randomBytes } from "../crypto/bytes.js";
 import { ProtocolError } from "../errors.js";
 
-/** Largest file, RM-60 (100 MiB, Signal's cap). */
+/** Largest file, RM-70 (100 MiB, Signal's cap). */
 export const MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024;
-/** Smallest padded size, RM-61 (Signal's rule): tiny files all look alike. */
+/** Smallest padded size, RM-71 (Signal's rule): tiny files all look alike. */
 export const MIN_BUCKET_BYTES = 541;
-/** Growth of the size buckets, RM-61: at most 5% padding. */
+/** Growth of the size buckets, RM-71: at most 5% padding. */
 export const BUCKET_GROWTH = 1.05;
-/** File key: AES-256 key ‖ HMAC-SHA256 key, RM-61. */
+/** File key: AES-256 key ‖ HMAC-SHA256 key, RM-71. */
 export const ATTACHMENT_KEY_BYTES = 64;
 /** CBC IV length at the start of a blob. */
 export const ATTACHMENT_IV_BYTES = 16;
@@ -28,7 +28,7 @@ export const ATTACHMENT_DIGEST_BYTES = 32;
 const AES_BLOCK = 16;
 
 /**
- * RM-61: the padded size of an `n`-byte file, `max(541, ⌊1.05^⌈log_1.05 n⌉⌋)`, never below `n`
+ * RM-71: the padded size of an `n`-byte file, `max(541, ⌊1.05^⌈log_1.05 n⌉⌋)`, never below `n`
  * (doubles may round ⌈log⌉ one step low).
  */
 export function bucketSize(n: number): number {
@@ -37,12 +37,12 @@ export function bucketSize(n: number): number {
   return Math.max(bucket, n);
 }
 
-/** RM-61: the blob size for a padded plaintext of `padded` bytes: IV, CBC with PKCS#7, MAC. */
+/** RM-71: the blob size for a padded plaintext of `padded` bytes: IV, CBC with PKCS#7, MAC. */
 export function blobSizeFor(padded: number): number {
   return ATTACHMENT_IV_BYTES + AES_BLOCK * (Math.floor(padded / AES_BLOCK) + 1) + ATTACHMENT_MAC_BYTES;
 }
 
-/** The largest blob RM-63 accepts: that of the largest file's bucket. */
+/** The largest blob RM-73 accepts: that of the largest file's bucket. */
 export const MAX_BLOB_BYTES = blobSizeFor(bucketSize(MAX_ATTACHMENT_BYTES));
 
 /** An encrypted file ready to upload, with what its pointer carries. */
@@ -79,7 +79,7 @@ export async function sha256Async(data: Uint8Array): Promise<Uint8Array> {
 }
 
 /**
- * RM-61, RM-62: encrypts `plaintext` (1..MAX_ATTACHMENT_BYTES bytes) under a fresh key: pads it
+ * RM-71, RM-72: encrypts `plaintext` (1..MAX_ATTACHMENT_BYTES bytes) under a fresh key: pads it
  * with zeros to its bucket, encrypts with AES-256-CBC, appends HMAC-SHA256 over iv ‖ ciphertext,
  * and digests the blob.
  */
@@ -99,7 +99,7 @@ export async function encryptAttachment(plaintext: Uint8Array, key: Uint8Array =
 }
 
 /**
- * RM-62: opens a downloaded blob. Checks, before decrypting anything: the length
+ * RM-72: opens a downloaded blob. Checks, before decrypting anything: the length
  * (`attachment_truncated`), the digest (`attachment_digest_mismatch`) and the MAC (`bad_mac`);
  * then decrypts (`invalid_ciphertext`) and checks the zero padding after the real size
  * (`attachment_bad_padding`). Returns only the file's bytes; nothing of a failing blob.

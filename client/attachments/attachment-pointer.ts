@@ -1,5 +1,5 @@
 /**
- * Attachment pointers as received (spec/09-rooms.md RM-60, RM-63, RM-65): the checks a pointer
+ * Attachment pointers as received (spec/09-rooms.md RM-70, RM-73, RM-75): the checks a pointer
  * passes before it is shown, the plain-data view the app and history keep, and safe local file
  * names for a sender-chosen name.
  *
@@ -13,19 +13,19 @@ import { ProtocolError } from "../errors.js";
 import { base64url, fromBase64url } from "../relay/base64url.js";
 import { ATTACHMENT_DIGEST_BYTES, ATTACHMENT_KEY_BYTES, blobSizeFor, MAX_ATTACHMENT_BYTES, MAX_BLOB_BYTES } from "./attachment-format.js";
 
-/** RM-60: pointers per message; with the other limits the envelope stays under 64 KiB. */
+/** RM-70: pointers per message; with the other limits the envelope stays under 64 KiB. */
 export const MAX_ATTACHMENTS_PER_MESSAGE = 4;
-/** RM-60, RM-64: thumbnail bytes; 4 of them, a full text and the pointers fit one envelope. */
+/** RM-70, RM-74: thumbnail bytes; 4 of them, a full text and the pointers fit one envelope. */
 export const MAX_THUMBNAIL_BYTES = 12_000;
-/** RM-63: file name bytes (a common file-system limit). */
+/** RM-73: file name bytes (a common file-system limit). */
 export const MAX_FILE_NAME_BYTES = 255;
-/** RM-63: MIME type bytes (RFC 6838 allows 127 per part; we cap the whole). */
+/** RM-73: MIME type bytes (RFC 6838 allows 127 per part; we cap the whole). */
 export const MAX_CONTENT_TYPE_BYTES = 127;
-/** RM-63: the blob id the relay chose (API-61). */
+/** RM-73: the blob id the relay chose (API-61). */
 export const BLOB_ID_BYTES = 32;
-/** RM-65: longest local file name we write. */
+/** RM-75: longest local file name we write. */
 export const MAX_SAFE_NAME_BYTES = 128;
-/** RM-64: thumbnail types a client renders. */
+/** RM-74: thumbnail types a client renders. */
 export const THUMBNAIL_TYPES: readonly string[] = ["image/jpeg", "image/png", "image/webp"];
 
 /** An attachment as the app shows and the history keeps it: plain data, no file contents. */
@@ -44,7 +44,7 @@ export interface AttachmentView {
   pointer: Uint8Array;
 }
 
-/** RM-63: whether `p` may be shown; a failing pointer is reported and dropped. */
+/** RM-73: whether `p` may be shown; a failing pointer is reported and dropped. */
 export function isValidPointer(p: AttachmentPointer): boolean {
   if (p.blobId.length !== BLOB_ID_BYTES || p.key.length !== ATTACHMENT_KEY_BYTES || p.digest.length !== ATTACHMENT_DIGEST_BYTES) return false;
   if (p.size < 1n || p.size > BigInt(MAX_ATTACHMENT_BYTES)) return false;
@@ -84,7 +84,7 @@ export function parsePointer(bytes: Uint8Array): AttachmentPointer {
 }
 
 /**
- * RM-65: a local file name for a sender-chosen `name`: last path component only, unsafe
+ * RM-75: a local file name for a sender-chosen `name`: last path component only, unsafe
  * characters replaced, no leading dot, at most 128 bytes, `attachment` when nothing is left.
  * The result never contains a path separator and is never `.` or `..`.
  */
@@ -132,7 +132,7 @@ export function attachmentToJson(v: AttachmentView): AttachmentJson {
   };
 }
 
-/** A view from its JSON form; undefined unless the kept pointer still passes RM-63. */
+/** A view from its JSON form; undefined unless the kept pointer still passes RM-73. */
 export function attachmentFromJson(x: unknown): AttachmentView | undefined {
   if (typeof x !== "object" || x === null) return undefined;
   const j = x as Partial<AttachmentJson>;

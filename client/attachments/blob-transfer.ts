@@ -1,6 +1,6 @@
 /**
  * Moving encrypted attachments to and from the relay's BlobService (spec/10-relay-api.md
- * API-60..API-64; spec/09-rooms.md RM-62, RM-66): chunked upload that resumes from the offset
+ * API-60..API-64; spec/09-rooms.md RM-72, RM-76): chunked upload that resumes from the offset
  * the relay reports after a dropped connection, streamed download that resumes from the bytes
  * it has, progress callbacks, and the digest check before decryption.
  *
@@ -26,7 +26,7 @@ const RETRY_BASE_MS = 100;
 /** Reports bytes done of bytes total. */
 export type Progress = (done: number, total: number) => void;
 
-/** A file to send and what its pointer says about it (RM-64). */
+/** A file to send and what its pointer says about it (RM-74). */
 export interface OutgoingFile {
   data: Uint8Array;
   fileName?: string;
@@ -54,7 +54,7 @@ function retryable(e: unknown): boolean {
 }
 
 /**
- * RM-66: encrypts `file`, uploads the blob for `room` (API-61..API-63) and returns the pointer
+ * RM-76: encrypts `file`, uploads the blob for `room` (API-61..API-63) and returns the pointer
  * to send. A failed chunk is resumed from the offset the relay reports (GetBlobUploadStatus).
  */
 export async function uploadAttachment(
@@ -111,7 +111,7 @@ export async function uploadAttachment(
 }
 
 /**
- * RM-62: downloads the blob a pointer names (`pointer`: Proto{AttachmentPointer} as kept in a
+ * RM-72: downloads the blob a pointer names (`pointer`: Proto{AttachmentPointer} as kept in a
  * message view), resuming after a dropped stream from the bytes received, and returns the file
  * only if length, digest, MAC and padding all check. Never more than `blob_size` bytes are kept:
  * a relay that sends more is refused (`attachment_truncated`) at once. An unknown or expired
@@ -122,7 +122,7 @@ export async function downloadAttachment(
   pointer: Uint8Array | AttachmentPointer,
   options: { onProgress?: Progress; signal?: AbortSignal } = {},
 ): Promise<Uint8Array> {
-  // A kept view and a fresh pointer take the same checks (RM-63).
+  // A kept view and a fresh pointer take the same checks (RM-73).
   const p = parsePointer(pointer instanceof Uint8Array ? pointer : toBinary(AttachmentPointerSchema, pointer));
   const total = Number(p.blobSize);
   const blob = new Uint8Array(total);

@@ -113,8 +113,11 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     options: ["count", "timeout", "include-own", "save-dir"],
     summary: "print incoming messages as JSON lines",
     details:
-      "Prints each message arriving in ROOM as one JSON line (room, seq, id, sender, senderName,\n" +
-      "text, sentAt, postedAt, own). --count N exits after N messages; --timeout SECONDS exits with\n" +
+      "Prints each message arriving in ROOM as one JSON line (kind \"message\", room, seq, id,\n" +
+      "sender, senderName, text, sentAt, postedAt, own; replyTo, edited, deleted, reactions when\n" +
+      "they apply). Edits, deletes and reactions are lines of kind \"edit\", \"delete\" and\n" +
+      "\"reaction\" naming the message by id, with its text, deleted flag and reactions after the\n" +
+      "change. --count N exits after N messages; --timeout SECONDS exits with\n" +
       "code 11 if they have not arrived by then. Your own messages are skipped unless\n" +
       "--include-own is given. Messages not printed (past N, or received by other commands)\n" +
       "are kept and printed first by the next listen. A message with files lists them under\n" +

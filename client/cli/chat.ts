@@ -5,18 +5,21 @@
  * typing indicators, identity changes, decryption failures and connection changes appear
  * above the prompt without disturbing what is being typed (on a terminal, the prompt line is
  * cleared, the message printed, and the prompt with the typed text redrawn); the slash
- * commands. Works the same with piped stdin/stdout (no prompt; one line per event), which is
+ * commands. Messages are numbered (`#N`, in the order this chat showed them, your own included
+ * once sent) so `/reply N`, `/react N`, `/edit N` and `/delete N` can name them; replies show
+ * a quote of their target, edits, deletes and reactions a line naming the message (spec
+ * /09-rooms.md RM-61..RM-64). Works the same with piped stdin/stdout (no prompt; one line per event), which is
  * how tests drive it. Does not own: formats (format.ts) or the client.
  */
 
 import { clearLine, createInterface, cursorTo } from "node:readline";
-import type { MemberView } from "../app/securecomm-client.js";
+import type { ClientEvents, MemberView } from "../app/securecomm-client.js";
 import { echoableWord, type CommandLine } from "./args.js";
 import { assertJoined, currentRoom, withSession } from "./commands.js";
 import type { CliContext } from "./context.js";
 import { toCliError } from "./errors.js";
 import { EXIT_OK } from "./exit-codes.js";
-import { formatChatLine, formatMembers, formatNotice, formatSafetyNumber, terminalSafe } from "./format.js";
+import { failureNotice, formatChatLine, formatMembers, formatNotice, formatQuote, formatReactions, formatSafetyNumber, terminalSafe, TOMBSTONE } from "./format.js";
 import { resolveMember } from "./resolve.js";
 import { isMessageDraft, TYPING_IDLE_MS, TypingIndicators } from "./typing.js";
 import { startOnline, waitOutboxSent } from "./wait.js";
@@ -31,6 +34,10 @@ export const TYPING_REFRESH_MS = 3_000;
 /** The chat's help text. */
 export const CHAT_HELP = [
   "Type a message and press Enter to send it (start it with // to send a leading /).",
+  "/reply N TEXT     answer message #N",
+  "/react N EMOJI    react to message #N (a new emoji replaces yours); /unreact N takes it back",
+  "/edit N TEXT      replace the text of your message #N",
+  "/delete N         delete your message #N for everyone",
   "/members          list the members",
   "/verify MEMBER    show the safety number with MEMBER and mark them verified",
   "/accept MEMBER    accept MEMBER's changed identity key",
@@ -67,15 +74,80 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
     };
     const nameOf = (address: string) => known.get(address)?.displayName ?? "a member";
 
+    // RM-61..RM-64: the messages this chat showed, numbered in order, with their current view.
+    interface Shown {
+      n: number;
+      messageId: string;
+      senderName: string;
+      own: boolean;
+      text: string;
+      deleted: boolean;
+    }
+    const shown = new Map<string, Shown>();
+    const byNumber: Shown[] = [];
+    const number = (m: ClientEvents["message"]): Shown => {
+      let s = shown.get(m.messageId);
+      if (s === undefined) {
+        s = { n: byNumber.length + 1, messageId: m.messageId, senderName: m.senderName, own: m.own, text: m.text, deleted: m.deleted === true };
+        shown.set(m.messageId, s);
+        byNumber.push(s);
+      }
+      return s;
+    };
+    const describe = (m: ClientEvents["message"], s: Shown) => {
+      const quote = m.replyTo === undefined ? "" : `  ↪ ${(() => {
+        const t = shown.get(m.replyTo);
+        return t === undefined ? formatQuote(undefined) : `#${t.n} ${formatQuote(t)}`;
+      })()}\n`;
+      const line = formatChatLine(m.deleted === true ? { ...m, text: `(${TOMBSTONE})` } : m);
+      const reactions = m.reactions === undefined || m.reactions.length === 0 ? "" : `  [${formatReactions(m.reactions)}]`;
+      return `${quote}#${s.n} ${line}${m.edited === true ? " (edited)" : ""}${reactions}`;
+    };
+    // The client refuses what the protocol would (not the author, deleted, not one emoji) with
+    // fixed sentences (room-engine.ts): shown as they are.
+    const annotating = async (run: () => Promise<void>) => {
+      try {
+        await run();
+      } catch (e) {
+        if (e instanceof TypeError || e instanceof RangeError) show(formatNotice(e.message.replace(/^a /, "A ").replace(/bytes$/, "bytes.")));
+        else throw e;
+      }
+    };
+    const target = (arg: string): { s: Shown; rest: string } | undefined => {
+      const m = /^#?(\d+)(?:\s+([\s\S]*))?$/.exec(arg);
+      const s = m === null ? undefined : byNumber[Number(m[1]) - 1];
+      if (s === undefined) {
+        show(formatNotice("No such message number; messages are numbered as #N when shown."));
+        return undefined;
+      }
+      return { s, rest: (m![2] ?? "").trim() };
+    };
+
     let wasOnline = false;
     let lastShown: string = "online";
     let finish: (code: number) => void = () => undefined;
     const done = new Promise<number>((resolve) => (finish = resolve));
     const offs = [
       client.on("message", (m) => {
-        if (m.roomId !== roomId || m.own) return;
+        if (m.roomId !== roomId) return;
+        const s = number(m);
+        // Our own lines are not echoed (they are on screen as typed): only their number.
+        if (m.own) return show(formatNotice(`#${s.n} sent.`));
         typingNow.set(m.sender, "", false);
-        show(formatChatLine(m));
+        show(describe(m, s));
+      }),
+      client.on("message-updated", (u) => {
+        if (u.roomId !== roomId) return;
+        const s = shown.get(u.messageId);
+        const ref = s === undefined ? "a message from before this chat" : `#${s.n}`;
+        const who = u.own ? "You" : u.senderName;
+        if (s !== undefined) {
+          if (u.text !== undefined) s.text = u.text;
+          if (u.deleted) (s.deleted = true), (s.text = "");
+        }
+        if (u.kind === "edit") show(formatNotice(`${who} edited ${ref}: ${u.text ?? ""} (edited)`));
+        else if (u.kind === "delete") show(formatNotice(`${who} deleted ${ref}: ${TOMBSTONE}.`));
+        else show(formatNotice(`${who} ${u.emoji === "" ? "took back their reaction to" : `reacted ${u.emoji ?? ""} to`} ${ref}: ${formatReactions(u.reactions)}`));
       }),
       client.on("typing", (e) => {
         if (e.roomId !== roomId || !tty) return;
@@ -95,7 +167,7 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
       }),
       client.on("decryption-failed", (e) => {
         if (e.roomId !== undefined && e.roomId !== roomId) return;
-        show(formatNotice(`A message${e.sender === undefined ? "" : ` from ${nameOf(e.sender)}`} could not be decrypted.`));
+        show(formatNotice(failureNotice(e.reason, e.sender === undefined ? undefined : nameOf(e.sender)).replace(" (reported by the client)", "")));
       }),
       client.on("connection", (e) => {
         // Before the first "online", startOnline reports failures; afterwards, show changes.
@@ -196,6 +268,35 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
             show(`Safety number with ${terminalSafe(member.displayName)}:\n${formatSafetyNumber(digits)}`);
             show(formatNotice(`Do these digits match what ${member.displayName} sees? Type "yes" to mark them verified.`));
             pendingVerify = member;
+            return;
+          }
+          case "/reply":
+          case "/edit": {
+            const t = target(arg);
+            if (t === undefined) return;
+            if (t.rest === "") return show(formatNotice(`Usage: ${cmd} N TEXT`));
+            if (cmd === "/reply") {
+              assertJoined(session, room);
+              await client.queueText(roomId, t.rest, { replyTo: t.s.messageId });
+              return;
+            }
+            if (!t.s.own) return show(formatNotice("You can only edit your own messages."));
+            await annotating(() => client.editMessage(roomId, t.s.messageId, t.rest));
+            return;
+          }
+          case "/react":
+          case "/unreact": {
+            const t = target(arg);
+            if (t === undefined) return;
+            if (cmd === "/react" && t.rest === "") return show(formatNotice("Usage: /react N EMOJI"));
+            await annotating(() => client.react(roomId, t.s.messageId, cmd === "/react" ? t.rest : undefined));
+            return;
+          }
+          case "/delete": {
+            const t = target(arg);
+            if (t === undefined) return;
+            if (!t.s.own) return show(formatNotice("You can only delete your own messages."));
+            await annotating(() => client.deleteMessage(roomId, t.s.messageId));
             return;
           }
           case "/leave":

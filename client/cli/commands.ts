@@ -23,12 +23,12 @@ import {
   EXIT_TIMEOUT,
   EXIT_USAGE,
 } from "./exit-codes.js";
-import { formatMembers, formatMessageJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, type SavedAttachment, terminalSafe } from "./format.js";
+import { failureNotice, formatMembers, formatMessageJson, formatUpdateJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, type SavedAttachment, terminalSafe } from "./format.js";
 import { readFileToSend, saveReceivedFile } from "./save-files.js";
 import { stat } from "node:fs/promises";
 import { isProtocolError } from "../errors.js";
 import { resolveMember, resolveRoom } from "./resolve.js";
-import { openInbox, type Inbox } from "./inbox.js";
+import { type InboxMessage, isUpdate, openInbox, type Inbox } from "./inbox.js";
 import {
   failWait,
   JOIN_ANSWER_TIMEOUT_MS,
@@ -57,7 +57,7 @@ export function note(ctx: CliContext, text: string): void {
  */
 export interface SessionInbox {
   readonly inbox: Inbox;
-  claim(handler: (m: ClientEvents["message"]) => boolean): () => void;
+  claim(handler: (m: InboxMessage) => boolean): () => void;
 }
 
 /**
@@ -76,11 +76,13 @@ export async function withSession<T>(
   try {
     if (line.command !== "chat") {
       const inbox = await openInbox(session.store);
-      const claims = new Set<(m: ClientEvents["message"]) => boolean>();
-      offKeep = session.client.on("message", (m) => {
+      const claims = new Set<(m: InboxMessage) => boolean>();
+      const keep = (m: InboxMessage) => {
         for (const claim of claims) if (claim(m)) return;
         inbox.keep(m);
-      });
+      };
+      const offs = [session.client.on("message", keep), session.client.on("message-updated", keep)];
+      offKeep = () => offs.forEach((off) => off());
       kept = {
         inbox,
         claim: (handler) => {
@@ -209,7 +211,7 @@ export async function runSend(ctx: CliContext, line: CommandLine): Promise<numbe
     await waitSettled(session.client);
     assertJoined(session, resolveRoom(session.client.rooms(), room.roomId));
     if (line.files !== undefined && line.files.length > 0) {
-      // RM-60, RM-66: each file encrypted and uploaded, then one message with the pointers. Not
+      // RM-70, RM-76: each file encrypted and uploaded, then one message with the pointers. Not
       // through the outbox: a failed upload fails this command, and nothing was posted.
       const files = [];
       for (const path of line.files) {
@@ -272,9 +274,11 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
     if (saveDir !== undefined && !(await isDirectory(saveDir))) throw new CliError(EXIT_USAGE, "--save-dir must name an existing directory.");
     // Lines go out in order; a message's files are downloaded and saved before its line.
     let printing: Promise<void> = Promise.resolve();
-    const print = (m: ClientEvents["message"]): void => {
+    const print = (m: InboxMessage): void => {
       printed++;
-      printing = printing.then(async () => out(ctx, formatMessageJson(m, saveDir === undefined ? [] : await saveAll(client, saveDir, m))));
+      printing = printing.then(async () =>
+        out(ctx, isUpdate(m) ? formatUpdateJson(m) : formatMessageJson(m, saveDir === undefined ? [] : await saveAll(client, saveDir, m))),
+      );
     };
 
     const dropped = await kept.inbox.takeDropped();
@@ -298,7 +302,7 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
         return true;
       }),
       client.on("decryption-failed", (e) => {
-        if (e.roomId === undefined || e.roomId === room.roomId) note(ctx, formatNotice("A message could not be decrypted (reported by the client)."));
+        if (e.roomId === undefined || e.roomId === room.roomId) note(ctx, formatNotice(failureNotice(e.reason)));
       }),
       client.on("identity-changed", (e) => {
         if (e.roomId === room.roomId) note(ctx, formatNotice("A member's identity key changed; compare safety numbers before trusting them."));
@@ -312,7 +316,7 @@ export async function runListen(ctx: CliContext, line: CommandLine): Promise<num
       const outcome = await waitFor(
         ctx,
         client,
-        ["message", "room-closed"],
+        ["message", "message-updated", "room-closed"],
         () => (closedReason !== undefined ? "closed" : full() ? "count" : undefined),
         line.timeoutMs,
       );
@@ -337,7 +341,7 @@ async function isDirectory(path: string): Promise<boolean> {
 }
 
 /**
- * RM-62, RM-65: downloads each attachment of `m` (digest, MAC and padding checked before any
+ * RM-72, RM-75: downloads each attachment of `m` (digest, MAC and padding checked before any
  * byte is written) and saves it under a safe name in `dir`; a refused file is reported by its
  * error code and nothing of it is written.
  */

@@ -2,7 +2,7 @@
 // `securecomm` processes (node bin/securecomm.mjs, separate --home directories) against a real
 // relay on a free port (real HTTP, real SQLite files). The received file's SHA-256 equals the
 // sent one's; a hostile sender's file name cannot leave DIR or overwrite a file in it
-// (spec/09-rooms.md RM-60, RM-62, RM-65).
+// (spec/09-rooms.md RM-70, RM-72, RM-75).
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -73,7 +73,7 @@ afterAll(async () => {
 
 describe("securecomm send --file / listen --save-dir end to end (issue 13)", () => {
   it(
-    "RM-62 RM-65 a sent file arrives with the same SHA-256, announced as a JSON line; a hostile name stays inside the save directory and overwrites nothing",
+    "RM-72 RM-75 a sent file arrives with the same SHA-256, announced as a JSON line; a hostile name stays inside the save directory and overwrites nothing",
     async () => {
       const homeA = join(root, "alice");
       const homeB = join(root, "bob");

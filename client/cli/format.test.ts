@@ -5,6 +5,12 @@ import {
   formatChatLine,
   formatMembers,
   formatMessageJson,
+  failureNotice,
+  formatQuote,
+  formatReactions,
+  formatUpdateJson,
+  QUOTE_CHARS,
+  TOMBSTONE,
   formatRooms,
   formatSafetyNumber,
   formatTable,
@@ -29,6 +35,7 @@ describe("formats", () => {
     const line = formatMessageJson(message);
     expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\n]/);
     expect(JSON.parse(line)).toEqual({
+      kind: "message",
       room: "r1",
       seq: 7,
       id: "m1",
@@ -91,5 +98,28 @@ describe("formats", () => {
     expect(formatRooms(rooms, false)).toBe(["NAME  MEMBERS  STATE  ID", "Team  3        admin  id1", "Old   1        left   id2"].join("\n"));
     expect(formatRooms([], false)).toBe("(no rooms)");
     expect(JSON.parse(formatRooms(rooms, true))).toEqual(rooms);
+  });
+
+  it("RM-61..RM-64: listen lines for replies, edits, deletes and reactions carry their kind and the target's view", () => {
+    const reply = JSON.parse(formatMessageJson({ ...message, replyTo: "ab".repeat(16), edited: true, reactions: [{ emoji: "👍", members: [{ address: "a", name: "Al" }] }] }));
+    expect(reply).toMatchObject({ kind: "message", replyTo: "ab".repeat(16), edited: true, reactions: [{ emoji: "👍", count: 1, members: ["a"], names: ["Al"] }] });
+    const base = { roomId: "r1", messageId: "m1", seq: 9, sender: "addr-al", senderName: "Al", own: false, known: true, edited: false, deleted: false, reactions: [] };
+    expect(JSON.parse(formatUpdateJson({ ...base, kind: "edit", text: "new\u2028", edited: true }))).toEqual({
+      kind: "edit", room: "r1", seq: 9, id: "m1", sender: "addr-al", senderName: "Al", own: false, text: "new\u2028", edited: true, deleted: false, reactions: [],
+    });
+    expect(formatUpdateJson({ ...base, kind: "edit", text: "x\u2028" })).not.toMatch(/\u2028/);
+    expect(JSON.parse(formatUpdateJson({ ...base, kind: "delete", deleted: true }))).toMatchObject({ kind: "delete", deleted: true });
+    expect(JSON.parse(formatUpdateJson({ ...base, kind: "reaction", emoji: "" }))).toMatchObject({ kind: "reaction", emoji: "" });
+  });
+
+  it("RM-61 RM-62: quotes and reactions are short, terminal-safe, and say when the original is missing", () => {
+    expect(formatQuote(undefined)).toBe("original not available");
+    expect(formatQuote({ senderName: "Bob\u001b[2J", own: false, text: "x".repeat(100) })).toBe(`Bob\uFFFD[2J: ${"x".repeat(QUOTE_CHARS)}…`);
+    expect(formatQuote({ senderName: "Bob", own: false, text: "gone", deleted: true })).toBe(`Bob: ${TOMBSTONE}`);
+    expect(formatQuote({ senderName: "Me", own: true, text: "a\nb" })).toBe("you: a b");
+    expect(formatReactions([])).toBe("no reactions");
+    expect(formatReactions([{ emoji: "👍", members: [{ address: "a", name: "Al" }, { address: "b", name: "Bo" }] }])).toBe("👍 2 (Al, Bo)");
+    expect(failureNotice("forged edit (not the author)", "Mal")).toBe("Mal tried to edit a message they did not write; ignored.");
+    expect(failureNotice("no_sender_key")).toBe("A message could not be decrypted (reported by the client).");
   });
 });

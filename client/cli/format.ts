@@ -41,9 +41,11 @@ export function safeJson(value: unknown): string {
 export type SavedAttachment = { saved: string } | { error: string } | undefined;
 
 /**
- * One `listen` output line: a JSON object per message (no trailing newline). Attachments
- * (RM-60) are listed by name, type, size and media fields, with `saved` or `error` when
- * `--save-dir` was given; pointers, keys and thumbnails are never printed.
+ * One `listen` output line: a JSON object per message (no trailing newline). `kind` is
+ * "message"; `replyTo`, `edited`, `deleted` and `reactions` appear when they apply
+ * (spec/09-rooms.md RM-61..RM-64). Attachments (RM-70) are listed by name, type, size and
+ * media fields, with `saved` or `error` when `--save-dir` was given; pointers, keys and
+ * thumbnails are never printed.
  */
 export function formatMessageJson(m: ClientEvents["message"], saved: readonly SavedAttachment[] = []): string {
   const attachments = m.attachments?.map((a, i) => ({
@@ -56,6 +58,7 @@ export function formatMessageJson(m: ClientEvents["message"], saved: readonly Sa
     ...(saved[i] ?? {}),
   }));
   return safeJson({
+    kind: "message",
     room: m.roomId,
     seq: m.seq,
     id: m.messageId,
@@ -65,8 +68,60 @@ export function formatMessageJson(m: ClientEvents["message"], saved: readonly Sa
     sentAt: new Date(m.sentAtMs).toISOString(),
     postedAt: new Date(m.postedAtMs).toISOString(),
     own: m.own,
+    ...(m.replyTo === undefined ? {} : { replyTo: m.replyTo }),
+    ...(m.edited === true ? { edited: true } : {}),
+    ...(m.deleted === true ? { deleted: true } : {}),
+    ...(m.reactions === undefined ? {} : { reactions: reactionsJson(m.reactions) }),
     ...(attachments !== undefined ? { attachments } : {}),
   });
+}
+
+function reactionsJson(reactions: NonNullable<ClientEvents["message"]["reactions"]>) {
+  return reactions.map((r) => ({ emoji: r.emoji, count: r.members.length, members: r.members.map((x) => x.address), names: r.members.map((x) => x.name) }));
+}
+
+/**
+ * One `listen` line for an edit, a delete or a reaction (RM-62..RM-64): `kind` says which,
+ * `id` is the target message, `sender` who did it, and the target's view after it (`text` when
+ * edited, `deleted`, `reactions`); a reaction adds `emoji` (empty when taken back).
+ */
+export function formatUpdateJson(u: ClientEvents["message-updated"]): string {
+  return safeJson({
+    kind: u.kind,
+    room: u.roomId,
+    seq: u.seq,
+    id: u.messageId,
+    sender: u.sender,
+    senderName: u.senderName,
+    own: u.own,
+    ...(u.text === undefined ? {} : { text: u.text }),
+    edited: u.edited,
+    deleted: u.deleted,
+    reactions: reactionsJson(u.reactions),
+    ...(u.emoji === undefined ? {} : { emoji: u.emoji }),
+  });
+}
+
+/** RM-61: a reply's quote: "Name: start of the text…", a tombstone, or "original not available". */
+export function formatQuote(target: { senderName: string; own: boolean; text: string; deleted?: boolean } | undefined, maxChars = QUOTE_CHARS): string {
+  if (target === undefined) return "original not available";
+  const who = target.own ? "you" : target.senderName;
+  if (target.deleted === true) return `${terminalSafe(who)}: ${TOMBSTONE}`;
+  const chars = [...target.text.replace(/\s+/g, " ")];
+  const excerpt = chars.length > maxChars ? `${chars.slice(0, maxChars).join("")}…` : chars.join("");
+  return `${terminalSafe(who)}: ${terminalSafe(excerpt)}`;
+}
+
+/** How much of a quoted message a reply shows: enough to recognise it on one line. */
+export const QUOTE_CHARS = 40;
+
+/** RM-64: the tombstone's text. */
+export const TOMBSTONE = "This message was deleted";
+
+/** RM-62: reactions as "👍 2 (Alice, Bob) · ❤️ 1 (Carol)", or "no reactions". */
+export function formatReactions(reactions: ClientEvents["message-updated"]["reactions"]): string {
+  if (reactions.length === 0) return "no reactions";
+  return reactions.map((r) => `${terminalSafe(r.emoji)} ${r.members.length} (${r.members.map((m) => terminalSafe(m.name)).join(", ")})`).join(" · ");
 }
 
 /**
@@ -137,6 +192,15 @@ function clock(ms: number): string {
 export function formatChatLine(m: ClientEvents["message"]): string {
   const who = m.own ? "you" : m.senderName;
   return `[${clock(messageTimeMs(m))}] ${terminalSafe(who)}: ${terminalSafe(m.text)}`;
+}
+
+/**
+ * The notice for a reported failure: forged edits and deletes (spec/09-rooms.md RM-63, RM-64)
+ * are named, anything else is "could not be decrypted". `who` names the sender when known.
+ */
+export function failureNotice(reason: string, who?: string): string {
+  if (reason.startsWith("forged ")) return `${who ?? "A member"} tried to ${reason.slice(7).split(" ")[0]} a message they did not write; ignored.`;
+  return `A message${who === undefined ? "" : ` from ${who}`} could not be decrypted${who === undefined ? " (reported by the client)" : ""}.`;
 }
 
 /** A chat notice (joins, leaves, warnings) as "* text", terminal-safe. */

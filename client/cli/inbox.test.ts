@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryKeyValueStore } from "../store/kv-store.js";
-import { INBOX_DROPPED_KEY, INBOX_PREFIX, MAX_INBOX_MESSAGES, openInbox, type InboxMessage } from "./inbox.js";
+import { INBOX_DROPPED_KEY, INBOX_PREFIX, MAX_INBOX_MESSAGES, isUpdate, openInbox, type InboxMessage } from "./inbox.js";
 
 function message(roomId: string, text: string): InboxMessage {
   return { roomId, seq: 1, messageId: text, sender: "s", senderName: "S", text, sentAtMs: 1, postedAtMs: 2, own: false };
@@ -44,5 +44,37 @@ describe("CLI inbox (issue 9 finding 6)", () => {
     expect(await store.get(INBOX_DROPPED_KEY)).toBeDefined();
     expect(await inbox.takeDropped()).toBe(2);
     expect(await inbox.takeDropped()).toBe(0);
+  });
+
+  it("RM-62..RM-64: keeps edits, deletes and reactions too, and refuses malformed ones", async () => {
+    const store = new MemoryKeyValueStore();
+    const inbox = await openInbox(store);
+    const update: InboxMessage = { roomId: "a", messageId: "m", kind: "delete", seq: 3, sender: "s", senderName: "S", own: false, known: true, edited: false, deleted: true, reactions: [] };
+    inbox.keep(message("a", "1"));
+    inbox.keep(update);
+    await inbox.flush();
+    const waiting = (await (await openInbox(store)).waiting("a")).map((k) => k.message);
+    expect(waiting).toEqual([message("a", "1"), update]);
+    expect(isUpdate(waiting[1]!)).toBe(true);
+    expect(isUpdate(waiting[0]!)).toBe(false);
+    await store.write([{ key: `${INBOX_PREFIX}0000000000000009`, value: new TextEncoder().encode(JSON.stringify({ ...update, kind: "explode" })) }]);
+    expect((await inbox.waiting("a")).at(-1)!.message).toBeUndefined();
+  });
+
+  it("RM-64: a kept delete scrubs the kept message's text and any kept edit's", async () => {
+    const store = new MemoryKeyValueStore();
+    const inbox = await openInbox(store);
+    const base = { roomId: "a", messageId: "secret", seq: 3, sender: "s", senderName: "S", own: false, known: true, reactions: [] };
+    inbox.keep(message("a", "secret"));
+    inbox.keep(message("b", "secret")); // another room's message with the same id is not touched
+    inbox.keep({ ...base, kind: "edit", text: "edited secret", edited: true, deleted: false });
+    inbox.keep({ ...base, kind: "delete", seq: 4, edited: false, deleted: true });
+    await inbox.flush();
+    const raw = (await store.list(INBOX_PREFIX)).map(([, v]) => new TextDecoder().decode(v));
+    expect(raw.filter((r) => r.includes('"roomId":"a"')).join("\n")).not.toMatch(/"text":"(edited )?secret"/);
+    const kept = (await inbox.waiting("a")).map((k) => k.message);
+    expect(kept[0]).toMatchObject({ text: "", deleted: true });
+    expect(kept[1]).toMatchObject({ kind: "edit", deleted: true });
+    expect((await inbox.waiting("b"))[0]!.message).toMatchObject({ text: "secret" });
   });
 });

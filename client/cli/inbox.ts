@@ -21,8 +21,16 @@ import { attachmentFromJson, attachmentToJson, type AttachmentView } from "../at
 import type { KeyValueStore, KeyValueWrite } from "../store/kv-store.js";
 import type { ClientEvents } from "../app/securecomm-client.js";
 
-/** One message as the client emitted it. */
-export type InboxMessage = ClientEvents["message"];
+/**
+ * One message, or one edit, delete or reaction (spec/09-rooms.md RM-62..RM-64), as the client
+ * emitted it.
+ */
+export type InboxMessage = ClientEvents["message"] | ClientEvents["message-updated"];
+
+/** True for an edit, a delete or a reaction (they carry `kind`; messages do not). */
+export function isUpdate(m: InboxMessage): m is ClientEvents["message-updated"] {
+  return "kind" in m;
+}
 
 /** Key prefix of kept messages; a zero-padded counter follows, so keys sort in arrival order. */
 export const INBOX_PREFIX = "cli/inbox/";
@@ -67,11 +75,21 @@ function keyOf(counter: number): string {
 
 function parseMessage(bytes: Uint8Array): InboxMessage | undefined {
   try {
-    const raw = JSON.parse(decoder.decode(bytes)) as Partial<InboxMessage> & { attachments?: unknown };
-    // Attachments are kept as pointers in JSON (RM-66), never file contents.
+    const u = JSON.parse(decoder.decode(bytes)) as Partial<ClientEvents["message-updated"]>;
+    if ("kind" in u) {
+      const ok =
+        (u.kind === "edit" || u.kind === "delete" || u.kind === "reaction") &&
+        [u.roomId, u.messageId, u.sender, u.senderName].every((v) => typeof v === "string") &&
+        typeof u.seq === "number" &&
+        [u.own, u.known, u.edited, u.deleted].every((v) => typeof v === "boolean") &&
+        Array.isArray(u.reactions);
+      return ok ? (u as InboxMessage) : undefined;
+    }
+    const raw = u as Partial<ClientEvents["message"]> & { attachments?: unknown };
+    // Attachments are kept as pointers in JSON (RM-76), never file contents.
     const attachments = Array.isArray(raw.attachments) ? raw.attachments.map(attachmentFromJson) : undefined;
     if (attachments !== undefined && attachments.some((a) => a === undefined)) return undefined;
-    const m: Partial<InboxMessage> = { ...raw, ...(attachments !== undefined ? { attachments: attachments as AttachmentView[] } : {}) };
+    const m: Partial<ClientEvents["message"]> = { ...raw, ...(attachments !== undefined ? { attachments: attachments as AttachmentView[] } : {}) };
     const strings = [m.roomId, m.messageId, m.sender, m.senderName, m.text].every((v) => typeof v === "string");
     const numbers = [m.seq, m.sentAtMs, m.postedAtMs].every((v) => typeof v === "number");
     return strings && numbers && typeof m.own === "boolean" ? (m as InboxMessage) : undefined;
@@ -112,6 +130,22 @@ export async function openInbox(store: KeyValueStore): Promise<Inbox> {
       count = Math.max(0, count - keys.length);
     },
     keep(message) {
+      // RM-64: a delete takes the message's text (and any kept edit's) out of the inbox too, so a
+      // later listen prints the tombstone, never the words.
+      if (isUpdate(message) && message.deleted) {
+        queue = queue.then(async () => {
+          const rewrites: KeyValueWrite[] = [];
+          for (const [key, value] of await store.list(INBOX_PREFIX)) {
+            const kept = parseMessage(value);
+            if (kept === undefined || kept.roomId !== message.roomId || kept.messageId !== message.messageId) continue;
+            const scrubbed = isUpdate(kept)
+              ? (({ text: _t, ...rest }) => ({ ...rest, edited: false, deleted: true, reactions: [] }))(kept)
+              : (({ reactions: _r, edited: _e, ...rest }) => ({ ...rest, text: "", deleted: true }))(kept);
+            rewrites.push({ key, value: encoder.encode(JSON.stringify(scrubbed)) });
+          }
+          if (rewrites.length > 0) await store.write(rewrites);
+        });
+      }
       if (count >= MAX_INBOX_MESSAGES) {
         queue = queue.then(async () => {
           const dropped = (await readDropped()) + 1;
@@ -120,7 +154,7 @@ export async function openInbox(store: KeyValueStore): Promise<Inbox> {
       } else {
         count++;
         const key = keyOf(next++);
-        const value = encoder.encode(JSON.stringify({ ...message, ...(message.attachments ? { attachments: message.attachments.map(attachmentToJson) } : {}) }));
+        const value = encoder.encode(JSON.stringify({ ...message, ...(!isUpdate(message) && message.attachments ? { attachments: message.attachments.map(attachmentToJson) } : {}) }));
         queue = queue.then(() => store.write([{ key, value }]));
       }
       queue = queue.catch((e: unknown) => {

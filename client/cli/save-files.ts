@@ -1,5 +1,5 @@
 /**
- * Saving received files for `listen --save-dir DIR` (spec/09-rooms.md RM-65), and reading files
+ * Saving received files for `listen --save-dir DIR` (spec/09-rooms.md RM-75), and reading files
  * for `send --file PATH`.
  *
  * Owns: the local name of a received file (the sender's name made safe, `safeFileName`), the
@@ -38,7 +38,7 @@ export function contentTypeOf(path: string): string {
   return CONTENT_TYPES[extname(path).toLowerCase()] ?? "";
 }
 
-/** Reads a file to send; RangeError when it is empty or over the 100 MiB limit (RM-60). */
+/** Reads a file to send; RangeError when it is empty or over the 100 MiB limit (RM-70). */
 export async function readFileToSend(path: string): Promise<{ data: Uint8Array; fileName: string; contentType: string }> {
   const s = await stat(path);
   if (!s.isFile()) throw new RangeError("not a regular file");
@@ -60,7 +60,7 @@ export async function readFileToSend(path: string): Promise<{ data: Uint8Array; 
 }
 
 /**
- * RM-65: writes `data` into `dir` under a safe form of the sender's `name`, never overwriting
+ * RM-75: writes `data` into `dir` under a safe form of the sender's `name`, never overwriting
  * (` (n)` is added before the extension), and returns the path written. The file is created
  * exclusively (O_EXCL, mode 0600) and its directory is checked to be `dir` itself.
  */

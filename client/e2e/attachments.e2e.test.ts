@@ -1,5 +1,5 @@
 /**
- * Attachments end to end (spec/09-rooms.md RM-60..RM-66, spec/10-relay-api.md API-60..API-64):
+ * Attachments end to end (spec/09-rooms.md RM-70..RM-76, spec/10-relay-api.md API-60..API-64):
  * real clients, a real relay over HTTP on loopback with real SQLite files. The relay is made
  * hostile by wrapping its blob store (it serves another message's blob, truncates, extends or
  * flips a bit), and the network drops upload answers and download streams; receivers refuse
@@ -111,7 +111,7 @@ const received = (c: TestClient, name: string) => c.messages.find((m) => m.attac
 const codeOf = (p: Promise<unknown>) => p.then(() => "opened", (x: unknown) => (isProtocolError(x) ? x.code : `other: ${String(x)}`));
 
 describe("attachments end to end", () => {
-  it("RM-60 RM-62 RM-66: a file and its metadata reach the other member and open byte for byte; the sender sees upload progress", async () => {
+  it("RM-70 RM-72 RM-76: a file and its metadata reach the other member and open byte for byte; the sender sees upload progress", async () => {
     const data = file(300_000, 1);
     const progress: number[] = [];
     await alice.client.sendFiles(roomId, [{ data, fileName: "report.pdf", contentType: "application/pdf" }], {
@@ -133,7 +133,7 @@ describe("attachments end to end", () => {
     expect(alice.messages.find((x) => x.own && x.attachments?.[0]?.fileName === "report.pdf")).toBeDefined();
   });
 
-  it("RM-64: an image carries its dimensions and thumbnail, a voice note its duration and flag, inside the encrypted message", async () => {
+  it("RM-74: an image carries its dimensions and thumbnail, a voice note its duration and flag, inside the encrypted message", async () => {
     const thumb = file(2_000, 9);
     await alice.client.sendFiles(roomId, [
       { data: file(5_000, 2), fileName: "cat.png", contentType: "image/png", width: 640, height: 480, thumbnail: thumb, thumbnailContentType: "image/jpeg" },
@@ -162,7 +162,7 @@ describe("attachments end to end", () => {
     expect(net.streamsCut).toBeGreaterThan(0);
   });
 
-  it("RM-62: a relay that serves another message's blob, truncates, extends or flips a bit is refused with a ProtocolError and nothing is shown", async () => {
+  it("RM-72: a relay that serves another message's blob, truncates, extends or flips a bit is refused with a ProtocolError and nothing is shown", async () => {
     const real = file(3_000, 5);
     const other = file(3_000, 6); // same size class: only the digest tells them apart
     await alice.client.sendFiles(roomId, [{ data: real, fileName: "real.txt" }]);
@@ -189,7 +189,7 @@ describe("attachments end to end", () => {
     expect(await bob.client.downloadAttachment(target)).toEqual(real);
   });
 
-  it("RM-63: a pointer naming no blob, or a malformed kept pointer, is a typed error", async () => {
+  it("RM-73: a pointer naming no blob, or a malformed kept pointer, is a typed error", async () => {
     const view = received(bob, "real.txt")!.attachments![0]!;
     const { parsePointer } = await import("../attachments/attachment-pointer.js");
     const p = parsePointer(view.pointer);

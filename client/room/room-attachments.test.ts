@@ -1,4 +1,4 @@
-// The room rules for attachments (spec/09-rooms.md RM-60, RM-63), played by a member who lies:
+// The room rules for attachments (spec/09-rooms.md RM-70, RM-73), played by a member who lies:
 // valid pointers are shown with the message; a malformed pointer is reported and dropped while
 // the rest of the message is shown; more than four pointers drop the whole message; a message
 // with neither text nor a valid pointer shows nothing. Pure: applyLogEvent on a RoomRecord.
@@ -32,21 +32,21 @@ function apply(body: string, attachments: Awaited<ReturnType<typeof pointer>>[])
 }
 
 describe("room rules for attachments", () => {
-  it("RM-60 valid pointers are shown with the message, also without text", async () => {
+  it("RM-70 valid pointers are shown with the message, also without text", async () => {
     const r = apply("", [await pointer(), await pointer({ fileName: "b.txt" })]);
     expect(r.reports).toEqual([]);
     expect(r.messages).toHaveLength(1);
     expect(r.messages[0]!.attachments?.map((a) => a.fileName)).toEqual(["a.txt", "b.txt"]);
   });
 
-  it("RM-63 a malformed pointer is reported and dropped; the rest of the message is shown", async () => {
+  it("RM-73 a malformed pointer is reported and dropped; the rest of the message is shown", async () => {
     const r = apply("look", [await pointer(), await pointer({ key: new Uint8Array(16) }), await pointer({ thumbnail: new Uint8Array(10), thumbnailContentType: "text/html" })]);
     expect(r.reports).toHaveLength(1);
     expect(r.messages[0]!.text).toBe("look");
     expect(r.messages[0]!.attachments).toHaveLength(1);
   });
 
-  it("RM-60 more than four pointers drop the whole message (reported); nothing valid to show shows nothing", async () => {
+  it("RM-70 more than four pointers drop the whole message (reported); nothing valid to show shows nothing", async () => {
     const five = await Promise.all([1, 2, 3, 4, 5].map(() => pointer()));
     const r = apply("too many", five);
     expect(r.messages).toEqual([]);

@@ -39,7 +39,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Content, ContentSchema, ProfileSchema, RosterMemberSchema, RosterSchema, type Welcome, WelcomeSchema, type RoomSecretRotation, RoomSecretRotationSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { type Content, ContentSchema, ProfileSchema, TextSchema, RosterMemberSchema, RosterSchema, type Welcome, WelcomeSchema, type RoomSecretRotation, RoomSecretRotationSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex } from "../crypto/bytes.js";
 import { KeyPair } from "../crypto/curve.js";
@@ -615,7 +615,7 @@ class PostCmd implements Cmd {
   check = () => true;
   run(_: object, w: World): void {
     const m = w.members[this.who % w.members.length]!;
-    const e = w.post(m, { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: `t${m.counter++}`, attachments: [] } });
+    const e = w.post(m, { case: "text", value: create(TextSchema, { body: `t${m.counter++}` }) });
     void e;
   }
   toString = () => `Post(${this.who})`;

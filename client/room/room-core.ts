@@ -17,9 +17,10 @@ import { type Content, type RoomSecretRotation, type Welcome } from "../../gen/s
 import { type RoomEpochBound, RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex, constantTimeEqual, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
-import { type AttachmentView, isValidPointer, MAX_ATTACHMENTS_PER_MESSAGE, viewOf } from "../attachments/attachment-pointer.js";
+import { type AttachmentView, isValidPointer, MAX_ATTACHMENTS_PER_MESSAGE, viewOf as attachmentView } from "../attachments/attachment-pointer.js";
 import { isValidDisplayName } from "./join.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
+import { type Annotation, type AnnotationStep, applyAnnotation, type ReactionView, type TrackedMessage, validEmoji, validTargetId, viewOf } from "./message-annotations.js";
 import { adoptBounds, boundOf, closeEpoch, noteDeparture, refuseEnvelope, refuseJoin, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
 
 /** Text bodies are at most 4096 bytes (RM-07). */
@@ -35,16 +36,48 @@ export interface RoomMessage {
   sender: string;
   senderName: string;
   text: string;
-  /** Files sent with the message (RM-60), pointers only: contents are downloaded on demand. */
+  /** Files sent with the message (RM-70), pointers only: contents are downloaded on demand. */
   attachments?: AttachmentView[];
   sentAtMs: number;
   postedAtMs: number;
   own: boolean;
+  /** RM-61: the message this one answers (32 hex digits); the UI quotes it from its history. */
+  replyTo?: string;
+  /** RM-63: the text is the author's latest edit. */
+  edited?: boolean;
+  /** RM-64: deleted for everyone: `text` is empty and the UI shows a tombstone. */
+  deleted?: boolean;
+  /** RM-62: reactions, when it has any. */
+  reactions?: ReactionView[];
+}
+
+/**
+ * RM-62..RM-64: a message changed: an edit, a delete or a reaction by `sender` at `seq` applied
+ * to the message `messageId`, with the message's whole view after it (so a receiver just
+ * replaces what it shows). `known` is false while the target itself was not seen (RM-65).
+ */
+export interface MessageUpdate {
+  roomId: string;
+  messageId: string;
+  kind: "edit" | "delete" | "reaction";
+  seq: number;
+  sender: string;
+  senderName: string;
+  own: boolean;
+  known: boolean;
+  /** The current text when edited (never present once deleted). */
+  text?: string;
+  edited: boolean;
+  deleted: boolean;
+  reactions: ReactionView[];
+  /** For a reaction: the emoji (empty when taken back). */
+  emoji?: string;
 }
 
 /** What the engine reports; the facade turns these into ClientEvents. */
 export type EngineEvent =
   | ({ type: "message" } & RoomMessage)
+  | ({ type: "message-updated" } & MessageUpdate)
   | { type: "typing"; roomId: string; sender: string; typing: boolean }
   | { type: "members-changed"; roomId: string }
   | { type: "identity-changed"; roomId: string; member: string }
@@ -77,7 +110,9 @@ export type Effect =
   /** The access key changed: follow the room with the new one (RM-14). */
   | { type: "resubscribe" }
   /** A rotation for a later epoch: keep it until the ones between arrive (RM-14). */
-  | { type: "keep-rotation"; from: Uint8Array; rotation: RoomSecretRotation };
+  | { type: "keep-rotation"; from: Uint8Array; rotation: RoomSecretRotation }
+  /** Store what we keep about message `messageId` (hex) (RM-60..RM-66). */
+  | { type: "track"; messageId: string; record: TrackedMessage };
 
 /** The result of one rule: the next record (the same object when nothing changed) and its effects. */
 export interface Step {
@@ -89,8 +124,12 @@ export interface Step {
 export type LogInput =
   /** A join announcement whose signature verified (RM-08). */
   | { kind: "join"; seq: bigint; epoch: number; identityKey: Uint8Array; nonce: Uint8Array; deliveryToken: Uint8Array; displayName: string }
-  /** Room content decrypted with the sender key of `sender` (RM-07). */
-  | { kind: "content"; seq: bigint; epoch: number; postedAtMs: bigint; sender: Uint8Array; content: Content }
+  /**
+   * Room content decrypted with the sender key of `sender` (RM-07). `tracked`: what the driver
+   * keeps about the message the content names (its own id for `text`, the target for
+   * reaction/edit/delete; RM-60), loaded with `annotationTarget`.
+   */
+  | { kind: "content"; seq: bigint; epoch: number; postedAtMs: bigint; sender: Uint8Array; content: Content; tracked?: TrackedMessage }
   /** A departure statement whose signature verified (RM-35): `signer` leaves, or removes `member`. */
   | { kind: "departure"; seq: bigint; epoch: number; signer: Uint8Array; member: Uint8Array }
   /** One of our own posts, met in the log; `departure` is the member our leave/remove named. */
@@ -115,6 +154,8 @@ export interface ContentContext {
   epoch: number;
   postedAtMs: bigint;
   content: Content;
+  /** What is kept about the message this content names (RM-60), if anything. */
+  tracked: TrackedMessage | undefined;
   effects: Effect[];
 }
 
@@ -129,30 +170,57 @@ type BodyOf<K extends Bodies> = Extract<Content["body"], { case: K }>["value"];
 export const CONTENT_HANDLERS: { [K in Bodies]?: (ctx: ContentContext, body: BodyOf<K>) => void } = {
   text(ctx, body) {
     if (utf8(body.body).length > MAX_TEXT_BYTES) return;
-    // RM-60, RM-63: too many pointers drops the message; an invalid one is reported and dropped.
+    // RM-70, RM-73: too many pointers drops the message; an invalid one is reported and dropped.
     if (body.attachments.length > MAX_ATTACHMENTS_PER_MESSAGE) {
       ctx.effects.push(report(ctx.room, "attachment_invalid_pointer", ctx.sender));
       return;
     }
-    const attachments = body.attachments.filter(isValidPointer).map(viewOf);
+    const attachments = body.attachments.filter(isValidPointer).map(attachmentView);
     if (attachments.length < body.attachments.length) ctx.effects.push(report(ctx.room, "attachment_invalid_pointer", ctx.sender));
     if (body.body.length === 0 && attachments.length === 0) return;
+    const id = bytesToHex(ctx.content.messageId);
+    // RM-60: the author of a message id is the sender of its text; reused ids are refused.
+    const step = annotate(ctx, id, { kind: "text", seq: Number(ctx.seq), sender: addr(ctx.sender) });
+    if (step === undefined) return;
+    const view = viewOf(step.record);
+    const text = view.deleted ? "" : (view.editedText ?? body.body);
     ctx.effects.push({
       type: "emit",
       event: {
         type: "message",
         roomId: hex(ctx.room),
         seq: Number(ctx.seq),
-        messageId: bytesToHex(ctx.content.messageId),
+        messageId: id,
         sender: addr(ctx.sender),
         senderName: ctx.senderName,
-        text: body.body,
-        ...(attachments.length > 0 ? { attachments } : {}),
+        text,
+        ...(attachments.length > 0 && !view.deleted ? { attachments } : {}),
         sentAtMs: Number(ctx.content.sentAtMs),
         postedAtMs: Number(ctx.postedAtMs),
         own: false,
+        ...(validTargetId(body.replyTo) ? { replyTo: bytesToHex(body.replyTo) } : {}),
+        ...(view.edited ? { edited: true } : {}),
+        ...(view.deleted ? { deleted: true } : {}),
+        ...(view.reactions.length > 0 ? { reactions: view.reactions } : {}),
       },
     });
+  },
+  reaction(ctx, body) {
+    // RM-62: any member reacts, with one valid emoji (or takes its reaction back).
+    if (!validTargetId(body.targetMessageId) || (!body.remove && !validEmoji(body.emoji))) return void ctx.effects.push(report(ctx.room, "invalid reaction", ctx.sender));
+    const emoji = body.remove ? "" : body.emoji;
+    updated(ctx, "reaction", { kind: "reaction", seq: Number(ctx.seq), sender: addr(ctx.sender), name: ctx.senderName, emoji, remove: body.remove }, emoji);
+  },
+  edit(ctx, body) {
+    // RM-63: the same bounds as a text; only the author (checked in applyAnnotation).
+    const n = utf8(body.body).length;
+    if (!validTargetId(body.targetMessageId) || n === 0 || n > MAX_TEXT_BYTES) return void ctx.effects.push(report(ctx.room, "invalid edit", ctx.sender));
+    updated(ctx, "edit", { kind: "edit", seq: Number(ctx.seq), sender: addr(ctx.sender), text: body.body });
+  },
+  delete(ctx, body) {
+    // RM-64: only the author (checked in applyAnnotation).
+    if (!validTargetId(body.targetMessageId)) return void ctx.effects.push(report(ctx.room, "invalid delete", ctx.sender));
+    updated(ctx, "delete", { kind: "delete", seq: Number(ctx.seq), sender: addr(ctx.sender) });
   },
   leave(ctx) {
     departure(ctx.room, ctx.self, ctx.sender, ctx.seq, ctx.epoch, ctx.effects);
@@ -176,6 +244,73 @@ export const CONTENT_HANDLERS: { [K in Bodies]?: (ctx: ContentContext, body: Bod
     ctx.effects.push({ type: "emit", event: { type: "members-changed", roomId: hex(ctx.room) } });
   },
 };
+
+/**
+ * RM-60, RM-63, RM-64: applies `op` to what is kept about message `id`; reports forged edits
+ * and deletes and reused ids; pushes the record to store. Undefined when `op` is refused.
+ */
+function annotate(ctx: ContentContext, id: string, op: Annotation): AnnotationStep | undefined {
+  const step = applyAnnotation(ctx.tracked, op);
+  for (const f of step.forged) ctx.effects.push(report(ctx.room, `forged ${f.kind} (not the author)`, addressKey(f.sender, ctx)));
+  if (step.reusedId) {
+    ctx.effects.push(report(ctx.room, "message id reused", ctx.sender));
+    return undefined;
+  }
+  if (step.record !== ctx.tracked) ctx.effects.push({ type: "track", messageId: id, record: step.record });
+  return step;
+}
+
+/** The identity key of a member by address when it is in the roster (for the report's sender). */
+function addressKey(address: string, ctx: ContentContext): Uint8Array | undefined {
+  if (address === addr(ctx.sender)) return ctx.sender;
+  return ctx.room.members.find((m) => addr(m.identityKey) === address)?.identityKey;
+}
+
+/** RM-62..RM-65: a reaction, edit or delete applied; the target's new view is emitted. */
+function updated(ctx: ContentContext, kind: MessageUpdate["kind"], op: Annotation, emoji?: string): void {
+  const body = ctx.content.body.value as { targetMessageId: Uint8Array };
+  const id = bytesToHex(body.targetMessageId);
+  const step = annotate(ctx, id, op);
+  if (step === undefined || step.record === ctx.tracked) return; // forged, duplicate or superseded
+  // RM-65: while the target is unseen the operation only waits; nothing can show it yet (a
+  // forgery among them is reported when the target arrives).
+  if (step.record.author === undefined) return;
+  ctx.effects.push({ type: "emit", event: { type: "message-updated", ...updateEvent(hex(ctx.room), id, step.record, kind, ctx.seq, addr(ctx.sender), ctx.senderName, false, emoji) } });
+}
+
+/** RM-62..RM-64: the `message-updated` payload for `record` after an operation of `kind`. */
+export function updateEvent(roomId: string, messageId: string, record: TrackedMessage, kind: MessageUpdate["kind"], seq: bigint, sender: string, senderName: string, own: boolean, emoji?: string): MessageUpdate {
+  const view = viewOf(record);
+  return {
+    roomId,
+    messageId,
+    kind,
+    seq: Number(seq),
+    sender,
+    senderName,
+    own,
+    known: view.known,
+    ...(view.editedText === undefined ? {} : { text: view.editedText }),
+    edited: view.edited,
+    deleted: view.deleted,
+    reactions: view.reactions,
+    ...(emoji === undefined ? {} : { emoji }),
+  };
+}
+
+/** RM-60: the message id a content's tracked record is kept under (text: its own; others: the target). */
+export function annotationTarget(content: Content): Uint8Array | undefined {
+  switch (content.body.case) {
+    case "text":
+      return content.messageId;
+    case "reaction":
+    case "edit":
+    case "delete":
+      return content.body.value.targetMessageId;
+    default:
+      return undefined;
+  }
+}
 
 /**
  * A departure at `seq` in an envelope of `epoch` (RM-12, RM-13, RM-24, RM-28), applied to
@@ -227,6 +362,7 @@ export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInpu
         epoch: input.epoch,
         postedAtMs: input.postedAtMs,
         content: input.content,
+        tracked: input.tracked,
         effects: [],
       };
       handler(ctx, input.content.body.value);

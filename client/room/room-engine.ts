@@ -14,12 +14,12 @@
  * (room-failures.ts), the relay stream (client/relay), account upkeep (client/account),
  * cryptography below the room layer.
  */
-import { isValidPointer, MAX_ATTACHMENTS_PER_MESSAGE, viewOf } from "../attachments/attachment-pointer.js";
+import { isValidPointer, MAX_ATTACHMENTS_PER_MESSAGE, viewOf as attachmentView } from "../attachments/attachment-pointer.js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MailboxEnvelope, RoomCursor, RoomEvent } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RoomClosedReason } from "../../gen/securecomm/relay/v1/messages_pb.js";
-import { type AttachmentPointer, type Content, ContentSchema, ProfileSchema, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { type AttachmentPointer, type Content, ContentSchema, DeleteSchema, EditSchema, ProfileSchema, ReactionSchema, TextSchema, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { type DepartureAnnouncement, type JoinAnnouncement, RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
 import { type RoomMember, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
@@ -47,6 +47,8 @@ import {
   distOwner,
   enqueue,
   heldSender,
+  loadTracked,
+  saveTracked,
   holdPairwise,
   initialSkdm,
   loadRoom,
@@ -70,7 +72,8 @@ import {
   unb64,
 } from "./room-store.js";
 import { closeEpoch, departedIn, holdExpired, refuseEnvelope } from "./room-rules.js";
-import { applyLogEvent, applyLogPosition, applyRotation, applyWelcome, type Effect, type EngineEvent, MAX_TEXT_BYTES, type Step } from "./room-core.js";
+import { annotationTarget, applyLogEvent, applyLogPosition, applyRotation, applyWelcome, type Effect, type EngineEvent, MAX_TEXT_BYTES, type Step, updateEvent } from "./room-core.js";
+import { applyAnnotation, type Annotation, validEmoji, viewOf } from "./message-annotations.js";
 import { OutboxWorker } from "./room-outbox.js";
 import { RoomSenderKeyStore } from "./sender-key-kv.js";
 import { addrOf, hexBytes, roomHex, same } from "./room-ids.js";
@@ -79,7 +82,8 @@ import { openForRoom, sealJoin } from "./room-envelope.js";
 import { welcomeBody } from "./room-welcome.js";
 import { reason, sendFailureKind } from "./room-failures.js";
 
-export { type EngineEvent, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, type RoomMessage } from "./room-core.js";
+export { type EngineEvent, MAX_SEEN_JOIN_NONCES, MAX_TEXT_BYTES, type MessageUpdate, type RoomMessage } from "./room-core.js";
+export { MAX_REACTION_EMOJI_BYTES, type ReactionView, TOMBSTONE_TEXT } from "./message-annotations.js";
 export { MESSAGE_ID_LENGTH } from "./room-content.js";
 export { roomHex } from "./room-ids.js";
 export { sendFailureKind } from "./room-failures.js";
@@ -295,6 +299,12 @@ export class RoomEngine {
       }
       // RM-29: if the relay's answer is lost, we learn the seq when we meet the post in the log.
       if (!ephemeral) t.put(roomKey.ownMessage(roomHex(room.roomId), bytesToHex(sha256(env))), content.messageId);
+      // RM-60, RM-32: our own posts are never decrypted, so we note our authorship of a text
+      // now (also when the relay's answer is then lost), so that we may edit and delete it.
+      if (!ephemeral && kind === "text") {
+        const id = bytesToHex(content.messageId);
+        saveTracked(t, room.roomId, id, applyAnnotation(loadTracked(t, room.roomId, id), { kind: "text", seq: Number(room.lastSeq), sender: this.selfAddr }).record);
+      }
       return { env, accessKey: accessKey(room.roomId, room.roomSecret, room.epoch) };
     });
     if (ephemeral) {
@@ -342,19 +352,21 @@ export class RoomEngine {
    * posts nothing, and a retry after a lost answer posts again under the same id, which every
    * member shows once (RM-29). On failure, `sendFailureKind` says whether to retry.
    */
-  async sendText(roomId: string, text: string, options: { messageId?: string; attachments?: readonly AttachmentPointer[] } = {}): Promise<{ messageId: string; seq: number }> {
+  async sendText(roomId: string, text: string, options: { messageId?: string; replyTo?: string; attachments?: readonly AttachmentPointer[] } = {}): Promise<{ messageId: string; seq: number }> {
     const attachments = [...(options.attachments ?? [])];
-    // RM-60: a message with attachments may have no text; at most 4 valid pointers.
+    // RM-70: a message with attachments may have no text; at most 4 valid pointers.
     if (utf8(text).length > MAX_TEXT_BYTES || (text.length === 0 && attachments.length === 0)) throw new RangeError("text must be 1..4096 bytes");
     if (attachments.length > MAX_ATTACHMENTS_PER_MESSAGE || !attachments.every(isValidPointer)) throw new RangeError("at most 4 valid attachments");
     if (options.messageId !== undefined && !/^[0-9a-f]{32}$/.test(options.messageId)) throw new TypeError("message id must be 32 hex digits");
+    if (options.replyTo !== undefined && !/^[0-9a-f]{32}$/.test(options.replyTo)) throw new TypeError("message id must be 32 hex digits");
     const r = this.room(roomId);
     if (options.messageId !== undefined) {
       const done = sentSeq(this.d.state, r.roomId, options.messageId);
       if (done !== undefined) return { messageId: options.messageId, seq: Number(done) };
     }
     const id = options.messageId === undefined ? randomBytes(MESSAGE_ID_LENGTH) : hexBytes(options.messageId);
-    const content = this.content(r.roomId, { case: "text", value: { $typeName: "securecomm.wire.v1.Text", body: text, attachments } }, id);
+    const replyTo = options.replyTo === undefined ? new Uint8Array(0) : hexBytes(options.replyTo);
+    const content = this.content(r.roomId, { case: "text", value: create(TextSchema, { body: text, replyTo, attachments }) }, id);
     const res = await this.post(roomId, content, false);
     const messageId = bytesToHex(content.messageId);
     this.emit({
@@ -365,12 +377,77 @@ export class RoomEngine {
       sender: this.selfAddr,
       senderName: this.displayName,
       text,
-      ...(attachments.length > 0 ? { attachments: attachments.map(viewOf) } : {}),
+      ...(attachments.length > 0 ? { attachments: attachments.map(attachmentView) } : {}),
       sentAtMs: Number(content.sentAtMs),
       postedAtMs: Number(res.postedAtMs),
       own: true,
+      ...(options.replyTo === undefined ? {} : { replyTo: options.replyTo }),
     });
     return { messageId, seq: Number(res.seq) };
+  }
+
+  /**
+   * RM-62: reacts to message `targetId` (32 hex digits) with `emoji`, replacing our earlier
+   * reaction, or takes our reaction back (`emoji` undefined). Resolves once the relay stored it.
+   */
+  async react(roomId: string, targetId: string, emoji: string | undefined): Promise<{ seq: number }> {
+    if (emoji !== undefined && !validEmoji(emoji)) throw new RangeError("a reaction is one emoji of 1..32 bytes");
+    return this.annotate(roomId, targetId, { case: "reaction", value: create(ReactionSchema, { targetMessageId: this.target(targetId), emoji: emoji ?? "", remove: emoji === undefined }) });
+  }
+
+  /** RM-63: replaces the text of our message `targetId`; TypeError unless we wrote it. */
+  async editMessage(roomId: string, targetId: string, text: string): Promise<{ seq: number }> {
+    if (utf8(text).length > MAX_TEXT_BYTES || text.length === 0) throw new RangeError("text must be 1..4096 bytes");
+    this.assertOwnLive(roomId, targetId);
+    return this.annotate(roomId, targetId, { case: "edit", value: create(EditSchema, { targetMessageId: this.target(targetId), body: text }) });
+  }
+
+  /** RM-64: deletes our message `targetId` for everyone; TypeError unless we wrote it. */
+  async deleteMessage(roomId: string, targetId: string): Promise<{ seq: number }> {
+    this.assertOwnLive(roomId, targetId);
+    return this.annotate(roomId, targetId, { case: "delete", value: create(DeleteSchema, { targetMessageId: this.target(targetId) }) });
+  }
+
+  private target(targetId: string): Uint8Array {
+    if (!/^[0-9a-f]{32}$/.test(targetId)) throw new TypeError("message id must be 32 hex digits");
+    return hexBytes(targetId);
+  }
+
+  /** RM-63, RM-64: only the author edits or deletes, and never a deleted message. */
+  private assertOwnLive(roomId: string, targetId: string): void {
+    const r = this.room(roomId);
+    const rec = loadTracked(this.d.state, r.roomId, targetId);
+    if (rec?.author !== this.selfAddr) throw new TypeError("Only the author of a message can edit or delete it.");
+    if (viewOf(rec).deleted) throw new TypeError("The message was deleted.");
+  }
+
+  /** Posts a reaction, edit or delete, then applies it to our own view (RM-32: never decrypted). */
+  private async annotate(roomId: string, targetId: string, body: Extract<Content["body"], { case: "reaction" | "edit" | "delete" }>): Promise<{ seq: number }> {
+    const r = this.room(roomId);
+    const res = await this.post(roomId, this.content(r.roomId, body), false);
+    const seq = Number(res.seq);
+    const me = { seq, sender: this.selfAddr };
+    const op: Annotation =
+      body.case === "reaction"
+        ? { kind: "reaction", ...me, name: this.displayName, emoji: body.value.remove ? "" : body.value.emoji, remove: body.value.remove }
+        : body.case === "edit"
+          ? { kind: "edit", ...me, text: body.value.body }
+          : { kind: "delete", ...me };
+    const record = await this.annotateOwn(r.roomId, targetId, op);
+    const emoji = body.case === "reaction" ? (body.value.remove ? "" : body.value.emoji) : undefined;
+    if (record !== undefined) this.emit({ type: "message-updated", ...updateEvent(roomId, targetId, record, body.case, res.seq, this.selfAddr, this.displayName, true, emoji) });
+    return { seq };
+  }
+
+  /** Applies one of our own operations to what we keep about `messageId`; the new record. */
+  private async annotateOwn(roomId: Uint8Array, messageId: string, op: Annotation) {
+    return this.tx(async (t) => {
+      const room = loadRoom(t, roomId);
+      if (room === undefined || room.departed) return undefined;
+      const step = applyAnnotation(loadTracked(t, roomId, messageId), op);
+      saveTracked(t, roomId, messageId, step.record);
+      return step.record;
+    });
   }
 
   private emit(e: EngineEvent): void {
@@ -430,7 +507,7 @@ export class RoomEngine {
     room.previousSecrets = [];
     room.distributionId = new Uint8Array(0);
     new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys();
-    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired, ROOM_KEYS.initialSkdm, ROOM_KEYS.heldWelcome, ROOM_KEYS.ownMessage, ROOM_KEYS.seenMessage]);
+    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired, ROOM_KEYS.initialSkdm, ROOM_KEYS.heldWelcome, ROOM_KEYS.ownMessage, ROOM_KEYS.seenMessage, ROOM_KEYS.tracked]);
     t.delete(roomKey.stale(roomHex(room.roomId)));
     for (const { key, job } of outboxJobs(t)) if (job.room === roomHex(room.roomId)) t.delete(key);
   }
@@ -588,7 +665,10 @@ export class RoomEngine {
     }
     // RM-29: a retried post (same sender, same message id) is shown once.
     if (room.members.some((m) => same(m.identityKey, owner)) && content.messageId.length === MESSAGE_ID_LENGTH && !noteMessageId(t, room.roomId, owner, content.messageId, ev.seq)) return;
-    await this.step(t, fx, room, applyLogEvent(room, this.self, { kind: "content", seq: ev.seq, epoch, postedAtMs: ev.postedAtMs, sender: owner, content }));
+    // RM-60: what we keep about the message the content names goes in with it.
+    const target = annotationTarget(content);
+    const tracked = target === undefined || target.length !== MESSAGE_ID_LENGTH ? undefined : loadTracked(t, room.roomId, bytesToHex(target));
+    await this.step(t, fx, room, applyLogEvent(room, this.self, { kind: "content", seq: ev.seq, epoch, postedAtMs: ev.postedAtMs, sender: owner, content, ...(tracked === undefined ? {} : { tracked }) }));
   }
 
   /**
@@ -838,6 +918,9 @@ export class RoomEngine {
         return;
       case "roster-set":
         await this.rosterSet(t, fx, room);
+        return;
+      case "track":
+        saveTracked(t, room.roomId, e.messageId, e.record);
         return;
       case "resubscribe":
         this.awaitingRotation.delete(hex);

@@ -15,6 +15,7 @@ import { RoomEpochSecretSchema, type RoomRecord, RoomRecordSchema } from "../../
 import { bytesToHex, hexToBytes, utf8 } from "../crypto/bytes.js";
 import { base64url, fromBase64url } from "../relay/base64url.js";
 import type { Txn } from "../store/state-store.js";
+import { MAX_TRACKED_MESSAGES, parseTracked, serializeTracked, type TrackedMessage } from "./message-annotations.js";
 
 /** Key prefixes of room state. */
 export const ROOM_KEYS = {
@@ -40,6 +41,8 @@ export const ROOM_KEYS = {
   sent: "room-sent/",
   /** RM-29: our own posts by envelope hash → message id, until we see them in the log. */
   ownMessage: "room-own-msg/",
+  /** RM-60..RM-66: per message id, its author and the reactions, edits and deletes applied. */
+  tracked: "room-msg/",
 } as const;
 
 /**
@@ -80,6 +83,35 @@ export function noteMessageId(t: Txn, roomId: Uint8Array, sender: Uint8Array, me
     for (const [k] of bySeq.slice(0, Math.ceil(MAX_SEEN_MESSAGE_IDS / 10))) t.delete(k);
   }
   return true;
+}
+
+/** RM-60: what is kept about message `messageIdHex` of a room (message-annotations.ts). */
+export function loadTracked(t: Pick<Txn, "get">, roomId: Uint8Array, messageIdHex: string): TrackedMessage | undefined {
+  const v = t.get(`${ROOM_KEYS.tracked}${bytesToHex(roomId)}/${messageIdHex}`);
+  return v === undefined ? undefined : parseTracked(v);
+}
+
+/**
+ * RM-60, RM-66: stores what is kept about a message; past MAX_TRACKED_MESSAGES records in the
+ * room, forgets a tenth (so the scan is rare): records of targets never seen first (a member
+ * spraying reactions at made-up ids cannot push real messages out), then the oldest by last
+ * operation.
+ */
+export function saveTracked(t: Txn, roomId: Uint8Array, messageIdHex: string, record: TrackedMessage): void {
+  const prefix = `${ROOM_KEYS.tracked}${bytesToHex(roomId)}/`;
+  const key = `${prefix}${messageIdHex}`;
+  const isNew = t.get(key) === undefined;
+  t.put(key, serializeTracked(record));
+  if (!isNew) return;
+  const all = t.list(prefix);
+  if (all.length <= MAX_TRACKED_MESSAGES) return;
+  const byAge = all
+    .map(([k, v]) => {
+      const r = parseTracked(v);
+      return [k, r?.author === undefined ? 0 : 1, r?.lastSeq ?? 0] as const;
+    })
+    .sort((a, b) => a[1] - b[1] || a[2] - b[2]);
+  for (const [k] of byAge.slice(0, Math.ceil(MAX_TRACKED_MESSAGES / 10))) if (k !== key) t.delete(k);
 }
 
 /** RM-29: the seq at which the relay stored our post `messageId` (hex), if we know it. */

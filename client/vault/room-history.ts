@@ -43,8 +43,16 @@ export interface HistoryLine {
   readonly text: string;
   readonly atMs: number;
   readonly own: boolean;
+  /** The message it answers (spec/09-rooms.md RM-61). */
+  readonly replyTo?: string;
+  /** Edited by its author (RM-63): `text` is the latest edit. */
+  readonly edited?: boolean;
+  /** Deleted for everyone (RM-64): `text` is empty; the line stays as a tombstone. */
+  readonly deleted?: boolean;
+  /** Reactions (RM-62). */
+  readonly reactions?: ReadonlyArray<{ readonly emoji: string; readonly members: ReadonlyArray<{ readonly address: string; readonly name: string }> }>;
   /**
-   * Attachment pointers as JSON (client/attachments AttachmentJson, spec/09-rooms.md RM-66):
+   * Attachment pointers as JSON (client/attachments AttachmentJson, spec/09-rooms.md RM-76):
    * kept inside this encrypted history, never file contents. Checked again when read.
    */
   readonly attachments?: readonly unknown[];
@@ -105,7 +113,10 @@ export class RoomHistory {
     return kept;
   }
 
-  /** Stores (or replaces) one line. */
+  /**
+   * Stores (or replaces) one line. An edit or delete replaces the line under the same key, so
+   * the text it replaced is gone from storage too (RM-63, RM-64; the vault's store overwrites).
+   */
   async put(roomId: string, line: HistoryLine): Promise<void> {
     await this.store.write([{ key: lineKey(roomId, line.key), value: encoder.encode(JSON.stringify(line)) }]);
   }

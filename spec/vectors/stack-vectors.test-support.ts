@@ -222,6 +222,8 @@ export interface FullStackInputs {
     readonly signatureZ: string;
   };
   readonly roomMessage: ContentCase;
+  /** RM-60..RM-64: a reply, reactions, an edit and a delete naming `roomMessage` (padded, unencrypted). */
+  readonly richContents: readonly ContentCase[];
   readonly roomEnvelopeNonce: string;
   readonly sealedSender: {
     readonly trustRootPrivate: string;
@@ -290,6 +292,13 @@ export function fullStackInputs(conversation: ConversationInputs, skdmHexOf: (i:
     contents,
     aliceSenderKey,
     roomMessage: { ...base, name: "Alice's text in the room (RM-07)", from: "alice", messageId: fixedBytes("room text message id", 16), body: { case: "text", value: { body: "hello, room" } } },
+    richContents: [
+      { ...base, name: "Bob's reply to Alice's text (RM-61)", from: "bob", messageId: fixedBytes("room reply message id", 16), body: { case: "text", value: { body: "hello, Alice", replyTo: fixedBytes("room text message id", 16) } } },
+      { ...base, name: "Bob's reaction to it (RM-62)", from: "bob", messageId: fixedBytes("room reaction message id", 16), body: { case: "reaction", value: { targetMessageId: fixedBytes("room text message id", 16), emoji: "👍", remove: false } } },
+      { ...base, name: "Bob takes his reaction back (RM-62)", from: "bob", messageId: fixedBytes("room unreaction message id", 16), body: { case: "reaction", value: { targetMessageId: fixedBytes("room text message id", 16), emoji: "", remove: true } } },
+      { ...base, name: "Alice's edit of her text (RM-63)", from: "alice", messageId: fixedBytes("room edit message id", 16), body: { case: "edit", value: { targetMessageId: fixedBytes("room text message id", 16), body: "hello, room!" } } },
+      { ...base, name: "Alice's delete of her text (RM-64)", from: "alice", messageId: fixedBytes("room delete message id", 16), body: { case: "delete", value: { targetMessageId: fixedBytes("room text message id", 16) } } },
+    ],
     roomEnvelopeNonce: fixedBytes("room text envelope nonce", 12),
     sealedSender: {
       trustRootPrivate: fixed("trust root"),
@@ -419,6 +428,10 @@ export async function computeFullStackVectors(inputs: FullStackInputs, pqxdh: Pq
       signingPublicKey: hex(pub(inputs.aliceSenderKey.signingPrivateKey).serialize()),
       content: hex(text),
       paddedContent: hex(pad(text)),
+      richContents: inputs.richContents.map((c) => {
+        const bytes = toBinary(ContentSchema, contentOf(c));
+        return { name: c.name, content: hex(bytes), paddedContent: hex(pad(bytes)) };
+      }),
       senderKeyMessage: hex(skm),
       envelope: { epoch: 0, nonce: inputs.roomEnvelopeNonce, ...envelope },
     },

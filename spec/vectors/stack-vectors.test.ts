@@ -157,14 +157,28 @@ describe("spec/vectors/full-stack.json (RM-07, RM-22, RM-31, SS-01..SS-03, PX-08
   });
 
   it("RM-31 each pinned Content carries room_id, a 16-byte message_id and sent_at_ms, and is padded (EN-06)", () => {
-    for (const [i, c] of [...inputs.contents, inputs.roomMessage].entries()) {
-      const pinned = i < inputs.contents.length ? outputs.pairwise.contents[i] : { content: outputs.room.content, paddedContent: outputs.room.paddedContent };
+    const all = [...inputs.contents, inputs.roomMessage, ...inputs.richContents];
+    const pinnedAll = [...outputs.pairwise.contents, { content: outputs.room.content, paddedContent: outputs.room.paddedContent }, ...outputs.room.richContents];
+    for (const [i, c] of all.entries()) {
+      const pinned = pinnedAll[i];
       const content = fromBinary(ContentSchema, unhex(pinned?.content ?? ""));
       expect([hex(content.roomId), content.messageId.length, Number(content.sentAtMs)]).toEqual([inputs.roomId, 16, c.sentAtMs]);
       expect(content.body.case).toBe(c.body.case);
       expect(unhex(pinned?.paddedContent ?? "").length % 160).toBe(0);
       expect(hex(nodeUnpad(unhex(pinned?.paddedContent ?? "")))).toBe(pinned?.content);
     }
+  });
+
+  it("RM-60..RM-64 the reply, reactions, edit and delete name the room text by its 16-byte message id", () => {
+    const target = fromBinary(ContentSchema, unhex(outputs.room.content)).messageId;
+    const kinds = outputs.room.richContents.map((c) => {
+      const content = fromBinary(ContentSchema, unhex(c.content));
+      const body = content.body;
+      const named = body.case === "text" ? body.value.replyTo : body.case === "reaction" || body.case === "edit" || body.case === "delete" ? body.value.targetMessageId : undefined;
+      expect(hex(named ?? new Uint8Array(0))).toBe(hex(target));
+      return body.case === "reaction" ? `reaction:${body.value.remove ? "remove" : body.value.emoji}` : body.case;
+    });
+    expect(kinds).toEqual(["text", "reaction:👍", "reaction:remove", "edit", "delete"]);
   });
 
   it("libsignal walks the stack: sealed sender, PreKeySignalMessages, the Welcome's SKDM, the room's SenderKeyMessage", async () => {

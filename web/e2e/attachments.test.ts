@@ -70,7 +70,7 @@ describe("web app: attachments and voice notes (issue 13)", () => {
     await waitForMessage(alice.page, "ready for photos");
   }, STEP);
 
-  it("RM-64 an image attached with the picker arrives as a thumbnail and opens full size in the viewer", async () => {
+  it("RM-74 an image attached with the picker arrives as a thumbnail and opens full size in the viewer", async () => {
     // A real PNG drawn in the page (the test has no image library).
     const png = await alice.page.evaluate(async ({ width, height }) => {
       const c = document.createElement("canvas");
@@ -104,7 +104,7 @@ describe("web app: attachments and voice notes (issue 13)", () => {
     await full.waitFor({ state: "detached" });
   }, STEP);
 
-  it("RM-64 a voice note recorded with MediaRecorder plays on the other side", async () => {
+  it("RM-74 a voice note recorded with MediaRecorder plays on the other side", async () => {
     await alice.page.locator("[data-testid=record]").click();
     await alice.page.getByRole("button", { name: "Stop and send" }).waitFor();
     await alice.page.waitForTimeout(1500); // record a moment of the fake microphone

@@ -177,9 +177,13 @@ export function App(props: AppProps) {
                     typingNames={typingNames(v().roomId)}
                     closedReason={s.state.closed[v().roomId]}
                     undecryptable={s.state.undecryptable[v().roomId] === true}
+                    forged={s.state.forged[v().roomId] === true}
                     inviteLink={() => s.inviteLink(v().roomId)}
                     showInvite={v().showInvite === true}
-                    onSend={(text) => s.send(v().roomId, text)}
+                    onSend={(text, replyTo) => s.send(v().roomId, text, replyTo)}
+                    onReact={(messageId, emoji) => s.react(v().roomId, messageId, emoji)}
+                    onEdit={(messageId, text) => s.editMessage(v().roomId, messageId, text)}
+                    onDelete={(messageId) => s.deleteMessage(v().roomId, messageId)}
                     onSendFiles={(files, text, onProgress) => s.sendFiles(v().roomId, files, text, onProgress)}
                     onDownload={(a, onProgress) => s.downloadAttachment(a, onProgress)}
                     onRetry={(key) => s.retry(v().roomId, key)}

@@ -1,5 +1,5 @@
 /**
- * One received (or sent) attachment in the timeline (spec/09-rooms.md RM-62, RM-64): an image
+ * One received (or sent) attachment in the timeline (spec/09-rooms.md RM-72, RM-74): an image
  * shows its thumbnail and opens a viewer with the full image; a voice note plays; any other
  * file is saved by download. Contents are downloaded only when asked, with a progress bar, and
  * a file that fails its checks shows a sentence, never content. Object URLs are revoked.

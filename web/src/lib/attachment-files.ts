@@ -1,5 +1,5 @@
 /**
- * Turning browser files into attachments (spec/09-rooms.md RM-60, RM-64): reads a `File`,
+ * Turning browser files into attachments (spec/09-rooms.md RM-70, RM-74): reads a `File`,
  * and for an image measures it and draws a JPEG thumbnail that fits the pointer's budget; and
  * back: bytes to a `blob:` URL for viewing, playing or saving.
  *
@@ -8,13 +8,13 @@
  */
 import type { OutgoingFile } from "../../../client/app/securecomm-client.js";
 
-/** Longest thumbnail side in CSS pixels (RM-64). */
+/** Longest thumbnail side in CSS pixels (RM-74). */
 export const THUMBNAIL_MAX_SIDE = 160;
-/** Thumbnail byte budget (client/attachments MAX_THUMBNAIL_BYTES, RM-60). */
+/** Thumbnail byte budget (client/attachments MAX_THUMBNAIL_BYTES, RM-70). */
 export const THUMBNAIL_MAX_BYTES = 12_000;
 /** JPEG qualities tried in turn until the thumbnail fits the budget. */
 const THUMBNAIL_QUALITIES = [0.8, 0.6, 0.4, 0.25];
-/** Largest file the app sends (RM-60). */
+/** Largest file the app sends (RM-70). */
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 
 async function thumbnailOf(file: Blob): Promise<{ width: number; height: number; thumbnail?: Uint8Array } | undefined> {

@@ -32,6 +32,9 @@ export type FailedAction =
   | "unlock"
   | "set-passphrase"
   | "history"
+  | "react"
+  | "edit"
+  | "delete-message"
   | "download"
   | "attach"
   | "record";
@@ -43,6 +46,9 @@ export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
   "create-room": "The room could not be created. Try again in a moment.",
   "join-room": "You could not join this room. The invite link may be incomplete or out of date.",
   send: "Your message was not sent. Try again.",
+  react: "Your reaction was not sent. Try again.",
+  edit: "Your edit was not sent. Try again.",
+  "delete-message": "The message could not be deleted. Try again.",
   "leave-room": "You could not leave the room right now. Try again.",
   "remove-member": "The member could not be removed. Try again.",
   "safety-number": "The safety number could not be computed for this member.",
@@ -153,5 +159,12 @@ export function outboxSentence(reason: string | undefined, failed: boolean): str
 export const WEAK_PASSPHRASE_SENTENCE = `Choose a passphrase of at least ${MIN_PASSPHRASE_LENGTH} characters.`;
 
 /** The notice shown when a room message could not be decrypted (its reason is never shown). */
+/**
+ * A member tried to edit or delete a message it did not write (spec/09-rooms.md RM-63, RM-64):
+ * every client refuses it; the banner says so without naming anyone's words.
+ */
+export const FORGED_CHANGE_SENTENCE =
+  "A member tried to edit or delete a message they did not write. It was ignored: only a message's author can change it.";
+
 export const DECRYPTION_FAILED_SENTENCE =
   "A message in this room could not be decrypted and was skipped.";

@@ -31,7 +31,15 @@ export interface TimelineItem {
   readonly status: SendStatus;
   /** Why a queued message waits or a failed one failed (the outbox's reason code). */
   readonly reason?: string;
-  /** Files sent with the message (pointers; contents are downloaded when opened, RM-66). */
+  /** The message this one answers (spec/09-rooms.md RM-61). */
+  readonly replyTo?: string;
+  /** The text is the author's latest edit (RM-63). */
+  readonly edited?: boolean;
+  /** Deleted for everyone: `text` is empty, a tombstone shows (RM-64). */
+  readonly deleted?: boolean;
+  /** Reactions and who chose them (RM-62). */
+  readonly reactions?: ReadonlyArray<{ readonly emoji: string; readonly members: ReadonlyArray<{ readonly address: string; readonly name: string }> }>;
+  /** Files sent with the message (pointers; contents are downloaded when opened, RM-76). */
   readonly attachments?: readonly AttachmentView[];
 }
 

@@ -9,6 +9,8 @@ import type {
   RoomSummary,
   SecureCommClient,
 } from "../../../client/app/securecomm-client.js";
+import { MemoryKeyValueStore } from "../../../client/store/kv-store.js";
+import { RoomHistory } from "../../../client/vault/room-history.js";
 import { createWebSession, TYPING_REFRESH_MS, TYPING_TTL_MS } from "./session.js";
 
 type Handlers = { [K in keyof ClientEvents]?: Array<(e: ClientEvents[K]) => void> };
@@ -216,6 +218,43 @@ describe("createWebSession", () => {
     expect(s.state.connection).toBe("online");
     emit("room-closed", { roomId: "r1", reason: "removed" });
     expect(s.state.closed.r1).toBe("removed");
+    s.dispose();
+  });
+
+  it("RM-62..RM-64: edits, reactions and deletes replace the target's line on screen and in history; a delete leaves no text stored", async () => {
+    const { client, emit } = scriptedClient();
+    const kv = new MemoryKeyValueStore();
+    const history = new RoomHistory(kv);
+    const s = createWebSession(client, { history });
+    await s.init();
+    emit("message", message(1, "original words"));
+    emit("message", message(2, "a reply", { replyTo: "m1", sender: "me", own: true, messageId: "m2" }));
+    const base = { roomId: "r1", messageId: "m1", sender: "bob", senderName: "Bob", own: false, known: true, deleted: false };
+    emit("message-updated", { ...base, kind: "edit", seq: 3, text: "edited words", edited: true, reactions: [] });
+    emit("message-updated", { ...base, kind: "reaction", seq: 4, text: "edited words", edited: true, emoji: "👍", reactions: [{ emoji: "👍", members: [{ address: "me", name: "Me" }] }] });
+    emit("message-updated", { ...base, kind: "reaction", seq: 5, text: "edited words", edited: true, emoji: "", reactions: [] });
+    const line = () => s.state.timelines.r1!.find((i) => i.messageId === "m1")!;
+    expect(line()).toMatchObject({ text: "edited words", edited: true });
+    expect(line().reactions).toBeUndefined(); // taken back: the field goes, not merged
+    expect(s.state.timelines.r1!.find((i) => i.messageId === "m2")!.replyTo).toBe("m1");
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await history.load("r1")).find((l) => l.messageId === "m1")).toMatchObject({ text: "edited words", edited: true });
+
+    emit("message-updated", { ...base, kind: "delete", seq: 6, edited: false, deleted: true, reactions: [] });
+    expect(line()).toMatchObject({ text: "", deleted: true });
+    expect(line().edited).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    const stored = await history.load("r1");
+    expect(stored.find((l) => l.messageId === "m1")).toMatchObject({ text: "", deleted: true });
+    const raw = (await kv.list("")).map(([, v]) => new TextDecoder().decode(v)).join("\n");
+    expect(raw).not.toContain("original words");
+    expect(raw).not.toContain("edited words");
+    // RM-63: a forged edit is a refusal, not an undecryptable message.
+    emit("decryption-failed", { roomId: "r1", sender: "bob", reason: "forged edit (not the author)" });
+    expect([s.state.forged.r1, s.state.undecryptable.r1]).toEqual([true, undefined]);
+    // An update for a message this device never had changes nothing.
+    emit("message-updated", { ...base, messageId: "zz", kind: "delete", seq: 7, edited: false, deleted: true, reactions: [] });
+    expect(s.state.timelines.r1!.length).toBe(2);
     s.dispose();
   });
 });

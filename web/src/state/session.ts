@@ -50,6 +50,8 @@ export interface SessionState {
   closed: Record<string, string>;
   /** Rooms where a message could not be decrypted since the room was last opened. */
   undecryptable: Record<string, boolean>;
+  /** Rooms where a member tried to edit or delete someone else's message (RM-63, RM-64), since last opened. */
+  forged: Record<string, boolean>;
   /** The room on screen, if any (its messages do not count as unread). */
   activeRoom: string | undefined;
 }
@@ -88,14 +90,23 @@ export interface WebSession {
   /** Marks a room as on screen (clears its unread count) or none. */
   setActiveRoom(roomId: string | undefined): void;
   refreshMembers(roomId: string): void;
-  /** Queues text in the client's outbox (kept encrypted, sent in order when the relay takes it). */
-  send(roomId: string, text: string): Promise<void>;
   /**
-   * Encrypts, uploads and sends files with optional text (spec/09-rooms.md RM-60..RM-66);
+   * Queues text in the client's outbox (kept encrypted, sent in order when the relay takes it);
+   * `replyTo` names the message it answers (RM-61).
+   */
+  send(roomId: string, text: string, replyTo?: string): Promise<void>;
+  /** Sets our reaction to a message, or takes it back with `undefined` (RM-62). */
+  react(roomId: string, messageId: string, emoji: string | undefined): Promise<void>;
+  /** Replaces the text of our own message (RM-63). */
+  editMessage(roomId: string, messageId: string, text: string): Promise<void>;
+  /** Deletes our own message for everyone (RM-64). */
+  deleteMessage(roomId: string, messageId: string): Promise<void>;
+  /**
+   * Encrypts, uploads and sends files with optional text (spec/09-rooms.md RM-70..RM-76);
    * `onProgress(index, done, total)` reports upload bytes per file.
    */
   sendFiles(roomId: string, files: readonly OutgoingFile[], text: string, onProgress?: (index: number, done: number, total: number) => void): Promise<void>;
-  /** Downloads and opens an attachment (digest and MAC checked before decryption, RM-62). */
+  /** Downloads and opens an attachment (digest and MAC checked before decryption, RM-72). */
   downloadAttachment(attachment: AttachmentView, onProgress?: (done: number, total: number) => void): Promise<Uint8Array>;
   /** Tries a waiting or failed message again now. */
   retry(roomId: string, key: string): Promise<void>;
@@ -151,6 +162,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     connection: client.connection,
     closed: {},
     undecryptable: {},
+    forged: {},
     activeRoom: undefined,
   });
   // Local keys must not repeat across reloads (stored lines keep theirs): start from the clock.
@@ -169,6 +181,10 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       text: item.text,
       atMs: item.atMs,
       own: item.own,
+      ...(item.replyTo !== undefined ? { replyTo: item.replyTo } : {}),
+      ...(item.edited === true ? { edited: true } : {}),
+      ...(item.deleted === true ? { deleted: true } : {}),
+      ...(item.reactions !== undefined && item.reactions.length > 0 ? { reactions: item.reactions } : {}),
       ...(item.attachments !== undefined ? { attachments: item.attachments.map(attachmentToJson) } : {}),
     };
     history.put(roomId, line).catch(() => setState("historyFailed", true));
@@ -277,6 +293,10 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
         atMs: messageTimeMs(e), // the sender's time: the relay's is floored to the hour (SC-18)
         own: e.own,
         status: "sent",
+        ...(e.replyTo !== undefined ? { replyTo: e.replyTo } : {}),
+        ...(e.edited === true ? { edited: true } : {}),
+        ...(e.deleted === true ? { deleted: true, text: "" } : {}),
+        ...(e.reactions !== undefined ? { reactions: e.reactions } : {}),
         ...(e.attachments !== undefined ? { attachments: e.attachments } : {}),
       };
       const at = items.findIndex((i) => i.messageId === e.messageId);
@@ -291,6 +311,28 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       keep(e.roomId, item);
       if (!e.own && state.activeRoom !== e.roomId) setState("unread", e.roomId, (n) => (n ?? 0) + 1);
     });
+  }
+
+  /**
+   * RM-62..RM-64: an edit, delete or reaction: the line of its target takes the new view, on
+   * screen and in the encrypted history (a delete overwrites the stored text with nothing).
+   */
+  function onMessageUpdated(u: ClientEvents["message-updated"]): void {
+    const items = state.timelines[u.roomId] ?? [];
+    const at = items.findIndex((i) => i.messageId === u.messageId && i.kind === "message");
+    if (at === -1) return; // not on this device (before we joined, or expired): nothing to change
+    const old = items[at]!;
+    const { reactions: _r, edited: _e, deleted: _d, ...rest } = old;
+    const next: TimelineItem = {
+      ...rest,
+      text: u.deleted ? "" : (u.text ?? old.text),
+      ...(u.edited ? { edited: true } : {}),
+      ...(u.deleted ? { deleted: true } : {}),
+      ...(u.reactions.length > 0 ? { reactions: u.reactions } : {}),
+    };
+    // A new array, not a path set: a store path set merges objects, and fields must go away.
+    setState("timelines", u.roomId, items.map((x, i) => (i === at ? next : x)));
+    keep(u.roomId, next);
   }
 
   /** The timeline line of an outbox item (not yet sent lines sort last, in the order sent). */
@@ -308,6 +350,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       own: true,
       status: o.status,
       ...(o.reason !== undefined ? { reason: o.reason } : {}),
+      ...(o.replyTo !== undefined ? { replyTo: o.replyTo } : {}),
     };
   }
 
@@ -337,6 +380,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
   let disposed = false;
   const unsubscribe = [
     client.on("message", onMessage),
+    client.on("message-updated", onMessageUpdated),
     client.on("typing", onTyping),
     client.on("outbox", onOutbox),
     client.on("members-changed", (e) => {
@@ -348,7 +392,10 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       loadMembers(e.roomId, false);
     }),
     client.on("decryption-failed", (e) => {
-      if (e.roomId !== undefined) setState("undecryptable", e.roomId, true);
+      if (e.roomId === undefined) return;
+      // RM-63, RM-64: a forged edit or delete decrypted fine; it is refused, not undecryptable.
+      if (e.reason.startsWith("forged ")) setState("forged", e.roomId, true);
+      else setState("undecryptable", e.roomId, true);
     }),
     client.on("rooms-changed", () => {
       loadRooms();
@@ -380,7 +427,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
           const lines = await history.load(room.roomId);
           const loaded = lines.map((l): TimelineItem => {
             const { attachments, ...rest } = l;
-            // Kept pointers are checked again (RM-63); one that fails is not shown.
+            // Kept pointers are checked again (RM-73); one that fails is not shown.
             const views = attachments?.map(attachmentFromJson).filter((a): a is AttachmentView => a !== undefined);
             return { ...rest, status: "sent", ...(views !== undefined && views.length > 0 ? { attachments: views } : {}) };
           });
@@ -435,6 +482,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
         if (roomId !== undefined) {
           setState("unread", roomId, 0);
           setState("undecryptable", roomId, false);
+          setState("forged", roomId, false);
           loadMembers(roomId, false);
         }
       });
@@ -442,12 +490,23 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     refreshMembers(roomId) {
       loadMembers(roomId, false);
     },
-    async send(roomId, text) {
+    async send(roomId, text, replyTo) {
       const trimmed = text.replace(/^\s+|\s+$/g, "");
       if (trimmed.length === 0) return;
       this.stopTyping(roomId);
       // Kept (encrypted) in the outbox before this resolves; "outbox" events move the line on.
-      onOutbox(await client.queueText(roomId, trimmed));
+      onOutbox(await client.queueText(roomId, trimmed, replyTo === undefined ? undefined : { replyTo }));
+    },
+    async react(roomId, messageId, emoji) {
+      await client.react(roomId, messageId, emoji);
+    },
+    async editMessage(roomId, messageId, text) {
+      const trimmed = text.replace(/^\s+|\s+$/g, "");
+      if (trimmed.length === 0) return;
+      await client.editMessage(roomId, messageId, trimmed);
+    },
+    async deleteMessage(roomId, messageId) {
+      await client.deleteMessage(roomId, messageId);
     },
     async sendFiles(roomId, files, text, onProgress) {
       this.stopTyping(roomId);

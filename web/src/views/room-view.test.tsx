@@ -216,4 +216,51 @@ describe("RoomView", () => {
     expect(await screen.findByText(/Invite link copied/)).toBeTruthy();
     expect(copied).toEqual(["http://localhost:8080/#join=SECRET"]);
   });
+
+  it("RM-61..RM-64: quotes, tombstones, edited marks and reactions; only own messages offer edit and delete", async () => {
+    const reacted: Array<[string, string | undefined]> = [];
+    const edits: Array<[string, string]> = [];
+    const sends: Array<[string, string | undefined]> = [];
+    setup({
+      timeline: [
+        msg("m1", BOB, "Saturday at ten?", 1, { edited: true, reactions: [{ emoji: "👍", members: [{ address: "me", name: "Alice" }, { address: "carol", name: "Carol" }] }] }),
+        msg("m2", ME, "Works for me", 2, { replyTo: "m1" }),
+        msg("m3", CAROL, "", 3, { deleted: true }),
+        msg("m4", BOB, "Me too", 4, { replyTo: "m3" }),
+        msg("m5", BOB, "And me", 5, { replyTo: "00".repeat(16) }),
+      ],
+      onSend: async (t, r) => void sends.push([t, r]),
+      onReact: async (id, e) => void reacted.push([id, e]),
+      onEdit: async (id, t) => void edits.push([id, t]),
+      onDelete: async () => undefined,
+    });
+    const quotes = screen.getAllByTestId("reply-quote").map((q) => q.textContent);
+    expect(quotes).toEqual(["Bob Saturday at ten?", "Carol This message was deleted", "Original not available"]);
+    expect(screen.getAllByTestId("tombstone").map((t) => t.textContent)).toEqual(["This message was deleted"]);
+    expect(screen.getAllByTestId("edited")).toHaveLength(1);
+    const chip = screen.getByTestId("reaction");
+    expect(chip.getAttribute("aria-pressed")).toBe("true");
+    expect(chip.getAttribute("title")).toBe("You, Carol");
+    fireEvent.click(chip); // ours: taken back
+    await Promise.resolve();
+    expect(reacted).toEqual([["m1", undefined]]);
+    // Edit and delete only on our own message; a deleted one offers nothing.
+    expect(screen.getAllByTestId("edit")).toHaveLength(1);
+    expect(screen.getAllByTestId("delete")).toHaveLength(1);
+    expect(screen.getAllByTestId("reply")).toHaveLength(4);
+    fireEvent.click(screen.getByTestId("edit"));
+    const box = screen.getByLabelText("Message") as HTMLTextAreaElement;
+    expect(box.value).toBe("Works for me");
+    fireEvent.input(box, { target: { value: "Works for me!" } });
+    fireEvent.keyDown(box, { key: "Enter" });
+    await Promise.resolve();
+    expect(edits).toEqual([["m2", "Works for me!"]]);
+    // Replying names the target.
+    fireEvent.click(screen.getAllByTestId("reply")[0]!);
+    expect(screen.getByTestId("composing").textContent).toContain("Replying to Bob");
+    fireEvent.input(box, { target: { value: "See you" } });
+    fireEvent.keyDown(box, { key: "Enter" });
+    await Promise.resolve();
+    expect(sends).toEqual([["See you", "m1"]]);
+  });
 });

@@ -10,6 +10,7 @@ import { Avatar } from "../components/avatar.js";
 import {
   DECRYPTION_FAILED_SENTENCE,
   errorSentence,
+  FORGED_CHANGE_SENTENCE,
   outboxSentence,
   roomClosedSentence,
 } from "../lib/error-messages.js";
@@ -20,11 +21,12 @@ import { RETENTIONS, type Retention } from "../../../client/vault/room-history.j
 import { InvitePanel } from "./invite-panel.js";
 import { MAX_MESSAGE_BYTES, SHOW_MESSAGE_COUNTER_BYTES } from "./limits.js";
 import { MemberList } from "./member-list.js";
+import { excerpt, ReactionPicker, Reactions, ReplyQuote, TOMBSTONE_SENTENCE } from "./message-extras.js";
 import type { AttachmentView, OutgoingFile } from "../../../client/app/securecomm-client.js";
 import { AttachmentItem } from "../components/attachment-view.js";
 import { formatSize, prepareFile, voiceNote } from "../lib/attachment-files.js";
 
-/** Files per message (spec/09-rooms.md RM-60): more are sent as several messages. */
+/** Files per message (spec/09-rooms.md RM-70): more are sent as several messages. */
 export const FILES_PER_MESSAGE = 4;
 /** Longest voice note recorded in the app: a bound on memory and upload size. */
 export const MAX_VOICE_NOTE_MS = 5 * 60 * 1000;
@@ -70,10 +72,19 @@ export interface RoomViewProps {
   typingNames: readonly string[];
   closedReason: string | undefined;
   undecryptable: boolean;
+  /** A member tried to edit or delete someone else's message (RM-63, RM-64). */
+  forged?: boolean;
   inviteLink: () => string;
   /** Open the invite panel at once (right after creating the room). */
   showInvite?: boolean;
-  onSend: (text: string) => Promise<void>;
+  /** Sends `text`, answering `replyTo` (a message id) when set (RM-61). */
+  onSend: (text: string, replyTo?: string) => Promise<void>;
+  /** Sets our reaction to a message, or takes it back with `undefined` (RM-62). */
+  onReact?: (messageId: string, emoji: string | undefined) => Promise<void>;
+  /** Replaces the text of our own message (RM-63). */
+  onEdit?: (messageId: string, text: string) => Promise<void>;
+  /** Deletes our own message for everyone (RM-64). */
+  onDelete?: (messageId: string) => Promise<void>;
   onRetry: (key: string) => Promise<void>;
   /** Drops a failed message. */
   onDiscard?: (key: string) => Promise<void>;
@@ -113,6 +124,40 @@ export function RoomView(props: RoomViewProps) {
   const [uploads, setUploads] = createSignal<{ name: string; done: number; total: number }[]>([]);
   const [recording, setRecording] = createSignal<{ stop: () => void; startedAt: number }>();
   let fileInputEl: HTMLInputElement | undefined;
+  // RM-61..RM-64: the message being answered or edited, the open reaction picker, the delete
+  // being confirmed (each by message id), and the message just jumped to (highlighted).
+  const [replyTo, setReplyTo] = createSignal<string>();
+  const [editing, setEditing] = createSignal<string>();
+  const [pickerFor, setPickerFor] = createSignal<string>();
+  const [confirmDelete, setConfirmDelete] = createSignal<string>();
+  const [flash, setFlash] = createSignal<string>();
+  const byId = createMemo(() => new Map(props.timeline.filter((i) => i.messageId !== undefined && i.kind === "message").map((i) => [i.messageId!, i] as const)));
+  const replyTarget = () => (replyTo() === undefined ? undefined : byId().get(replyTo()!));
+  const jumpTo = (messageId: string) => {
+    const el = timelineEl?.querySelector(`[data-message-id="${messageId}"]`);
+    if (!(el instanceof HTMLElement)) return;
+    stickToBottom = false;
+    el.scrollIntoView({ block: "center" });
+    setFlash(messageId);
+    setTimeout(() => setFlash((f) => (f === messageId ? undefined : f)), 1500);
+  };
+  const toggleReaction = (item: TimelineItem, emoji: string) => {
+    setPickerFor(undefined);
+    const self = me()?.address;
+    const mine = item.reactions?.find((r) => r.members.some((m) => m.address === self))?.emoji;
+    void run("react", () => props.onReact!(item.messageId!, mine === emoji ? undefined : emoji));
+  };
+  const startEdit = (item: TimelineItem) => {
+    setReplyTo(undefined);
+    setEditing(item.messageId);
+    setDraft(item.text);
+    composerEl?.focus();
+  };
+  const cancelCompose = () => {
+    if (editing() !== undefined) setDraft("");
+    setEditing(undefined);
+    setReplyTo(undefined);
+  };
   const tooLong = () => draftBytes() > MAX_MESSAGE_BYTES;
 
 
@@ -179,11 +224,23 @@ export function RoomView(props: RoomViewProps) {
       setSendError(`This message is too long to send: ${draftBytes() - MAX_MESSAGE_BYTES} bytes over the limit of ${MAX_MESSAGE_BYTES}. Shorten it or split it in two.`);
       return;
     }
+    const edited = editing();
+    const answering = replyTo();
     setDraft("");
     setSendError(undefined);
+    setEditing(undefined);
+    setReplyTo(undefined);
+    if (edited !== undefined && props.onEdit !== undefined) {
+      try {
+        await props.onEdit(edited, text);
+      } catch (e) {
+        setSendError(errorSentence(e, "edit"));
+      }
+      return;
+    }
     stickToBottom = true; // your own message always comes into view
     try {
-      await props.onSend(text);
+      await props.onSend(text, answering);
     } catch (e) {
       setSendError(errorSentence(e, "send"));
     }
@@ -247,6 +304,11 @@ export function RoomView(props: RoomViewProps) {
 
   const onKeyDown = (e: KeyboardEvent) => {
     // Enter sends; Shift+Enter (and Enter while an input method composes) makes a new line.
+    if (e.key === "Escape" && (editing() !== undefined || replyTo() !== undefined)) {
+      e.preventDefault();
+      cancelCompose();
+      return;
+    }
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       void send();
@@ -373,6 +435,9 @@ export function RoomView(props: RoomViewProps) {
       <Show when={props.undecryptable}>
         <p class="banner warning" role="status">{DECRYPTION_FAILED_SENTENCE}</p>
       </Show>
+      <Show when={props.forged}>
+        <p class="banner warning" role="status" data-testid="forged">{FORGED_CHANGE_SENTENCE}</p>
+      </Show>
       <Show when={actionError()}>
         <p class="error" role="alert">{actionError()}</p>
       </Show>
@@ -425,18 +490,66 @@ export function RoomView(props: RoomViewProps) {
                       </div>
                       <For each={group.items}>
                         {(item) => (
-                          <div class="bubble" data-status={item.status} data-testid="message">
-                            <Show when={item.text.length > 0}>
-                              <MessageText text={item.text} />
+                          <div
+                            class="bubble"
+                            classList={{ deleted: item.deleted === true, flash: item.messageId !== undefined && flash() === item.messageId }}
+                            data-status={item.status}
+                            data-testid="message"
+                            data-message-id={item.messageId}
+                          >
+                            <Show when={item.replyTo}>
+                              {(target) => <ReplyQuote target={byId().get(target())} onJump={() => jumpTo(target())} />}
                             </Show>
-                            <For each={item.attachments ?? []}>
-                              {(a) => (
-                                <AttachmentItem
-                                  attachment={a}
-                                  onDownload={(x, p) => (props.onDownload ? props.onDownload(x, p) : Promise.reject(new Error("no download")))}
-                                />
-                              )}
-                            </For>
+                            <Show when={item.deleted !== true} fallback={<p class="bubble-text tombstone" data-testid="tombstone">{TOMBSTONE_SENTENCE}</p>}>
+                              <Show when={item.text.length > 0}>
+                                <MessageText text={item.text} />
+                              </Show>
+                              <For each={item.attachments ?? []}>
+                                {(a) => (
+                                  <AttachmentItem
+                                    attachment={a}
+                                    onDownload={(x, p) => (props.onDownload ? props.onDownload(x, p) : Promise.reject(new Error("no download")))}
+                                  />
+                                )}
+                              </For>
+                            </Show>
+                            <Show when={item.edited === true && item.deleted !== true}>
+                              <span class="edited" data-testid="edited">edited</span>
+                            </Show>
+                            <Show when={item.reactions !== undefined && item.reactions.length > 0 && props.onReact !== undefined}>
+                              <Reactions reactions={item.reactions!} self={me()?.address} onToggle={(emoji) => toggleReaction(item, emoji)} />
+                            </Show>
+                            <Show when={item.status === "sent" && item.deleted !== true && item.messageId !== undefined && !closed() && props.onReact !== undefined}>
+                              <div class="message-actions">
+                                <button type="button" class="link-button" data-testid="reply" onClick={() => { setEditing(undefined); setReplyTo(item.messageId); composerEl?.focus(); }}>
+                                  Reply
+                                </button>
+                                <button type="button" class="link-button" data-testid="react" aria-expanded={pickerFor() === item.messageId} onClick={() => setPickerFor(pickerFor() === item.messageId ? undefined : item.messageId)}>
+                                  React
+                                </button>
+                                <Show when={item.own && props.onEdit !== undefined}>
+                                  <button type="button" class="link-button" data-testid="edit" onClick={() => startEdit(item)}>
+                                    Edit
+                                  </button>
+                                </Show>
+                                <Show when={item.own && props.onDelete !== undefined}>
+                                  <Show
+                                    when={confirmDelete() === item.messageId}
+                                    fallback={<button type="button" class="link-button" data-testid="delete" onClick={() => setConfirmDelete(item.messageId)}>Delete</button>}
+                                  >
+                                    <span class="confirm">
+                                      <button type="button" class="link-button danger" data-testid="confirm-delete" onClick={() => { setConfirmDelete(undefined); void run("delete-message", () => props.onDelete!(item.messageId!)); }}>
+                                        Delete for everyone
+                                      </button>{" "}
+                                      <button type="button" class="link-button" onClick={() => setConfirmDelete(undefined)}>Keep</button>
+                                    </span>
+                                  </Show>
+                                </Show>
+                              </div>
+                              <Show when={pickerFor() === item.messageId}>
+                                <ReactionPicker onPick={(emoji) => toggleReaction(item, emoji)} onClose={() => setPickerFor(undefined)} />
+                              </Show>
+                            </Show>
                             <Show when={item.own && item.status !== "sent"}>
                               <span class="bubble-status" data-testid="send-status">
                                 <Show when={item.status === "sending"}>Sending…</Show>
@@ -479,6 +592,16 @@ export function RoomView(props: RoomViewProps) {
           <p class="typing" aria-live="polite" data-testid="typing">
             {typingSentence(props.typingNames)}
           </p>
+          <Show when={replyTo() !== undefined || editing() !== undefined}>
+            <div class="composing" data-testid="composing">
+              <span>
+                <Show when={editing() !== undefined} fallback={<>Replying to <strong dir="auto">{replyTarget()?.own ? "yourself" : (replyTarget()?.senderName ?? "a message")}</strong>: <span dir="auto">{excerpt(replyTarget()?.text ?? "")}</span></>}>
+                  Editing your message
+                </Show>
+              </span>
+              <button type="button" class="link-button" data-testid="cancel-compose" onClick={cancelCompose}>Cancel</button>
+            </div>
+          </Show>
           <form
             class="composer"
             onSubmit={(e) => {
@@ -541,7 +664,7 @@ export function RoomView(props: RoomViewProps) {
               </button>
             </Show>
             <button type="submit" class="primary" disabled={closed() || held() || draft().trim().length === 0 || tooLong()}>
-              Send
+              {editing() !== undefined ? "Save" : "Send"}
             </button>
             <p id="composer-help" class="visually-hidden">
               Enter sends. Shift and Enter starts a new line. A message can have up to {MAX_MESSAGE_BYTES} bytes.

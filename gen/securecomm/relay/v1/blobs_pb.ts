@@ -287,7 +287,7 @@ export const DownloadBlobResponseSchema: GenMessage<DownloadBlobResponse> = /*@_
 
 /**
  * BlobService stores encrypted attachments (spec/10-relay-api.md API-60..API-66). Blobs are
- * opaque ciphertext, padded by the sender (spec/09-rooms.md RM-61); the relay never sees a
+ * opaque ciphertext, padded by the sender (spec/09-rooms.md RM-71); the relay never sees a
  * file name, type, key or real size. An upload is authorized by a room's access key (the
  * capability that already authorizes posting) and then by a per-upload token; a download
  * needs only the blob id, 32 random bytes the relay chose.

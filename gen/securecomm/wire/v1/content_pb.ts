@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/wire/v1/content.proto.
  */
 export const file_securecomm_wire_v1_content: GenFile = /*@__PURE__*/
-  fileDesc("CiBzZWN1cmVjb21tL3dpcmUvdjEvY29udGVudC5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxItAECgdDb250ZW50Eg8KB3Jvb21faWQYASABKAwSEgoKbWVzc2FnZV9pZBgCIAEoDBISCgpzZW50X2F0X21zGAMgASgEEigKBHRleHQYCiABKAsyGC5zZWN1cmVjb21tLndpcmUudjEuVGV4dEgAEiwKBnR5cGluZxgLIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5UeXBpbmdIABIqCgVsZWF2ZRgMIAEoCzIZLnNlY3VyZWNvbW0ud2lyZS52MS5MZWF2ZUgAEiwKBnJlbW92ZRgNIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5SZW1vdmVIABIuCgdwcm9maWxlGA4gASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGVIABIsCgZyb3N0ZXIYDyABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVySAASRgoUcm9vbV9zZWNyZXRfcm90YXRpb24YECABKAsyJi5zZWN1cmVjb21tLndpcmUudjEuUm9vbVNlY3JldFJvdGF0aW9uSAASTAoXc2VuZGVyX2tleV9kaXN0cmlidXRpb24YESABKAsyKS5zZWN1cmVjb21tLndpcmUudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASLgoHcmVjZWlwdBgSIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5SZWNlaXB0SAASLgoHd2VsY29tZRgTIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5XZWxjb21lSABCBgoEYm9keSJQCgRUZXh0EgwKBGJvZHkYASABKAkSOgoLYXR0YWNobWVudHMYAyADKAsyJS5zZWN1cmVjb21tLndpcmUudjEuQXR0YWNobWVudFBvaW50ZXIihgIKEUF0dGFjaG1lbnRQb2ludGVyEg8KB2Jsb2JfaWQYASABKAwSCwoDa2V5GAIgASgMEg4KBmRpZ2VzdBgDIAEoDBIMCgRzaXplGAQgASgEEhEKCWJsb2Jfc2l6ZRgFIAEoBBIRCglmaWxlX25hbWUYBiABKAkSFAoMY29udGVudF90eXBlGAcgASgJEg0KBXdpZHRoGAggASgNEg4KBmhlaWdodBgJIAEoDRITCgtkdXJhdGlvbl9tcxgKIAEoDRIRCgl0aHVtYm5haWwYCyABKAwSHgoWdGh1bWJuYWlsX2NvbnRlbnRfdHlwZRgMIAEoCRISCgp2b2ljZV9ub3RlGA0gASgIIhkKBlR5cGluZxIPCgdzdGFydGVkGAEgASgIIgcKBUxlYXZlIiUKBlJlbW92ZRIbChNtZW1iZXJfaWRlbnRpdHlfa2V5GAEgASgMIh8KB1Byb2ZpbGUSFAoMZGlzcGxheV9uYW1lGAEgASgJIq8BCgZSb3N0ZXISMQoHbWVtYmVycxgBIAMoCzIgLnNlY3VyZWNvbW0ud2lyZS52MS5Sb3N0ZXJNZW1iZXISEQoJYXNfb2Zfc2VxGAIgASgEEhoKEmFkbWluX2lkZW50aXR5X2tleRgDIAEoDBINCgVlcG9jaBgEIAEoDRI0CgxlcG9jaF9ib3VuZHMYBSADKAsyHi5zZWN1cmVjb21tLndpcmUudjEuRXBvY2hCb3VuZCJLCgpFcG9jaEJvdW5kEg0KBWVwb2NoGAEgASgNEhcKD2pvaW5zX3VudGlsX3NlcRgCIAEoBBIVCg1jbG9zZWRfYXRfc2VxGAMgASgEIn4KDFJvc3Rlck1lbWJlchIUCgxpZGVudGl0eV9rZXkYASABKAwSLAoHcHJvZmlsZRgCIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5Qcm9maWxlEhIKCmpvaW5lZF9zZXEYAyABKAQSFgoOZGVsaXZlcnlfdG9rZW4YBCABKAwihgEKElJvb21TZWNyZXRSb3RhdGlvbhINCgVlcG9jaBgBIAEoDRITCgtyb29tX3NlY3JldBgCIAEoDBIVCg1kZXBhcnR1cmVfc2VxGAMgASgEEhUKDWNsb3NlZF9hdF9zZXEYBCABKAQSHgoWZGVwYXJ0ZWRfaWRlbnRpdHlfa2V5cxgFIAMoDCI1ChVTZW5kZXJLZXlEaXN0cmlidXRpb24SHAoUZGlzdHJpYnV0aW9uX21lc3NhZ2UYASABKAwiTQoHUmVjZWlwdBItCgR0eXBlGAEgASgOMh8uc2VjdXJlY29tbS53aXJlLnYxLlJlY2VpcHRUeXBlEhMKC21lc3NhZ2VfaWRzGAIgAygMIpkBCgdXZWxjb21lEhwKFGRpc3RyaWJ1dGlvbl9tZXNzYWdlGAEgASgMEiwKB3Byb2ZpbGUYAiABKAsyGy5zZWN1cmVjb21tLndpcmUudjEuUHJvZmlsZRIWCg5kZWxpdmVyeV90b2tlbhgDIAEoDBIqCgZyb3N0ZXIYBCABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVyKl4KC1JlY2VpcHRUeXBlEhwKGFJFQ0VJUFRfVFlQRV9VTlNQRUNJRklFRBAAEhoKFlJFQ0VJUFRfVFlQRV9ERUxJVkVSRUQQARIVChFSRUNFSVBUX1RZUEVfUkVBRBACYgZwcm90bzM");
+  fileDesc("CiBzZWN1cmVjb21tL3dpcmUvdjEvY29udGVudC5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxItoFCgdDb250ZW50Eg8KB3Jvb21faWQYASABKAwSEgoKbWVzc2FnZV9pZBgCIAEoDBISCgpzZW50X2F0X21zGAMgASgEEigKBHRleHQYCiABKAsyGC5zZWN1cmVjb21tLndpcmUudjEuVGV4dEgAEiwKBnR5cGluZxgLIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5UeXBpbmdIABIqCgVsZWF2ZRgMIAEoCzIZLnNlY3VyZWNvbW0ud2lyZS52MS5MZWF2ZUgAEiwKBnJlbW92ZRgNIAEoCzIaLnNlY3VyZWNvbW0ud2lyZS52MS5SZW1vdmVIABIuCgdwcm9maWxlGA4gASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGVIABIsCgZyb3N0ZXIYDyABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVySAASRgoUcm9vbV9zZWNyZXRfcm90YXRpb24YECABKAsyJi5zZWN1cmVjb21tLndpcmUudjEuUm9vbVNlY3JldFJvdGF0aW9uSAASTAoXc2VuZGVyX2tleV9kaXN0cmlidXRpb24YESABKAsyKS5zZWN1cmVjb21tLndpcmUudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uSAASLgoHcmVjZWlwdBgSIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5SZWNlaXB0SAASLgoHd2VsY29tZRgTIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5XZWxjb21lSAASMAoIcmVhY3Rpb24YFCABKAsyHC5zZWN1cmVjb21tLndpcmUudjEuUmVhY3Rpb25IABIoCgRlZGl0GBUgASgLMhguc2VjdXJlY29tbS53aXJlLnYxLkVkaXRIABIsCgZkZWxldGUYFiABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuRGVsZXRlSABCBgoEYm9keSJiCgRUZXh0EgwKBGJvZHkYASABKAkSEAoIcmVwbHlfdG8YAiABKAwSOgoLYXR0YWNobWVudHMYAyADKAsyJS5zZWN1cmVjb21tLndpcmUudjEuQXR0YWNobWVudFBvaW50ZXIihgIKEUF0dGFjaG1lbnRQb2ludGVyEg8KB2Jsb2JfaWQYASABKAwSCwoDa2V5GAIgASgMEg4KBmRpZ2VzdBgDIAEoDBIMCgRzaXplGAQgASgEEhEKCWJsb2Jfc2l6ZRgFIAEoBBIRCglmaWxlX25hbWUYBiABKAkSFAoMY29udGVudF90eXBlGAcgASgJEg0KBXdpZHRoGAggASgNEg4KBmhlaWdodBgJIAEoDRITCgtkdXJhdGlvbl9tcxgKIAEoDRIRCgl0aHVtYm5haWwYCyABKAwSHgoWdGh1bWJuYWlsX2NvbnRlbnRfdHlwZRgMIAEoCRISCgp2b2ljZV9ub3RlGA0gASgIIkQKCFJlYWN0aW9uEhkKEXRhcmdldF9tZXNzYWdlX2lkGAEgASgMEg0KBWVtb2ppGAIgASgJEg4KBnJlbW92ZRgDIAEoCCIvCgRFZGl0EhkKEXRhcmdldF9tZXNzYWdlX2lkGAEgASgMEgwKBGJvZHkYAiABKAkiIwoGRGVsZXRlEhkKEXRhcmdldF9tZXNzYWdlX2lkGAEgASgMIhkKBlR5cGluZxIPCgdzdGFydGVkGAEgASgIIgcKBUxlYXZlIiUKBlJlbW92ZRIbChNtZW1iZXJfaWRlbnRpdHlfa2V5GAEgASgMIh8KB1Byb2ZpbGUSFAoMZGlzcGxheV9uYW1lGAEgASgJIq8BCgZSb3N0ZXISMQoHbWVtYmVycxgBIAMoCzIgLnNlY3VyZWNvbW0ud2lyZS52MS5Sb3N0ZXJNZW1iZXISEQoJYXNfb2Zfc2VxGAIgASgEEhoKEmFkbWluX2lkZW50aXR5X2tleRgDIAEoDBINCgVlcG9jaBgEIAEoDRI0CgxlcG9jaF9ib3VuZHMYBSADKAsyHi5zZWN1cmVjb21tLndpcmUudjEuRXBvY2hCb3VuZCJLCgpFcG9jaEJvdW5kEg0KBWVwb2NoGAEgASgNEhcKD2pvaW5zX3VudGlsX3NlcRgCIAEoBBIVCg1jbG9zZWRfYXRfc2VxGAMgASgEIn4KDFJvc3Rlck1lbWJlchIUCgxpZGVudGl0eV9rZXkYASABKAwSLAoHcHJvZmlsZRgCIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5Qcm9maWxlEhIKCmpvaW5lZF9zZXEYAyABKAQSFgoOZGVsaXZlcnlfdG9rZW4YBCABKAwihgEKElJvb21TZWNyZXRSb3RhdGlvbhINCgVlcG9jaBgBIAEoDRITCgtyb29tX3NlY3JldBgCIAEoDBIVCg1kZXBhcnR1cmVfc2VxGAMgASgEEhUKDWNsb3NlZF9hdF9zZXEYBCABKAQSHgoWZGVwYXJ0ZWRfaWRlbnRpdHlfa2V5cxgFIAMoDCI1ChVTZW5kZXJLZXlEaXN0cmlidXRpb24SHAoUZGlzdHJpYnV0aW9uX21lc3NhZ2UYASABKAwiTQoHUmVjZWlwdBItCgR0eXBlGAEgASgOMh8uc2VjdXJlY29tbS53aXJlLnYxLlJlY2VpcHRUeXBlEhMKC21lc3NhZ2VfaWRzGAIgAygMIpkBCgdXZWxjb21lEhwKFGRpc3RyaWJ1dGlvbl9tZXNzYWdlGAEgASgMEiwKB3Byb2ZpbGUYAiABKAsyGy5zZWN1cmVjb21tLndpcmUudjEuUHJvZmlsZRIWCg5kZWxpdmVyeV90b2tlbhgDIAEoDBIqCgZyb3N0ZXIYBCABKAsyGi5zZWN1cmVjb21tLndpcmUudjEuUm9zdGVyKl4KC1JlY2VpcHRUeXBlEhwKGFJFQ0VJUFRfVFlQRV9VTlNQRUNJRklFRBAAEhoKFlJFQ0VJUFRfVFlQRV9ERUxJVkVSRUQQARIVChFSRUNFSVBUX1RZUEVfUkVBRBACYgZwcm90bzM");
 
 /**
  * Content is the plaintext inside every pairwise (sealed-sender) and room (sender-key)
@@ -128,6 +128,30 @@ export type Content = Message<"securecomm.wire.v1.Content"> & {
      */
     value: Welcome;
     case: "welcome";
+  } | {
+    /**
+     * A member adds or removes its reaction to a message (room, spec/09-rooms.md RM-62).
+     *
+     * @generated from field: securecomm.wire.v1.Reaction reaction = 20;
+     */
+    value: Reaction;
+    case: "reaction";
+  } | {
+    /**
+     * The author replaces the text of its message (room, RM-63).
+     *
+     * @generated from field: securecomm.wire.v1.Edit edit = 21;
+     */
+    value: Edit;
+    case: "edit";
+  } | {
+    /**
+     * The author deletes its message for everyone (room, RM-64).
+     *
+     * @generated from field: securecomm.wire.v1.Delete delete = 22;
+     */
+    value: Delete;
+    case: "delete";
   } | { case: undefined; value?: undefined };
 };
 
@@ -152,7 +176,15 @@ export type Text = Message<"securecomm.wire.v1.Text"> & {
   body: string;
 
   /**
-   * Files sent with the message, at most 4 (spec/09-rooms.md RM-60..RM-66).
+   * When set, the message answers the message with this Content.message_id (16 bytes); receivers
+   * quote the target from their own history (spec/09-rooms.md RM-61).
+   *
+   * @generated from field: bytes reply_to = 2;
+   */
+  replyTo: Uint8Array;
+
+  /**
+   * Files sent with the message, at most 4 (spec/09-rooms.md RM-70..RM-76).
    *
    * @generated from field: repeated securecomm.wire.v1.AttachmentPointer attachments = 3;
    */
@@ -168,7 +200,7 @@ export const TextSchema: GenMessage<Text> = /*@__PURE__*/
 
 /**
  * AttachmentPointer says where an encrypted file is and how to open it (spec/09-rooms.md
- * RM-60..RM-66). It travels only inside end-to-end encrypted room content: the relay stores
+ * RM-70..RM-76). It travels only inside end-to-end encrypted room content: the relay stores
  * the blob but never sees the key, the name, the type, the real size or the thumbnail.
  *
  * @generated from message securecomm.wire.v1.AttachmentPointer
@@ -182,14 +214,14 @@ export type AttachmentPointer = Message<"securecomm.wire.v1.AttachmentPointer"> 
   blobId: Uint8Array;
 
   /**
-   * The file key, 64 random bytes: AES-256 key ‖ HMAC-SHA256 key (RM-61).
+   * The file key, 64 random bytes: AES-256 key ‖ HMAC-SHA256 key (RM-71).
    *
    * @generated from field: bytes key = 2;
    */
   key: Uint8Array;
 
   /**
-   * SHA-256 of the uploaded blob (the whole ciphertext), 32 bytes (RM-62).
+   * SHA-256 of the uploaded blob (the whole ciphertext), 32 bytes (RM-72).
    *
    * @generated from field: bytes digest = 3;
    */
@@ -203,14 +235,14 @@ export type AttachmentPointer = Message<"securecomm.wire.v1.AttachmentPointer"> 
   size: bigint;
 
   /**
-   * The uploaded blob's size in bytes (padded ciphertext, RM-61).
+   * The uploaded blob's size in bytes (padded ciphertext, RM-71).
    *
    * @generated from field: uint64 blob_size = 5;
    */
   blobSize: bigint;
 
   /**
-   * The file name as the sender had it, UTF-8, at most 255 bytes; receivers sanitize it (RM-65).
+   * The file name as the sender had it, UTF-8, at most 255 bytes; receivers sanitize it (RM-75).
    *
    * @generated from field: string file_name = 6;
    */
@@ -246,7 +278,7 @@ export type AttachmentPointer = Message<"securecomm.wire.v1.AttachmentPointer"> 
 
   /**
    * A small preview of an image (JPEG, PNG or WebP bytes), at most 12000 bytes; encrypted as
-   * part of the room content that carries the pointer (RM-64).
+   * part of the room content that carries the pointer (RM-74).
    *
    * @generated from field: bytes thumbnail = 11;
    */
@@ -275,6 +307,92 @@ export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE_
   messageDesc(file_securecomm_wire_v1_content, 2);
 
 /**
+ * Reaction adds or removes the sender's reaction to a message (spec/09-rooms.md RM-62): one
+ * emoji per member per message; a new one replaces the old.
+ *
+ * @generated from message securecomm.wire.v1.Reaction
+ */
+export type Reaction = Message<"securecomm.wire.v1.Reaction"> & {
+  /**
+   * Content.message_id of the target `text` message, 16 bytes.
+   *
+   * @generated from field: bytes target_message_id = 1;
+   */
+  targetMessageId: Uint8Array;
+
+  /**
+   * The emoji, UTF-8, 1..32 bytes (RM-62). Ignored when `remove` is true.
+   *
+   * @generated from field: string emoji = 2;
+   */
+  emoji: string;
+
+  /**
+   * True to take the sender's reaction back.
+   *
+   * @generated from field: bool remove = 3;
+   */
+  remove: boolean;
+};
+
+/**
+ * Describes the message securecomm.wire.v1.Reaction.
+ * Use `create(ReactionSchema)` to create a new message.
+ */
+export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
+  messageDesc(file_securecomm_wire_v1_content, 3);
+
+/**
+ * Edit replaces the text of the sender's own message (spec/09-rooms.md RM-63).
+ *
+ * @generated from message securecomm.wire.v1.Edit
+ */
+export type Edit = Message<"securecomm.wire.v1.Edit"> & {
+  /**
+   * Content.message_id of the target `text` message, 16 bytes.
+   *
+   * @generated from field: bytes target_message_id = 1;
+   */
+  targetMessageId: Uint8Array;
+
+  /**
+   * The new text, UTF-8, 1..4096 bytes (as Text.body).
+   *
+   * @generated from field: string body = 2;
+   */
+  body: string;
+};
+
+/**
+ * Describes the message securecomm.wire.v1.Edit.
+ * Use `create(EditSchema)` to create a new message.
+ */
+export const EditSchema: GenMessage<Edit> = /*@__PURE__*/
+  messageDesc(file_securecomm_wire_v1_content, 4);
+
+/**
+ * Delete removes the sender's own message for everyone, leaving a tombstone (spec/09-rooms.md
+ * RM-64).
+ *
+ * @generated from message securecomm.wire.v1.Delete
+ */
+export type Delete = Message<"securecomm.wire.v1.Delete"> & {
+  /**
+   * Content.message_id of the target `text` message, 16 bytes.
+   *
+   * @generated from field: bytes target_message_id = 1;
+   */
+  targetMessageId: Uint8Array;
+};
+
+/**
+ * Describes the message securecomm.wire.v1.Delete.
+ * Use `create(DeleteSchema)` to create a new message.
+ */
+export const DeleteSchema: GenMessage<Delete> = /*@__PURE__*/
+  messageDesc(file_securecomm_wire_v1_content, 5);
+
+/**
  * Typing is a typing indicator.
  *
  * @generated from message securecomm.wire.v1.Typing
@@ -293,7 +411,7 @@ export type Typing = Message<"securecomm.wire.v1.Typing"> & {
  * Use `create(TypingSchema)` to create a new message.
  */
 export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 3);
+  messageDesc(file_securecomm_wire_v1_content, 6);
 
 /**
  * Leave announces that the sender leaves the room. Posted by earlier clients; a member now
@@ -310,7 +428,7 @@ export type Leave = Message<"securecomm.wire.v1.Leave"> & {
  * Use `create(LeaveSchema)` to create a new message.
  */
 export const LeaveSchema: GenMessage<Leave> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 4);
+  messageDesc(file_securecomm_wire_v1_content, 7);
 
 /**
  * Remove is the admin's removal of a member. Posted by earlier clients; the admin now removes
@@ -333,7 +451,7 @@ export type Remove = Message<"securecomm.wire.v1.Remove"> & {
  * Use `create(RemoveSchema)` to create a new message.
  */
 export const RemoveSchema: GenMessage<Remove> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 5);
+  messageDesc(file_securecomm_wire_v1_content, 8);
 
 /**
  * Profile is what a member shows others about itself.
@@ -354,7 +472,7 @@ export type Profile = Message<"securecomm.wire.v1.Profile"> & {
  * Use `create(ProfileSchema)` to create a new message.
  */
 export const ProfileSchema: GenMessage<Profile> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 6);
+  messageDesc(file_securecomm_wire_v1_content, 9);
 
 /**
  * Roster is the member list as its sender applied it up to a point in the room log.
@@ -404,7 +522,7 @@ export type Roster = Message<"securecomm.wire.v1.Roster"> & {
  * Use `create(RosterSchema)` to create a new message.
  */
 export const RosterSchema: GenMessage<Roster> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 7);
+  messageDesc(file_securecomm_wire_v1_content, 10);
 
 /**
  * EpochBound binds a room-secret epoch to a range of the room log (spec/09-rooms.md RM-23).
@@ -441,7 +559,7 @@ export type EpochBound = Message<"securecomm.wire.v1.EpochBound"> & {
  * Use `create(EpochBoundSchema)` to create a new message.
  */
 export const EpochBoundSchema: GenMessage<EpochBound> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 8);
+  messageDesc(file_securecomm_wire_v1_content, 11);
 
 /**
  * RosterMember is one member in a Roster.
@@ -483,7 +601,7 @@ export type RosterMember = Message<"securecomm.wire.v1.RosterMember"> & {
  * Use `create(RosterMemberSchema)` to create a new message.
  */
 export const RosterMemberSchema: GenMessage<RosterMember> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 9);
+  messageDesc(file_securecomm_wire_v1_content, 12);
 
 /**
  * RoomSecretRotation hands members the next room secret.
@@ -537,7 +655,7 @@ export type RoomSecretRotation = Message<"securecomm.wire.v1.RoomSecretRotation"
  * Use `create(RoomSecretRotationSchema)` to create a new message.
  */
 export const RoomSecretRotationSchema: GenMessage<RoomSecretRotation> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 10);
+  messageDesc(file_securecomm_wire_v1_content, 13);
 
 /**
  * SenderKeyDistribution carries a sender-key distribution message.
@@ -558,7 +676,7 @@ export type SenderKeyDistribution = Message<"securecomm.wire.v1.SenderKeyDistrib
  * Use `create(SenderKeyDistributionSchema)` to create a new message.
  */
 export const SenderKeyDistributionSchema: GenMessage<SenderKeyDistribution> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 11);
+  messageDesc(file_securecomm_wire_v1_content, 14);
 
 /**
  * Receipt acknowledges messages.
@@ -586,7 +704,7 @@ export type Receipt = Message<"securecomm.wire.v1.Receipt"> & {
  * Use `create(ReceiptSchema)` to create a new message.
  */
 export const ReceiptSchema: GenMessage<Receipt> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 12);
+  messageDesc(file_securecomm_wire_v1_content, 15);
 
 /**
  * Welcome is what each member sends a joiner pairwise after seeing its join announcement.
@@ -628,7 +746,7 @@ export type Welcome = Message<"securecomm.wire.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_content, 13);
+  messageDesc(file_securecomm_wire_v1_content, 16);
 
 /**
  * ReceiptType is the kind of a Receipt.
