@@ -16,6 +16,7 @@ export type { OutboxFailureReason, OutboxItem, OutboxStatus, OutboxWaitReason } 
 export { PostFailedError } from "./post-outbox-runner.js";
 export { messageTimeMs } from "./message-time.js";
 export { InviteError, isInviteError, type InviteErrorCode } from "../room/invite-box.js";
+export { parseInviteLink, type ParsedInvite } from "../room/invite.js";
 
 /** How to open a client (spec/09-rooms.md, spec/10-relay-api.md). */
 export interface SecureCommClientOptions {
