@@ -20,6 +20,8 @@ import { formatChatLine, formatMembers, formatNotice, formatSafetyNumber, termin
 import { resolveMember } from "./resolve.js";
 import { isMessageDraft, TYPING_IDLE_MS, TypingIndicators } from "./typing.js";
 import { startOnline, waitOutboxSent } from "./wait.js";
+import { disappeared } from "./inbox.js";
+import { retentionPhrase } from "../vault/room-history.js";
 
 /**
  * Typing indicators are refreshed at most this often while keys are pressed: often enough that
@@ -75,7 +77,17 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
       client.on("message", (m) => {
         if (m.roomId !== roomId || m.own) return;
         typingNow.set(m.sender, "", false);
+        // RM-54: a backlog message older than the room's disappearing messages is not shown.
+        if (disappeared(m, client.rooms().find((r) => r.roomId === roomId)?.retentionSeconds, Date.now())) return;
         show(formatChatLine(m));
+      }),
+      client.on("settings-changed", (e) => {
+        if (e.roomId !== roomId) return;
+        show(formatNotice(`${e.own ? "You" : terminalSafe(e.senderName)} set disappearing messages to ${retentionPhrase(e.retentionSeconds)}.`));
+      }),
+      client.on("invite-changed", (e) => {
+        if (e.roomId !== roomId) return;
+        show(formatNotice('The room\'s invite link was reset; "securecomm invite ROOM" prints the new one.'));
       }),
       client.on("typing", (e) => {
         if (e.roomId !== roomId || !tty) return;

@@ -26,7 +26,7 @@ import {
 } from "./exit-codes.js";
 import { formatMembers, formatMessageJson, formatNotice, formatRooms, formatSafetyNumber, safeJson, terminalSafe } from "./format.js";
 import { resolveMember, resolveRoom } from "./resolve.js";
-import { openInbox, type Inbox } from "./inbox.js";
+import { disappeared, openInbox, type Inbox } from "./inbox.js";
 import {
   failWait,
   JOIN_ANSWER_TIMEOUT_MS,
@@ -75,7 +75,12 @@ export async function withSession<T>(
     if (line.command !== "chat") {
       const inbox = await openInbox(session.store);
       const claims = new Set<(m: ClientEvents["message"]) => boolean>();
+      // RM-54: the history this home keeps (the inbox) follows each room's disappearing
+      // messages: expired ones are deleted now and never kept or printed.
+      const retention = () => new Map(session.client.rooms().map((r) => [r.roomId, r.retentionSeconds ?? 0]));
+      await inbox.expire(retention(), Date.now());
       offKeep = session.client.on("message", (m) => {
+        if (disappeared(m, retention().get(m.roomId), Date.now())) return;
         for (const claim of claims) if (claim(m)) return;
         inbox.keep(m);
       });

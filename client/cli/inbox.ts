@@ -19,6 +19,7 @@
 
 import type { KeyValueStore, KeyValueWrite } from "../store/kv-store.js";
 import type { ClientEvents } from "../app/securecomm-client.js";
+import { messageTimeMs } from "../app/message-time.js";
 
 /** One message as the client emitted it. */
 export type InboxMessage = ClientEvents["message"];
@@ -55,6 +56,16 @@ export interface Inbox {
   flush(): Promise<void>;
   /** How many messages were dropped since the last call, resetting the count. */
   takeDropped(): Promise<number>;
+  /**
+   * Deletes kept messages older than their room's disappearing-messages setting at `nowMs`
+   * (spec RM-54; `retentionSeconds` by room id, 0 or absent keeps). Resolves with how many.
+   */
+  expire(retentionSeconds: ReadonlyMap<string, number>, nowMs: number): Promise<number>;
+}
+
+/** RM-54: true when `m` is older than its room's retention at `nowMs` (0 keeps). */
+export function disappeared(m: InboxMessage, retentionSeconds: number | undefined, nowMs: number): boolean {
+  return retentionSeconds !== undefined && retentionSeconds > 0 && messageTimeMs(m) < nowMs - retentionSeconds * 1000;
 }
 
 const encoder = new TextEncoder();
@@ -125,6 +136,17 @@ export async function openInbox(store: KeyValueStore): Promise<Inbox> {
     async flush() {
       await queue;
       if (failure !== undefined) throw failure;
+    },
+    async expire(retention, nowMs) {
+      await queue;
+      const gone: string[] = [];
+      for (const [key, value] of await store.list(INBOX_PREFIX)) {
+        const message = parseMessage(value);
+        if (message !== undefined && disappeared(message, retention.get(message.roomId), nowMs)) gone.push(key);
+      }
+      if (gone.length > 0) await store.write(gone.map((key): KeyValueWrite => ({ key, value: undefined })));
+      count = Math.max(0, count - gone.length);
+      return gone.length;
     },
     async takeDropped() {
       await queue;
