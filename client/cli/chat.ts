@@ -21,6 +21,8 @@ import { resolveMember } from "./resolve.js";
 import { isMessageDraft, TYPING_IDLE_MS, TypingIndicators } from "./typing.js";
 import { startOnline, waitOutboxSent } from "./wait.js";
 import { disappeared } from "./inbox.js";
+import { serveChatSocket } from "./chat-socket.js";
+import type { FileKeyValueStore } from "../file-store/index.js";
 import { retentionPhrase } from "../vault/room-history.js";
 
 /**
@@ -254,6 +256,9 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
     rl.on("SIGINT", () => finish(EXIT_OK));
     const offInterrupt = ctx.onInterrupt?.(() => finish(EXIT_OK));
 
+    // Issue 12 item 9: other commands of this home ask us while we hold its lock.
+    const store = session.store as Partial<FileKeyValueStore>;
+    const socket = typeof store.accessProof === "function" ? await serveChatSocket(line.home, store as FileKeyValueStore, client) : undefined;
     try {
       await startOnline(ctx, client);
       known = new Map(client.members(roomId).map((m) => [m.address, m] as const));
@@ -264,6 +269,7 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
       await queue;
       return code;
     } finally {
+      await socket?.close().catch(() => undefined);
       offInterrupt?.();
       for (const off of offs) off();
       if (tty) ctx.stdin.removeListener("keypress", onKeypress);

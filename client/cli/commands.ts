@@ -72,7 +72,7 @@ export async function withSession<T>(
   let kept: SessionInbox | undefined;
   let offKeep: (() => void) | undefined;
   try {
-    if (line.command !== "chat") {
+    if (line.command !== "chat" && session.remote !== true) {
       const inbox = await openInbox(session.store);
       const claims = new Set<(m: ClientEvents["message"]) => boolean>();
       // RM-54: the history this home keeps (the inbox) follows each room's disappearing
@@ -400,8 +400,11 @@ export function retentionWord(seconds: number): string {
 export async function runInvite(ctx: CliContext, line: CommandLine): Promise<number> {
   return withSession(ctx, line, async (session) => {
     const room = currentRoom(session, line.args[0] ?? "");
-    await startOnline(ctx, session.client);
-    await waitSettled(session.client);
+    // Asking an open chat (issue 12 item 9): it is online and current already.
+    if (session.remote !== true) {
+      await startOnline(ctx, session.client);
+      await waitSettled(session.client);
+    }
     const fresh = resolveRoom(session.client.rooms(), room.roomId);
     if (line.reset === true) {
       if (!fresh.isAdmin) throw new CliError(EXIT_REFUSED, "Only the room's admin can reset the invite link.");
@@ -427,8 +430,10 @@ export async function runInvite(ctx: CliContext, line: CommandLine): Promise<num
 export async function runRetention(ctx: CliContext, line: CommandLine): Promise<number> {
   return withSession(ctx, line, async (session) => {
     const room = currentRoom(session, line.args[0] ?? "");
-    await startOnline(ctx, session.client);
-    await waitSettled(session.client);
+    if (session.remote !== true) {
+      await startOnline(ctx, session.client);
+      await waitSettled(session.client);
+    }
     if (line.retentionSeconds === undefined) {
       out(ctx, retentionWord(resolveRoom(session.client.rooms(), room.roomId).retentionSeconds ?? 0));
       return EXIT_OK;
