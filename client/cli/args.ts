@@ -150,7 +150,8 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     summary: "remove a member from a room (admins only)",
     details:
       "Removes MEMBER (a display name or address) from ROOM: every remaining member rotates the\n" +
-      "room's keys, so MEMBER can read nothing sent afterwards. Only the room's admin may remove\n" +
+      "room's keys and the invite link is reset, so MEMBER can read nothing sent afterwards and cannot\n" +
+      "join again. Only the room's admin may remove\n" +
       "members (exit code 7 otherwise).",
   },
   rooms: {
