@@ -91,13 +91,14 @@ export interface BoxedSecret {
 }
 
 /**
- * Seals `secret` for holders of `inviteSecret` (RM-51): nonce ‖ AES-256-GCM(wrap key, nonce,
+ * Seals `secret` for holders of `inviteSecret` (RM-51; `nonce` is fresh and random except in
+ * spec/vectors/invites.json): nonce ‖ AES-256-GCM(wrap key, nonce,
  * Proto{InviteBox}, aad = label ‖ room_id ‖ BE32(epoch)) — the epoch is both inside and bound
  * by the AAD, so a box cannot be relabelled.
  */
-export function sealInviteBox(roomId: Uint8Array, inviteSecret: Uint8Array, secret: BoxedSecret): Uint8Array {
+export function sealInviteBox(roomId: Uint8Array, inviteSecret: Uint8Array, secret: BoxedSecret, nonce: Uint8Array = randomBytes(INVITE_BOX_NONCE_LENGTH)): Uint8Array {
   if (secret.roomSecret.length !== ROOM_SECRET_LENGTH) throw new RangeError("room secret must be 32 bytes");
-  const nonce = randomBytes(INVITE_BOX_NONCE_LENGTH);
+  if (nonce.length !== INVITE_BOX_NONCE_LENGTH) throw new RangeError("nonce must be 12 bytes");
   const plaintext = toBinary(InviteBoxSchema, create(InviteBoxSchema, { roomSecret: secret.roomSecret, epoch: secret.epoch }));
   // The epoch travels in the clear in front of the ciphertext so the opener can rebuild the AAD.
   const ct = aes256GcmEncrypt(wrapKey(roomId, inviteSecret), nonce, plaintext, concatBytes(INVITE_BOX_AAD_LABEL, roomId, be32(secret.epoch)));
