@@ -88,7 +88,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       "online), so join waits for that answer: up to 30 seconds, then it exits 0 saying nobody\n" +
       "answered yet. With --timeout SECONDS it waits that long instead and exits with code 11 if\n" +
       "nobody answered. Either way the join stands and the room id is printed: the room becomes\n" +
-      "usable when a member comes online.",
+      "usable when a member comes online. A link the room's admin has reset exits 12 and says so.",
   },
   chat: {
     args: ["ROOM"],
