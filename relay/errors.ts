@@ -31,6 +31,8 @@ export const RELAY_ERRORS = {
   TOO_MANY_ROOMS: [Code.InvalidArgument, "Too many rooms on one stream."],
   DUPLICATE_ROOM: [Code.InvalidArgument, "A room is listed twice on one stream."],
   BAD_WORK_NONCE: [Code.InvalidArgument, "A proof-of-work nonce must be 8 bytes."],
+  BAD_BOX_KEY: [Code.InvalidArgument, "An invite box key must be 32 bytes."],
+  BAD_INVITE_BOX: [Code.InvalidArgument, "An invite box must be 1 to 256 bytes."],
   // unauthenticated
   MISSING_TOKEN: [Code.Unauthenticated, "A bearer token is required."],
   BAD_TOKEN: [Code.Unauthenticated, "The bearer token is unknown or expired."],
@@ -43,6 +45,7 @@ export const RELAY_ERRORS = {
   WORK_REQUIRED: [Code.FailedPrecondition, "Creating an account needs a proof of work; solve a new challenge."],
   // not_found
   ROOM_NOT_FOUND: [Code.NotFound, "No such room."],
+  INVITE_NOT_FOUND: [Code.NotFound, "No invite box for this key: the invite link was reset or never existed."],
   // already_exists
   ROOM_EXISTS: [Code.AlreadyExists, "The room id is taken."],
   // resource_exhausted

@@ -9,6 +9,7 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isProtocolError, type ProtocolErrorCode } from "../../../client/errors.js";
+import { isInviteError } from "../../../client/app/securecomm-client.js";
 import { MIN_PASSPHRASE_LENGTH } from "../../../client/vault/passphrase-policy.js";
 import { isVaultError } from "../../../client/vault/profile-vault.js";
 
@@ -34,7 +35,8 @@ export type FailedAction =
   | "history"
   | "react"
   | "edit"
-  | "delete-message";
+  | "delete-message"
+  | "reset-link";
 
 /** The sentence when nothing more specific is known, per action. */
 export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
@@ -59,6 +61,7 @@ export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
   unlock: "That is not the passphrase of this browser's SecureComm.",
   "set-passphrase": "The passphrase could not be saved. Try again.",
   history: "The history could not be changed. Try again.",
+  "reset-link": "The invite link could not be reset. Try again.",
 };
 
 /** Sentences for protocol failures the user can meet (client/errors.ts codes). */
@@ -95,6 +98,8 @@ export const CONNECT_SENTENCES: Readonly<Partial<Record<Code, string>>> = {
 /** The sentence for `error` raised while doing `action`; never the error's own text. */
 export function errorSentence(error: unknown, action: FailedAction): string {
   if (isProtocolError(error)) return PROTOCOL_SENTENCES[error.code];
+  // Invite failures carry fixed sentences of their own (client/room/invite-box.ts, RM-51, RM-52).
+  if (isInviteError(error)) return error.message;
   if (isVaultError(error, "weak_passphrase")) return WEAK_PASSPHRASE_SENTENCE;
   if (isVaultError(error, "corrupt")) return "The data SecureComm keeps in this browser is damaged or was altered, so it was not used.";
   if (error instanceof ConnectError) return CONNECT_SENTENCES[error.code] ?? ACTION_SENTENCES[action];
