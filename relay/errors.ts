@@ -36,6 +36,8 @@ export const RELAY_ERRORS = {
   BAD_BLOB_SIZE: [Code.InvalidArgument, "The blob size is zero or exceeds the relay's limit."],
   BAD_CHUNK: [Code.InvalidArgument, "The chunk is empty, too large, or passes the blob's size."],
   BAD_BLOB_OFFSET: [Code.InvalidArgument, "The offset is past the end of the blob."],
+  BAD_BOX_KEY: [Code.InvalidArgument, "An invite box key must be 32 bytes."],
+  BAD_INVITE_BOX: [Code.InvalidArgument, "An invite box must be 1 to 256 bytes."],
   // unauthenticated
   MISSING_TOKEN: [Code.Unauthenticated, "A bearer token is required."],
   BAD_TOKEN: [Code.Unauthenticated, "The bearer token is unknown or expired."],
@@ -51,6 +53,7 @@ export const RELAY_ERRORS = {
   // not_found
   ROOM_NOT_FOUND: [Code.NotFound, "No such room."],
   BLOB_NOT_FOUND: [Code.NotFound, "No such blob."],
+  INVITE_NOT_FOUND: [Code.NotFound, "No invite box for this key: the invite link was reset or never existed."],
   // already_exists
   ROOM_EXISTS: [Code.AlreadyExists, "The room id is taken."],
   // resource_exhausted

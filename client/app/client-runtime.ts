@@ -245,6 +245,14 @@ export class ClientRuntime implements SecureCommClient {
     return this.#p().engine.inviteLink(roomId, origin);
   }
 
+  async resetInviteLink(roomId: string, origin?: string): Promise<string> {
+    return this.#p().engine.resetInviteLink(roomId, origin);
+  }
+
+  async setRoomRetention(roomId: string, retentionSeconds: number): Promise<void> {
+    await this.#p().engine.setRetention(roomId, retentionSeconds);
+  }
+
   async joinRoom(inviteLink: string): Promise<{ roomId: string }> {
     const p = this.#p();
     await p.account.upkeep();
@@ -264,6 +272,8 @@ export class ClientRuntime implements SecureCommClient {
         unread: p.engine.unread(id),
         departed: r.departed,
         rosterStale: p.engine.rosterStale(id),
+        retentionSeconds: r.retentionSeconds,
+        hasInviteLink: p.engine.hasInviteLink(id),
         isAdmin: r.adminIdentityKey.length === 33 && constantTimeEqual(r.adminIdentityKey, self),
       };
     });

@@ -21,6 +21,8 @@ export { safeFileName } from "../attachments/attachment-pointer.js";
 export type { OutboxFailureReason, OutboxItem, OutboxStatus, OutboxWaitReason } from "./post-outbox.js";
 export { PostFailedError } from "./post-outbox-runner.js";
 export { messageTimeMs } from "./message-time.js";
+export { InviteError, isInviteError, type InviteErrorCode } from "../room/invite-box.js";
+export { parseInviteLink, type ParsedInvite } from "../room/invite.js";
 
 /** How to open a client (spec/09-rooms.md, spec/10-relay-api.md). */
 export interface SecureCommClientOptions {
@@ -50,6 +52,13 @@ export interface RoomSummary {
    * missed (spec RM-19); show the roster as possibly out of date. Optional for compatibility.
    */
   rosterStale?: boolean;
+  /**
+   * Disappearing messages for the whole room (spec RM-54): messages are deleted from every
+   * member's history this many seconds after they were sent; 0 keeps them.
+   */
+  retentionSeconds?: number;
+  /** True when this member can share an invite link (spec RM-50). */
+  hasInviteLink?: boolean;
 }
 
 /** Whether we verified a member's safety number, and whether their identity changed since. */
@@ -72,8 +81,17 @@ export interface SecureCommClient {
   identity(): { address: string; fingerprint: string; displayName: string };
   setDisplayName(name: string): Promise<void>;
   createRoom(name: string, origin?: string): Promise<{ roomId: string; inviteLink: string }>;
+  /** The room's invite link (RM-50); TypeError for a room made before RM-50 until its admin resets it. */
   inviteLink(roomId: string, origin?: string): string;
+  /** Admin only: replaces the invite link; the old one stops working (RM-52). Resolves with the new link. */
+  resetInviteLink(roomId: string, origin?: string): Promise<string>;
+  /**
+   * Joins by invite link. A link that was reset, or whose room is gone, rejects with
+   * `InviteError` (client/room/invite-box.ts) carrying a sentence for the user (RM-51, RM-52).
+   */
   joinRoom(inviteLink: string): Promise<{ roomId: string }>;
+  /** Sets disappearing messages for every member of the room (any member may; RM-54). */
+  setRoomRetention(roomId: string, retentionSeconds: number): Promise<void>;
   /** id, name, member count, unread, departed, isAdmin. */
   rooms(): RoomSummary[];
   /** address, displayName, isAdmin, isSelf, verification. */
@@ -154,6 +172,10 @@ export interface ClientEvents {
   "rooms-changed": {};
   connection: { state: ConnectionState; error?: string };
   "room-closed": { roomId: string; reason: string };
+  /** A member set the room's disappearing messages (RM-54); shown as a line in the room. */
+  "settings-changed": { roomId: string; sender: string; senderName: string; own: boolean; seq: number; retentionSeconds: number };
+  /** The room's invite link changed (RM-52): show the new one. */
+  "invite-changed": { roomId: string };
   /** An outbox entry changed: queued, sending, sent or failed, with the reason (issue 16). */
   outbox: OutboxItem;
 }

@@ -40,9 +40,14 @@ export type CommandName =
   | "leave"
   | "remove"
   | "rooms"
+  | "invite"
+  | "retention"
   | "help";
 
-type OptionName = "name" | "count" | "timeout" | "json" | "include-own" | "file" | "save-dir";
+type OptionName = "name" | "count" | "timeout" | "json" | "include-own" | "reset" | "set" | "file" | "save-dir";
+
+/** The retention settings the CLI offers (spec RM-54), with their lifetimes in seconds. */
+export const RETENTION_SETTINGS: Readonly<Record<string, number>> = { keep: 0, week: 604_800, day: 86_400, hour: 3_600 };
 
 interface CommandSpec {
   /** Positional argument names, in order; a trailing "TEXT..." takes the rest. */
@@ -69,7 +74,8 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     summary: "create a room and print its invite link",
     details:
       "Creates a room called NAME with you as its admin and prints the invite link on standard\n" +
-      "output. Anyone holding the link can join until the room's secret next rotates; share it\n" +
+      "output. Anyone holding the link can join, also after members leave, until the admin\n" +
+      "resets it (securecomm invite ROOM --reset; removing a member resets it too). Share it\n" +
       "only with the people you want in the room.",
   },
   join: {
@@ -82,7 +88,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       "online), so join waits for that answer: up to 30 seconds, then it exits 0 saying nobody\n" +
       "answered yet. With --timeout SECONDS it waits that long instead and exits with code 11 if\n" +
       "nobody answered. Either way the join stands and the room id is printed: the room becomes\n" +
-      "usable when a member comes online.",
+      "usable when a member comes online. A link the room's admin has reset exits 12 and says so.",
   },
   chat: {
     args: ["ROOM"],
@@ -152,7 +158,8 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     summary: "remove a member from a room (admins only)",
     details:
       "Removes MEMBER (a display name or address) from ROOM: every remaining member rotates the\n" +
-      "room's keys, so MEMBER can read nothing sent afterwards. Only the room's admin may remove\n" +
+      "room's keys and the invite link is reset, so MEMBER can read nothing sent afterwards and cannot\n" +
+      "join again. Only the room's admin may remove\n" +
       "members (exit code 7 otherwise).",
   },
   rooms: {
@@ -160,6 +167,25 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     options: ["json"],
     summary: "list your rooms",
     details: "Lists the rooms you are in (and those you left) with their id and member count.",
+  },
+  invite: {
+    args: ["ROOM"],
+    options: ["reset"],
+    summary: "print a room's invite link (--reset: replace it, admins only)",
+    details:
+      "Catches up with ROOM and prints its current invite link on standard output. Any member\n" +
+      "can share it; it keeps working when members leave. With --reset (the room's admin only)\n" +
+      "the link is replaced: the old one stops working (joiners are told it was reset) and every\n" +
+      "member's client learns the new one. Removing a member resets the link automatically.",
+  },
+  retention: {
+    args: ["ROOM"],
+    options: ["set"],
+    summary: "show or set a room's disappearing messages",
+    details:
+      "Prints ROOM's disappearing-messages setting (keep, week, day or hour). With --set SETTING\n" +
+      "any member changes it for everyone: every member's client then deletes messages older\n" +
+      "than that from the history it keeps, and every member sees who changed it.",
   },
   help: {
     args: [],
@@ -175,6 +201,8 @@ const OPTION_HELP: Readonly<Record<OptionName, string>> = {
   timeout: "--timeout SECONDS  give up after SECONDS (exit code 11)",
   json: "--json             print JSON instead of a table",
   "include-own": "--include-own      also print your own messages",
+  reset: "--reset            replace the link (admins only)",
+  set: "--set SETTING      keep, week, day or hour",
   file: "--file PATH        send the file at PATH (up to 4 times)",
   "save-dir": "--save-dir DIR     save received files in DIR",
 };
@@ -230,6 +258,10 @@ export interface CommandLine {
   readonly timeoutMs?: number;
   readonly json: boolean;
   readonly includeOwn: boolean;
+  /** `invite --reset`. */
+  readonly reset?: boolean;
+  /** `retention --set SETTING`: the lifetime in seconds (0 = keep). */
+  readonly retentionSeconds?: number;
   /** `send --file PATH`: files to send (at most 4). */
   readonly files?: readonly string[];
   /** `listen --save-dir DIR`: where received files are saved. */
@@ -356,7 +388,7 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
 
   if (help) return base(command, [], true);
   const spec = COMMANDS[command];
-  for (const opt of ["name", "count", "timeout", "json", "include-own", "file", "save-dir"] as const) {
+  for (const opt of ["name", "count", "timeout", "json", "include-own", "reset", "set", "file", "save-dir"] as const) {
     if (values[opt] !== undefined && !spec.options.includes(opt)) throw usage(`--${opt} is not an option of "${command}".`, command);
   }
 
@@ -379,7 +411,13 @@ export function parseCommandLine(argv: readonly string[], environment: ParseEnvi
   if (!variadic && rest.length > required) throw usage("Too many arguments.", command);
   const args = variadic ? [...rest.slice(0, required - 1), rest.slice(required - 1).join(" ")] : rest;
 
-  const extra: { name?: string; count?: number; timeoutMs?: number } = {};
+  const extra: { name?: string; count?: number; timeoutMs?: number; reset?: boolean; retentionSeconds?: number } = {};
+  if (values.reset === true) extra.reset = true;
+  if (values.set !== undefined) {
+    const seconds = RETENTION_SETTINGS[values.set];
+    if (!Object.hasOwn(RETENTION_SETTINGS, values.set) || seconds === undefined) throw usage("--set must be keep, week, day or hour.", command);
+    extra.retentionSeconds = seconds;
+  }
   if (command === "init") {
     if (values.name === undefined) throw usage("--name NAME is required.", command);
     extra.name = validateName(values.name, "display name", command);
@@ -425,6 +463,8 @@ function parseRaw(argv: readonly string[]) {
       timeout: { type: "string" },
       json: { type: "boolean" },
       "include-own": { type: "boolean" },
+      reset: { type: "boolean" },
+      set: { type: "string" },
       file: { type: "string", multiple: true },
       "save-dir": { type: "string" },
     },

@@ -23,6 +23,10 @@ import { failureNotice, formatChatLine, formatMembers, formatNotice, formatQuote
 import { resolveMember } from "./resolve.js";
 import { isMessageDraft, TYPING_IDLE_MS, TypingIndicators } from "./typing.js";
 import { startOnline, waitOutboxSent } from "./wait.js";
+import { disappeared } from "./inbox.js";
+import { serveChatSocket } from "./chat-socket.js";
+import type { FileKeyValueStore } from "../file-store/index.js";
+import { retentionPhrase } from "../vault/room-history.js";
 
 /**
  * Typing indicators are refreshed at most this often while keys are pressed: often enough that
@@ -130,6 +134,8 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
     const offs = [
       client.on("message", (m) => {
         if (m.roomId !== roomId) return;
+        // RM-54: a backlog message older than the room's disappearing messages is not shown.
+        if (disappeared(m, client.rooms().find((r) => r.roomId === roomId)?.retentionSeconds, Date.now())) return;
         const s = number(m);
         // Our own lines are not echoed (they are on screen as typed): only their number.
         if (m.own) return show(formatNotice(`#${s.n} sent.`));
@@ -148,6 +154,14 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
         if (u.kind === "edit") show(formatNotice(`${who} edited ${ref}: ${u.text ?? ""} (edited)`));
         else if (u.kind === "delete") show(formatNotice(`${who} deleted ${ref}: ${TOMBSTONE}.`));
         else show(formatNotice(`${who} ${u.emoji === "" ? "took back their reaction to" : `reacted ${u.emoji ?? ""} to`} ${ref}: ${formatReactions(u.reactions)}`));
+      }),
+      client.on("settings-changed", (e) => {
+        if (e.roomId !== roomId) return;
+        show(formatNotice(`${e.own ? "You" : terminalSafe(e.senderName)} set disappearing messages to ${retentionPhrase(e.retentionSeconds)}.`));
+      }),
+      client.on("invite-changed", (e) => {
+        if (e.roomId !== roomId) return;
+        show(formatNotice('The room\'s invite link was reset; "securecomm invite ROOM" prints the new one.'));
       }),
       client.on("typing", (e) => {
         if (e.roomId !== roomId || !tty) return;
@@ -343,6 +357,9 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
     rl.on("SIGINT", () => finish(EXIT_OK));
     const offInterrupt = ctx.onInterrupt?.(() => finish(EXIT_OK));
 
+    // Issue 12 item 9: other commands of this home ask us while we hold its lock.
+    const store = session.store as Partial<FileKeyValueStore>;
+    const socket = typeof store.accessProof === "function" ? await serveChatSocket(line.home, store as FileKeyValueStore, client) : undefined;
     try {
       await startOnline(ctx, client);
       known = new Map(client.members(roomId).map((m) => [m.address, m] as const));
@@ -353,6 +370,7 @@ export async function runChat(ctx: CliContext, line: CommandLine): Promise<numbe
       await queue;
       return code;
     } finally {
+      await socket?.close().catch(() => undefined);
       offInterrupt?.();
       for (const off of offs) off();
       if (tty) ctx.stdin.removeListener("keypress", onKeypress);

@@ -196,12 +196,14 @@ describe("securecomm CLI end to end", () => {
       const done = collect(chat);
       await waitForOutput(chat, /Chatting in "Team" with 1 other member/, seen);
 
-      // The home directory is locked while the chat holds it.
-      const locked = await cli(homeA, ["rooms"]);
+      // The home directory is locked while the chat holds it: read-only commands ask the chat
+      // (issue 12 item 9), others fail saying what to do instead.
+      const rooms = await ok(cli(homeA, ["rooms"]));
+      expect(rooms.stdout).toContain("Team");
+      const locked = await cli(homeA, ["send", "Team", "from a second process"]);
       expect(locked.code).toBe(EXIT_STORE);
       expect(locked.stderr).toContain("Another securecomm process is using this home directory");
-      // ... and the message says what to do instead.
-      expect(locked.stderr).toContain("/members and /verify MEMBER");
+      expect(locked.stderr).toContain("type in the chat");
       expect(locked.stderr).toContain("/quit");
 
       await ok(cli(homeB, ["send", "Team", "are you there?"]));

@@ -8,8 +8,9 @@
  */
 
 import { parseInviteLink } from "../room/invite.js";
+import { isInviteError } from "../room/invite-box.js";
 import { type ClientEvents, type OutboxFailureReason, PostFailedError, type RoomSummary, type SecureCommClient } from "../app/securecomm-client.js";
-import { parseRelayUrl, type CommandLine } from "./args.js";
+import { parseRelayUrl, RETENTION_SETTINGS, type CommandLine } from "./args.js";
 import { initSession, openSession, type CliContext, type Session } from "./context.js";
 import { toCliError } from "./errors.js";
 import {
@@ -28,7 +29,7 @@ import { readFileToSend, saveReceivedFile } from "./save-files.js";
 import { stat } from "node:fs/promises";
 import { isProtocolError } from "../errors.js";
 import { resolveMember, resolveRoom } from "./resolve.js";
-import { type InboxMessage, isUpdate, openInbox, type Inbox } from "./inbox.js";
+import { disappeared, type InboxMessage, isUpdate, openInbox, type Inbox } from "./inbox.js";
 import {
   failWait,
   JOIN_ANSWER_TIMEOUT_MS,
@@ -74,10 +75,15 @@ export async function withSession<T>(
   let kept: SessionInbox | undefined;
   let offKeep: (() => void) | undefined;
   try {
-    if (line.command !== "chat") {
+    if (line.command !== "chat" && session.remote !== true) {
       const inbox = await openInbox(session.store);
       const claims = new Set<(m: InboxMessage) => boolean>();
+      // RM-54: the history this home keeps (the inbox) follows each room's disappearing
+      // messages: expired ones are deleted now and never kept or printed.
+      const retention = () => new Map(session.client.rooms().map((r) => [r.roomId, r.retentionSeconds ?? 0]));
+      await inbox.expire(retention(), Date.now());
       const keep = (m: InboxMessage) => {
+        if (disappeared(m, retention().get(m.roomId), Date.now())) return;
         for (const claim of claims) if (claim(m)) return;
         inbox.keep(m);
       };
@@ -156,6 +162,8 @@ export async function runJoin(ctx: CliContext, line: CommandLine): Promise<numbe
     try {
       ({ roomId } = await client.joinRoom(link));
     } catch (e) {
+      // RM-51, RM-52: a reset link, a room gone, an unusable box: the sentence says what to do.
+      if (isInviteError(e)) throw new CliError(EXIT_RELAY_REFUSED, e.message);
       // The runtime reports an expired invite (the relay refused the join) as a TypeError.
       const mapped = toCliError(e);
       if (mapped.exitCode === EXIT_FAILURE && e instanceof TypeError) {
@@ -427,6 +435,75 @@ export async function runRemove(ctx: CliContext, line: CommandLine): Promise<num
 export async function runRooms(ctx: CliContext, line: CommandLine): Promise<number> {
   return withSession(ctx, line, async (session) => {
     out(ctx, formatRooms(session.client.rooms(), line.json));
+    return EXIT_OK;
+  });
+}
+
+/** The CLI's word for a retention in seconds (spec RM-54); other values are shown in seconds. */
+export function retentionWord(seconds: number): string {
+  const word = Object.entries(RETENTION_SETTINGS).find(([, v]) => v === seconds)?.[0];
+  return word ?? `${seconds} seconds`;
+}
+
+/**
+ * `invite ROOM [--reset]`: catches up (so the link is the current one, spec RM-50) and prints
+ * the room's invite link; `--reset` replaces it (the admin only, RM-52).
+ */
+export async function runInvite(ctx: CliContext, line: CommandLine): Promise<number> {
+  return withSession(ctx, line, async (session) => {
+    const room = currentRoom(session, line.args[0] ?? "");
+    // Asking an open chat (issue 12 item 9): it is online and current already.
+    if (session.remote !== true) {
+      await startOnline(ctx, session.client);
+      await waitSettled(session.client);
+    }
+    const fresh = resolveRoom(session.client.rooms(), room.roomId);
+    if (line.reset === true) {
+      if (!fresh.isAdmin) throw new CliError(EXIT_REFUSED, "Only the room's admin can reset the invite link.");
+      out(ctx, await session.client.resetInviteLink(room.roomId, line.relayUrl));
+      // Wait until the members have been told, so the new link reaches them even if we exit now.
+      await waitSettled(session.client);
+      note(ctx, "The invite link was reset: the old link no longer works, and every member's client now has the new one.");
+      return EXIT_OK;
+    }
+    if (fresh.hasInviteLink !== true) {
+      throw new CliError(EXIT_REFUSED, fresh.isAdmin ? 'This room has no invite link yet: run "securecomm invite ROOM --reset" to make one.' : "This room has no invite link yet: ask its admin to reset the link.");
+    }
+    out(ctx, session.client.inviteLink(room.roomId, line.relayUrl));
+    note(ctx, "Anyone with this link can join: share it only with the people you want in the room.");
+    return EXIT_OK;
+  });
+}
+
+/**
+ * `retention ROOM [--set SETTING]`: prints the room's disappearing-messages setting, or sets it
+ * for every member (spec RM-54: any member may) and waits until the relay ordered it.
+ */
+export async function runRetention(ctx: CliContext, line: CommandLine): Promise<number> {
+  return withSession(ctx, line, async (session) => {
+    const room = currentRoom(session, line.args[0] ?? "");
+    if (session.remote !== true) {
+      await startOnline(ctx, session.client);
+      await waitSettled(session.client);
+    }
+    if (line.retentionSeconds === undefined) {
+      out(ctx, retentionWord(resolveRoom(session.client.rooms(), room.roomId).retentionSeconds ?? 0));
+      return EXIT_OK;
+    }
+    assertJoined(session, resolveRoom(session.client.rooms(), room.roomId));
+    const wanted = line.retentionSeconds;
+    let applied = false;
+    const off = session.client.on("settings-changed", (e) => {
+      if (e.roomId === room.roomId && e.own && e.retentionSeconds === wanted) applied = true;
+    });
+    try {
+      await session.client.setRoomRetention(room.roomId, wanted);
+      const done = await waitFor(ctx, session.client, ["settings-changed"], () => (applied ? true : undefined), REMOVE_CONFIRM_TIMEOUT_MS);
+      if (done.kind !== "done") failWait(done, "The setting was posted but the relay has not ordered it yet; check with \"securecomm retention ROOM\" later.");
+    } finally {
+      off();
+    }
+    note(ctx, `Disappearing messages in "${terminalSafe(room.name)}" set to ${retentionWord(wanted)} for every member.`);
     return EXIT_OK;
   });
 }

@@ -8,9 +8,10 @@
 
 import type { KeyValueStore } from "../store/kv-store.js";
 import { openSecureCommClient, type SecureCommClient, type SecureCommClientOptions } from "../app/securecomm-client.js";
-import { createFileStore, fileStoreExists, openFileStore, removeFileStore } from "../file-store/index.js";
+import { createFileStore, fileStoreExists, isFileStoreError, openFileStore, removeFileStore } from "../file-store/index.js";
+import { askFailure, openRemoteClient } from "./chat-socket.js";
 import type { CommandLine } from "./args.js";
-import { CliError, EXIT_ALREADY_INITIALIZED, EXIT_NO_IDENTITY } from "./exit-codes.js";
+import { CliError, EXIT_ALREADY_INITIALIZED, EXIT_BAD_PASSPHRASE, EXIT_NO_IDENTITY } from "./exit-codes.js";
 import { readPassphrase, type PromptStreams } from "./passphrase.js";
 
 /** Streams and environment of one CLI run. */
@@ -29,6 +30,11 @@ export interface CliContext extends PromptStreams {
 export interface Session {
   readonly client: SecureCommClient;
   readonly store: KeyValueStore;
+  /**
+   * True when an open chat holds the home directory and this session asks it (read-only
+   * commands only, chat-socket.ts): there is no store and no relay connection of our own.
+   */
+  readonly remote?: boolean;
   /** Stops the client and closes client and store (idempotent; never throws). */
   close(): Promise<void>;
 }
@@ -61,7 +67,14 @@ export async function openSession(ctx: CliContext, line: CommandLine): Promise<S
     throw new CliError(EXIT_NO_IDENTITY, 'No identity here yet. Run "securecomm init --name NAME" first.');
   }
   const passphrase = await readPassphrase(ctx.env, ctx, false);
-  const store = await openFileStore(line.home, passphrase);
+  let store: Awaited<ReturnType<typeof openFileStore>>;
+  try {
+    store = await openFileStore(line.home, passphrase);
+  } catch (e) {
+    // Issue 12 item 9: while chat holds the home, read-only commands ask it instead.
+    if (isFileStoreError(e, "locked") && isReadOnly(line)) return openRemoteSession(line, passphrase, e);
+    throw e;
+  }
   let client: SecureCommClient;
   try {
     client = await openClient(ctx, line, store);
@@ -75,6 +88,39 @@ export async function openSession(ctx: CliContext, line: CommandLine): Promise<S
     throw new CliError(EXIT_NO_IDENTITY, 'No identity here yet. Run "securecomm init --name NAME" first.');
   }
   return session;
+}
+
+/** Commands that only read, and so may ask an open chat (issue 12 item 9). */
+export function isReadOnly(line: CommandLine): boolean {
+  switch (line.command) {
+    case "rooms":
+    case "members":
+    case "safety-number":
+      return true;
+    case "invite":
+      return line.reset !== true;
+    case "retention":
+      return line.retentionSeconds === undefined;
+    default:
+      return false;
+  }
+}
+
+/**
+ * A session that asks the open chat of `line.home` (chat-socket.ts). If no chat answers (an
+ * older chat, a home path too long for a socket), the original `locked` error stands; a wrong
+ * passphrase is reported as such.
+ */
+async function openRemoteSession(line: CommandLine, passphrase: string, locked: unknown): Promise<Session> {
+  let client: SecureCommClient;
+  try {
+    client = await openRemoteClient(line.home, passphrase, line.relayUrl);
+  } catch (e) {
+    const why = askFailure(e);
+    if (why === "wrong_passphrase" || isFileStoreError(e, "wrong_passphrase")) throw new CliError(EXIT_BAD_PASSPHRASE, "Wrong passphrase.");
+    throw locked;
+  }
+  return { client, store: undefined as unknown as KeyValueStore, remote: true, close: async () => undefined };
 }
 
 /**

@@ -94,8 +94,9 @@ export function toCliError(e: unknown): CliError {
         case "locked":
           return new CliError(
             EXIT_STORE,
-            "Another securecomm process is using this home directory (one process at a time, e.g. an open chat). " +
-              "In an open chat, /members and /verify MEMBER show members and safety numbers; otherwise quit it (/quit) and run this again.",
+            "Another securecomm process is using this home directory (one process at a time, e.g. an open chat or listen). " +
+              "While a chat is open, rooms, members, safety-number, invite and retention still work (they ask the chat); " +
+              "to send, type in the chat; for anything else quit it (/quit) and run this again.",
           );
         case "corrupt":
           return new CliError(EXIT_STORE, "The home directory's files are damaged or were altered; refusing to use them.");

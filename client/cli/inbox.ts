@@ -20,6 +20,7 @@
 import { attachmentFromJson, attachmentToJson, type AttachmentView } from "../attachments/attachment-pointer.js";
 import type { KeyValueStore, KeyValueWrite } from "../store/kv-store.js";
 import type { ClientEvents } from "../app/securecomm-client.js";
+import { messageTimeMs } from "../app/message-time.js";
 
 /**
  * One message, or one edit, delete or reaction (spec/09-rooms.md RM-62..RM-64), as the client
@@ -64,6 +65,21 @@ export interface Inbox {
   flush(): Promise<void>;
   /** How many messages were dropped since the last call, resetting the count. */
   takeDropped(): Promise<number>;
+  /**
+   * Deletes kept messages older than their room's disappearing-messages setting at `nowMs`
+   * (spec RM-54; `retentionSeconds` by room id, 0 or absent keeps). Resolves with how many.
+   */
+  expire(retentionSeconds: ReadonlyMap<string, number>, nowMs: number): Promise<number>;
+}
+
+/**
+ * RM-54: true when message `m` is older than its room's retention at `nowMs` (0 keeps). An
+ * update (edit, delete, reaction) carries no time of its own: it goes with its target when
+ * {@link Inbox.expire} drops that (and is dropped if its target is not kept at all).
+ */
+export function disappeared(m: InboxMessage, retentionSeconds: number | undefined, nowMs: number): boolean {
+  if (isUpdate(m)) return false;
+  return retentionSeconds !== undefined && retentionSeconds > 0 && messageTimeMs(m) < nowMs - retentionSeconds * 1000;
 }
 
 const encoder = new TextEncoder();
@@ -164,6 +180,26 @@ export async function openInbox(store: KeyValueStore): Promise<Inbox> {
     async flush() {
       await queue;
       if (failure !== undefined) throw failure;
+    },
+    async expire(retention, nowMs) {
+      await queue;
+      const gone: string[] = [];
+      const updates: { key: string; update: ClientEvents["message-updated"] }[] = [];
+      const kept = new Set<string>();
+      for (const [key, value] of await store.list(INBOX_PREFIX)) {
+        const message = parseMessage(value);
+        if (message === undefined) continue;
+        if (isUpdate(message)) updates.push({ key, update: message });
+        else if (disappeared(message, retention.get(message.roomId), nowMs)) gone.push(key);
+        else kept.add(`${message.roomId}/${message.messageId}`);
+      }
+      // Updates go with their target in rooms with disappearing messages (their own age is unknown).
+      for (const { key, update } of updates) {
+        if ((retention.get(update.roomId) ?? 0) > 0 && !kept.has(`${update.roomId}/${update.messageId}`)) gone.push(key);
+      }
+      if (gone.length > 0) await store.write(gone.map((key): KeyValueWrite => ({ key, value: undefined })));
+      count = Math.max(0, count - gone.length);
+      return gone.length;
     },
     async takeDropped() {
       await queue;

@@ -31,6 +31,8 @@ const RUNNERS: Readonly<Record<Exclude<CommandName, "help">, () => Promise<Runne
   leave: async () => (await import("./commands.js")).runLeave,
   remove: async () => (await import("./commands.js")).runRemove,
   rooms: async () => (await import("./commands.js")).runRooms,
+  invite: async () => (await import("./commands.js")).runInvite,
+  retention: async () => (await import("./commands.js")).runRetention,
 };
 
 /** The context of a real process: its streams, environment, home, and SIGINT/SIGTERM. */

@@ -102,9 +102,10 @@ describe("departures end to end", () => {
     const scan = await scanRelayData(relay.dataDir, [...afterBob, ...afterCarol, ...afterAlice, "last-with-bob-alice", "hello-alice", ...secrets]);
     expect(scan.files).toContain("relay.sqlite3");
     expect(scan.hits).toEqual([]);
-    // An old invite no longer works (RM-03: the link stops working at the next rotation).
+    // The link made before the removal no longer works: the removal reset it (RM-52), and the
+    // joiner is told so in words.
     const late = await newClient(relay.url, "mallory");
     clients.push(late);
-    await expect(late.client.joinRoom(inviteLink)).rejects.toThrow(/expired/);
+    await expect(late.client.joinRoom(inviteLink)).rejects.toThrow(/reset by the room's admin/);
   });
 });

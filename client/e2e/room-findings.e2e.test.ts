@@ -4,12 +4,12 @@
  * the fix (spec/09-rooms.md RM-23..RM-28).
  */
 
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
 import { ContentSchema, ProfileSchema, RosterMemberSchema, RosterSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
+import { InviteSchema, RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
 import { hexToBytes, randomBytes } from "../crypto/bytes.js";
 import { createJoinAnnouncement } from "../room/join.js";
 import { accessKey, sealRoomEnvelope } from "../room/room-keys.js";
@@ -159,7 +159,7 @@ describe("issue 9 findings (spec/09-rooms.md RM-23..RM-28)", () => {
     expect(carol!.client.members(roomId)).toHaveLength(3);
   });
 
-  it("RM-28 finding 3: an admin left alone rotates after the departure; the departed member's key and the old invite stop working", async () => {
+  it("RM-28 finding 3: an admin left alone rotates after the departure; the departed member's key and a one-epoch link stop working (RM-50 links follow)", async () => {
     const [alice, bob] = await open("alice-3", "bob-3");
     const { roomId, inviteLink } = await alice!.client.createRoom("finding 3");
     await bob!.client.joinRoom(inviteLink);
@@ -174,8 +174,16 @@ describe("issue 9 findings (spec/09-rooms.md RM-23..RM-28)", () => {
       .then(() => undefined, (e: unknown) => e);
     expect(denied).toBeInstanceOf(ConnectError);
     expect((denied as ConnectError).code).toBe(Code.PermissionDenied);
-    const [late] = await open("late-3");
-    await expect(late!.client.joinRoom(inviteLink)).rejects.toThrow(/expired/);
+    // A link of the old kind (one epoch's secret, RM-03) stops working at the rotation…
+    const legacy = `${inviteLink.slice(0, inviteLink.indexOf("#join="))}#join=${Buffer.from(
+      toBinary(InviteSchema, create(InviteSchema, { roomId: r.roomId, roomSecret: r.roomSecret, epoch: r.epoch, inviterIdentityKey: deps(alice!).identity.publicKey.serialize(), roomName: "finding 3" })),
+    ).toString("base64url")}`;
+    const [late, later] = await open("late-3", "later-3");
+    await expect(late!.client.joinRoom(legacy)).rejects.toThrow(/expired/);
+    // …while the room's invite link (RM-50) leads to the new epoch.
+    await later!.client.joinRoom(inviteLink);
+    await waitForRoster([alice!, later!], roomId, 2);
+    expect(engine(later!).room(roomId).epoch).toBe(1);
   });
 
   it("RM-26 finding 4: a member offline while someone joins and posts decrypts the newcomer's first messages once its sender key arrives", async () => {

@@ -29,6 +29,7 @@ import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink, type FileH
 import { join } from "node:path";
 import type { KeyValueStore, KeyValueWrite } from "../store/kv-store.js";
 import { randomBytes } from "../crypto/bytes.js";
+import { hmacSha256 } from "../crypto/kdf.js";
 import { openFile, parseOps, sealFile, serializeOps, type EntryOp } from "./codec.js";
 import {
   BATCH_DIGITS,
@@ -334,6 +335,16 @@ export class FileKeyValueStore implements KeyValueStore {
     this.#batchBytes = batchBytes;
   }
 
+  /**
+   * Proof that a process knows this store's passphrase, over a challenge `nonce` (the CLI's
+   * local query socket, client/cli/chat-socket.ts): HMAC-SHA256(store key, label ‖ nonce). The
+   * key never leaves; {@link proveStoreAccess} computes the same from the passphrase.
+   */
+  accessProof(nonce: Uint8Array): Uint8Array {
+    this.#assertOpen();
+    return storeAccessProof(this.#key, nonce);
+  }
+
   /** The value stored under `key`, if any (a copy). */
   async get(key: string): Promise<Uint8Array | undefined> {
     this.#assertOpen();
@@ -480,4 +491,27 @@ export async function removeFileStore(dir: string): Promise<void> {
       await shred(dir, name).catch(() => undefined);
     }
   }
+}
+
+/** Label of {@link FileKeyValueStore.accessProof}: separates it from every other use of the key. */
+const ACCESS_PROOF_LABEL = new TextEncoder().encode("SecureComm store access proof v1");
+
+function storeAccessProof(key: Uint8Array, nonce: Uint8Array): Uint8Array {
+  const data = new Uint8Array(ACCESS_PROOF_LABEL.length + nonce.length);
+  data.set(ACCESS_PROOF_LABEL);
+  data.set(nonce, ACCESS_PROOF_LABEL.length);
+  return hmacSha256(key, data);
+}
+
+/**
+ * The proof {@link FileKeyValueStore.accessProof} gives, computed from the passphrase without
+ * opening (or locking) the store: for a second process while the first holds the lock. Throws
+ * `FileStoreError("not_found")` or `("wrong_passphrase")`.
+ */
+export async function proveStoreAccess(dir: string, passphrase: string, nonce: Uint8Array): Promise<Uint8Array> {
+  if (!(await fileStoreExists(dir))) throw new FileStoreError("not_found");
+  const headerBytes = await readFile(join(dir, HEADER_FILE));
+  if (headerBytes.length > MAX_HEADER_BYTES) throw new FileStoreError("corrupt");
+  const key = await unlockHeader(parseHeader(headerBytes.toString("utf8")), passphrase);
+  return storeAccessProof(key, nonce);
 }

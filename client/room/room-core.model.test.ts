@@ -938,8 +938,10 @@ describe("room rules model (spec/09-rooms.md)", () => {
     w.post(alice!, { case: "remove", value: { $typeName: "securecomm.wire.v1.Remove", memberIdentityKey: mallory!.key } });
     w.drain();
     expect(bob!.room!.members.some((x) => same(x.identityKey, mallory!.key))).toBe(false);
-    // Bob loses his bounds (the old engine kept none): the relay's re-append re-adds mallory.
+    // Bob loses his bounds (the old engine kept none) and the removed set (RM-52, a second
+    // defence): the relay's re-append re-adds mallory.
     bob!.room!.epochBounds = [];
+    bob!.room!.removedIdentityKeys = [];
     w.append(0, { kind: "join", key: mallory!.key, nonce: crypto.getRandomValues(new Uint8Array(16)), token: mallory!.token, name: "mallory" });
     w.drain();
     expect(() => w.checkAlways()).toThrow();

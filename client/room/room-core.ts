@@ -13,15 +13,16 @@
  * bound arithmetic (room-rules.ts), the storage layout (room-store.ts).
  */
 import { clone, create } from "@bufbuild/protobuf";
-import { type Content, type RoomSecretRotation, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { type Content, type RoomSecretRotation, type RoomSettings, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { type RoomEpochBound, RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex, constantTimeEqual, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
 import { type AttachmentView, isValidPointer, MAX_ATTACHMENTS_PER_MESSAGE, viewOf as attachmentView } from "../attachments/attachment-pointer.js";
 import { isValidDisplayName } from "./join.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
+import { INVITE_SECRET_LENGTH } from "./invite-box.js";
 import { type Annotation, type AnnotationStep, applyAnnotation, type ReactionView, type TrackedMessage, validEmoji, validTargetId, viewOf } from "./message-annotations.js";
-import { adoptBounds, boundOf, closeEpoch, noteDeparture, refuseEnvelope, refuseJoin, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
+import { adoptBounds, boundOf, closeEpoch, isRemoved, MAX_RETENTION_SECONDS, noteDeparture, noteRemoved, refuseEnvelope, refuseJoin, rosterDisagrees, welcomeAuthority } from "./room-rules.js";
 
 /** Text bodies are at most 4096 bytes (RM-07). */
 export const MAX_TEXT_BYTES = 4096;
@@ -83,7 +84,11 @@ export type EngineEvent =
   | { type: "identity-changed"; roomId: string; member: string }
   | { type: "decryption-failed"; roomId?: string; sender?: string; reason: string }
   | { type: "rooms-changed" }
-  | { type: "room-closed"; roomId: string; reason: string };
+  | { type: "room-closed"; roomId: string; reason: string }
+  /** A member changed a room setting (RM-54): disappearing messages. */
+  | { type: "settings-changed"; roomId: string; sender: string; senderName: string; own: boolean; seq: number; retentionSeconds: number }
+  /** The room's invite link changed (RM-52): the admin reset it. */
+  | { type: "invite-changed"; roomId: string };
 
 /** I/O the driver performs after the rules ran (in the same transaction, or after it commits). */
 export type Effect =
@@ -98,7 +103,7 @@ export type Effect =
   /** Draw a new sender key and send its SKDM to every remaining member (RM-12). */
   | { type: "rotate-sender-key" }
   /** We are the admin: rotate the room secret for the departure at `departureSeq` (RM-13, RM-28). */
-  | { type: "rotate-secret"; departureSeq: bigint; departureEpoch: number }
+  | { type: "rotate-secret"; departureSeq: bigint; departureEpoch: number; removal: boolean }
   /** We left or were removed: delete secrets and keys, stop following (RM-10, RM-11). */
   | { type: "depart"; reason: "left" | "removed" }
   /** Process the sender key a Welcome carries, then answer with ours (RM-08, RM-26). */
@@ -133,7 +138,7 @@ export type LogInput =
   /** A departure statement whose signature verified (RM-35): `signer` leaves, or removes `member`. */
   | { kind: "departure"; seq: bigint; epoch: number; signer: Uint8Array; member: Uint8Array }
   /** One of our own posts, met in the log; `departure` is the member our leave/remove named. */
-  | { kind: "own"; seq: bigint; epoch: number; departure?: Uint8Array };
+  | { kind: "own"; seq: bigint; epoch: number; departure?: Uint8Array; settings?: RoomSettings };
 
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && constantTimeEqual(a, b);
 const addr = (key: Uint8Array) => addressToString(addressFromSerializedIdentityKey(key));
@@ -234,7 +239,18 @@ export const CONTENT_HANDLERS: { [K in Bodies]?: (ctx: ContentContext, body: Bod
       ctx.effects.push({ type: "depart", reason: "removed" });
       return;
     }
-    departure(ctx.room, ctx.self, target, ctx.seq, ctx.epoch, ctx.effects);
+    // RM-52: a removed member's later joins are refused, whatever link they use.
+    noteRemoved(ctx.room, target);
+    departure(ctx.room, ctx.self, target, ctx.seq, ctx.epoch, ctx.effects, true);
+  },
+  roomSettings(ctx, body) {
+    applySettings(ctx.room, ctx.sender, ctx.senderName, false, ctx.seq, body, ctx.effects);
+  },
+  inviteReset(ctx, body) {
+    // RM-52: only the admin replaces the link; members keep the new secret so any can share it.
+    if (!same(ctx.sender, ctx.room.adminIdentityKey) || body.inviteSecret.length !== INVITE_SECRET_LENGTH) return;
+    ctx.room.inviteSecret = body.inviteSecret;
+    ctx.effects.push({ type: "emit", event: { type: "invite-changed", roomId: hex(ctx.room) } });
   },
   profile(ctx, body) {
     if (!isValidDisplayName(body.displayName)) return;
@@ -313,11 +329,25 @@ export function annotationTarget(content: Content): Uint8Array | undefined {
 }
 
 /**
+ * RM-54: a member (any member) set the room's disappearing-messages setting. Out-of-range
+ * values change nothing. Applied in log order, so every member ends with the last one posted.
+ */
+function applySettings(room: RoomRecord, sender: Uint8Array, senderName: string, own: boolean, seq: bigint, body: RoomSettings, effects: Effect[]): void {
+  if (body.retentionSeconds > MAX_RETENTION_SECONDS) return;
+  room.retentionSeconds = body.retentionSeconds;
+  room.retentionSetBy = sender;
+  effects.push({
+    type: "emit",
+    event: { type: "settings-changed", roomId: hex(room), sender: addr(sender), senderName, own, seq: Number(seq), retentionSeconds: body.retentionSeconds },
+  });
+}
+
+/**
  * A departure at `seq` in an envelope of `epoch` (RM-12, RM-13, RM-24, RM-28), applied to
  * `room` in place: the member leaves the roster, its keys are forgotten, a new admin succeeds a
  * departed admin (lowest joined_seq), we rotate our sender key, and the admin rotates the secret.
  */
-function departure(room: RoomRecord, self: Uint8Array, departed: Uint8Array, seq: bigint, epoch: number, effects: Effect[]): void {
+function departure(room: RoomRecord, self: Uint8Array, departed: Uint8Array, seq: bigint, epoch: number, effects: Effect[], removal = false): void {
   const idx = room.members.findIndex((m) => same(m.identityKey, departed));
   if (idx < 0) return;
   room.members.splice(idx, 1);
@@ -327,7 +357,7 @@ function departure(room: RoomRecord, self: Uint8Array, departed: Uint8Array, seq
     room.adminIdentityKey = successor?.identityKey ?? new Uint8Array(0);
   }
   effects.push({ type: "forget-sender", member: departed }, { type: "emit", event: { type: "members-changed", roomId: hex(room) } }, { type: "rotate-sender-key" });
-  if (same(room.adminIdentityKey, self)) effects.push({ type: "rotate-secret", departureSeq: seq, departureEpoch: epoch });
+  if (same(room.adminIdentityKey, self)) effects.push({ type: "rotate-secret", departureSeq: seq, departureEpoch: epoch, removal });
 }
 
 /** RM-15: one stored event at `seq` (the driver advances `last_seq` whatever the outcome). */
@@ -341,10 +371,20 @@ export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInpu
     case "departure":
       return applySignedDeparture(room, self, input);
     case "own": {
+      if (input.settings !== undefined) {
+        // RM-54: our own setting takes its place in the log order like everyone else's.
+        const next = clone(RoomRecordSchema, room);
+        const effects: Effect[] = [];
+        const me = room.members.find((m) => same(m.identityKey, self));
+        applySettings(next, self, me?.displayName ?? "", true, input.seq, input.settings, effects);
+        return { room: next, effects };
+      }
       if (input.departure === undefined || same(input.departure, self)) return unchanged(room);
       const next = clone(RoomRecordSchema, room);
       const effects: Effect[] = [];
-      departure(next, self, input.departure, input.seq, input.epoch, effects);
+      // Our own Remove (a departure we posted that names someone else, RM-07): RM-52 applies.
+      noteRemoved(next, input.departure);
+      departure(next, self, input.departure, input.seq, input.epoch, effects, true);
       return { room: next, effects };
     }
     case "content": {
@@ -397,6 +437,9 @@ function applySignedDeparture(room: RoomRecord, self: Uint8Array, d: Extract<Log
 function applyJoin(room: RoomRecord, self: Uint8Array, j: Extract<LogInput, { kind: "join" }>): Step {
   const refused = refuseJoin(room, j.epoch, j.seq, j.nonce, j.identityKey);
   if (refused !== undefined) return unchanged(room, report(room, refused === "replayed-join" ? "replayed join" : `refused join (${refused})`));
+  // RM-52: the admin removed this identity; a valid link (shared by a member, or the old one
+  // with the relay's help) does not bring it back.
+  if (isRemoved(room, j.identityKey)) return unchanged(room, report(room, "refused join (removed member)", j.identityKey));
   const next = clone(RoomRecordSchema, room);
   next.seenJoinNonces.push(j.nonce);
   if (next.seenJoinNonces.length > MAX_SEEN_JOIN_NONCES) next.seenJoinNonces.shift();
@@ -452,6 +495,11 @@ export function applyWelcome(room: RoomRecord, self: Uint8Array, from: Uint8Arra
   }
   next.adminIdentityKey = roster.adminIdentityKey;
   adoptBounds(next, roster.epochBounds);
+  // RM-52, RM-54: the removed set, the current invite secret and the room's settings come with
+  // the roster from the inviter (the joiner could not read the events that set them).
+  for (const k of roster.removedIdentityKeys) if (k.length === 33) noteRemoved(next, k);
+  if (roster.inviteSecret.length === INVITE_SECRET_LENGTH) next.inviteSecret = roster.inviteSecret;
+  if (roster.settings !== undefined && roster.settings.retentionSeconds <= MAX_RETENTION_SECONDS) next.retentionSeconds = roster.settings.retentionSeconds;
   return {
     room: next,
     effects: [
@@ -530,6 +578,8 @@ export function applyRotation(room: RoomRecord, _self: Uint8Array, from: Uint8Ar
     bound.namedDepartures = named;
     bound.departuresDueSeq = rot.departureSeq;
   }
+  // RM-52: removals we could not read still bar those members from joining again.
+  for (const gone of rot.removedIdentityKeys) if (gone.length === 33) noteRemoved(next, gone);
   // RM-14: the old secret is kept only to read envelopes of its epoch up to closed_at_seq.
   next.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
   next.roomSecret = rot.roomSecret;

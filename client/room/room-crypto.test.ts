@@ -8,6 +8,7 @@ import { isProtocolError } from "../errors.js";
 import { createIdentityKeyPair } from "../keys/identity.js";
 import { base64url } from "../relay/base64url.js";
 import { createInviteLink, parseInviteLink } from "./invite.js";
+import { inviteBoxAddressHash, inviteBoxKey, openInviteBox, sealInviteBox } from "./invite-box.js";
 import { createJoinAnnouncement, verifyJoinAnnouncement } from "./join.js";
 import { accessKey, envelopeKey, openRoomEnvelope, sealRoomEnvelope } from "./room-keys.js";
 
@@ -62,28 +63,61 @@ describe("room envelopes (RM-06)", () => {
   });
 });
 
-describe("invites (RM-03)", () => {
+describe("invites (RM-03, RM-50, RM-51)", () => {
   const inviter = createIdentityKeyPair().publicKey.serialize();
-  it("carry the room in the URL fragment and parse back", () => {
-    const link = createInviteLink("https://chat.example/", { roomId, roomSecret: secret, epoch: 4, inviterIdentityKey: inviter, roomName: "ops" });
+  const inviteSecret = randomBytes(32);
+  it("RM-50: carry room, invite secret, inviter and names in the URL fragment and parse back", () => {
+    const link = createInviteLink("https://chat.example/", { roomId, inviteSecret, inviterIdentityKey: inviter, roomName: "ops", inviterName: "Alice" });
     expect(link.startsWith("https://chat.example/#join=")).toBe(true);
     expect(new URL(link).search).toBe("");
     const inv = parseInviteLink(link);
-    expect(inv).toEqual({ roomId, roomSecret: secret, epoch: 4, inviterIdentityKey: inviter, roomName: "ops" });
+    expect(inv).toEqual({ roomId, inviteSecret, inviterIdentityKey: inviter, roomName: "ops", inviterName: "Alice" });
+    // Short: no longer than the link of one epoch's secret was.
+    expect(link.length).toBeLessThan(200);
   });
 
-  it("reject wrong field lengths, bad keys and garbage", () => {
-    const enc = (f: Partial<{ roomId: Uint8Array; roomSecret: Uint8Array; inviterIdentityKey: Uint8Array }>) =>
-      "#join=" + base64url(toBinary(InviteSchema, create(InviteSchema, { roomId, roomSecret: secret, inviterIdentityKey: inviter, epoch: 0, roomName: "x", ...f })));
+  it("RM-03: a link made before RM-50 (one epoch's secret) still parses, as legacy", () => {
+    const old = "#join=" + base64url(toBinary(InviteSchema, create(InviteSchema, { roomId, roomSecret: secret, epoch: 4, inviterIdentityKey: inviter, roomName: "ops" })));
+    expect(parseInviteLink(old)).toEqual({ roomId, inviterIdentityKey: inviter, roomName: "ops", inviterName: "", legacy: { roomSecret: secret, epoch: 4 } });
+  });
+
+  it("reject wrong field lengths, both or neither secret, long names, bad keys and garbage", () => {
+    const enc = (f: Partial<{ roomId: Uint8Array; roomSecret: Uint8Array; inviteSecret: Uint8Array; inviterIdentityKey: Uint8Array; roomName: string; inviterName: string }>) =>
+      "#join=" + base64url(toBinary(InviteSchema, create(InviteSchema, { roomId, inviteSecret, inviterIdentityKey: inviter, roomName: "x", ...f })));
     for (const bad of [
       enc({ roomId: randomBytes(15) }),
-      enc({ roomSecret: randomBytes(31) }),
+      enc({ inviteSecret: randomBytes(31) }),
+      enc({ inviteSecret: new Uint8Array(0) }),
+      enc({ roomSecret: secret }),
+      enc({ inviteSecret: new Uint8Array(0), roomSecret: randomBytes(31) }),
       enc({ inviterIdentityKey: randomBytes(33) }),
+      enc({ roomName: "x".repeat(65) }),
+      enc({ inviterName: "x".repeat(65) }),
       "#join=***",
       "https://chat.example/",
     ]) {
       expect(() => parseInviteLink(bad)).toThrowError(expect.objectContaining({ code: "invalid_message" }));
     }
+  });
+
+  it("RM-51: a box opens only for its room and invite secret, and a relabelled or flipped box is refused", () => {
+    const box = sealInviteBox(roomId, inviteSecret, { roomSecret: secret, epoch: 7 });
+    expect(openInviteBox(roomId, inviteSecret, box)).toEqual({ roomSecret: secret, epoch: 7 });
+    const refused = (b: Uint8Array, id = roomId, s = inviteSecret) => expect(() => openInviteBox(id, s, b)).toThrowError(expect.objectContaining({ code: "invite_unusable" }));
+    refused(box, randomBytes(16));
+    refused(box, roomId, randomBytes(32));
+    const relabelled = box.slice();
+    relabelled[3] = 8; // claims epoch 8
+    refused(relabelled);
+    for (let i = 0; i < box.length; i += 7) {
+      const flipped = box.slice();
+      flipped[i]! ^= 1;
+      refused(flipped);
+    }
+    refused(randomBytes(box.length));
+    refused(box.slice(0, 20));
+    // The relay's address is a hash of the box key; neither reveals the wrap key or secret.
+    expect(inviteBoxAddressHash(roomId, inviteSecret)).not.toEqual(inviteBoxKey(roomId, inviteSecret));
   });
 });
 

@@ -19,7 +19,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MailboxEnvelope, RoomCursor, RoomEvent } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RoomClosedReason } from "../../gen/securecomm/relay/v1/messages_pb.js";
-import { type AttachmentPointer, type Content, ContentSchema, DeleteSchema, EditSchema, ProfileSchema, ReactionSchema, TextSchema, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { type AttachmentPointer, type Content, ContentSchema, DeleteSchema, EditSchema, ProfileSchema, ReactionSchema, RoomSettingsSchema, TextSchema, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { type DepartureAnnouncement, type JoinAnnouncement, RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
 import { type RoomMember, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
@@ -36,6 +36,8 @@ import type { StateStore, Txn } from "../store/state-store.js";
 import type { RelayClients } from "../relay/relay-clients.js";
 import { createInviteLink, parseInviteLink } from "./invite.js";
 import { createDepartureAnnouncement, verifyDepartureAnnouncement } from "./departure.js";
+import { createInviteSecret, INVITE_SECRET_LENGTH, InviteError } from "./invite-box.js";
+import { redeemInvite, writeInviteBox } from "./room-invites.js";
 import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
 import type { Pairwise } from "./pairwise.js";
 import { accessKey, accessKeyHash, ROOM_ID_LENGTH, ROOM_SECRET_LENGTH, sealRoomEnvelope } from "./room-keys.js";
@@ -71,7 +73,7 @@ import {
   setSentSeq,
   unb64,
 } from "./room-store.js";
-import { closeEpoch, departedIn, holdExpired, refuseEnvelope } from "./room-rules.js";
+import { closeEpoch, departedIn, holdExpired, MAX_RETENTION_SECONDS, refuseEnvelope } from "./room-rules.js";
 import { annotationTarget, applyLogEvent, applyLogPosition, applyRotation, applyWelcome, type Effect, type EngineEvent, MAX_TEXT_BYTES, type Step, updateEvent } from "./room-core.js";
 import { applyAnnotation, type Annotation, validEmoji, viewOf } from "./message-annotations.js";
 import { OutboxWorker } from "./room-outbox.js";
@@ -204,17 +206,59 @@ export class RoomEngine {
     return live.map((r) => ({ roomId: r.roomId, accessKey: accessKey(r.roomId, r.roomSecret, r.epoch), afterSeq: r.lastSeq }));
   }
 
-  /** The invite link of a room (RM-03). */
+  /**
+   * The invite link of a room (RM-50): any member can share it. A room made before RM-50 has
+   * none until its admin resets the link (`resetInviteLink`): TypeError until then.
+   */
   inviteLink(roomId: string, origin?: string): string {
     const r = this.room(roomId);
     if (r.departed) throw new TypeError("room departed");
+    if (r.inviteSecret.length !== INVITE_SECRET_LENGTH) throw new TypeError("This room has no invite link yet: its admin must reset the link.");
     return createInviteLink(origin ?? this.d.relayUrl, {
       roomId: r.roomId,
-      roomSecret: r.roomSecret,
-      epoch: r.epoch,
+      inviteSecret: r.inviteSecret,
       inviterIdentityKey: this.self,
       roomName: r.name,
+      inviterName: this.displayName,
     });
+  }
+
+  /** True when this member has a link to share (RM-50). */
+  hasInviteLink(roomId: string): boolean {
+    const r = this.find(roomId);
+    return r !== undefined && !r.departed && r.inviteSecret.length === INVITE_SECRET_LENGTH;
+  }
+
+  /**
+   * RM-52: the admin replaces the room's invite link: a new invite secret, the box rewritten
+   * under it (the relay drops the old box, so the old link fails with "reset"), and an
+   * InviteReset room message so every member shares the new link. Resolves with the new link.
+   */
+  async resetInviteLink(roomId: string, origin?: string): Promise<string> {
+    const r = this.room(roomId);
+    if (r.departed) throw new TypeError("room departed");
+    if (!same(r.adminIdentityKey, this.self)) throw new TypeError("Only the room admin can reset the invite link.");
+    const inviteSecret = createInviteSecret();
+    await writeInviteBox(this.d.clients, r.roomId, inviteSecret, { roomSecret: r.roomSecret, epoch: r.epoch });
+    await this.tx(async (t, fx) => {
+      const room = loadRoom(t, r.roomId)!;
+      room.inviteSecret = inviteSecret;
+      saveRoom(t, room);
+      enqueue(t, { kind: "invite-reset", room: roomId, inviteSecret: b64(inviteSecret) });
+      fx.outbox = true;
+      fx.events.push({ type: "invite-changed", roomId });
+    });
+    return this.inviteLink(roomId, origin);
+  }
+
+  /**
+   * RM-54: sets the room's disappearing messages for every member (any member may): posts
+   * RoomSettings; every member, this one included, applies it when it reaches it in the log.
+   */
+  async setRetention(roomId: string, retentionSeconds: number): Promise<void> {
+    if (!Number.isInteger(retentionSeconds) || retentionSeconds < 0 || retentionSeconds > MAX_RETENTION_SECONDS) throw new RangeError("retention must be 0..31536000 seconds");
+    const r = this.room(roomId);
+    await this.post(roomId, this.content(r.roomId, { case: "roomSettings", value: create(RoomSettingsSchema, { retentionSeconds }) }), false);
   }
 
   /** RM-29: `sendFailureKind` for a room by hex id (the room's current state decides). */
@@ -297,6 +341,8 @@ export class RoomEngine {
         const target = kind === "remove" ? content.body.value.memberIdentityKey : this.self;
         t.put(roomKey.ownPost(roomHex(room.roomId), bytesToHex(sha256(env))), target);
       }
+      // RM-54: our own setting applies when we meet the post in the log (the log's order).
+      if (!ephemeral && kind === "roomSettings") t.put(roomKey.ownSettings(roomHex(room.roomId), bytesToHex(sha256(env))), toBinary(RoomSettingsSchema, content.body.value));
       // RM-29: if the relay's answer is lost, we learn the seq when we meet the post in the log.
       if (!ephemeral) t.put(roomKey.ownMessage(roomHex(room.roomId), bytesToHex(sha256(env))), content.messageId);
       // RM-60, RM-32: our own posts are never decrypted, so we note our authorship of a text
@@ -507,7 +553,7 @@ export class RoomEngine {
     room.previousSecrets = [];
     room.distributionId = new Uint8Array(0);
     new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys();
-    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired, ROOM_KEYS.initialSkdm, ROOM_KEYS.heldWelcome, ROOM_KEYS.ownMessage, ROOM_KEYS.seenMessage, ROOM_KEYS.tracked]);
+    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired, ROOM_KEYS.initialSkdm, ROOM_KEYS.heldWelcome, ROOM_KEYS.ownMessage, ROOM_KEYS.seenMessage, ROOM_KEYS.tracked, ROOM_KEYS.ownSettings]);
     t.delete(roomKey.stale(roomHex(room.roomId)));
     for (const { key, job } of outboxJobs(t)) if (job.room === roomHex(room.roomId)) t.delete(key);
   }
@@ -639,7 +685,21 @@ export class RoomEngine {
       const key = roomKey.ownPost(hex, envHash);
       const target = t.get(key);
       if (target !== undefined) t.delete(key);
-      await this.step(t, fx, room, applyLogEvent(room, this.self, { kind: "own", seq: ev.seq, epoch, ...(target === undefined ? {} : { departure: target }) }));
+      const settingsKey = roomKey.ownSettings(hex, envHash);
+      const settings = t.get(settingsKey);
+      if (settings !== undefined) t.delete(settingsKey);
+      await this.step(
+        t,
+        fx,
+        room,
+        applyLogEvent(room, this.self, {
+          kind: "own",
+          seq: ev.seq,
+          epoch,
+          ...(target === undefined ? {} : { departure: target }),
+          ...(settings === undefined ? {} : { settings: fromBinary(RoomSettingsSchema, settings) }),
+        }),
+      );
       return;
     }
     const owner = distOwner(t, room.roomId, dist);
@@ -902,7 +962,8 @@ export class RoomEngine {
       }
       case "rotate-secret":
         // RM-13, RM-28: the admin rotates after every departure, also when it is left alone.
-        enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(e.departureSeq), departureEpoch: e.departureEpoch });
+        // RM-52: after a removal the admin also resets the invite link.
+        enqueue(t, { kind: "rotate", room: hex, secret: b64(randomBytes(ROOM_SECRET_LENGTH)), departureSeq: String(e.departureSeq), departureEpoch: e.departureEpoch, ...(e.removal ? { resetInvite: b64(createInviteSecret()) } : {}) });
         fx.outbox = true;
         return;
       case "depart":
@@ -1131,11 +1192,15 @@ export class RoomEngine {
         if (e instanceof ConnectError && e.code === Code.AlreadyExists) continue;
         throw e;
       }
+      // RM-50, RM-51: the room's invite is a capability of its own, its box written at once.
+      const inviteSecret = createInviteSecret();
+      await writeInviteBox(this.d.clients, roomId, inviteSecret, { roomSecret: secret, epoch: 0 });
       const dist = createDistributionId();
       await this.tx(async (t, fx) => {
         const room = newRoom({
           roomId,
           name,
+          inviteSecret,
           roomSecret: secret,
           epoch: 0,
           adminIdentityKey: this.self,
@@ -1157,11 +1222,17 @@ export class RoomEngine {
     }
   }
 
-  /** Joins by invite link (RM-08 steps 1–3); resolves with the room's hex id. */
+  /**
+   * Joins by invite link (RM-08 steps 1–3, RM-51); resolves with the room's hex id. A link whose
+   * box is gone or unusable throws InviteError with a sentence for the user (RM-51, RM-52).
+   */
   async joinRoom(link: string): Promise<string> {
-    const inv = parseInviteLink(link);
-    const existing = loadRoom(this.d.state, inv.roomId);
-    if (existing !== undefined && !existing.departed) return roomHex(inv.roomId);
+    const parsed = parseInviteLink(link);
+    const existing = loadRoom(this.d.state, parsed.roomId);
+    if (existing !== undefined && !existing.departed) return roomHex(parsed.roomId);
+    // RM-51: the invite secret leads to the room's current secret through the relay's box.
+    const redeemed = await redeemInvite(this.d.clients, parsed, (ms) => new Promise((r) => setTimeout(r, ms)));
+    const inv = { roomId: parsed.roomId, roomSecret: redeemed.roomSecret, epoch: redeemed.epoch, roomName: parsed.roomName, inviterIdentityKey: parsed.inviterIdentityKey };
     const rec = this.d.account.record;
     const dist = createDistributionId();
     const envelope = sealJoin(inv, this.d.identity, { deliveryToken: rec.deliveryToken, displayName: rec.displayName }, this.d.now());
@@ -1175,16 +1246,17 @@ export class RoomEngine {
     const key = accessKey(inv.roomId, inv.roomSecret, inv.epoch);
     const expired = (e: unknown) => e instanceof ConnectError && (e.code === Code.PermissionDenied || e.code === Code.NotFound);
     let posted: { seq: bigint };
-    let before: bigint | undefined;
+    // RM-33: where the log ended before our join (read while redeeming), to find the join if
+    // the answer is lost.
+    const before = redeemed.latestSeq;
     try {
-      // RM-33: where the log ended before our join, to find the join if the answer is lost.
-      before = (await this.d.clients.rooms.getRoomHistory({ roomId: inv.roomId, accessKey: key, afterSeq: 0n, limit: 1 })).latestSeq;
       posted = await this.d.clients.rooms.postToRoom({ roomId: inv.roomId, accessKey: key, envelope });
     } catch (e) {
-      if (expired(e)) throw new TypeError("The invite has expired or the room no longer exists.");
+      // The room rotated between reading the box and posting: the link is fine, try again.
+      if (expired(e)) throw new InviteError(parsed.legacy === undefined ? "invite_unusable" : "invite_expired", { cause: e });
       // RM-33: the relay may have stored the join and its answer been lost. Never post a second
       // join: find this one (its exact bytes) in the log after `before`.
-      const found = before === undefined ? undefined : await this.findOwnPost(inv.roomId, key, before, envelope).catch(() => undefined);
+      const found = await this.findOwnPost(inv.roomId, key, before, envelope).catch(() => undefined);
       if (found === undefined) throw e;
       posted = { seq: found };
     }
@@ -1202,6 +1274,8 @@ export class RoomEngine {
         joinedSeq: posted.seq,
         // RM-25: only this member's Welcome sets our roster.
         inviterIdentityKey: inv.inviterIdentityKey,
+        // RM-50: we can share the link we joined by (the inviter's roster may bring a newer one).
+        ...(parsed.inviteSecret === undefined ? {} : { inviteSecret: parsed.inviteSecret }),
       });
       // Remember the inviter for the RM-03 check after the roster arrives.
       t.put(roomKey.inviter(roomHex(inv.roomId)), inv.inviterIdentityKey);
@@ -1253,6 +1327,16 @@ export class RoomEngine {
 
   /** Performs one outbox job and removes it, in one transaction. */
   private async perform(key: string, job: OutboxJob): Promise<void> {
+    if (job.kind === "invite-reset") {
+      // RM-52: tell the members the new link (a room message, read only by current members:
+      // it is sent after the rotation, under the new epoch and our new sender key).
+      const r = this.find(job.room);
+      if (r !== undefined && !r.departed && same(r.inviteSecret, unb64(job.inviteSecret))) {
+        await this.post(job.room, this.content(r.roomId, { case: "inviteReset", value: { $typeName: "securecomm.wire.v1.InviteReset", inviteSecret: r.inviteSecret } }), false);
+      }
+      await this.tx(async (t) => t.delete(key));
+      return;
+    }
     await this.tx(async (t, fx) => {
       if (t.get(key) === undefined) return;
       t.delete(key);
@@ -1260,7 +1344,7 @@ export class RoomEngine {
         const content = fromBinary(ContentSchema, unb64(job.content));
         await this.d.pairwise.send(unb64(job.to), unb64(job.token), content);
       } else {
-        await this.rotate(t, fx, job.room, unb64(job.secret), BigInt(job.departureSeq), job.departureEpoch);
+        await this.rotate(t, fx, job.room, unb64(job.secret), BigInt(job.departureSeq), job.departureEpoch, job.resetInvite === undefined ? undefined : unb64(job.resetInvite));
       }
     });
   }
@@ -1270,7 +1354,7 @@ export class RoomEngine {
   }
 
   /** RM-13: rotate the access key at the relay, then send the new secret to every member. */
-  private async rotate(t: Txn, fx: Effects, hex: string, secret: Uint8Array, departureSeq: bigint, departureEpoch?: number): Promise<void> {
+  private async rotate(t: Txn, fx: Effects, hex: string, secret: Uint8Array, departureSeq: bigint, departureEpoch?: number, resetInvite?: Uint8Array): Promise<void> {
     const room = loadRoom(t, hexBytes(hex));
     if (room === undefined || room.departed || !same(room.adminIdentityKey, this.self)) return;
     const epoch = room.epoch + 1;
@@ -1286,6 +1370,18 @@ export class RoomEngine {
     // RM-34: the rotation names everyone who departed in the epoch it closes.
     const departedIdentityKeys = departedIn(room, Math.min(departureEpoch ?? room.epoch, room.epoch), room.epoch);
     closeEpoch(room, room.epoch, closedAtSeq, departureSeq);
+    // RM-51, RM-52: the invite box follows the room to the new epoch in the same step; after a
+    // removal under a new invite secret (the relay drops the old box: the removed member's
+    // link now reads "reset"). The secret is drawn before the job ran, so a repeat writes the same.
+    const inviteSecret = resetInvite ?? room.inviteSecret;
+    if (inviteSecret.length === INVITE_SECRET_LENGTH) {
+      await writeInviteBox(this.d.clients, room.roomId, inviteSecret, { roomSecret: secret, epoch });
+      if (resetInvite !== undefined) {
+        room.inviteSecret = resetInvite;
+        enqueue(t, { kind: "invite-reset", room: hex, inviteSecret: b64(resetInvite) });
+        fx.events.push({ type: "invite-changed", roomId: hex });
+      }
+    }
     retireSecret(t, room, this.d.now());
     room.roomSecret = secret;
     room.epoch = epoch;
@@ -1293,7 +1389,7 @@ export class RoomEngine {
       if (same(m.identityKey, this.self)) continue;
       const c = this.content(room.roomId, {
         case: "roomSecretRotation",
-        value: { $typeName: "securecomm.wire.v1.RoomSecretRotation", epoch, roomSecret: secret, departureSeq, closedAtSeq, departedIdentityKeys },
+        value: { $typeName: "securecomm.wire.v1.RoomSecretRotation", epoch, roomSecret: secret, departureSeq, closedAtSeq, departedIdentityKeys, removedIdentityKeys: room.removedIdentityKeys },
       });
       enqueue(t, { kind: "pairwise", room: hex, to: b64(m.identityKey), token: b64(m.deliveryToken), content: b64(toBinary(ContentSchema, c)) });
     }

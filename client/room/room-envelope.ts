@@ -10,7 +10,6 @@ import { create } from "@bufbuild/protobuf";
 import { RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
 import type { RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import type { IdentityKeyPair } from "../keys/identity.js";
-import type { ParsedInvite } from "./invite.js";
 import { createJoinAnnouncement } from "./join.js";
 import { openRoomEnvelope, ROOM_SECRET_LENGTH, sealRoomEnvelope } from "./room-keys.js";
 
@@ -25,8 +24,8 @@ export function openForRoom(room: RoomRecord, envelope: Uint8Array): ReturnType<
   return openRoomEnvelope(room.roomId, envelope, (epoch) => secretFor(room, epoch));
 }
 
-/** Our signed join announcement for an invite, sealed under the invite's epoch (RM-08 step 2). */
-export function sealJoin(inv: ParsedInvite, identity: IdentityKeyPair, profile: { deliveryToken: Uint8Array; displayName: string }, nowMs: number): Uint8Array {
+/** Our signed join announcement for an invite, sealed under the epoch the invite led to (RM-08 step 2). */
+export function sealJoin(inv: { roomId: Uint8Array; roomSecret: Uint8Array; epoch: number }, identity: IdentityKeyPair, profile: { deliveryToken: Uint8Array; displayName: string }, nowMs: number): Uint8Array {
   const ann = createJoinAnnouncement({
     identity,
     roomId: inv.roomId,

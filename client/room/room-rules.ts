@@ -144,3 +144,27 @@ export function rosterDisagrees(
 export function holdExpired(heldAtMs: number, nowMs: number): boolean {
   return nowMs - heldAtMs > MAX_HOLD_MS;
 }
+
+/**
+ * RM-54: the longest disappearing-messages setting a member accepts (a year); a larger value
+ * is ignored, so a member cannot make every client keep or compute absurd lifetimes.
+ */
+export const MAX_RETENTION_SECONDS = 365 * 24 * 60 * 60;
+
+/** RM-52: true when the admin removed `identityKey` from the room. */
+export function isRemoved(room: RoomRecord, identityKey: Uint8Array): boolean {
+  return room.removedIdentityKeys.some((k) => k.length === identityKey.length && constantTimeEqual(k, identityKey));
+}
+
+/**
+ * RM-52: most removed identities remembered per room (oldest forgotten first). Each is 33
+ * bytes; a thousand removals is far beyond any chat room's life.
+ */
+export const MAX_REMOVED_IDENTITIES = 1000;
+
+/** RM-52: remembers that the admin removed `identityKey` (idempotent, bounded). */
+export function noteRemoved(room: RoomRecord, identityKey: Uint8Array): void {
+  if (isRemoved(room, identityKey)) return;
+  room.removedIdentityKeys.push(identityKey);
+  if (room.removedIdentityKeys.length > MAX_REMOVED_IDENTITIES) room.removedIdentityKeys.shift();
+}

@@ -43,6 +43,8 @@ export const ROOM_KEYS = {
   ownMessage: "room-own-msg/",
   /** RM-60..RM-66: per message id, its author and the reactions, edits and deletes applied. */
   tracked: "room-msg/",
+  /** RM-54: our own RoomSettings posts by envelope hash, applied when met in the log. */
+  ownSettings: "room-own-settings/",
 } as const;
 
 /**
@@ -146,6 +148,8 @@ export const roomKey = {
   ownPost: (roomHex: string, envHash: string) => `${ROOM_KEYS.ownPost}${roomHex}/${envHash}`,
   /** RM-29: our post by envelope hash → its message id. */
   ownMessage: (roomHex: string, envHash: string) => `${ROOM_KEYS.ownMessage}${roomHex}/${envHash}`,
+  /** RM-54: our RoomSettings post by envelope hash → the settings. */
+  ownSettings: (roomHex: string, envHash: string) => `${ROOM_KEYS.ownSettings}${roomHex}/${envHash}`,
   /** RM-14: a kept rotation to `epoch` (sender key ‖ Content). */
   rotation: (roomHex: string, epoch: number) => `${ROOM_KEYS.rotation}${roomHex}/${seqKey(epoch)}`,
   /** Prefix of kept rotations (their keys are `rotationPrefix` + 20-digit epoch). */
@@ -266,7 +270,9 @@ export function pruneRetiredSecrets(t: Txn, room: RoomRecord, nowMs: number, ret
 /** An outbox job: work with network side effects, persisted so it survives crashes. */
 export type OutboxJob =
   | { kind: "pairwise"; room: string; to: string; token: string; content: string }
-  | { kind: "rotate"; room: string; secret: string; departureSeq: string; departureEpoch?: number };
+  | { kind: "rotate"; room: string; secret: string; departureSeq: string; departureEpoch?: number; resetInvite?: string }
+  /** RM-52: post InviteReset with the room's new invite secret (after the box holds it). */
+  | { kind: "invite-reset"; room: string; inviteSecret: string };
 
 /** Appends a job to the outbox. */
 export function enqueue(t: Txn, job: OutboxJob): void {

@@ -7,7 +7,7 @@
  * applying a received Welcome (room-core.ts `applyWelcome`). Pure: no I/O.
  */
 import { create } from "@bufbuild/protobuf";
-import { type Content, ProfileSchema, type Roster, RosterMemberSchema, RosterSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { type Content, ProfileSchema, type Roster, RosterMemberSchema, RosterSchema, RoomSettingsSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import type { RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { boundsForWelcome } from "./room-rules.js";
 
@@ -21,6 +21,10 @@ export function rosterOf(room: RoomRecord, asOf: bigint): Roster {
     adminIdentityKey: room.adminIdentityKey,
     epoch: room.epoch,
     epochBounds: boundsForWelcome(room),
+    // RM-52, RM-54: who may not come back, the link to share, the room's settings.
+    removedIdentityKeys: room.removedIdentityKeys,
+    inviteSecret: room.inviteSecret,
+    settings: create(RoomSettingsSchema, { retentionSeconds: room.retentionSeconds }),
   });
 }
 

@@ -23,6 +23,30 @@ export const RETENTION_MS: Readonly<Record<Retention, number | undefined>> = {
   hour: 60 * 60 * 1000,
 };
 
+/** A retention as the room setting's seconds (spec RM-54: 0 keeps messages). */
+export function retentionSeconds(retention: Retention): number {
+  const ms = RETENTION_MS[retention];
+  return ms === undefined ? 0 : ms / 1000;
+}
+
+/**
+ * The retention this device applies for a room setting of `seconds` (RM-54): 0 keeps; any
+ * other value the longest offered retention not longer than it, so messages never outlive
+ * what the room asked (and at least an hour is kept, the shortest this app offers).
+ */
+export function retentionFromSeconds(seconds: number): Retention {
+  if (!(seconds > 0)) return "keep";
+  const fitting = (["week", "day", "hour"] as const).find((r) => RETENTION_MS[r]! <= seconds * 1000);
+  return fitting ?? "hour";
+}
+
+/** Words for a room setting, as the line "X set disappearing messages to …" says it. */
+export function retentionPhrase(seconds: number): string {
+  if (!(seconds > 0)) return "off";
+  const known: Record<number, string> = { 3600: "1 hour", 86400: "1 day", 604800: "1 week" };
+  return known[seconds] ?? `${seconds} seconds`;
+}
+
 /** Every retention, longest first (the settings menu's order). */
 export const RETENTIONS: readonly Retention[] = ["keep", "week", "day", "hour"];
 

@@ -144,6 +144,8 @@ describe("bad input for every RPC", () => {
     await fc.assert(fc.asyncProperty(roomId, accessKey, fc.uint8Array({ maxLength: 32 }), (id, key, envelope) => check(() => h.rooms.postEphemeral({ roomId: id, accessKey: key, envelope }))), RUNS);
     await fc.assert(fc.asyncProperty(roomId, accessKey, fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.nat(), (id, key, afterSeq, limit) => check(() => h.rooms.getRoomHistory({ roomId: id, accessKey: key, afterSeq, limit }))), RUNS);
     await fc.assert(fc.asyncProperty(roomId, accessKey, bytesAround(32), (id, key, hash) => check(() => h.rooms.rotateRoomAccessKey({ roomId: id, accessKey: key, newAccessKeyHash: hash }))), RUNS);
+    await fc.assert(fc.asyncProperty(roomId, accessKey, bytesAround(32), fc.uint8Array({ maxLength: 300 }), (id, key, hash, box) => check(() => h.rooms.putInviteBox({ roomId: id, accessKey: key, boxAddressHash: hash, box }))), RUNS);
+    await fc.assert(fc.asyncProperty(roomId, bytesAround(32), (id, boxKey) => check(() => h.rooms.getInviteBox({ roomId: id, boxKey }))), RUNS);
   });
 
   it("the relay still serves correct requests afterwards", async () => {

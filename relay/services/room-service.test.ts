@@ -170,3 +170,45 @@ describe("RoomService (API-17..API-21)", () => {
     expect(h.relay.renderMetrics()).toContain('securecomm_relay_retention_swept_total{kind="roomEvents"} 2');
   });
 });
+
+describe("RoomService invite boxes (API-40)", () => {
+  it("API-40: only the current access key writes; only the box key reads; a put replaces the box; rotation keeps it", async () => {
+    const r = await room();
+    const boxKey = randomKey();
+    const box = new Uint8Array(80).fill(7);
+    // Nothing stored yet: a joiner is told the link does not lead anywhere (not a silent empty box).
+    await expectRelayError(h.rooms.getInviteBox({ roomId: r.roomId, boxKey }), Code.NotFound, "INVITE_NOT_FOUND");
+    await expectRelayError(h.rooms.putInviteBox({ roomId: r.roomId, accessKey: randomKey(), boxAddressHash: sha256(boxKey), box }), Code.PermissionDenied, "ROOM_ACCESS_DENIED");
+    await expectRelayError(h.rooms.getInviteBox({ roomId: r.roomId, boxKey }), Code.NotFound, "INVITE_NOT_FOUND");
+    await h.rooms.putInviteBox({ ...r, boxAddressHash: sha256(boxKey), box });
+    expect((await h.rooms.getInviteBox({ roomId: r.roomId, boxKey })).box).toEqual(box);
+    // The address hash itself is not a key: presenting it (what a database leak would give) finds nothing.
+    await expectRelayError(h.rooms.getInviteBox({ roomId: r.roomId, boxKey: sha256(boxKey) }), Code.NotFound, "INVITE_NOT_FOUND");
+    // Rotation: the old access key can no longer write; the new one can; the box stays readable.
+    const next = randomKey();
+    await h.rooms.rotateRoomAccessKey({ ...r, newAccessKeyHash: sha256(next) });
+    await expectRelayError(h.rooms.putInviteBox({ ...r, boxAddressHash: sha256(randomKey()), box }), Code.PermissionDenied, "ROOM_ACCESS_DENIED");
+    expect((await h.rooms.getInviteBox({ roomId: r.roomId, boxKey })).box).toEqual(box);
+    // Reset: a box under a new key replaces the old one, whose key now finds nothing.
+    const newKey = randomKey();
+    const newBox = new Uint8Array(80).fill(9);
+    await h.rooms.putInviteBox({ roomId: r.roomId, accessKey: next, boxAddressHash: sha256(newKey), box: newBox });
+    await expectRelayError(h.rooms.getInviteBox({ roomId: r.roomId, boxKey }), Code.NotFound, "INVITE_NOT_FOUND");
+    expect((await h.rooms.getInviteBox({ roomId: r.roomId, boxKey: newKey })).box).toEqual(newBox);
+  });
+
+  it("API-40: malformed requests are invalid_argument and change nothing; unknown rooms are not_found", async () => {
+    const r = await room();
+    const boxKey = randomKey();
+    const box = new Uint8Array(80).fill(7);
+    await h.rooms.putInviteBox({ ...r, boxAddressHash: sha256(boxKey), box });
+    await expectRelayError(h.rooms.putInviteBox({ ...r, boxAddressHash: sha256(boxKey), box: new Uint8Array(0) }), Code.InvalidArgument, "BAD_INVITE_BOX");
+    await expectRelayError(h.rooms.putInviteBox({ ...r, boxAddressHash: sha256(boxKey), box: new Uint8Array(257) }), Code.InvalidArgument, "BAD_INVITE_BOX");
+    await expectRelayError(h.rooms.putInviteBox({ ...r, boxAddressHash: new Uint8Array(31), box }), Code.InvalidArgument, "BAD_HASH");
+    await expectRelayError(h.rooms.putInviteBox({ ...r, roomId: r.roomId.slice(1), boxAddressHash: sha256(boxKey), box }), Code.InvalidArgument, "BAD_ROOM_ID");
+    await expectRelayError(h.rooms.getInviteBox({ roomId: r.roomId, boxKey: boxKey.slice(1) }), Code.InvalidArgument, "BAD_BOX_KEY");
+    await expectRelayError(h.rooms.getInviteBox({ roomId: randomId(), boxKey }), Code.NotFound, "ROOM_NOT_FOUND");
+    await expectRelayError(h.rooms.putInviteBox({ roomId: randomId(), accessKey: r.accessKey, boxAddressHash: sha256(boxKey), box }), Code.NotFound, "ROOM_NOT_FOUND");
+    expect((await h.rooms.getInviteBox({ roomId: r.roomId, boxKey })).box).toEqual(box);
+  });
+});

@@ -10,7 +10,9 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   CreateRoomResponseSchema,
+  GetInviteBoxResponseSchema,
   GetRoomHistoryResponseSchema,
+  PutInviteBoxResponseSchema,
   PostEphemeralResponseSchema,
   PostToRoomResponseSchema,
   RotateRoomAccessKeyResponseSchema,
@@ -22,9 +24,9 @@ import { coarseTime } from "../limits.js";
 import { keyOf } from "../hub/subscription.js";
 import { unary, type RelayContext } from "./context.js";
 import { authorizeRoom } from "./room-access.js";
-import { HASH_BYTES, requireEnvelope, requireLength, ROOM_ID_BYTES } from "./validate.js";
+import { HASH_BYTES, MAX_INVITE_BOX_BYTES, requireEnvelope, requireLength, ROOM_ID_BYTES } from "./validate.js";
 
-/** The RoomService implementation (spec/10-relay-api.md API-17..API-21). */
+/** The RoomService implementation (spec/10-relay-api.md API-17..API-21, API-40). */
 export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomService> {
   const authorize = (roomId: Uint8Array, accessKey: Uint8Array) => authorizeRoom(rc.store, roomId, accessKey);
   const limitPosts = async (roomId: Uint8Array): Promise<void> => {
@@ -114,6 +116,30 @@ export function createRoomService(rc: RelayContext): ServiceImpl<typeof RoomServ
         rc.feed.roomRotated(req.roomId, req.newAccessKeyHash);
       }
       return create(RotateRoomAccessKeyResponseSchema, {});
+    }),
+
+    // API-40: the invite box, written by a holder of the current access key, read by a holder
+    // of the box key (the invite link). The relay keeps only ciphertext and SHA-256(box key).
+    putInviteBox: unary(rc, async (req) => {
+      requireLength(req.boxAddressHash, HASH_BYTES, "BAD_HASH");
+      if (req.box.length === 0 || req.box.length > MAX_INVITE_BOX_BYTES) throw relayError("BAD_INVITE_BOX");
+      await authorize(req.roomId, req.accessKey);
+      await limitPosts(req.roomId);
+      if (!(await rc.store.putInviteBox(req.roomId, req.boxAddressHash, req.box, coarseTime(rc.now(), rc.limits.storedTimeGranularityMs)))) {
+        throw relayError("ROOM_NOT_FOUND");
+      }
+      return create(PutInviteBoxResponseSchema, {});
+    }),
+
+    getInviteBox: unary(rc, async (req) => {
+      requireLength(req.roomId, ROOM_ID_BYTES, "BAD_ROOM_ID");
+      requireLength(req.boxKey, SECRET_BYTES, "BAD_BOX_KEY");
+      await limitPosts(req.roomId);
+      const room = await rc.store.getRoom(req.roomId);
+      if (!room) throw relayError("ROOM_NOT_FOUND");
+      const box = await rc.store.getInviteBox(req.roomId);
+      if (box === undefined || !constantTimeEqual(sha256(req.boxKey), box.addressHash)) throw relayError("INVITE_NOT_FOUND");
+      return create(GetInviteBoxResponseSchema, { box: box.box });
     }),
   };
 }

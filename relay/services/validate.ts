@@ -20,6 +20,12 @@ export const ADDRESS_BYTES = 16;
 export const ROOM_ID_BYTES = 16;
 /** SHA-256 length. */
 export const HASH_BYTES = 32;
+/**
+ * Largest invite box (API-40, RM-51): nonce 12 + tag 16 + an InviteBox (a 32-byte secret and an
+ * epoch, under 45 bytes) needs under 80; 256 leaves room for fields a later version adds while
+ * keeping one room's box a trivial amount of storage.
+ */
+export const MAX_INVITE_BOX_BYTES = 256;
 /** Largest registration id libsignal accepts. */
 export const MAX_REGISTRATION_ID = 16_380;
 

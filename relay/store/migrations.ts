@@ -130,6 +130,15 @@ export const MIGRATIONS: readonly string[] = [
     UPDATE storage_usage SET challenges = challenges - 1;
   END;
   `,
+  // 5 (or next): invite boxes (spec/10-relay-api.md API-40), at most one per room.
+  `
+  CREATE TABLE invite_boxes (
+    room_id BLOB PRIMARY KEY REFERENCES rooms(room_id) ON DELETE CASCADE,
+    address_hash BLOB NOT NULL,
+    box BLOB NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this code expects. */

@@ -180,6 +180,15 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   END $$;
   CREATE TRIGGER challenges_count AFTER INSERT OR DELETE ON challenges FOR EACH ROW EXECUTE FUNCTION count_challenges();
   `,
+  // Invite boxes (spec/10-relay-api.md API-40), at most one per room.
+  `
+  CREATE TABLE invite_boxes (
+    room_id bytea PRIMARY KEY REFERENCES rooms(room_id) ON DELETE CASCADE,
+    address_hash bytea NOT NULL,
+    box bytea NOT NULL,
+    updated_at_ms bigint NOT NULL
+  );
+  `,
 ];
 
 /** The schema version this code expects. */

@@ -445,6 +445,19 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         const rows = await sql<Row[]>`SELECT seq, posted_at_ms, envelope FROM room_events WHERE room_id = ${roomId} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`;
         return rows.map((r) => ({ seq: int(r.seq), postedAtMs: int(r.posted_at_ms), envelope: bytes(r.envelope) }));
       }),
+    putInviteBox: (roomId, addressHash, box, nowMs) =>
+      run(async () => {
+        const result = await sql`
+          INSERT INTO invite_boxes (room_id, address_hash, box, updated_at_ms)
+          SELECT room_id, ${addressHash}, ${box}, ${nowMs} FROM rooms WHERE room_id = ${roomId}
+          ON CONFLICT (room_id) DO UPDATE SET address_hash = EXCLUDED.address_hash, box = EXCLUDED.box, updated_at_ms = EXCLUDED.updated_at_ms`;
+        return result.count === 1;
+      }),
+    getInviteBox: (roomId) =>
+      run(async () => {
+        const [row] = await sql<Row[]>`SELECT address_hash, box FROM invite_boxes WHERE room_id = ${roomId}`;
+        return row ? { addressHash: bytes(row.address_hash), box: bytes(row.box) } : undefined;
+      }),
     setRoomAccessKeyHash: (roomId, hash) =>
       run(async () => {
         const rows = await sql`

@@ -138,6 +138,28 @@ export function describeRelayStoreContract(name: string, fresh: () => Promise<St
       expect(await store.getRoom(bytes(16, 5))).toBeUndefined();
     });
 
+    it("API-40: one invite box per room; a put replaces it (old address gone), survives sweeps and reopening; none for an unknown room", async () => {
+      const room = bytes(16, 0x41);
+      expect(await store.putInviteBox(room, bytes(32, 1), bytes(60, 2), 1000)).toBe(false);
+      expect(await store.getInviteBox(room)).toBeUndefined();
+      await store.createRoom(room, bytes(32, 9), 1000);
+      expect(await store.getInviteBox(room)).toBeUndefined();
+      expect(await store.putInviteBox(room, bytes(32, 1), bytes(60, 2), 1000)).toBe(true);
+      expect(await store.getInviteBox(room)).toEqual({ addressHash: bytes(32, 1), box: bytes(60, 2) });
+      // Idempotent, then replaced: the room's earlier address no longer finds anything.
+      expect(await store.putInviteBox(room, bytes(32, 1), bytes(60, 2), 1000)).toBe(true);
+      expect(await store.putInviteBox(room, bytes(32, 3), bytes(70, 4), 2000)).toBe(true);
+      expect(await store.getInviteBox(room)).toEqual({ addressHash: bytes(32, 3), box: bytes(70, 4) });
+      // Another room's box is separate.
+      const other = bytes(16, 0x42);
+      await store.createRoom(other, bytes(32, 9), 1000);
+      expect(await store.getInviteBox(other)).toBeUndefined();
+      await store.sweep(10_000_000_000, 1, 1);
+      await store.close();
+      store = await backing.open();
+      expect(await store.getInviteBox(room)).toEqual({ addressHash: bytes(32, 3), box: bytes(70, 4) });
+    });
+
     it("sweeps by retention with the given clock, and expired challenges and tokens", async () => {
       await account();
       await store.enqueueMailbox(address, bytes(1, 1), 1000, 10);

@@ -78,6 +78,12 @@ export interface RoomRecord {
   oldestRetainedSeq: number;
 }
 
+/** A room's invite box as stored (API-40): opaque bytes under the hash of its key. */
+export interface InviteBoxRecord {
+  addressHash: Uint8Array;
+  box: Uint8Array;
+}
+
 /** A stored room event. */
 export interface RoomEventRecord {
   seq: number;
@@ -212,6 +218,14 @@ export interface RelayStore {
   readRoomEvents(roomId: Uint8Array, afterSeq: number, limit: number): Promise<RoomEventRecord[]>;
   /** Replaces the room's access-key hash, keeping the old one as previous; false if the room does not exist. */
   setRoomAccessKeyHash(roomId: Uint8Array, hash: Uint8Array): Promise<boolean>;
+
+  /**
+   * Stores the room's invite box under `addressHash`, replacing any earlier box of the room
+   * (API-40: one box per room, so a reset link's box is gone). False if the room does not exist.
+   */
+  putInviteBox(roomId: Uint8Array, addressHash: Uint8Array, box: Uint8Array, nowMs: number): Promise<boolean>;
+  /** The room's invite box with its address hash, if the room has one. */
+  getInviteBox(roomId: Uint8Array): Promise<InviteBoxRecord | undefined>;
 
   /**
    * Deletes mailbox envelopes stored before `nowMs - mailboxRetentionMs`, room events posted

@@ -130,6 +130,11 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
     appendEvent: db.prepare("INSERT INTO room_events (room_id, seq, posted_at_ms, envelope) VALUES (?, ?, ?, ?)"),
     dropOldEvents: db.prepare("DELETE FROM room_events WHERE room_id = ? AND seq <= ?"),
     readEvents: db.prepare("SELECT seq, posted_at_ms, envelope FROM room_events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
+    putInviteBox: db.prepare(
+      "INSERT INTO invite_boxes (room_id, address_hash, box, updated_at_ms) SELECT room_id, ?, ?, ? FROM rooms WHERE room_id = ? " +
+        "ON CONFLICT (room_id) DO UPDATE SET address_hash = excluded.address_hash, box = excluded.box, updated_at_ms = excluded.updated_at_ms",
+    ),
+    getInviteBox: db.prepare("SELECT address_hash, box FROM invite_boxes WHERE room_id = ?"),
     setRoomKey: db.prepare("UPDATE rooms SET previous_access_key_hash = access_key_hash, access_key_hash = ? WHERE room_id = ?"),
     sweepMailbox: db.prepare(`DELETE FROM mailbox WHERE id IN (SELECT id FROM mailbox WHERE stored_at_ms < ? LIMIT ${SWEEP_CHUNK})`),
     sweepEvents: db.prepare(`DELETE FROM room_events WHERE row IN (SELECT row FROM room_events WHERE posted_at_ms < ? LIMIT ${SWEEP_CHUNK})`),
@@ -399,6 +404,12 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore & { rea
         ),
       ),
     setRoomAccessKeyHash: (roomId, hash) => now(() => s.setRoomKey.run(hash, roomId).changes === 1),
+    putInviteBox: (roomId, addressHash, box, nowMs) => submit(() => s.putInviteBox.run(addressHash, box, nowMs, roomId).changes === 1),
+    getInviteBox: (roomId) =>
+      now(() => {
+        const row = s.getInviteBox.get(roomId) as Row | undefined;
+        return row ? { addressHash: new Uint8Array(row.address_hash as Buffer), box: new Uint8Array(row.box as Buffer) } : undefined;
+      }),
     sweep: async (nowMs, mailboxRetentionMs, roomRetentionMs) => {
       ensureOpen();
       const result: SweepResult = { mailboxEnvelopes: 0, roomEvents: 0, challenges: 0, tokens: 0 };

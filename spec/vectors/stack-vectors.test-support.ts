@@ -30,7 +30,6 @@ import { xeddsaSign } from "../../client/crypto/xeddsa.js";
 import { addressFromIdentityKey, addressToString } from "../../client/keys/address.js";
 import { pad } from "../../client/padding.js";
 import { base64url } from "../../client/relay/base64url.js";
-import { createInviteLink } from "../../client/room/invite.js";
 import { DEPARTURE_SIGNATURE_LABEL } from "../../client/room/departure.js";
 import { JOIN_SIGNATURE_LABEL } from "../../client/room/join.js";
 import { ACCESS_KEY_INFO, accessKey, accessKeyHash, ENVELOPE_AAD_LABEL, ENVELOPE_KEY_INFO, envelopeKey } from "../../client/room/room-keys.js";
@@ -199,7 +198,8 @@ export function computeRoomVectors(inputs: RoomInputs) {
       inviterIdentityPublic: hex(inviter.serialize()),
       invite: hex(inviteBytes),
       encoded: base64url(inviteBytes),
-      link: createInviteLink(inputs.origin, inviteFields),
+      // A link of the kind RM-03 first defined (one epoch's secret); still accepted by parsers.
+      link: `${inputs.origin.replace(/\/+$/, "")}/#join=${base64url(inviteBytes)}`,
     },
   };
 }

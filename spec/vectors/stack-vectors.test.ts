@@ -137,7 +137,7 @@ describe("spec/vectors/rooms.json (RM-02, RM-03, RM-05, RM-06, RM-08, RM-30)", (
     expect(Buffer.from(i.encoded, "base64url").toString("hex")).toBe(i.invite);
     expect(i.encoded).not.toMatch(/[=+/]/);
     const parsed = parseInviteLink(i.link);
-    expect([hex(parsed.roomId), hex(parsed.roomSecret), parsed.epoch, hex(parsed.inviterIdentityKey), parsed.roomName]).toEqual([
+    expect([hex(parsed.roomId), hex(parsed.legacy!.roomSecret), parsed.legacy!.epoch, hex(parsed.inviterIdentityKey), parsed.roomName]).toEqual([
       inputs.roomId,
       inputs.roomSecret,
       0,

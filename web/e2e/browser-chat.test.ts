@@ -154,10 +154,11 @@ describe("the web app in Chromium", { timeout: STEP_LIMIT_MS }, () => {
   });
 
   it("lets the admin remove a member, who can then read nothing new", async () => {
-    // Carol's departure rotated the room secret: the first link is stale; share a fresh one.
+    // Carol's departure rotated the room secret, but the link survives it (RM-50, RM-51): the
+    // first link still admits Dave, at the new epoch.
     await alice.page.getByRole("button", { name: "Share invite" }).click();
     const fresh = await alice.page.locator("#invite-field").inputValue();
-    expect(fresh).not.toBe(invite);
+    expect(fresh).toBe(invite);
     await alice.page.getByRole("button", { name: "Done" }).click();
     dave = await openPage(contexts[3]!, "about:blank");
     await joinByLink(dave.page, fresh, "Dave", ROOM_NAME);
@@ -210,6 +211,8 @@ describe("the web app in Chromium", { timeout: STEP_LIMIT_MS }, () => {
     expect(init.code, init.stderr).toBe(0);
     await alice.page.getByRole("button", { name: "Share invite" }).click();
     const link = await alice.page.locator("#invite-field").inputValue();
+    // Dave's removal reset the link (RM-52): the panel shows the new one.
+    expect(link).not.toBe(invite);
     await alice.page.getByRole("button", { name: "Done" }).click();
     const joined = await runCli(["join", link, "--timeout", "60"], cli);
     expect(joined.code, joined.stderr).toBe(0);

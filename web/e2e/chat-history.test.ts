@@ -199,13 +199,17 @@ describe("web app: history, retention, passphrase lock and rough edges (issue 12
     expect(await bubbles(bob)).toContain(TEXTS.first);
   }, STEP);
 
-  it("a retention of one hour removes older messages by itself and is kept across reloads", async () => {
-    await bob.page.getByLabel("History on this device").selectOption("hour");
+  it("RM-54: disappearing messages of one hour, set by a member for everyone, remove older messages by themselves and are kept across reloads", async () => {
+    await bob.page.getByLabel("Disappearing messages (for everyone)").selectOption("hour");
+    // Applied when the relay ordered it, on every member's device, with a line saying who set it.
+    await bob.page.getByText("You set disappearing messages to 1 hour").waitFor();
+    await alice.page.getByText(`${NAMES.bob} set disappearing messages to 1 hour`).waitFor();
+    expect(await alice.page.getByLabel("Disappearing messages (for everyone)").inputValue()).toBe("hour");
     // The page's clock becomes controllable (it keeps running) from this load on.
     await bob.page.clock.install();
     await bob.page.reload();
     await bob.page.getByRole("button", { name: new RegExp(`^${ROOM_NAME}`) }).click();
-    expect(await bob.page.getByLabel("History on this device").inputValue()).toBe("hour");
+    expect(await bob.page.getByLabel("Disappearing messages (for everyone)").inputValue()).toBe("hour");
     expect(await bubbles(bob)).toContain(TEXTS.first);
     // Two hours later (the page's clock jumps on): the sweep deletes everything older.
     await bob.page.clock.fastForward("02:00:00");

@@ -10,6 +10,17 @@
 import { createEffect, createSignal, Match, onCleanup, onMount, Show, Switch } from "solid-js";
 import { ConnectionBadge } from "./components/connection-badge.js";
 import { takeInviteFromAddressBar, type AddressBar } from "./lib/invite-fragment.js";
+import { parseInviteLink } from "../../client/app/securecomm-client.js";
+
+/** The names an invite link states (spec RM-53), or none when it does not parse. */
+function inviteNames(link: string): { roomName?: string; inviterName?: string } {
+  try {
+    const inv = parseInviteLink(link);
+    return { ...(inv.roomName !== "" ? { roomName: inv.roomName } : {}), ...(inv.inviterName !== "" ? { inviterName: inv.inviterName } : {}) };
+  } catch {
+    return {};
+  }
+}
 import type { WebSession } from "./state/session.js";
 import { HomeView } from "./views/home-view.js";
 import { JoinView } from "./views/join-view.js";
@@ -131,6 +142,7 @@ export function App(props: AppProps) {
           <Match when={invite()}>
             {(link) => (
               <JoinView
+                {...inviteNames(link())}
                 onJoin={async () => {
                   const roomId = await s.joinRoom(link());
                   setInvite(undefined);
@@ -179,6 +191,7 @@ export function App(props: AppProps) {
                     undecryptable={s.state.undecryptable[v().roomId] === true}
                     forged={s.state.forged[v().roomId] === true}
                     inviteLink={() => s.inviteLink(v().roomId)}
+                    onResetLink={() => s.resetInviteLink(v().roomId)}
                     showInvite={v().showInvite === true}
                     onSend={(text, replyTo) => s.send(v().roomId, text, replyTo)}
                     onReact={(messageId, emoji) => s.react(v().roomId, messageId, emoji)}

@@ -9,6 +9,7 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isProtocolError, type ProtocolErrorCode } from "../../../client/errors.js";
+import { isInviteError } from "../../../client/app/securecomm-client.js";
 import { MIN_PASSPHRASE_LENGTH } from "../../../client/vault/passphrase-policy.js";
 import { isVaultError } from "../../../client/vault/profile-vault.js";
 
@@ -37,7 +38,8 @@ export type FailedAction =
   | "delete-message"
   | "download"
   | "attach"
-  | "record";
+  | "record"
+  | "reset-link";
 
 /** The sentence when nothing more specific is known, per action. */
 export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
@@ -65,6 +67,7 @@ export const ACTION_SENTENCES: Readonly<Record<FailedAction, string>> = {
   download: "The file could not be downloaded. Try again.",
   attach: "The file could not be sent. Files can be up to 100 MB, four at a time.",
   record: "The microphone could not be used. Check that this site may use it.",
+  "reset-link": "The invite link could not be reset. Try again.",
 };
 
 /** Sentences for protocol failures the user can meet (client/errors.ts codes). */
@@ -106,6 +109,8 @@ export const CONNECT_SENTENCES: Readonly<Partial<Record<Code, string>>> = {
 /** The sentence for `error` raised while doing `action`; never the error's own text. */
 export function errorSentence(error: unknown, action: FailedAction): string {
   if (isProtocolError(error)) return PROTOCOL_SENTENCES[error.code];
+  // Invite failures carry fixed sentences of their own (client/room/invite-box.ts, RM-51, RM-52).
+  if (isInviteError(error)) return error.message;
   if (isVaultError(error, "weak_passphrase")) return WEAK_PASSPHRASE_SENTENCE;
   if (isVaultError(error, "corrupt")) return "The data SecureComm keeps in this browser is damaged or was altered, so it was not used.";
   if (error instanceof ConnectError) return CONNECT_SENTENCES[error.code] ?? ACTION_SENTENCES[action];

@@ -21,7 +21,7 @@ import type {
   SecureCommClient,
 } from "../../../client/app/securecomm-client.js";
 import { messageTimeMs } from "../../../client/app/message-time.js";
-import { RETENTION_MS, type HistoryLine, type Retention, type RoomHistory } from "../../../client/vault/room-history.js";
+import { RETENTION_MS, retentionFromSeconds, retentionPhrase, retentionSeconds, type HistoryLine, type Retention, type RoomHistory } from "../../../client/vault/room-history.js";
 import { attachmentFromJson, attachmentToJson } from "../../../client/attachments/attachment-pointer.js";
 import type { AttachmentView, OutgoingFile } from "../../../client/app/securecomm-client.js";
 import { insertInOrder, type TimelineItem } from "../lib/message-groups.js";
@@ -38,8 +38,10 @@ export interface SessionState {
   unread: Record<string, number>;
   /** Each room's timeline in relay order (ordered lines are also kept in encrypted history). */
   timelines: Record<string, TimelineItem[]>;
-  /** Each room's local retention (default "keep"). */
+  /** Each room's disappearing messages, set by any member for everyone (spec RM-54; default "keep"). */
   retention: Record<string, Retention>;
+  /** Bumped when a room's invite link changes (spec RM-52), so views re-read it. */
+  inviteRevision: Record<string, number>;
   /** True once saving history failed (shown as a notice; the conversation stays on screen). */
   historyFailed: boolean;
   members: Record<string, MemberView[]>;
@@ -87,6 +89,8 @@ export interface WebSession {
   createRoom(name: string): Promise<{ roomId: string; inviteLink: string }>;
   joinRoom(inviteLink: string): Promise<string>;
   inviteLink(roomId: string): string;
+  /** The admin replaces the room's invite link (spec RM-52); resolves with the new one. */
+  resetInviteLink(roomId: string): Promise<string>;
   /** Marks a room as on screen (clears its unread count) or none. */
   setActiveRoom(roomId: string | undefined): void;
   refreshMembers(roomId: string): void;
@@ -122,7 +126,10 @@ export interface WebSession {
   markVerified(address: string): Promise<void>;
   acceptIdentityChange(address: string): Promise<void>;
   setDisplayName(name: string): Promise<void>;
-  /** Sets how long this device keeps a room's history, deleting what it no longer allows. */
+  /**
+   * Sets the room's disappearing messages for every member (spec RM-54); it takes effect here
+   * too when the relay has ordered it (the "settings-changed" event).
+   */
   setRetention(roomId: string, retention: Retention): Promise<void>;
   /** Deletes a room's history from screen and storage on this device. */
   clearHistory(roomId: string): Promise<void>;
@@ -156,6 +163,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     unread: {},
     timelines: {},
     retention: {},
+    inviteRevision: {},
     historyFailed: false,
     members: {},
     typing: {},
@@ -255,6 +263,36 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     };
     setState("timelines", roomId, (items) => insertInOrder(items ?? [], item));
     keep(roomId, item);
+  }
+
+  /** RM-54: the room's setting applies to this device's history (screen and storage). */
+  function applyRetention(roomId: string, retention: Retention): void {
+    if (state.retention[roomId] === retention) return;
+    setState("retention", roomId, retention);
+    history?.setRetention(roomId, retention).catch(() => setState("historyFailed", true));
+    sweep(roomId);
+  }
+
+  function onSettings(e: ClientEvents["settings-changed"]): void {
+    batch(() => {
+      applyRetention(e.roomId, retentionFromSeconds(e.retentionSeconds));
+      const who = e.own ? "You" : e.senderName;
+      const item: TimelineItem = {
+        key: `settings-${e.seq}`,
+        kind: "event",
+        seq: e.seq,
+        sender: e.sender,
+        senderName: e.senderName,
+        text: `${who} set disappearing messages to ${retentionPhrase(e.retentionSeconds)}`,
+        atMs: now(),
+        own: e.own,
+        status: "sent",
+      };
+      const items = state.timelines[e.roomId] ?? [];
+      if (items.some((i) => i.key === item.key)) return;
+      setState("timelines", e.roomId, insertInOrder(items, item));
+      keep(e.roomId, item);
+    });
   }
 
   function clearTyping(roomId: string, sender: string): void {
@@ -400,6 +438,10 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
     client.on("rooms-changed", () => {
       loadRooms();
     }),
+    client.on("settings-changed", onSettings),
+    client.on("invite-changed", (e) => {
+      setState("inviteRevision", e.roomId, (n) => (n ?? 0) + 1);
+    }),
     client.on("connection", (e) => {
       setState("connection", e.state);
     }),
@@ -423,7 +465,9 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       // History first, so the Subscribe loop's new messages land after (and de-duplicate against) it.
       for (const room of state.rooms) {
         try {
-          const retention = await history.retention(room.roomId);
+          // RM-54: the room's own setting wins over what this device kept (the same, normally).
+          const retention = room.retentionSeconds !== undefined ? retentionFromSeconds(room.retentionSeconds) : await history.retention(room.roomId);
+          if (retention !== (await history.retention(room.roomId))) await history.setRetention(room.roomId, retention);
           const lines = await history.load(room.roomId);
           const loaded = lines.map((l): TimelineItem => {
             const { attachments, ...rest } = l;
@@ -474,7 +518,13 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       return roomId;
     },
     inviteLink(roomId) {
+      void state.inviteRevision[roomId]; // re-read when the link changes (RM-52)
       return client.inviteLink(roomId, origin);
+    },
+    async resetInviteLink(roomId) {
+      const link = await client.resetInviteLink(roomId, origin);
+      setState("inviteRevision", roomId, (n) => (n ?? 0) + 1);
+      return link;
     },
     setActiveRoom(roomId) {
       batch(() => {
@@ -572,9 +622,7 @@ export function createWebSession(client: SecureCommClient, options: WebSessionOp
       loadIdentity();
     },
     async setRetention(roomId, retention) {
-      setState("retention", roomId, retention);
-      if (history !== undefined) await history.setRetention(roomId, retention);
-      sweep(roomId);
+      await client.setRoomRetention(roomId, retentionSeconds(retention));
     },
     async clearHistory(roomId) {
       if (history !== undefined) await history.clear(roomId);

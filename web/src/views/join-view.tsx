@@ -6,8 +6,11 @@
 import { createSignal, onMount, Show } from "solid-js";
 import { errorSentence } from "../lib/error-messages.js";
 
-/** The join confirmation; `onJoin` joins, `onCancel` forgets the invite. */
-export function JoinView(props: { onJoin: () => Promise<void>; onCancel: () => void }) {
+/**
+ * The join confirmation; `onJoin` joins, `onCancel` forgets the invite. `roomName` and
+ * `inviterName` are what the link states (spec RM-53), shown as plain text.
+ */
+export function JoinView(props: { roomName?: string; inviterName?: string; onJoin: () => Promise<void>; onCancel: () => void }) {
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string>();
   let joinButton: HTMLButtonElement | undefined;
@@ -25,10 +28,17 @@ export function JoinView(props: { onJoin: () => Promise<void>; onCancel: () => v
   };
   return (
     <section class="card join" aria-labelledby="join-confirm-title">
-      <h1 id="join-confirm-title">Join this room?</h1>
+      <h1 id="join-confirm-title">
+        <Show when={props.roomName} fallback="Join this room?">
+          Join “<span data-testid="join-room-name">{props.roomName}</span>”?
+        </Show>
+      </h1>
       <p class="lead">
-        Someone shared an invite with you. Members will see your display name, and you will
-        see messages sent from now on.
+        <Show when={props.inviterName} fallback="Someone shared an invite with you.">
+          <span data-testid="join-inviter-name">{props.inviterName}</span> invited you (as the link says; the
+          room's members confirm who is in it once you join).
+        </Show>{" "}
+        Members will see your display name, and you will see messages sent from now on.
       </p>
       <Show when={error()}>
         <p class="error" role="alert">{error()}</p>

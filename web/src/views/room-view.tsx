@@ -39,10 +39,10 @@ export const STICK_TO_BOTTOM_PX = 48;
 
 /** Words for each retention in the room's history menu. */
 export const RETENTION_LABELS: Readonly<Record<Retention, string>> = {
-  keep: "Keep history",
-  week: "Keep 1 week",
-  day: "Keep 1 day",
-  hour: "Keep 1 hour",
+  keep: "Off (keep messages)",
+  week: "After 1 week",
+  day: "After 1 day",
+  hour: "After 1 hour",
 };
 
 const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
@@ -75,6 +75,8 @@ export interface RoomViewProps {
   /** A member tried to edit or delete someone else's message (RM-63, RM-64). */
   forged?: boolean;
   inviteLink: () => string;
+  /** The admin replaces the invite link (spec RM-52); resolves with the new one. */
+  onResetLink?: () => Promise<string>;
   /** Open the invite panel at once (right after creating the room). */
   showInvite?: boolean;
   /** Sends `text`, answering `replyTo` (a message id) when set (RM-61). */
@@ -94,7 +96,7 @@ export interface RoomViewProps {
   onRemove: (address: string) => Promise<void>;
   onVerify: (address: string) => void;
   onAcceptChange: (address: string) => Promise<void>;
-  /** How long this device keeps the room's history. */
+  /** The room's disappearing messages, for every member (spec RM-54). */
   retention?: Retention;
   onRetention?: (retention: Retention) => Promise<void>;
   onClearHistory?: () => Promise<void>;
@@ -375,7 +377,9 @@ export function RoomView(props: RoomViewProps) {
 
       <Show when={props.onRetention}>
         <div class="history-controls">
-          <label for="retention">History on this device</label>
+          <label for="retention" title="Every member's app deletes messages older than this; every member sees who changed it.">
+            Disappearing messages (for everyone)
+          </label>
           <select
             id="retention"
             value={props.retention ?? "keep"}
@@ -409,7 +413,11 @@ export function RoomView(props: RoomViewProps) {
       </Show>
 
       <Show when={inviteOpen() && !closed()}>
-        <InvitePanel link={props.inviteLink} onClose={() => setInviteOpen(false)} />
+        <InvitePanel
+          link={props.inviteLink}
+          {...(props.room.isAdmin && props.onResetLink !== undefined ? { onReset: props.onResetLink } : {})}
+          onClose={() => setInviteOpen(false)}
+        />
       </Show>
 
       <Show when={closed() || props.closedReason === "access-denied"}>

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/relay/v1/rooms.proto.
  */
 export const file_securecomm_relay_v1_rooms: GenFile = /*@__PURE__*/
-  fileDesc("Ch9zZWN1cmVjb21tL3JlbGF5L3YxL3Jvb21zLnByb3RvEhNzZWN1cmVjb21tLnJlbGF5LnYxIj0KEUNyZWF0ZVJvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAwSFwoPYWNjZXNzX2tleV9oYXNoGAIgASgMIisKEkNyZWF0ZVJvb21SZXNwb25zZRIVCg1jcmVhdGVkX2F0X21zGAEgASgEIkoKEVBvc3RUb1Jvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAwSEgoKYWNjZXNzX2tleRgCIAEoDBIQCghlbnZlbG9wZRgDIAEoDCI3ChJQb3N0VG9Sb29tUmVzcG9uc2USCwoDc2VxGAEgASgEEhQKDHBvc3RlZF9hdF9tcxgCIAEoBCJNChRQb3N0RXBoZW1lcmFsUmVxdWVzdBIPCgdyb29tX2lkGAEgASgMEhIKCmFjY2Vzc19rZXkYAiABKAwSEAoIZW52ZWxvcGUYAyABKAwiLQoVUG9zdEVwaGVtZXJhbFJlc3BvbnNlEhQKDGRlbGl2ZXJlZF90bxgBIAEoDSJeChVHZXRSb29tSGlzdG9yeVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoDBISCgphY2Nlc3Nfa2V5GAIgASgMEhEKCWFmdGVyX3NlcRgDIAEoBBINCgVsaW1pdBgEIAEoDSJwChZHZXRSb29tSGlzdG9yeVJlc3BvbnNlEi4KBmV2ZW50cxgBIAMoCzIeLnNlY3VyZWNvbW0ucmVsYXkudjEuUm9vbUV2ZW50EhIKCmxhdGVzdF9zZXEYAiABKAQSEgoKb2xkZXN0X3NlcRgDIAEoBCJeChpSb3RhdGVSb29tQWNjZXNzS2V5UmVxdWVzdBIPCgdyb29tX2lkGAEgASgMEhIKCmFjY2Vzc19rZXkYAiABKAwSGwoTbmV3X2FjY2Vzc19rZXlfaGFzaBgDIAEoDCIdChtSb3RhdGVSb29tQWNjZXNzS2V5UmVzcG9uc2UypQQKC1Jvb21TZXJ2aWNlEl8KCkNyZWF0ZVJvb20SJi5zZWN1cmVjb21tLnJlbGF5LnYxLkNyZWF0ZVJvb21SZXF1ZXN0Gicuc2VjdXJlY29tbS5yZWxheS52MS5DcmVhdGVSb29tUmVzcG9uc2UiABJfCgpQb3N0VG9Sb29tEiYuc2VjdXJlY29tbS5yZWxheS52MS5Qb3N0VG9Sb29tUmVxdWVzdBonLnNlY3VyZWNvbW0ucmVsYXkudjEuUG9zdFRvUm9vbVJlc3BvbnNlIgASaAoNUG9zdEVwaGVtZXJhbBIpLnNlY3VyZWNvbW0ucmVsYXkudjEuUG9zdEVwaGVtZXJhbFJlcXVlc3QaKi5zZWN1cmVjb21tLnJlbGF5LnYxLlBvc3RFcGhlbWVyYWxSZXNwb25zZSIAEm4KDkdldFJvb21IaXN0b3J5Eiouc2VjdXJlY29tbS5yZWxheS52MS5HZXRSb29tSGlzdG9yeVJlcXVlc3QaKy5zZWN1cmVjb21tLnJlbGF5LnYxLkdldFJvb21IaXN0b3J5UmVzcG9uc2UiA5ACARJ6ChNSb3RhdGVSb29tQWNjZXNzS2V5Ei8uc2VjdXJlY29tbS5yZWxheS52MS5Sb3RhdGVSb29tQWNjZXNzS2V5UmVxdWVzdBowLnNlY3VyZWNvbW0ucmVsYXkudjEuUm90YXRlUm9vbUFjY2Vzc0tleVJlc3BvbnNlIgBiBnByb3RvMw", [file_securecomm_relay_v1_messages]);
+  fileDesc("Ch9zZWN1cmVjb21tL3JlbGF5L3YxL3Jvb21zLnByb3RvEhNzZWN1cmVjb21tLnJlbGF5LnYxIj0KEUNyZWF0ZVJvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAwSFwoPYWNjZXNzX2tleV9oYXNoGAIgASgMIisKEkNyZWF0ZVJvb21SZXNwb25zZRIVCg1jcmVhdGVkX2F0X21zGAEgASgEIkoKEVBvc3RUb1Jvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAwSEgoKYWNjZXNzX2tleRgCIAEoDBIQCghlbnZlbG9wZRgDIAEoDCI3ChJQb3N0VG9Sb29tUmVzcG9uc2USCwoDc2VxGAEgASgEEhQKDHBvc3RlZF9hdF9tcxgCIAEoBCJNChRQb3N0RXBoZW1lcmFsUmVxdWVzdBIPCgdyb29tX2lkGAEgASgMEhIKCmFjY2Vzc19rZXkYAiABKAwSEAoIZW52ZWxvcGUYAyABKAwiLQoVUG9zdEVwaGVtZXJhbFJlc3BvbnNlEhQKDGRlbGl2ZXJlZF90bxgBIAEoDSJeChVHZXRSb29tSGlzdG9yeVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoDBISCgphY2Nlc3Nfa2V5GAIgASgMEhEKCWFmdGVyX3NlcRgDIAEoBBINCgVsaW1pdBgEIAEoDSJwChZHZXRSb29tSGlzdG9yeVJlc3BvbnNlEi4KBmV2ZW50cxgBIAMoCzIeLnNlY3VyZWNvbW0ucmVsYXkudjEuUm9vbUV2ZW50EhIKCmxhdGVzdF9zZXEYAiABKAQSEgoKb2xkZXN0X3NlcRgDIAEoBCJeChpSb3RhdGVSb29tQWNjZXNzS2V5UmVxdWVzdBIPCgdyb29tX2lkGAEgASgMEhIKCmFjY2Vzc19rZXkYAiABKAwSGwoTbmV3X2FjY2Vzc19rZXlfaGFzaBgDIAEoDCIdChtSb3RhdGVSb29tQWNjZXNzS2V5UmVzcG9uc2UiYQoTUHV0SW52aXRlQm94UmVxdWVzdBIPCgdyb29tX2lkGAEgASgMEhIKCmFjY2Vzc19rZXkYAiABKAwSGAoQYm94X2FkZHJlc3NfaGFzaBgDIAEoDBILCgNib3gYBCABKAwiFgoUUHV0SW52aXRlQm94UmVzcG9uc2UiNwoTR2V0SW52aXRlQm94UmVxdWVzdBIPCgdyb29tX2lkGAEgASgMEg8KB2JveF9rZXkYAiABKAwiIwoUR2V0SW52aXRlQm94UmVzcG9uc2USCwoDYm94GAEgASgMMvkFCgtSb29tU2VydmljZRJfCgpDcmVhdGVSb29tEiYuc2VjdXJlY29tbS5yZWxheS52MS5DcmVhdGVSb29tUmVxdWVzdBonLnNlY3VyZWNvbW0ucmVsYXkudjEuQ3JlYXRlUm9vbVJlc3BvbnNlIgASXwoKUG9zdFRvUm9vbRImLnNlY3VyZWNvbW0ucmVsYXkudjEuUG9zdFRvUm9vbVJlcXVlc3QaJy5zZWN1cmVjb21tLnJlbGF5LnYxLlBvc3RUb1Jvb21SZXNwb25zZSIAEmgKDVBvc3RFcGhlbWVyYWwSKS5zZWN1cmVjb21tLnJlbGF5LnYxLlBvc3RFcGhlbWVyYWxSZXF1ZXN0Giouc2VjdXJlY29tbS5yZWxheS52MS5Qb3N0RXBoZW1lcmFsUmVzcG9uc2UiABJuCg5HZXRSb29tSGlzdG9yeRIqLnNlY3VyZWNvbW0ucmVsYXkudjEuR2V0Um9vbUhpc3RvcnlSZXF1ZXN0Gisuc2VjdXJlY29tbS5yZWxheS52MS5HZXRSb29tSGlzdG9yeVJlc3BvbnNlIgOQAgESegoTUm90YXRlUm9vbUFjY2Vzc0tleRIvLnNlY3VyZWNvbW0ucmVsYXkudjEuUm90YXRlUm9vbUFjY2Vzc0tleVJlcXVlc3QaMC5zZWN1cmVjb21tLnJlbGF5LnYxLlJvdGF0ZVJvb21BY2Nlc3NLZXlSZXNwb25zZSIAEmgKDFB1dEludml0ZUJveBIoLnNlY3VyZWNvbW0ucmVsYXkudjEuUHV0SW52aXRlQm94UmVxdWVzdBopLnNlY3VyZWNvbW0ucmVsYXkudjEuUHV0SW52aXRlQm94UmVzcG9uc2UiA5ACAhJoCgxHZXRJbnZpdGVCb3gSKC5zZWN1cmVjb21tLnJlbGF5LnYxLkdldEludml0ZUJveFJlcXVlc3QaKS5zZWN1cmVjb21tLnJlbGF5LnYxLkdldEludml0ZUJveFJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_securecomm_relay_v1_messages]);
 
 /**
  * CreateRoomRequest registers a room.
@@ -313,6 +313,113 @@ export const RotateRoomAccessKeyResponseSchema: GenMessage<RotateRoomAccessKeyRe
   messageDesc(file_securecomm_relay_v1_rooms, 9);
 
 /**
+ * PutInviteBoxRequest stores a room's invite box.
+ *
+ * @generated from message securecomm.relay.v1.PutInviteBoxRequest
+ */
+export type PutInviteBoxRequest = Message<"securecomm.relay.v1.PutInviteBoxRequest"> & {
+  /**
+   * Room id, 16 bytes.
+   *
+   * @generated from field: bytes room_id = 1;
+   */
+  roomId: Uint8Array;
+
+  /**
+   * The current room access key, 32 bytes.
+   *
+   * @generated from field: bytes access_key = 2;
+   */
+  accessKey: Uint8Array;
+
+  /**
+   * SHA-256 of the 32-byte box key (RM-51): the box's address. The relay never sees the box
+   * key itself until a joiner presents it.
+   *
+   * @generated from field: bytes box_address_hash = 3;
+   */
+  boxAddressHash: Uint8Array;
+
+  /**
+   * The box: 12-byte nonce ‖ AES-256-GCM ciphertext ‖ tag (RM-51), opaque to the relay.
+   *
+   * @generated from field: bytes box = 4;
+   */
+  box: Uint8Array;
+};
+
+/**
+ * Describes the message securecomm.relay.v1.PutInviteBoxRequest.
+ * Use `create(PutInviteBoxRequestSchema)` to create a new message.
+ */
+export const PutInviteBoxRequestSchema: GenMessage<PutInviteBoxRequest> = /*@__PURE__*/
+  messageDesc(file_securecomm_relay_v1_rooms, 10);
+
+/**
+ * PutInviteBoxResponse has no fields.
+ *
+ * @generated from message securecomm.relay.v1.PutInviteBoxResponse
+ */
+export type PutInviteBoxResponse = Message<"securecomm.relay.v1.PutInviteBoxResponse"> & {
+};
+
+/**
+ * Describes the message securecomm.relay.v1.PutInviteBoxResponse.
+ * Use `create(PutInviteBoxResponseSchema)` to create a new message.
+ */
+export const PutInviteBoxResponseSchema: GenMessage<PutInviteBoxResponse> = /*@__PURE__*/
+  messageDesc(file_securecomm_relay_v1_rooms, 11);
+
+/**
+ * GetInviteBoxRequest asks for a room's invite box.
+ *
+ * @generated from message securecomm.relay.v1.GetInviteBoxRequest
+ */
+export type GetInviteBoxRequest = Message<"securecomm.relay.v1.GetInviteBoxRequest"> & {
+  /**
+   * Room id, 16 bytes.
+   *
+   * @generated from field: bytes room_id = 1;
+   */
+  roomId: Uint8Array;
+
+  /**
+   * The 32-byte box key (RM-51); the relay compares SHA-256(box_key) with the stored address.
+   *
+   * @generated from field: bytes box_key = 2;
+   */
+  boxKey: Uint8Array;
+};
+
+/**
+ * Describes the message securecomm.relay.v1.GetInviteBoxRequest.
+ * Use `create(GetInviteBoxRequestSchema)` to create a new message.
+ */
+export const GetInviteBoxRequestSchema: GenMessage<GetInviteBoxRequest> = /*@__PURE__*/
+  messageDesc(file_securecomm_relay_v1_rooms, 12);
+
+/**
+ * GetInviteBoxResponse carries the box.
+ *
+ * @generated from message securecomm.relay.v1.GetInviteBoxResponse
+ */
+export type GetInviteBoxResponse = Message<"securecomm.relay.v1.GetInviteBoxResponse"> & {
+  /**
+   * The box as stored by PutInviteBox.
+   *
+   * @generated from field: bytes box = 1;
+   */
+  box: Uint8Array;
+};
+
+/**
+ * Describes the message securecomm.relay.v1.GetInviteBoxResponse.
+ * Use `create(GetInviteBoxResponseSchema)` to create a new message.
+ */
+export const GetInviteBoxResponseSchema: GenMessage<GetInviteBoxResponse> = /*@__PURE__*/
+  messageDesc(file_securecomm_relay_v1_rooms, 13);
+
+/**
  * RoomService keeps each room's append-only log of opaque room envelopes and orders it
  * (spec/09-rooms.md, spec/10-relay-api.md API-17..API-21). Rooms are authorized by an access
  * key derived from the room secret; the relay stores only its hash and never learns members'
@@ -404,6 +511,42 @@ export const RoomService: GenService<{
     methodKind: "unary";
     input: typeof RotateRoomAccessKeyRequestSchema;
     output: typeof RotateRoomAccessKeyResponseSchema;
+  },
+  /**
+   * PutInviteBox stores the room's invite box (spec/09-rooms.md RM-51, spec/10-relay-api.md
+   * API-40): an opaque ciphertext addressed by `box_address_hash`. A room has at most one box:
+   * a put replaces the previous box (whatever its address), so a reset link's box is gone.
+   *
+   * Kind: unary, idempotent (the same request stores the same box).
+   * Authentication: the current room access key.
+   * Limits: box at most 256 bytes (MAX_INVITE_BOX_BYTES); address hash 32 bytes; rate limit
+   * per room (shared with posts).
+   * Errors: `invalid_argument` (malformed ids, empty or oversized box), `permission_denied`
+   * (wrong access key), `not_found` (no such room), `resource_exhausted` (RATE_LIMITED).
+   *
+   * @generated from rpc securecomm.relay.v1.RoomService.PutInviteBox
+   */
+  putInviteBox: {
+    methodKind: "unary";
+    input: typeof PutInviteBoxRequestSchema;
+    output: typeof PutInviteBoxResponseSchema;
+  },
+  /**
+   * GetInviteBox returns the room's invite box if `box_key` hashes to its address (API-40).
+   *
+   * Kind: unary, no side effects.
+   * Authentication: the box key (derived from the invite secret; only link holders know it).
+   * Limits: box key 32 bytes; rate limit per room (shared with posts).
+   * Errors: `invalid_argument` (malformed ids), `not_found` (INVITE_NOT_FOUND: no box for
+   * this key, i.e. the link was reset or never existed; ROOM_NOT_FOUND: no such room),
+   * `resource_exhausted` (RATE_LIMITED).
+   *
+   * @generated from rpc securecomm.relay.v1.RoomService.GetInviteBox
+   */
+  getInviteBox: {
+    methodKind: "unary";
+    input: typeof GetInviteBoxRequestSchema;
+    output: typeof GetInviteBoxResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_securecomm_relay_v1_rooms, 0);

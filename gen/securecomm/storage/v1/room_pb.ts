@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/storage/v1/room.proto.
  */
 export const file_securecomm_storage_v1_room: GenFile = /*@__PURE__*/
-  fileDesc("CiBzZWN1cmVjb21tL3N0b3JhZ2UvdjEvcm9vbS5wcm90bxIVc2VjdXJlY29tbS5zdG9yYWdlLnYxIroDCgpSb29tUmVjb3JkEg8KB3Jvb21faWQYASABKAwSDAoEbmFtZRgCIAEoCRITCgtyb29tX3NlY3JldBgDIAEoDBINCgVlcG9jaBgEIAEoDRJAChBwcmV2aW91c19zZWNyZXRzGAUgAygLMiYuc2VjdXJlY29tbS5zdG9yYWdlLnYxLlJvb21FcG9jaFNlY3JldBIaChJhZG1pbl9pZGVudGl0eV9rZXkYBiABKAwSMgoHbWVtYmVycxgHIAMoCzIhLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Sb29tTWVtYmVyEhAKCGxhc3Rfc2VxGAggASgEEhcKD2Rpc3RyaWJ1dGlvbl9pZBgJIAEoDBIRCglyZWxheV91cmwYCiABKAkSEgoKam9pbmVkX3NlcRgLIAEoBBIQCghkZXBhcnRlZBgMIAEoCBIYChBzZWVuX2pvaW5fbm9uY2VzGA0gAygMEjsKDGVwb2NoX2JvdW5kcxgOIAMoCzIlLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Sb29tRXBvY2hCb3VuZBIcChRpbnZpdGVyX2lkZW50aXR5X2tleRgPIAEoDCKlAQoOUm9vbUVwb2NoQm91bmQSDQoFZXBvY2gYASABKA0SFwoPam9pbnNfdW50aWxfc2VxGAIgASgEEhUKDWNsb3NlZF9hdF9zZXEYAyABKAQSHgoWZGVwYXJ0ZWRfaWRlbnRpdHlfa2V5cxgEIAMoDBIaChJkZXBhcnR1cmVzX2R1ZV9zZXEYBSABKAQSGAoQbmFtZWRfZGVwYXJ0dXJlcxgGIAMoDCI1Cg9Sb29tRXBvY2hTZWNyZXQSDQoFZXBvY2gYASABKA0SEwoLcm9vbV9zZWNyZXQYAiABKAwifQoKUm9vbU1lbWJlchIUCgxpZGVudGl0eV9rZXkYASABKAwSFAoMZGlzcGxheV9uYW1lGAIgASgJEhIKCmpvaW5lZF9zZXEYAyABKAQSFgoOZGVsaXZlcnlfdG9rZW4YBCABKAwSFwoPZGlzdHJpYnV0aW9uX2lkGAUgASgMYgZwcm90bzM");
+  fileDesc("CiBzZWN1cmVjb21tL3N0b3JhZ2UvdjEvcm9vbS5wcm90bxIVc2VjdXJlY29tbS5zdG9yYWdlLnYxIqUECgpSb29tUmVjb3JkEg8KB3Jvb21faWQYASABKAwSDAoEbmFtZRgCIAEoCRITCgtyb29tX3NlY3JldBgDIAEoDBINCgVlcG9jaBgEIAEoDRJAChBwcmV2aW91c19zZWNyZXRzGAUgAygLMiYuc2VjdXJlY29tbS5zdG9yYWdlLnYxLlJvb21FcG9jaFNlY3JldBIaChJhZG1pbl9pZGVudGl0eV9rZXkYBiABKAwSMgoHbWVtYmVycxgHIAMoCzIhLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Sb29tTWVtYmVyEhAKCGxhc3Rfc2VxGAggASgEEhcKD2Rpc3RyaWJ1dGlvbl9pZBgJIAEoDBIRCglyZWxheV91cmwYCiABKAkSEgoKam9pbmVkX3NlcRgLIAEoBBIQCghkZXBhcnRlZBgMIAEoCBIYChBzZWVuX2pvaW5fbm9uY2VzGA0gAygMEjsKDGVwb2NoX2JvdW5kcxgOIAMoCzIlLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Sb29tRXBvY2hCb3VuZBIcChRpbnZpdGVyX2lkZW50aXR5X2tleRgPIAEoDBIVCg1pbnZpdGVfc2VjcmV0GB4gASgMEh0KFXJlbW92ZWRfaWRlbnRpdHlfa2V5cxgfIAMoDBIZChFyZXRlbnRpb25fc2Vjb25kcxggIAEoDRIYChByZXRlbnRpb25fc2V0X2J5GCEgASgMIqUBCg5Sb29tRXBvY2hCb3VuZBINCgVlcG9jaBgBIAEoDRIXCg9qb2luc191bnRpbF9zZXEYAiABKAQSFQoNY2xvc2VkX2F0X3NlcRgDIAEoBBIeChZkZXBhcnRlZF9pZGVudGl0eV9rZXlzGAQgAygMEhoKEmRlcGFydHVyZXNfZHVlX3NlcRgFIAEoBBIYChBuYW1lZF9kZXBhcnR1cmVzGAYgAygMIjUKD1Jvb21FcG9jaFNlY3JldBINCgVlcG9jaBgBIAEoDRITCgtyb29tX3NlY3JldBgCIAEoDCJ9CgpSb29tTWVtYmVyEhQKDGlkZW50aXR5X2tleRgBIAEoDBIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKam9pbmVkX3NlcRgDIAEoBBIWCg5kZWxpdmVyeV90b2tlbhgEIAEoDBIXCg9kaXN0cmlidXRpb25faWQYBSABKAxiBnByb3RvMw");
 
 /**
  * RoomRecord is one room as this member knows it.
@@ -125,6 +125,36 @@ export type RoomRecord = Message<"securecomm.storage.v1.RoomRecord"> & {
    * @generated from field: bytes inviter_identity_key = 15;
    */
   inviterIdentityKey: Uint8Array;
+
+  /**
+   * The room's current invite secret, 32 bytes (RM-50); empty for a room made before RM-50
+   * until its admin resets the link.
+   *
+   * @generated from field: bytes invite_secret = 30;
+   */
+  inviteSecret: Uint8Array;
+
+  /**
+   * Identity keys (33 bytes each) the admin removed (RM-52): their joins are refused.
+   *
+   * @generated from field: repeated bytes removed_identity_keys = 31;
+   */
+  removedIdentityKeys: Uint8Array[];
+
+  /**
+   * Disappearing messages: the room's retention in seconds as last set by a member (RM-54);
+   * 0 keeps messages.
+   *
+   * @generated from field: uint32 retention_seconds = 32;
+   */
+  retentionSeconds: number;
+
+  /**
+   * Who set `retention_seconds` (33 bytes) and at which seq, for display; empty when never set.
+   *
+   * @generated from field: bytes retention_set_by = 33;
+   */
+  retentionSetBy: Uint8Array;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/wire/v1/room.proto.
  */
 export const file_securecomm_wire_v1_room: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zZWN1cmVjb21tL3dpcmUvdjEvcm9vbS5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxIkAKDFJvb21FbnZlbG9wZRINCgVlcG9jaBgBIAEoDRINCgVub25jZRgCIAEoDBISCgpjaXBoZXJ0ZXh0GAMgASgMIq4BChBSb29tRW52ZWxvcGVCb2R5EhwKEnNlbmRlcl9rZXlfbWVzc2FnZRgBIAEoDEgAEjQKBGpvaW4YAiABKAsyJC5zZWN1cmVjb21tLndpcmUudjEuSm9pbkFubm91bmNlbWVudEgAEj4KCWRlcGFydHVyZRgDIAEoCzIpLnNlY3VyZWNvbW0ud2lyZS52MS5EZXBhcnR1cmVBbm5vdW5jZW1lbnRIAEIGCgRib2R5IjgKEEpvaW5Bbm5vdW5jZW1lbnQSEQoJc3RhdGVtZW50GAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCKxAQoNSm9pblN0YXRlbWVudBIPCgdyb29tX2lkGAEgASgMEg0KBWVwb2NoGAIgASgNEhQKDGlkZW50aXR5X2tleRgDIAEoDBIWCg5kZWxpdmVyeV90b2tlbhgEIAEoDBIsCgdwcm9maWxlGAUgASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGUSDQoFbm9uY2UYBiABKAwSFQoNY3JlYXRlZF9hdF9tcxgHIAEoBCI9ChVEZXBhcnR1cmVBbm5vdW5jZW1lbnQSEQoJc3RhdGVtZW50GAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCKFAQoSRGVwYXJ0dXJlU3RhdGVtZW50Eg8KB3Jvb21faWQYASABKAwSDQoFZXBvY2gYAiABKA0SGwoTc2lnbmVyX2lkZW50aXR5X2tleRgDIAEoDBIbChNtZW1iZXJfaWRlbnRpdHlfa2V5GAQgASgMEhUKDWNyZWF0ZWRfYXRfbXMYBSABKAQibgoGSW52aXRlEg8KB3Jvb21faWQYASABKAwSEwoLcm9vbV9zZWNyZXQYAiABKAwSDQoFZXBvY2gYAyABKA0SHAoUaW52aXRlcl9pZGVudGl0eV9rZXkYBCABKAwSEQoJcm9vbV9uYW1lGAUgASgJYgZwcm90bzM", [file_securecomm_wire_v1_content]);
+  fileDesc("Ch1zZWN1cmVjb21tL3dpcmUvdjEvcm9vbS5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxIkAKDFJvb21FbnZlbG9wZRINCgVlcG9jaBgBIAEoDRINCgVub25jZRgCIAEoDBISCgpjaXBoZXJ0ZXh0GAMgASgMIq4BChBSb29tRW52ZWxvcGVCb2R5EhwKEnNlbmRlcl9rZXlfbWVzc2FnZRgBIAEoDEgAEjQKBGpvaW4YAiABKAsyJC5zZWN1cmVjb21tLndpcmUudjEuSm9pbkFubm91bmNlbWVudEgAEj4KCWRlcGFydHVyZRgDIAEoCzIpLnNlY3VyZWNvbW0ud2lyZS52MS5EZXBhcnR1cmVBbm5vdW5jZW1lbnRIAEIGCgRib2R5IjgKEEpvaW5Bbm5vdW5jZW1lbnQSEQoJc3RhdGVtZW50GAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCKxAQoNSm9pblN0YXRlbWVudBIPCgdyb29tX2lkGAEgASgMEg0KBWVwb2NoGAIgASgNEhQKDGlkZW50aXR5X2tleRgDIAEoDBIWCg5kZWxpdmVyeV90b2tlbhgEIAEoDBIsCgdwcm9maWxlGAUgASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGUSDQoFbm9uY2UYBiABKAwSFQoNY3JlYXRlZF9hdF9tcxgHIAEoBCI9ChVEZXBhcnR1cmVBbm5vdW5jZW1lbnQSEQoJc3RhdGVtZW50GAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCKFAQoSRGVwYXJ0dXJlU3RhdGVtZW50Eg8KB3Jvb21faWQYASABKAwSDQoFZXBvY2gYAiABKA0SGwoTc2lnbmVyX2lkZW50aXR5X2tleRgDIAEoDBIbChNtZW1iZXJfaWRlbnRpdHlfa2V5GAQgASgMEhUKDWNyZWF0ZWRfYXRfbXMYBSABKAQimwEKBkludml0ZRIPCgdyb29tX2lkGAEgASgMEhMKC3Jvb21fc2VjcmV0GAIgASgMEg0KBWVwb2NoGAMgASgNEhwKFGludml0ZXJfaWRlbnRpdHlfa2V5GAQgASgMEhEKCXJvb21fbmFtZRgFIAEoCRIVCg1pbnZpdGVfc2VjcmV0GAYgASgMEhQKDGludml0ZXJfbmFtZRgHIAEoCSIvCglJbnZpdGVCb3gSEwoLcm9vbV9zZWNyZXQYASABKAwSDQoFZXBvY2gYAiABKA1iBnByb3RvMw", [file_securecomm_wire_v1_content]);
 
 /**
  * RoomEnvelope is what a member posts to a room log; the relay stores and orders it without
@@ -273,7 +273,10 @@ export const DepartureStatementSchema: GenMessage<DepartureStatement> = /*@__PUR
 /**
  * Invite is what an invite link carries in its URL fragment:
  * `<origin>/#join=<base64url(Invite) without padding>` (spec/09-rooms.md RM-03), where
- * `<origin>` is the relay's base URL, e.g. `https://chat.example` (RM-30).
+ * `<origin>` is the relay's base URL, e.g. `https://chat.example` (RM-30). A current link
+ * carries `invite_secret` (RM-50): a capability of its own that leads, through the relay's
+ * invite box, to the room's current secret, so it survives rotations. A link made before
+ * RM-50 carries `room_secret` and `epoch` instead and stops working at the next rotation.
  *
  * @generated from message securecomm.wire.v1.Invite
  */
@@ -286,14 +289,14 @@ export type Invite = Message<"securecomm.wire.v1.Invite"> & {
   roomId: Uint8Array;
 
   /**
-   * The room secret of `epoch`, 32 bytes.
+   * Links made before RM-50 only: the room secret of `epoch`, 32 bytes. Empty in a current link.
    *
    * @generated from field: bytes room_secret = 2;
    */
   roomSecret: Uint8Array;
 
   /**
-   * The room-secret epoch.
+   * Links made before RM-50 only: the room-secret epoch.
    *
    * @generated from field: uint32 epoch = 3;
    */
@@ -312,6 +315,21 @@ export type Invite = Message<"securecomm.wire.v1.Invite"> & {
    * @generated from field: string room_name = 5;
    */
   roomName: string;
+
+  /**
+   * The invite secret, 32 random bytes (RM-50): the invite box's address and key derive from it.
+   *
+   * @generated from field: bytes invite_secret = 6;
+   */
+  inviteSecret: Uint8Array;
+
+  /**
+   * The inviter's display name (1..64 bytes) as the inviter states it, shown on the join screen
+   * before joining (RM-53); the roster the joiner receives names the inviter authoritatively.
+   *
+   * @generated from field: string inviter_name = 7;
+   */
+  inviterName: string;
 };
 
 /**
@@ -320,4 +338,34 @@ export type Invite = Message<"securecomm.wire.v1.Invite"> & {
  */
 export const InviteSchema: GenMessage<Invite> = /*@__PURE__*/
   messageDesc(file_securecomm_wire_v1_room, 6);
+
+/**
+ * InviteBox is the plaintext of a room's invite box (spec/09-rooms.md RM-51): the room's
+ * current secret and epoch, encrypted under a key derived from the invite secret and stored
+ * at the relay (RoomService.PutInviteBox).
+ *
+ * @generated from message securecomm.wire.v1.InviteBox
+ */
+export type InviteBox = Message<"securecomm.wire.v1.InviteBox"> & {
+  /**
+   * The room's current secret, 32 bytes.
+   *
+   * @generated from field: bytes room_secret = 1;
+   */
+  roomSecret: Uint8Array;
+
+  /**
+   * The epoch of `room_secret`.
+   *
+   * @generated from field: uint32 epoch = 2;
+   */
+  epoch: number;
+};
+
+/**
+ * Describes the message securecomm.wire.v1.InviteBox.
+ * Use `create(InviteBoxSchema)` to create a new message.
+ */
+export const InviteBoxSchema: GenMessage<InviteBox> = /*@__PURE__*/
+  messageDesc(file_securecomm_wire_v1_room, 7);
 
