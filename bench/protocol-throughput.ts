@@ -12,7 +12,10 @@
 // median ratio with its spread is held to the goals of issue 14 (bench/goals.ts).
 // Owns: the measurement loops and the printed table. Prints rates only: no keys, no plaintext.
 //
-//   node --import tsx bench/protocol-throughput.ts [--size quick|full] [--count N] [--runs R]
+//   node --import tsx bench/protocol-throughput.ts [--size quick|full] [--count N] [--runs R] [--only TEXT]
+// `--only TEXT` runs the workloads whose name contains TEXT (for profiling one workload with
+// `node --cpu-prof`; see client/crypto/PERFORMANCE.md); `--ours-only` measures only ours (for
+// profiles that show our code alone; no ratio, no goal verdict).
 //   npm run bench:protocol -- --count 1000
 
 import { performance } from "node:perf_hooks";
@@ -213,12 +216,28 @@ const workloads: Array<{ name: string; goal: Goal; run: (kind: Kind) => Promise<
   { name: "sealed sender, ratchet message sealed + opened", goal: PROTOCOL_GOALS.sealedSender, run: (kind) => sealedSenderRate(kind, Math.max(1, Math.floor(count / 2))) },
 ];
 
+/** `--only TEXT`: the workloads whose name contains TEXT (all when absent). */
+function selectedWorkloads(): typeof workloads {
+  const index = process.argv.indexOf("--only");
+  if (index < 0) return workloads;
+  const text = process.argv[index + 1] ?? "";
+  const chosen = workloads.filter((w) => w.name.includes(text));
+  if (chosen.length === 0) throw new RangeError(`--only ${text}: no workload name contains it`);
+  return chosen;
+}
+
 async function main(): Promise<void> {
+  const chosen = selectedWorkloads();
+  if (process.argv.includes("--ours-only")) {
+    for (const w of chosen) await w.run("ours");
+    for (const w of chosen) console.log(`${w.name.padEnd(48)} ours ${formatNumber(await w.run("ours")).padStart(7)}/s`);
+    return;
+  }
   console.log(`protocol throughput: ${PLAINTEXT_BYTES}-byte messages, encrypt + decrypt, ${runs} run(s), ours and libsignal interleaved`);
   // Warm-up: one short pass of every workload for both, so JIT and native loading are not timed.
-  for (const w of workloads) for (const kind of ["ours", "libsignal"] as const) await w.run(kind);
+  for (const w of chosen) for (const kind of ["ours", "libsignal"] as const) await w.run(kind);
   const figures: Figure[] = [];
-  for (const w of workloads) {
+  for (const w of chosen) {
     const ours: number[] = [];
     const theirs: number[] = [];
     const ratios: number[] = [];

@@ -8,14 +8,16 @@
  * s < 2^253), and the verifier rebuilds A from u with that bit.
  *
  * Verification is an Ed25519 verification against the converted key, so it has two paths that
- * give identical answers (pinned by a fast-check property test): WebCrypto Ed25519 when the
- * runtime has it (detected once, with RFC 8032 test 1), and noble point arithmetic otherwise.
+ * give identical answers (pinned by fast-check property tests): Node's synchronous Ed25519
+ * (`crypto.verify`, no thread-pool round trip) on Node, WebCrypto Ed25519 when the runtime has
+ * it (each detected once, with RFC 8032 test 2), and noble point arithmetic otherwise.
  * Does not own: key encodings (curve.ts).
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE, numberToBytesLE } from "@noble/curves/utils.js";
 import { concatBytes, hexToBytes } from "./bytes.js";
 import { sha512 } from "./kdf.js";
+import { type NodeCrypto, type NodeKeyObject, selfChecked } from "./node-crypto.js";
 
 /** XEdDSA signature length: R (32) ‖ s (32). */
 export const XEDDSA_SIGNATURE_LENGTH = 64;
@@ -255,4 +257,58 @@ export function hasNativeEd25519(): Promise<boolean> {
     }
   })();
   return nativeDetection;
+}
+
+/** Imported Node Ed25519 keys by Edwards encoding (public data only), bounded like the above. */
+const nodeKeyCache = new Map<string, NodeKeyObject>();
+
+function nodeEd25519Key(crypto: NodeCrypto, aBytes: Uint8Array): NodeKeyObject {
+  let hex = "";
+  for (const b of aBytes) hex += b.toString(16).padStart(2, "0");
+  let key = nodeKeyCache.get(hex);
+  if (key === undefined) {
+    key = importEd25519Node(crypto, aBytes);
+    if (nodeKeyCache.size >= IMPORTED_KEY_CACHE_LIMIT) {
+      const oldest = nodeKeyCache.keys().next().value;
+      if (oldest !== undefined) nodeKeyCache.delete(oldest);
+    }
+    nodeKeyCache.set(hex, key);
+  }
+  return key;
+}
+
+function importEd25519Node(crypto: NodeCrypto, aBytes: Uint8Array): NodeKeyObject {
+  return crypto.createPublicKey({
+    key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(aBytes).toString("base64url") },
+    format: "jwk",
+  });
+}
+
+/**
+ * Node's synchronous Ed25519 verification if this runtime has it and it accepts RFC 8032 TEST 2
+ * and rejects a one-bit change of it; else `undefined`. Checked once.
+ */
+export const nodeEd25519: () => NodeCrypto | undefined = selfChecked((crypto) => {
+  const key = importEd25519Node(crypto, PROBE_PUBLIC);
+  const flipped = Uint8Array.from(PROBE_MESSAGE);
+  flipped[0] = (flipped[0] as number) ^ 1;
+  return crypto.verify(null, PROBE_MESSAGE, key, PROBE_SIGNATURE) && !crypto.verify(null, flipped, key, PROBE_SIGNATURE);
+});
+
+/**
+ * XEdDSA verification through Node's synchronous Ed25519 against the rebuilt A (same checks
+ * as `xeddsaVerifyNative`). Never throws on bad input; returns false. Only where
+ * `nodeEd25519()` is defined (false otherwise).
+ */
+export function xeddsaVerifyNode(u: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const crypto = nodeEd25519();
+  if (crypto === undefined) return false;
+  try {
+    const p = prepare(u, signature);
+    if (p === undefined) return false;
+    const sig = concatBytes(p.rBytes, numberToBytesLE(p.sReduced, 32));
+    return crypto.verify(null, message, nodeEd25519Key(crypto, p.aBytes), sig);
+  } catch {
+    return false;
+  }
 }
