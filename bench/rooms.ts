@@ -9,7 +9,8 @@
 //     sendText's call until every other member decrypted it (p50/p99 over enough messages that
 //     p99 is a percentile), and per delivery.
 // Nothing is polled: every wait is on an event the facade emits. Times are wall clock across
-// processes on one machine. Each size's figures stand beside the smallest size measured in the
+// processes on one machine. The device joins once the other members are settled (no pairwise
+// job or post waiting: the room is built, not still being built). Each size's figures stand beside the smallest size measured in the
 // same run. Message texts are synthetic; nothing is printed but timings.
 //
 //   npm run bench:rooms -- [--size quick|full] [--sizes 10,30,100] [--messages M] [--interval-ms T]
@@ -90,6 +91,10 @@ async function benchSize(n: number): Promise<SizeResult> {
     const { roomId, inviteLink } = await call(workers[0]!, { type: "create-room", name: `bench-${n}` });
     await Promise.all(workers.map((w, i) => call(w, { type: i === 0 ? "join-rest" : "join", inviteLink })));
     await Promise.all(workers.map((w) => call(w, { type: "await-roster", roomId, count: n - 1, deadlineMs: DEADLINE_MS })));
+    // The room is built when its members are settled, not when rosters are complete: every
+    // join makes each member send a Welcome and each joiner answer everyone (O(N²) pairwise
+    // sends), and a device joining while that backlog drains measures the backlog.
+    await Promise.all(workers.map((w) => call(w, { type: "await-settled", deadlineMs: DEADLINE_MS })));
     const setupMs = performance.now() - setupStart;
 
     // Join → ready, as the device's user sees it.
