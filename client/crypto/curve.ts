@@ -37,8 +37,11 @@ import {
 } from "./x25519.js";
 import {
   XEDDSA_RANDOM_LENGTH,
+  type Ed25519GeneratedKey,
+  generateEd25519SigningKey,
   hasNativeEd25519,
   nodeEd25519,
+  signWithEd25519GeneratedKey,
   xeddsaSign,
   xeddsaVerifyNode,
   xeddsaSigningKey,
@@ -91,6 +94,18 @@ export interface GenerateOptions {
    */
   readonly reloaded?: boolean;
 }
+
+/**
+ * Native signers of the signing keys this process generated as Ed25519 keys
+ * (`PrivateKey.generateSigningKey`), by public-half id. Such a key is stored as its 32-byte
+ * Montgomery scalar like any other; only this process can sign with it natively, since the
+ * RFC 8032 seed behind it is not stored. Bounded: a sender key per room this device sends in;
+ * an evicted or restarted key signs with XEdDSA instead (the same key, valid either way).
+ */
+const ed25519Signers = new Map<string, Ed25519GeneratedKey>();
+
+/** Native signers kept (own sender keys in use at once). */
+const ED25519_SIGNER_LIMIT = 32;
 
 /** Imported WebCrypto X25519 public keys per PublicKey object (one import per object). */
 const importedX25519Public = new WeakMap<PublicKey, Promise<CryptoKey>>();
@@ -386,8 +401,40 @@ export class PrivateKey extends SecretHolder {
     return x25519AgreeNoble(this.#k, publicKey.publicBytes);
   }
 
-  /** XEdDSA signature (64 bytes, libsignal encoding; spec EN-03) over `message` with fresh random Z (EN-10). */
+  /**
+   * A fresh key for signing only (a sender key's signing key; spec EN-03, EN-10): where the
+   * runtime signs Ed25519 natively, generated as an RFC 8032 key whose clamped scalar is this
+   * private key, so `sign` can use the native signer in this process; otherwise `generate()`.
+   * Never use it for agreement.
+   */
+  static generateSigningKey(): PrivateKey {
+    const generated = generateEd25519SigningKey();
+    if (generated === undefined) return PrivateKey.generate();
+    const key = new PrivateKey(Uint8Array.from(generated.k));
+    const id = key.#id();
+    rememberPublicHalf(id, { u: generated.u, a: generated.aBytes });
+    ed25519Signers.set(id, generated);
+    if (ed25519Signers.size > ED25519_SIGNER_LIMIT) {
+      const oldest = ed25519Signers.keys().next().value;
+      if (oldest !== undefined) ed25519Signers.delete(oldest);
+    }
+    return key;
+  }
+
+  /**
+   * Signature (64 bytes, libsignal encoding; spec EN-03) over `message`: XEdDSA with fresh
+   * random Z (EN-10), or for a key from `generateSigningKey` still known to this process, the
+   * native RFC 8032 signature, which verifies identically.
+   */
   sign(message: Uint8Array): Uint8Array {
+    const native = ed25519Signers.get(this.#id());
+    if (native !== undefined) {
+      try {
+        return signWithEd25519GeneratedKey(native, message);
+      } catch {
+        // Node signing became unavailable (tests turn it off): sign with XEdDSA.
+      }
+    }
     return xeddsaSign(this.#signing(), message, randomBytes(XEDDSA_RANDOM_LENGTH));
   }
 }

@@ -206,3 +206,36 @@ describe("X25519 keys: the Node path equals noble and the WebCrypto path", () =>
     }
   });
 });
+
+describe("signing keys generated as Ed25519 keys (EN-03)", () => {
+  it("sign natively; every verifier (noble, WebCrypto, node:crypto, libsignal) accepts, and refuses another message; the same key signs with XEdDSA off Node", async () => {
+    const { xeddsaVerifyNative, xeddsaVerifyNode, xeddsaVerifyNoble } = await import("./xeddsa.js");
+    const libsignal = await import("@signalapp/libsignal-client");
+    await fc.assert(
+      fc.asyncProperty(bytes(200), bytes(200), async (message, other) => {
+        const key = PrivateKey.generateSigningKey();
+        const u = key.getPublicKey().publicBytes;
+        // The stored scalar is an ordinary clamped private key with the advertised public key.
+        expect(bytesToHex(key.serialize())).toBe(bytesToHex(clampPrivateKey(key.serialize())));
+        expect(bytesToHex(x25519.getPublicKey(key.serialize()))).toBe(bytesToHex(u));
+        const viaNode = key.sign(message);
+        const reparsed = PrivateKey.deserialize(key.serialize());
+        const viaXeddsa = await withoutNode(() => reparsed.sign(message));
+        const theirs = libsignal.PublicKey.deserialize(new Uint8Array(PublicKey.fromPublicBytes(u).serialize()));
+        for (const sig of [viaNode, viaXeddsa]) {
+          expect(xeddsaVerifyNoble(u, message, sig)).toBe(true);
+          expect(xeddsaVerifyNode(u, message, sig)).toBe(true);
+          expect(await xeddsaVerifyNative(u, message, sig)).toBe(true);
+          expect(theirs.verify(new Uint8Array(message), new Uint8Array(sig))).toBe(true);
+          const differs = bytesToHex(message) !== bytesToHex(other);
+          expect(xeddsaVerifyNoble(u, other, sig)).toBe(!differs);
+          expect(theirs.verify(new Uint8Array(other), new Uint8Array(sig))).toBe(!differs);
+        }
+        // The native signature really is the RFC 8032 one (deterministic), XEdDSA's is randomized.
+        expect(bytesToHex(reparsed.sign(message))).toBe(bytesToHex(viaNode));
+        expect(bytesToHex(viaXeddsa)).not.toBe(bytesToHex(viaNode));
+      }),
+      { numRuns: 30 },
+    );
+  });
+});
