@@ -173,7 +173,7 @@ process.on("message", (req: MemberRequest) => {
   void handle(req).then(
     (reply) => process.send?.(reply),
     (error: unknown) => {
-      if (process.env.BENCH_VERBOSE === "1") process.stderr.write(`step ${req.type} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : "error"}\n`);
+      if (process.env.BENCH_VERBOSE === "1") process.stderr.write(`step ${req.type} failed: ${error instanceof Error ? `${error.name}: ${error.message} ${String((error as { cause?: { cause?: unknown } }).cause?.cause ?? (error as { cause?: unknown }).cause ?? "")}` : "error"}\n`);
       process.send?.({ id: req.id, ok: false });
     },
   );
