@@ -14,7 +14,9 @@
 // same run. Message texts are synthetic; nothing is printed but timings.
 //
 //   npm run bench:rooms -- [--size quick|full] [--sizes 10,30,100] [--messages M] [--interval-ms T]
-//                          [--deadline-ms D] [--verbose]   (--verbose: each step, and failure codes)
+//                          [--deadline-ms D] [--verbose] [--device-cpu-prof DIR]
+//   (--verbose: each step, and failure codes; --device-cpu-prof: a V8 CPU profile of the
+//   device's process, written to DIR when it exits, to see where its join goes)
 
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -44,6 +46,9 @@ const MEMBER_WORKERS = 3;
 const PROBE_INTERVAL_MS = 500;
 /** Longest any one wait may take (setup of a large room on a busy machine included). */
 const DEADLINE_MS = numericOption("deadline-ms", 300_000, 3_600_000);
+const profileArg = process.argv.indexOf("--device-cpu-prof");
+/** Node flags of the device's process: a CPU profile when asked for. */
+const deviceFlags = profileArg >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${String(process.argv[profileArg + 1])}`] : [];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -79,7 +84,7 @@ async function benchSize(n: number): Promise<SizeResult> {
   const helpers: IpcPeer[] = [];
   const { url, host } = await startHostedServer("relay", dataDir);
   try {
-    const device = forkHelper("bench/room-members.ts");
+    const device = forkHelper("bench/room-members.ts", [], { nodeFlags: deviceFlags });
     const workers = Array.from({ length: Math.min(MEMBER_WORKERS, n - 1) }, () => forkHelper("bench/room-members.ts"));
     helpers.push(device, ...workers);
     const setupStart = performance.now();
