@@ -21,6 +21,7 @@ import { constantTimeEqual } from "./auth.js";
 import { createConnectionGuard, effectiveMaxConnections, type GuardedConnection } from "./connection-guard.js";
 import { createHealthState, type HealthState } from "./health.js";
 import { DEFAULT_RELAY_LIMITS, type RelayLimitsConfig } from "./limits.js";
+import { settleWritesOnClose } from "./orphaned-write.js";
 import { registerReflection } from "./reflection.js";
 import { createShutdownFanOut } from "./shutdown-fanout.js";
 import {
@@ -489,6 +490,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       }
       if (inflight === 0) onDrained?.();
     });
+    settleWritesOnClose(res);
     handler(req, res);
   };
 

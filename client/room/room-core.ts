@@ -5,9 +5,9 @@
  * pairwise message); the rules decide what they do to membership, admin, epochs and the user's
  * view, and say what I/O must follow as plain-data effects.
  *
- * Owns: stored log events (joins RM-08/RM-09/RM-24, content through `CONTENT_HANDLERS`,
+ * Owns: stored log events (joins RM-08/RM-09/RM-24, signed departures RM-35, content through `CONTENT_HANDLERS`,
  * departures RM-10..RM-13/RM-28, our own posts, epoch bounds RM-23), Welcomes and roster
- * authority (RM-08, RM-25), rotations (RM-14). A refused or failed input returns the record
+ * authority (RM-08, RM-25), rotations and who may send them (RM-14, RM-36). A refused or failed input returns the record
  * unchanged (the same object) with only a `report` effect.
  * Does not own: cryptography, storage, the network (room-engine*.ts, the driver), the pure
  * bound arithmetic (room-rules.ts), the storage layout (room-store.ts).
@@ -88,6 +88,8 @@ export type LogInput =
   | { kind: "join"; seq: bigint; epoch: number; identityKey: Uint8Array; nonce: Uint8Array; deliveryToken: Uint8Array; displayName: string }
   /** Room content decrypted with the sender key of `sender` (RM-07). */
   | { kind: "content"; seq: bigint; epoch: number; postedAtMs: bigint; sender: Uint8Array; content: Content }
+  /** A departure statement whose signature verified (RM-35): `signer` leaves, or removes `member`. */
+  | { kind: "departure"; seq: bigint; epoch: number; signer: Uint8Array; member: Uint8Array }
   /** One of our own posts, met in the log; `departure` is the member our leave/remove named. */
   | { kind: "own"; seq: bigint; epoch: number; departure?: Uint8Array };
 
@@ -189,6 +191,8 @@ export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInpu
   switch (input.kind) {
     case "join":
       return applyJoin(room, self, input);
+    case "departure":
+      return applySignedDeparture(room, self, input);
     case "own": {
       if (input.departure === undefined || same(input.departure, self)) return unchanged(room);
       const next = clone(RoomRecordSchema, room);
@@ -217,6 +221,28 @@ export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInpu
       return { room: ctx.room, effects: ctx.effects };
     }
   }
+}
+
+/**
+ * RM-35 (with RM-10, RM-11): a verified departure statement. A leave counts when its signer is
+ * a current member; a removal when its signer is the current admin and names a member other
+ * than the admin. Anything else is reported and changes nothing.
+ */
+function applySignedDeparture(room: RoomRecord, self: Uint8Array, d: Extract<LogInput, { kind: "departure" }>): Step {
+  const isMember = (k: Uint8Array) => room.members.some((m) => same(m.identityKey, k));
+  if (!isMember(d.signer)) return unchanged(room, report(room, "departure from a non-member", d.signer));
+  const leave = same(d.signer, d.member);
+  if (!leave) {
+    if (!same(d.signer, room.adminIdentityKey)) return unchanged(room, report(room, "removal by a non-admin", d.signer));
+    if (same(d.member, room.adminIdentityKey) || !isMember(d.member)) return unchanged(room, report(room, "removal of the admin or a non-member", d.signer));
+  }
+  // Our own leave: we departed when we posted it (RM-10) and never read on, so only a record
+  // restored from before it gets here; it departs now.
+  if (same(d.member, self)) return unchanged(room, { type: "depart", reason: leave ? "left" : "removed" });
+  const next = clone(RoomRecordSchema, room);
+  const effects: Effect[] = [];
+  departure(next, self, d.member, d.seq, d.epoch, effects);
+  return { room: next, effects };
 }
 
 /** RM-08, RM-09, RM-24: a verified join announcement. */
@@ -290,37 +316,45 @@ export function applyWelcome(room: RoomRecord, self: Uint8Array, from: Uint8Arra
 }
 
 /**
- * RM-34: applies the departures a rotation named (members still in the roster who joined before
- * them) and undoes joins of the closed epoch accepted after its first departure (the admin,
- * reading in order, refused them), as departures at the due seq.
+ * RM-36: the members a rotation named as departed (of those who joined before `dueSeq`) that
+ * are still in `room`'s roster. Once the log has reached `dueSeq` every departure up to it has
+ * been read (RM-35), so any left means the rotation's sender claimed departures that did not
+ * happen: it was not entitled to rotate.
  */
-function settleDepartures(room: RoomRecord, self: Uint8Array, bound: RoomEpochBound, effects: Effect[]): void {
-  const due = bound.departuresDueSeq;
-  bound.departuresDueSeq = 0n;
-  for (const gone of bound.departedIdentityKeys) {
-    const m = room.members.find((x) => same(x.identityKey, gone));
-    if (m !== undefined && m.joinedSeq < due && !same(gone, self)) departure(room, self, gone, due, bound.epoch, effects);
-  }
-  if (bound.joinsUntilSeq > 0n && bound.closedAtSeq > 0n) {
-    for (const m of [...room.members]) {
-      if (m.joinedSeq > bound.joinsUntilSeq && m.joinedSeq <= bound.closedAtSeq && !same(m.identityKey, self)) departure(room, self, m.identityKey, due, bound.epoch, effects);
-    }
-  }
+function unconfirmed(room: RoomRecord, named: readonly Uint8Array[], dueSeq: bigint): Uint8Array[] {
+  return named.filter((k) => room.members.some((m) => same(m.identityKey, k) && m.joinedSeq < dueSeq));
 }
 
-/** RM-34: after the stored event at `seq`: departures named by a rotation that are now due. */
-export function applyLogPosition(room: RoomRecord, self: Uint8Array, seq: bigint): Step {
+/**
+ * RM-36: after the stored event at `seq`: a rotation accepted before the log reached the
+ * departures it named is checked against the log there. A claim the log does not confirm is
+ * reported and changes no roster (nobody is removed, no admin appointed, on a rotation's word).
+ */
+export function applyLogPosition(room: RoomRecord, _self: Uint8Array, seq: bigint): Step {
   if (!room.epochBounds.some((b) => b.departuresDueSeq > 0n && seq >= b.departuresDueSeq)) return unchanged(room);
   const next = clone(RoomRecordSchema, room);
   const effects: Effect[] = [];
-  for (const b of next.epochBounds) if (b.departuresDueSeq > 0n && seq >= b.departuresDueSeq) settleDepartures(next, self, b, effects);
-  return { room: next, effects: effects.filter((e) => e.type !== "rotate-secret") };
+  for (const b of next.epochBounds) {
+    if (b.departuresDueSeq === 0n || seq < b.departuresDueSeq) continue;
+    if (unconfirmed(next, b.namedDepartures, b.departuresDueSeq).length > 0) effects.push(report(next, "a rotation named departures that are not in the log"));
+    b.departuresDueSeq = 0n;
+    b.namedDepartures = [];
+  }
+  return { room: next, effects };
 }
 
-/** RM-13: the admin, or the successor if the admin left (lowest joined_seq among the others). */
-export function mayRotate(room: RoomRecord, from: Uint8Array): boolean {
+/**
+ * RM-13, RM-36: who may rotate. The admin; or the member that is admin once the departures the
+ * rotation names (`departed`, of members who joined before `departureSeq`) are applied: the
+ * admin always has the lowest joined_seq (the creator has 0, a successor is the lowest
+ * remaining, RM-13, and joiners come later), so it is the lowest joined_seq among the members
+ * other than the admin and the named ones. A member may be unable to apply those departures
+ * yet (its log has not reached them; after the rotation it can only read on with the new key).
+ */
+export function mayRotate(room: RoomRecord, from: Uint8Array, departed: readonly Uint8Array[] = [], departureSeq = 0n): boolean {
   if (same(from, room.adminIdentityKey)) return true;
-  const others = room.members.filter((m) => !same(m.identityKey, room.adminIdentityKey));
+  const gone = (m: RoomRecord["members"][number]) => m.joinedSeq < departureSeq && departed.some((k) => same(k, m.identityKey));
+  const others = room.members.filter((m) => !same(m.identityKey, room.adminIdentityKey) && !gone(m));
   others.sort((a, b) => (a.joinedSeq < b.joinedSeq ? -1 : a.joinedSeq > b.joinedSeq ? 1 : 0));
   return others[0] !== undefined && same(others[0].identityKey, from);
 }
@@ -330,24 +364,27 @@ export function mayRotate(room: RoomRecord, from: Uint8Array): boolean {
  * one to the log); a later one is kept; an earlier one, or one from a member who may not
  * rotate, is refused.
  */
-export function applyRotation(room: RoomRecord, self: Uint8Array, from: Uint8Array, rot: RoomSecretRotation): Step {
+export function applyRotation(room: RoomRecord, _self: Uint8Array, from: Uint8Array, rot: RoomSecretRotation): Step {
   if (rot.epoch <= room.epoch) return unchanged(room);
   if (rot.epoch > room.epoch + 1) return unchanged(room, { type: "keep-rotation", from, rotation: rot });
-  if (!mayRotate(room, from) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) return unchanged(room, report(room, "rotation from a non-admin", from));
+  const named = rot.departedIdentityKeys.filter((k) => k.length === 33);
+  if (!mayRotate(room, from, named, rot.departureSeq) || rot.roomSecret.length !== ROOM_SECRET_LENGTH) return unchanged(room, report(room, "rotation from a non-admin", from));
+  // RM-36: a member that has read the log up to the departure checks the claim now.
+  const read = room.lastSeq >= rot.departureSeq;
+  if (read && unconfirmed(room, named, rot.departureSeq).length > 0) return unchanged(room, report(room, "a rotation named departures that are not in the log", from));
   const next = clone(RoomRecordSchema, room);
-  const effects: Effect[] = [];
-  closeEpoch(next, room.epoch, rot.closedAtSeq, rot.departureSeq);
-  // RM-34: departures we may be unable to read take effect when the log reaches departure_seq
-  // (now, if it already has), so the departed members' earlier posts are still read.
-  const bound = boundOf(next, room.epoch)!;
-  for (const gone of rot.departedIdentityKeys) {
-    if (gone.length === 33 && !bound.departedIdentityKeys.some((k) => same(k, gone))) bound.departedIdentityKeys.push(gone);
+  // RM-23: the old epoch ends at closed_at_seq. Its join bound (RM-24) and departures (RM-34)
+  // come from the log, which every member reads (RM-35), not from the rotation's word.
+  closeEpoch(next, room.epoch, rot.closedAtSeq, 0n);
+  if (!read) {
+    // RM-36: checked when the log reaches departure_seq (applyLogPosition).
+    const bound = boundOf(next, room.epoch)!;
+    bound.namedDepartures = named;
+    bound.departuresDueSeq = rot.departureSeq;
   }
-  bound.departuresDueSeq = rot.departureSeq;
-  if (room.lastSeq >= rot.departureSeq) settleDepartures(next, self, bound, effects);
   // RM-14: the old secret is kept only to read envelopes of its epoch up to closed_at_seq.
   next.previousSecrets.push(create(RoomEpochSecretSchema, { epoch: room.epoch, roomSecret: room.roomSecret }));
   next.roomSecret = rot.roomSecret;
   next.epoch = rot.epoch;
-  return { room: next, effects: [...effects.filter((e) => e.type !== "rotate-secret"), { type: "resubscribe" }] };
+  return { room: next, effects: [{ type: "resubscribe" }] };
 }

@@ -1,5 +1,5 @@
 /**
- * The room driver (spec/09-rooms.md RM-01..RM-34): the only room code that touches the state
+ * The room driver (spec/09-rooms.md RM-01..RM-36): the only room code that touches the state
  * store and the relay clients.
  *
  * Owns: I/O. State-store transactions with their after-commit effects; relay calls (create,
@@ -19,7 +19,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { MailboxEnvelope, RoomCursor, RoomEvent } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { RoomClosedReason } from "../../gen/securecomm/relay/v1/messages_pb.js";
 import { type Content, ContentSchema, ProfileSchema, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { type JoinAnnouncement, RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
+import { type DepartureAnnouncement, type JoinAnnouncement, RoomEnvelopeBodySchema } from "../../gen/securecomm/wire/v1/room_pb.js";
 import { type RoomMember, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { bytesToHex, randomBytes, utf8 } from "../crypto/bytes.js";
@@ -34,6 +34,7 @@ import type { KvProtocolStore } from "../store/protocol-store.js";
 import type { StateStore, Txn } from "../store/state-store.js";
 import type { RelayClients } from "../relay/relay-clients.js";
 import { createInviteLink, parseInviteLink } from "./invite.js";
+import { createDepartureAnnouncement, verifyDepartureAnnouncement } from "./departure.js";
 import { isValidDisplayName, verifyJoinAnnouncement } from "./join.js";
 import type { Pairwise } from "./pairwise.js";
 import { accessKey, accessKeyHash, ROOM_ID_LENGTH, ROOM_SECRET_LENGTH, sealRoomEnvelope } from "./room-keys.js";
@@ -254,7 +255,11 @@ export class RoomEngine {
     // RM-27: one client's stored posts to a room reach the relay in the order they were made:
     // the sender-key iteration and the relay's seq then agree, and nobody sees a swap.
     if (ephemeral) return this.postNow(roomId, content, true);
-    const run = () => this.postNow(roomId, content, false);
+    return this.inOrder(roomId, () => this.postNow(roomId, content, false));
+  }
+
+  /** RM-27: runs one stored post to `roomId` after the previous one answered or failed. */
+  private inOrder<T>(roomId: string, run: () => Promise<T>): Promise<T> {
     const tail = this.#postTails.get(roomId) ?? Promise.resolve();
     const next = tail.then(run, run);
     const settled = next.catch(() => undefined);
@@ -263,6 +268,22 @@ export class RoomEngine {
       if (this.#postTails.get(roomId) === settled) this.#postTails.delete(roomId);
     });
     return next;
+  }
+
+  /**
+   * Posts a signed departure of `member` (ours: a leave; another's: the admin's removal) in a
+   * RoomEnvelope of the current epoch (RM-35), in order with our other posts (RM-27).
+   */
+  private postDeparture(roomId: string, member: Uint8Array): Promise<{ seq: bigint }> {
+    return this.inOrder(roomId, async () => {
+      const room = this.room(roomId);
+      if (room.departed) throw new TypeError("room departed");
+      if (room.adminIdentityKey.length === 0) throw new TypeError("The room is still being joined.");
+      const ann = createDepartureAnnouncement({ identity: this.d.identity, roomId: room.roomId, epoch: room.epoch, member, nowMs: this.d.now() });
+      const envelope = sealRoomEnvelope(room.roomId, room.roomSecret, room.epoch, create(RoomEnvelopeBodySchema, { body: { case: "departure", value: ann } }));
+      const res = await this.d.clients.rooms.postToRoom({ roomId: room.roomId, accessKey: accessKey(room.roomId, room.roomSecret, room.epoch), envelope });
+      return { seq: res.seq };
+    });
   }
 
   private async postNow(roomId: string, content: Content, ephemeral: boolean): Promise<{ seq: bigint; postedAtMs: bigint }> {
@@ -372,7 +393,8 @@ export class RoomEngine {
   async leaveRoom(roomId: string): Promise<void> {
     const r = this.room(roomId);
     if (r.departed) return;
-    await this.post(roomId, this.content(r.roomId, { case: "leave", value: { $typeName: "securecomm.wire.v1.Leave" } }), false);
+    // RM-35: a signed departure every member can read (not a sender-key message, RM-10).
+    await this.postDeparture(roomId, this.self);
     await this.tx(async (t, fx) => {
       const room = loadRoom(t, r.roomId)!;
       this.depart(t, room);
@@ -389,7 +411,8 @@ export class RoomEngine {
     const m = r.members.find((x) => addrOf(x.identityKey) === memberAddress);
     if (m === undefined) throw new TypeError("No such member.");
     if (same(m.identityKey, this.self)) throw new TypeError("The admin cannot remove itself; leave instead.");
-    await this.post(roomId, this.content(r.roomId, { case: "remove", value: { $typeName: "securecomm.wire.v1.Remove", memberIdentityKey: m.identityKey } }), false);
+    // RM-35: signed, so every member applies it at its seq; we apply it when we read it.
+    await this.postDeparture(roomId, m.identityKey);
   }
 
   /** Deletes a room's secrets and keys and marks it departed (RM-10, RM-11). */
@@ -499,6 +522,10 @@ export class RoomEngine {
     }
     if (body.case === "join") {
       await this.join(t, fx, room, ev.seq, opened.epoch, body.value);
+      return;
+    }
+    if (body.case === "departure") {
+      await this.departure(t, fx, room, ev.seq, opened.epoch, body.value);
       return;
     }
     if (body.case !== "senderKeyMessage") return;
@@ -705,6 +732,18 @@ export class RoomEngine {
       room,
       applyLogEvent(room, this.self, { kind: "join", seq, epoch, identityKey: v.statement.identityKey, nonce: v.statement.nonce, deliveryToken: v.statement.deliveryToken, displayName: v.displayName }),
     );
+  }
+
+  /** RM-35: a signed leave or removal; room-core decides whether its signer may make it. */
+  private async departure(t: Txn, fx: Effects, room: RoomRecord, seq: bigint, epoch: number, ann: DepartureAnnouncement): Promise<void> {
+    let v;
+    try {
+      v = await verifyDepartureAnnouncement(ann, room.roomId, epoch);
+    } catch (e) {
+      fx.events.push({ type: "decryption-failed", roomId: roomHex(room.roomId), reason: `invalid departure (${reason(e)})` });
+      return;
+    }
+    await this.step(t, fx, room, applyLogEvent(room, this.self, { kind: "departure", seq, epoch, signer: v.signer, member: v.member }));
   }
 
   private markChanged(addr: string, key: Uint8Array): void {

@@ -25,6 +25,11 @@ export interface LiveFeed {
   roomEphemeral(roomId: Uint8Array, event: LiveRoomEvent): Promise<number>;
   /** The room's access key was rotated to `newAccessKeyHash` (committed). */
   roomRotated(roomId: Uint8Array, newAccessKeyHash: Uint8Array): void;
+  /**
+   * The account's one-time prekeys run low (API-29, already rate-limited by the caller): every
+   * stream of the account, on any process, is asked to refill. Best effort, like any notice.
+   */
+  preKeysLow(address: Uint8Array, handoutLimited: boolean): void;
   /** The account was deleted (committed): its streams end. */
   accountDeleted(address: Uint8Array): void;
   /** Stops listening. */
@@ -38,6 +43,7 @@ export function createLocalFeed(hub: Hub): LiveFeed {
     roomStored: (roomId, event) => void hub.publishRoom(roomId, event),
     roomEphemeral: (roomId, event) => Promise.resolve(hub.publishRoom(roomId, event).delivered),
     roomRotated: (roomId, hash) => void hub.rotateRoom(roomId, hash),
+    preKeysLow: (address, handoutLimited) => void hub.notifyPreKeysLow(address, handoutLimited),
     // A deleted account's token no longer exists: its streams end as unauthenticated.
     accountDeleted: (address) => void hub.failMailbox(address, relayError("BAD_TOKEN")),
     close: () => Promise.resolve(),

@@ -46,6 +46,7 @@ type Resolved =
   | { kind: "room"; roomId: Uint8Array; event: LiveRoomEvent }
   | { kind: "rotated"; roomId: Uint8Array; hash: Uint8Array }
   | { kind: "deleted"; address: Uint8Array }
+  | { kind: "prekeysLow"; address: Uint8Array; handoutLimited: boolean }
   | undefined;
 
 /** Starts listening; resolves once LISTEN is in place. */
@@ -151,6 +152,9 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
       }
       case "deleted":
         return self ? undefined : { kind: "deleted", address: id };
+      case "prekeysLow":
+        // This process told its own streams when the fetch ran.
+        return self || !hub.followsMailbox(h.key) ? undefined : { kind: "prekeysLow", address: id, handoutLimited: h.handoutLimited };
     }
   };
 
@@ -159,6 +163,7 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
     if (r.kind === "mailbox") hub.publishMailbox(r.address, r.envelope);
     else if (r.kind === "room") hub.publishRoom(r.roomId, r.event);
     else if (r.kind === "rotated") hub.rotateRoom(r.roomId, r.hash);
+    else if (r.kind === "prekeysLow") hub.notifyPreKeysLow(r.address, r.handoutLimited);
     else hub.failMailbox(r.address, relayError("BAD_TOKEN"));
   };
 
@@ -295,6 +300,12 @@ export async function createPostgresFeed(options: PostgresFeedOptions): Promise<
       return delivered;
     },
     roomRotated: (roomId, hash) => void hub.rotateRoom(roomId, hash),
+    preKeysLow: (address, handoutLimited) => {
+      hub.notifyPreKeysLow(address, handoutLimited);
+      // Streams of the account on other processes hear it through a hint; a lost one costs a
+      // notice, never a message (the owner also refills when it next checks its counts).
+      store.notifyPreKeysLow(address, handoutLimited).catch(() => logger.warn("prekeys-low notice not relayed to other processes"));
+    },
     accountDeleted: (address) => void hub.failMailbox(address, relayError("BAD_TOKEN")),
     close: async () => {
       if (closed) return;

@@ -81,9 +81,9 @@ export function createKeyService(rc: RelayContext): ServiceImpl<typeof KeyServic
   };
   /** Whether the account's one-time handout budget was found spent and has not refilled yet. */
   const handoutLimited = (address: Uint8Array): boolean => (limitedUntil.get(keyOf(address)) ?? 0) > rc.now();
-  /** Tells the owner's streams on this process to refill, at most once a minute (API-29). */
+  /** Tells the owner's streams on every process to refill, at most once a minute (API-29). */
   const noticeLow = async (address: Uint8Array, limited: boolean): Promise<void> => {
-    if ((await rc.rateLimiters.preKeysLowNotices.take(keyOf(address), rc.now())).allowed) rc.hub.notifyPreKeysLow(address, limited);
+    if ((await rc.rateLimiters.preKeysLowNotices.take(keyOf(address), rc.now())).allowed) rc.feed.preKeysLow(address, limited);
   };
   return {
     uploadPreKeys: unary(rc, async (req, ctx) => {

@@ -190,6 +190,32 @@ describe("three relay processes on one PostgreSQL database", () => {
     expect(ids.sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(results.every((r) => r.result.case === "bundle")).toBe(true);
   });
+
+  it("API-29: an owner following its mailbox on one process hears PreKeysLow when another process hands out its prekeys", async () => {
+    const db = await createTestDatabase();
+    cleanups.push(db.drop);
+    const [home, other] = (await startRelays(db.url, 2)).map(clientOf) as [Clients, Clients];
+    const owner = await registerAccount(home);
+    await home.keys.uploadPreKeys(makePreKeys(owner.identity, { oneTime: 21, kyber: 21 }), { headers: owner.headers });
+    const abort = new AbortController();
+    const stream = home.messages.subscribe({ rooms: [] }, { headers: owner.headers, signal: abort.signal })[Symbol.asyncIterator]();
+    try {
+      expect((await stream.next()).value?.event.case).toBe("caughtUp");
+      const friend = await registerAccount(other);
+      await other.keys.fetchPreKeyBundle({ address: owner.address }, { headers: friend.headers }); // 20 left: not below
+      await other.keys.fetchPreKeyBundle({ address: owner.address }, { headers: friend.headers }); // 19 left
+      for (;;) {
+        const next = await Promise.race([stream.next(), sleep(10_000).then(() => "stalled" as const)]);
+        if (next === "stalled") throw new Error("no PreKeysLow on the owner's stream within 10 s");
+        if (next.done) throw new Error("stream ended");
+        if (next.value.event.case !== "preKeysLow") continue;
+        expect(next.value.event.value.handoutLimited).toBe(false);
+        break;
+      }
+    } finally {
+      abort.abort();
+    }
+  });
 });
 
 describe("a relay started while its database is unreachable", () => {

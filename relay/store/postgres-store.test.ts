@@ -211,6 +211,8 @@ describe("hints", () => {
   it("parse only in their exact shape", () => {
     expect(parseHint("r0123456789abcdef:0a0b:7")).toEqual({ kind: "room", origin: "0123456789abcdef", key: "0a0b", seq: 7 });
     expect(parseHint("k0123456789abcdef:0a0b")).toEqual({ kind: "rotated", origin: "0123456789abcdef", key: "0a0b" });
-    for (const bad of ["", "r0123:0a:1", "x0123456789abcdef:0a:1", "m0123456789abcdef:0a", "r0123456789abcdef:0a:1:2", "r0123456789abcdef:ZZ:1"]) expect(parseHint(bad)).toBeUndefined();
+    expect(parseHint("p0123456789abcdef:0a0b:1")).toEqual({ kind: "prekeysLow", origin: "0123456789abcdef", key: "0a0b", handoutLimited: true });
+    expect(parseHint("p0123456789abcdef:0a0b:0")).toEqual({ kind: "prekeysLow", origin: "0123456789abcdef", key: "0a0b", handoutLimited: false });
+    for (const bad of ["", "p0123456789abcdef:0a0b", "p0123456789abcdef:0a0b:2", "r0123:0a:1", "x0123456789abcdef:0a:1", "m0123456789abcdef:0a", "r0123456789abcdef:0a:1:2", "r0123456789abcdef:ZZ:1"]) expect(parseHint(bad)).toBeUndefined();
   });
 });

@@ -94,13 +94,14 @@ export type Hint =
   | { kind: "room"; origin: string; key: string; seq: number }
   | { kind: "ephemeral"; origin: string; key: string; id: number }
   | { kind: "rotated"; origin: string; key: string }
-  | { kind: "deleted"; origin: string; key: string };
+  | { kind: "deleted"; origin: string; key: string }
+  | { kind: "prekeysLow"; origin: string; key: string; handoutLimited: boolean };
 
-const HINT_LETTER = { mailbox: "m", room: "r", ephemeral: "e", rotated: "k", deleted: "d" } as const;
+const HINT_LETTER = { mailbox: "m", room: "r", ephemeral: "e", rotated: "k", deleted: "d", prekeysLow: "p" } as const;
 
 /** Parses a NOTIFY payload `<letter><origin>:<hex key>[:<n>]`; undefined when malformed. */
 export function parseHint(payload: string): Hint | undefined {
-  const m = /^([mrekd])([0-9a-f]{16}):([0-9a-f]{2,128})(?::(\d{1,16}))?$/.exec(payload);
+  const m = /^([mrekdp])([0-9a-f]{16}):([0-9a-f]{2,128})(?::(\d{1,16}))?$/.exec(payload);
   if (!m) return undefined;
   const [, letter, origin = "", key = ""] = m;
   const n = m[4] === undefined ? undefined : Number(m[4]);
@@ -115,6 +116,8 @@ export function parseHint(payload: string): Hint | undefined {
       return { kind: "rotated", origin, key };
     case "d":
       return { kind: "deleted", origin, key };
+    case "p":
+      return n === 0 || n === 1 ? { kind: "prekeysLow", origin, key, handoutLimited: n === 1 } : undefined;
     default:
       return undefined;
   }
@@ -128,6 +131,8 @@ export interface PostgresStore extends RelayStore {
   readonly url: string;
   /** Puts an ephemeral event in transit for other processes and hints it; returns its id. */
   putEphemeral(roomId: Uint8Array, envelope: Uint8Array, nowMs: number): Promise<number>;
+  /** Hints the account's streams on every process to refill their one-time prekeys (API-29). */
+  notifyPreKeysLow(address: Uint8Array, handoutLimited: boolean): Promise<void>;
   /** An ephemeral event in transit, if not swept yet. */
   getEphemeral(id: number): Promise<{ roomId: Uint8Array; postedAtMs: number; envelope: Uint8Array } | undefined>;
   /** The raw client, for tests and the benchmark's own bookkeeping. */
@@ -527,6 +532,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           WITH i AS (INSERT INTO ephemeral_events (room_id, posted_at_ms, envelope) VALUES (${roomId}, ${nowMs}, ${envelope}) RETURNING id)
           SELECT id, pg_notify(${HINT_CHANNEL}, ${prefix} || id) FROM i`;
         return int(row?.id);
+      }),
+    notifyPreKeysLow: (address, handoutLimited) =>
+      run(async () => {
+        await sql`SELECT pg_notify(${HINT_CHANNEL}, ${`${hint("prekeysLow", address)}:${handoutLimited ? 1 : 0}`})`;
       }),
     getEphemeral: (id) =>
       run(async () => {

@@ -21,9 +21,9 @@ const write = (name: string, value: unknown) => writeFileSync(new URL(`./${name}
 const rooms = roomInputs();
 write("rooms.json", {
   description:
-    "The room layer (spec/09-rooms.md): access key, its hash and the envelope key for several epochs (RM-02, RM-05), the envelope AAD (RM-06), a RoomEnvelope carrying a signed join announcement (RM-06, RM-08: statement bytes, signature input, XEdDSA signature with the given Z), and an invite's protobuf bytes, base64url form and link (RM-03, RM-30). Every random value (nonce, Z) is an input.",
+    "The room layer (spec/09-rooms.md): access key, its hash and the envelope key for several epochs (RM-02, RM-05), the envelope AAD (RM-06), a RoomEnvelope carrying a signed join announcement (RM-06, RM-08: statement bytes, signature input, XEdDSA signature with the given Z), a RoomEnvelope carrying the joiner's signed departure (RM-35, likewise), and an invite's protobuf bytes, base64url form and link (RM-03, RM-30). Every random value (nonce, Z) is an input.",
   provenance:
-    "Computed by this project's implementation (spec/vectors/generate-stack-vectors.test-support.ts from fixed inputs) and checked in spec/vectors/stack-vectors.test.ts: keys and the envelope recomputed with node:crypto (hkdfSync, AES-256-GCM), the join signature verified by @signalapp/libsignal-client 0.103.0 (PublicKey.verify), and everything parsed back with our code.",
+    "Computed by this project's implementation (spec/vectors/generate-stack-vectors.test-support.ts from fixed inputs) and checked in spec/vectors/stack-vectors.test.ts: keys and the envelope recomputed with node:crypto (hkdfSync, AES-256-GCM), the join and departure signatures verified by @signalapp/libsignal-client 0.103.0 (PublicKey.verify), and everything parsed back with our code.",
   inputs: rooms,
   outputs: computeRoomVectors(rooms),
 });

@@ -15,7 +15,7 @@ import {
   type Content,
   ReceiptType,
 } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { InviteSchema, JoinAnnouncementSchema, JoinStatementSchema, RoomEnvelopeBodySchema, RoomEnvelopeSchema, type RoomEnvelopeBody } from "../../gen/securecomm/wire/v1/room_pb.js";
+import { DepartureAnnouncementSchema, DepartureStatementSchema, InviteSchema, JoinAnnouncementSchema, JoinStatementSchema, RoomEnvelopeBodySchema, RoomEnvelopeSchema, type RoomEnvelopeBody } from "../../gen/securecomm/wire/v1/room_pb.js";
 import {
   SenderCertificateContentsSchema,
   SenderCertificateSchema,
@@ -31,6 +31,7 @@ import { addressFromIdentityKey, addressToString } from "../../client/keys/addre
 import { pad } from "../../client/padding.js";
 import { base64url } from "../../client/relay/base64url.js";
 import { createInviteLink } from "../../client/room/invite.js";
+import { DEPARTURE_SIGNATURE_LABEL } from "../../client/room/departure.js";
 import { JOIN_SIGNATURE_LABEL } from "../../client/room/join.js";
 import { ACCESS_KEY_INFO, accessKey, accessKeyHash, ENVELOPE_AAD_LABEL, ENVELOPE_KEY_INFO, envelopeKey } from "../../client/room/room-keys.js";
 import { sealedSenderEncrypt } from "../../client/sealed-sender/sealed-sender.js";
@@ -82,6 +83,9 @@ export interface RoomInputs {
   readonly joinCreatedAtMs: number;
   readonly joinSignatureZ: string;
   readonly envelopeNonce: string;
+  readonly departureCreatedAtMs: number;
+  readonly departureSignatureZ: string;
+  readonly departureEnvelopeNonce: string;
 }
 
 /** The rooms.json inputs. */
@@ -100,6 +104,9 @@ export function roomInputs(): RoomInputs {
     joinCreatedAtMs: 1_700_000_000_000,
     joinSignatureZ: fixedBytes("join signature z", 64),
     envelopeNonce: fixedBytes("join envelope nonce", 12),
+    departureCreatedAtMs: 1_700_000_060_000,
+    departureSignatureZ: fixedBytes("departure signature z", 64),
+    departureEnvelopeNonce: fixedBytes("departure envelope nonce", 12),
   };
 }
 
@@ -152,6 +159,22 @@ export function computeRoomVectors(inputs: RoomInputs) {
   const announcement = create(JoinAnnouncementSchema, { statement, signature });
   const joinEnvelope = sealEnvelopeWithNonce(roomId, secret, 0, unhex(inputs.envelopeNonce), create(RoomEnvelopeBodySchema, { body: { case: "join", value: announcement } }));
 
+  // RM-35: the joiner leaves again, with a signed departure naming itself, at epoch 0.
+  const departureStatement = toBinary(
+    DepartureStatementSchema,
+    create(DepartureStatementSchema, {
+      roomId,
+      epoch: 0,
+      signerIdentityKey: joiner.publicKey.serialize(),
+      memberIdentityKey: joiner.publicKey.serialize(),
+      createdAtMs: BigInt(inputs.departureCreatedAtMs),
+    }),
+  );
+  const departureSignatureInput = concatBytes(DEPARTURE_SIGNATURE_LABEL, departureStatement);
+  const departureSignature = xeddsaSign(joiner.privateKey.serialize(), departureSignatureInput, unhex(inputs.departureSignatureZ));
+  const departure = create(DepartureAnnouncementSchema, { statement: departureStatement, signature: departureSignature });
+  const departureEnvelope = sealEnvelopeWithNonce(roomId, secret, 0, unhex(inputs.departureEnvelopeNonce), create(RoomEnvelopeBodySchema, { body: { case: "departure", value: departure } }));
+
   const inviter = pub(inputs.inviterIdentityPrivate);
   const inviteFields = { roomId, roomSecret: secret, epoch: 0, inviterIdentityKey: inviter.serialize(), roomName: inputs.roomName };
   const inviteBytes = toBinary(InviteSchema, create(InviteSchema, inviteFields));
@@ -164,6 +187,13 @@ export function computeRoomVectors(inputs: RoomInputs) {
       signature: hex(signature),
       announcement: hex(toBinary(JoinAnnouncementSchema, announcement)),
       envelope: { epoch: 0, nonce: inputs.envelopeNonce, ...joinEnvelope },
+    },
+    departure: {
+      statement: hex(departureStatement),
+      signatureInput: hex(departureSignatureInput),
+      signature: hex(departureSignature),
+      announcement: hex(toBinary(DepartureAnnouncementSchema, departure)),
+      envelope: { epoch: 0, nonce: inputs.departureEnvelopeNonce, ...departureEnvelope },
     },
     invite: {
       inviterIdentityPublic: hex(inviter.serialize()),

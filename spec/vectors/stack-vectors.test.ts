@@ -11,11 +11,12 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as ls from "@signalapp/libsignal-client";
 import { describe, expect, it } from "vitest";
 import { ContentSchema, type Content } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { JoinAnnouncementSchema, RoomEnvelopeBodySchema, RoomEnvelopeSchema } from "../../gen/securecomm/wire/v1/room_pb.js";
+import { DepartureAnnouncementSchema, JoinAnnouncementSchema, RoomEnvelopeBodySchema, RoomEnvelopeSchema } from "../../gen/securecomm/wire/v1/room_pb.js";
 import { KeyPair, PrivateKey, PublicKey } from "../../client/crypto/curve.js";
 import { isProtocolError } from "../../client/errors.js";
 import { unpad } from "../../client/padding.js";
 import { parseInviteLink } from "../../client/room/invite.js";
+import { verifyDepartureAnnouncement } from "../../client/room/departure.js";
 import { verifyJoinAnnouncement } from "../../client/room/join.js";
 import { openRoomEnvelope } from "../../client/room/room-keys.js";
 import { sealedSenderDecryptToContent } from "../../client/sealed-sender/sealed-sender.js";
@@ -111,6 +112,23 @@ describe("spec/vectors/rooms.json (RM-02, RM-03, RM-05, RM-06, RM-08, RM-30)", (
     const verified = await verifyJoinAnnouncement(announcement, unhex(inputs.roomId), 0);
     expect(verified.displayName).toBe(inputs.joinerDisplayName);
     expect(hex(verified.identityKey.serialize())).toBe(j.joinerIdentityPublic);
+  });
+
+  it("RM-35 the departure envelope opens with node:crypto; its signature input is the label and the statement as sent; libsignal and our verifier accept it", async () => {
+    const d = outputs.departure;
+    const e0 = outputs.keys.find((k) => k.epoch === 0);
+    if (e0 === undefined) throw new Error("epoch 0 missing");
+    const padded = nodeOpenEnvelope(d.envelope.envelope, e0.envelopeKey, e0.envelopeAad);
+    expect(hex(padded)).toBe(d.envelope.paddedBody);
+    expect(hex(nodeUnpad(padded))).toBe(d.envelope.body);
+    expect(d.signatureInput).toBe(hex(Buffer.from("SecureComm departure v1")) + d.statement);
+    const body = fromBinary(RoomEnvelopeBodySchema, unhex(d.envelope.body));
+    expect(body.body.case === "departure" && hex(body.body.value.statement)).toBe(d.statement);
+    const key = ls.PublicKey.deserialize(ab(unhex(outputs.join.joinerIdentityPublic)));
+    expect(key.verify(ab(unhex(d.signatureInput)), ab(unhex(d.signature)))).toBe(true);
+    const verified = await verifyDepartureAnnouncement(fromBinary(DepartureAnnouncementSchema, unhex(d.announcement)), unhex(inputs.roomId), 0);
+    expect(hex(verified.signer)).toBe(outputs.join.joinerIdentityPublic);
+    expect(hex(verified.member)).toBe(outputs.join.joinerIdentityPublic);
   });
 
   it("RM-03, RM-30 the invite link is <origin>/#join=<base64url(Invite)> and parses back to its fields", () => {

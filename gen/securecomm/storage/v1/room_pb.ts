@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/storage/v1/room.proto.
  */
 export const file_securecomm_storage_v1_room: GenFile = /*@__PURE__*/
-  fileDesc("CiBzZWN1cmVjb21tL3N0b3JhZ2UvdjEvcm9vbS5wcm90bxIVc2VjdXJlY29tbS5zdG9yYWdlLnYxIroDCgpSb29tUmVjb3JkEg8KB3Jvb21faWQYASABKAwSDAoEbmFtZRgCIAEoCRITCgtyb29tX3NlY3JldBgDIAEoDBINCgVlcG9jaBgEIAEoDRJAChBwcmV2aW91c19zZWNyZXRzGAUgAygLMiYuc2VjdXJlY29tbS5zdG9yYWdlLnYxLlJvb21FcG9jaFNlY3JldBIaChJhZG1pbl9pZGVudGl0eV9rZXkYBiABKAwSMgoHbWVtYmVycxgHIAMoCzIhLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Sb29tTWVtYmVyEhAKCGxhc3Rfc2VxGAggASgEEhcKD2Rpc3RyaWJ1dGlvbl9pZBgJIAEoDBIRCglyZWxheV91cmwYCiABKAkSEgoKam9pbmVkX3NlcRgLIAEoBBIQCghkZXBhcnRlZBgMIAEoCBIYChBzZWVuX2pvaW5fbm9uY2VzGA0gAygMEjsKDGVwb2NoX2JvdW5kcxgOIAMoCzIlLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Sb29tRXBvY2hCb3VuZBIcChRpbnZpdGVyX2lkZW50aXR5X2tleRgPIAEoDCKLAQoOUm9vbUVwb2NoQm91bmQSDQoFZXBvY2gYASABKA0SFwoPam9pbnNfdW50aWxfc2VxGAIgASgEEhUKDWNsb3NlZF9hdF9zZXEYAyABKAQSHgoWZGVwYXJ0ZWRfaWRlbnRpdHlfa2V5cxgEIAMoDBIaChJkZXBhcnR1cmVzX2R1ZV9zZXEYBSABKAQiNQoPUm9vbUVwb2NoU2VjcmV0Eg0KBWVwb2NoGAEgASgNEhMKC3Jvb21fc2VjcmV0GAIgASgMIn0KClJvb21NZW1iZXISFAoMaWRlbnRpdHlfa2V5GAEgASgMEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRISCgpqb2luZWRfc2VxGAMgASgEEhYKDmRlbGl2ZXJ5X3Rva2VuGAQgASgMEhcKD2Rpc3RyaWJ1dGlvbl9pZBgFIAEoDGIGcHJvdG8z");
+  fileDesc("CiBzZWN1cmVjb21tL3N0b3JhZ2UvdjEvcm9vbS5wcm90bxIVc2VjdXJlY29tbS5zdG9yYWdlLnYxIroDCgpSb29tUmVjb3JkEg8KB3Jvb21faWQYASABKAwSDAoEbmFtZRgCIAEoCRITCgtyb29tX3NlY3JldBgDIAEoDBINCgVlcG9jaBgEIAEoDRJAChBwcmV2aW91c19zZWNyZXRzGAUgAygLMiYuc2VjdXJlY29tbS5zdG9yYWdlLnYxLlJvb21FcG9jaFNlY3JldBIaChJhZG1pbl9pZGVudGl0eV9rZXkYBiABKAwSMgoHbWVtYmVycxgHIAMoCzIhLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Sb29tTWVtYmVyEhAKCGxhc3Rfc2VxGAggASgEEhcKD2Rpc3RyaWJ1dGlvbl9pZBgJIAEoDBIRCglyZWxheV91cmwYCiABKAkSEgoKam9pbmVkX3NlcRgLIAEoBBIQCghkZXBhcnRlZBgMIAEoCBIYChBzZWVuX2pvaW5fbm9uY2VzGA0gAygMEjsKDGVwb2NoX2JvdW5kcxgOIAMoCzIlLnNlY3VyZWNvbW0uc3RvcmFnZS52MS5Sb29tRXBvY2hCb3VuZBIcChRpbnZpdGVyX2lkZW50aXR5X2tleRgPIAEoDCKlAQoOUm9vbUVwb2NoQm91bmQSDQoFZXBvY2gYASABKA0SFwoPam9pbnNfdW50aWxfc2VxGAIgASgEEhUKDWNsb3NlZF9hdF9zZXEYAyABKAQSHgoWZGVwYXJ0ZWRfaWRlbnRpdHlfa2V5cxgEIAMoDBIaChJkZXBhcnR1cmVzX2R1ZV9zZXEYBSABKAQSGAoQbmFtZWRfZGVwYXJ0dXJlcxgGIAMoDCI1Cg9Sb29tRXBvY2hTZWNyZXQSDQoFZXBvY2gYASABKA0SEwoLcm9vbV9zZWNyZXQYAiABKAwifQoKUm9vbU1lbWJlchIUCgxpZGVudGl0eV9rZXkYASABKAwSFAoMZGlzcGxheV9uYW1lGAIgASgJEhIKCmpvaW5lZF9zZXEYAyABKAQSFgoOZGVsaXZlcnlfdG9rZW4YBCABKAwSFwoPZGlzdHJpYnV0aW9uX2lkGAUgASgMYgZwcm90bzM");
 
 /**
  * RoomRecord is one room as this member knows it.
@@ -170,13 +170,21 @@ export type RoomEpochBound = Message<"securecomm.storage.v1.RoomEpochBound"> & {
   departedIdentityKeys: Uint8Array[];
 
   /**
-   * When a rotation named departures before the log reached them: the seq at which they take
-   * effect (its departure_seq), so the departed members' earlier posts are still read (RM-34).
-   * 0 when none are due.
+   * When a rotation named departures before the log reached them: the seq (its departure_seq)
+   * at which the log is checked against them (RM-36). 0 when none are due.
    *
    * @generated from field: uint64 departures_due_seq = 5;
    */
   departuresDueSeq: bigint;
+
+  /**
+   * The members the rotation away from this epoch named as departed (RM-34, RM-36), kept
+   * until the log reaches `departures_due_seq`: each must have departed in the log by then,
+   * or the rotation's sender was not entitled to rotate (reported).
+   *
+   * @generated from field: repeated bytes named_departures = 6;
+   */
+  namedDepartures: Uint8Array[];
 };
 
 /**

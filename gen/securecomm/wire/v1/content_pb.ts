@@ -181,7 +181,9 @@ export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
   messageDesc(file_securecomm_wire_v1_content, 2);
 
 /**
- * Leave announces that the sender leaves the room.
+ * Leave announces that the sender leaves the room. Posted by earlier clients; a member now
+ * leaves with a signed DepartureAnnouncement (spec/09-rooms.md RM-35), and receivers still
+ * apply a Leave they can decrypt.
  *
  * @generated from message securecomm.wire.v1.Leave
  */
@@ -196,7 +198,9 @@ export const LeaveSchema: GenMessage<Leave> = /*@__PURE__*/
   messageDesc(file_securecomm_wire_v1_content, 3);
 
 /**
- * Remove is the admin's removal of a member.
+ * Remove is the admin's removal of a member. Posted by earlier clients; the admin now removes
+ * with a signed DepartureAnnouncement (RM-35), and receivers still apply a Remove they can
+ * decrypt.
  *
  * @generated from message securecomm.wire.v1.Remove
  */
@@ -404,9 +408,9 @@ export type RoomSecretRotation = Message<"securecomm.wire.v1.RoomSecretRotation"
   closedAtSeq: bigint;
 
   /**
-   * Identity keys (33 bytes each) of the members whose departure caused the rotation (RM-34):
-   * a member that cannot read a departure (it never received the departed member's sender key,
-   * e.g. it joined just before) still drops them from its roster, so rosters agree.
+   * Identity keys (33 bytes each) of the members who departed in the epochs the rotation
+   * closes (RM-34): a member that has not read the log up to `departure_seq` yet learns who may
+   * rotate from them (RM-36). They change no roster; the log is checked against them.
    *
    * @generated from field: repeated bytes departed_identity_keys = 5;
    */

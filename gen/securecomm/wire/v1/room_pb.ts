@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file securecomm/wire/v1/room.proto.
  */
 export const file_securecomm_wire_v1_room: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zZWN1cmVjb21tL3dpcmUvdjEvcm9vbS5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxIkAKDFJvb21FbnZlbG9wZRINCgVlcG9jaBgBIAEoDRINCgVub25jZRgCIAEoDBISCgpjaXBoZXJ0ZXh0GAMgASgMIm4KEFJvb21FbnZlbG9wZUJvZHkSHAoSc2VuZGVyX2tleV9tZXNzYWdlGAEgASgMSAASNAoEam9pbhgCIAEoCzIkLnNlY3VyZWNvbW0ud2lyZS52MS5Kb2luQW5ub3VuY2VtZW50SABCBgoEYm9keSI4ChBKb2luQW5ub3VuY2VtZW50EhEKCXN0YXRlbWVudBgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwisQEKDUpvaW5TdGF0ZW1lbnQSDwoHcm9vbV9pZBgBIAEoDBINCgVlcG9jaBgCIAEoDRIUCgxpZGVudGl0eV9rZXkYAyABKAwSFgoOZGVsaXZlcnlfdG9rZW4YBCABKAwSLAoHcHJvZmlsZRgFIAEoCzIbLnNlY3VyZWNvbW0ud2lyZS52MS5Qcm9maWxlEg0KBW5vbmNlGAYgASgMEhUKDWNyZWF0ZWRfYXRfbXMYByABKAQibgoGSW52aXRlEg8KB3Jvb21faWQYASABKAwSEwoLcm9vbV9zZWNyZXQYAiABKAwSDQoFZXBvY2gYAyABKA0SHAoUaW52aXRlcl9pZGVudGl0eV9rZXkYBCABKAwSEQoJcm9vbV9uYW1lGAUgASgJYgZwcm90bzM", [file_securecomm_wire_v1_content]);
+  fileDesc("Ch1zZWN1cmVjb21tL3dpcmUvdjEvcm9vbS5wcm90bxISc2VjdXJlY29tbS53aXJlLnYxIkAKDFJvb21FbnZlbG9wZRINCgVlcG9jaBgBIAEoDRINCgVub25jZRgCIAEoDBISCgpjaXBoZXJ0ZXh0GAMgASgMIq4BChBSb29tRW52ZWxvcGVCb2R5EhwKEnNlbmRlcl9rZXlfbWVzc2FnZRgBIAEoDEgAEjQKBGpvaW4YAiABKAsyJC5zZWN1cmVjb21tLndpcmUudjEuSm9pbkFubm91bmNlbWVudEgAEj4KCWRlcGFydHVyZRgDIAEoCzIpLnNlY3VyZWNvbW0ud2lyZS52MS5EZXBhcnR1cmVBbm5vdW5jZW1lbnRIAEIGCgRib2R5IjgKEEpvaW5Bbm5vdW5jZW1lbnQSEQoJc3RhdGVtZW50GAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCKxAQoNSm9pblN0YXRlbWVudBIPCgdyb29tX2lkGAEgASgMEg0KBWVwb2NoGAIgASgNEhQKDGlkZW50aXR5X2tleRgDIAEoDBIWCg5kZWxpdmVyeV90b2tlbhgEIAEoDBIsCgdwcm9maWxlGAUgASgLMhsuc2VjdXJlY29tbS53aXJlLnYxLlByb2ZpbGUSDQoFbm9uY2UYBiABKAwSFQoNY3JlYXRlZF9hdF9tcxgHIAEoBCI9ChVEZXBhcnR1cmVBbm5vdW5jZW1lbnQSEQoJc3RhdGVtZW50GAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCKFAQoSRGVwYXJ0dXJlU3RhdGVtZW50Eg8KB3Jvb21faWQYASABKAwSDQoFZXBvY2gYAiABKA0SGwoTc2lnbmVyX2lkZW50aXR5X2tleRgDIAEoDBIbChNtZW1iZXJfaWRlbnRpdHlfa2V5GAQgASgMEhUKDWNyZWF0ZWRfYXRfbXMYBSABKAQibgoGSW52aXRlEg8KB3Jvb21faWQYASABKAwSEwoLcm9vbV9zZWNyZXQYAiABKAwSDQoFZXBvY2gYAyABKA0SHAoUaW52aXRlcl9pZGVudGl0eV9rZXkYBCABKAwSEQoJcm9vbV9uYW1lGAUgASgJYgZwcm90bzM", [file_securecomm_wire_v1_content]);
 
 /**
  * RoomEnvelope is what a member posts to a room log; the relay stores and orders it without
@@ -79,6 +79,15 @@ export type RoomEnvelopeBody = Message<"securecomm.wire.v1.RoomEnvelopeBody"> & 
      */
     value: JoinAnnouncement;
     case: "join";
+  } | {
+    /**
+     * A member leaving, or the admin removing a member (spec/09-rooms.md RM-35): readable by
+     * every member holding the epoch's secret, without anyone's sender key.
+     *
+     * @generated from field: securecomm.wire.v1.DepartureAnnouncement departure = 3;
+     */
+    value: DepartureAnnouncement;
+    case: "departure";
   } | { case: undefined; value?: undefined };
 };
 
@@ -182,6 +191,86 @@ export const JoinStatementSchema: GenMessage<JoinStatement> = /*@__PURE__*/
   messageDesc(file_securecomm_wire_v1_room, 3);
 
 /**
+ * DepartureAnnouncement is a departure statement signed by the identity key of the member
+ * that made it (spec/09-rooms.md RM-35).
+ *
+ * @generated from message securecomm.wire.v1.DepartureAnnouncement
+ */
+export type DepartureAnnouncement = Message<"securecomm.wire.v1.DepartureAnnouncement"> & {
+  /**
+   * Serialized DepartureStatement: the signed bytes.
+   *
+   * @generated from field: bytes statement = 1;
+   */
+  statement: Uint8Array;
+
+  /**
+   * 64-byte XEdDSA signature by `signer_identity_key` over
+   * "SecureComm departure v1" ‖ statement.
+   *
+   * @generated from field: bytes signature = 2;
+   */
+  signature: Uint8Array;
+};
+
+/**
+ * Describes the message securecomm.wire.v1.DepartureAnnouncement.
+ * Use `create(DepartureAnnouncementSchema)` to create a new message.
+ */
+export const DepartureAnnouncementSchema: GenMessage<DepartureAnnouncement> = /*@__PURE__*/
+  messageDesc(file_securecomm_wire_v1_room, 4);
+
+/**
+ * DepartureStatement says that a member leaves (member = signer) or that the admin removes a
+ * member (RM-10, RM-11, RM-35).
+ *
+ * @generated from message securecomm.wire.v1.DepartureStatement
+ */
+export type DepartureStatement = Message<"securecomm.wire.v1.DepartureStatement"> & {
+  /**
+   * Room id, 16 bytes; must equal the room the envelope was posted to.
+   *
+   * @generated from field: bytes room_id = 1;
+   */
+  roomId: Uint8Array;
+
+  /**
+   * Room-secret epoch of the envelope; must equal the envelope's epoch.
+   *
+   * @generated from field: uint32 epoch = 2;
+   */
+  epoch: number;
+
+  /**
+   * The signer's identity public key, 33 bytes; it verifies the signature.
+   *
+   * @generated from field: bytes signer_identity_key = 3;
+   */
+  signerIdentityKey: Uint8Array;
+
+  /**
+   * The departing member's identity public key, 33 bytes: the signer's own for a leave.
+   *
+   * @generated from field: bytes member_identity_key = 4;
+   */
+  memberIdentityKey: Uint8Array;
+
+  /**
+   * Signer's clock, Unix milliseconds (informational).
+   *
+   * @generated from field: uint64 created_at_ms = 5;
+   */
+  createdAtMs: bigint;
+};
+
+/**
+ * Describes the message securecomm.wire.v1.DepartureStatement.
+ * Use `create(DepartureStatementSchema)` to create a new message.
+ */
+export const DepartureStatementSchema: GenMessage<DepartureStatement> = /*@__PURE__*/
+  messageDesc(file_securecomm_wire_v1_room, 5);
+
+/**
  * Invite is what an invite link carries in its URL fragment:
  * `<origin>/#join=<base64url(Invite) without padding>` (spec/09-rooms.md RM-03), where
  * `<origin>` is the relay's base URL, e.g. `https://chat.example` (RM-30).
@@ -230,5 +319,5 @@ export type Invite = Message<"securecomm.wire.v1.Invite"> & {
  * Use `create(InviteSchema)` to create a new message.
  */
 export const InviteSchema: GenMessage<Invite> = /*@__PURE__*/
-  messageDesc(file_securecomm_wire_v1_room, 4);
+  messageDesc(file_securecomm_wire_v1_room, 6);
 
