@@ -179,3 +179,4 @@ process.on("message", (req: MemberRequest) => {
   );
 });
 process.on("disconnect", () => process.exit(0));
+process.on("SIGTERM", () => process.exit(0)); // exit normally, so --cpu-prof (rooms.ts --device-cpu-prof) writes its profile
