@@ -27,6 +27,9 @@ export const BENCH_RELAY_ENV: Readonly<Record<string, string>> = {
   RELAY_MAX_ROOM_LOG_ENVELOPES: "100000000",
   RELAY_MAX_MAILBOX_ENVELOPES: "100000000",
   RELAY_MAX_ROOMS_CREATED_PER_MINUTE: "1000000",
+  // Every simulated client connects from 127.0.0.1: the per-address cap (64, which evicts the
+  // longest-idle connection beyond it) would cut a 100-member room's clients off each other.
+  RELAY_MAX_CONNECTIONS_PER_ADDRESS: "100000",
 };
 
 const LISTENING: Record<ServerKind, RegExp> = {

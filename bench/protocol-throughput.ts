@@ -12,7 +12,12 @@
 // median ratio with its spread is held to the goals of issue 14 (bench/goals.ts).
 // Owns: the measurement loops and the printed table. Prints rates only: no keys, no plaintext.
 //
-//   node --import tsx bench/protocol-throughput.ts [--size quick|full] [--count N] [--runs R]
+//   node --import tsx bench/protocol-throughput.ts [--size quick|full] [--count N] [--runs R] [--only TEXT]
+// `--only TEXT` runs the workloads whose name contains TEXT (for profiling one workload with
+// `node --cpu-prof`; see client/crypto/PERFORMANCE.md); `--ours-only` measures only ours (for
+// profiles that show our code alone; no ratio, no goal verdict); `--cpu-time` divides by the
+// process's CPU time (all threads: WebCrypto's thread pool and libsignal included) instead of
+// wall time, for a machine so loaded that wall time measures the queue for a core.
 //   npm run bench:protocol -- --count 1000
 
 import { performance } from "node:perf_hooks";
@@ -44,6 +49,14 @@ const PLAINTEXT_BYTES = 256;
 /** Validity of the benchmark's sender certificates. */
 const DAY_MS = 86_400_000;
 const plaintext = new Uint8Array(PLAINTEXT_BYTES);
+/** Milliseconds of wall time, or of this process's CPU time with `--cpu-time`. */
+const cpuTime = process.argv.includes("--cpu-time");
+const clock = cpuTime
+  ? (): number => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    }
+  : (): number => performance.now();
 
 type Kind = "ours" | "libsignal";
 type AnyParty = Party & { raw: OurParty | LibsignalParty };
@@ -76,11 +89,11 @@ async function setupRate(kind: Kind, n: number): Promise<number> {
     const a = initiators[i]!;
     // Bundle creation (a Kyber key generation for libsignal's test party) is not timed.
     const bundle = responder.raw instanceof OurParty ? await responder.raw.bundle(i + 1) : responder.raw.bundle();
-    const start = performance.now();
+    const start = clock();
     if (a.raw instanceof OurParty) await a.raw.builder.processPreKeyBundle(responder.address, bundle);
     else await a.raw.processBundle(responder.address, bundle);
     await responder.decrypt(a.address, await a.encrypt(responder.address, plaintext));
-    elapsed += performance.now() - start;
+    elapsed += clock() - start;
   }
   return (n * 1000) / elapsed;
 }
@@ -90,12 +103,12 @@ async function messageRate(kind: Kind, n: number, alternate: boolean): Promise<n
   const a = await party(kind);
   const b = await party(kind);
   await connect(a, b);
-  const start = performance.now();
+  const start = clock();
   for (let i = 0; i < n; i++) {
     const [from, to] = alternate && i % 2 === 1 ? [b, a] : [a, b];
     await to.decrypt(from.address, await from.encrypt(to.address, plaintext));
   }
-  return (n * 1000) / (performance.now() - start);
+  return (n * 1000) / (clock() - start);
 }
 
 /** libsignal's sender-key store, in memory (as its own tests keep it). */
@@ -117,9 +130,9 @@ async function senderKeyRate(kind: Kind, n: number): Promise<number> {
     const distributionId = createDistributionId();
     const skdm = await createSenderKeyDistributionMessage(senderStore, "sender", distributionId);
     await processSenderKeyDistributionMessage(receiverStore, "sender", skdm);
-    const start = performance.now();
+    const start = clock();
     for (let i = 0; i < n; i++) await groupDecrypt(receiverStore, "sender", await groupEncrypt(senderStore, "sender", distributionId, plaintext));
-    return (n * 1000) / (performance.now() - start);
+    return (n * 1000) / (clock() - start);
   }
   const sender = ls.ProtocolAddress.new(crypto.randomUUID(), 1);
   const senderStore = new LsSenderKeyStore();
@@ -128,12 +141,12 @@ async function senderKeyRate(kind: Kind, n: number): Promise<number> {
   const skdm = await ls.SenderKeyDistributionMessage.create(sender, distributionId, senderStore);
   await ls.processSenderKeyDistributionMessage(sender, ls.SenderKeyDistributionMessage.deserialize(skdm.serialize()), receiverStore);
   const pt = ab(plaintext);
-  const start = performance.now();
+  const start = clock();
   for (let i = 0; i < n; i++) {
     const message = await ls.groupEncrypt(sender, distributionId, senderStore, pt);
     await ls.groupDecrypt(sender, receiverStore, message.serialize());
   }
-  return (n * 1000) / (performance.now() - start);
+  return (n * 1000) / (clock() - start);
 }
 
 /**
@@ -155,7 +168,7 @@ async function sealedSenderRate(kind: Kind, n: number): Promise<number> {
       senderIdentityKey: sender.identity.publicKey,
       expiresAtMs: TEST_NOW_MS + DAY_MS,
     });
-    const start = performance.now();
+    const start = clock();
     for (let i = 0; i < n; i++) {
       const inner = await sender.encrypt(recipient.address, plaintext);
       const sealed = await sealedSenderEncrypt(
@@ -167,7 +180,7 @@ async function sealedSenderRate(kind: Kind, n: number): Promise<number> {
       const opened = await sealedSenderDecryptToContent(sealed, recipient.identity, root.publicKey, TEST_NOW_MS);
       await recipient.decrypt(sender.address, { type: opened.type === "prekey_message" ? 3 : 2, body: opened.content });
     }
-    return (n * 1000) / (performance.now() - start);
+    return (n * 1000) / (clock() - start);
   }
   if (!(a.raw instanceof LibsignalParty && b.raw instanceof LibsignalParty)) throw new Error("mixed parties");
   const sender = a.raw;
@@ -185,7 +198,7 @@ async function sealedSenderRate(kind: Kind, n: number): Promise<number> {
     server,
   );
   const pt = ab(plaintext);
-  const start = performance.now();
+  const start = clock();
   for (let i = 0; i < n; i++) {
     const sealed = await ls.sealedSenderEncryptMessage(pt, recipient.lsAddress, certificate, sender.sessions, sender.identities);
     await ls.sealedSenderDecryptMessage(
@@ -202,7 +215,7 @@ async function sealedSenderRate(kind: Kind, n: number): Promise<number> {
       recipient.kyberPreKeys,
     );
   }
-  return (n * 1000) / (performance.now() - start);
+  return (n * 1000) / (clock() - start);
 }
 
 const workloads: Array<{ name: string; goal: Goal; run: (kind: Kind) => Promise<number> }> = [
@@ -213,12 +226,28 @@ const workloads: Array<{ name: string; goal: Goal; run: (kind: Kind) => Promise<
   { name: "sealed sender, ratchet message sealed + opened", goal: PROTOCOL_GOALS.sealedSender, run: (kind) => sealedSenderRate(kind, Math.max(1, Math.floor(count / 2))) },
 ];
 
+/** `--only TEXT`: the workloads whose name contains TEXT (all when absent). */
+function selectedWorkloads(): typeof workloads {
+  const index = process.argv.indexOf("--only");
+  if (index < 0) return workloads;
+  const text = process.argv[index + 1] ?? "";
+  const chosen = workloads.filter((w) => w.name.includes(text));
+  if (chosen.length === 0) throw new RangeError(`--only ${text}: no workload name contains it`);
+  return chosen;
+}
+
 async function main(): Promise<void> {
-  console.log(`protocol throughput: ${PLAINTEXT_BYTES}-byte messages, encrypt + decrypt, ${runs} run(s), ours and libsignal interleaved`);
+  const chosen = selectedWorkloads();
+  if (process.argv.includes("--ours-only")) {
+    for (const w of chosen) await w.run("ours");
+    for (const w of chosen) console.log(`${w.name.padEnd(48)} ours ${formatNumber(await w.run("ours")).padStart(7)}/s`);
+    return;
+  }
+  console.log(`protocol throughput: ${PLAINTEXT_BYTES}-byte messages, encrypt + decrypt, ${runs} run(s), ours and libsignal interleaved${cpuTime ? ", rates per CPU second" : ""}`);
   // Warm-up: one short pass of every workload for both, so JIT and native loading are not timed.
-  for (const w of workloads) for (const kind of ["ours", "libsignal"] as const) await w.run(kind);
+  for (const w of chosen) for (const kind of ["ours", "libsignal"] as const) await w.run(kind);
   const figures: Figure[] = [];
-  for (const w of workloads) {
+  for (const w of chosen) {
     const ours: number[] = [];
     const theirs: number[] = [];
     const ratios: number[] = [];
@@ -246,7 +275,7 @@ async function main(): Promise<void> {
   }
   finishReport({
     benchmark: "protocol vs libsignal",
-    setup: `${PLAINTEXT_BYTES}-byte messages encrypted and decrypted with in-memory stores, ${count} per run (setups ${Math.max(1, Math.floor(count / 5))}, sealed ${Math.max(1, Math.floor(count / 2))}), ${runs} interleaved runs after a warm-up, libsignal-client 0.103 in the same process`,
+    setup: `${PLAINTEXT_BYTES}-byte messages encrypted and decrypted with in-memory stores, ${count} per run (setups ${Math.max(1, Math.floor(count / 5))}, sealed ${Math.max(1, Math.floor(count / 2))}), ${runs} interleaved runs after a warm-up, libsignal-client 0.103 in the same process${cpuTime ? ", rates per second of process CPU time (--cpu-time)" : ""}`,
     figures,
     series: [],
   });

@@ -18,6 +18,11 @@ export type MemberRequest = { id: number } & (
   | { type: "join"; inviteLink: string }
   /** Answered once every client here sees `count` members in `roomId` (or at the deadline). */
   | { type: "await-roster"; roomId: string; count: number; deadlineMs: number }
+  /**
+   * Answered once every client here is settled (the runtime's `settled()` diagnostic: every
+   * member's sender key known, no pairwise job or post waiting), or at the deadline.
+   */
+  | { type: "await-settled"; deadlineMs: number }
   /** Every client here but the first joins (the first created the room, or is alone). */
   | { type: "join-rest"; inviteLink: string }
   | { type: "send"; roomId: string; text: string }
@@ -104,6 +109,20 @@ function roster(client: SecureCommClient, roomId: string, count: number, deadlin
   });
 }
 
+/** Poll interval for `await-settled`: the runtime has no event for it (as client/cli/wait.ts). */
+const SETTLE_POLL_MS = 50;
+
+/** Resolves true once every client reports itself settled, false at the deadline. */
+async function settled(deadlineMs: number): Promise<boolean> {
+  const deadline = Date.now() + deadlineMs;
+  const all = (): boolean => clients.every((c) => (c as { settled?: () => boolean }).settled?.() ?? true);
+  while (!all()) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+  }
+  return true;
+}
+
 async function handle(req: MemberRequest): Promise<MemberReply> {
   switch (req.type) {
     case "open":
@@ -127,6 +146,8 @@ async function handle(req: MemberRequest): Promise<MemberReply> {
       }
       return { id: req.id, ok };
     }
+    case "await-settled":
+      return { id: req.id, ok: await settled(req.deadlineMs) };
     case "await-roster": {
       const ok = await Promise.all(clients.map((c) => roster(c, req.roomId, req.count, req.deadlineMs)));
       return { id: req.id, ok: ok.every(Boolean) };
@@ -151,7 +172,11 @@ if (typeof process.send !== "function") {
 process.on("message", (req: MemberRequest) => {
   void handle(req).then(
     (reply) => process.send?.(reply),
-    () => process.send?.({ id: req.id, ok: false }),
+    (error: unknown) => {
+      if (process.env.BENCH_VERBOSE === "1") process.stderr.write(`step ${req.type} failed: ${error instanceof Error ? `${error.name}: ${error.message} ${String((error as { cause?: { cause?: unknown } }).cause?.cause ?? (error as { cause?: unknown }).cause ?? "")}` : "error"}\n`);
+      process.send?.({ id: req.id, ok: false });
+    },
   );
 });
 process.on("disconnect", () => process.exit(0));
+process.on("SIGTERM", () => process.exit(0)); // exit normally, so --cpu-prof (rooms.ts --device-cpu-prof) writes its profile

@@ -9,11 +9,14 @@
 //     sendText's call until every other member decrypted it (p50/p99 over enough messages that
 //     p99 is a percentile), and per delivery.
 // Nothing is polled: every wait is on an event the facade emits. Times are wall clock across
-// processes on one machine. Each size's figures stand beside the smallest size measured in the
+// processes on one machine. The device joins once the other members are settled (no pairwise
+// job or post waiting: the room is built, not still being built). Each size's figures stand beside the smallest size measured in the
 // same run. Message texts are synthetic; nothing is printed but timings.
 //
 //   npm run bench:rooms -- [--size quick|full] [--sizes 10,30,100] [--messages M] [--interval-ms T]
-//                          [--deadline-ms D] [--verbose]   (--verbose: each step, and failure codes)
+//                          [--deadline-ms D] [--verbose] [--device-cpu-prof DIR]
+//   (--verbose: each step, and failure codes; --device-cpu-prof: a V8 CPU profile of the
+//   device's process, written to DIR when it exits, to see where its join goes)
 
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -43,6 +46,9 @@ const MEMBER_WORKERS = 3;
 const PROBE_INTERVAL_MS = 500;
 /** Longest any one wait may take (setup of a large room on a busy machine included). */
 const DEADLINE_MS = numericOption("deadline-ms", 300_000, 3_600_000);
+const profileArg = process.argv.indexOf("--device-cpu-prof");
+/** Node flags of the device's process: a CPU profile when asked for. */
+const deviceFlags = profileArg >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${String(process.argv[profileArg + 1])}`] : [];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -78,7 +84,7 @@ async function benchSize(n: number): Promise<SizeResult> {
   const helpers: IpcPeer[] = [];
   const { url, host } = await startHostedServer("relay", dataDir);
   try {
-    const device = forkHelper("bench/room-members.ts");
+    const device = forkHelper("bench/room-members.ts", [], { nodeFlags: deviceFlags });
     const workers = Array.from({ length: Math.min(MEMBER_WORKERS, n - 1) }, () => forkHelper("bench/room-members.ts"));
     helpers.push(device, ...workers);
     const setupStart = performance.now();
@@ -90,6 +96,10 @@ async function benchSize(n: number): Promise<SizeResult> {
     const { roomId, inviteLink } = await call(workers[0]!, { type: "create-room", name: `bench-${n}` });
     await Promise.all(workers.map((w, i) => call(w, { type: i === 0 ? "join-rest" : "join", inviteLink })));
     await Promise.all(workers.map((w) => call(w, { type: "await-roster", roomId, count: n - 1, deadlineMs: DEADLINE_MS })));
+    // The room is built when its members are settled, not when rosters are complete: every
+    // join makes each member send a Welcome and each joiner answer everyone (O(N²) pairwise
+    // sends), and a device joining while that backlog drains measures the backlog.
+    await Promise.all(workers.map((w) => call(w, { type: "await-settled", deadlineMs: DEADLINE_MS })));
     const setupMs = performance.now() - setupStart;
 
     // Join → ready, as the device's user sees it.

@@ -4,10 +4,13 @@
  * Owns: the cipher calls and their failure mapping (malformed CBC input →
  * `invalid_ciphertext`, GCM tag mismatch → `bad_mac`). Does not own: MACs around CBC/CTR
  * (callers verify their HMAC before decrypting, as Signal does).
- * Synchronous (noble) so pure ratchet steps stay synchronous.
+ * Synchronous so pure ratchet steps stay synchronous: on Node through `node:crypto`'s
+ * synchronous OpenSSL ciphers (self-checked once against noble), elsewhere through noble.
+ * `portableCiphers` is the noble path, exported for the differential tests.
  */
 import { cbc, ctr, gcm } from "@noble/ciphers/aes.js";
 import { ProtocolError } from "../errors.js";
+import { type NodeCrypto, selfChecked } from "./node-crypto.js";
 
 /** AES-256 key length in bytes. */
 export const AES256_KEY_LENGTH = 32;
@@ -24,10 +27,99 @@ function checkLength(bytes: Uint8Array, length: number, what: string): void {
   }
 }
 
+function joined(first: Uint8Array, last: Uint8Array): Uint8Array {
+  const out = new Uint8Array(first.length + last.length);
+  out.set(first, 0);
+  out.set(last, first.length);
+  return out;
+}
+
+function nodeCbcEncrypt(crypto: NodeCrypto, key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const c = crypto.createCipheriv("aes-256-cbc", key, iv);
+  return joined(c.update(plaintext), c.final());
+}
+
+/** Throws (any error) on bad padding, as OpenSSL checks every PKCS#7 padding byte. */
+function nodeCbcDecrypt(crypto: NodeCrypto, key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  const d = crypto.createDecipheriv("aes-256-cbc", key, iv);
+  return joined(d.update(ciphertext), d.final());
+}
+
+function nodeCtr(crypto: NodeCrypto, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+  const c = crypto.createCipheriv("aes-256-ctr", key, iv);
+  return joined(c.update(data), c.final());
+}
+
+function nodeGcmEncrypt(crypto: NodeCrypto, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  const c = crypto.createCipheriv("aes-256-gcm", key, nonce, { authTagLength: AES_GCM_TAG_LENGTH });
+  c.setAAD(aad);
+  const body = joined(c.update(plaintext), c.final());
+  return joined(body, c.getAuthTag());
+}
+
+/** Throws (any error) when the tag does not verify. */
+function nodeGcmDecrypt(crypto: NodeCrypto, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
+  const split = sealed.length - AES_GCM_TAG_LENGTH;
+  const d = crypto.createDecipheriv("aes-256-gcm", key, nonce, { authTagLength: AES_GCM_TAG_LENGTH });
+  d.setAAD(aad);
+  d.setAuthTag(sealed.subarray(split));
+  return joined(d.update(sealed.subarray(0, split)), d.final());
+}
+
+/** The noble (portable) path of every cipher here, for the differential tests. */
+export const portableCiphers = {
+  cbcEncrypt: (key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Uint8Array => cbc(key, iv).encrypt(plaintext),
+  cbcDecrypt: (key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Uint8Array => cbc(key, iv).decrypt(ciphertext),
+  ctr: (key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array => ctr(key, iv).encrypt(data),
+  gcmEncrypt: (key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array => gcm(key, nonce, aad).encrypt(plaintext),
+  gcmDecrypt: (key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array => gcm(key, nonce, aad).decrypt(sealed),
+} as const;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Node's AES, if present and equal to noble on a fixed input in every mode (checked once). */
+const nodeAes = selfChecked((crypto) => {
+  const key = Uint8Array.from({ length: AES256_KEY_LENGTH }, (_, i) => i);
+  const iv = Uint8Array.from({ length: AES_BLOCK_LENGTH }, (_, i) => 0xf0 + i);
+  iv[15] = 0xff; // the CTR check crosses a carry into the next byte
+  const nonce = iv.subarray(0, AES_GCM_NONCE_LENGTH);
+  const data = Uint8Array.from({ length: 45 }, (_, i) => i * 7);
+  const aad = data.subarray(0, 9);
+  const sealedCbc = nodeCbcEncrypt(crypto, key, iv, data);
+  const sealedGcm = nodeGcmEncrypt(crypto, key, nonce, data, aad);
+  const tampered = Uint8Array.from(sealedGcm);
+  tampered[0] = (tampered[0] as number) ^ 1;
+  let tamperRefused = false;
+  try {
+    nodeGcmDecrypt(crypto, key, nonce, tampered, aad);
+  } catch {
+    tamperRefused = true;
+  }
+  return (
+    sameBytes(sealedCbc, portableCiphers.cbcEncrypt(key, iv, data)) &&
+    sameBytes(nodeCbcDecrypt(crypto, key, iv, sealedCbc), data) &&
+    sameBytes(nodeCtr(crypto, key, iv, data), portableCiphers.ctr(key, iv, data)) &&
+    sameBytes(sealedGcm, portableCiphers.gcmEncrypt(key, nonce, data, aad)) &&
+    sameBytes(nodeGcmDecrypt(crypto, key, nonce, sealedGcm, aad), data) &&
+    tamperRefused
+  );
+});
+
+/** Whether the Node path of this module is in use (for tests and benchmarks). */
+export function cipherUsesNode(): boolean {
+  return nodeAes() !== undefined;
+}
+
 /** AES-256-CBC encryption with PKCS#7 padding (Signal's message cipher). */
 export function aes256CbcEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Uint8Array {
   checkLength(key, AES256_KEY_LENGTH, "AES key");
   checkLength(iv, AES_BLOCK_LENGTH, "CBC IV");
+  const crypto = nodeAes();
+  if (crypto !== undefined) return nodeCbcEncrypt(crypto, key, iv, plaintext);
   return cbc(key, iv).encrypt(plaintext);
 }
 
@@ -42,6 +134,8 @@ export function aes256CbcDecrypt(key: Uint8Array, iv: Uint8Array, ciphertext: Ui
     throw new ProtocolError("invalid_ciphertext");
   }
   try {
+    const crypto = nodeAes();
+    if (crypto !== undefined) return nodeCbcDecrypt(crypto, key, iv, ciphertext);
     return cbc(key, iv).decrypt(ciphertext);
   } catch {
     throw new ProtocolError("invalid_ciphertext");
@@ -55,6 +149,8 @@ export function aes256CbcDecrypt(key: Uint8Array, iv: Uint8Array, ciphertext: Ui
 export function aes256Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
   checkLength(key, AES256_KEY_LENGTH, "AES key");
   checkLength(iv, AES_BLOCK_LENGTH, "CTR IV");
+  const crypto = nodeAes();
+  if (crypto !== undefined) return nodeCtr(crypto, key, iv, data);
   return ctr(key, iv).encrypt(data);
 }
 
@@ -67,6 +163,8 @@ export function aes256GcmEncrypt(
 ): Uint8Array {
   checkLength(key, AES256_KEY_LENGTH, "AES key");
   checkLength(nonce, AES_GCM_NONCE_LENGTH, "GCM nonce");
+  const crypto = nodeAes();
+  if (crypto !== undefined) return nodeGcmEncrypt(crypto, key, nonce, plaintext, aad);
   return gcm(key, nonce, aad).encrypt(plaintext);
 }
 
@@ -84,6 +182,8 @@ export function aes256GcmDecrypt(
   checkLength(nonce, AES_GCM_NONCE_LENGTH, "GCM nonce");
   if (ciphertext.length < AES_GCM_TAG_LENGTH) throw new ProtocolError("bad_mac");
   try {
+    const crypto = nodeAes();
+    if (crypto !== undefined) return nodeGcmDecrypt(crypto, key, nonce, ciphertext, aad);
     return gcm(key, nonce, aad).decrypt(ciphertext);
   } catch {
     throw new ProtocolError("bad_mac");

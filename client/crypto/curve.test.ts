@@ -6,8 +6,17 @@ import { describe, expect, it } from "vitest";
 import { isProtocolError } from "../errors.js";
 import { bytesToHex, hexToBytes } from "./bytes.js";
 import { KeyPair, PrivateKey, PublicKey } from "./curve.js";
-import { hasNativeX25519, importX25519PrivateNative, x25519AgreeNative, x25519AgreeNoble } from "./x25519.js";
-import { hasNativeEd25519, xeddsaSign, xeddsaVerifyNative, xeddsaVerifyNoble } from "./xeddsa.js";
+import {
+  hasNativeX25519,
+  importX25519PrivateNative,
+  importX25519PrivateNode,
+  importX25519PublicNode,
+  nodeX25519 as nodeX25519Path,
+  x25519AgreeNative,
+  x25519AgreeNode,
+  x25519AgreeNoble,
+} from "./x25519.js";
+import { hasNativeEd25519, nodeEd25519, xeddsaSign, xeddsaVerifyNative, xeddsaVerifyNode, xeddsaVerifyNoble } from "./xeddsa.js";
 
 const vectors = JSON.parse(
   readFileSync(new URL("../../spec/vectors/rfc7748.json", import.meta.url), "utf8"),
@@ -36,6 +45,13 @@ async function agreeBothPaths(k: Uint8Array, u: Uint8Array): Promise<string> {
     native = isProtocolError(e, "invalid_key") ? "invalid_key" : `other: ${String(e)}`;
   }
   expect(native).toBe(noble);
+  let viaNode: string;
+  try {
+    viaNode = bytesToHex(x25519AgreeNode(importX25519PrivateNode(k).key, importX25519PublicNode(u)));
+  } catch (e) {
+    viaNode = isProtocolError(e, "invalid_key") ? "invalid_key" : `other: ${String(e)}`;
+  }
+  expect(viaNode).toBe(noble);
   return noble;
 }
 
@@ -58,6 +74,11 @@ describe("runtime detection", () => {
   it("finds WebCrypto X25519 and Ed25519 on Node 20 (the fast paths are really used here)", async () => {
     expect(await hasNativeX25519()).toBe(true);
     expect(await hasNativeEd25519()).toBe(true);
+  });
+
+  it("finds node:crypto's synchronous X25519 and Ed25519 on Node 20 and passes their self-checks", () => {
+    expect(nodeX25519Path()).toBeDefined();
+    expect(nodeEd25519()).toBeDefined();
   });
 });
 
@@ -233,6 +254,7 @@ describe("XEdDSA", () => {
           }
           const noble = xeddsaVerifyNoble(u, msg, sig);
           const native = await xeddsaVerifyNative(u, msg, sig);
+          expect(xeddsaVerifyNode(u, msg, sig)).toBe(noble);
           const theirs = libsignal.PublicKey.deserialize(ab(PublicKey.fromPublicBytes(u).serialize())).verify(ab(msg), ab(sig));
           expect(native).toBe(noble);
           expect(noble).toBe(theirs);

@@ -10,6 +10,8 @@
  * WebCrypto once per object, as a cheap JWK when its public half is known or claimed by its
  * record; a public key is imported once per object; `generateAsync` makes a key pair natively
  * in one call, and a generated ratchet key's native key is handed to its next parse.
+ * On Node, the synchronous `node:crypto` path (x25519.ts, xeddsa.ts) comes before WebCrypto,
+ * with the same economies (one import per object, handover of generated keys).
  * Does not own: prekeys and identities (client/keys/), KEM keys (kem.ts).
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
@@ -17,9 +19,15 @@ import { ProtocolError } from "../errors.js";
 import { concatBytes, constantTimeEqual, randomBytes } from "./bytes.js";
 import { SecretHolder } from "./redact.js";
 import { lookupPublicHalf, publicHalfId, rememberPublicHalf } from "./public-half-cache.js";
+import type { NodeKeyObject } from "./node-crypto.js";
 import {
   generateX25519Native,
+  generateX25519Node,
   hasNativeX25519,
+  importX25519PrivateNode,
+  importX25519PublicNode,
+  nodeX25519,
+  x25519AgreeNode,
   importX25519PrivateJwk,
   importX25519PrivateWithPublic,
   importX25519PublicNative,
@@ -29,8 +37,13 @@ import {
 } from "./x25519.js";
 import {
   XEDDSA_RANDOM_LENGTH,
+  type Ed25519GeneratedKey,
+  generateEd25519SigningKey,
   hasNativeEd25519,
+  nodeEd25519,
+  signWithEd25519GeneratedKey,
   xeddsaSign,
+  xeddsaVerifyNode,
   xeddsaSigningKey,
   xeddsaVerifyNative,
   type XeddsaSigningKey,
@@ -60,7 +73,15 @@ export function clampPrivateKey(bytes: Uint8Array): Uint8Array {
  * taken (deleted) on first use, and bounded: the secret is held no longer than the session
  * state holding the same key, and an evicted entry only means an import.
  */
-const handedOverKeys = new Map<string, { key: CryptoKey; u: Uint8Array }>();
+const handedOverKeys = new Map<string, { key: CryptoKey | NodeKeyObject; u: Uint8Array }>();
+
+function handOver(id: string, key: CryptoKey | NodeKeyObject, u: Uint8Array): void {
+  handedOverKeys.set(id, { key, u });
+  if (handedOverKeys.size > HANDED_OVER_KEY_LIMIT) {
+    const oldest = handedOverKeys.keys().next().value;
+    if (oldest !== undefined) handedOverKeys.delete(oldest);
+  }
+}
 
 /** Pending handovers kept: sessions awaiting their next DH step; more fall back to an import. */
 const HANDED_OVER_KEY_LIMIT = 64;
@@ -74,8 +95,32 @@ export interface GenerateOptions {
   readonly reloaded?: boolean;
 }
 
+/**
+ * Native signers of the signing keys this process generated as Ed25519 keys
+ * (`PrivateKey.generateSigningKey`), by public-half id. Such a key is stored as its 32-byte
+ * Montgomery scalar like any other; only this process can sign with it natively, since the
+ * RFC 8032 seed behind it is not stored. Bounded: a sender key per room this device sends in;
+ * an evicted or restarted key signs with XEdDSA instead (the same key, valid either way).
+ */
+const ed25519Signers = new Map<string, Ed25519GeneratedKey>();
+
+/** Native signers kept (own sender keys in use at once). */
+const ED25519_SIGNER_LIMIT = 32;
+
 /** Imported WebCrypto X25519 public keys per PublicKey object (one import per object). */
 const importedX25519Public = new WeakMap<PublicKey, Promise<CryptoKey>>();
+
+/** Imported Node X25519 public keys per PublicKey object (one import per object). */
+const nodeX25519Public = new WeakMap<PublicKey, NodeKeyObject>();
+
+function nodePublic(key: PublicKey): NodeKeyObject {
+  let imported = nodeX25519Public.get(key);
+  if (imported === undefined) {
+    imported = importX25519PublicNode(key.publicBytes);
+    nodeX25519Public.set(key, imported);
+  }
+  return imported;
+}
 
 function nativePublic(key: PublicKey): Promise<CryptoKey> {
   let imported = importedX25519Public.get(key);
@@ -137,6 +182,7 @@ export class PublicKey {
    * bad or malformed signature; never rejects.
    */
   async verifySignature(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    if (nodeEd25519() !== undefined) return xeddsaVerifyNode(this.#u, message, signature);
     if (await hasNativeEd25519()) return xeddsaVerifyNative(this.#u, message, signature, this.#edKeys);
     return xeddsaVerifyNoble(this.#u, message, signature);
   }
@@ -156,6 +202,7 @@ export class PrivateKey extends SecretHolder {
   #publicKey: PublicKey | undefined;
   #signingKey: XeddsaSigningKey | undefined;
   #nativeKey: Promise<CryptoKey> | undefined;
+  #nodeKey: NodeKeyObject | undefined;
   /** A public key a record claims for this key: only picks the cheap native import, never trusted. */
   #claimedU: Uint8Array | undefined;
 
@@ -175,6 +222,14 @@ export class PrivateKey extends SecretHolder {
    * agreement and `getPublicKey()` cost no scalar multiplication. Falls back to `generate()`.
    */
   static async generateAsync(options: GenerateOptions = {}): Promise<PrivateKey> {
+    if (nodeX25519() !== undefined) {
+      const { k, u, key } = generateX25519Node();
+      const privateKey = new PrivateKey(clampPrivateKey(k));
+      privateKey.#publicKey = PublicKey.fromPublicBytes(u);
+      privateKey.#nodeKey = key;
+      if (options.reloaded === true) handOver(privateKey.#id(), key, u);
+      return privateKey;
+    }
     if (await hasNativeX25519()) {
       try {
         const { k, u, key } = await generateX25519Native();
@@ -182,13 +237,7 @@ export class PrivateKey extends SecretHolder {
         const privateKey = new PrivateKey(clampPrivateKey(k));
         privateKey.#publicKey = PublicKey.fromPublicBytes(u);
         privateKey.#nativeKey = Promise.resolve(key);
-        if (options.reloaded === true) {
-          handedOverKeys.set(privateKey.#id(), { key, u });
-          if (handedOverKeys.size > HANDED_OVER_KEY_LIMIT) {
-            const oldest = handedOverKeys.keys().next().value;
-            if (oldest !== undefined) handedOverKeys.delete(oldest);
-          }
-        }
+        if (options.reloaded === true) handOver(privateKey.#id(), key, u);
         return privateKey;
       } catch {
         // A runtime that probes fine but cannot generate or export: portable path.
@@ -256,6 +305,14 @@ export class PrivateKey extends SecretHolder {
   getPublicKey(): PublicKey {
     const known = this.#knownPublicKey();
     if (known !== undefined) return known;
+    if (nodeX25519() !== undefined) {
+      // One native scalar multiplication; the import is then reused by `agree`.
+      this.#node();
+      if (this.#publicKey !== undefined) {
+        rememberPublicHalf(this.#id(), { u: this.#publicKey.publicBytes });
+        return this.#publicKey;
+      }
+    }
     // aB on Edwards25519 maps to X25519(k, 9) (RFC 7748 §4.1); the precomputed Edwards base
     // multiplication is much faster than a Montgomery ladder, and signing reuses aB.
     const u = ed25519.utils.toMontgomery(this.#signing().aBytes);
@@ -271,11 +328,30 @@ export class PrivateKey extends SecretHolder {
   async getPublicKeyAsync(): Promise<PublicKey> {
     const known = this.#knownPublicKey();
     if (known !== undefined) return known;
+    if (nodeX25519() !== undefined) return this.getPublicKey();
     if (await hasNativeX25519()) {
       await this.#native();
       if (this.#publicKey !== undefined) return this.#publicKey;
     }
     return this.getPublicKey();
+  }
+
+  /** The key imported into Node (once per object; a handed-over generated key when there is one). */
+  #node(): NodeKeyObject {
+    if (this.#nodeKey === undefined) {
+      const id = this.#id();
+      const handed = handedOverKeys.get(id);
+      if (handed !== undefined && !(handed.key instanceof CryptoKey)) {
+        handedOverKeys.delete(id);
+        this.#publicKey ??= PublicKey.fromPublicBytes(handed.u);
+        this.#nodeKey = handed.key;
+      } else {
+        const { key, u } = importX25519PrivateNode(this.#k);
+        this.#publicKey ??= PublicKey.fromPublicBytes(u);
+        this.#nodeKey = key;
+      }
+    }
+    return this.#nodeKey;
   }
 
   #native(): Promise<CryptoKey> {
@@ -285,7 +361,7 @@ export class PrivateKey extends SecretHolder {
 
   async #importNative(): Promise<CryptoKey> {
     const handed = handedOverKeys.get(this.#id());
-    if (handed !== undefined) {
+    if (handed !== undefined && handed.key instanceof CryptoKey) {
       handedOverKeys.delete(this.#id());
       this.#publicKey ??= PublicKey.fromPublicBytes(handed.u);
       return handed.key;
@@ -317,6 +393,7 @@ export class PrivateKey extends SecretHolder {
    * key) → `ProtocolError("invalid_key")` (spec EN-02).
    */
   async agree(publicKey: PublicKey): Promise<Uint8Array> {
+    if (nodeX25519() !== undefined) return x25519AgreeNode(this.#node(), nodePublic(publicKey));
     if (await hasNativeX25519()) {
       const privateKey = await this.#native();
       return x25519AgreeNativeKey(privateKey, nativePublic(publicKey));
@@ -324,8 +401,40 @@ export class PrivateKey extends SecretHolder {
     return x25519AgreeNoble(this.#k, publicKey.publicBytes);
   }
 
-  /** XEdDSA signature (64 bytes, libsignal encoding; spec EN-03) over `message` with fresh random Z (EN-10). */
+  /**
+   * A fresh key for signing only (a sender key's signing key; spec EN-03, EN-10): where the
+   * runtime signs Ed25519 natively, generated as an RFC 8032 key whose clamped scalar is this
+   * private key, so `sign` can use the native signer in this process; otherwise `generate()`.
+   * Never use it for agreement.
+   */
+  static generateSigningKey(): PrivateKey {
+    const generated = generateEd25519SigningKey();
+    if (generated === undefined) return PrivateKey.generate();
+    const key = new PrivateKey(Uint8Array.from(generated.k));
+    const id = key.#id();
+    rememberPublicHalf(id, { u: generated.u, a: generated.aBytes });
+    ed25519Signers.set(id, generated);
+    if (ed25519Signers.size > ED25519_SIGNER_LIMIT) {
+      const oldest = ed25519Signers.keys().next().value;
+      if (oldest !== undefined) ed25519Signers.delete(oldest);
+    }
+    return key;
+  }
+
+  /**
+   * Signature (64 bytes, libsignal encoding; spec EN-03) over `message`: XEdDSA with fresh
+   * random Z (EN-10), or for a key from `generateSigningKey` still known to this process, the
+   * native RFC 8032 signature, which verifies identically.
+   */
   sign(message: Uint8Array): Uint8Array {
+    const native = ed25519Signers.get(this.#id());
+    if (native !== undefined) {
+      try {
+        return signWithEd25519GeneratedKey(native, message);
+      } catch {
+        // Node signing became unavailable (tests turn it off): sign with XEdDSA.
+      }
+    }
     return xeddsaSign(this.#signing(), message, randomBytes(XEDDSA_RANDOM_LENGTH));
   }
 }

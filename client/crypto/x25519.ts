@@ -17,6 +17,7 @@
 import { x25519 } from "@noble/curves/ed25519.js";
 import { ProtocolError } from "../errors.js";
 import { concatBytes, constantTimeEqual, hexToBytes } from "./bytes.js";
+import { type NodeCrypto, type NodeKeyObject, plainBytes, selfChecked } from "./node-crypto.js";
 
 /** X25519 scalar, u-coordinate and output length (RFC 7748 §5). */
 export const X25519_LENGTH = 32;
@@ -221,4 +222,105 @@ export function hasNativeX25519(): Promise<boolean> {
     }
   })();
   return nativeDetection;
+}
+
+/**
+ * JWK `x` given with a private key imported into Node. Node derives the public half from `d`
+ * itself (OpenSSL computes it on import) and does not compare it with `x`, so the real public
+ * key is read back from the imported key rather than trusted from a record; the self-check
+ * below proves this on the RFC 7748 keys with a wrong `x`, so a runtime that compared would
+ * refuse the probe and never take this path.
+ */
+const NODE_JWK_PLACEHOLDER_X = base64Url(new Uint8Array(X25519_LENGTH));
+
+function importPrivateNode(crypto: NodeCrypto, k: Uint8Array): { key: NodeKeyObject; u: Uint8Array } {
+  const key = crypto.createPrivateKey({
+    key: { kty: "OKP", crv: "X25519", d: base64Url(k), x: NODE_JWK_PLACEHOLDER_X },
+    format: "jwk",
+  });
+  const x = crypto.createPublicKey(key).export({ format: "jwk" }).x;
+  if (typeof x !== "string") throw new TypeError("X25519 JWK export without x");
+  const u = fromBase64Url(x);
+  if (u.length !== X25519_LENGTH) throw new TypeError("X25519 JWK export with a bad x");
+  return { key, u };
+}
+
+function agreeNode(crypto: NodeCrypto, privateKey: NodeKeyObject, publicKey: NodeKeyObject): Uint8Array {
+  let out: Uint8Array;
+  try {
+    out = plainBytes(crypto.diffieHellman({ privateKey, publicKey }));
+  } catch {
+    // OpenSSL refuses an all-zero result (a low-order peer key) with an error.
+    throw new ProtocolError("invalid_key");
+  }
+  if (out.length !== X25519_LENGTH || isAllZero(out)) throw new ProtocolError("invalid_key");
+  return out;
+}
+
+/**
+ * Node's synchronous X25519 if this runtime has it and it passes the RFC 7748 §6.1 check
+ * (shared secret, the public half read back after an import with a wrong claimed x, a
+ * low-order peer refused); else `undefined`. Checked once.
+ */
+export const nodeX25519: () => NodeCrypto | undefined = selfChecked((crypto) => {
+  const { key, u } = importPrivateNode(crypto, PROBE_PRIVATE);
+  if (!constantTimeEqual(u, PROBE_OWN_PUBLIC)) return false;
+  const shared = agreeNode(crypto, key, importPublicNode(crypto, PROBE_PUBLIC));
+  if (!constantTimeEqual(shared, PROBE_SHARED)) return false;
+  try {
+    agreeNode(crypto, key, importPublicNode(crypto, new Uint8Array(X25519_LENGTH)));
+    return false;
+  } catch (e) {
+    return e instanceof ProtocolError;
+  }
+});
+
+function importPublicNode(crypto: NodeCrypto, u: Uint8Array): NodeKeyObject {
+  return crypto.createPublicKey({ key: { kty: "OKP", crv: "X25519", x: base64Url(u) }, format: "jwk" });
+}
+
+function requireNode(): NodeCrypto {
+  const crypto = nodeX25519();
+  if (crypto === undefined) throw new TypeError("node:crypto X25519 is not available");
+  return crypto;
+}
+
+/**
+ * Imports the (clamped or not; X25519 clamps) scalar `k` into Node and reads its public
+ * u-coordinate back: one native scalar multiplication. Only where `nodeX25519()` is defined.
+ */
+export function importX25519PrivateNode(k: Uint8Array): { key: NodeKeyObject; u: Uint8Array } {
+  return importPrivateNode(requireNode(), k);
+}
+
+/** Imports a peer's u-coordinate into Node (any 32 bytes; the top bit is masked by X25519). */
+export function importX25519PublicNode(u: Uint8Array): NodeKeyObject {
+  try {
+    return importPublicNode(requireNode(), u);
+  } catch {
+    throw new ProtocolError("invalid_key");
+  }
+}
+
+/**
+ * X25519 through Node's synchronous call with both keys imported. A low-order peer (OpenSSL
+ * refuses the all-zero output) or an all-zero output → `ProtocolError("invalid_key")`.
+ */
+export function x25519AgreeNode(privateKey: NodeKeyObject, publicKey: NodeKeyObject): Uint8Array {
+  return agreeNode(requireNode(), privateKey, publicKey);
+}
+
+/**
+ * A fresh X25519 key pair made by Node from its CSPRNG (OpenSSL's, as `crypto.getRandomValues`
+ * in Node): the scalar, its u-coordinate and the imported key, in one native call.
+ */
+export function generateX25519Node(): { k: Uint8Array; u: Uint8Array; key: NodeKeyObject } {
+  const crypto = requireNode();
+  const pair = crypto.generateKeyPairSync("x25519");
+  const jwk = pair.privateKey.export({ format: "jwk" });
+  if (typeof jwk.d !== "string" || typeof jwk.x !== "string") throw new TypeError("X25519 JWK export without d or x");
+  const k = fromBase64Url(jwk.d);
+  const u = fromBase64Url(jwk.x);
+  if (k.length !== X25519_LENGTH || u.length !== X25519_LENGTH) throw new TypeError("X25519 JWK export with bad lengths");
+  return { k, u, key: pair.privateKey };
 }

@@ -8,14 +8,16 @@
  * s < 2^253), and the verifier rebuilds A from u with that bit.
  *
  * Verification is an Ed25519 verification against the converted key, so it has two paths that
- * give identical answers (pinned by a fast-check property test): WebCrypto Ed25519 when the
- * runtime has it (detected once, with RFC 8032 test 1), and noble point arithmetic otherwise.
+ * give identical answers (pinned by fast-check property tests): Node's synchronous Ed25519
+ * (`crypto.verify`, no thread-pool round trip) on Node, WebCrypto Ed25519 when the runtime has
+ * it (each detected once, with RFC 8032 test 2), and noble point arithmetic otherwise.
  * Does not own: key encodings (curve.ts).
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE, numberToBytesLE } from "@noble/curves/utils.js";
 import { concatBytes, hexToBytes } from "./bytes.js";
 import { sha512 } from "./kdf.js";
+import { type NodeCrypto, type NodeKeyObject, selfChecked } from "./node-crypto.js";
 
 /** XEdDSA signature length: R (32) ‖ s (32). */
 export const XEDDSA_SIGNATURE_LENGTH = 64;
@@ -44,6 +46,24 @@ const Point = ed25519.Point;
 const Fp = Point.Fp;
 const Fn = Point.Fn;
 
+/**
+ * Window of the base-point table signing uses. noble precomputes W = 6 (43 additions per
+ * multiplication); W = 8 takes 33, about 15 % less signing time here for a table of about
+ * 2 MB built once (60 ms) at the first signature (PERFORMANCE.md). Wider windows cost more to
+ * scan than they save.
+ */
+const SIGNING_BASE_WINDOW = 8;
+let signingTableReady = false;
+
+/** r·B with the wider table (built on first use); constant-time as noble's default table. */
+function baseMultiply(r: bigint): InstanceType<typeof Point> {
+  if (!signingTableReady) {
+    Point.BASE.precompute(SIGNING_BASE_WINDOW, false);
+    signingTableReady = true;
+  }
+  return Point.BASE.multiply(r);
+}
+
 /** The signer's scalar a = k mod L and the encoding of A = aB, computable once per key. */
 export interface XeddsaSigningKey {
   readonly k: Uint8Array;
@@ -59,7 +79,7 @@ export interface XeddsaSigningKey {
 export function xeddsaSigningKey(k: Uint8Array, knownA?: Uint8Array): XeddsaSigningKey {
   if (k.length !== 32) throw new RangeError("xeddsaSign: private key must be 32 bytes");
   const a = Fn.create(bytesToNumberLE(k));
-  const aBytes = knownA !== undefined && knownA.length === 32 ? Uint8Array.from(knownA) : Point.BASE.multiply(a).toBytes();
+  const aBytes = knownA !== undefined && knownA.length === 32 ? Uint8Array.from(knownA) : baseMultiply(a).toBytes();
   return { k: Uint8Array.from(k), a, aBytes };
 }
 
@@ -73,7 +93,7 @@ export function xeddsaSign(key: Uint8Array | XeddsaSigningKey, message: Uint8Arr
   if (z.length !== XEDDSA_RANDOM_LENGTH) throw new RangeError("xeddsaSign: Z must be 64 bytes");
   const signBit = (aBytes[31] as number) & SIGN_BIT_MASK;
   const r = Fn.create(bytesToNumberLE(sha512(concatBytes(NONCE_HASH_PREFIX, k, message, z))));
-  const rBytes = Point.BASE.multiply(r).toBytes();
+  const rBytes = baseMultiply(r).toBytes();
   const h = Fn.create(bytesToNumberLE(sha512(concatBytes(rBytes, aBytes, message))));
   const s = Fn.add(r, Fn.mul(h, a));
   const sig = concatBytes(rBytes, numberToBytesLE(s, 32));
@@ -255,4 +275,125 @@ export function hasNativeEd25519(): Promise<boolean> {
     }
   })();
   return nativeDetection;
+}
+
+/** Imported Node Ed25519 keys by Edwards encoding (public data only), bounded like the above. */
+const nodeKeyCache = new Map<string, NodeKeyObject>();
+
+function nodeEd25519Key(crypto: NodeCrypto, aBytes: Uint8Array): NodeKeyObject {
+  let hex = "";
+  for (const b of aBytes) hex += b.toString(16).padStart(2, "0");
+  let key = nodeKeyCache.get(hex);
+  if (key === undefined) {
+    key = importEd25519Node(crypto, aBytes);
+    if (nodeKeyCache.size >= IMPORTED_KEY_CACHE_LIMIT) {
+      const oldest = nodeKeyCache.keys().next().value;
+      if (oldest !== undefined) nodeKeyCache.delete(oldest);
+    }
+    nodeKeyCache.set(hex, key);
+  }
+  return key;
+}
+
+function importEd25519Node(crypto: NodeCrypto, aBytes: Uint8Array): NodeKeyObject {
+  return crypto.createPublicKey({
+    key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(aBytes).toString("base64url") },
+    format: "jwk",
+  });
+}
+
+/**
+ * Node's synchronous Ed25519 verification if this runtime has it and it accepts RFC 8032 TEST 2
+ * and rejects a one-bit change of it; else `undefined`. Checked once.
+ */
+export const nodeEd25519: () => NodeCrypto | undefined = selfChecked((crypto) => {
+  const key = importEd25519Node(crypto, PROBE_PUBLIC);
+  const flipped = Uint8Array.from(PROBE_MESSAGE);
+  flipped[0] = (flipped[0] as number) ^ 1;
+  return crypto.verify(null, PROBE_MESSAGE, key, PROBE_SIGNATURE) && !crypto.verify(null, flipped, key, PROBE_SIGNATURE);
+});
+
+/**
+ * XEdDSA verification through Node's synchronous Ed25519 against the rebuilt A (same checks
+ * as `xeddsaVerifyNative`). Never throws on bad input; returns false. Only where
+ * `nodeEd25519()` is defined (false otherwise).
+ */
+export function xeddsaVerifyNode(u: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const crypto = nodeEd25519();
+  if (crypto === undefined) return false;
+  try {
+    const p = prepare(u, signature);
+    if (p === undefined) return false;
+    const sig = concatBytes(p.rBytes, numberToBytesLE(p.sReduced, 32));
+    return crypto.verify(null, message, nodeEd25519Key(crypto, p.aBytes), sig);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A signing key made as an RFC 8032 Ed25519 key by Node (spec EN-03, "signing keys generated
+ * as Ed25519 keys"): the Montgomery private key k = clamp(SHA-512(seed)[0..32]) — an ordinary
+ * clamped X25519 scalar, stored like any other — with A = k·B and its u-coordinate, and the
+ * native key that signs with it.
+ */
+export interface Ed25519GeneratedKey {
+  readonly k: Uint8Array;
+  readonly u: Uint8Array;
+  readonly aBytes: Uint8Array;
+  readonly signer: NodeKeyObject;
+}
+
+function generateEd25519Key(crypto: NodeCrypto): Ed25519GeneratedKey {
+  const pair = crypto.generateKeyPairSync("ed25519");
+  const jwk = pair.privateKey.export({ format: "jwk" });
+  if (typeof jwk.d !== "string" || typeof jwk.x !== "string") throw new TypeError("Ed25519 JWK export without d or x");
+  const seed = Uint8Array.from(Buffer.from(jwk.d, "base64url"));
+  const aBytes = Uint8Array.from(Buffer.from(jwk.x, "base64url"));
+  if (seed.length !== 32 || aBytes.length !== 32) throw new TypeError("Ed25519 JWK export with bad lengths");
+  // RFC 8032 §5.1.5: the secret scalar is the pruned (clamped) first half of SHA-512(seed).
+  const k = sha512(seed).slice(0, 32);
+  seed.fill(0);
+  k[0] = (k[0] as number) & 248;
+  k[31] = ((k[31] as number) & 127) | 64;
+  return { k, u: ed25519.utils.toMontgomery(aBytes), aBytes, signer: pair.privateKey };
+}
+
+/** RFC 8032 signature by `key` with A's sign bit moved into bit 7 of byte 63 (EN-03 step 4). */
+function signEd25519Generated(crypto: NodeCrypto, key: Ed25519GeneratedKey, message: Uint8Array): Uint8Array {
+  const sig = new Uint8Array(crypto.sign(null, message, key.signer));
+  if (sig.length !== XEDDSA_SIGNATURE_LENGTH || ((sig[63] as number) & S_HIGH_BITS_MASK) !== 0) throw new TypeError("Ed25519 signature out of range");
+  sig[63] = (sig[63] as number) | ((key.aBytes[31] as number) & SIGN_BIT_MASK);
+  return sig;
+}
+
+/**
+ * Node's Ed25519 signing, if present and self-checked: a generated key's k derives the same A
+ * through noble, and its signatures verify as XEdDSA (noble path) and fail on another message.
+ */
+const nodeEd25519Signing = selfChecked((crypto) => {
+  const key = generateEd25519Key(crypto);
+  const derivedA = baseMultiply(Fn.create(bytesToNumberLE(key.k))).toBytes();
+  const sig = signEd25519Generated(crypto, key, PROBE_MESSAGE);
+  return (
+    derivedA.every((b, i) => b === key.aBytes[i]) &&
+    xeddsaVerifyNoble(key.u, PROBE_MESSAGE, sig) &&
+    !xeddsaVerifyNoble(key.u, new Uint8Array(0), sig)
+  );
+});
+
+/** A fresh signing key generated as an Ed25519 key where Node can sign natively, else undefined. */
+export function generateEd25519SigningKey(): Ed25519GeneratedKey | undefined {
+  const crypto = nodeEd25519Signing();
+  return crypto === undefined ? undefined : generateEd25519Key(crypto);
+}
+
+/**
+ * Signs `message` natively with a key from `generateEd25519SigningKey` (RFC 8032 nonce, see
+ * EN-03); the result verifies under u exactly as an XEdDSA signature does.
+ */
+export function signWithEd25519GeneratedKey(key: Ed25519GeneratedKey, message: Uint8Array): Uint8Array {
+  const crypto = nodeEd25519Signing();
+  if (crypto === undefined) throw new TypeError("node:crypto Ed25519 signing is not available");
+  return signEd25519Generated(crypto, key, message);
 }

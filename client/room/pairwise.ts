@@ -56,6 +56,15 @@ export class Pairwise {
    * when the relay substituted another identity, ID-08) and ConnectError for relay failures.
    */
   async send(identityKey: Uint8Array, deliveryToken: Uint8Array, content: Content): Promise<void> {
+    await this.deliver(identityKey, deliveryToken, await this.seal(identityKey, content));
+  }
+
+  /**
+   * Encrypts `content` for the member with `identityKey` and seals it (everything `send` does
+   * but the relay call), advancing the session: the caller commits the session step together
+   * with the sealed envelope it keeps for `deliver`. Same errors as `send`.
+   */
+  async seal(identityKey: Uint8Array, content: Content): Promise<Uint8Array> {
     const addressBytes = addressFromSerializedIdentityKey(identityKey);
     const address = createProtocolAddress(addressToString(addressBytes));
     const existing = await this.#store.loadSession(address);
@@ -74,7 +83,16 @@ export class Pairwise {
       { type: message.type === MESSAGE_TYPE_PREKEY ? "prekey_message" : "message", content: message.body },
       this.#identity.keyPair,
     );
-    await this.#clients.messages.sendSealed({ recipientAddress: addressBytes, deliveryToken, envelope });
+    return envelope;
+  }
+
+  /**
+   * Hands a sealed envelope from `seal` to the relay for the member with `identityKey`. Sending
+   * the same envelope again is harmless: the recipient refuses the copy as a duplicate.
+   */
+  async deliver(identityKey: Uint8Array, deliveryToken: Uint8Array, envelope: Uint8Array): Promise<void> {
+    const recipientAddress = addressFromSerializedIdentityKey(identityKey);
+    await this.#clients.messages.sendSealed({ recipientAddress, deliveryToken, envelope });
   }
 
   /**

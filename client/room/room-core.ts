@@ -429,7 +429,10 @@ function applySignedDeparture(room: RoomRecord, self: Uint8Array, d: Extract<Log
   if (same(d.member, self)) return unchanged(room, { type: "depart", reason: leave ? "left" : "removed" });
   const next = clone(RoomRecordSchema, room);
   const effects: Effect[] = [];
-  departure(next, self, d.member, d.seq, d.epoch, effects);
+  // RM-52: a removed member's later joins are refused, whatever link they use, and the
+  // admin's rotation after a removal also resets the invite link.
+  if (!leave) noteRemoved(next, d.member);
+  departure(next, self, d.member, d.seq, d.epoch, effects, !leave);
   return { room: next, effects };
 }
 

@@ -59,7 +59,9 @@ import {
   noteMessageId,
   noteRetired,
   type OutboxJob,
+  outboxJob,
   outboxJobs,
+  replaceJob,
   pendingKeyFields,
   pruneRetiredSecrets,
   retireSecret,
@@ -92,6 +94,11 @@ export { sendFailureKind } from "./room-failures.js";
 
 /** GetRoomHistory page size (API-20 max 500). */
 export const HISTORY_PAGE = 500;
+/**
+ * A pairwise job sealed longer ago than this is sealed anew before it is delivered: an envelope
+ * carries a sender certificate, which expires (SS-*), and a device may be offline for days.
+ */
+export const RESEAL_AFTER_MS = 10 * 60 * 1000;
 
 /** Dependencies of the engine. */
 export interface RoomEngineDeps {
@@ -1325,7 +1332,16 @@ export class RoomEngine {
     return this.outbox.size();
   }
 
-  /** Performs one outbox job and removes it, in one transaction. */
+  /**
+   * Performs one outbox job and removes it. A rotation runs in one transaction. A pairwise send
+   * is sealed first, in a transaction that commits the session step together with the sealed
+   * envelope (kept in the job); the envelope then goes to the relay outside any transaction, so
+   * the store is not locked over the network and the worker can deliver to several members at
+   * once (room-outbox.ts); the job is removed once the relay took it. A failed delivery leaves
+   * the sealed envelope to be delivered again as it is (a copy the recipient already has is
+   * refused as a duplicate), and a job sealed longer than RESEAL_AFTER_MS ago is sealed anew
+   * (its sender certificate could have expired; the unsent envelope is only a skipped key).
+   */
   private async perform(key: string, job: OutboxJob): Promise<void> {
     if (job.kind === "invite-reset") {
       // RM-52: tell the members the new link (a room message, read only by current members:
@@ -1337,16 +1353,28 @@ export class RoomEngine {
       await this.tx(async (t) => t.delete(key));
       return;
     }
-    await this.tx(async (t, fx) => {
-      if (t.get(key) === undefined) return;
-      t.delete(key);
-      if (job.kind === "pairwise") {
-        const content = fromBinary(ContentSchema, unb64(job.content));
-        await this.d.pairwise.send(unb64(job.to), unb64(job.token), content);
-      } else {
+    if (job.kind !== "pairwise") {
+      await this.tx(async (t, fx) => {
+        if (t.get(key) === undefined) return;
+        t.delete(key);
         await this.rotate(t, fx, job.room, unb64(job.secret), BigInt(job.departureSeq), job.departureEpoch, job.resetInvite === undefined ? undefined : unb64(job.resetInvite));
-      }
+      });
+      return;
+    }
+    const sealed = await this.tx(async (t) => {
+      const current = outboxJob(t, key);
+      if (current === undefined || current.kind !== "pairwise") return undefined;
+      if (current.sealed !== undefined && current.sealedAtMs !== undefined && this.d.now() - current.sealedAtMs < RESEAL_AFTER_MS) return current;
+      const envelope = await this.d.pairwise.seal(unb64(current.to), fromBinary(ContentSchema, unb64(current.content)));
+      const next = { ...current, sealed: b64(envelope), sealedAtMs: this.d.now() };
+      replaceJob(t, key, next);
+      return next;
     });
+    if (sealed?.sealed === undefined) return;
+    // Dropped meanwhile (we left the room): nothing to deliver.
+    if (outboxJob(this.d.state, key) === undefined) return;
+    await this.d.pairwise.deliver(unb64(sealed.to), unb64(sealed.token), unb64(sealed.sealed));
+    await this.d.state.transaction(async (t) => t.delete(key));
   }
 
   private held(identityKey: Uint8Array): boolean {

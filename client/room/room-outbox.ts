@@ -2,7 +2,9 @@
  * The outbox worker: performs persisted jobs (pairwise sends, room-secret rotations) after the
  * state that caused them is committed (spec RM-12, RM-13 as built).
  *
- * Owns: running jobs one at a time in order, skipping held ones (RM-20), retrying transient
+ * Owns: running jobs in order — pairwise sends to different members up to
+ * MAX_PARALLEL_SENDS at once (their relay calls overlap; jobs for one member stay in order, one
+ * at a time), a rotation alone — skipping held ones (RM-20), retrying transient
  * relay failures on a timer, retrying jobs that fail with a ProtocolError (a rejected prekey
  * bundle, ID-08) a bounded number of times, reporting a job's first failure, and dropping a job
  * that cannot succeed. Does not own: what a job does (the engine's `perform`), job storage
@@ -18,6 +20,13 @@ import { type OutboxJob, outboxJobs } from "./room-store.js";
 export const MAX_DELIVERY_ATTEMPTS = 5;
 /** Pause before retrying after a failure: long enough not to spin, short enough for chat. */
 export const OUTBOX_RETRY_MS = 1000;
+/**
+ * Pairwise sends in flight at once. A joiner answers every member's Welcome (RM-08) and a
+ * departure makes everyone send a new sender key (RM-12): one relay round trip after another
+ * made joining a 100-member room wait about 100 round trips. Bounded, so one client never
+ * floods the relay.
+ */
+export const MAX_PARALLEL_SENDS = 8;
 
 /** Relay failures worth retrying later (shared with the post outbox: client/relay/transient.ts). */
 const isTransient = isTransientRelayError;
@@ -83,16 +92,27 @@ export class OutboxWorker {
     for (;;) {
       if (this.#closed) return;
       let progressed = false;
-      for (const { key, job } of outboxJobs(this.#d.state)) {
-        if (this.#d.held(job)) continue;
-        try {
-          await this.#d.perform(key, job);
-          this.#attempts.delete(key);
-          progressed = true;
-        } catch (e) {
+      let transient = false;
+      // One pass over the outbox in batches: each batch is the next runnable jobs in order,
+      // pairwise sends to distinct members (a member's later jobs wait for the next batch, so
+      // they keep their order), or one rotation alone.
+      const jobs = outboxJobs(this.#d.state).filter(({ job }) => !this.#d.held(job));
+      const done = new Set<string>();
+      while (!transient && done.size < jobs.length) {
+        const batch = nextBatch(jobs.filter(({ key }) => !done.has(key)));
+        const outcomes = await Promise.allSettled(batch.map(({ key, job }) => this.#d.perform(key, job)));
+        for (const [i, outcome] of outcomes.entries()) {
+          const { key, job } = batch[i]!;
+          done.add(key);
+          if (outcome.status === "fulfilled") {
+            this.#attempts.delete(key);
+            progressed = true;
+            continue;
+          }
+          const e: unknown = outcome.reason;
           if (isTransient(e)) {
-            this.#retryLater();
-            return;
+            transient = true;
+            continue;
           }
           const attempts = (this.#attempts.get(key) ?? 0) + 1;
           this.#attempts.set(key, attempts);
@@ -106,6 +126,10 @@ export class OutboxWorker {
           progressed = true;
         }
       }
+      if (transient) {
+        this.#retryLater();
+        return;
+      }
       if (!progressed) return;
       if (outboxJobs(this.#d.state).every(({ job }) => this.#d.held(job))) return;
     }
@@ -118,4 +142,25 @@ export class OutboxWorker {
       this.kick();
     }, OUTBOX_RETRY_MS);
   }
+}
+
+/**
+ * The next jobs to run together, from `jobs` (runnable, in outbox order): a rotation at the
+ * head runs alone; otherwise pairwise sends up to the first rotation, one per member (the
+ * member's first), at most MAX_PARALLEL_SENDS.
+ */
+export function nextBatch<J extends { key: string; job: OutboxJob }>(jobs: readonly J[]): J[] {
+  const first = jobs[0];
+  if (first === undefined) return [];
+  if (first.job.kind !== "pairwise") return [first];
+  const batch: J[] = [];
+  const members = new Set<string>();
+  for (const entry of jobs) {
+    if (entry.job.kind !== "pairwise") break;
+    if (members.has(entry.job.to)) continue;
+    members.add(entry.job.to);
+    batch.push(entry);
+    if (batch.length >= MAX_PARALLEL_SENDS) break;
+  }
+  return batch;
 }

@@ -269,7 +269,11 @@ export function pruneRetiredSecrets(t: Txn, room: RoomRecord, nowMs: number, ret
 
 /** An outbox job: work with network side effects, persisted so it survives crashes. */
 export type OutboxJob =
-  | { kind: "pairwise"; room: string; to: string; token: string; content: string }
+  /**
+   * `sealed` (the envelope for `to`, base64url) and `sealedAtMs` are set once the session step
+   * for `content` is committed; from then on the job delivers that envelope (room-engine.ts).
+   */
+  | { kind: "pairwise"; room: string; to: string; token: string; content: string; sealed?: string; sealedAtMs?: number }
   | { kind: "rotate"; room: string; secret: string; departureSeq: string; departureEpoch?: number; resetInvite?: string }
   /** RM-52: post InviteReset with the room's new invite secret (after the box holds it). */
   | { kind: "invite-reset"; room: string; inviteSecret: string };
@@ -280,6 +284,17 @@ export function enqueue(t: Txn, job: OutboxJob): void {
   const next = nextBytes === undefined ? 0 : Number(new TextDecoder().decode(nextBytes));
   t.put(ROOM_KEYS.outbox + seqKey(next), utf8(JSON.stringify(job)));
   t.put(ROOM_KEYS.outboxNext, utf8(String(next + 1)));
+}
+
+/** Replaces the job at `key` (same place in the outbox order). */
+export function replaceJob(t: Txn, key: string, job: OutboxJob): void {
+  t.put(key, utf8(JSON.stringify(job)));
+}
+
+/** The job at `key`, if it is still in the outbox. */
+export function outboxJob(t: Pick<Txn, "get">, key: string): OutboxJob | undefined {
+  const v = t.get(key);
+  return v === undefined ? undefined : (JSON.parse(new TextDecoder().decode(v)) as OutboxJob);
 }
 
 /** The outbox, oldest first. */

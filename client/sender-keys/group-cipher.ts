@@ -62,7 +62,8 @@ export async function createSenderKeyDistributionMessage(
   const record = stored === null ? emptySenderKeyRecord() : parseSenderKeyRecord(stored);
   let state = currentSenderKeyState(record);
   if (state === undefined || state.signingPrivateKey.length === 0) {
-    const signing = KeyPair.generate();
+    // Signs only, every message: generated so the runtime's native signer can sign (EN-03).
+    const signing = KeyPair.fromPrivateKey(PrivateKey.generateSigningKey());
     addSenderKeyState(record, {
       chainId: randomChainId(),
       iteration: 0,
