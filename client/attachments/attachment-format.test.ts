@@ -4,8 +4,9 @@
 // regression test.
 import { create } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AttachmentPointerSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
+import { useNodeCrypto } from "../crypto/node-crypto.js";
 import { isProtocolError } from "../errors.js";
 import { blobSizeFor, bucketSize, decryptAttachment, encryptAttachment, MAX_ATTACHMENT_BYTES, MAX_BLOB_BYTES, MIN_BUCKET_BYTES } from "./attachment-format.js";
 import { isValidPointer, MAX_THUMBNAIL_BYTES, safeFileName } from "./attachment-pointer.js";
@@ -17,7 +18,11 @@ console.log(`attachment-format properties: seed ${SEED}`);
 const secretsOf = (e: Awaited<ReturnType<typeof encryptAttachment>>) => ({ key: e.key, digest: e.digest, size: e.size, blobSize: e.blob.length });
 const fileArb = fc.uint8Array({ minLength: 1, maxLength: 3000 });
 
-describe("attachment format", () => {
+// Every format test runs on both paths: node:crypto (Node) and WebCrypto (what browsers take).
+describe.each([["node:crypto", true], ["WebCrypto", false]] as const)("attachment format (%s)", (_path, node) => {
+  beforeAll(() => useNodeCrypto(node));
+  afterAll(() => useNodeCrypto(true));
+
   it("RM-71 buckets: at least the size and 541, at most 5% over it (above 541), never shrinking", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: MAX_ATTACHMENT_BYTES }), (n) => {
@@ -131,5 +136,60 @@ describe("attachment format", () => {
       }),
       params(2000),
     );
+  });
+});
+
+describe("attachment format: the node:crypto and WebCrypto paths agree", () => {
+  afterAll(() => useNodeCrypto(true));
+  const sealBoth = async (file: Uint8Array, key: Uint8Array, iv: Uint8Array) => {
+    useNodeCrypto(true);
+    const viaNode = await encryptAttachment(file, key, iv);
+    useNodeCrypto(false);
+    const viaWeb = await encryptAttachment(file, key, iv);
+    useNodeCrypto(true);
+    return { viaNode, viaWeb };
+  };
+
+  it("RM-71 RM-72 same blob and digest, each opens the other's, across step and padding boundaries", async () => {
+    const key = crypto.getRandomValues(new Uint8Array(64));
+    const iv = crypto.getRandomValues(new Uint8Array(16));
+    // Sizes around the Node path's 256 KiB steps, and one whose padding spans several steps.
+    for (const n of [1, 541, 542, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 17, 5_000_001]) {
+      const file = crypto.getRandomValues(new Uint8Array(Math.min(n, 65536)));
+      const big = new Uint8Array(n);
+      for (let o = 0; o < n; o += file.length) big.set(file.subarray(0, Math.min(file.length, n - o)), o);
+      const { viaNode, viaWeb } = await sealBoth(big, key, iv);
+      // (Buffer.equals: vitest's deep equality takes minutes on megabytes.)
+      const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+      expect(same(viaNode.blob, viaWeb.blob), `blob of ${n}`).toBe(true);
+      expect(same(viaNode.digest, viaWeb.digest)).toBe(true);
+      useNodeCrypto(false);
+      expect(same(await decryptAttachment(viaNode.blob, secretsOf(viaNode)), big), `WebCrypto opens node's ${n}`).toBe(true);
+      useNodeCrypto(true);
+      expect(same(await decryptAttachment(viaWeb.blob, secretsOf(viaWeb)), big), `node opens WebCrypto's ${n}`).toBe(true);
+    }
+  });
+
+  it("RM-72 both paths refuse a validly MACed blob whose padding is not PKCS#7 or not zero", async () => {
+    // A blob built by hand under the file key: right digest and MAC, bad contents.
+    const { createCipheriv, createHash, createHmac } = await import("node:crypto");
+    const key = crypto.getRandomValues(new Uint8Array(64));
+    const iv = crypto.getRandomValues(new Uint8Array(16));
+    const seal = (padded: Uint8Array, pkcs7: boolean): Uint8Array => {
+      const c = createCipheriv("aes-256-cbc", key.subarray(0, 32), iv);
+      c.setAutoPadding(pkcs7);
+      const body = Buffer.concat([iv, c.update(padded), c.final()]);
+      return new Uint8Array(Buffer.concat([body, createHmac("sha256", key.subarray(32)).update(body).digest()]));
+    };
+    const secrets = (blob: Uint8Array, size: number) => ({ key, digest: new Uint8Array(createHash("sha256").update(blob).digest()), size, blobSize: blob.length });
+    const noPkcs7 = seal(new Uint8Array(560), false); // block-aligned, no padding block: last byte 0 is not PKCS#7
+    const nonZero = seal(new Uint8Array(560).fill(7, 550), true); // bytes after the real size not zero
+    for (const node of [true, false]) {
+      useNodeCrypto(node);
+      const codeOf = (p: Promise<unknown>) => p.then(() => "opened", (x: unknown) => (isProtocolError(x) ? x.code : "other"));
+      expect(await codeOf(decryptAttachment(noPkcs7, secrets(noPkcs7, 541)))).toBe("invalid_ciphertext");
+      expect(await codeOf(decryptAttachment(nonZero, secrets(nonZero, 545)))).toBe("attachment_bad_padding");
+    }
+    useNodeCrypto(true);
   });
 });
