@@ -101,10 +101,52 @@ export async function sha256Async(data: Uint8Array): Promise<Uint8Array> {
  * and digests the blob.
  */
 export async function encryptAttachment(plaintext: Uint8Array, key: Uint8Array = randomBytes(ATTACHMENT_KEY_BYTES), iv: Uint8Array = randomBytes(ATTACHMENT_IV_BYTES)): Promise<EncryptedAttachment> {
+  return startAttachmentEncryption(plaintext, key, iv).finish();
+}
+
+/**
+ * An encryption in progress (RM-71, RM-72): the blob is final from the front as far as it has
+ * been encrypted, so an upload can send its first chunks while later ones are still being
+ * encrypted (blob-transfer.ts). On Node it encrypts only what is asked for; on WebCrypto the
+ * first request encrypts the whole file.
+ */
+export interface AttachmentSealer {
+  /** The blob's size, known before anything is encrypted (RM-71). */
+  readonly blobSize: number;
+  /** Blob bytes final so far. */
+  readonly sealed: number;
+  /** Blob bytes `[from, to)` (capped at the size), encrypting as far as needed; a view, not a copy. */
+  bytes(from: number, to: number): Promise<Uint8Array>;
+  /** Encrypts the rest and returns the attachment (digest and all). */
+  finish(): Promise<EncryptedAttachment>;
+}
+
+/** Starts {@link encryptAttachment} of `plaintext` (same checks, same bytes) without running it all. */
+export function startAttachmentEncryption(plaintext: Uint8Array, key: Uint8Array = randomBytes(ATTACHMENT_KEY_BYTES), iv: Uint8Array = randomBytes(ATTACHMENT_IV_BYTES)): AttachmentSealer {
   if (plaintext.length < 1 || plaintext.length > MAX_ATTACHMENT_BYTES) throw new RangeError("attachment must be 1..104857600 bytes");
   if (key.length !== ATTACHMENT_KEY_BYTES || iv.length !== ATTACHMENT_IV_BYTES) throw new RangeError("bad key or iv length");
   const node = attachmentNodeCrypto();
-  if (node !== undefined) return encryptNode(node, plaintext, key, iv);
+  if (node !== undefined) return nodeSealer(node, plaintext, key, iv);
+  const blobSize = blobSizeFor(bucketSize(plaintext.length));
+  let done: Promise<EncryptedAttachment> | undefined;
+  let sealed = 0;
+  const finish = (): Promise<EncryptedAttachment> =>
+    (done ??= encryptWeb(plaintext, key, iv).then((e) => {
+      sealed = e.blob.length;
+      return e;
+    }));
+  return {
+    blobSize,
+    get sealed() {
+      return sealed;
+    },
+    bytes: async (from, to) => (await finish()).blob.subarray(from, Math.min(to, blobSize)),
+    finish,
+  };
+}
+
+/** The WebCrypto path of {@link encryptAttachment}: whole-buffer calls. */
+async function encryptWeb(plaintext: Uint8Array, key: Uint8Array, iv: Uint8Array): Promise<EncryptedAttachment> {
   const padded = new Uint8Array(bucketSize(plaintext.length));
   padded.set(plaintext);
   const aes = await subtle().importKey("raw", buf(key.slice(0, 32)), { name: "AES-CBC" }, false, ["encrypt"]);
@@ -149,11 +191,11 @@ export async function decryptAttachment(blob: Uint8Array, s: AttachmentSecrets):
 }
 
 /**
- * The Node path of {@link encryptAttachment} (same bytes): one pass in steps of
- * NODE_STEP_BYTES; each ciphertext step goes into the blob, the MAC and the digest at once; the
- * zero padding is never materialised beyond one step.
+ * The Node path of {@link startAttachmentEncryption} (same bytes): encrypts in steps of
+ * NODE_STEP_BYTES, only as far as asked; each ciphertext step goes into the blob, the MAC and
+ * the digest at once; the zero padding is never materialised beyond one step.
  */
-function encryptNode(c: NodeCrypto, plaintext: Uint8Array, key: Uint8Array, iv: Uint8Array): EncryptedAttachment {
+function nodeSealer(c: NodeCrypto, plaintext: Uint8Array, key: Uint8Array, iv: Uint8Array): AttachmentSealer {
   const padded = bucketSize(plaintext.length);
   const blob = new Uint8Array(blobSizeFor(padded));
   const cipher = c.createCipheriv("aes-256-cbc", key.subarray(0, 32), iv);
@@ -162,22 +204,61 @@ function encryptNode(c: NodeCrypto, plaintext: Uint8Array, key: Uint8Array, iv: 
   blob.set(iv, 0);
   mac.update(iv);
   hash.update(iv);
-  let at = ATTACHMENT_IV_BYTES;
+  let at = ATTACHMENT_IV_BYTES; // ciphertext bytes written end here
+  let fed = 0; // padded plaintext bytes given to the cipher
+  let result: EncryptedAttachment | undefined;
+  const zeros = new Uint8Array(Math.min(NODE_STEP_BYTES, padded - plaintext.length));
   const put = (ct: Uint8Array): void => {
     blob.set(ct, at);
     mac.update(ct);
     hash.update(ct);
     at += ct.length;
   };
-  for (let o = 0; o < plaintext.length; o += NODE_STEP_BYTES) put(cipher.update(plaintext.subarray(o, o + NODE_STEP_BYTES)));
-  const zeros = new Uint8Array(Math.min(NODE_STEP_BYTES, padded - plaintext.length));
-  for (let left = padded - plaintext.length; left > 0; left -= zeros.length) put(cipher.update(zeros.subarray(0, Math.min(left, zeros.length))));
-  put(cipher.final());
-  const tag = mac.digest();
-  if (at + tag.length !== blob.length) throw new Error("attachment blob size mismatch");
-  blob.set(tag, at);
-  hash.update(tag);
-  return { blob, key, digest: new Uint8Array(hash.digest()), size: plaintext.length };
+  /** One step: a piece of the file, of its zero padding, or the last block and the MAC. */
+  const step = (): void => {
+    if (fed < plaintext.length) {
+      const piece = plaintext.subarray(fed, fed + NODE_STEP_BYTES);
+      put(cipher.update(piece));
+      fed += piece.length;
+    } else if (fed < padded) {
+      const piece = zeros.subarray(0, Math.min(padded - fed, zeros.length));
+      put(cipher.update(piece));
+      fed += piece.length;
+    } else {
+      put(cipher.final());
+      const tag = mac.digest();
+      if (at + tag.length !== blob.length) throw new Error("attachment blob size mismatch");
+      blob.set(tag, at);
+      hash.update(tag);
+      at = blob.length;
+      result = { blob, key, digest: new Uint8Array(hash.digest()), size: plaintext.length };
+    }
+  };
+  const sealTo = (to: number): void => {
+    while (result === undefined && at < Math.min(to, blob.length)) step();
+  };
+  return {
+    blobSize: blob.length,
+    get sealed() {
+      return at;
+    },
+    bytes: (from, to) => {
+      try {
+        sealTo(to);
+        return Promise.resolve(blob.subarray(from, Math.min(to, blob.length)));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+    finish: () => {
+      try {
+        sealTo(blob.length);
+        return Promise.resolve(result!);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+  };
 }
 
 /**

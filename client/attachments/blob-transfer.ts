@@ -13,13 +13,15 @@ import type { BlobService } from "../../gen/securecomm/relay/v1/blobs_pb.js";
 import { type AttachmentPointer, AttachmentPointerSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { ProtocolError } from "../errors.js";
 import { isTransientRelayError } from "../relay/transient.js";
-import { decryptAttachment, encryptAttachment } from "./attachment-format.js";
+import { type AttachmentSealer, decryptAttachment, startAttachmentEncryption } from "./attachment-format.js";
 import { parsePointer } from "./attachment-pointer.js";
 
 /** Chunk size we upload (the relay may ask for less, API-60). */
 export const UPLOAD_CHUNK_BYTES = 2 * 1024 * 1024;
 /** Consecutive failed attempts (without progress) before a transfer gives up. */
 export const MAX_TRANSFER_RETRIES = 5;
+/** Blob bytes encrypted per step while a chunk is in flight, between turns given to the network. */
+const ENCRYPT_AHEAD_STEP_BYTES = 256 * 1024;
 /** First wait between retries; doubles each time. */
 const RETRY_BASE_MS = 100;
 
@@ -48,6 +50,22 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     }, { once: true });
   });
 
+/** Lets pending I/O run (the chunk in flight being written) before the next encryption step. */
+const yieldToIo = (): Promise<void> => new Promise((resolve) => (globalThis.setImmediate ? globalThis.setImmediate(resolve) : setTimeout(resolve, 0)));
+
+/**
+ * While a chunk is in flight, encrypts the blob up to `to` in small steps, giving the network a
+ * turn between them, so encryption overlaps the relay's work instead of preceding it. Stops
+ * early once `inFlight` settles (then the loop asks for what it needs directly).
+ */
+async function encryptAhead(sealer: AttachmentSealer, to: number, inFlight: { settled: boolean }): Promise<void> {
+  while (!inFlight.settled && sealer.sealed < Math.min(to, sealer.blobSize)) {
+    await yieldToIo();
+    if (inFlight.settled) return;
+    await sealer.bytes(sealer.sealed, Math.min(to, sealer.sealed + ENCRYPT_AHEAD_STEP_BYTES));
+  }
+}
+
 /** A dropped connection or a busy relay: worth resuming. */
 function retryable(e: unknown): boolean {
   return isTransientRelayError(e) || (e instanceof ConnectError && e.code === Code.FailedPrecondition);
@@ -56,6 +74,9 @@ function retryable(e: unknown): boolean {
 /**
  * RM-76: encrypts `file`, uploads the blob for `room` (API-61..API-63) and returns the pointer
  * to send. A failed chunk is resumed from the offset the relay reports (GetBlobUploadStatus).
+ * Chunks go one at a time, in order (API-62 takes a chunk only at the offset received so
+ * far); while one is in flight the next is encrypted (on Node, where encryption is
+ * incremental), so the relay's storing and the client's encrypting overlap.
  */
 export async function uploadAttachment(
   blobs: Client<typeof BlobService>,
@@ -63,23 +84,34 @@ export async function uploadAttachment(
   file: OutgoingFile,
   options: { onProgress?: Progress; signal?: AbortSignal; chunkBytes?: number } = {},
 ): Promise<AttachmentPointer> {
-  const enc = await encryptAttachment(file.data);
-  const blob = enc.blob;
+  const sealer = startAttachmentEncryption(file.data);
+  const total = sealer.blobSize;
   const signal = options.signal;
-  const created = await blobs.createBlobUpload({ roomId: room.roomId, accessKey: room.accessKey, size: BigInt(blob.length) }, { signal });
+  const created = await blobs.createBlobUpload({ roomId: room.roomId, accessKey: room.accessKey, size: BigInt(total) }, { signal });
   const chunk = Math.max(1, Math.min(created.maxChunkBytes || UPLOAD_CHUNK_BYTES, options.chunkBytes ?? UPLOAD_CHUNK_BYTES));
   const ids = { blobId: created.blobId, uploadToken: created.uploadToken };
   let offset = 0;
   let failures = 0;
   let complete = false;
-  options.onProgress?.(0, blob.length);
+  options.onProgress?.(0, total);
   while (!complete) {
     try {
-      const r = await blobs.uploadBlobChunk({ ...ids, offset: BigInt(offset), data: blob.subarray(offset, offset + chunk) }, { signal });
+      const data = await sealer.bytes(offset, offset + chunk);
+      const inFlight = { settled: false };
+      const sent = blobs.uploadBlobChunk({ ...ids, offset: BigInt(offset), data }, { signal }).finally(() => {
+        inFlight.settled = true;
+      });
+      const ahead = encryptAhead(sealer, offset + data.length + chunk, inFlight);
+      let r: Awaited<typeof sent>;
+      try {
+        r = await sent;
+      } finally {
+        await ahead;
+      }
       offset = Number(r.received);
       complete = r.complete;
       failures = 0;
-      options.onProgress?.(offset, blob.length);
+      options.onProgress?.(offset, total);
     } catch (e) {
       if (signal?.aborted || !retryable(e) || ++failures > MAX_TRANSFER_RETRIES) throw e;
       await sleep(RETRY_BASE_MS * 2 ** (failures - 1), signal);
@@ -93,12 +125,13 @@ export async function uploadAttachment(
       }
     }
   }
+  const enc = await sealer.finish();
   return create(AttachmentPointerSchema, {
     blobId: created.blobId,
     key: enc.key,
     digest: enc.digest,
     size: BigInt(enc.size),
-    blobSize: BigInt(blob.length),
+    blobSize: BigInt(enc.blob.length),
     fileName: file.fileName ?? "",
     contentType: file.contentType ?? "",
     width: file.width ?? 0,
