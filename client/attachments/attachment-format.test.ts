@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AttachmentPointerSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { useNodeCrypto } from "../crypto/node-crypto.js";
 import { isProtocolError } from "../errors.js";
-import { blobSizeFor, bucketSize, decryptAttachment, encryptAttachment, MAX_ATTACHMENT_BYTES, MAX_BLOB_BYTES, MIN_BUCKET_BYTES } from "./attachment-format.js";
+import { blobSizeFor, bucketSize, decryptAttachment, encryptAttachment, startAttachmentEncryption, MAX_ATTACHMENT_BYTES, MAX_BLOB_BYTES, MIN_BUCKET_BYTES } from "./attachment-format.js";
 import { isValidPointer, MAX_THUMBNAIL_BYTES, safeFileName } from "./attachment-pointer.js";
 
 const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
@@ -50,6 +50,25 @@ describe.each([["node:crypto", true], ["WebCrypto", false]] as const)("attachmen
       }),
       params(60),
     );
+  });
+
+  it("RM-71 RM-72 an encryption in progress hands out final blob bytes from the front, equal to the finished blob", async () => {
+    const key = crypto.getRandomValues(new Uint8Array(64));
+    const iv = crypto.getRandomValues(new Uint8Array(16));
+    const file = crypto.getRandomValues(new Uint8Array(60_000));
+    const whole = await encryptAttachment(file, key, iv);
+    const sealer = startAttachmentEncryption(file, key, iv);
+    expect(sealer.blobSize).toBe(whole.blob.length);
+    const pieces: Uint8Array[] = [];
+    for (let o = 0; o < sealer.blobSize; o += 7001) {
+      const piece = await sealer.bytes(o, o + 7001);
+      expect(sealer.sealed).toBeGreaterThanOrEqual(o + piece.length);
+      pieces.push(piece.slice());
+    }
+    const done = await sealer.finish();
+    expect(Buffer.concat(pieces).equals(Buffer.from(whole.blob))).toBe(true);
+    expect(done.digest).toEqual(whole.digest);
+    expect(await decryptAttachment(done.blob, secretsOf(done))).toEqual(file);
   });
 
   it("RM-72 any flipped bit in the blob is refused with a ProtocolError (digest first)", async () => {
