@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AttachmentPointerSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { useNodeCrypto } from "../crypto/node-crypto.js";
 import { isProtocolError } from "../errors.js";
-import { blobSizeFor, bucketSize, decryptAttachment, encryptAttachment, startAttachmentEncryption, MAX_ATTACHMENT_BYTES, MAX_BLOB_BYTES, MIN_BUCKET_BYTES } from "./attachment-format.js";
+import { blobSizeFor, bucketSize, decryptAttachment, encryptAttachment, receiveAttachment, startAttachmentEncryption, MAX_ATTACHMENT_BYTES, MAX_BLOB_BYTES, MIN_BUCKET_BYTES } from "./attachment-format.js";
 import { isValidPointer, MAX_THUMBNAIL_BYTES, safeFileName } from "./attachment-pointer.js";
 
 const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
@@ -69,6 +69,32 @@ describe.each([["node:crypto", true], ["WebCrypto", false]] as const)("attachmen
     expect(Buffer.concat(pieces).equals(Buffer.from(whole.blob))).toBe(true);
     expect(done.digest).toEqual(whole.digest);
     expect(await decryptAttachment(done.blob, secretsOf(done))).toEqual(file);
+  });
+
+  it("RM-72 a blob received in pieces opens to the file; a flipped bit, a lying digest, a short or long blob are refused", async () => {
+    const codeOf = (p: Promise<unknown>) => p.then(() => "opened", (x: unknown) => (isProtocolError(x) ? x.code : "other"));
+    const receive = (blob: Uint8Array, secrets: ReturnType<typeof secretsOf>, step: number) => {
+      const r = receiveAttachment(secrets);
+      for (let o = 0; o < blob.length; o += step) r.append(blob.subarray(o, o + step));
+      return r;
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 5000 }), fc.integer({ min: 1, max: 2000 }), fc.nat(), async (file, step, at) => {
+        const e = await encryptAttachment(file);
+        expect(await receive(e.blob, secretsOf(e), step).open()).toEqual(file);
+        const bad = e.blob.slice();
+        bad[at % bad.length]! ^= 0x10;
+        expect(await codeOf(receive(bad, secretsOf(e), step).open())).toBe("attachment_digest_mismatch");
+        // The pointer's digest matches the tampered blob (a lying sender or relay): the MAC refuses it.
+        const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bad));
+        expect(await codeOf(receive(bad, { ...secretsOf(e), digest }, step).open())).toBe("bad_mac");
+        const short = receiveAttachment(secretsOf(e));
+        short.append(e.blob.subarray(0, e.blob.length - 1));
+        expect(await codeOf(short.open())).toBe("attachment_truncated");
+        expect(() => short.append(new Uint8Array(2))).toThrow(expect.objectContaining({ code: "attachment_truncated" }));
+      }),
+      params(30),
+    );
   });
 
   it("RM-72 any flipped bit in the blob is refused with a ProtocolError (digest first)", async () => {

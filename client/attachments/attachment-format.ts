@@ -267,12 +267,12 @@ function nodeSealer(c: NodeCrypto, plaintext: Uint8Array, key: Uint8Array, iv: U
  * PKCS#7, then the zero padding), reading the blob in place and writing the file's bytes
  * straight into the result.
  */
-function decryptNode(c: NodeCrypto, blob: Uint8Array, s: AttachmentSecrets): Uint8Array {
-  const digest = new Uint8Array(c.createHash("sha256").update(blob).digest());
+function decryptNode(c: NodeCrypto, blob: Uint8Array, s: AttachmentSecrets, hashed?: { digest: Uint8Array; mac: Uint8Array }): Uint8Array {
+  const digest = hashed?.digest ?? new Uint8Array(c.createHash("sha256").update(blob).digest());
   if (!constantTimeEqual(digest, s.digest)) throw new ProtocolError("attachment_digest_mismatch");
   const macAt = blob.length - ATTACHMENT_MAC_BYTES;
   if (macAt < ATTACHMENT_IV_BYTES + AES_BLOCK || (macAt - ATTACHMENT_IV_BYTES) % AES_BLOCK !== 0) throw new ProtocolError("invalid_ciphertext");
-  const expected = new Uint8Array(c.createHmac("sha256", s.key.subarray(32)).update(blob.subarray(0, macAt)).digest());
+  const expected = hashed?.mac ?? new Uint8Array(c.createHmac("sha256", s.key.subarray(32)).update(blob.subarray(0, macAt)).digest());
   if (!constantTimeEqual(expected, blob.subarray(macAt))) throw new ProtocolError("bad_mac");
   const out = new Uint8Array(s.size);
   let at = 0;
@@ -292,6 +292,55 @@ function decryptNode(c: NodeCrypto, blob: Uint8Array, s: AttachmentSecrets): Uin
   }
   if (at < s.size || rest !== 0) throw new ProtocolError("attachment_bad_padding");
   return out;
+}
+
+/**
+ * A blob being downloaded (RM-72): holds the bytes received so far in its own buffer and, on
+ * Node, feeds each piece to the digest and the MAC as it arrives, so opening the complete blob
+ * is one decryption pass instead of three. Nothing is decrypted before `open`, and `open` makes
+ * exactly the checks of {@link decryptAttachment}, in its order.
+ */
+export interface AttachmentReceiver {
+  /** Bytes received so far. */
+  readonly received: number;
+  /** Appends the next bytes of the blob; more than its size is `attachment_truncated`. */
+  append(piece: Uint8Array): void;
+  /** Opens the blob as {@link decryptAttachment} does (`attachment_truncated` if incomplete). */
+  open(): Promise<Uint8Array>;
+}
+
+/** A receiver for the blob `s` describes (its size from a validated pointer, RM-73). */
+export function receiveAttachment(s: AttachmentSecrets): AttachmentReceiver {
+  if (!Number.isSafeInteger(s.blobSize) || s.blobSize < 0 || s.blobSize > MAX_BLOB_BYTES) throw new ProtocolError("attachment_invalid_pointer");
+  const blob = new Uint8Array(s.blobSize);
+  const c = s.key.length === ATTACHMENT_KEY_BYTES ? attachmentNodeCrypto() : undefined;
+  const macAt = blob.length - ATTACHMENT_MAC_BYTES;
+  const hash = c?.createHash("sha256");
+  const mac = c?.createHmac("sha256", s.key.subarray(32));
+  let received = 0;
+  return {
+    get received() {
+      return received;
+    },
+    append(piece) {
+      if (received + piece.length > blob.length) throw new ProtocolError("attachment_truncated");
+      blob.set(piece, received);
+      // Hashes read the receiver's own copy: what is checked is exactly what will be decrypted.
+      const mine = blob.subarray(received, received + piece.length);
+      hash?.update(mine);
+      if (mac !== undefined && received < macAt) mac.update(mine.subarray(0, macAt - received));
+      received += piece.length;
+    },
+    open() {
+      if (received !== blob.length) return Promise.reject(new ProtocolError("attachment_truncated"));
+      if (c === undefined || hash === undefined || mac === undefined || s.digest.length !== ATTACHMENT_DIGEST_BYTES) return decryptAttachment(blob, s);
+      try {
+        return Promise.resolve(decryptNode(c, blob, s, { digest: new Uint8Array(hash.digest()), mac: new Uint8Array(mac.digest()) }));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+  };
 }
 
 /** Concatenates downloaded pieces into one blob (used by blob-transfer.ts). */

@@ -13,7 +13,7 @@ import type { BlobService } from "../../gen/securecomm/relay/v1/blobs_pb.js";
 import { type AttachmentPointer, AttachmentPointerSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { ProtocolError } from "../errors.js";
 import { isTransientRelayError } from "../relay/transient.js";
-import { type AttachmentSealer, decryptAttachment, startAttachmentEncryption } from "./attachment-format.js";
+import { type AttachmentSealer, receiveAttachment, startAttachmentEncryption } from "./attachment-format.js";
 import { parsePointer } from "./attachment-pointer.js";
 
 /** Chunk size we upload (the relay may ask for less, API-60). */
@@ -158,7 +158,7 @@ export async function downloadAttachment(
   // A kept view and a fresh pointer take the same checks (RM-73).
   const p = parsePointer(pointer instanceof Uint8Array ? pointer : toBinary(AttachmentPointerSchema, pointer));
   const total = Number(p.blobSize);
-  const blob = new Uint8Array(total);
+  const blob = receiveAttachment({ key: p.key, digest: p.digest, size: Number(p.size), blobSize: total });
   let received = 0;
   let failures = 0;
   options.onProgress?.(0, total);
@@ -169,7 +169,7 @@ export async function downloadAttachment(
         if (piece.size !== p.blobSize || piece.offset !== BigInt(received) || received + piece.data.length > total) {
           throw new ProtocolError("attachment_truncated");
         }
-        blob.set(piece.data, received);
+        blob.append(piece.data);
         received += piece.data.length;
         failures = 0;
         options.onProgress?.(received, total);
@@ -181,5 +181,5 @@ export async function downloadAttachment(
       await sleep(RETRY_BASE_MS * 2 ** (failures - 1), options.signal);
     }
   }
-  return decryptAttachment(blob, { key: p.key, digest: p.digest, size: Number(p.size), blobSize: total });
+  return blob.open();
 }
