@@ -26,13 +26,15 @@ export interface ClosableResponse extends EventEmitter {
 }
 
 /**
- * When `res` closes before it finished, fails a write still waiting on it. Only a pending
- * write listens for `error` on a response here (Connect adds and removes its listener around
- * each write), so with no listener nothing is emitted and nothing can go unhandled.
+ * When RPC response `res` closes before it finished, fails a write still waiting on it.
+ * Connect's pending write is recognised by its pair of listeners (`drain` and `error`, added
+ * and removed around each write that did not flush); with either missing nothing is emitted.
+ * Only for RPC responses: a static file piped into a response listens for `error` too, and
+ * re-throws what it did not expect (relay/server.ts applies this to RPC paths only).
  */
 export function settleWritesOnClose(res: ClosableResponse): void {
   res.once("close", () => {
-    if (res.writableEnded || res.listenerCount("error") === 0) return;
+    if (res.writableEnded || res.listenerCount("error") === 0 || res.listenerCount("drain") === 0) return;
     const error = Object.assign(new Error("the client went away while a write was pending"), { code: DESTROYED_STREAM_CODE });
     res.emit("error", error);
   });

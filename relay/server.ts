@@ -433,6 +433,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     shutdownSignal: shutdown.signal,
   });
 
+  /** Paths of the registered RPCs (Connect, gRPC, gRPC-Web: `/package.Service/Method`). */
+  const rpcPaths = new Set((routerRef?.handlers ?? []).map((h) => h.requestPath));
+
   // In-flight accounting, so close() can wait for requests to finish.
   let inflight = 0;
   let onDrained: (() => void) | undefined;
@@ -490,7 +493,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       }
       if (inflight === 0) onDrained?.();
     });
-    settleWritesOnClose(res);
+    // Only RPC responses: Connect's streaming write is the one that can hang (orphaned-write.ts).
+    if (rpcPaths.has((req.url ?? "").split("?", 1)[0] ?? "")) settleWritesOnClose(res);
     handler(req, res);
   };
 
