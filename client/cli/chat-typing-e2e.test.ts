@@ -6,12 +6,11 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
+import { CLI_BIN, cliEnv, collectCli, type CliResult } from "./cli-process.test-support.js";
 import { TYPING_SHOWN_MS } from "./typing.js";
 
-const BIN = fileURLToPath(new URL("../../bin/securecomm.mjs", import.meta.url));
 const PASSPHRASE = "typing e2e passphrase, not a real one";
 const STEP_MS = 90_000;
 
@@ -20,28 +19,21 @@ let root: string;
 const running: ChildProcessWithoutNullStreams[] = [];
 
 function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, SECURECOMM_PASSPHRASE: PASSPHRASE, TERM: "xterm" };
-  delete e.SECURECOMM_RELAY;
-  delete e.SECURECOMM_HOME;
-  return e;
+  return cliEnv(PASSPHRASE, { TERM: "xterm" });
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Runs one CLI command to completion (no terminal). */
-function cli(home: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, "--relay", relay.url, "--home", home, ...args], { env: env(), stdio: "pipe" });
+function cli(home: string, args: string[]): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI_BIN, "--relay", relay.url, "--home", home, ...args], { env: env(), stdio: "pipe" });
   child.stdin.end();
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  return collectCli(child);
 }
 
 /** `securecomm chat ROOM` on a pseudo-terminal; `out.text` collects what the terminal shows. */
 function chatOnTerminal(home: string, room: string): { child: ChildProcessWithoutNullStreams; out: { text: string } } {
-  const command = [process.execPath, BIN, "--relay", relay.url, "--home", home, "chat", room].map(quote).join(" ");
+  const command = [process.execPath, CLI_BIN, "--relay", relay.url, "--home", home, "chat", room].map(quote).join(" ");
   const child = spawn("script", ["-qfec", command, "/dev/null"], { env: env(), stdio: "pipe", detached: true });
   running.push(child);
   const out = { text: "" };

@@ -2,14 +2,14 @@
 // passphrase from SECURECOMM_PASSPHRASE) chat through a real relay on a free port (real HTTP,
 // real SQLite file). Covers init, room create, join, send, listen, members, safety-number,
 // chat over piped stdin, and the exit codes of the common failures.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
+import { CLI_STEP_TIMEOUT_MS, collectCli as collect, spawnCli as spawnProcess, type CliResult as Result } from "./cli-process.test-support.js";
 import {
   EXIT_ALREADY_INITIALIZED,
   EXIT_BAD_PASSPHRASE,
@@ -24,10 +24,7 @@ import {
   EXIT_USAGE,
 } from "./exit-codes.js";
 
-const BIN = fileURLToPath(new URL("../../bin/securecomm.mjs", import.meta.url));
 const PASSPHRASE = "e2e passphrase, not a real one";
-/** Each CLI process loads TypeScript through tsx and derives a scrypt key: seconds on a busy machine. */
-const STEP_TIMEOUT_MS = 90_000;
 const TEST_TIMEOUT_MS = 180_000;
 
 let relay: TestRelay;
@@ -37,42 +34,9 @@ let homeB: string;
 let link = "";
 let safetyDigits = "";
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function env(passphrase = PASSPHRASE): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, SECURECOMM_PASSPHRASE: passphrase };
-  delete e.SECURECOMM_RELAY;
-  delete e.SECURECOMM_HOME;
-  return e;
-}
-
 /** Spawns the CLI with --relay and --home first (options may come anywhere). */
 function spawnCli(home: string, args: string[], options: { passphrase?: string; relayUrl?: string } = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [BIN, "--relay", options.relayUrl ?? relay.url, "--home", home, ...args], {
-    env: env(options.passphrase),
-    stdio: "pipe",
-  });
-}
-
-function collect(child: ChildProcessWithoutNullStreams): Promise<Result> {
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`CLI step timed out; stdout: ${stdout}; stderr: ${stderr}`));
-    }, STEP_TIMEOUT_MS);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return spawnProcess({ relayUrl: options.relayUrl ?? relay.url, home, args, passphrase: options.passphrase ?? PASSPHRASE });
 }
 
 function cli(home: string, args: string[], options: { passphrase?: string; relayUrl?: string } = {}): Promise<Result> {
@@ -91,7 +55,7 @@ async function ok(p: Promise<Result>): Promise<Result> {
 function waitForOutput(child: ChildProcessWithoutNullStreams, pattern: RegExp, seen: { text: string }): Promise<void> {
   return new Promise((resolve, reject) => {
     if (pattern.test(seen.text)) return resolve();
-    const timer = setTimeout(() => reject(new Error(`no output matching ${pattern}; got: ${seen.text}`)), STEP_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new Error(`no output matching ${pattern}; got: ${seen.text}`)), CLI_STEP_TIMEOUT_MS);
     const onData = () => {
       if (pattern.test(seen.text)) {
         clearTimeout(timer);

@@ -3,57 +3,29 @@
 // relay on a free port (real HTTP, real SQLite files). The received file's SHA-256 equals the
 // sent one's; a hostile sender's file name cannot leave DIR or overwrite a file in it
 // (spec/09-rooms.md RM-70, RM-72, RM-75).
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
+import { collectCli, spawnCli, type CliResult } from "./cli-process.test-support.js";
 import { EXIT_OK } from "./exit-codes.js";
 
-const BIN = fileURLToPath(new URL("../../bin/securecomm.mjs", import.meta.url));
 const PASSPHRASE = "files e2e passphrase, not a real one";
-const STEP_TIMEOUT_MS = 90_000;
 const TEST_TIMEOUT_MS = 400_000;
 
 let relay: TestRelay;
 let root: string;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnCli(home: string, args: string[]): ChildProcessWithoutNullStreams {
-  const env: NodeJS.ProcessEnv = { ...process.env, SECURECOMM_PASSPHRASE: PASSPHRASE };
-  delete env.SECURECOMM_RELAY;
-  delete env.SECURECOMM_HOME;
-  return spawn(process.execPath, [BIN, "--relay", relay.url, "--home", home, ...args], { env, stdio: "pipe" });
-}
-
-function collect(child: ChildProcessWithoutNullStreams): Promise<Result> {
+function run(home: string, args: string[]): Promise<CliResult> {
+  const child = spawnCli({ relayUrl: relay.url, home, args, passphrase: PASSPHRASE });
   child.stdin.end();
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`CLI step timed out; stdout: ${stdout}; stderr: ${stderr}`));
-    }, STEP_TIMEOUT_MS);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return collectCli(child);
 }
 
-async function ok(home: string, args: string[]): Promise<Result> {
-  const r = await collect(spawnCli(home, args));
+async function ok(home: string, args: string[]): Promise<CliResult> {
+  const r = await run(home, args);
   expect(r.code, `${args[0]}: ${r.stderr}`).toBe(EXIT_OK);
   return r;
 }
@@ -79,7 +51,7 @@ describe("securecomm send --file / listen --save-dir end to end (issue 13)", () 
       const homeB = join(root, "bob");
       await Promise.all([ok(homeA, ["init", "--name", "Alice"]), ok(homeB, ["init", "--name", "Bob"])]);
       const link = (await ok(homeA, ["room", "create", "Files"])).stdout.trim();
-      const listenA = collect(spawnCli(homeA, ["listen", "Files", "--count", "1", "--timeout", "80"]));
+      const listenA = run(homeA, ["listen", "Files", "--count", "1", "--timeout", "80"]);
       await ok(homeB, ["join", link]);
       await ok(homeB, ["send", "Files", "hi"]);
       expect((await listenA).code).toBe(EXIT_OK);

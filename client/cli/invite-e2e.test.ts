@@ -2,62 +2,29 @@
 // directories) and a real relay: `invite ROOM [--reset]` (spec RM-50, RM-52), a reset link
 // refused in words, `retention ROOM [--set]` for every member (RM-54), and read-only commands
 // answered by an open chat of the same home (issue 12 item 9).
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
 import { parseInviteLink } from "../room/invite.js";
+import { CLI_STEP_TIMEOUT_MS, collectCli, spawnCli, type CliResult } from "./cli-process.test-support.js";
 import { EXIT_BAD_PASSPHRASE, EXIT_OK, EXIT_RELAY_REFUSED, EXIT_STORE } from "./exit-codes.js";
 
-const BIN = fileURLToPath(new URL("../../bin/securecomm.mjs", import.meta.url));
 const PASSPHRASE = "invite e2e passphrase, not a real one";
-const STEP_TIMEOUT_MS = 90_000;
 const TEST_TIMEOUT_MS = 400_000;
 
 let relay: TestRelay;
 let root: string;
 const home = (n: string) => join(root, n);
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnCli(h: string, args: string[], passphrase = PASSPHRASE): ChildProcessWithoutNullStreams {
-  const env: NodeJS.ProcessEnv = { ...process.env, SECURECOMM_PASSPHRASE: passphrase };
-  delete env.SECURECOMM_RELAY;
-  delete env.SECURECOMM_HOME;
-  return spawn(process.execPath, [BIN, "--relay", relay.url, "--home", h, ...args], { env, stdio: "pipe" });
-}
-
-function collect(child: ChildProcessWithoutNullStreams): Promise<Result> {
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`CLI step timed out; stdout: ${stdout}; stderr: ${stderr}`));
-    }, STEP_TIMEOUT_MS);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function cli(h: string, args: string[], passphrase?: string): Promise<Result> {
-  const child = spawnCli(h, args, passphrase);
+function cli(h: string, args: string[], passphrase = PASSPHRASE): Promise<CliResult> {
+  const child = spawnCli({ relayUrl: relay.url, home: h, args, passphrase });
   child.stdin.end();
-  return collect(child);
+  return collectCli(child);
 }
 
-async function ok(p: Promise<Result>): Promise<Result> {
+async function ok(p: Promise<CliResult>): Promise<CliResult> {
   const r = await p;
   expect(r.code, r.stderr).toBe(EXIT_OK);
   return r;
@@ -84,12 +51,12 @@ describe("securecomm invite, retention and read-only commands beside chat (CLI p
       expect([EXIT_OK, 11]).toContain(joined.code);
 
       // Alice's chat stays open for the rest of the test: it answers Bob's join and the others.
-      const chat = spawnCli(home("a"), ["chat", "Garden"]);
+      const chat = spawnCli({ relayUrl: relay.url, home: home("a"), args: ["chat", "Garden"], passphrase: PASSPHRASE });
       let seen = "";
       chat.stdout.on("data", (d: Buffer) => (seen += d.toString("utf8")));
-      const chatDone = collect(chat);
+      const chatDone = collectCli(chat);
       const waitChat = async (pattern: RegExp) => {
-        const deadline = Date.now() + STEP_TIMEOUT_MS;
+        const deadline = Date.now() + CLI_STEP_TIMEOUT_MS;
         while (!pattern.test(seen)) {
           if (Date.now() > deadline) throw new Error(`chat never showed ${pattern}; got ${seen}`);
           await new Promise((r) => setTimeout(r, 100));

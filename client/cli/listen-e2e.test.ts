@@ -2,57 +2,28 @@
 // (issue 9, finding 6: bots run `listen --count 1` in a loop). Real `securecomm` processes
 // (node bin/securecomm.mjs, separate --home directories) against a real relay on a free port
 // (real HTTP, real SQLite file).
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
+import { collectCli, spawnCli, type CliResult } from "./cli-process.test-support.js";
 import { EXIT_OK } from "./exit-codes.js";
 
-const BIN = fileURLToPath(new URL("../../bin/securecomm.mjs", import.meta.url));
 const PASSPHRASE = "listen e2e passphrase, not a real one";
-/** Each CLI process loads TypeScript through tsx and derives a scrypt key: seconds on a busy machine. */
-const STEP_TIMEOUT_MS = 90_000;
 const TEST_TIMEOUT_MS = 400_000;
 
 let relay: TestRelay;
 let root: string;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnCli(home: string, args: string[]): ChildProcessWithoutNullStreams {
-  const env: NodeJS.ProcessEnv = { ...process.env, SECURECOMM_PASSPHRASE: PASSPHRASE };
-  delete env.SECURECOMM_RELAY;
-  delete env.SECURECOMM_HOME;
-  return spawn(process.execPath, [BIN, "--relay", relay.url, "--home", home, ...args], { env, stdio: "pipe" });
-}
-
-function collect(child: ChildProcessWithoutNullStreams): Promise<Result> {
+function run(home: string, args: string[]): Promise<CliResult> {
+  const child = spawnCli({ relayUrl: relay.url, home, args, passphrase: PASSPHRASE });
   child.stdin.end();
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`CLI step timed out; stdout: ${stdout}; stderr: ${stderr}`));
-    }, STEP_TIMEOUT_MS);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return collectCli(child);
 }
 
-async function ok(home: string, args: string[]): Promise<Result> {
-  const r = await collect(spawnCli(home, args));
+async function ok(home: string, args: string[]): Promise<CliResult> {
+  const r = await run(home, args);
   expect(r.code, `${args[0]}: ${r.stderr}`).toBe(EXIT_OK);
   return r;
 }
@@ -85,7 +56,7 @@ describe("securecomm listen end to end (issue 9 finding 6)", () => {
 
       // Alice is online (listening) while Bob joins, so her client answers the join; his
       // first message ends her listen.
-      const listenA = collect(spawnCli(homeA, ["listen", "Team", "--count", "1", "--timeout", "80"]));
+      const listenA = run(homeA, ["listen", "Team", "--count", "1", "--timeout", "80"]);
       await ok(homeB, ["join", link]);
       await ok(homeB, ["send", "Team", "hello"]);
       const first = await listenA;
@@ -101,7 +72,7 @@ describe("securecomm listen end to end (issue 9 finding 6)", () => {
       const rest = await ok(homeA, ["listen", "Team", "--count", "2", "--timeout", "60"]);
       expect(texts(rest.stdout)).toEqual(["two", "three"]);
       // ...and handed over exactly once: nothing is left for a third run.
-      const none = await collect(spawnCli(homeA, ["listen", "Team", "--count", "1", "--timeout", "5"]));
+      const none = await run(homeA, ["listen", "Team", "--count", "1", "--timeout", "5"]);
       expect(texts(none.stdout)).toEqual([]);
       expect(none.code).not.toBe(EXIT_OK);
 

@@ -2,15 +2,14 @@
 // RM-61..RM-64): Alice's `chat` (piped stdin) answers, reacts to, edits and deletes messages by
 // their number; Bob, offline meanwhile, catches up with `listen`, which prints each as a JSON
 // line with its kind. A real relay on a free loopback port; real home directories.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
+import { collectCli, spawnCli as spawnProcess, type CliResult } from "./cli-process.test-support.js";
 
-const BIN = fileURLToPath(new URL("../../bin/securecomm.mjs", import.meta.url));
 const PASSPHRASE = "rich messages e2e passphrase, not a real one";
 const STEP_MS = 90_000;
 
@@ -18,28 +17,17 @@ let relay: TestRelay;
 let root: string;
 const running: ChildProcessWithoutNullStreams[] = [];
 
-function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, SECURECOMM_PASSPHRASE: PASSPHRASE };
-  delete e.SECURECOMM_RELAY;
-  delete e.SECURECOMM_HOME;
-  return e;
-}
-
 function spawnCli(home: string, args: string[]): ChildProcessWithoutNullStreams {
-  const child = spawn(process.execPath, [BIN, "--relay", relay.url, "--home", home, ...args], { env: env(), stdio: "pipe" });
+  const child = spawnProcess({ relayUrl: relay.url, home, args, passphrase: PASSPHRASE });
   running.push(child);
   return child;
 }
 
 /** Runs one command to completion. */
-function cli(home: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(home: string, args: string[]): Promise<CliResult> {
   const child = spawnCli(home, args);
   child.stdin.end();
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  return collectCli(child);
 }
 
 async function until(what: string, check: () => boolean, timeoutMs = STEP_MS): Promise<void> {
