@@ -22,6 +22,13 @@ import {
 } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { type SessionRecord, SessionRecordSchema } from "../../gen/securecomm/storage/v1/session_pb.js";
 import { ProtocolError } from "../errors.js";
+import { compileCodec } from "./compiled-codec.js";
+
+/**
+ * The session record's codec: written and read on every message, so compiled (the same bytes
+ * and messages as protobuf-es, compiled-codec.ts); protobuf-es if the schema ever outgrows it.
+ */
+const sessionCodec = compileCodec(SessionRecordSchema);
 
 function parse<Desc extends DescMessage>(schema: Desc, bytes: Uint8Array): MessageShape<Desc> {
   try {
@@ -31,14 +38,19 @@ function parse<Desc extends DescMessage>(schema: Desc, bytes: Uint8Array): Messa
   }
 }
 
-/** Serializes a session record (storage.v1 SessionRecord). */
+/** Serializes a session record (storage.v1 SessionRecord): the bytes protobuf-es's `toBinary` gives. */
 export function serializeSessionRecord(record: SessionRecord): Uint8Array {
-  return toBinary(SessionRecordSchema, record);
+  return sessionCodec !== undefined ? sessionCodec.encode(record) : toBinary(SessionRecordSchema, record);
 }
 
 /** Parses a session record; ProtocolError "invalid_message" on malformed bytes. */
 export function parseSessionRecord(bytes: Uint8Array): SessionRecord {
-  return parse(SessionRecordSchema, bytes);
+  if (sessionCodec === undefined) return parse(SessionRecordSchema, bytes);
+  try {
+    return sessionCodec.decode(bytes);
+  } catch (cause) {
+    throw new ProtocolError("invalid_message", { cause });
+  }
 }
 
 /** Serializes a one-time prekey record. */
