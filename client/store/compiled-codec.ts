@@ -65,6 +65,10 @@ interface MessagePlan {
   readonly byNumber: Array<FieldPlan | undefined>;
   /** Implicit-presence fields, in declaration order: the zero message's keys. */
   readonly zeroFields: FieldPlan[];
+  /** The zero message without its lists, copied per decoded message (one shape for all). */
+  template: Fields;
+  /** Names of the repeated fields: a fresh empty array each per decoded message. */
+  readonly listNames: string[];
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -91,7 +95,7 @@ function compileMessage(desc: DescMessage, plans: Map<DescMessage, MessagePlan>)
   const known = plans.get(desc);
   if (known !== undefined) return known;
   const fields: FieldPlan[] = [];
-  const plan: MessagePlan = { typeName: desc.typeName, fields, byNumber: [], zeroFields: [] };
+  const plan: MessagePlan = { typeName: desc.typeName, fields, byNumber: [], zeroFields: [], template: {}, listNames: [] };
   plans.set(desc, plan);
   if (desc.oneofs.length > 0) return undefined;
   for (const f of desc.fields) {
@@ -107,6 +111,7 @@ function compileMessage(desc: DescMessage, plans: Map<DescMessage, MessagePlan>)
     if (f.presence === IMPLICIT) plan.zeroFields.push(fp);
   }
   fields.sort((a, b) => a.number - b.number);
+  plan.template = zeroTemplate(plan);
   return plan;
 }
 
@@ -294,7 +299,11 @@ function readVarint(r: In, end: number, maxBytes: number): number {
   throw FALLBACK;
 }
 
-function zeroMessage(plan: MessagePlan): Fields {
+/** Empty bytes shared by zero messages: a zero-length view has nothing to change. */
+const NO_BYTES = new Uint8Array(0);
+
+/** protobuf-es's zero message (`create(schema)`) with lists left as `[]` placeholders. */
+function zeroTemplate(plan: MessagePlan): Fields {
   const msg: Fields = { $typeName: plan.typeName };
   for (const f of plan.zeroFields) {
     switch (f.kind) {
@@ -309,15 +318,22 @@ function zeroMessage(plan: MessagePlan): Fields {
         msg[f.name] = false;
         break;
       case Kind.Bytes:
-        msg[f.name] = new Uint8Array(0);
+        msg[f.name] = NO_BYTES;
         break;
       case Kind.MessageList:
         msg[f.name] = [];
+        plan.listNames.push(f.name);
         break;
       case Kind.Message:
         break;
     }
   }
+  return msg;
+}
+
+function zeroMessage(plan: MessagePlan): Fields {
+  const msg = { ...plan.template };
+  for (const name of plan.listNames) msg[name] = [];
   return msg;
 }
 
