@@ -11,14 +11,12 @@
 
 import { create } from "@bufbuild/protobuf";
 import {
-  ChainKeySchema,
   type ReceiverChain,
   ReceiverChainSchema,
   SenderChainSchema,
   type SessionState,
   SessionStateSchema,
   type SkippedMessageKey,
-  SkippedMessageKeySchema,
 } from "../../gen/securecomm/storage/v1/session_pb.js";
 import { constantTimeEqual } from "../crypto/bytes.js";
 import { aes256CbcDecrypt } from "../crypto/cipher.js";
@@ -29,6 +27,7 @@ import { chainStep, messageKeys, nextChainKey, rootStep } from "./kdf-chains.js"
 import { verifyMac } from "./mac.js";
 import { parseSignalMessage, type UnverifiedSignalMessage } from "./signal-message.js";
 import { spqrReceive } from "./spqr.js";
+import { chainKeyMessage, skippedKeyMessage } from "./state-messages.js";
 
 /** Options of `ratchetDecrypt`. */
 export interface RatchetDecryptOptions {
@@ -73,7 +72,7 @@ function seedFor(chain: ReceiverChain, counter: number): { seed: Uint8Array; cha
   for (let i = ck.index; i < counter; i++) {
     if (i >= firstKept) {
       const step = chainStep(key);
-      skipped.push(create(SkippedMessageKeySchema, { counter: i, seed: step.seed }));
+      skipped.push(skippedKeyMessage(i, step.seed));
       key = step.nextChainKey;
     } else {
       key = nextChainKey(key);
@@ -85,7 +84,7 @@ function seedFor(chain: ReceiverChain, counter: number): { seed: Uint8Array; cha
     seed,
     chain: create(ReceiverChainSchema, {
       ...chain,
-      chainKey: create(ChainKeySchema, { index: counter + 1, key: after }),
+      chainKey: chainKeyMessage(counter + 1, after),
       skippedKeys: kept,
     }),
   };
@@ -139,11 +138,11 @@ async function ratchetDecryptParsed(
     senderChain = create(SenderChainSchema, {
       ratchetPublicKey: (await fresh.getPublicKeyAsync()).serialize(),
       ratchetPrivateKey: fresh.serialize(),
-      chainKey: create(ChainKeySchema, { index: 0, key: sending.chainKey }),
+      chainKey: chainKeyMessage(0, sending.chainKey),
     });
     const chain = create(ReceiverChainSchema, {
       ratchetPublicKey: message.ratchetKey,
-      chainKey: create(ChainKeySchema, { index: 0, key: receiving.chainKey }),
+      chainKey: chainKeyMessage(0, receiving.chainKey),
       skippedKeys: [],
     });
     chains = [chain, ...chains].slice(0, MAX_RECEIVER_CHAINS);

@@ -9,7 +9,6 @@
 
 import { create } from "@bufbuild/protobuf";
 import {
-  ChainKeySchema,
   SenderChainSchema,
   type SessionState,
   SessionStateSchema,
@@ -23,6 +22,7 @@ import { encodeSignalMessageBody } from "./signal-message.js";
 import { spqrSend } from "./spqr.js";
 import type { BraidRandom } from "./spqr-braid.js";
 import { MESSAGE_VERSION } from "./constants.js";
+import { chainKeyMessage } from "./state-messages.js";
 
 /** Result of encrypting: the advanced state and the SignalMessage bytes. */
 export interface RatchetEncryptResult {
@@ -63,7 +63,7 @@ export function ratchetEncrypt(
     ...state,
     senderChain: create(SenderChainSchema, {
       ...sender,
-      chainKey: create(ChainKeySchema, { index: chain.index + 1, key: nextChainKey }),
+      chainKey: chainKeyMessage(chain.index + 1, nextChainKey),
     }),
     pqRatchet: spqr.state,
   });

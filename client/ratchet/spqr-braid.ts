@@ -27,7 +27,6 @@ import {
   PqBraidSchema,
   PqBraidStage,
   type PqChunk,
-  PqChunkSchema,
 } from "../../gen/securecomm/storage/v1/session_pb.js";
 import { be64, concatBytes, constantTimeEqual, randomBytes } from "../crypto/bytes.js";
 import { hkdfSha256, hmacSha256 } from "../crypto/kdf.js";
@@ -52,6 +51,7 @@ import {
   KEY_LENGTH,
 } from "./constants.js";
 import { addEpoch, type Chains, receiveKey, sendKey, startChains } from "./spqr-chain.js";
+import { pqChunkMessage } from "./state-messages.js";
 import { type Chunk, chunkCount, decodeChunks, encodeChunk, MAX_CHUNK_INDEX } from "./spqr-erasure.js";
 import { encodeSpqrMessage, parseSpqrMessage, type SpqrMessage, SpqrType } from "./spqr-message.js";
 
@@ -139,7 +139,9 @@ function load(b: PqBraid): Work {
 }
 
 function save(w: Work): PqBraid {
-  return create(PqBraidSchema, {
+  // A complete literal (every field): what create() would return, without its reflection.
+  return {
+    $typeName: "securecomm.storage.v1.PqBraid",
     nextRoot: w.chains.nextRoot,
     links: [...w.chains.links],
     authRootKey: w.auth.root,
@@ -154,7 +156,7 @@ function save(w: Work): PqBraid {
     ct1: w.ct1,
     incoming: w.incoming,
     ekVector: w.ekVector,
-  });
+  };
 }
 
 /** Starts sending `payload` in chunks from index 0. */
@@ -176,7 +178,7 @@ function nextChunk(w: Work): Chunk {
  */
 function addChunk(w: Work, n: number, chunk: Chunk): Uint8Array | undefined {
   if (w.incoming.some((c) => c.index === chunk.index)) return undefined;
-  const all = [...w.incoming, create(PqChunkSchema, { index: chunk.index, data: chunk.data })];
+  const all = [...w.incoming, pqChunkMessage(chunk.index, chunk.data)];
   if (all.length < n) {
     w.incoming = all;
     return undefined;

@@ -11,7 +11,6 @@ import { create } from "@bufbuild/protobuf";
 import {
   type PqChainEpoch,
   PqChainEpochSchema,
-  PqSkippedKeySchema,
 } from "../../gen/securecomm/storage/v1/session_pb.js";
 import { be32, concatBytes } from "../crypto/bytes.js";
 import { hkdfSha256 } from "../crypto/kdf.js";
@@ -25,6 +24,7 @@ import {
   SPQR_EPOCH_MAX_SKIPPED_KEYS,
   SPQR_MAX_EPOCHS,
 } from "./constants.js";
+import { pqSkippedKeyMessage } from "./state-messages.js";
 /** HKDF salt of the chain start and step: 32 zero bytes. */
 const ZERO_SALT = new Uint8Array(32);
 
@@ -116,7 +116,7 @@ export function receiveKey(chains: Chains, epoch: number, index: number): { chai
     const step = spqrChainStep(chain, c);
     chain = step.next;
     if (c < index) {
-      if (c >= index - SPQR_EPOCH_MAX_SKIPPED_KEYS) skipped.push(create(PqSkippedKeySchema, { index: c, key: step.key }));
+      if (c >= index - SPQR_EPOCH_MAX_SKIPPED_KEYS) skipped.push(pqSkippedKeyMessage(c, step.key));
     } else key = step.key;
   }
   const kept = skipped.slice(Math.max(0, skipped.length - SPQR_EPOCH_MAX_SKIPPED_KEYS));

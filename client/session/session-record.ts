@@ -44,10 +44,12 @@ export function promoteState(record: SessionRecord, state: SessionState, positio
     if (position !== undefined) previous = previous.filter((_, i) => i !== position);
     if (record.current !== undefined) archived = [record.current];
   }
-  return create(SessionRecordSchema, {
+  // A complete literal: what create() would return, without its reflection (every message).
+  return {
+    $typeName: "securecomm.storage.v1.SessionRecord",
     current: state,
     previous: [...archived, ...previous].slice(0, MAX_ARCHIVED_STATES),
-  });
+  };
 }
 
 /** The state (current or archived) started with base key `baseKey`, if any (spec PX-12). */
