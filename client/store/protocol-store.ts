@@ -5,6 +5,11 @@
  * Owns: `KvProtocolStore` (client/store's `ProtocolStore` interface) and the key layout of
  * those records. Writes go to the running transaction, so they commit together with the room
  * or mailbox event that caused them; a write outside a transaction is a bug (TypeError).
+ * Session records are read and written on every message: the store keeps the last record it
+ * parsed or stored per address (frozen) beside the exact bytes it came from, and a load whose
+ * stored bytes are those bytes returns it instead of parsing again (`MAX_PARSED_SESSIONS`).
+ * Anything else in the store — a transaction that rolled back, another writer, a restored
+ * snapshot — means other bytes, so a parse: a load always returns the stored bytes' record.
  * Does not own: the record formats (client/store/record-codec.ts), sender keys
  * (client/room/sender-key-store.ts), rooms and the account (their own modules).
  */
@@ -44,11 +49,45 @@ export const KEYS = {
   session: "session/",
 } as const;
 
+/**
+ * Session records kept parsed per store: one per remote device in use, a few kilobytes each
+ * (SPQR's Braid state); the least recently used beyond it are parsed again when next loaded.
+ */
+export const MAX_PARSED_SESSIONS = 256;
+
+/** A parsed session record and the stored bytes it is the record of. */
+interface ParsedSession {
+  readonly bytes: Uint8Array;
+  readonly record: SessionRecord;
+}
+
+/**
+ * Freezes `value` and every object and array under it (not byte arrays, which cannot be
+ * frozen), so a cached record cannot be changed in place: a change throws (ES modules are
+ * strict) instead of leaking into later loads. Stops at objects already frozen: records share
+ * unchanged states and chains with the record they were made from.
+ */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== "object" || value === null || value instanceof Uint8Array || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+  return value;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Every protocol store over the client's `StateStore` (spec ID-11 trust on first use). */
 export class KvProtocolStore implements ProtocolStore {
   readonly #state: StateStore;
   readonly #identity: IdentityKeyPair;
   readonly #now: () => number;
+  /** Parsed session records by store key, least recently used first. */
+  readonly #parsed = new Map<string, ParsedSession>();
 
   constructor(state: StateStore, identity: IdentityKeyPair, now: () => number) {
     this.#state = state;
@@ -157,13 +196,46 @@ export class KvProtocolStore implements ProtocolStore {
     else await this.storeKyberPreKey(after);
   }
 
+  /**
+   * The stored session record of `address`, if any. The record is frozen and may be shared
+   * with earlier and later loads of the same bytes: build a new one (session-record.ts
+   * `promoteState`, the pure ratchet functions) rather than changing it.
+   */
   async loadSession(address: ProtocolAddress): Promise<SessionRecord | undefined> {
-    const bytes = this.#state.get(KEYS.session + addressKey(address));
-    return bytes === undefined ? undefined : parseSessionRecord(bytes);
+    const key = KEYS.session + addressKey(address);
+    const bytes = this.#state.get(key);
+    if (bytes === undefined) return undefined;
+    const known = this.#parsed.get(key);
+    if (known !== undefined && sameBytes(known.bytes, bytes)) {
+      this.#remember(key, known);
+      return known.record;
+    }
+    const record = deepFreeze(parseSessionRecord(bytes));
+    this.#remember(key, { bytes, record });
+    return record;
   }
 
+  /**
+   * Stores `record` for `address` in the running transaction. The record is frozen and kept
+   * as the parsed form of the bytes written, so the next load of those bytes returns it.
+   */
   async storeSession(address: ProtocolAddress, record: SessionRecord): Promise<void> {
-    this.#txn().put(KEYS.session + addressKey(address), serializeSessionRecord(record));
+    const key = KEYS.session + addressKey(address);
+    const txn = this.#txn();
+    txn.put(key, serializeSessionRecord(record));
+    // The transaction's own copy of the bytes: what a load reads back once it commits (and
+    // not what it reads if it rolls back, so then the record is parsed from the old bytes).
+    const written = txn.get(key);
+    if (written !== undefined) this.#remember(key, { bytes: written, record: deepFreeze(record) });
+  }
+
+  #remember(key: string, entry: ParsedSession): void {
+    this.#parsed.delete(key);
+    this.#parsed.set(key, entry);
+    if (this.#parsed.size > MAX_PARSED_SESSIONS) {
+      const oldest = this.#parsed.keys().next();
+      if (oldest.done !== true) this.#parsed.delete(oldest.value);
+    }
   }
 
   toString(): string {
