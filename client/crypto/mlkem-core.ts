@@ -80,10 +80,30 @@ function bitRev7(i: number): number {
   return r;
 }
 
-/** ζ^BitRev7(i) for i < 128 (Alg. 9/10). */
-const ZETAS = Int32Array.from({ length: 128 }, (_, i) => powMod(ZETA, bitRev7(i)));
-/** γ_i = ζ^(2·BitRev7(i)+1) for i < 128 (Alg. 11). */
-const GAMMAS = Int32Array.from({ length: 128 }, (_, i) => powMod(ZETA, 2 * bitRev7(i) + 1));
+/**
+ * Montgomery form: x·R mod q with R = 2¹⁶. `montgomeryReduce(x)` = x·R⁻¹ mod q in (−q, q) for
+ * |x| < 2¹⁵·q (FIPS 203 leaves the reduction method open; this keeps every step in int32
+ * arithmetic: a multiply, two shifts, no division).
+ */
+const QINV = 62209; // q⁻¹ mod 2¹⁶
+/** R² mod q: `montgomeryReduce(x · R2)` = x·R mod q, turning a Montgomery product back. */
+const R2 = 1353;
+function montgomeryReduce(x: number): number {
+  const t = (Math.imul(x, QINV) << 16) >> 16;
+  return (x - Math.imul(t, Q)) >> 16;
+}
+/** x ∈ (−q, q) → [0, q). */
+function normalize(x: number): number {
+  return x + ((x >> 31) & Q);
+}
+
+const toMontgomery = (x: number): number => (x * 65536) % Q;
+/** ζ^BitRev7(i)·R mod q for i < 128 (Alg. 9/10). */
+const ZETAS = Int32Array.from({ length: 128 }, (_, i) => toMontgomery(powMod(ZETA, bitRev7(i))));
+/** γ_i·R mod q, γ_i = ζ^(2·BitRev7(i)+1), for i < 128 (Alg. 11). */
+const GAMMAS = Int32Array.from({ length: 128 }, (_, i) => toMontgomery(powMod(ZETA, 2 * bitRev7(i) + 1)));
+/** 128⁻¹·R mod q: one Montgomery product gives f·128⁻¹ (Alg. 10's final scaling). */
+const INV_128_SCALE = toMontgomery(INV_128);
 
 // ---- NTT (Alg. 9–12) -----------------------------------------------------------------------
 
@@ -94,12 +114,12 @@ function ntt(f: Uint16Array): void {
     for (let start = 0; start < N; start += 2 * len) {
       const z = ZETAS[i++] as number;
       for (let j = start; j < start + len; j++) {
-        const t = (z * (f[j + len] as number)) % Q;
+        const t = normalize(montgomeryReduce(z * (f[j + len] as number)));
         const a = f[j] as number;
         const d = a - t;
-        f[j + len] = d < 0 ? d + Q : d;
-        const s = a + t;
-        f[j] = s >= Q ? s - Q : s;
+        f[j + len] = d + ((d >> 31) & Q);
+        const s = a + t - Q;
+        f[j] = s + ((s >> 31) & Q);
       }
     }
   }
@@ -114,18 +134,19 @@ function nttInverse(f: Uint16Array): void {
       for (let j = start; j < start + len; j++) {
         const t = f[j] as number;
         const u = f[j + len] as number;
-        const s = t + u;
-        f[j] = s >= Q ? s - Q : s;
-        f[j + len] = (z * (u - t + Q)) % Q;
+        const s = t + u - Q;
+        f[j] = s + ((s >> 31) & Q);
+        f[j + len] = normalize(montgomeryReduce(z * (u - t)));
       }
     }
   }
-  for (let j = 0; j < N; j++) f[j] = ((f[j] as number) * INV_128) % Q;
+  for (let j = 0; j < N; j++) f[j] = normalize(montgomeryReduce((f[j] as number) * INV_128_SCALE));
 }
 
 /**
- * acc += f ∘ g in T_q (Alg. 11 with Alg. 12), unreduced: each term is < q, so an Int32Array
- * accumulator over up to k = 4 products stays far below 2³¹. `reduceInto` finishes it.
+ * acc += (f ∘ g)·R⁻¹ in T_q (Alg. 11 with Alg. 12), each term a Montgomery reduction in
+ * (−q, q): an Int32Array accumulator over up to k = 4 products stays far inside int32.
+ * `reduceInto` multiplies the R⁻¹ back out.
  */
 function multiplyAccumulate(acc: Int32Array, f: Uint16Array, fOff: number, g: Uint16Array, gOff: number): void {
   for (let i = 0; i < 128; i++) {
@@ -133,13 +154,14 @@ function multiplyAccumulate(acc: Int32Array, f: Uint16Array, fOff: number, g: Ui
     const a1 = f[fOff + 2 * i + 1] as number;
     const b0 = g[gOff + 2 * i] as number;
     const b1 = g[gOff + 2 * i + 1] as number;
-    acc[2 * i] = (acc[2 * i] as number) + ((((a1 * b1) % Q) * (GAMMAS[i] as number) + a0 * b0) % Q);
-    acc[2 * i + 1] = (acc[2 * i + 1] as number) + ((a0 * b1 + a1 * b0) % Q);
+    acc[2 * i] = (acc[2 * i] as number) + montgomeryReduce(a0 * b0 + montgomeryReduce(a1 * b1) * (GAMMAS[i] as number));
+    acc[2 * i + 1] = (acc[2 * i + 1] as number) + montgomeryReduce(a0 * b1 + a1 * b0);
   }
 }
 
+/** out = acc·R mod q in [0, q) (undoes multiplyAccumulate's R⁻¹). */
 function reduceInto(out: Uint16Array, acc: Int32Array): void {
-  for (let i = 0; i < N; i++) out[i] = (acc[i] as number) % Q;
+  for (let i = 0; i < N; i++) out[i] = normalize(montgomeryReduce((acc[i] as number) * R2));
 }
 
 // ---- sampling (Alg. 7, 8) ------------------------------------------------------------------
@@ -294,13 +316,18 @@ export function keygenInternal(
   }
   const tHat = new Uint16Array(k * N);
   const acc = new Int32Array(N);
+  const e = new Uint16Array(N);
   for (let i = 0; i < k; i++) {
-    sampleCbd(hash, sigma, k + i, poly);
-    ntt(poly);
-    acc.set(poly);
+    sampleCbd(hash, sigma, k + i, e);
+    ntt(e);
+    acc.fill(0);
     for (let j = 0; j < k; j++) multiplyAccumulate(acc, aHat, (i * k + j) * N, sHat, j * N);
     reduceInto(poly, acc);
-    tHat.set(poly, i * N);
+    // t̂[i] = Σ_j Â[i][j] ∘ ŝ[j] + ê[i].
+    for (let c = 0; c < N; c++) {
+      const x = (poly[c] as number) + (e[c] as number) - Q;
+      tHat[i * N + c] = x + ((x >> 31) & Q);
+    }
   }
   const ekLen = ekBytes(p);
   const dk = new Uint8Array(dkBytes(p));
@@ -487,3 +514,4 @@ export function decapsInternal(
   for (let i = 0; i < SEED_BYTES; i++) out[i] = ((kr[i] as number) & mask) | ((kBar[i] as number) & ~mask);
   return out;
 }
+export const __test = { ntt, nttInverse, multiplyAccumulate, reduceInto, compress, encodeBits, decodeBits };
