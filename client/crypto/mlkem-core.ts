@@ -514,4 +514,3 @@ export function decapsInternal(
   for (let i = 0; i < SEED_BYTES; i++) out[i] = ((kr[i] as number) & mask) | ((kBar[i] as number) & ~mask);
   return out;
 }
-export const __test = { ntt, nttInverse, multiplyAccumulate, reduceInto, compress, encodeBits, decodeBits };
