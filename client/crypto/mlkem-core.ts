@@ -260,24 +260,51 @@ function decompress(f: Uint16Array, d: number): void {
 }
 
 /**
+ * ByteDecode_12 of `count` coefficients from `bytes` at `off` (Alg. 6, d = 12: three bytes
+ * hold two coefficients, little-endian), without the mod-q step. Returns whether every
+ * coefficient was already below q.
+ */
+function decode12(bytes: Uint8Array, off: number, count: number, out: Uint16Array): boolean {
+  let bad = 0;
+  for (let i = 0, p = off; i < count; i += 2, p += 3) {
+    const b1 = bytes[p + 1] as number;
+    const c0 = (bytes[p] as number) | ((b1 & 0x0f) << 8);
+    const c1 = (b1 >> 4) | ((bytes[p + 2] as number) << 4);
+    out[i] = c0;
+    out[i + 1] = c1;
+    bad |= ((Q - 1 - c0) | (Q - 1 - c1)) >>> 31;
+  }
+  return bad === 0;
+}
+
+/** ByteEncode_12 of `count` coefficients (each < 2¹²) into `out` at `off` (Alg. 5, d = 12). */
+function encode12(values: Uint16Array, count: number, out: Uint8Array, off: number): void {
+  for (let i = 0, p = off; i < count; i += 2, p += 3) {
+    const c0 = values[i] as number;
+    const c1 = values[i + 1] as number;
+    out[p] = c0 & 0xff;
+    out[p + 1] = (c0 >> 8) | ((c1 & 0x0f) << 4);
+    out[p + 2] = c1 >> 4;
+  }
+}
+
+/**
  * ByteDecode_12 of a k-vector with the encapsulation-key modulus check (FIPS 203 §7.2): a
  * coefficient ≥ q (which re-encoding would change) → `undefined`.
  */
 export function decodeVectorChecked(p: MlKemParams, bytes: Uint8Array): Uint16Array | undefined {
   const out = new Uint16Array(p.k * N);
-  let bad = 0;
-  for (let i = 0; i < p.k; i++) decodeBits(bytes, 384 * i, 12, out, i * N);
-  for (let i = 0; i < out.length; i++) bad |= (out[i] as number) >= Q ? 1 : 0;
-  return bad === 0 ? out : undefined;
+  return decode12(bytes, 0, p.k * N, out) ? out : undefined;
 }
 
 /** ByteDecode_12 of a k-vector, coefficients taken mod q (Alg. 6 with m = q). */
 function decodeVector(p: MlKemParams, bytes: Uint8Array, off: number): Uint16Array {
   const out = new Uint16Array(p.k * N);
-  for (let i = 0; i < p.k; i++) decodeBits(bytes, off + 384 * i, 12, out, i * N);
-  for (let i = 0; i < out.length; i++) {
-    const x = out[i] as number;
-    out[i] = x >= Q ? x - Q : x;
+  if (!decode12(bytes, off, p.k * N, out)) {
+    for (let i = 0; i < out.length; i++) {
+      const x = out[i] as number;
+      out[i] = x >= Q ? x - Q : x;
+    }
   }
   return out;
 }
@@ -332,8 +359,8 @@ export function keygenInternal(
   const ekLen = ekBytes(p);
   const dk = new Uint8Array(dkBytes(p));
   // dk = ByteEncode12(ŝ) ‖ ek ‖ H(ek) ‖ z, ek = ByteEncode12(t̂) ‖ ρ.
-  encodeBits(sHat, k * N, 12, dk, 0);
-  encodeBits(tHat, k * N, 12, dk, 384 * k);
+  encode12(sHat, k * N, dk, 0);
+  encode12(tHat, k * N, dk, 384 * k);
   dk.set(rho, 768 * k);
   const ek = dk.slice(384 * k, 384 * k + ekLen);
   dk.set(hash.h(ek), 384 * k + ekLen);
