@@ -102,8 +102,11 @@ const toMontgomery = (x: number): number => (x * 65536) % Q;
 const ZETAS = Int32Array.from({ length: 128 }, (_, i) => toMontgomery(powMod(ZETA, bitRev7(i))));
 /** γ_i·R mod q, γ_i = ζ^(2·BitRev7(i)+1), for i < 128 (Alg. 11). */
 const GAMMAS = Int32Array.from({ length: 128 }, (_, i) => toMontgomery(powMod(ZETA, 2 * bitRev7(i) + 1)));
-/** 128⁻¹·R mod q: one Montgomery product gives f·128⁻¹ (Alg. 10's final scaling). */
-const INV_128_SCALE = toMontgomery(INV_128);
+/**
+ * 128⁻¹·R² mod q: `reduceInto(out, acc, INV_128_R2)` returns acc·R·128⁻¹, folding Alg. 10's
+ * final scaling by 128⁻¹ into the reduction before the inverse NTT (the NTT is linear).
+ */
+const INV_128_R2 = (toMontgomery(INV_128) * 65536) % Q;
 
 // ---- NTT (Alg. 9–12) -----------------------------------------------------------------------
 
@@ -125,7 +128,10 @@ function ntt(f: Uint16Array): void {
   }
 }
 
-/** Inverse NTT in place (Alg. 10), including the final scaling by 128⁻¹. */
+/**
+ * Inverse NTT in place (Alg. 10) *without* its final scaling by 128⁻¹: every caller feeds it
+ * the output of `reduceInto(…, INV_128_R2)`, which already applied that factor.
+ */
 function nttInverse(f: Uint16Array): void {
   let i = 127;
   for (let len = 2; len <= 128; len <<= 1) {
@@ -140,7 +146,6 @@ function nttInverse(f: Uint16Array): void {
       }
     }
   }
-  for (let j = 0; j < N; j++) f[j] = normalize(montgomeryReduce((f[j] as number) * INV_128_SCALE));
 }
 
 /**
@@ -159,9 +164,12 @@ function multiplyAccumulate(acc: Int32Array, f: Uint16Array, fOff: number, g: Ui
   }
 }
 
-/** out = acc·R mod q in [0, q) (undoes multiplyAccumulate's R⁻¹). */
-function reduceInto(out: Uint16Array, acc: Int32Array): void {
-  for (let i = 0; i < N; i++) out[i] = normalize(montgomeryReduce((acc[i] as number) * R2));
+/**
+ * out = acc·R·c mod q in [0, q) for `scale` = c·R² mod q: R2 undoes multiplyAccumulate's R⁻¹;
+ * INV_128_R2 also applies the inverse NTT's 128⁻¹.
+ */
+function reduceInto(out: Uint16Array, acc: Int32Array, scale: number = R2): void {
+  for (let i = 0; i < N; i++) out[i] = normalize(montgomeryReduce((acc[i] as number) * scale));
 }
 
 // ---- sampling (Alg. 7, 8) ------------------------------------------------------------------
@@ -401,7 +409,7 @@ export function encryptU(
     acc.fill(0);
     // Âᵀ[i][j] = Â[j][i].
     for (let j = 0; j < k; j++) multiplyAccumulate(acc, aHat, (j * k + i) * N, yHat, j * N);
-    reduceInto(poly, acc);
+    reduceInto(poly, acc, INV_128_R2);
     nttInverse(poly);
     sampleCbd(hash, r, k + i, e1);
     for (let c = 0; c < N; c++) {
@@ -431,7 +439,7 @@ export function encryptV(
   const acc = new Int32Array(N);
   for (let j = 0; j < k; j++) multiplyAccumulate(acc, tHat, j * N, yHat, j * N);
   const v = new Uint16Array(N);
-  reduceInto(v, acc);
+  reduceInto(v, acc, INV_128_R2);
   nttInverse(v);
   const e2 = new Uint16Array(N);
   sampleCbd(hash, r, 2 * k, e2);
@@ -468,7 +476,7 @@ function decrypt(p: MlKemParams, dk: Uint8Array, c: Uint8Array): Uint8Array {
     multiplyAccumulate(acc, sHat, i * N, u, 0);
   }
   const w = new Uint16Array(N);
-  reduceInto(w, acc);
+  reduceInto(w, acc, INV_128_R2);
   nttInverse(w);
   const v = new Uint16Array(N);
   decodeBits(c, c1Bytes(p), dv, v, 0);
