@@ -108,6 +108,11 @@ const GAMMAS = Int32Array.from({ length: 128 }, (_, i) => toMontgomery(powMod(ZE
  */
 const INV_128_R2 = (toMontgomery(INV_128) * 65536) % Q;
 
+/** Overwrites secret temporaries with zeros once they are used (as noble does). */
+function wipe(...arrays: (Uint8Array | Uint16Array | Int32Array)[]): void {
+  for (const a of arrays) a.fill(0);
+}
+
 // ---- NTT (Alg. 9–12) -----------------------------------------------------------------------
 
 /** NTT in place (Alg. 9). */
@@ -373,6 +378,7 @@ export function keygenInternal(
   const ek = dk.slice(384 * k, 384 * k + ekLen);
   dk.set(hash.h(ek), 384 * k + ekLen);
   dk.set(z, 384 * k + ekLen + 32);
+  wipe(g, sHat, poly, e, acc);
   return { encapsulationKey: ek, decapsulationKey: dk };
 }
 
@@ -419,6 +425,7 @@ export function encryptU(
     compress(poly, du, poly);
     encodeBits(poly, N, du, out, off + 32 * du * i);
   }
+  wipe(acc, poly, e1);
 }
 
 /**
@@ -452,6 +459,7 @@ export function encryptV(
   }
   compress(v, dv, v);
   encodeBits(v, N, dv, out, off);
+  wipe(acc, v, e2);
 }
 
 /** K-PKE.Encrypt(ek, m, r) (Alg. 14) with Â and t̂ already expanded. */
@@ -460,6 +468,7 @@ function encrypt(hash: MlKemHash, p: MlKemParams, aHat: Uint16Array, tHat: Uint1
   const yHat = sampleYHat(hash, p, r);
   encryptU(hash, p, aHat, yHat, r, c, 0);
   encryptV(hash, p, tHat, yHat, r, m, c, c1Bytes(p));
+  wipe(yHat);
   return c;
 }
 
@@ -489,6 +498,7 @@ function decrypt(p: MlKemParams, dk: Uint8Array, c: Uint8Array): Uint8Array {
     const bit = Math.floor((2 * y + 1664) / Q) & 1;
     m[i >> 3] = (m[i >> 3] as number) | (bit << (i & 7));
   }
+  wipe(sHat, acc, u, w, v);
   return m;
 }
 
@@ -516,7 +526,9 @@ export function encapsInternal(
   const kr = hash.g(m, hash.h(ek));
   const rho = ek.subarray(384 * p.k);
   const ciphertext = encrypt(hash, p, matrix(hash, p, rho), tHat, m, kr.subarray(32, 64));
-  return { sharedSecret: new Uint8Array(kr.subarray(0, 32)), ciphertext };
+  const sharedSecret = new Uint8Array(kr.subarray(0, 32));
+  wipe(kr);
+  return { sharedSecret, ciphertext };
 }
 
 /**
@@ -547,5 +559,6 @@ export function decapsInternal(
   const mask = valid ? 0xff : 0;
   const out = new Uint8Array(SEED_BYTES);
   for (let i = 0; i < SEED_BYTES; i++) out[i] = ((kr[i] as number) & mask) | ((kBar[i] as number) & ~mask);
+  wipe(mPrime, kr, kBar, cPrime);
   return out;
 }

@@ -139,8 +139,12 @@ export function encaps1(header: Uint8Array, m: Uint8Array = randomBytes(32)): En
     const kr = hash.g(m, header.subarray(32, 64));
     const r = kr.subarray(32, 64);
     const ct1 = new Uint8Array(MLKEM768_CT1_BYTES);
-    encryptU(hash, ML_KEM_768, expandMatrix(hash, ML_KEM_768, rho), sampleYHat(hash, ML_KEM_768, r), r, ct1, 0);
-    return { ct1, sharedSecret: new Uint8Array(kr.subarray(0, 32)), m: m.slice() };
+    const yHat = sampleYHat(hash, ML_KEM_768, r);
+    encryptU(hash, ML_KEM_768, expandMatrix(hash, ML_KEM_768, rho), yHat, r, ct1, 0);
+    const sharedSecret = new Uint8Array(kr.subarray(0, 32));
+    kr.fill(0);
+    yHat.fill(0);
+    return { ct1, sharedSecret, m: m.slice() };
   }
   const { sharedSecret, yHat, r } = encapsulationSecrets(header, m);
   const parts: Uint8Array[] = [];
@@ -171,9 +175,13 @@ export function encaps2(m: Uint8Array, header: Uint8Array, vector: Uint8Array): 
     // FIPS 203 modulus check on t̂.
     const tHat = decodeVectorChecked(ML_KEM_768, vector);
     if (tHat === undefined) throw new ProtocolError("invalid_key");
-    const r = hash.g(m, header.subarray(32, 64)).subarray(32, 64);
+    const kr = hash.g(m, header.subarray(32, 64));
+    const r = kr.subarray(32, 64);
     const ct2 = new Uint8Array(MLKEM768_CT2_BYTES);
-    encryptV(hash, ML_KEM_768, tHat, sampleYHat(hash, ML_KEM_768, r), r, m, ct2, 0);
+    const yHat = sampleYHat(hash, ML_KEM_768, r);
+    encryptV(hash, ML_KEM_768, tHat, yHat, r, m, ct2, 0);
+    kr.fill(0);
+    yHat.fill(0);
     return ct2;
   }
   const tHat: Poly[] = [];
