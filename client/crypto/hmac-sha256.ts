@@ -1,5 +1,5 @@
 /**
- * HMAC-SHA256 (RFC 2104, FIPS 180-4) for short inputs, in plain TypeScript.
+ * HMAC-SHA256 (RFC 2104, FIPS 180-4; spec EN-07) for short inputs, in plain TypeScript.
  *
  * Owns: `HmacSha256Key` (a key's inner and outer hash states, computed once and reused for
  * every message under that key) and the SHA-256 compression function behind it.

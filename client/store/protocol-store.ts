@@ -9,7 +9,8 @@
  * parsed or stored per address (frozen) beside the exact bytes it came from, and a load whose
  * stored bytes are those bytes returns it instead of parsing again (`MAX_PARSED_SESSIONS`).
  * Anything else in the store — a transaction that rolled back, another writer, a restored
- * snapshot — means other bytes, so a parse: a load always returns the stored bytes' record.
+ * snapshot — means other bytes, so a parse: a load always returns the stored bytes' record,
+ * and a failed decryption, which stores nothing, changes nothing (spec DR-13).
  * Does not own: the record formats (client/store/record-codec.ts), sender keys
  * (client/room/sender-key-store.ts), rooms and the account (their own modules).
  */
