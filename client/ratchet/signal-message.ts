@@ -11,9 +11,11 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
   PreKeySignalMessageSchema,
+  type SignalMessage,
   SignalMessageSchema,
 } from "../../gen/securecomm/wire/v1/signal_message_pb.js";
 import { concatBytes } from "../crypto/bytes.js";
+import { compileCodec } from "../crypto/compiled-codec.js";
 import { AES_BLOCK_LENGTH } from "../crypto/cipher.js";
 import { decodeStrict } from "../crypto/proto-strict.js";
 import { ProtocolError } from "../errors.js";
@@ -57,18 +59,24 @@ export interface SignalMessageFields {
 
 /** Encodes version byte ‖ protobuf of a SignalMessage, the part its MAC covers (spec DR-10). */
 export function encodeSignalMessageBody(fields: SignalMessageFields): Uint8Array {
-  const body = toBinary(
-    SignalMessageSchema,
-    create(SignalMessageSchema, {
-      ratchetKey: fields.ratchetKey,
-      counter: fields.counter,
-      previousCounter: fields.previousCounter,
-      ciphertext: fields.ciphertext,
-      pqRatchet: fields.pqRatchet,
-    }),
-  );
+  // Encoded on every message: through the codec compiled from the schema (protobuf-es's
+  // bytes, client/crypto/compiled-codec.ts), from a complete literal (what create() returns).
+  const message: SignalMessage = {
+    $typeName: "securecomm.wire.v1.SignalMessage",
+    ratchetKey: fields.ratchetKey,
+    counter: fields.counter,
+    previousCounter: fields.previousCounter,
+    ciphertext: fields.ciphertext,
+    pqRatchet: fields.pqRatchet,
+    addresses: EMPTY,
+  };
+  const body = signalMessageCodec !== undefined ? signalMessageCodec.encode(message) : toBinary(SignalMessageSchema, message);
   return concatBytes(Uint8Array.of(MESSAGE_VERSION_BYTE), body);
 }
+
+const EMPTY = new Uint8Array(0);
+/** The SignalMessage encoder (decoding stays strict: `decodeStrict` then protobuf-es). */
+const signalMessageCodec = compileCodec(SignalMessageSchema);
 
 function checkVersion(bytes: Uint8Array): void {
   if (bytes.length < 1) throw new ProtocolError("invalid_message");

@@ -24,7 +24,7 @@ import {
 } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { type SessionRecord, SessionRecordSchema } from "../../gen/securecomm/storage/v1/session_pb.js";
 import { ProtocolError } from "../errors.js";
-import { type CompiledCodec, compileCodec } from "./compiled-codec.js";
+import { type CompiledCodec, compileCodec } from "../crypto/compiled-codec.js";
 
 /** Compiled codecs by schema (compiled-codec.ts); a schema that does not compile keeps protobuf-es. */
 const codecs = new Map<DescMessage, CompiledCodec<DescMessage> | undefined>();

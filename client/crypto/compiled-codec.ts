@@ -16,8 +16,9 @@
  * match the field, a repeated singular message field, truncation — is handed to protobuf-es
  * whole, so its behaviour (result or error) is protobuf-es's by construction
  * (compiled-codec.test.ts checks both paths against protobuf-es).
- * Does not own: which records use it (record-codec.ts) or strictness on untrusted network
- * input (client/crypto/proto-strict.ts).
+ * Does not own: which messages use it (client/store/record-codec.ts for the persisted records,
+ * client/ratchet/signal-message.ts to encode SignalMessage bodies) or strictness on untrusted
+ * network input (proto-strict.ts).
  */
 
 import {

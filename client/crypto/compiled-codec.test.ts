@@ -5,6 +5,7 @@ import * as accountPb from "../../gen/securecomm/storage/v1/account_pb.js";
 import * as keysPb from "../../gen/securecomm/storage/v1/keys_pb.js";
 import * as roomPb from "../../gen/securecomm/storage/v1/room_pb.js";
 import * as senderKeyPb from "../../gen/securecomm/storage/v1/sender_key_pb.js";
+import * as signalMessagePb from "../../gen/securecomm/wire/v1/signal_message_pb.js";
 import {
   ChainKeySchema,
   PendingPreKeySchema,
@@ -22,8 +23,8 @@ import {
 } from "../../gen/securecomm/storage/v1/session_pb.js";
 import { OurParty } from "../session/parties.test-support.js";
 import { compileCodec } from "./compiled-codec.js";
-import { addressKey } from "./protocol-address.js";
-import { KEYS } from "./protocol-store.js";
+import { addressKey } from "../store/protocol-address.js";
+import { KEYS } from "../store/protocol-store.js";
 
 const codec = compileCodec(SessionRecordSchema);
 if (codec === undefined) throw new Error("the session record schema must compile");
@@ -157,7 +158,7 @@ function expectSameDecode(input: Uint8Array): void {
   expect(codec?.encode(decoded as SessionRecord)).toEqual(toBinary(SessionRecordSchema, expected as SessionRecord));
 }
 
-describe("compiled codec (client/store/compiled-codec.ts) against protobuf-es", () => {
+describe("compiled codec (client/crypto/compiled-codec.ts) against protobuf-es", () => {
   it("encodes every session record to toBinary's bytes and decodes them to fromBinary's message", () => {
     fc.assert(
       fc.property(sessionRecord, (record) => {
@@ -251,14 +252,18 @@ describe("compiled codec (client/store/compiled-codec.ts) against protobuf-es", 
     expect(compileCodec(accountPb.AccountRecordSchema)).toBeUndefined();
   });
 
-  it("every storage.v1 record schema that compiles matches protobuf-es on messages drawn from its descriptor", () => {
-    const schemas = [accountPb, keysPb, roomPb, senderKeyPb]
+  it("every storage.v1 record schema and the SignalMessage wire schemas that compile match protobuf-es on messages drawn from its descriptor", () => {
+    const schemas = [accountPb, keysPb, roomPb, senderKeyPb, signalMessagePb]
       .flatMap((m) => Object.values(m))
       .filter((v): v is DescMessage => typeof v === "object" && v !== null && (v as { kind?: string }).kind === "message");
     const compiled = schemas.filter((d) => compileCodec(d) !== undefined);
     // The prekey and identity records at least (record-codec.ts reads them on every message).
     expect(compiled.map((d) => d.typeName)).toEqual(
-      expect.arrayContaining([keysPb.TrustedIdentityRecordSchema.typeName, keysPb.KyberPreKeyRecordSchema.typeName]),
+      expect.arrayContaining([
+        keysPb.TrustedIdentityRecordSchema.typeName,
+        keysPb.KyberPreKeyRecordSchema.typeName,
+        signalMessagePb.SignalMessageSchema.typeName,
+      ]),
     );
     for (const desc of compiled) {
       const c = compileCodec(desc);
