@@ -23,7 +23,13 @@ import { aes256Ctr } from "../crypto/cipher.js";
 import { KeyPair, PublicKey } from "../crypto/curve.js";
 import { hkdfSha256, hmacSha256 } from "../crypto/kdf.js";
 import { addressToString } from "../keys/address.js";
-import { parseSenderCertificate, validateSenderCertificate, type VerifiedSenderCertificate } from "./certificates.js";
+import {
+  parseSenderCertificate,
+  rememberedSenderCertificate,
+  validateSenderCertificate,
+  type VerifiedSenderCertificate,
+} from "./certificates.js";
+import { staticAgreement } from "./static-agreement.js";
 
 /** Envelope version byte of sealed sender v1 (spec SS-01; libsignal's 0x11). */
 export const SEALED_SENDER_V1_VERSION = 0x11;
@@ -126,7 +132,7 @@ export async function sealedSenderEncrypt(
   const ephemeral = fixedEphemeral ?? (await KeyPair.generateAsync());
   const e = ephemeralKeys(destinationIdentity, ephemeral.publicKey, await ephemeral.privateKey.agree(destinationIdentity));
   const encryptedStatic = encryptPart(e.cipherKey, e.macKey, senderIdentity.publicKey.serialize());
-  const s = staticKeys(e.chainKey, encryptedStatic, await senderIdentity.privateKey.agree(destinationIdentity));
+  const s = staticKeys(e.chainKey, encryptedStatic, await staticAgreement(senderIdentity.privateKey, destinationIdentity));
   const encryptedMessage = encryptPart(s.cipherKey, s.macKey, contentBytes);
 
   const body = toBinary(
@@ -164,7 +170,7 @@ export async function sealedSenderDecryptToContent(
   const ephemeral = PublicKey.deserialize(outer.ephemeralPublic);
   const e = ephemeralKeys(recipientIdentity.publicKey, ephemeral, await recipientIdentity.privateKey.agree(ephemeral));
   const senderKey = PublicKey.deserialize(decryptPart(e.cipherKey, e.macKey, outer.encryptedStatic));
-  const s = staticKeys(e.chainKey, outer.encryptedStatic, await recipientIdentity.privateKey.agree(senderKey));
+  const s = staticKeys(e.chainKey, outer.encryptedStatic, await staticAgreement(recipientIdentity.privateKey, senderKey));
   const contentBytes = decryptPart(s.cipherKey, s.macKey, outer.encryptedMessage);
 
   let content;
@@ -179,11 +185,14 @@ export async function sealedSenderDecryptToContent(
   else throw new ProtocolError("invalid_message");
   if (content.senderCertificate === undefined) throw new ProtocolError("invalid_certificate");
 
-  const certificate = await validateSenderCertificate(
-    parseSenderCertificate(toBinary(SenderCertificateSchema, content.senderCertificate)),
-    trustRoot,
-    nowMs,
-  );
+  const carried = content.senderCertificate;
+  // A certificate seen before (every envelope from this sender carries the same one) is
+  // answered for its exact bytes without re-encoding it; expiry is still checked (SS-05).
+  const certificate =
+    (carried.$unknown === undefined || carried.$unknown.length === 0
+      ? rememberedSenderCertificate(carried.certificate, carried.signature, trustRoot, nowMs)
+      : undefined) ??
+    (await validateSenderCertificate(parseSenderCertificate(toBinary(SenderCertificateSchema, carried)), trustRoot, nowMs));
   if (!certificate.senderIdentityKey.equals(senderKey)) throw new ProtocolError("invalid_certificate");
   return {
     sender: addressToString(certificate.senderAddress),
