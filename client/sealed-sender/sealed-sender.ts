@@ -21,7 +21,10 @@ import { ProtocolError } from "../errors.js";
 import { concatBytes, constantTimeEqual, utf8 } from "../crypto/bytes.js";
 import { aes256Ctr } from "../crypto/cipher.js";
 import { KeyPair, PublicKey } from "../crypto/curve.js";
-import { hkdfSha256, hmacSha256 } from "../crypto/kdf.js";
+import { hmacSha256 } from "../crypto/kdf.js";
+// Both layers' key derivations are short-input HKDFs (4 HMACs each): computed in JavaScript,
+// which avoids node:crypto's per-call overhead (client/crypto/hmac-sha256-small.ts).
+import { hkdfSha256Small } from "../crypto/hmac-sha256-small.js";
 import { addressToString } from "../keys/address.js";
 import {
   parseSenderCertificate,
@@ -93,12 +96,12 @@ function decryptPart(cipherKey: Uint8Array, macKey: Uint8Array, data: Uint8Array
 }
 
 function ephemeralKeys(recipient: PublicKey, ephemeral: PublicKey, dh: Uint8Array) {
-  const okm = hkdfSha256(dh, concatBytes(UNIDENTIFIED_DELIVERY_LABEL, recipient.serialize(), ephemeral.serialize()), EMPTY, LAYER_KEYS_LENGTH);
+  const okm = hkdfSha256Small(dh, concatBytes(UNIDENTIFIED_DELIVERY_LABEL, recipient.serialize(), ephemeral.serialize()), EMPTY, LAYER_KEYS_LENGTH);
   return { chainKey: okm.slice(0, 32), cipherKey: okm.slice(32, 64), macKey: okm.slice(64, 96) };
 }
 
 function staticKeys(chainKey: Uint8Array, encryptedStatic: Uint8Array, dh: Uint8Array) {
-  const okm = hkdfSha256(dh, concatBytes(chainKey, encryptedStatic), EMPTY, LAYER_KEYS_LENGTH);
+  const okm = hkdfSha256Small(dh, concatBytes(chainKey, encryptedStatic), EMPTY, LAYER_KEYS_LENGTH);
   return { cipherKey: okm.slice(32, 64), macKey: okm.slice(64, 96) };
 }
 
