@@ -16,7 +16,6 @@
  * oldest first.
  * Does not own: decoding rules (sender-key-state.ts), stores.
  */
-import { bytesToHex } from "../crypto/bytes.js";
 import type { SenderKeyRecord } from "../../gen/securecomm/storage/v1/sender_key_pb.js";
 import { parseSenderKeyRecord } from "./sender-key-state.js";
 
@@ -40,7 +39,8 @@ interface Entry {
 const entries = new Map<string, Entry[]>();
 
 function keyOf(sender: string, distributionId: Uint8Array): string {
-  return `${sender}\u0000${bytesToHex(distributionId)}`;
+  // One character per byte: cheaper than hex, and as unambiguous after the separator.
+  return `${sender}\u0000${String.fromCharCode(...distributionId)}`;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
