@@ -148,23 +148,33 @@ export interface HmacSha256Key {
 /** Prepares `key` (any length; longer than 64 bytes is hashed first, RFC 2104 §2). */
 export function hmacSha256Key(key: Uint8Array): HmacSha256Key {
   const k = key.length > BLOCK ? sha256Parts([key]) : key;
-  const block = new Uint8Array(BLOCK);
+  const block = KEY_BLOCK;
   const inner = INITIAL.slice();
   const outer = INITIAL.slice();
-  for (let i = 0; i < BLOCK; i++) block[i] = ((k[i] ?? 0) as number) ^ 0x36;
+  for (let i = 0; i < k.length; i++) block[i] = (k[i] as number) ^ 0x36;
+  block.fill(0x36, k.length);
   compress(inner, block, 0);
-  for (let i = 0; i < BLOCK; i++) block[i] = ((k[i] ?? 0) as number) ^ 0x5c;
+  for (let i = 0; i < k.length; i++) block[i] = (k[i] as number) ^ 0x5c;
+  block.fill(0x5c, k.length);
   compress(outer, block, 0);
   block.fill(0);
   return { inner, outer };
 }
 
+/** Scratch block for a key's padded blocks (wiped after use). */
+const KEY_BLOCK = new Uint8Array(BLOCK);
+
 const innerDigest = new Uint8Array(DIGEST);
+const innerDigestParts = [innerDigest];
+/** Working state of the hash being finished (copied from a prepared key's midstate). */
+const work = new Int32Array(8);
 
 /** HMAC-SHA256 under a prepared key over the concatenation of `parts`, into `out[offset..]`. */
 function macInto(key: HmacSha256Key, parts: readonly Uint8Array[], out: Uint8Array, offset: number): void {
-  finish(key.inner.slice(), 1, parts, innerDigest, 0);
-  finish(key.outer.slice(), 1, [innerDigest], out, offset);
+  work.set(key.inner);
+  finish(work, 1, parts, innerDigest, 0);
+  work.set(key.outer);
+  finish(work, 1, innerDigestParts, out, offset);
 }
 
 /** HMAC-SHA256(key, parts concatenated): 32 bytes. */
@@ -177,7 +187,10 @@ export function hmacSha256Small(key: Uint8Array | HmacSha256Key, ...parts: Uint8
 /** HMAC-SHA256 of two messages under one key (the key prepared once): a chain step. */
 export function hmacSha256Pair(key: Uint8Array, first: Uint8Array, second: Uint8Array): [Uint8Array, Uint8Array] {
   const k = hmacSha256Key(key);
-  return [hmacSha256Small(k, first), hmacSha256Small(k, second)];
+  const out = new Uint8Array(2 * DIGEST);
+  macInto(k, [first], out, 0);
+  macInto(k, [second], out, DIGEST);
+  return [out.subarray(0, DIGEST), out.subarray(DIGEST)];
 }
 
 /** Prepared key of HKDF-Extract's default salt, a block of zeros (RFC 5869 §2.2). */
