@@ -3,7 +3,9 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesToHex, concatBytes, hexToBytes } from "./bytes.js";
-import { hkdfSha256, hmacSha256, hmacSha256Each, hmacSha256Parts, sha256, sha512 } from "./kdf.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { hkdfSha256, hkdfSha256Portable, hmacSha256, hmacSha256Each, hmacSha256Parts, SMALL_INPUT_BYTES, sha256, sha512 } from "./kdf.js";
 
 interface HkdfCase {
   source: string;
@@ -95,5 +97,19 @@ describe("hashes and HMAC", () => {
       ),
       { numRuns: 100 },
     );
+  });
+});
+
+describe("the short-input path (hmac-sha256-small.ts below SMALL_INPUT_BYTES, createHmac above)", () => {
+  it("gives noble's bytes on both sides of the boundary, for HMAC, parts, each and HKDF", () => {
+    const key = new Uint8Array(32).fill(9);
+    for (const n of [SMALL_INPUT_BYTES - 1, SMALL_INPUT_BYTES, SMALL_INPUT_BYTES + 1]) {
+      const data = new Uint8Array(n).fill(n & 0xff);
+      const expected = bytesToHex(hmac(nobleSha256, key, data));
+      expect(bytesToHex(hmacSha256(key, data))).toBe(expected);
+      expect(bytesToHex(hmacSha256Parts(key, [data.subarray(0, 7), data.subarray(7)]))).toBe(expected);
+      expect(hmacSha256Each(key, [data, data.subarray(1)]).map(bytesToHex)).toEqual([expected, bytesToHex(hmac(nobleSha256, key, data.subarray(1)))]);
+      expect(bytesToHex(hkdfSha256(data, key, data.subarray(0, 40), 80))).toBe(bytesToHex(hkdfSha256Portable(data, key, data.subarray(0, 40), 80)));
+    }
   });
 });

@@ -9,14 +9,14 @@
  * PERFORMANCE.md), self-checked once against noble; elsewhere through noble. The `…Portable`
  * functions are the noble path, exported for the differential tests.
  * On Node, HMACs over at most `SMALL_INPUT_BYTES` (every chain step, HKDF block and message
- * key of the ratchets) go through hmac-sha256.ts instead: the `createHmac` call costs more
+ * key of the ratchets) go through hmac-sha256-small.ts instead: the `createHmac` call costs more
  * than hashing a few dozen bytes, and a key's HMAC states are set up once for all the blocks
  * of one HKDF or both outputs of a chain step (PERFORMANCE.md). It is self-checked once too.
  */
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 as nobleSha256, sha512 as nobleSha512 } from "@noble/hashes/sha2.js";
-import { HmacSha256Key } from "./hmac-sha256.js";
+import { hkdfSha256Small, hmacSha256Key, hmacSha256Small } from "./hmac-sha256-small.js";
 import { type NodeCrypto, plainBytes, selfChecked } from "./node-crypto.js";
 
 /** Self-check input: RFC 4231 test case 2 ("Jefe" / "what do ya want for nothing?"). */
@@ -40,7 +40,7 @@ const nodeHashes = selfChecked(
 );
 
 /**
- * Longest HMAC input (all parts together) hashed by hmac-sha256.ts on Node: below about this
+ * Longest HMAC input (all parts together) hashed by hmac-sha256-small.ts on Node: below about this
  * many bytes it beats a `createHmac` call (measured: 1 byte 2.8 vs 3.7 µs, 64 bytes 2.2–3.3
  * vs 3.1–3.5 µs, 256 bytes 4.3 vs 2.5–3.6 µs; a further message under a prepared key 1.1 µs).
  */
@@ -50,7 +50,7 @@ export const SMALL_INPUT_BYTES = 160;
 const smallHmac = selfChecked(
   (crypto) =>
     nodeHashes() !== undefined &&
-    sameBytes(new HmacSha256Key(CHECK_KEY).mac([CHECK_DATA]), plainBytes(crypto.createHmac("sha256", CHECK_KEY).update(CHECK_DATA).digest())),
+    sameBytes(hmacSha256Small(CHECK_KEY, CHECK_DATA), plainBytes(crypto.createHmac("sha256", CHECK_KEY).update(CHECK_DATA).digest())),
 );
 
 function totalLength(parts: readonly Uint8Array[]): number {
@@ -86,29 +86,9 @@ export function hkdfSha256(
   const crypto = nodeHashes();
   if (crypto === undefined) return hkdfSha256Portable(ikm, salt, info, length);
   if (ikm.length <= SMALL_INPUT_BYTES && info.length + SHA256_LENGTH + 1 <= SMALL_INPUT_BYTES && smallHmac() !== undefined) {
-    return hkdfSmall(ikm, salt, info, length);
+    return hkdfSha256Small(ikm, salt, info, length);
   }
   return hkdfNode(crypto, ikm, salt, info, length);
-}
-
-/** RFC 5869 on hmac-sha256.ts: the PRK's HMAC states are set up once for every expand block. */
-function hkdfSmall(ikm: Uint8Array, salt: Uint8Array | undefined, info: Uint8Array, length: number): Uint8Array {
-  const prk = new HmacSha256Key(salt ?? EMPTY).mac([ikm]);
-  const keyed = new HmacSha256Key(prk);
-  prk.fill(0);
-  const out = new Uint8Array(length);
-  const counter = new Uint8Array(1);
-  let previous: Uint8Array = EMPTY;
-  for (let block = 1, offset = 0; offset < length; block++, offset += SHA256_LENGTH) {
-    counter[0] = block;
-    const t = keyed.mac([previous, info, counter]);
-    previous.fill(0);
-    previous = t;
-    out.set(t.subarray(0, Math.min(SHA256_LENGTH, length - offset)), offset);
-  }
-  previous.fill(0);
-  keyed.wipe();
-  return out;
 }
 
 /**
@@ -136,7 +116,7 @@ export function hkdfSha256Portable(ikm: Uint8Array, salt: Uint8Array | undefined
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   const crypto = nodeHashes();
   if (crypto === undefined) return hmac(nobleSha256, key, data);
-  if (data.length <= SMALL_INPUT_BYTES && smallHmac() !== undefined) return new HmacSha256Key(key).mac([data]);
+  if (data.length <= SMALL_INPUT_BYTES && smallHmac() !== undefined) return hmacSha256Small(key, data);
   return plainBytes(crypto.createHmac("sha256", key).update(data).digest());
 }
 
@@ -148,7 +128,7 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
 export function hmacSha256Parts(key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
   const crypto = nodeHashes();
   if (crypto !== undefined && totalLength(parts) <= SMALL_INPUT_BYTES && smallHmac() !== undefined) {
-    return new HmacSha256Key(key).mac(parts);
+    return hmacSha256Small(key, ...parts);
   }
   if (crypto !== undefined) {
     const h = crypto.createHmac("sha256", key);
@@ -168,10 +148,8 @@ export function hmacSha256Parts(key: Uint8Array, parts: readonly Uint8Array[]): 
 export function hmacSha256Each(key: Uint8Array, messages: readonly Uint8Array[]): Uint8Array[] {
   const crypto = nodeHashes();
   if (crypto !== undefined && messages.every((m) => m.length <= SMALL_INPUT_BYTES) && smallHmac() !== undefined) {
-    const keyed = new HmacSha256Key(key);
-    const out = messages.map((m) => keyed.mac([m]));
-    keyed.wipe();
-    return out;
+    const keyed = hmacSha256Key(key);
+    return messages.map((m) => hmacSha256Small(keyed, m));
   }
   if (crypto !== undefined) return messages.map((m) => plainBytes(crypto.createHmac("sha256", key).update(m).digest()));
   const keyed = hmac.create(nobleSha256, key);
