@@ -8,7 +8,7 @@
  * forward step that stores the seeds in between (at most 2,000, oldest discarded).
  * Does not own: encryption, signatures and stores (group-cipher.ts).
  */
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { decodeStrict } from "../crypto/proto-strict.js";
 import {
   SenderChainKeySchema,
@@ -22,7 +22,7 @@ import { ProtocolError } from "../errors.js";
 import { constantTimeEqual } from "../crypto/bytes.js";
 import type { PublicKey } from "../crypto/curve.js";
 import { chainStep, nextChainKey } from "./chain.js";
-import { encodeSenderKeyRecord } from "./record-codec.js";
+import { compileCodec } from "../crypto/compiled-codec.js";
 import { MAX_FORWARD_JUMPS, MAX_ITERATION, MAX_SENDER_KEY_STATES, MAX_SKIPPED_SEEDS } from "./constants.js";
 
 /** An empty record. */
@@ -39,9 +39,12 @@ export function parseSenderKeyRecord(bytes: Uint8Array): SenderKeyRecord {
   }
 }
 
-/** Encodes a record for the store (protobuf-es's bytes, written by record-codec.ts). */
+/** The record's compiled codec (compiled-codec.ts): protobuf-es's bytes, written once per group message. */
+const recordCodec = compileCodec(SenderKeyRecordSchema);
+
+/** Encodes a record for the store (exactly protobuf-es's `toBinary` bytes). */
 export function serializeSenderKeyRecord(record: SenderKeyRecord): Uint8Array {
-  return encodeSenderKeyRecord(record);
+  return recordCodec === undefined ? toBinary(SenderKeyRecordSchema, record) : recordCodec.encode(record);
 }
 
 /**

@@ -4,7 +4,7 @@
  * buffer instead of going through protobuf-es's reflective codec.
  *
  * Owns: varint size/write/read for uint32 values and the tag bytes of fields 1..15.
- * Does not own: which fields a message has (record-codec.ts, messages.ts), strictness rules
+ * Does not own: which fields a message has (messages.ts; stored records use client/crypto/compiled-codec.ts), strictness rules
  * (client/crypto/proto-strict.ts decides; the hand readers only take the plain case and leave
  * everything else to it).
  */
