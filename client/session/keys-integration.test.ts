@@ -63,7 +63,7 @@ describe("sessions on client/keys records and verified bundles (ID-08, PX-01)", 
     expect(reply.type).toBe(2);
     expect(await alice.cipher.decryptMessage(bob.address, reply)).toEqual(utf8("hello alice"));
     // The last-resort Kyber key remembers the handshake (PX-11); the one-time prekey is gone.
-    expect((await bob.store.loadKyberPreKey(1))?.usedBaseKeys.length).toBe(1);
+    expect(bob.store.rememberedKyberUses(1)).toBe(1);
     expect(await bob.store.loadPreKey(1)).toBeUndefined();
   });
 });

@@ -208,9 +208,7 @@ export class SessionCipher {
     }
     if (
       kyber.lastResort &&
-      kyber.usedBaseKeys.some(
-        (u) => u.signedPreKeyId === parsed.signedPreKeyId && constantTimeEqual(u.baseKey, parsed.baseKey),
-      )
+      (await this.#store.kyberPreKeyUsedWith(parsed.kyberPreKeyId, parsed.signedPreKeyId, parsed.baseKey))
     ) {
       // The same PQXDH parameters were already used with this last-resort key and the
       // session they made is gone: a replay (spec PX-11).

@@ -52,6 +52,11 @@ export class TestProtocolStore implements ProtocolStore {
     return new Map(this.state.list("").map(([k, v]) => [k, Uint8Array.from(v)]));
   }
 
+  /** How many uses of last-resort Kyber prekey `id` the store remembers as entries (PX-11). */
+  rememberedKyberUses(id: number): number {
+    return this.state.list(`${KEYS.kyberPreKeyUse}${id}/`).length;
+  }
+
   /** Deletes the session with `address` (a lost session). */
   async deleteSession(address: ProtocolAddress): Promise<void> {
     await this.state.transaction(async (t) => t.delete(KEYS.session + addressKey(address)));
@@ -95,6 +100,9 @@ export class TestProtocolStore implements ProtocolStore {
   }
   markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: Uint8Array): Promise<void> {
     return this.tx(() => this.store.markKyberPreKeyUsed(id, signedPreKeyId, baseKey));
+  }
+  kyberPreKeyUsedWith(id: number, signedPreKeyId: number, baseKey: Uint8Array): Promise<boolean> {
+    return this.store.kyberPreKeyUsedWith(id, signedPreKeyId, baseKey);
   }
   loadSession(address: ProtocolAddress): Promise<SessionRecord | undefined> {
     return this.store.loadSession(address);

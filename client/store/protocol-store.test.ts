@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { KyberPreKeyRecordSchema, UsedBaseKeySchema, VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { KeyPair } from "../crypto/curve.js";
 import { TestProtocolStore } from "./protocol-store.test-support.js";
+import { KEYS } from "./protocol-store.js";
 import { bytesToUuid, createProtocolAddress, uuidToBytes } from "./protocol-address.js";
 
 const alice = createProtocolAddress("0f0e0d0c-0b0a-4908-8706-050403020100");
@@ -45,14 +46,50 @@ describe("KvProtocolStore (the one protocol store, over a memory key-value store
     const base = (fill: number) => new Uint8Array(33).fill(fill);
     await store.storeKyberPreKey(create(KyberPreKeyRecordSchema, { id: 1, lastResort: false }));
     await store.storeKyberPreKey(create(KyberPreKeyRecordSchema, { id: 2, lastResort: true }));
+    const lastResortBytes = store.snapshot().get(KEYS.kyberPreKey + 2);
     await store.markKyberPreKeyUsed(1, 7, base(1));
     await store.markKyberPreKeyUsed(2, 7, base(2));
     await store.markKyberPreKeyUsed(2, 8, base(3));
     expect(await store.loadKyberPreKey(1)).toBeUndefined();
-    expect((await store.loadKyberPreKey(2))?.usedBaseKeys.map((u) => [u.signedPreKeyId, u.baseKey[0]])).toEqual([
-      [7, 2],
-      [8, 3],
-    ]);
+    expect(await store.kyberPreKeyUsedWith(2, 7, base(2))).toBe(true);
+    expect(await store.kyberPreKeyUsedWith(2, 8, base(3))).toBe(true);
+    // Each pair on its own: same base key with another signed prekey, or another base key.
+    expect(await store.kyberPreKeyUsedWith(2, 8, base(2))).toBe(false);
+    expect(await store.kyberPreKeyUsedWith(2, 7, base(4))).toBe(false);
+    expect(store.rememberedKyberUses(2)).toBe(2);
+    // The record itself is not rewritten by a use: a use is one small entry.
+    expect(store.snapshot().get(KEYS.kyberPreKey + 2)).toEqual(lastResortBytes);
+  });
+
+  it("PX-11: uses of a record written by an earlier version (used_base_keys) are still refused", async () => {
+    const store = await TestProtocolStore.open(KeyPair.generate(), 42, () => 0);
+    const baseKey = new Uint8Array(33).fill(9);
+    await store.storeKyberPreKey(
+      create(KyberPreKeyRecordSchema, { id: 3, lastResort: true, usedBaseKeys: [create(UsedBaseKeySchema, { signedPreKeyId: 5, baseKey })] }),
+    );
+    expect(await store.kyberPreKeyUsedWith(3, 5, baseKey)).toBe(true);
+    expect(await store.kyberPreKeyUsedWith(3, 6, baseKey)).toBe(false);
+  });
+
+  it("remembered uses are forgotten with their Kyber key, or with the signed prekey they name (ID-10, PX-11)", async () => {
+    const store = await TestProtocolStore.open(KeyPair.generate(), 42, () => 0);
+    const base = (fill: number) => new Uint8Array(33).fill(fill);
+    for (const id of [2, 12]) await store.storeKyberPreKey(create(KyberPreKeyRecordSchema, { id, lastResort: true }));
+    await store.markKyberPreKeyUsed(2, 7, base(1));
+    await store.markKyberPreKeyUsed(2, 8, base(2));
+    await store.markKyberPreKeyUsed(12, 7, base(3));
+    await store.markKyberPreKeyUsed(12, 70, base(4));
+    // Signed prekey 7 replaced and deleted: the uses naming it go, 70 and 8 stay.
+    await store.tx(async () => store.store.removeSignedPreKey(7));
+    expect(await store.kyberPreKeyUsedWith(2, 7, base(1))).toBe(false);
+    expect(await store.kyberPreKeyUsedWith(12, 7, base(3))).toBe(false);
+    expect(await store.kyberPreKeyUsedWith(2, 8, base(2))).toBe(true);
+    expect(await store.kyberPreKeyUsedWith(12, 70, base(4))).toBe(true);
+    // Kyber key 2 deleted: its uses go; key 12's stay.
+    await store.tx(async () => store.store.removeKyberPreKey(2));
+    expect(store.rememberedKyberUses(2)).toBe(0);
+    expect(store.rememberedKyberUses(12)).toBe(1);
+    expect([...store.snapshot().keys()].filter((k) => k.startsWith(KEYS.kyberPreKeyUse))).toEqual([`${KEYS.kyberPreKeyUse}12/70/${"04".repeat(33)}`]);
   });
 
   it("snapshot/restore reproduces the same bytes, and handed-out records do not alias stored ones", async () => {

@@ -22,6 +22,7 @@ import type {
   TrustedIdentityRecord,
 } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import type { SessionRecord } from "../../gen/securecomm/storage/v1/session_pb.js";
+import { bytesToHex } from "../crypto/bytes.js";
 import { PublicKey, type KeyPair } from "../crypto/curve.js";
 import type { IdentityKeyPair } from "../keys/identity.js";
 import { addressKey, type ProtocolAddress } from "./protocol-address.js";
@@ -38,7 +39,7 @@ import {
   serializeTrustedIdentityRecord,
 } from "./record-codec.js";
 import type { Direction, ProtocolStore } from "./store-interfaces.js";
-import { identityToSave, isTrustedIdentityRecord, kyberPreKeyAfterUse } from "./trust-policy.js";
+import { identityToSave, isTrustedIdentityRecord, legacyListRemembersUse } from "./trust-policy.js";
 import type { StateStore, Txn } from "./state-store.js";
 
 /** Key prefixes of the protocol records in the key-value store. */
@@ -47,6 +48,8 @@ export const KEYS = {
   preKey: "prekey/",
   signedPreKey: "signed-prekey/",
   kyberPreKey: "kyber-prekey/",
+  /** One entry per use of a last-resort Kyber prekey: `<kyber id>/<signed prekey id>/<base key hex>` (PX-11). */
+  kyberPreKeyUse: "kyber-prekey-use/",
   session: "session/",
 } as const;
 
@@ -80,6 +83,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** The value of a remembered-use entry (its key is what matters). */
+const REMEMBERED = Uint8Array.of(1);
+
+/** The store key remembering one use of last-resort Kyber prekey `id` (PX-11). */
+function kyberPreKeyUseKey(id: number, signedPreKeyId: number, baseKey: Uint8Array): string {
+  return `${KEYS.kyberPreKeyUse}${id}/${signedPreKeyId}/${bytesToHex(baseKey)}`;
 }
 
 /** Every protocol store over the client's `StateStore` (spec ID-11 trust on first use). */
@@ -160,9 +171,17 @@ export class KvProtocolStore implements ProtocolStore {
     this.#txn().put(KEYS.signedPreKey + record.id, serializeSignedPreKeyRecord(record));
   }
 
-  /** Deletes a signed prekey (ID-10: replaced keys are deleted after 30 days). */
+  /**
+   * Deletes a signed prekey (ID-10: replaced keys are deleted after 30 days), and the remembered
+   * last-resort Kyber uses made with it: a PreKey message naming a deleted signed prekey is
+   * refused as `missing_prekey` before the replay check (PX-07, PX-11), so they guard nothing.
+   */
   removeSignedPreKey(id: number): void {
-    this.#txn().delete(KEYS.signedPreKey + id);
+    const t = this.#txn();
+    t.delete(KEYS.signedPreKey + id);
+    for (const [key] of t.list(KEYS.kyberPreKeyUse)) {
+      if (key.split("/")[2] === String(id)) t.delete(key);
+    }
   }
 
   /** Every signed prekey record held. */
@@ -179,9 +198,11 @@ export class KvProtocolStore implements ProtocolStore {
     this.#txn().put(KEYS.kyberPreKey + record.id, serializeKyberPreKeyRecord(record));
   }
 
-  /** Deletes a Kyber prekey (replaced last-resort keys after 30 days, ID-10). */
+  /** Deletes a Kyber prekey (replaced last-resort keys after 30 days, ID-10) and the uses remembered with it. */
   removeKyberPreKey(id: number): void {
-    this.#txn().delete(KEYS.kyberPreKey + id);
+    const t = this.#txn();
+    t.delete(KEYS.kyberPreKey + id);
+    for (const [key] of t.list(`${KEYS.kyberPreKeyUse}${id}/`)) t.delete(key);
   }
 
   /** Every Kyber prekey record held. */
@@ -189,12 +210,22 @@ export class KvProtocolStore implements ProtocolStore {
     return this.#state.list(KEYS.kyberPreKey).map(([, v]) => parseKyberPreKeyRecord(v));
   }
 
+  /**
+   * PX-11: a one-time Kyber prekey is deleted; a use of a last-resort one is remembered as an
+   * entry of its own, so a use costs one small write however often the key has served (the
+   * record itself is not rewritten).
+   */
   async markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: Uint8Array): Promise<void> {
     const record = await this.loadKyberPreKey(id);
     if (record === undefined) return;
-    const after = kyberPreKeyAfterUse(record, signedPreKeyId, baseKey);
-    if (after === undefined) this.#txn().delete(KEYS.kyberPreKey + id);
-    else await this.storeKyberPreKey(after);
+    if (!record.lastResort) this.#txn().delete(KEYS.kyberPreKey + id);
+    else this.#txn().put(kyberPreKeyUseKey(id, signedPreKeyId, baseKey), REMEMBERED);
+  }
+
+  async kyberPreKeyUsedWith(id: number, signedPreKeyId: number, baseKey: Uint8Array): Promise<boolean> {
+    if (this.#state.get(kyberPreKeyUseKey(id, signedPreKeyId, baseKey)) !== undefined) return true;
+    const record = await this.loadKyberPreKey(id);
+    return record !== undefined && legacyListRemembersUse(record, signedPreKeyId, baseKey);
   }
 
   /**

@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { KyberPreKeyRecordSchema, VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
+import { KyberPreKeyRecordSchema, UsedBaseKeySchema, VerificationState } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { KeyPair } from "../crypto/curve.js";
 import { addressFromIdentityKey, addressToString } from "../keys/address.js";
-import { identityToSave, isTrustedIdentityRecord, kyberPreKeyAfterUse } from "./trust-policy.js";
+import { identityToSave, isTrustedIdentityRecord, legacyListRemembersUse } from "./trust-policy.js";
 
 const alice = KeyPair.generate().publicKey;
 const mallory = KeyPair.generate().publicKey;
@@ -30,12 +30,16 @@ describe("trust policy shared by every protocol store", () => {
     expect(isTrustedIdentityRecord(record, alice, "sending")).toBe(true);
   });
 
-  it("PX-11: a one-time Kyber prekey is deleted on use; a last-resort one remembers each use", () => {
-    const oneTime = create(KyberPreKeyRecordSchema, { id: 7, lastResort: false });
-    expect(kyberPreKeyAfterUse(oneTime, 1, new Uint8Array(33))).toBeUndefined();
-    const lastResort = create(KyberPreKeyRecordSchema, { id: 8, lastResort: true });
+  it("PX-11: a last-resort record written by an earlier version still remembers the uses in its list", () => {
     const baseKey = alice.serialize();
-    const after = kyberPreKeyAfterUse(lastResort, 3, baseKey);
-    expect(after?.usedBaseKeys.map((u) => [u.signedPreKeyId, u.baseKey])).toEqual([[3, baseKey]]);
+    const legacy = create(KyberPreKeyRecordSchema, {
+      id: 8,
+      lastResort: true,
+      usedBaseKeys: [create(UsedBaseKeySchema, { signedPreKeyId: 3, baseKey })],
+    });
+    expect(legacyListRemembersUse(legacy, 3, baseKey)).toBe(true);
+    expect(legacyListRemembersUse(legacy, 4, baseKey)).toBe(false);
+    expect(legacyListRemembersUse(legacy, 3, mallory.serialize())).toBe(false);
+    expect(legacyListRemembersUse(create(KyberPreKeyRecordSchema, { id: 9, lastResort: true }), 3, baseKey)).toBe(false);
   });
 });

@@ -2,7 +2,7 @@
  * The rules every protocol store applies, whatever holds its records.
  *
  * Owns: trust on first use and the verification hold (spec ID-11, ID-12), and what using a
- * Kyber prekey does to its record (spec PX-11). Pure functions over storage.v1 records, used
+ * Kyber prekey record remembers (spec PX-11). Pure functions over storage.v1 records, used
  * by the client's one protocol store (protocol-store.ts). Does not own: where records live.
  */
 
@@ -11,7 +11,6 @@ import {
   type KyberPreKeyRecord,
   type TrustedIdentityRecord,
   TrustedIdentityRecordSchema,
-  UsedBaseKeySchema,
   VerificationState,
 } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { constantTimeEqual } from "../crypto/bytes.js";
@@ -56,15 +55,11 @@ export function isTrustedIdentityRecord(
 }
 
 /**
- * The Kyber prekey record after a use with (signed prekey id, base key) (PX-11): a one-time
- * key is deleted (undefined); a last-resort key remembers the pair so a replay is refused.
+ * Whether a last-resort Kyber prekey record written by an earlier version remembers the use
+ * (signed prekey id, base key) in its own `used_base_keys` list (PX-11). Uses are now
+ * remembered as store entries of their own (protocol-store.ts); the list is still honoured
+ * for records that carry one, and never grows.
  */
-export function kyberPreKeyAfterUse(
-  record: KyberPreKeyRecord,
-  signedPreKeyId: number,
-  baseKey: Uint8Array,
-): KyberPreKeyRecord | undefined {
-  if (!record.lastResort) return undefined;
-  record.usedBaseKeys.push(create(UsedBaseKeySchema, { signedPreKeyId, baseKey: Uint8Array.from(baseKey) }));
-  return record;
+export function legacyListRemembersUse(record: KyberPreKeyRecord, signedPreKeyId: number, baseKey: Uint8Array): boolean {
+  return record.usedBaseKeys.some((u) => u.signedPreKeyId === signedPreKeyId && constantTimeEqual(u.baseKey, baseKey));
 }

@@ -222,8 +222,9 @@ export type KyberPreKeyRecord = Message<"securecomm.storage.v1.KyberPreKeyRecord
   lastResort: boolean;
 
   /**
-   * For a last-resort key: the (signed prekey id, base key) pairs already used with it, so a
-   * replayed PreKey message creates no second session (spec PX-11).
+   * For a last-resort key written by an earlier version: the (signed prekey id, base key) pairs
+   * already used with it, so a replayed PreKey message creates no second session (spec PX-11).
+   * Still read; new uses are remembered as store entries of their own and this list never grows.
    *
    * @generated from field: repeated securecomm.storage.v1.UsedBaseKey used_base_keys = 7;
    */
