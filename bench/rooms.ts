@@ -14,9 +14,10 @@
 // same run. Message texts are synthetic; nothing is printed but timings.
 //
 //   npm run bench:rooms -- [--size quick|full] [--sizes 10,30,100] [--messages M] [--interval-ms T]
-//                          [--deadline-ms D] [--verbose] [--device-cpu-prof DIR]
+//                          [--deadline-ms D] [--verbose] [--device-cpu-prof DIR] [--members-cpu-prof DIR]
 //   (--verbose: each step, and failure codes; --device-cpu-prof: a V8 CPU profile of the
-//   device's process, written to DIR when it exits, to see where its join goes)
+//   device's process, written to DIR when it exits, to see where its join goes;
+//   --members-cpu-prof: the same for each member worker process)
 
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -49,6 +50,9 @@ const DEADLINE_MS = numericOption("deadline-ms", 300_000, 3_600_000);
 const profileArg = process.argv.indexOf("--device-cpu-prof");
 /** Node flags of the device's process: a CPU profile when asked for. */
 const deviceFlags = profileArg >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${String(process.argv[profileArg + 1])}`] : [];
+const membersProfileArg = process.argv.indexOf("--members-cpu-prof");
+/** Node flags of the member workers' processes. */
+const memberFlags = membersProfileArg >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${String(process.argv[membersProfileArg + 1])}`] : [];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -85,7 +89,7 @@ async function benchSize(n: number): Promise<SizeResult> {
   const { url, host } = await startHostedServer("relay", dataDir);
   try {
     const device = forkHelper("bench/room-members.ts", [], { nodeFlags: deviceFlags });
-    const workers = Array.from({ length: Math.min(MEMBER_WORKERS, n - 1) }, () => forkHelper("bench/room-members.ts"));
+    const workers = Array.from({ length: Math.min(MEMBER_WORKERS, n - 1) }, () => forkHelper("bench/room-members.ts", [], { nodeFlags: memberFlags }));
     helpers.push(device, ...workers);
     const setupStart = performance.now();
     const shares = workers.map((_, i) => Math.floor((n - 1) / workers.length) + (i < (n - 1) % workers.length ? 1 : 0));

@@ -15,6 +15,8 @@ import { RoomEpochSecretSchema, type RoomRecord, RoomRecordSchema } from "../../
 import { bytesToHex, hexToBytes, utf8 } from "../crypto/bytes.js";
 import { base64url, fromBase64url } from "../relay/base64url.js";
 import type { Txn } from "../store/state-store.js";
+import { roomHex } from "./room-ids.js";
+import { copyRecord } from "./room-record-copy.js";
 import { MAX_TRACKED_MESSAGES, parseTracked, serializeTracked, type TrackedMessage } from "./message-annotations.js";
 
 /** Key prefixes of room state. */
@@ -193,18 +195,40 @@ export function seqKey(n: bigint | number): string {
 
 /** Loads a room record. */
 export function loadRoom(t: Pick<Txn, "get">, roomId: Uint8Array): RoomRecord | undefined {
-  const b = t.get(ROOM_KEYS.room + bytesToHex(roomId));
-  return b === undefined ? undefined : fromBinary(RoomRecordSchema, b);
+  const b = t.get(ROOM_KEYS.room + roomHex(roomId));
+  return b === undefined ? undefined : decodeRoom(b);
 }
 
 /** Stores a room record. */
 export function saveRoom(t: Txn, room: RoomRecord): void {
-  t.put(ROOM_KEYS.room + bytesToHex(room.roomId), toBinary(RoomRecordSchema, room));
+  const key = ROOM_KEYS.room + roomHex(room.roomId);
+  t.put(key, toBinary(RoomRecordSchema, room));
+  // The store keeps its own copy of what was put: the record just encoded is what it decodes to.
+  const stored = t.get(key);
+  if (stored !== undefined) decoded.set(stored, copyRecord(room));
 }
 
 /** Every room record. */
 export function allRooms(t: Pick<Txn, "list">): RoomRecord[] {
-  return t.list(ROOM_KEYS.room).map(([, v]) => fromBinary(RoomRecordSchema, v));
+  return t.list(ROOM_KEYS.room).map(([, v]) => decodeRoom(v));
+}
+
+/**
+ * Decoded room records by the stored bytes they came from. A room record lists every member
+ * (a 100-member room's is about 12 KB), and every room event, post and Welcome loads it
+ * several times: decoding it each time cost a large part of a member's time per message. The
+ * store never changes stored bytes in place (a write stores new bytes), so bytes seen before
+ * decode to the record kept for them; each caller gets its own copy (callers change records
+ * in place before saving them).
+ */
+const decoded = new WeakMap<Uint8Array, RoomRecord>();
+
+function decodeRoom(bytes: Uint8Array): RoomRecord {
+  const known = decoded.get(bytes);
+  if (known !== undefined) return copyRecord(known);
+  const record = fromBinary(RoomRecordSchema, bytes);
+  decoded.set(bytes, copyRecord(record));
+  return record;
 }
 
 /** A new empty room record. */
