@@ -16,6 +16,7 @@ import { bytesToHex, hexToBytes, utf8 } from "../crypto/bytes.js";
 import { base64url, fromBase64url } from "../relay/base64url.js";
 import type { Txn } from "../store/state-store.js";
 import { roomHex } from "./room-ids.js";
+import { encodeRoom } from "./room-record-codec.js";
 import { copyRecord } from "./room-record-copy.js";
 import { MAX_TRACKED_MESSAGES, parseTracked, serializeTracked, type TrackedMessage } from "./message-annotations.js";
 
@@ -202,7 +203,7 @@ export function loadRoom(t: Pick<Txn, "get">, roomId: Uint8Array): RoomRecord | 
 /** Stores a room record. */
 export function saveRoom(t: Txn, room: RoomRecord): void {
   const key = ROOM_KEYS.room + roomHex(room.roomId);
-  t.put(key, toBinary(RoomRecordSchema, room));
+  t.put(key, encodeRoom(room));
   // The store keeps its own copy of what was put: the record just encoded is what it decodes to.
   const stored = t.get(key);
   if (stored !== undefined) decoded.set(stored, copyRecord(room));
