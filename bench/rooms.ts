@@ -56,6 +56,8 @@ const DEADLINE_MS = numericOption("deadline-ms", 300_000, 3_600_000);
 const profileArg = process.argv.indexOf("--device-cpu-prof");
 /** Node flags of the device's process: a CPU profile when asked for. */
 const deviceFlags = profileArg >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${String(process.argv[profileArg + 1])}`] : [];
+/** The profiler samples all the time: a profiled device's CPU time includes it (several % of a core). */
+const cpuNote = profileArg >= 0 ? " (profiled: includes the profiler's own sampling)" : "";
 const membersProfileArg = process.argv.indexOf("--members-cpu-prof");
 /** Node flags of the member workers' processes. */
 const memberFlags = membersProfileArg >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${String(process.argv[membersProfileArg + 1])}`] : [];
@@ -215,7 +217,7 @@ function resultOf(results: readonly SizeResult[]): BenchResult {
       name: `${r.members} members: join → ready (first message decrypted by all)`,
       value: r.readyMs,
       unit: "ms",
-      note: `device CPU ${formatNumber(r.deviceJoinCpuMs)} ms; joinRoom ${formatNumber(r.joinReturnedMs)} ms, roster complete at the device ${formatNumber(r.rosterMs)} ms and at everyone ${formatNumber(r.everyoneMs)} ms, first send returned ${formatNumber(r.probeSentMs)} ms; ${r.probesSent} probe(s) sent, ${r.probesLost} never decrypted by all`,
+      note: `device CPU ${formatNumber(r.deviceJoinCpuMs)} ms${cpuNote}; joinRoom ${formatNumber(r.joinReturnedMs)} ms, roster complete at the device ${formatNumber(r.rosterMs)} ms and at everyone ${formatNumber(r.everyoneMs)} ms, first send returned ${formatNumber(r.probeSentMs)} ms; ${r.probesSent} probe(s) sent, ${r.probesLost} never decrypted by all`,
       ...ref(r, smallest?.readyMs),
       ...(goal ? { goal: ROOM_GOALS.joinReady } : {}),
     });
@@ -223,7 +225,7 @@ function resultOf(results: readonly SizeResult[]): BenchResult {
       name: `${r.members} members: send → decrypted at all, p99`,
       value: r.allP99,
       unit: "ms",
-      note: `p50 ${formatNumber(r.allP50)} ms over ${r.sends} messages, one every ${intervalMs} ms; device CPU ${formatNumber(r.deviceSendCpuMs)} ms per send`,
+      note: `p50 ${formatNumber(r.allP50)} ms over ${r.sends} messages, one every ${intervalMs} ms; device CPU ${formatNumber(r.deviceSendCpuMs)} ms per send${cpuNote}`,
       ...ref(r, smallest?.allP99),
       ...(goal ? { goal: ROOM_GOALS.sendP99 } : {}),
     });
