@@ -8,11 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
-import { CLI_BIN, cliEnv, collectCli, type CliResult } from "./cli-process.test-support.js";
+import { CLI_BIN, cliEnv, collectCli, type CliResult, until } from "./cli-process.test-support.js";
 import { TYPING_SHOWN_MS } from "./typing.js";
 
 const PASSPHRASE = "typing e2e passphrase, not a real one";
-const STEP_MS = 90_000;
 
 let relay: TestRelay;
 let root: string;
@@ -39,14 +38,6 @@ function chatOnTerminal(home: string, room: string): { child: ChildProcessWithou
   const out = { text: "" };
   child.stdout.on("data", (d: Buffer) => (out.text += d.toString("utf8")));
   return { child, out };
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = STEP_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 beforeAll(async () => {

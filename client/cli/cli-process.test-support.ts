@@ -51,3 +51,15 @@ export function collectCli(child: ChildProcessWithoutNullStreams, timeoutMs = CL
     });
   });
 }
+
+/** How often `until` looks at a running CLI's output again. */
+const POLL_MS = 100;
+
+/** Waits until `check()` holds (a running CLI printed what a step waits for); throws naming `what` after `timeoutMs`. */
+export async function until(what: string, check: () => boolean, timeoutMs = CLI_STEP_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}

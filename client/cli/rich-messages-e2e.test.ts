@@ -8,10 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRelay, type TestRelay } from "../../relay/testing/test-relay.js";
-import { collectCli, spawnCli as spawnProcess, type CliResult } from "./cli-process.test-support.js";
+import { collectCli, spawnCli as spawnProcess, type CliResult, until } from "./cli-process.test-support.js";
 
 const PASSPHRASE = "rich messages e2e passphrase, not a real one";
-const STEP_MS = 90_000;
 
 let relay: TestRelay;
 let root: string;
@@ -28,14 +27,6 @@ function cli(home: string, args: string[]): Promise<CliResult> {
   const child = spawnCli(home, args);
   child.stdin.end();
   return collectCli(child);
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = STEP_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 beforeAll(async () => {
