@@ -42,11 +42,13 @@ if (!SIZES.every((n) => Number.isInteger(n) && n >= 2 && n <= 500)) throw new Ra
 /** Messages the device sends per size: enough for a p99 that is not the maximum (full size). */
 const messages = numericOption("messages", bySize(size, 30, samplesForPercentile(99) + 20), 5000);
 /**
- * Milliseconds between the device's sends: a rate the simulated room sustains. Every message
- * costs N − 1 decryptions, all on this machine's 2 cores: at one message every 250 ms a
- * 100-member room needs more CPU than the machine has, and the figure measured the queue.
+ * Milliseconds between the device's sends in an `n`-member room: a rate the simulated room
+ * sustains. Every message costs n − 1 decryptions, all on this machine's 2 cores: at one
+ * message every 250 ms a 100-member room needs more CPU than the machine has, and the figure
+ * measured the queue. By default 10 ms per member (at least 250 ms); `--interval-ms` fixes it.
  */
-const intervalMs = numericOption("interval-ms", bySize(size, 150, 1000), 10_000);
+const intervalArg = process.argv.includes("--interval-ms") ? numericOption("interval-ms", 1000, 10_000) : undefined;
+const intervalFor = (n: number): number => intervalArg ?? bySize(size, 150, Math.max(250, 10 * n));
 /** Worker processes holding the members other than the device. */
 const MEMBER_WORKERS = 3;
 /** How long the device waits for a probe to reach everyone before sending another. */
@@ -167,7 +169,7 @@ async function benchSize(n: number): Promise<SizeResult> {
       const start = performance.now();
       const r = await call(device, { type: "send", roomId, text });
       sent.set(text, r.startMs!);
-      const wait = intervalMs - (performance.now() - start);
+      const wait = intervalFor(n) - (performance.now() - start);
       if (wait > 0) await sleep(wait);
     }
     const cpu2 = (await call(device, { type: "cpu" })).cpuMs!;
@@ -225,7 +227,7 @@ function resultOf(results: readonly SizeResult[]): BenchResult {
       name: `${r.members} members: send → decrypted at all, p99`,
       value: r.allP99,
       unit: "ms",
-      note: `p50 ${formatNumber(r.allP50)} ms over ${r.sends} messages, one every ${intervalMs} ms; device CPU ${formatNumber(r.deviceSendCpuMs)} ms per send${cpuNote}`,
+      note: `p50 ${formatNumber(r.allP50)} ms over ${r.sends} messages, one every ${intervalFor(r.members)} ms; device CPU ${formatNumber(r.deviceSendCpuMs)} ms per send${cpuNote}`,
       ...ref(r, smallest?.allP99),
       ...(goal ? { goal: ROOM_GOALS.sendP99 } : {}),
     });
@@ -258,14 +260,14 @@ function resultOf(results: readonly SizeResult[]): BenchResult {
   ];
   return {
     benchmark: "rooms",
-    setup: `relay (SQLite) in its own process, the measured device in its own, the other members over ${MEMBER_WORKERS} worker processes, all through openSecureCommClient; sizes ${SIZES.join(", ")}; ${messages} messages per size from the device, one every ${intervalMs} ms; waits are on facade events only`,
+    setup: `relay (SQLite) in its own process, the measured device in its own, the other members over ${MEMBER_WORKERS} worker processes, all through openSecureCommClient; sizes ${SIZES.join(", ")}; ${messages} messages per size from the device, one every ${SIZES.map((n) => `${intervalFor(n)} ms`).join(", ")}; waits are on facade events only`,
     figures,
     series,
   };
 }
 
 async function main(): Promise<void> {
-  console.log(`rooms (${size}): sizes ${SIZES.join(", ")}; device in its own process, others over ${MEMBER_WORKERS} processes; ${messages} messages every ${intervalMs} ms`);
+  console.log(`rooms (${size}): sizes ${SIZES.join(", ")}; device in its own process, others over ${MEMBER_WORKERS} processes; ${messages} messages every ${SIZES.map((n) => `${intervalFor(n)} ms`).join(", ")}`);
   const results: SizeResult[] = [];
   for (const n of SIZES) {
     const r = await benchSize(n);
