@@ -14,7 +14,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { type Content, type RoomSecretRotation, type RoomSettings, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { type RoomEpochBound, RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { type RoomEpochBound, RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex, constantTimeEqual, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
 import { type AttachmentView, isValidPointer, MAX_ATTACHMENTS_PER_MESSAGE, viewOf as attachmentView } from "../attachments/attachment-pointer.js";
