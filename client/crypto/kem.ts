@@ -11,12 +11,19 @@
  *   decapsulate: ML-KEM.Decaps → K'; same final step.
  * (On an invalid ciphertext the implicit-rejection values differ between the two schemes; both
  * are pseudo-random, so the session simply fails its MAC.)
+ * Two implementations of ML-KEM-1024, same bytes (tested against each other): where the runtime
+ * has native SHA-3 (Node), our FIPS 203 core (mlkem-core.ts) on it, with the expanded matrix Â
+ * of a decapsulation key kept in a bounded cache (mlkem-matrix-cache.ts: a last-resort key
+ * decapsulates many times); elsewhere noble's ML-KEM-1024, the portable path.
  * Does not own: PQXDH (client/handshake/), prekey records (client/keys/).
  */
 import { ml_kem1024 } from "@noble/post-quantum/ml-kem.js";
 import { sha3_256, shake256 } from "@noble/hashes/sha3.js";
 import { ProtocolError } from "../errors.js";
 import { concatBytes, constantTimeEqual, randomBytes } from "./bytes.js";
+import { decapsInternal, encapsInternal, keygenInternal, ML_KEM_1024 } from "./mlkem-core.js";
+import { type MlKemHash, nativeMlKemHash } from "./mlkem-hash.js";
+import { cachedMatrix } from "./mlkem-matrix-cache.js";
 import { SecretHolder } from "./redact.js";
 
 /** libsignal's key-type byte for Kyber1024 round 3 (0x0A, ML-KEM-1024, is rejected by 0.103). */
@@ -38,8 +45,33 @@ export const KEM_SHARED_SECRET_LENGTH = 32;
 /** Length of the random message m that Kyber hashes into the encapsulation coins. */
 const KYBER_MESSAGE_LENGTH = 32;
 
-function kyberFinalKey(kPrime: Uint8Array, rawCiphertext: Uint8Array): Uint8Array {
+function kyberFinalKey(hash: MlKemHash | undefined, kPrime: Uint8Array, rawCiphertext: Uint8Array): Uint8Array {
+  if (hash !== undefined) return Uint8Array.from(hash.shake256(KEM_SHARED_SECRET_LENGTH, kPrime, hash.h(rawCiphertext)));
   return shake256(concatBytes(kPrime, sha3_256(rawCiphertext)), { dkLen: KEM_SHARED_SECRET_LENGTH });
+}
+
+/** ML-KEM-1024 encapsulation with randomness `coins`: the core on native SHA-3, else noble. */
+function mlKemEncapsulate(hash: MlKemHash | undefined, ek: Uint8Array, coins: Uint8Array): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
+  if (hash === undefined) return ml_kem1024.encapsulate(ek, coins);
+  const res = encapsInternal(hash, ML_KEM_1024, ek, coins);
+  if (res === undefined) throw new ProtocolError("invalid_key");
+  return { cipherText: res.ciphertext, sharedSecret: res.sharedSecret };
+}
+
+/** ML-KEM-1024 decapsulation (implicit rejection): the core on native SHA-3, else noble. */
+function mlKemDecapsulate(hash: MlKemHash | undefined, c: Uint8Array, dk: Uint8Array): Uint8Array {
+  if (hash === undefined) return ml_kem1024.decapsulate(c, dk);
+  const k = decapsInternal(hash, ML_KEM_1024, dk, c, cachedMatrix);
+  if (k === undefined) throw new ProtocolError("invalid_key");
+  return k;
+}
+
+/** ML-KEM-1024 key generation from d ‖ z: the core on native SHA-3, else noble. */
+function mlKemKeygen(seed: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  const hash = nativeMlKemHash();
+  if (hash === undefined) return ml_kem1024.keygen(seed);
+  const keys = keygenInternal(hash, ML_KEM_1024, seed.subarray(0, 32), seed.subarray(32, 64));
+  return { publicKey: keys.encapsulationKey, secretKey: keys.decapsulationKey };
 }
 
 function parseTyped(bytes: Uint8Array, length: number): Uint8Array | undefined {
@@ -99,14 +131,15 @@ export class KemPublicKey {
    */
   encapsulateWithMessage(m: Uint8Array): KemEncapsulation {
     if (m.length !== KYBER_MESSAGE_LENGTH) throw new RangeError("encapsulate: m must be 32 bytes");
+    const hash = nativeMlKemHash();
     let res: { cipherText: Uint8Array; sharedSecret: Uint8Array };
     try {
-      res = ml_kem1024.encapsulate(this.#raw, sha3_256(m));
+      res = mlKemEncapsulate(hash, this.#raw, hash === undefined ? sha3_256(m) : hash.h(m));
     } catch {
       throw new ProtocolError("invalid_key");
     }
     return {
-      sharedSecret: kyberFinalKey(res.sharedSecret, res.cipherText),
+      sharedSecret: kyberFinalKey(hash, res.sharedSecret, res.cipherText),
       ciphertext: concatBytes(Uint8Array.of(KEM_KEY_TYPE_KYBER1024), res.cipherText),
     };
   }
@@ -146,13 +179,14 @@ export class KemSecretKey extends SecretHolder {
   decapsulate(ciphertext: Uint8Array): Uint8Array {
     const raw = parseTyped(ciphertext, KEM_CIPHERTEXT_LENGTH);
     if (raw === undefined) throw new ProtocolError("invalid_ciphertext");
+    const hash = nativeMlKemHash();
     let kPrime: Uint8Array;
     try {
-      kPrime = ml_kem1024.decapsulate(raw, this.#raw);
+      kPrime = mlKemDecapsulate(hash, raw, this.#raw);
     } catch {
       throw new ProtocolError("invalid_key");
     }
-    return kyberFinalKey(kPrime, raw);
+    return kyberFinalKey(hash, kPrime, raw);
   }
 }
 
@@ -172,7 +206,7 @@ export class KemKeyPair extends SecretHolder {
   /** A fresh key pair; the 64-byte key-generation seed comes from the CSPRNG. */
   static generate(): KemKeyPair {
     const seed = randomBytes(64);
-    const { publicKey, secretKey } = ml_kem1024.keygen(seed);
+    const { publicKey, secretKey } = mlKemKeygen(seed);
     return new KemKeyPair(
       KemPublicKey.deserialize(concatBytes(Uint8Array.of(KEM_KEY_TYPE_KYBER1024), publicKey)),
       KemSecretKey.deserialize(concatBytes(Uint8Array.of(KEM_KEY_TYPE_KYBER1024), secretKey)),

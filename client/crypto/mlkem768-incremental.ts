@@ -6,8 +6,10 @@
  * and the 32-byte message m the sender keeps) and `encaps2` (m, header, vector → ct2 =
  * compressed v); decapsulation of ct1 ‖ ct2. Encaps1 followed by Encaps2 equals ML-KEM-768
  * encapsulation with randomness m (tested against noble's `ml_kem768.encapsulate`).
- * Built on noble's ML-KEM-768 for key generation and decapsulation and on its exported
- * FIPS 203 building blocks (NTT, sampling, compression, byte coding) for the split encryption.
+ * Two implementations, same bytes (tested against each other): where the runtime has native
+ * SHA-3 (Node), our FIPS 203 core (mlkem-core.ts, k = 3) on it; elsewhere noble's ML-KEM-768
+ * for key generation and decapsulation and its exported FIPS 203 building blocks (NTT,
+ * sampling, compression, byte coding) for the split encryption (the portable path).
  * Does not own: when these run (client/ratchet/spqr-braid.ts).
  */
 
@@ -15,6 +17,17 @@ import { sha3_256, sha3_512, shake256 } from "@noble/hashes/sha3.js";
 import { __tests as fips, ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 import { ProtocolError } from "../errors.js";
 import { concatBytes, constantTimeEqual, randomBytes } from "./bytes.js";
+import {
+  decapsInternal,
+  decodeVectorChecked,
+  encryptU,
+  encryptV,
+  expandMatrix,
+  keygenInternal,
+  ML_KEM_768,
+  sampleYHat,
+} from "./mlkem-core.js";
+import { nativeMlKemHash } from "./mlkem-hash.js";
 
 /** Module rank k of ML-KEM-768. */
 const K = 3;
@@ -75,6 +88,15 @@ export interface SplitKeyPair {
 
 /** Generates an ML-KEM-768 key pair (CSPRNG, or the 64-byte seed d ‖ z for vectors). */
 export function generateSplitKeyPair(seed?: Uint8Array): SplitKeyPair {
+  const hash = nativeMlKemHash();
+  if (hash !== undefined) {
+    const s = seed ?? randomBytes(64);
+    if (s.length !== 64) throw new RangeError("ML-KEM-768 keygen: the seed is 64 bytes");
+    const { encapsulationKey: ek, decapsulationKey } = keygenInternal(hash, ML_KEM_768, s.subarray(0, 32), s.subarray(32, 64));
+    // dk = dk_PKE ‖ ek ‖ H(ek) ‖ z: the header's hash is already in it.
+    const header = concatBytes(ek.subarray(MLKEM768_VECTOR_BYTES), decapsulationKey.subarray(768 * K + 32, 768 * K + 64));
+    return { header, vector: ek.slice(0, MLKEM768_VECTOR_BYTES), decapsulationKey };
+  }
   const { publicKey, secretKey } = ml_kem768.keygen(seed);
   const vector = publicKey.slice(0, MLKEM768_VECTOR_BYTES);
   const rho = publicKey.slice(MLKEM768_VECTOR_BYTES);
@@ -84,7 +106,9 @@ export function generateSplitKeyPair(seed?: Uint8Array): SplitKeyPair {
 /** Whether `vector` completes `header`: H(vector ‖ ρ) must equal the header's hash (PQ-10). */
 export function vectorMatchesHeader(header: Uint8Array, vector: Uint8Array): boolean {
   if (header.length !== MLKEM768_HEADER_BYTES || vector.length !== MLKEM768_VECTOR_BYTES) return false;
-  return constantTimeEqual(sha3_256(concatBytes(vector, header.subarray(0, 32))), header.subarray(32, 64));
+  const hash = nativeMlKemHash();
+  const h = hash === undefined ? sha3_256(concatBytes(vector, header.subarray(0, 32))) : hash.h(vector, header.subarray(0, 32));
+  return constantTimeEqual(h, header.subarray(32, 64));
 }
 
 /** The per-encapsulation values both halves derive from m and H(ek). */
@@ -110,6 +134,18 @@ export interface Encaps1Result {
 export function encaps1(header: Uint8Array, m: Uint8Array = randomBytes(32)): Encaps1Result {
   if (header.length !== MLKEM768_HEADER_BYTES || m.length !== 32) throw new RangeError("bad Encaps1 input");
   const rho = header.subarray(0, 32);
+  const hash = nativeMlKemHash();
+  if (hash !== undefined) {
+    const kr = hash.g(m, header.subarray(32, 64));
+    const r = kr.subarray(32, 64);
+    const ct1 = new Uint8Array(MLKEM768_CT1_BYTES);
+    const yHat = sampleYHat(hash, ML_KEM_768, r);
+    encryptU(hash, ML_KEM_768, expandMatrix(hash, ML_KEM_768, rho), yHat, r, ct1, 0);
+    const sharedSecret = new Uint8Array(kr.subarray(0, 32));
+    kr.fill(0);
+    yHat.fill(0);
+    return { ct1, sharedSecret, m: m.slice() };
+  }
   const { sharedSecret, yHat, r } = encapsulationSecrets(header, m);
   const parts: Uint8Array[] = [];
   for (let i = 0; i < K; i++) {
@@ -133,6 +169,21 @@ export function encaps1(header: Uint8Array, m: Uint8Array = randomBytes(32)): En
  */
 export function encaps2(m: Uint8Array, header: Uint8Array, vector: Uint8Array): Uint8Array {
   if (!vectorMatchesHeader(header, vector)) throw new ProtocolError("invalid_key");
+  if (m.length !== 32) throw new RangeError("bad Encaps2 input");
+  const hash = nativeMlKemHash();
+  if (hash !== undefined) {
+    // FIPS 203 modulus check on t̂.
+    const tHat = decodeVectorChecked(ML_KEM_768, vector);
+    if (tHat === undefined) throw new ProtocolError("invalid_key");
+    const kr = hash.g(m, header.subarray(32, 64));
+    const r = kr.subarray(32, 64);
+    const ct2 = new Uint8Array(MLKEM768_CT2_BYTES);
+    const yHat = sampleYHat(hash, ML_KEM_768, r);
+    encryptV(hash, ML_KEM_768, tHat, yHat, r, m, ct2, 0);
+    kr.fill(0);
+    yHat.fill(0);
+    return ct2;
+  }
   const tHat: Poly[] = [];
   for (let i = 0; i < K; i++) {
     const bytes = vector.subarray(384 * i, 384 * (i + 1));
@@ -155,5 +206,10 @@ export function decapsulate(decapsulationKey: Uint8Array, ct1: Uint8Array, ct2: 
   if (decapsulationKey.length !== MLKEM768_DK_BYTES || ct1.length !== MLKEM768_CT1_BYTES || ct2.length !== MLKEM768_CT2_BYTES) {
     throw new RangeError("bad decapsulation input");
   }
-  return ml_kem768.decapsulate(concatBytes(ct1, ct2), decapsulationKey);
+  const hash = nativeMlKemHash();
+  if (hash === undefined) return ml_kem768.decapsulate(concatBytes(ct1, ct2), decapsulationKey);
+  const k = decapsInternal(hash, ML_KEM_768, decapsulationKey, concatBytes(ct1, ct2));
+  // The same refusal noble gives a decapsulation key whose H(ek) does not match (FIPS 203 §7.3).
+  if (k === undefined) throw new Error("invalid secretKey: hash check failed");
+  return k;
 }

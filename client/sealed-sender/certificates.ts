@@ -170,6 +170,101 @@ export async function validateSenderCertificate(
   trustRoot: PublicKey,
   nowMs: number | bigint,
 ): Promise<VerifiedSenderCertificate> {
+  const remembered = rememberedSenderCertificate(cert.certificateBytes, cert.signature, trustRoot, nowMs);
+  if (remembered !== undefined) return remembered;
+  const verified = await validateUncached(cert, trustRoot, nowMs);
+  remember(verified, cert.certificateBytes, cert.signature, trustRoot);
+  return verified;
+}
+
+/**
+ * Validated sender certificates remembered (spec SS-05): every sealed-sender envelope carries
+ * its sender's certificate, so a recipient sees the same bytes for the whole validity period.
+ * Everything `validateSenderCertificate` checks except expiry is a function of the certificate
+ * bytes and the trust root alone, so a certificate that passed once for these exact bytes
+ * (compared in full) and this trust root passes again; expiry is checked against the caller's
+ * time on every lookup. Only successes are kept, each costing two server signatures to make, so
+ * hostile input cannot fill this; public data only. One per correspondent; the oldest is
+ * dropped first.
+ */
+export const VERIFIED_CERTIFICATE_CACHE_LIMIT = 512;
+
+interface RememberedCertificate {
+  readonly certificateBytes: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly trustRoot: PublicKey;
+  readonly verified: VerifiedSenderCertificate;
+}
+
+/** By the signature's bytes (as a string); the whole certificate is then compared. */
+const rememberedCertificates = new Map<string, RememberedCertificate>();
+
+function signatureKey(signature: Uint8Array): string {
+  return String.fromCharCode(...signature);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function remember(verified: VerifiedSenderCertificate, certificateBytes: Uint8Array, signature: Uint8Array, trustRoot: PublicKey): void {
+  const key = signatureKey(signature);
+  rememberedCertificates.delete(key);
+  rememberedCertificates.set(key, {
+    certificateBytes: Uint8Array.from(certificateBytes),
+    signature: Uint8Array.from(signature),
+    trustRoot,
+    verified: copyVerified(verified),
+  });
+  if (rememberedCertificates.size > VERIFIED_CERTIFICATE_CACHE_LIMIT) {
+    const oldest = rememberedCertificates.keys().next().value;
+    if (oldest !== undefined) rememberedCertificates.delete(oldest);
+  }
+}
+
+/**
+ * The validated certificate for exactly these signed bytes and signature under `trustRoot`, if
+ * one validated before: then `expired_certificate` if it has expired at `nowMs` (checked on
+ * every call, never remembered), else the result. `undefined` when nothing is remembered for
+ * these bytes; the caller then validates in full (`validateSenderCertificate`).
+ */
+export function rememberedSenderCertificate(
+  certificateBytes: Uint8Array,
+  signature: Uint8Array,
+  trustRoot: PublicKey,
+  nowMs: number | bigint,
+): VerifiedSenderCertificate | undefined {
+  const entry = rememberedCertificates.get(signatureKey(signature));
+  if (
+    entry === undefined ||
+    !sameBytes(entry.signature, signature) ||
+    !sameBytes(entry.certificateBytes, certificateBytes) ||
+    !entry.trustRoot.equals(trustRoot)
+  ) {
+    return undefined;
+  }
+  const now = typeof nowMs === "bigint" ? nowMs : BigInt(Math.floor(nowMs));
+  if (entry.verified.expiresAtMs < now) throw new ProtocolError("expired_certificate");
+  return copyVerified(entry.verified);
+}
+
+/** A copy whose byte arrays are its own: callers may not change what is remembered. */
+function copyVerified(v: VerifiedSenderCertificate): VerifiedSenderCertificate {
+  return { ...v, serialized: Uint8Array.from(v.serialized), senderAddress: Uint8Array.from(v.senderAddress) };
+}
+
+/** Forgets every remembered certificate (tests). */
+export function clearRememberedSenderCertificates(): void {
+  rememberedCertificates.clear();
+}
+
+async function validateUncached(
+  cert: UnverifiedSenderCertificate,
+  trustRoot: PublicKey,
+  nowMs: number | bigint,
+): Promise<VerifiedSenderCertificate> {
   const fail = (): never => {
     throw new ProtocolError("invalid_certificate");
   };

@@ -21,9 +21,18 @@ import { ProtocolError } from "../errors.js";
 import { concatBytes, constantTimeEqual, utf8 } from "../crypto/bytes.js";
 import { aes256Ctr } from "../crypto/cipher.js";
 import { KeyPair, PublicKey } from "../crypto/curve.js";
-import { hkdfSha256, hmacSha256 } from "../crypto/kdf.js";
+import { hmacSha256 } from "../crypto/kdf.js";
+// Both layers' key derivations are short-input HKDFs (4 HMACs each): computed in JavaScript,
+// which avoids node:crypto's per-call overhead (client/crypto/hmac-sha256-small.ts).
+import { hkdfSha256Small } from "../crypto/hmac-sha256-small.js";
 import { addressToString } from "../keys/address.js";
-import { parseSenderCertificate, validateSenderCertificate, type VerifiedSenderCertificate } from "./certificates.js";
+import {
+  parseSenderCertificate,
+  rememberedSenderCertificate,
+  validateSenderCertificate,
+  type VerifiedSenderCertificate,
+} from "./certificates.js";
+import { staticAgreement } from "./static-agreement.js";
 
 /** Envelope version byte of sealed sender v1 (spec SS-01; libsignal's 0x11). */
 export const SEALED_SENDER_V1_VERSION = 0x11;
@@ -87,12 +96,12 @@ function decryptPart(cipherKey: Uint8Array, macKey: Uint8Array, data: Uint8Array
 }
 
 function ephemeralKeys(recipient: PublicKey, ephemeral: PublicKey, dh: Uint8Array) {
-  const okm = hkdfSha256(dh, concatBytes(UNIDENTIFIED_DELIVERY_LABEL, recipient.serialize(), ephemeral.serialize()), EMPTY, LAYER_KEYS_LENGTH);
+  const okm = hkdfSha256Small(dh, concatBytes(UNIDENTIFIED_DELIVERY_LABEL, recipient.serialize(), ephemeral.serialize()), EMPTY, LAYER_KEYS_LENGTH);
   return { chainKey: okm.slice(0, 32), cipherKey: okm.slice(32, 64), macKey: okm.slice(64, 96) };
 }
 
 function staticKeys(chainKey: Uint8Array, encryptedStatic: Uint8Array, dh: Uint8Array) {
-  const okm = hkdfSha256(dh, concatBytes(chainKey, encryptedStatic), EMPTY, LAYER_KEYS_LENGTH);
+  const okm = hkdfSha256Small(dh, concatBytes(chainKey, encryptedStatic), EMPTY, LAYER_KEYS_LENGTH);
   return { cipherKey: okm.slice(32, 64), macKey: okm.slice(64, 96) };
 }
 
@@ -126,7 +135,7 @@ export async function sealedSenderEncrypt(
   const ephemeral = fixedEphemeral ?? (await KeyPair.generateAsync());
   const e = ephemeralKeys(destinationIdentity, ephemeral.publicKey, await ephemeral.privateKey.agree(destinationIdentity));
   const encryptedStatic = encryptPart(e.cipherKey, e.macKey, senderIdentity.publicKey.serialize());
-  const s = staticKeys(e.chainKey, encryptedStatic, await senderIdentity.privateKey.agree(destinationIdentity));
+  const s = staticKeys(e.chainKey, encryptedStatic, await staticAgreement(senderIdentity.privateKey, destinationIdentity));
   const encryptedMessage = encryptPart(s.cipherKey, s.macKey, contentBytes);
 
   const body = toBinary(
@@ -164,7 +173,7 @@ export async function sealedSenderDecryptToContent(
   const ephemeral = PublicKey.deserialize(outer.ephemeralPublic);
   const e = ephemeralKeys(recipientIdentity.publicKey, ephemeral, await recipientIdentity.privateKey.agree(ephemeral));
   const senderKey = PublicKey.deserialize(decryptPart(e.cipherKey, e.macKey, outer.encryptedStatic));
-  const s = staticKeys(e.chainKey, outer.encryptedStatic, await recipientIdentity.privateKey.agree(senderKey));
+  const s = staticKeys(e.chainKey, outer.encryptedStatic, await staticAgreement(recipientIdentity.privateKey, senderKey));
   const contentBytes = decryptPart(s.cipherKey, s.macKey, outer.encryptedMessage);
 
   let content;
@@ -179,11 +188,14 @@ export async function sealedSenderDecryptToContent(
   else throw new ProtocolError("invalid_message");
   if (content.senderCertificate === undefined) throw new ProtocolError("invalid_certificate");
 
-  const certificate = await validateSenderCertificate(
-    parseSenderCertificate(toBinary(SenderCertificateSchema, content.senderCertificate)),
-    trustRoot,
-    nowMs,
-  );
+  const carried = content.senderCertificate;
+  // A certificate seen before (every envelope from this sender carries the same one) is
+  // answered for its exact bytes without re-encoding it; expiry is still checked (SS-05).
+  const certificate =
+    (carried.$unknown === undefined || carried.$unknown.length === 0
+      ? rememberedSenderCertificate(carried.certificate, carried.signature, trustRoot, nowMs)
+      : undefined) ??
+    (await validateSenderCertificate(parseSenderCertificate(toBinary(SenderCertificateSchema, carried)), trustRoot, nowMs));
   if (!certificate.senderIdentityKey.equals(senderKey)) throw new ProtocolError("invalid_certificate");
   return {
     sender: addressToString(certificate.senderAddress),

@@ -2,10 +2,11 @@
  * Sender-key group messaging (spec SK-01, SK-04, SK-07, SK-08): create and process
  * distribution messages, encrypt and decrypt group messages.
  *
- * Owns: the operations that read a record from a `SenderKeyStore`, change a decoded copy and
- * write it back, so a failed decryption (bad signature, duplicate, bad padding, …) stores
- * nothing (spec SK-07). Encryption stores the advanced chain before returning the message
- * (SK-04).
+ * Owns: the operations that read a record from a `SenderKeyStore`, change a copy and write it
+ * back, so a failed decryption (bad signature, duplicate, bad padding, …) stores nothing (spec
+ * SK-07). Encryption stores the advanced chain before returning the message (SK-04). Records
+ * are read through record-cache.ts (decoded once per stored bytes, never changed in place:
+ * `copyForUpdate`), and a record's signing keys are parsed once.
  * Does not own: padding and room envelopes (the room layer pads Content bytes first, RM-07),
  * mapping distribution ids to members (SK-10, the room layer), pairwise delivery of SKDMs.
  */
@@ -24,14 +25,61 @@ import {
 import type { SenderKeyStore } from "./sender-key-store.js";
 import {
   addSenderKeyState,
+  copyForUpdate,
   currentSenderKeyState,
   emptySenderKeyRecord,
   findSenderKeyState,
-  parseSenderKeyRecord,
   serializeSenderKeyRecord,
   takeReceivingSeed,
   takeSendingSeed,
 } from "./sender-key-state.js";
+import { lookupSenderKeyRecord, rememberSenderKeyRecord } from "./record-cache.js";
+import type { SenderKeyRecord } from "../../gen/securecomm/storage/v1/sender_key_pb.js";
+
+/**
+ * Signing keys of remembered records by the (shared, never changed) byte array they were read
+ * from (record-cache.ts): a record's keys are parsed once, not once per message. Weak, so an
+ * entry lives exactly as long as the record holding those bytes.
+ */
+const signingPublicKeys = new WeakMap<Uint8Array, PublicKey>();
+const signingPrivateKeys = new WeakMap<Uint8Array, PrivateKey>();
+
+function signingPublicKey(bytes: Uint8Array): PublicKey {
+  let key = signingPublicKeys.get(bytes);
+  if (key === undefined) {
+    key = PublicKey.deserialize(bytes);
+    signingPublicKeys.set(bytes, key);
+  }
+  return key;
+}
+
+function signingPrivateKey(bytes: Uint8Array): PrivateKey {
+  let key = signingPrivateKeys.get(bytes);
+  if (key === undefined) {
+    key = PrivateKey.deserialize(bytes);
+    signingPrivateKeys.set(bytes, key);
+  }
+  return key;
+}
+
+/** The record for (sender, distribution id) as stored, or undefined; shared (never changed). */
+async function load(store: SenderKeyStore, sender: string, distributionId: Uint8Array): Promise<SenderKeyRecord | undefined> {
+  const stored = await store.loadSenderKey(sender, distributionId);
+  return stored === null ? undefined : lookupSenderKeyRecord(sender, distributionId, stored);
+}
+
+/** Stores `record` (derived from `replaced`), then remembers it in place of `replaced`. */
+async function commit(
+  store: SenderKeyStore,
+  sender: string,
+  distributionId: Uint8Array,
+  replaced: SenderKeyRecord | undefined,
+  record: SenderKeyRecord,
+): Promise<void> {
+  const bytes = serializeSenderKeyRecord(record);
+  await store.storeSenderKey(sender, distributionId, bytes);
+  rememberSenderKeyRecord(sender, distributionId, replaced, bytes, record);
+}
 
 function checkDistributionId(distributionId: Uint8Array): void {
   if (distributionId.length !== DISTRIBUTION_ID_LENGTH) throw new RangeError("distribution id must be 16 bytes");
@@ -58,12 +106,13 @@ export async function createSenderKeyDistributionMessage(
   distributionId: Uint8Array,
 ): Promise<Uint8Array> {
   checkDistributionId(distributionId);
-  const stored = await store.loadSenderKey(sender, distributionId);
-  const record = stored === null ? emptySenderKeyRecord() : parseSenderKeyRecord(stored);
-  let state = currentSenderKeyState(record);
+  const stored = await load(store, sender, distributionId);
+  let state = stored === undefined ? undefined : currentSenderKeyState(stored);
   if (state === undefined || state.signingPrivateKey.length === 0) {
     // Signs only, every message: generated so the runtime's native signer can sign (EN-03).
     const signing = KeyPair.fromPrivateKey(PrivateKey.generateSigningKey());
+    // addSenderKeyState replaces the states list and moves states; it changes no state.
+    const record = stored === undefined ? emptySenderKeyRecord() : { ...stored, states: stored.states.slice() };
     addSenderKeyState(record, {
       chainId: randomChainId(),
       iteration: 0,
@@ -71,7 +120,7 @@ export async function createSenderKeyDistributionMessage(
       signingKey: signing.publicKey,
       signingPrivateKey: signing.privateKey.serialize(),
     });
-    await store.storeSenderKey(sender, distributionId, serializeSenderKeyRecord(record));
+    await commit(store, sender, distributionId, stored, record);
     state = currentSenderKeyState(record);
   }
   const s = state as NonNullable<typeof state>;
@@ -96,10 +145,11 @@ export async function processSenderKeyDistributionMessage(
   skdm: Uint8Array,
 ): Promise<{ distributionId: Uint8Array; chainId: number }> {
   const d = decodeSenderKeyDistribution(skdm);
-  const stored = await store.loadSenderKey(sender, d.distributionId);
-  const record = stored === null ? emptySenderKeyRecord() : parseSenderKeyRecord(stored);
+  const stored = await load(store, sender, d.distributionId);
+  // addSenderKeyState replaces the states list and moves states; it changes no state.
+  const record = stored === undefined ? emptySenderKeyRecord() : { ...stored, states: stored.states.slice() };
   addSenderKeyState(record, d);
-  await store.storeSenderKey(sender, d.distributionId, serializeSenderKeyRecord(record));
+  await commit(store, sender, d.distributionId, stored, record);
   return { distributionId: d.distributionId, chainId: d.chainId };
 }
 
@@ -115,17 +165,17 @@ export async function groupEncrypt(
   plaintext: Uint8Array,
 ): Promise<Uint8Array> {
   checkDistributionId(distributionId);
-  const stored = await store.loadSenderKey(sender, distributionId);
-  if (stored === null) throw new ProtocolError("no_sender_key");
-  const record = parseSenderKeyRecord(stored);
-  const state = currentSenderKeyState(record);
-  if (state === undefined || state.signingPrivateKey.length === 0) throw new ProtocolError("no_sender_key");
-  const signingKey = PrivateKey.deserialize(state.signingPrivateKey);
+  const stored = await load(store, sender, distributionId);
+  if (stored === undefined) throw new ProtocolError("no_sender_key");
+  const current = currentSenderKeyState(stored);
+  if (current === undefined || current.signingPrivateKey.length === 0) throw new ProtocolError("no_sender_key");
+  const signingKey = signingPrivateKey(current.signingPrivateKey);
+  const { record, state } = copyForUpdate(stored, current);
   const { iteration, seed } = takeSendingSeed(state);
   const { iv, cipherKey } = messageKeysFromSeed(seed);
   const ciphertext = aes256CbcEncrypt(cipherKey, iv, plaintext);
   const message = encodeSenderKeyMessage({ distributionId, chainId: state.chainId, iteration, ciphertext }, signingKey);
-  await store.storeSenderKey(sender, distributionId, serializeSenderKeyRecord(record));
+  await commit(store, sender, distributionId, stored, record);
   return message;
 }
 
@@ -145,16 +195,17 @@ export function senderKeyMessageDistributionId(message: Uint8Array): Uint8Array 
  */
 export async function groupDecrypt(store: SenderKeyStore, sender: string, message: Uint8Array): Promise<Uint8Array> {
   const m = decodeSenderKeyMessage(message);
-  const stored = await store.loadSenderKey(sender, m.distributionId);
-  if (stored === null) throw new ProtocolError("no_sender_key");
-  const record = parseSenderKeyRecord(stored);
-  const state = findSenderKeyState(record, m.chainId);
-  if (state === undefined) throw new ProtocolError("no_sender_key");
-  const signingKey = PublicKey.deserialize(state.signingPublicKey);
+  const stored = await load(store, sender, m.distributionId);
+  if (stored === undefined) throw new ProtocolError("no_sender_key");
+  const found = findSenderKeyState(stored, m.chainId);
+  if (found === undefined) throw new ProtocolError("no_sender_key");
+  const signingKey = signingPublicKey(found.signingPublicKey);
   if (!(await signingKey.verifySignature(m.signedBytes, m.signature))) throw new ProtocolError("invalid_signature");
+  // The remembered record stays as stored; only the copy advances, and is kept on success.
+  const { record, state } = copyForUpdate(stored, found);
   const seed = takeReceivingSeed(state, m.iteration);
   const { iv, cipherKey } = messageKeysFromSeed(seed);
   const plaintext = aes256CbcDecrypt(cipherKey, iv, m.ciphertext);
-  await store.storeSenderKey(sender, m.distributionId, serializeSenderKeyRecord(record));
+  await commit(store, sender, m.distributionId, stored, record);
   return plaintext;
 }

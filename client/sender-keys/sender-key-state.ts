@@ -8,7 +8,7 @@
  * forward step that stores the seeds in between (at most 2,000, oldest discarded).
  * Does not own: encryption, signatures and stores (group-cipher.ts).
  */
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { decodeStrict } from "../crypto/proto-strict.js";
 import {
   SenderChainKeySchema,
@@ -22,6 +22,7 @@ import { ProtocolError } from "../errors.js";
 import { constantTimeEqual } from "../crypto/bytes.js";
 import type { PublicKey } from "../crypto/curve.js";
 import { chainStep, nextChainKey } from "./chain.js";
+import { encodeSenderKeyRecord } from "./record-codec.js";
 import { MAX_FORWARD_JUMPS, MAX_ITERATION, MAX_SENDER_KEY_STATES, MAX_SKIPPED_SEEDS } from "./constants.js";
 
 /** An empty record. */
@@ -38,9 +39,21 @@ export function parseSenderKeyRecord(bytes: Uint8Array): SenderKeyRecord {
   }
 }
 
-/** Encodes a record for the store. */
+/** Encodes a record for the store (protobuf-es's bytes, written by record-codec.ts). */
 export function serializeSenderKeyRecord(record: SenderKeyRecord): Uint8Array {
-  return toBinary(SenderKeyRecordSchema, record);
+  return encodeSenderKeyRecord(record);
+}
+
+/**
+ * A copy of `record` in which `state` (one of its states) may be changed by `takeSendingSeed` /
+ * `takeReceivingSeed` without touching the original: those replace `chainKey` and edit the
+ * skipped-seed list, so the state and that list are copied; everything else is shared and
+ * never written. For records that must stay as they are (record-cache.ts) until a change is
+ * known to succeed.
+ */
+export function copyForUpdate(record: SenderKeyRecord, state: SenderKeyState): { record: SenderKeyRecord; state: SenderKeyState } {
+  const copy: SenderKeyState = { ...state, skippedKeys: state.skippedKeys.slice() };
+  return { record: { ...record, states: record.states.map((s) => (s === state ? copy : s)) }, state: copy };
 }
 
 /**
