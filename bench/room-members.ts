@@ -30,6 +30,8 @@ export type MemberRequest = { id: number } & (
   | { type: "await-texts"; texts: string[]; deadlineMs: number }
   /** Arrival times of benchmark messages so far: text → wall-clock ms per receiving client. */
   | { type: "arrivals" }
+  /** CPU time this process has used so far (user + system), in ms: the device's own cost. */
+  | { type: "cpu" }
   | { type: "close" }
 );
 
@@ -43,6 +45,7 @@ export interface MemberReply {
   endMs?: number;
   arrivals?: Record<string, number[]>;
   failures?: number;
+  cpuMs?: number;
 }
 
 const wallClock = (): number => performance.timeOrigin + performance.now();
@@ -159,6 +162,10 @@ async function handle(req: MemberRequest): Promise<MemberReply> {
     }
     case "arrivals":
       return { id: req.id, arrivals: Object.fromEntries(arrivals), failures };
+    case "cpu": {
+      const u = process.cpuUsage();
+      return { id: req.id, cpuMs: (u.user + u.system) / 1000 };
+    }
     case "close":
       for (const c of clients) await c.close().catch(() => undefined);
       return { id: req.id };

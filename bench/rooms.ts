@@ -4,7 +4,9 @@
 // a few worker processes (bench/room-members.ts), every client opened through the client
 // library's facade (`openSecureCommClient`). Measured:
 //   - join → ready: from the device's joinRoom until its first message is decrypted by every
-//     other member (also: joinRoom returned, roster complete at the device, sendText returned);
+//     other member (also: joinRoom returned, roster complete at the device, sendText returned,
+//     and the CPU time the device's process used meanwhile: its own cost, which the other
+//     processes' load does not inflate);
 //   - send → decrypted: the device sends messages at a fixed rate; for each, the time from
 //     sendText's call until every other member decrypted it (p50/p99 over enough messages that
 //     p99 is a percentile), and per delivery.
@@ -14,9 +16,10 @@
 // same run. Message texts are synthetic; nothing is printed but timings.
 //
 //   npm run bench:rooms -- [--size quick|full] [--sizes 10,30,100] [--messages M] [--interval-ms T]
-//                          [--deadline-ms D] [--verbose] [--device-cpu-prof DIR]
+//                          [--deadline-ms D] [--verbose] [--device-cpu-prof DIR] [--members-cpu-prof DIR]
 //   (--verbose: each step, and failure codes; --device-cpu-prof: a V8 CPU profile of the
-//   device's process, written to DIR when it exits, to see where its join goes)
+//   device's process, written to DIR when it exits, to see where its join goes;
+//   --members-cpu-prof: the same for each member worker process)
 
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -38,8 +41,14 @@ const SIZES = sizesArg >= 0 ? String(process.argv[sizesArg + 1]).split(",").map(
 if (!SIZES.every((n) => Number.isInteger(n) && n >= 2 && n <= 500)) throw new RangeError("--sizes must be room sizes in 2..500");
 /** Messages the device sends per size: enough for a p99 that is not the maximum (full size). */
 const messages = numericOption("messages", bySize(size, 30, samplesForPercentile(99) + 20), 5000);
-/** Milliseconds between the device's sends: a rate the room sustains (each message costs N − 1 decryptions on 2 cores). */
-const intervalMs = numericOption("interval-ms", bySize(size, 150, 250), 10_000);
+/**
+ * Milliseconds between the device's sends in an `n`-member room: a rate the simulated room
+ * sustains. Every message costs n − 1 decryptions, all on this machine's 2 cores: at one
+ * message every 250 ms a 100-member room needs more CPU than the machine has, and the figure
+ * measured the queue. By default 10 ms per member (at least 250 ms); `--interval-ms` fixes it.
+ */
+const intervalArg = process.argv.includes("--interval-ms") ? numericOption("interval-ms", 1000, 10_000) : undefined;
+const intervalFor = (n: number): number => intervalArg ?? bySize(size, 150, Math.max(250, 10 * n));
 /** Worker processes holding the members other than the device. */
 const MEMBER_WORKERS = 3;
 /** How long the device waits for a probe to reach everyone before sending another. */
@@ -49,6 +58,11 @@ const DEADLINE_MS = numericOption("deadline-ms", 300_000, 3_600_000);
 const profileArg = process.argv.indexOf("--device-cpu-prof");
 /** Node flags of the device's process: a CPU profile when asked for. */
 const deviceFlags = profileArg >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${String(process.argv[profileArg + 1])}`] : [];
+/** The profiler samples all the time: a profiled device's CPU time includes it (several % of a core). */
+const cpuNote = profileArg >= 0 ? " (profiled: includes the profiler's own sampling)" : "";
+const membersProfileArg = process.argv.indexOf("--members-cpu-prof");
+/** Node flags of the member workers' processes. */
+const memberFlags = membersProfileArg >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${String(process.argv[membersProfileArg + 1])}`] : [];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -77,6 +91,9 @@ interface SizeResult {
   deliveryP50: number;
   deliveryP99: number;
   failures: number;
+  /** CPU time of the device's process (user + system) from joinRoom to ready, and per send. */
+  deviceJoinCpuMs: number;
+  deviceSendCpuMs: number;
 }
 
 async function benchSize(n: number): Promise<SizeResult> {
@@ -85,7 +102,7 @@ async function benchSize(n: number): Promise<SizeResult> {
   const { url, host } = await startHostedServer("relay", dataDir);
   try {
     const device = forkHelper("bench/room-members.ts", [], { nodeFlags: deviceFlags });
-    const workers = Array.from({ length: Math.min(MEMBER_WORKERS, n - 1) }, () => forkHelper("bench/room-members.ts"));
+    const workers = Array.from({ length: Math.min(MEMBER_WORKERS, n - 1) }, () => forkHelper("bench/room-members.ts", [], { nodeFlags: memberFlags }));
     helpers.push(device, ...workers);
     const setupStart = performance.now();
     const shares = workers.map((_, i) => Math.floor((n - 1) / workers.length) + (i < (n - 1) % workers.length ? 1 : 0));
@@ -103,6 +120,7 @@ async function benchSize(n: number): Promise<SizeResult> {
     const setupMs = performance.now() - setupStart;
 
     // Join → ready, as the device's user sees it.
+    const cpu0 = (await call(device, { type: "cpu" })).cpuMs!;
     const t0 = performance.timeOrigin + performance.now();
     await call(device, { type: "join", inviteLink });
     const joinReturnedMs = performance.timeOrigin + performance.now() - t0;
@@ -140,6 +158,10 @@ async function benchSize(n: number): Promise<SizeResult> {
       }
     }
 
+    // The device's own CPU until ready: what it did, whatever the simulated members cost (the
+    // probe replies in flight after ready are a few ms at most).
+    const cpu1 = (await call(device, { type: "cpu" })).cpuMs!;
+
     // Send → decrypted at every member, at a fixed rate.
     const sent = new Map<string, number>();
     for (let i = 0; i < messages; i++) {
@@ -147,9 +169,10 @@ async function benchSize(n: number): Promise<SizeResult> {
       const start = performance.now();
       const r = await call(device, { type: "send", roomId, text });
       sent.set(text, r.startMs!);
-      const wait = intervalMs - (performance.now() - start);
+      const wait = intervalFor(n) - (performance.now() - start);
       if (wait > 0) await sleep(wait);
     }
+    const cpu2 = (await call(device, { type: "cpu" })).cpuMs!;
     await Promise.all(workers.map((w) => call(w, { type: "await-texts", texts: [...sent.keys()], deadlineMs: DEADLINE_MS })));
     const replies = await Promise.all(workers.map((w) => call(w, { type: "arrivals" })));
     const perMessage: number[] = [];
@@ -175,6 +198,8 @@ async function benchSize(n: number): Promise<SizeResult> {
       deliveryP50: percentile(perDelivery, 50),
       deliveryP99: percentile(perDelivery, 99),
       failures: replies.reduce((a, r) => a + (r.failures ?? 0), 0),
+      deviceJoinCpuMs: cpu1 - cpu0,
+      deviceSendCpuMs: (cpu2 - cpu1) / messages,
     };
   } finally {
     await Promise.all(helpers.map((h) => h.call({ type: "close" }).catch(() => undefined)));
@@ -194,7 +219,7 @@ function resultOf(results: readonly SizeResult[]): BenchResult {
       name: `${r.members} members: join → ready (first message decrypted by all)`,
       value: r.readyMs,
       unit: "ms",
-      note: `joinRoom ${formatNumber(r.joinReturnedMs)} ms, roster complete at the device ${formatNumber(r.rosterMs)} ms and at everyone ${formatNumber(r.everyoneMs)} ms, first send returned ${formatNumber(r.probeSentMs)} ms; ${r.probesSent} probe(s) sent, ${r.probesLost} never decrypted by all`,
+      note: `device CPU ${formatNumber(r.deviceJoinCpuMs)} ms${cpuNote}; joinRoom ${formatNumber(r.joinReturnedMs)} ms, roster complete at the device ${formatNumber(r.rosterMs)} ms and at everyone ${formatNumber(r.everyoneMs)} ms, first send returned ${formatNumber(r.probeSentMs)} ms; ${r.probesSent} probe(s) sent, ${r.probesLost} never decrypted by all`,
       ...ref(r, smallest?.readyMs),
       ...(goal ? { goal: ROOM_GOALS.joinReady } : {}),
     });
@@ -202,7 +227,7 @@ function resultOf(results: readonly SizeResult[]): BenchResult {
       name: `${r.members} members: send → decrypted at all, p99`,
       value: r.allP99,
       unit: "ms",
-      note: `p50 ${formatNumber(r.allP50)} ms over ${r.sends} messages, one every ${intervalMs} ms`,
+      note: `p50 ${formatNumber(r.allP50)} ms over ${r.sends} messages, one every ${intervalFor(r.members)} ms; device CPU ${formatNumber(r.deviceSendCpuMs)} ms per send${cpuNote}`,
       ...ref(r, smallest?.allP99),
       ...(goal ? { goal: ROOM_GOALS.sendP99 } : {}),
     });
@@ -235,21 +260,21 @@ function resultOf(results: readonly SizeResult[]): BenchResult {
   ];
   return {
     benchmark: "rooms",
-    setup: `relay (SQLite) in its own process, the measured device in its own, the other members over ${MEMBER_WORKERS} worker processes, all through openSecureCommClient; sizes ${SIZES.join(", ")}; ${messages} messages per size from the device, one every ${intervalMs} ms; waits are on facade events only`,
+    setup: `relay (SQLite) in its own process, the measured device in its own, the other members over ${MEMBER_WORKERS} worker processes, all through openSecureCommClient; sizes ${SIZES.join(", ")}; ${messages} messages per size from the device, one every ${SIZES.map((n) => `${intervalFor(n)} ms`).join(", ")}; waits are on facade events only`,
     figures,
     series,
   };
 }
 
 async function main(): Promise<void> {
-  console.log(`rooms (${size}): sizes ${SIZES.join(", ")}; device in its own process, others over ${MEMBER_WORKERS} processes; ${messages} messages every ${intervalMs} ms`);
+  console.log(`rooms (${size}): sizes ${SIZES.join(", ")}; device in its own process, others over ${MEMBER_WORKERS} processes; ${messages} messages every ${SIZES.map((n) => `${intervalFor(n)} ms`).join(", ")}`);
   const results: SizeResult[] = [];
   for (const n of SIZES) {
     const r = await benchSize(n);
     results.push(r);
     writeResultFile(resultOf(results));
     console.log(
-      `${n} members: setup ${formatNumber(r.setupMs / 1000)} s; join → ready ${formatNumber(r.readyMs)} ms (${r.probesSent} probes, ${r.probesLost} lost; joinRoom ${formatNumber(r.joinReturnedMs)}, roster ${formatNumber(r.rosterMs)}, first send returned ${formatNumber(r.probeSentMs)}); send → all p50 ${formatNumber(r.allP50)} p99 ${formatNumber(r.allP99)} ms; per delivery p50 ${formatNumber(r.deliveryP50)} p99 ${formatNumber(r.deliveryP99)} ms; decryption failures ${r.failures}`,
+      `${n} members: setup ${formatNumber(r.setupMs / 1000)} s; join → ready ${formatNumber(r.readyMs)} ms (device CPU ${formatNumber(r.deviceJoinCpuMs)} ms; ${r.probesSent} probes, ${r.probesLost} lost; joinRoom ${formatNumber(r.joinReturnedMs)}, roster ${formatNumber(r.rosterMs)}, first send returned ${formatNumber(r.probeSentMs)}); send → all p50 ${formatNumber(r.allP50)} p99 ${formatNumber(r.allP99)} ms (device CPU ${formatNumber(r.deviceSendCpuMs)} ms per send); per delivery p50 ${formatNumber(r.deliveryP50)} p99 ${formatNumber(r.deliveryP99)} ms; decryption failures ${r.failures}`,
     );
   }
   finishReport(resultOf(results));

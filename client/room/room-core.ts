@@ -12,13 +12,14 @@
  * Does not own: cryptography, storage, the network (room-engine*.ts, the driver), the pure
  * bound arithmetic (room-rules.ts), the storage layout (room-store.ts).
  */
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { type Content, type RoomSecretRotation, type RoomSettings, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
-import { type RoomEpochBound, RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord, RoomRecordSchema } from "../../gen/securecomm/storage/v1/room_pb.js";
+import { type RoomEpochBound, RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex, constantTimeEqual, utf8 } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
 import { type AttachmentView, isValidPointer, MAX_ATTACHMENTS_PER_MESSAGE, viewOf as attachmentView } from "../attachments/attachment-pointer.js";
 import { isValidDisplayName } from "./join.js";
+import { copyRecord } from "./room-record-copy.js";
 import { ROOM_SECRET_LENGTH } from "./room-keys.js";
 import { INVITE_SECRET_LENGTH } from "./invite-box.js";
 import { type Annotation, type AnnotationStep, applyAnnotation, type ReactionView, type TrackedMessage, validEmoji, validTargetId, viewOf } from "./message-annotations.js";
@@ -373,14 +374,14 @@ export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInpu
     case "own": {
       if (input.settings !== undefined) {
         // RM-54: our own setting takes its place in the log order like everyone else's.
-        const next = clone(RoomRecordSchema, room);
+        const next = copyRecord(room);
         const effects: Effect[] = [];
         const me = room.members.find((m) => same(m.identityKey, self));
         applySettings(next, self, me?.displayName ?? "", true, input.seq, input.settings, effects);
         return { room: next, effects };
       }
       if (input.departure === undefined || same(input.departure, self)) return unchanged(room);
-      const next = clone(RoomRecordSchema, room);
+      const next = copyRecord(room);
       const effects: Effect[] = [];
       // Our own Remove (a departure we posted that names someone else, RM-07): RM-52 applies.
       noteRemoved(next, input.departure);
@@ -394,7 +395,7 @@ export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInpu
       const handler = kind === undefined ? undefined : (CONTENT_HANDLERS[kind] as ((ctx: ContentContext, body: unknown) => void) | undefined);
       if (handler === undefined) return unchanged(room);
       const ctx: ContentContext = {
-        room: clone(RoomRecordSchema, room),
+        room: copyRecord(room),
         self,
         sender: input.sender,
         senderName: member.displayName,
@@ -427,7 +428,7 @@ function applySignedDeparture(room: RoomRecord, self: Uint8Array, d: Extract<Log
   // Our own leave: we departed when we posted it (RM-10) and never read on, so only a record
   // restored from before it gets here; it departs now.
   if (same(d.member, self)) return unchanged(room, { type: "depart", reason: leave ? "left" : "removed" });
-  const next = clone(RoomRecordSchema, room);
+  const next = copyRecord(room);
   const effects: Effect[] = [];
   // RM-52: a removed member's later joins are refused, whatever link they use, and the
   // admin's rotation after a removal also resets the invite link.
@@ -443,7 +444,7 @@ function applyJoin(room: RoomRecord, self: Uint8Array, j: Extract<LogInput, { ki
   // RM-52: the admin removed this identity; a valid link (shared by a member, or the old one
   // with the relay's help) does not bring it back.
   if (isRemoved(room, j.identityKey)) return unchanged(room, report(room, "refused join (removed member)", j.identityKey));
-  const next = clone(RoomRecordSchema, room);
+  const next = copyRecord(room);
   next.seenJoinNonces.push(j.nonce);
   if (next.seenJoinNonces.length > MAX_SEEN_JOIN_NONCES) next.seenJoinNonces.shift();
   if (next.members.some((m) => same(m.identityKey, j.identityKey))) return { room: next, effects: [] }; // already a member
@@ -479,7 +480,7 @@ export function applyWelcome(room: RoomRecord, self: Uint8Array, from: Uint8Arra
     roster.members.some((m) => same(m.identityKey, self)) &&
     roster.adminIdentityKey.length === 33;
   if (!adoptable) return unchanged(room, report(room, "welcome without a usable roster", from));
-  const next = clone(RoomRecordSchema, room);
+  const next = copyRecord(room);
   const kept = new Map(room.members.map((m) => [bytesToHex(m.identityKey), m.distributionId]));
   next.members = roster.members.map((m) =>
     create(RoomMemberSchema, {
@@ -531,7 +532,7 @@ function unconfirmed(room: RoomRecord, named: readonly Uint8Array[], dueSeq: big
  */
 export function applyLogPosition(room: RoomRecord, _self: Uint8Array, seq: bigint): Step {
   if (!room.epochBounds.some((b) => b.departuresDueSeq > 0n && seq >= b.departuresDueSeq)) return unchanged(room);
-  const next = clone(RoomRecordSchema, room);
+  const next = copyRecord(room);
   const effects: Effect[] = [];
   for (const b of next.epochBounds) {
     if (b.departuresDueSeq === 0n || seq < b.departuresDueSeq) continue;
@@ -571,7 +572,7 @@ export function applyRotation(room: RoomRecord, _self: Uint8Array, from: Uint8Ar
   // RM-36: a member that has read the log up to the departure checks the claim now.
   const read = room.lastSeq >= rot.departureSeq;
   if (read && unconfirmed(room, named, rot.departureSeq).length > 0) return unchanged(room, report(room, "a rotation named departures that are not in the log", from));
-  const next = clone(RoomRecordSchema, room);
+  const next = copyRecord(room);
   // RM-23: the old epoch ends at closed_at_seq. Its join bound (RM-24) and departures (RM-34)
   // come from the log, which every member reads (RM-35), not from the rotation's word.
   closeEpoch(next, room.epoch, rot.closedAtSeq, 0n);

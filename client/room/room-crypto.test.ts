@@ -23,6 +23,26 @@ describe("room keys (RM-02, RM-05)", () => {
     expect(accessKey(roomId, secret, 0)).not.toEqual(accessKey(roomId, secret, 1));
     expect(accessKey(roomId, secret, 0)).not.toEqual(envelopeKey(roomId, secret, 0));
   });
+  it("keys kept for a secret are the keys derived afresh, for every room, epoch and purpose, and a caller cannot change them", () => {
+    const derivedSeed = Date.now() ^ 0x6b6579;
+    console.log(`room keys kept-key property seed ${derivedSeed}`);
+    const derive = (id: Uint8Array, s: Uint8Array, label: string, epoch: number) => hkdfSha256(s, id, concatBytes(utf8(label), be32(epoch)), 32);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: 3 }), fc.nat({ max: 3 }), fc.nat({ max: 40 }), fc.boolean()), { minLength: 1, maxLength: 60 }), (calls) => {
+        // A few secrets and rooms, asked for again and again (the keys kept are per secret object).
+        const secrets = [randomBytes(32), randomBytes(32), randomBytes(32), secret];
+        const rooms = [randomBytes(16), randomBytes(16), roomId, randomBytes(16)];
+        for (const [si, ri, epoch, access] of calls) {
+          const s = secrets[si]!;
+          const id = rooms[ri]!;
+          const got = access ? accessKey(id, s, epoch) : envelopeKey(id, s, epoch);
+          expect(got).toEqual(derive(id, s, access ? "SecureComm room access key v1" : "SecureComm room envelope key v1", epoch));
+          got.fill(0); // what a caller does with its copy does not reach the next caller
+        }
+      }),
+      { seed: derivedSeed },
+    );
+  });
 });
 
 describe("room envelopes (RM-06)", () => {

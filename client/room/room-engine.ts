@@ -560,7 +560,7 @@ export class RoomEngine {
     room.previousSecrets = [];
     room.distributionId = new Uint8Array(0);
     new RoomSenderKeyStore(this.d.state, room.roomId).deleteSenderKeys();
-    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired, ROOM_KEYS.initialSkdm, ROOM_KEYS.heldWelcome, ROOM_KEYS.ownMessage, ROOM_KEYS.seenMessage, ROOM_KEYS.tracked, ROOM_KEYS.ownSettings]);
+    deleteRoomKeys(t, room.roomId, [ROOM_KEYS.dist, ROOM_KEYS.pending, ROOM_KEYS.rotation, ROOM_KEYS.ownPost, ROOM_KEYS.retired, ROOM_KEYS.initialSkdm, ROOM_KEYS.heldWelcome, ROOM_KEYS.ownMessage, ROOM_KEYS.seenMessage, ROOM_KEYS.tracked, ROOM_KEYS.ownSettings, ROOM_KEYS.counts]);
     t.delete(roomKey.stale(roomHex(room.roomId)));
     for (const { key, job } of outboxJobs(t)) if (job.room === roomHex(room.roomId)) t.delete(key);
   }

@@ -5,12 +5,22 @@
  * constant-time comparison of identity keys and ids. Does not own: storage keys (room-store.ts),
  * key derivation (room-keys.ts). Pure: no I/O.
  */
-import { bytesToHex, constantTimeEqual } from "../crypto/bytes.js";
+import { constantTimeEqual } from "../crypto/bytes.js";
 import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
+
+/** Two lower-case hex digits per byte value: ids and keys become text on every room event. */
+const HEX_DIGITS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Lower-case hex of `bytes` (the same text as `bytesToHex`, by table lookup). */
+export function hexOf(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += HEX_DIGITS[bytes[i]!]!;
+  return s;
+}
 
 /** The hex id of a room (what the facade calls `roomId`). */
 export function roomHex(roomId: Uint8Array): string {
-  return bytesToHex(roomId);
+  return hexOf(roomId);
 }
 
 /** The bytes of a hex id (the caller has checked the text is hex of even length). */

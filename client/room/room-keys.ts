@@ -17,6 +17,7 @@ import { aes256GcmDecrypt, aes256GcmEncrypt } from "../crypto/cipher.js";
 import { hkdfSha256, sha256 } from "../crypto/kdf.js";
 import { ProtocolError } from "../errors.js";
 import { pad, unpad } from "../padding.js";
+import { roomHex } from "./room-ids.js";
 
 /** Room ids are 16 random bytes (RM-01): collisions are negligible and ids reveal nothing. */
 export const ROOM_ID_LENGTH = 16;
@@ -39,7 +40,7 @@ function checkLengths(roomId: Uint8Array, secret: Uint8Array): void {
 /** `access_key(epoch)` (RM-02): authorizes posting, reading and rotating at the relay. */
 export function accessKey(roomId: Uint8Array, secret: Uint8Array, epoch: number): Uint8Array {
   checkLengths(roomId, secret);
-  return hkdfSha256(secret, roomId, concatBytes(ACCESS_KEY_INFO, be32(epoch)), 32);
+  return derived(secret, roomId, ACCESS_KEY_INFO, epoch);
 }
 
 /** `SHA-256(access_key)`, what the relay stores (RM-01, API-17). */
@@ -50,7 +51,33 @@ export function accessKeyHash(key: Uint8Array): Uint8Array {
 /** `envelope_key(epoch)` (RM-05); never leaves the members' devices. */
 export function envelopeKey(roomId: Uint8Array, secret: Uint8Array, epoch: number): Uint8Array {
   checkLengths(roomId, secret);
-  return hkdfSha256(secret, roomId, concatBytes(ENVELOPE_KEY_INFO, be32(epoch)), 32);
+  return derived(secret, roomId, ENVELOPE_KEY_INFO, epoch);
+}
+
+/**
+ * Keys derived from a room secret, by the secret's bytes object: every room event and post
+ * derived its envelope key (and the access key) again, two HMAC passes each. Kept only while
+ * the secret itself is reachable (a WeakMap: a record that drops its secret drops these), and
+ * only for bytes seen before: the same bytes object always holds the same secret, as nothing
+ * writes into a room secret in place.
+ */
+const derivedKeys = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
+/** Derived keys kept per secret (room ids × epochs × two labels; more is never expected). */
+const MAX_DERIVED_PER_SECRET = 16;
+
+function derived(secret: Uint8Array, roomId: Uint8Array, label: Uint8Array, epoch: number): Uint8Array {
+  let keys = derivedKeys.get(secret);
+  const id = `${label === ACCESS_KEY_INFO ? "a" : "e"}${epoch}/${roomHex(roomId)}`;
+  const known = keys?.get(id);
+  if (known !== undefined) return known.slice();
+  const key = hkdfSha256(secret, roomId, concatBytes(label, be32(epoch)), 32);
+  if (keys === undefined) {
+    keys = new Map();
+    derivedKeys.set(secret, keys);
+  }
+  if (keys.size >= MAX_DERIVED_PER_SECRET) keys.clear();
+  keys.set(id, key.slice());
+  return key;
 }
 
 function aad(roomId: Uint8Array, epoch: number): Uint8Array {

@@ -12,6 +12,7 @@ import { create } from "@bufbuild/protobuf";
 import { type RoomEpochBound, RoomEpochBoundSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { type EpochBound, EpochBoundSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { constantTimeEqual } from "../crypto/bytes.js";
+import { hexOf } from "./room-ids.js";
 
 /** Why a room-log event was refused (reported to the user, never applied; RM-23, RM-24, RM-09). */
 export type LogRefusal = "closed-epoch" | "join-after-departure" | "replayed-join";
@@ -133,7 +134,7 @@ export function rosterDisagrees(
   roster: { adminIdentityKey: Uint8Array; asOfSeq: bigint; members: ReadonlyArray<{ identityKey: Uint8Array }> },
 ): boolean {
   if (roster.asOfSeq !== room.joinedSeq || room.lastSeq !== room.joinedSeq) return false;
-  const hex = (k: Uint8Array) => Array.from(k, (x) => x.toString(16).padStart(2, "0")).join("");
+  const hex = hexOf;
   const theirs = new Set(roster.members.map((m) => hex(m.identityKey)));
   const ours = new Set(room.members.map((m) => hex(m.identityKey)));
   if (theirs.size !== ours.size || [...ours].some((k) => !theirs.has(k))) return true;

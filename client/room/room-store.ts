@@ -15,6 +15,9 @@ import { RoomEpochSecretSchema, type RoomRecord, RoomRecordSchema } from "../../
 import { bytesToHex, hexToBytes, utf8 } from "../crypto/bytes.js";
 import { base64url, fromBase64url } from "../relay/base64url.js";
 import type { Txn } from "../store/state-store.js";
+import { roomHex } from "./room-ids.js";
+import { encodeRoom } from "./room-record-codec.js";
+import { copyRecord } from "./room-record-copy.js";
 import { MAX_TRACKED_MESSAGES, parseTracked, serializeTracked, type TrackedMessage } from "./message-annotations.js";
 
 /** Key prefixes of room state. */
@@ -45,6 +48,12 @@ export const ROOM_KEYS = {
   tracked: "room-msg/",
   /** RM-54: our own RoomSettings posts by envelope hash, applied when met in the log. */
   ownSettings: "room-own-settings/",
+  /**
+   * How many message ids (`<room>/seen`) and tracked messages (`<room>/tracked`) a room keeps,
+   * beside them: a new entry checks its bound without listing them all (listing reads every
+   * key of the store and sorts thousands of entries, on every message).
+   */
+  counts: "room-count/",
 } as const;
 
 /**
@@ -78,13 +87,29 @@ export function noteMessageId(t: Txn, roomId: Uint8Array, sender: Uint8Array, me
   const key = `${prefix}${bytesToHex(messageId)}${bytesToHex(sender)}`;
   if (t.get(key) !== undefined) return false;
   t.put(key, utf8(String(seq)));
-  const all = t.list(prefix);
-  if (all.length > MAX_SEEN_MESSAGE_IDS) {
+  const countKey = `${ROOM_KEYS.counts}${bytesToHex(roomId)}/seen`;
+  let count = keptCount(t, countKey, prefix, 1);
+  if (count > MAX_SEEN_MESSAGE_IDS) {
+    const all = t.list(prefix);
     const bySeq = all.map(([k, v]) => [k, BigInt(new TextDecoder().decode(v))] as const).sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
     // Forget a tenth at once so the scan is rare.
-    for (const [k] of bySeq.slice(0, Math.ceil(MAX_SEEN_MESSAGE_IDS / 10))) t.delete(k);
+    const forget = bySeq.slice(0, Math.ceil(MAX_SEEN_MESSAGE_IDS / 10));
+    for (const [k] of forget) t.delete(k);
+    count = all.length - forget.length;
   }
+  t.put(countKey, utf8(String(count)));
   return true;
+}
+
+/**
+ * The number of entries under `prefix` once `added` new ones are in, from the count kept at
+ * `countKey` (listing them once when there is none yet: a store from before counts were kept).
+ * The caller stores the new count.
+ */
+function keptCount(t: Txn, countKey: string, prefix: string, added: number): number {
+  const kept = t.get(countKey);
+  const n = kept === undefined ? Number.NaN : Number(new TextDecoder().decode(kept));
+  return Number.isSafeInteger(n) && n >= 0 ? n + added : t.list(prefix).length;
 }
 
 /** RM-60: what is kept about message `messageIdHex` of a room (message-annotations.ts). */
@@ -105,15 +130,24 @@ export function saveTracked(t: Txn, roomId: Uint8Array, messageIdHex: string, re
   const isNew = t.get(key) === undefined;
   t.put(key, serializeTracked(record));
   if (!isNew) return;
-  const all = t.list(prefix);
-  if (all.length <= MAX_TRACKED_MESSAGES) return;
-  const byAge = all
-    .map(([k, v]) => {
-      const r = parseTracked(v);
-      return [k, r?.author === undefined ? 0 : 1, r?.lastSeq ?? 0] as const;
-    })
-    .sort((a, b) => a[1] - b[1] || a[2] - b[2]);
-  for (const [k] of byAge.slice(0, Math.ceil(MAX_TRACKED_MESSAGES / 10))) if (k !== key) t.delete(k);
+  const countKey = `${ROOM_KEYS.counts}${bytesToHex(roomId)}/tracked`;
+  let count = keptCount(t, countKey, prefix, 1);
+  if (count > MAX_TRACKED_MESSAGES) {
+    const all = t.list(prefix);
+    const byAge = all
+      .map(([k, v]) => {
+        const r = parseTracked(v);
+        return [k, r?.author === undefined ? 0 : 1, r?.lastSeq ?? 0] as const;
+      })
+      .sort((a, b) => a[1] - b[1] || a[2] - b[2]);
+    count = all.length;
+    for (const [k] of byAge.slice(0, Math.ceil(MAX_TRACKED_MESSAGES / 10))) {
+      if (k === key) continue;
+      t.delete(k);
+      count--;
+    }
+  }
+  t.put(countKey, utf8(String(count)));
 }
 
 /** RM-29: the seq at which the relay stored our post `messageId` (hex), if we know it. */
@@ -193,18 +227,40 @@ export function seqKey(n: bigint | number): string {
 
 /** Loads a room record. */
 export function loadRoom(t: Pick<Txn, "get">, roomId: Uint8Array): RoomRecord | undefined {
-  const b = t.get(ROOM_KEYS.room + bytesToHex(roomId));
-  return b === undefined ? undefined : fromBinary(RoomRecordSchema, b);
+  const b = t.get(ROOM_KEYS.room + roomHex(roomId));
+  return b === undefined ? undefined : decodeRoom(b);
 }
 
 /** Stores a room record. */
 export function saveRoom(t: Txn, room: RoomRecord): void {
-  t.put(ROOM_KEYS.room + bytesToHex(room.roomId), toBinary(RoomRecordSchema, room));
+  const key = ROOM_KEYS.room + roomHex(room.roomId);
+  t.put(key, encodeRoom(room));
+  // The store keeps its own copy of what was put: the record just encoded is what it decodes to.
+  const stored = t.get(key);
+  if (stored !== undefined) decoded.set(stored, copyRecord(room));
 }
 
 /** Every room record. */
 export function allRooms(t: Pick<Txn, "list">): RoomRecord[] {
-  return t.list(ROOM_KEYS.room).map(([, v]) => fromBinary(RoomRecordSchema, v));
+  return t.list(ROOM_KEYS.room).map(([, v]) => decodeRoom(v));
+}
+
+/**
+ * Decoded room records by the stored bytes they came from. A room record lists every member
+ * (a 100-member room's is about 12 KB), and every room event, post and Welcome loads it
+ * several times: decoding it each time cost a large part of a member's time per message. The
+ * store never changes stored bytes in place (a write stores new bytes), so bytes seen before
+ * decode to the record kept for them; each caller gets its own copy (callers change records
+ * in place before saving them).
+ */
+const decoded = new WeakMap<Uint8Array, RoomRecord>();
+
+function decodeRoom(bytes: Uint8Array): RoomRecord {
+  const known = decoded.get(bytes);
+  if (known !== undefined) return copyRecord(known);
+  const record = fromBinary(RoomRecordSchema, bytes);
+  decoded.set(bytes, copyRecord(record));
+  return record;
 }
 
 /** A new empty room record. */
