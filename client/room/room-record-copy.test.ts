@@ -149,6 +149,14 @@ describe("room record encoding", () => {
   });
 });
 
+describe("room-record-codec.ts keeps a member's encoding while the fields it compares are unchanged", () => {
+  it("it compares every RoomMember field: a field added to the schema must be compared too", () => {
+    // memberPart() reuses bytes when identity key, display name, joined seq, delivery token and
+    // distribution id are unchanged; a new field it did not compare would be saved stale.
+    expect(RoomMemberSchema.fields.map((f) => f.localName)).toEqual(["identityKey", "displayName", "joinedSeq", "deliveryToken", "distributionId"]);
+  });
+});
+
 function utf8Bytes(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
