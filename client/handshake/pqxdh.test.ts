@@ -2,19 +2,10 @@ import { describe, expect, it } from "vitest";
 import { concatBytes } from "../crypto/bytes.js";
 import { KeyPair, PrivateKey } from "../crypto/curve.js";
 import { KemKeyPair } from "../crypto/kem.js";
-import { isProtocolError, type ProtocolErrorCode } from "../errors.js";
 import { pqxdhInitiate, pqxdhRespond } from "./pqxdh.js";
 import { isCanonicalPublicKey, type PreKeyBundle, verifyBundleSignatures } from "./prekey-bundle.js";
+import { expectCode } from "../errors.test-support.js";
 
-async function expectCode(p: Promise<unknown>, code: ProtocolErrorCode): Promise<void> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  expect(isProtocolError(caught, code), `expected ${code}, got ${String(caught)}`).toBe(true);
-}
 
 function setup(withOneTime: boolean) {
   const alice = KeyPair.generate();

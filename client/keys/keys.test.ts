@@ -3,7 +3,6 @@ import * as libsignal from "@signalapp/libsignal-client";
 import { describe, expect, it } from "vitest";
 import { PreKeyBundleSchema, type PreKeyBundle } from "../../gen/securecomm/relay/v1/keys_pb.js";
 import { IdentityKeyPairRecordSchema } from "../../gen/securecomm/storage/v1/keys_pb.js";
-import { isProtocolError } from "../errors.js";
 import { bytesToHex } from "../crypto/bytes.js";
 import { KeyPair } from "../crypto/curve.js";
 import { KemKeyPair } from "../crypto/kem.js";
@@ -31,17 +30,10 @@ import {
   serializeSignedPreKey,
   signedPreKeyUpload,
 } from "./prekeys.js";
+import { codeOf } from "../errors.test-support.js";
 
 const ab = (b: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(b);
 
-async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (e) {
-    return isProtocolError(e) ? e.code : `other: ${String(e)}`;
-  }
-  return undefined;
-}
 
 describe("ID-01/ID-02 identity", () => {
   it("ID-02: registration ids are uniform-ish in 1..16380", () => {

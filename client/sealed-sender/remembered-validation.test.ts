@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bytesToHex } from "../crypto/bytes.js";
-import { KeyPair, type PublicKey } from "../crypto/curve.js";
-import { isProtocolError } from "../errors.js";
+import { KeyPair } from "../crypto/curve.js";
 import { addressFromIdentityKey } from "../keys/address.js";
 import {
   clearRememberedSenderCertificates,
@@ -11,28 +10,15 @@ import {
   validateSenderCertificate,
 } from "./certificates.js";
 import { sealedSenderDecryptToContent, sealedSenderEncrypt } from "./sealed-sender.js";
+import { certificateChain } from "./certificate-chain.test-support.js";
+import { codeOf } from "../errors.test-support.js";
 
 const NOW = 1_800_000_000_000;
 const EXPIRES = NOW + 86_400_000;
 const inner = { type: "message" as const, content: new Uint8Array([1, 2, 3]) };
 
-function chain() {
-  const root = KeyPair.generate();
-  const server = KeyPair.generate();
-  const serverCert = createServerCertificate(root.privateKey, 1, server.publicKey);
-  const issue = (identity: PublicKey, expiresAtMs = EXPIRES) =>
-    createSenderCertificate({ serverCertificate: serverCert, serverPrivateKey: server.privateKey, senderIdentityKey: identity, expiresAtMs });
-  return { root, server, serverCert, issue };
-}
+const chain = () => certificateChain(EXPIRES);
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return isProtocolError(e) ? e.code : `other: ${String(e)}`;
-  }
-  return undefined;
-}
 
 describe("remembered certificate validations and static agreements refuse what the full checks refuse (SS-05, SS-08)", () => {
   it("a remembered certificate still expires: each envelope's time is checked", async () => {

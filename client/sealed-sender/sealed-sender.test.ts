@@ -3,12 +3,12 @@ import * as libsignal from "@signalapp/libsignal-client";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SealedSenderEnvelopeSchema } from "../../gen/securecomm/wire/v1/sealed_sender_pb.js";
-import { isProtocolError } from "../errors.js";
 import { bytesToHex } from "../crypto/bytes.js";
 import { KeyPair, PrivateKey, PublicKey } from "../crypto/curve.js";
 import { addressFromIdentityKey, addressToString } from "../keys/address.js";
-import { createSenderCertificate, createServerCertificate } from "./certificates.js";
 import { sealedSenderDecryptToContent, sealedSenderEncrypt } from "./sealed-sender.js";
+import { certificateChain } from "./certificate-chain.test-support.js";
+import { codeOf } from "../errors.test-support.js";
 
 const ab = (b: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(b);
 const NOW = 1_800_000_000_000;
@@ -52,23 +52,8 @@ class LSessionStore extends libsignal.SessionStore {
   }
 }
 
-function chain() {
-  const root = KeyPair.generate();
-  const server = KeyPair.generate();
-  const serverCert = createServerCertificate(root.privateKey, 1, server.publicKey);
-  const issue = (identity: PublicKey, expiresAtMs = EXPIRES) =>
-    createSenderCertificate({ serverCertificate: serverCert, serverPrivateKey: server.privateKey, senderIdentityKey: identity, expiresAtMs });
-  return { root, server, serverCert, issue };
-}
+const chain = () => certificateChain(EXPIRES);
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return isProtocolError(e) ? e.code : `other: ${String(e)}`;
-  }
-  return undefined;
-}
 
 describe("sealed sender v1 (spec/08-sealed-sender.md)", () => {
   it("SS-01..SS-03: round-trips our own envelopes; the ephemeral key is fresh each time", async () => {

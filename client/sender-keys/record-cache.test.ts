@@ -16,17 +16,10 @@ import { encodeSenderKeyMessage } from "./messages.js";
 import { clearSenderKeyRecordCache, RECORD_CACHE_ENTRIES_PER_KEY } from "./record-cache.js";
 import { currentSenderKeyState, parseSenderKeyRecord, takeSendingSeed } from "./sender-key-state.js";
 import { InMemorySenderKeyStore, type SenderKeyStore } from "./sender-key-store.js";
+import { codeOf } from "../errors.test-support.js";
 
 const ALICE = "alice-address";
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return isProtocolError(e) ? e.code : `other: ${String(e)}`;
-  }
-  return undefined;
-}
 
 async function snapshot(store: SenderKeyStore, distributionId: Uint8Array): Promise<string> {
   const r = await store.loadSenderKey(ALICE, distributionId);

@@ -1,7 +1,6 @@
 import * as libsignal from "@signalapp/libsignal-client";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isProtocolError } from "../errors.js";
 import { bytesToHex, hexToBytes, utf8 } from "../crypto/bytes.js";
 import {
   createDistributionId,
@@ -15,6 +14,7 @@ import { decodeSenderKeyDistribution, decodeSenderKeyMessage } from "./messages.
 import { nextChainKey } from "./chain.js";
 import { addSenderKeyState, emptySenderKeyRecord, parseSenderKeyRecord, serializeSenderKeyRecord } from "./sender-key-state.js";
 import { InMemorySenderKeyStore, type SenderKeyStore } from "./sender-key-store.js";
+import { codeOf } from "../errors.test-support.js";
 
 const ab = (b: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(b);
 
@@ -35,14 +35,6 @@ function uuidPair(): { text: string; bytes: Uint8Array } {
   return { text, bytes: hexToBytes(text.replaceAll("-", "")) };
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return isProtocolError(e) ? e.code : `other: ${String(e)}`;
-  }
-  return undefined;
-}
 
 async function snapshot(store: SenderKeyStore, sender: string, distributionId: Uint8Array): Promise<string> {
   const r = await store.loadSenderKey(sender, distributionId);

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { SessionRecord, SessionState } from "../../gen/securecomm/storage/v1/session_pb.js";
 import { KeyPair } from "../crypto/curve.js";
 import { utf8 } from "../crypto/bytes.js";
-import { isProtocolError, type ProtocolErrorCode } from "../errors.js";
+import type { ProtocolErrorCode } from "../errors.js";
 import { addressKey } from "../store/protocol-address.js";
 import { KEYS, KvProtocolStore } from "../store/protocol-store.js";
 import { parseSessionRecord, serializeSessionRecord } from "../store/record-codec.js";
@@ -16,16 +16,8 @@ import { IdentityKeyPair } from "../keys/identity.js";
 import { OurParty, TEST_NOW_MS } from "./parties.test-support.js";
 import { type CiphertextMessage, MESSAGE_TYPE_SIGNAL } from "./session-cipher.js";
 import { promoteState } from "./session-record.js";
+import { expectCode } from "../errors.test-support.js";
 
-async function expectCode(p: Promise<unknown>, code: ProtocolErrorCode): Promise<void> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  expect(isProtocolError(caught, code), `expected ProtocolError ${code}, got ${String(caught)}`).toBe(true);
-}
 
 /** Alice and Bob after a few messages each way (the Braid under way). */
 async function talking(): Promise<{ alice: OurParty; bob: OurParty }> {

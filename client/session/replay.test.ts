@@ -7,22 +7,13 @@ import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { ChainKeySchema, SenderChainSchema, SessionStateSchema } from "../../gen/securecomm/storage/v1/session_pb.js";
 import { utf8 } from "../crypto/bytes.js";
-import { isProtocolError, type ProtocolErrorCode } from "../errors.js";
 import { MAX_FORWARD_JUMPS } from "../ratchet/constants.js";
 import { nextChainKey } from "../ratchet/kdf-chains.js";
 import { ratchetEncrypt } from "../ratchet/ratchet-encrypt.js";
 import { LibsignalParty, OurParty, TEST_NOW_MS } from "./parties.test-support.js";
 import { MAX_UNACKNOWLEDGED_SESSION_AGE_MS, MESSAGE_TYPE_SIGNAL, SessionCipher } from "./session-cipher.js";
+import { expectCode } from "../errors.test-support.js";
 
-async function expectCode(p: Promise<unknown>, code: ProtocolErrorCode): Promise<void> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  expect(isProtocolError(caught, code), `expected ProtocolError ${code}, got ${String(caught)}`).toBe(true);
-}
 
 async function pair(): Promise<{ alice: OurParty; bob: OurParty }> {
   const alice = await OurParty.create();
