@@ -208,7 +208,7 @@ export class SessionCipher {
     }
     if (
       kyber.lastResort &&
-      (await this.#store.kyberPreKeyUsedWith(parsed.kyberPreKeyId, parsed.signedPreKeyId, parsed.baseKey))
+      (await this.#store.kyberPreKeyUsedWith(kyber, parsed.signedPreKeyId, parsed.baseKey))
     ) {
       // The same PQXDH parameters were already used with this last-resort key and the
       // session they made is gone: a replay (spec PX-11).

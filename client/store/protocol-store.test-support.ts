@@ -101,8 +101,8 @@ export class TestProtocolStore implements ProtocolStore {
   markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: Uint8Array): Promise<void> {
     return this.tx(() => this.store.markKyberPreKeyUsed(id, signedPreKeyId, baseKey));
   }
-  kyberPreKeyUsedWith(id: number, signedPreKeyId: number, baseKey: Uint8Array): Promise<boolean> {
-    return this.store.kyberPreKeyUsedWith(id, signedPreKeyId, baseKey);
+  kyberPreKeyUsedWith(record: KyberPreKeyRecord, signedPreKeyId: number, baseKey: Uint8Array): Promise<boolean> {
+    return this.store.kyberPreKeyUsedWith(record, signedPreKeyId, baseKey);
   }
   loadSession(address: ProtocolAddress): Promise<SessionRecord | undefined> {
     return this.store.loadSession(address);

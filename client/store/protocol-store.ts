@@ -222,10 +222,9 @@ export class KvProtocolStore implements ProtocolStore {
     else this.#txn().put(kyberPreKeyUseKey(id, signedPreKeyId, baseKey), REMEMBERED);
   }
 
-  async kyberPreKeyUsedWith(id: number, signedPreKeyId: number, baseKey: Uint8Array): Promise<boolean> {
-    if (this.#state.get(kyberPreKeyUseKey(id, signedPreKeyId, baseKey)) !== undefined) return true;
-    const record = await this.loadKyberPreKey(id);
-    return record !== undefined && legacyListRemembersUse(record, signedPreKeyId, baseKey);
+  async kyberPreKeyUsedWith(record: KyberPreKeyRecord, signedPreKeyId: number, baseKey: Uint8Array): Promise<boolean> {
+    if (this.#state.get(kyberPreKeyUseKey(record.id, signedPreKeyId, baseKey)) !== undefined) return true;
+    return legacyListRemembersUse(record, signedPreKeyId, baseKey);
   }
 
   /**

@@ -58,8 +58,11 @@ export interface KyberPreKeyStore {
    * removed; a last-resort key remembers the pair so a replay is refused (spec PX-11).
    */
   markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: Uint8Array): Promise<void>;
-  /** Whether last-resort Kyber prekey `id` was already used with (signed prekey id, base key) (spec PX-11). */
-  kyberPreKeyUsedWith(id: number, signedPreKeyId: number, baseKey: Uint8Array): Promise<boolean>;
+  /**
+   * Whether the last-resort Kyber prekey `record` (as the caller just loaded it) was already used
+   * with (signed prekey id, base key) (spec PX-11).
+   */
+  kyberPreKeyUsedWith(record: KyberPreKeyRecord, signedPreKeyId: number, baseKey: Uint8Array): Promise<boolean>;
 }
 
 /** Session records, one per remote device. */
