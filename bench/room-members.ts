@@ -10,6 +10,7 @@
 import { performance } from "node:perf_hooks";
 import { MemoryKeyValueStore } from "../client/store/kv-store.js";
 import { openSecureCommClient, type SecureCommClient } from "../client/app/securecomm-client.js";
+import { startPhaseProfile, stopPhaseProfile } from "./phase-profile.js";
 
 /** What the benchmark asks. */
 export type MemberRequest = { id: number } & (
@@ -32,6 +33,10 @@ export type MemberRequest = { id: number } & (
   | { type: "arrivals" }
   /** CPU time this process has used so far (user + system), in ms: the device's own cost. */
   | { type: "cpu" }
+  /** Starts a CPU profile of this process (bench/phase-profile.ts). */
+  | { type: "profile-start" }
+  /** Stops it and writes it to `path`. */
+  | { type: "profile-stop"; path: string }
   | { type: "close" }
 );
 
@@ -166,6 +171,12 @@ async function handle(req: MemberRequest): Promise<MemberReply> {
       const u = process.cpuUsage();
       return { id: req.id, cpuMs: (u.user + u.system) / 1000 };
     }
+    case "profile-start":
+      await startPhaseProfile();
+      return { id: req.id, ok: true };
+    case "profile-stop":
+      await stopPhaseProfile(req.path);
+      return { id: req.id, ok: true };
     case "close":
       for (const c of clients) await c.close().catch(() => undefined);
       return { id: req.id };

@@ -17,13 +17,16 @@
 //
 //   npm run bench:rooms -- [--size quick|full] [--sizes 10,30,100] [--messages M] [--interval-ms T]
 //                          [--deadline-ms D] [--verbose] [--device-cpu-prof DIR] [--members-cpu-prof DIR]
+//                          [--messaging-cpu-prof DIR]
 //   (--verbose: each step, and failure codes; --device-cpu-prof: a V8 CPU profile of the
 //   device's process, written to DIR when it exits, to see where its join goes;
-//   --members-cpu-prof: the same for each member worker process)
+//   --members-cpu-prof: the same for each member worker process; --messaging-cpu-prof: profiles
+//   of the relay, the device and each member worker over the messaging phase only, written to
+//   DIR as <size>-<process>.cpuprofile)
 
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { bySize, numericOption, sizeOption } from "./bench-args.js";
 import { startHostedServer } from "./bench-servers.js";
 import { ROOM_GOAL_MEMBERS, ROOM_GOALS } from "./goals.js";
@@ -63,6 +66,9 @@ const cpuNote = profileArg >= 0 ? " (profiled: includes the profiler's own sampl
 const membersProfileArg = process.argv.indexOf("--members-cpu-prof");
 /** Node flags of the member workers' processes. */
 const memberFlags = membersProfileArg >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${String(process.argv[membersProfileArg + 1])}`] : [];
+const messagingProfileArg = process.argv.indexOf("--messaging-cpu-prof");
+/** Where the messaging phase's profiles go (bench/phase-profile.ts), when asked for. */
+const messagingProfileDir = messagingProfileArg >= 0 ? resolve(String(process.argv[messagingProfileArg + 1])) : undefined;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -94,6 +100,9 @@ interface SizeResult {
   /** CPU time of the device's process (user + system) from joinRoom to ready, and per send. */
   deviceJoinCpuMs: number;
   deviceSendCpuMs: number;
+  /** CPU time of the member workers per message per receiving member, and of the relay per message. */
+  memberCpuPerMessageMs: number;
+  relayCpuPerMessageMs: number;
 }
 
 async function benchSize(n: number): Promise<SizeResult> {
@@ -161,6 +170,13 @@ async function benchSize(n: number): Promise<SizeResult> {
     // The device's own CPU until ready: what it did, whatever the simulated members cost (the
     // probe replies in flight after ready are a few ms at most).
     const cpu1 = (await call(device, { type: "cpu" })).cpuMs!;
+    // The messaging phase's CPU in the other processes: members' per received message, the relay's.
+    const workerCpu = async (): Promise<number> => (await Promise.all(workers.map((w) => call(w, { type: "cpu" })))).reduce((a, r) => a + r.cpuMs!, 0);
+    const relayCpu = async (): Promise<number> => (await host.call<{ cpuMicros: number }>({ type: "cpu" })).cpuMicros / 1000;
+    if (messagingProfileDir !== undefined) {
+      await Promise.all([...helpers.map((h) => call(h, { type: "profile-start" })), host.call({ type: "profile-start" })]);
+    }
+    const [workers1, relay1] = [await workerCpu(), await relayCpu()];
 
     // Send → decrypted at every member, at a fixed rate.
     const sent = new Map<string, number>();
@@ -174,6 +190,14 @@ async function benchSize(n: number): Promise<SizeResult> {
     }
     const cpu2 = (await call(device, { type: "cpu" })).cpuMs!;
     await Promise.all(workers.map((w) => call(w, { type: "await-texts", texts: [...sent.keys()], deadlineMs: DEADLINE_MS })));
+    const [workers2, relay2] = [await workerCpu(), await relayCpu()];
+    if (messagingProfileDir !== undefined) {
+      await Promise.all([
+        call(device, { type: "profile-stop", path: join(messagingProfileDir, `${n}-device.cpuprofile`) }),
+        ...workers.map((w, i) => call(w, { type: "profile-stop", path: join(messagingProfileDir, `${n}-members-${i}.cpuprofile`) })),
+        host.call({ type: "profile-stop", path: join(messagingProfileDir, `${n}-relay.cpuprofile`) }),
+      ]);
+    }
     const replies = await Promise.all(workers.map((w) => call(w, { type: "arrivals" })));
     const perMessage: number[] = [];
     const perDelivery: number[] = [];
@@ -200,6 +224,8 @@ async function benchSize(n: number): Promise<SizeResult> {
       failures: replies.reduce((a, r) => a + (r.failures ?? 0), 0),
       deviceJoinCpuMs: cpu1 - cpu0,
       deviceSendCpuMs: (cpu2 - cpu1) / messages,
+      memberCpuPerMessageMs: (workers2 - workers1) / (messages * (n - 1)),
+      relayCpuPerMessageMs: (relay2 - relay1) / messages,
     };
   } finally {
     await Promise.all(helpers.map((h) => h.call({ type: "close" }).catch(() => undefined)));
@@ -227,7 +253,7 @@ function resultOf(results: readonly SizeResult[]): BenchResult {
       name: `${r.members} members: send → decrypted at all, p99`,
       value: r.allP99,
       unit: "ms",
-      note: `p50 ${formatNumber(r.allP50)} ms over ${r.sends} messages, one every ${intervalFor(r.members)} ms; device CPU ${formatNumber(r.deviceSendCpuMs)} ms per send${cpuNote}`,
+      note: `p50 ${formatNumber(r.allP50)} ms over ${r.sends} messages, one every ${intervalFor(r.members)} ms; device CPU ${formatNumber(r.deviceSendCpuMs)} ms per send${cpuNote}; members' CPU ${formatNumber(r.memberCpuPerMessageMs)} ms per received message, relay CPU ${formatNumber(r.relayCpuPerMessageMs)} ms per message`,
       ...ref(r, smallest?.allP99),
       ...(goal ? { goal: ROOM_GOALS.sendP99 } : {}),
     });
@@ -268,13 +294,14 @@ function resultOf(results: readonly SizeResult[]): BenchResult {
 
 async function main(): Promise<void> {
   console.log(`rooms (${size}): sizes ${SIZES.join(", ")}; device in its own process, others over ${MEMBER_WORKERS} processes; ${messages} messages every ${SIZES.map((n) => `${intervalFor(n)} ms`).join(", ")}`);
+  if (messagingProfileDir !== undefined) await mkdir(messagingProfileDir, { recursive: true });
   const results: SizeResult[] = [];
   for (const n of SIZES) {
     const r = await benchSize(n);
     results.push(r);
     writeResultFile(resultOf(results));
     console.log(
-      `${n} members: setup ${formatNumber(r.setupMs / 1000)} s; join → ready ${formatNumber(r.readyMs)} ms (device CPU ${formatNumber(r.deviceJoinCpuMs)} ms; ${r.probesSent} probes, ${r.probesLost} lost; joinRoom ${formatNumber(r.joinReturnedMs)}, roster ${formatNumber(r.rosterMs)}, first send returned ${formatNumber(r.probeSentMs)}); send → all p50 ${formatNumber(r.allP50)} p99 ${formatNumber(r.allP99)} ms (device CPU ${formatNumber(r.deviceSendCpuMs)} ms per send); per delivery p50 ${formatNumber(r.deliveryP50)} p99 ${formatNumber(r.deliveryP99)} ms; decryption failures ${r.failures}`,
+      `${n} members: setup ${formatNumber(r.setupMs / 1000)} s; join → ready ${formatNumber(r.readyMs)} ms (device CPU ${formatNumber(r.deviceJoinCpuMs)} ms; ${r.probesSent} probes, ${r.probesLost} lost; joinRoom ${formatNumber(r.joinReturnedMs)}, roster ${formatNumber(r.rosterMs)}, first send returned ${formatNumber(r.probeSentMs)}); send → all p50 ${formatNumber(r.allP50)} p99 ${formatNumber(r.allP99)} ms (CPU per message: device ${formatNumber(r.deviceSendCpuMs)} ms, each member ${formatNumber(r.memberCpuPerMessageMs)} ms, relay ${formatNumber(r.relayCpuPerMessageMs)} ms); per delivery p50 ${formatNumber(r.deliveryP50)} p99 ${formatNumber(r.deliveryP99)} ms; decryption failures ${r.failures}`,
     );
   }
   finishReport(resultOf(results));

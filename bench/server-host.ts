@@ -8,6 +8,8 @@
 // what that entry point expects; the benchmark reads the listening line on stdout as usual.
 // Started only by bench/relay-fanout.ts and bench/relay-throughput.ts (fork with an IPC channel).
 
+import { startPhaseProfile, stopPhaseProfile } from "./phase-profile.js";
+
 /** Entry point of each server kind, relative to this file. */
 const ENTRY_POINTS = {
   relay: "../relay/main.ts",
@@ -16,7 +18,7 @@ const ENTRY_POINTS = {
 } as const;
 
 /** What the benchmark asks for over IPC. */
-export type HostRequest = { type: "gc"; id: number } | { type: "cpu"; id: number };
+export type HostRequest = { type: "gc"; id: number } | { type: "cpu"; id: number } | { type: "profile-start"; id: number } | { type: "profile-stop"; id: number; path: string };
 
 /** The answer: memory in bytes (after GC for "gc"), CPU in microseconds since start. */
 export interface HostReply {
@@ -45,6 +47,10 @@ if (gc === undefined) {
 }
 
 process.on("message", (message: HostRequest) => {
+  if (message.type === "profile-start" || message.type === "profile-stop") {
+    void (message.type === "profile-start" ? startPhaseProfile() : stopPhaseProfile(message.path)).then(() => process.send?.(reply(message.id)));
+    return;
+  }
   if (message.type === "gc") {
     // Twice: the first pass can leave garbage that finalizers release for the second.
     gc();
