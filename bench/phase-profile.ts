@@ -12,7 +12,7 @@ import { Session } from "node:inspector/promises";
 let session: Session | undefined;
 
 /** Starts sampling this process every `intervalUs` µs (--cpu-prof samples every 1,000 µs). */
-export async function startPhaseProfile(intervalUs = 200): Promise<void> {
+export async function startPhaseProfile(intervalUs = 1000): Promise<void> {
   if (session === undefined) {
     session = new Session();
     session.connect();

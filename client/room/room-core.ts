@@ -16,7 +16,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Content, type RoomSecretRotation, type RoomSettings, type Welcome } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { type RoomEpochBound, RoomEpochSecretSchema, RoomMemberSchema, type RoomRecord } from "../../gen/securecomm/storage/v1/room_pb.js";
 import { bytesToHex, constantTimeEqual, utf8 } from "../crypto/bytes.js";
-import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
+import { addrOf } from "./room-ids.js";
 import { type AttachmentView, isValidPointer, MAX_ATTACHMENTS_PER_MESSAGE, viewOf as attachmentView } from "../attachments/attachment-pointer.js";
 import { isValidDisplayName } from "./join.js";
 import { copyRecord } from "./room-record-copy.js";
@@ -142,7 +142,7 @@ export type LogInput =
   | { kind: "own"; seq: bigint; epoch: number; departure?: Uint8Array; settings?: RoomSettings };
 
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && constantTimeEqual(a, b);
-const addr = (key: Uint8Array) => addressToString(addressFromSerializedIdentityKey(key));
+const addr = addrOf;
 const hex = (room: RoomRecord) => bytesToHex(room.roomId);
 const unchanged = (room: RoomRecord, ...effects: Effect[]): Step => ({ room, effects });
 const report = (room: RoomRecord, reason: string, sender?: Uint8Array): Effect => ({
@@ -150,9 +150,18 @@ const report = (room: RoomRecord, reason: string, sender?: Uint8Array): Effect =
   event: { type: "decryption-failed", roomId: hex(room), reason, ...(sender === undefined ? {} : { sender: addr(sender) }) },
 });
 
-/** What a content handler sees: a private copy of the record it may change, and its effects. */
+/**
+ * What a content handler sees: the record and its effects. `room` is the caller's record, to
+ * read only; a handler that changes the room calls `edit()` first, which makes `room` a private
+ * copy (once) and returns it. Most contents (texts, reactions, edits, deletes) change nothing
+ * in the record, and copying a 100-member record for each of them was a large part of a
+ * member's time per message.
+ */
 export interface ContentContext {
+  /** The record: the caller's until `edit()` is called, then the private copy. Read only. */
   room: RoomRecord;
+  /** The private copy of the record to change (made on the first call). */
+  edit(): RoomRecord;
   self: Uint8Array;
   sender: Uint8Array;
   senderName: string;
@@ -229,7 +238,7 @@ export const CONTENT_HANDLERS: { [K in Bodies]?: (ctx: ContentContext, body: Bod
     updated(ctx, "delete", { kind: "delete", seq: Number(ctx.seq), sender: addr(ctx.sender) });
   },
   leave(ctx) {
-    departure(ctx.room, ctx.self, ctx.sender, ctx.seq, ctx.epoch, ctx.effects);
+    departure(ctx.edit(), ctx.self, ctx.sender, ctx.seq, ctx.epoch, ctx.effects);
   },
   remove(ctx, body) {
     const target = body.memberIdentityKey;
@@ -241,23 +250,23 @@ export const CONTENT_HANDLERS: { [K in Bodies]?: (ctx: ContentContext, body: Bod
       return;
     }
     // RM-52: a removed member's later joins are refused, whatever link they use.
-    noteRemoved(ctx.room, target);
-    departure(ctx.room, ctx.self, target, ctx.seq, ctx.epoch, ctx.effects, true);
+    const room = ctx.edit();
+    noteRemoved(room, target);
+    departure(room, ctx.self, target, ctx.seq, ctx.epoch, ctx.effects, true);
   },
   roomSettings(ctx, body) {
-    applySettings(ctx.room, ctx.sender, ctx.senderName, false, ctx.seq, body, ctx.effects);
+    applySettings(ctx.edit(), ctx.sender, ctx.senderName, false, ctx.seq, body, ctx.effects);
   },
   inviteReset(ctx, body) {
     // RM-52: only the admin replaces the link; members keep the new secret so any can share it.
     if (!same(ctx.sender, ctx.room.adminIdentityKey) || body.inviteSecret.length !== INVITE_SECRET_LENGTH) return;
-    ctx.room.inviteSecret = body.inviteSecret;
+    ctx.edit().inviteSecret = body.inviteSecret;
     ctx.effects.push({ type: "emit", event: { type: "invite-changed", roomId: hex(ctx.room) } });
   },
   profile(ctx, body) {
     if (!isValidDisplayName(body.displayName)) return;
-    const m = ctx.room.members.find((x) => same(x.identityKey, ctx.sender));
-    if (m === undefined) return;
-    m.displayName = body.displayName;
+    if (!ctx.room.members.some((x) => same(x.identityKey, ctx.sender))) return;
+    ctx.edit().members.find((x) => same(x.identityKey, ctx.sender))!.displayName = body.displayName;
     ctx.effects.push({ type: "emit", event: { type: "members-changed", roomId: hex(ctx.room) } });
   },
 };
@@ -394,8 +403,13 @@ export function applyLogEvent(room: RoomRecord, self: Uint8Array, input: LogInpu
       const kind = input.content.body.case;
       const handler = kind === undefined ? undefined : (CONTENT_HANDLERS[kind] as ((ctx: ContentContext, body: unknown) => void) | undefined);
       if (handler === undefined) return unchanged(room);
+      let copied: RoomRecord | undefined;
       const ctx: ContentContext = {
-        room: copyRecord(room),
+        room,
+        edit() {
+          if (copied === undefined) ctx.room = copied = copyRecord(room);
+          return copied;
+        },
         self,
         sender: input.sender,
         senderName: member.displayName,

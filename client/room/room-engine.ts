@@ -54,6 +54,7 @@ import {
   holdPairwise,
   initialSkdm,
   loadRoom,
+  roomPosition,
   MAX_PENDING_PER_ROOM,
   newRoom,
   noteMessageId,
@@ -69,6 +70,7 @@ import {
   ROOM_KEYS,
   roomKey,
   saveRoom,
+  saveRoomLast,
   sentSeq,
   setDistOwner,
   setInitialSkdm,
@@ -614,9 +616,9 @@ export class RoomEngine {
   }
 
   private async stored(roomId: Uint8Array, ev: RoomEvent, fromHistory = false): Promise<void> {
-    const r = loadRoom(this.d.state, roomId);
+    const r = roomPosition(this.d.state, roomId);
     if (r === undefined || r.departed) return;
-    if (r.adminIdentityKey.length === 0) return; // still joining: events wait for the roster
+    if (r.joining) return; // still joining: events wait for the roster
     if (ev.seq <= r.lastSeq) return; // duplicate (API-14)
     if (ev.seq > r.lastSeq + 1n && !fromHistory) {
       // A gap (RM-15): read the log from last_seq up to and including this event.
@@ -635,7 +637,7 @@ export class RoomEngine {
       await this.processStored(t, fx, room, ev);
       // RM-34: departures a rotation named take effect when the log reaches them.
       if (!room.departed) await this.step(t, fx, room, applyLogPosition(room, this.self, ev.seq));
-      saveRoom(t, room);
+      saveRoomLast(t, room);
     });
     if (gap) await this.catchUp(roomId, ev.seq);
   }

@@ -30,9 +30,26 @@ export function hexBytes(hex: string): Uint8Array {
   return out;
 }
 
+/**
+ * Address strings already computed, by the identity key's hex: every room message names its
+ * sender's address two or three times (event, reports, failures), each a SHA-256. The address
+ * is a function of the key alone, so a remembered one is the one computing it again would give.
+ * Bounded: emptied when it reaches ADDRESS_CACHE_LIMIT keys.
+ */
+const addresses = new Map<string, string>();
+/** Keys remembered by `addrOf` (a few rooms of the largest size, RM-08). */
+export const ADDRESS_CACHE_LIMIT = 4096;
+
 /** The address string of a member's serialized identity key. */
 export function addrOf(identityKey: Uint8Array): string {
-  return addressToString(addressFromSerializedIdentityKey(identityKey));
+  const k = hexOf(identityKey);
+  let a = addresses.get(k);
+  if (a === undefined) {
+    a = addressToString(addressFromSerializedIdentityKey(identityKey));
+    if (addresses.size >= ADDRESS_CACHE_LIMIT) addresses.clear();
+    addresses.set(k, a);
+  }
+  return a;
 }
 
 /** Constant-time equality of two byte strings (identity keys, distribution ids, envelopes). */

@@ -13,10 +13,11 @@ import { RoomEpochBoundSchema, RoomEpochSecretSchema, RoomMemberSchema, type Roo
 import { bytesToHex } from "../crypto/bytes.js";
 import { MemoryKeyValueStore } from "../store/kv-store.js";
 import { StateStore } from "../store/state-store.js";
-import { hexOf } from "./room-ids.js";
+import { addressFromSerializedIdentityKey, addressToString } from "../keys/address.js";
+import { ADDRESS_CACHE_LIMIT, addrOf, hexOf } from "./room-ids.js";
 import { encodeRoom } from "./room-record-codec.js";
 import { copyRecord } from "./room-record-copy.js";
-import { allRooms, loadRoom, ROOM_KEYS, saveRoom } from "./room-store.js";
+import { allRooms, loadRoom, ROOM_KEYS, roomPosition, saveRoom, saveRoomLast } from "./room-store.js";
 
 const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max });
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
@@ -109,6 +110,43 @@ describe("room record copies", () => {
     );
   });
 
+  it("saveRoomLast keeps the saved record itself as the decoded form; roomPosition reads the committed cursor, never a failed transaction's", async () => {
+    await fc.assert(
+      fc.asyncProperty(record, record, async (r, other) => {
+        const state = await StateStore.open(new MemoryKeyValueStore());
+        other.roomId = r.roomId;
+        other.lastSeq = (r.lastSeq + 1n) % (1n << 64n);
+        other.departed = !r.departed;
+        await state.transaction(async (t) => saveRoomLast(t, r));
+        const saved = fromBinary(RoomRecordSchema, toBinary(RoomRecordSchema, r));
+        const position = (x: RoomRecord) => ({ lastSeq: x.lastSeq, departed: x.departed, joining: x.adminIdentityKey.length === 0 });
+        expect(roomPosition(state, r.roomId)).toEqual(position(saved));
+        // Loaded copies are the saved record, whatever their callers do to them.
+        for (let i = 0; i < 3; i++) {
+          const loaded = loadRoom(state, r.roomId)!;
+          expect(equals(RoomRecordSchema, loaded, saved)).toBe(true);
+          scribble(loaded);
+        }
+        expect(roomPosition(state, r.roomId)).toEqual(position(saved));
+        // A transaction that advanced the cursor and then failed: the committed cursor stays
+        // (a rolled-back position would let an event be skipped, or a replay in).
+        await expect(
+          state.transaction(async (t) => {
+            saveRoomLast(t, other);
+            expect(roomPosition(t, other.roomId)).toEqual(position(other));
+            throw new Error("fails after saving");
+          }),
+        ).rejects.toThrow("fails after saving");
+        expect(roomPosition(state, r.roomId)).toEqual(position(saved));
+        expect(equals(RoomRecordSchema, loadRoom(state, r.roomId)!, saved)).toBe(true);
+        await state.transaction(async (t) => saveRoomLast(t, other));
+        expect(roomPosition(state, r.roomId)).toEqual(position(other));
+        expect(roomPosition(state, new Uint8Array(16).fill(0xee))).toBeUndefined();
+      }),
+      { numRuns: 50, ...seeded() },
+    );
+  });
+
   it("hexOf writes the same text as bytesToHex", () => {
     fc.assert(
       fc.property(bytes(0, 64), (b) => {
@@ -160,3 +198,24 @@ describe("room-record-codec.ts keeps a member's encoding while the fields it com
 function utf8Bytes(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
+
+describe("addrOf remembers addresses (room-ids.ts)", () => {
+  it("gives the address computed from the key, before and after its cache is emptied at ADDRESS_CACHE_LIMIT", () => {
+    const keys = Array.from({ length: ADDRESS_CACHE_LIMIT + 10 }, (_, i) => {
+      const k = new Uint8Array(33);
+      k[0] = 5;
+      new DataView(k.buffer).setUint32(1, i);
+      return k;
+    });
+    const direct = (k: Uint8Array) => addressToString(addressFromSerializedIdentityKey(k));
+    for (const k of keys) expect(addrOf(k)).toBe(direct(k));
+    // Asked again (some remembered, some forgotten): still each key's own address.
+    for (const k of [keys[0]!, keys.at(-1)!, keys[ADDRESS_CACHE_LIMIT]!]) expect(addrOf(k)).toBe(direct(k));
+    // A different key of the same length never gets another key's address.
+    const other = keys[1]!.slice();
+    other[32] = 1;
+    expect(addrOf(other)).toBe(direct(other));
+    expect(addrOf(other)).not.toBe(addrOf(keys[1]!));
+    expect(() => addrOf(new Uint8Array(32))).toThrow(RangeError);
+  });
+});

@@ -17,9 +17,16 @@
  * the store's copy).
  */
 export function copyRecord<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(copyRecord) as T;
   if (value === null || typeof value !== "object" || value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copyRecord(value[i]);
+    return out as T;
+  }
+  // for…in rather than Object.entries: no array of pairs per object (decoded messages have no
+  // inherited enumerable properties: their prototype is Object.prototype).
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = copyRecord(v);
+  const from = value as Record<string, unknown>;
+  for (const k in from) out[k] = copyRecord(from[k]);
   return out as T;
 }

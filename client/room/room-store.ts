@@ -231,6 +231,17 @@ export function loadRoom(t: Pick<Txn, "get">, roomId: Uint8Array): RoomRecord | 
   return b === undefined ? undefined : decodeRoom(b);
 }
 
+/**
+ * RM-15: where a room's log cursor is, read without copying the record (the check before each
+ * stored event's transaction only needs these three fields). Undefined for an unknown room.
+ */
+export function roomPosition(t: Pick<Txn, "get">, roomId: Uint8Array): { lastSeq: bigint; departed: boolean; joining: boolean } | undefined {
+  const b = t.get(ROOM_KEYS.room + roomHex(roomId));
+  if (b === undefined) return undefined;
+  const r = decodedRecord(b);
+  return { lastSeq: r.lastSeq, departed: r.departed, joining: r.adminIdentityKey.length === 0 };
+}
+
 /** Stores a room record. */
 export function saveRoom(t: Txn, room: RoomRecord): void {
   const key = ROOM_KEYS.room + roomHex(room.roomId);
@@ -238,6 +249,19 @@ export function saveRoom(t: Txn, room: RoomRecord): void {
   // The store keeps its own copy of what was put: the record just encoded is what it decodes to.
   const stored = t.get(key);
   if (stored !== undefined) decoded.set(stored, copyRecord(room));
+}
+
+/**
+ * Stores a room record the caller is done with (the last thing its transaction does to it):
+ * the record itself becomes the decoded form kept for the stored bytes, without the copy
+ * `saveRoom` makes. Used once per stored room event (RM-15 commits `last_seq` with it). The
+ * caller MUST NOT change `room` afterwards.
+ */
+export function saveRoomLast(t: Txn, room: RoomRecord): void {
+  const key = ROOM_KEYS.room + roomHex(room.roomId);
+  t.put(key, encodeRoom(room));
+  const stored = t.get(key);
+  if (stored !== undefined) decoded.set(stored, room);
 }
 
 /** Every room record. */
@@ -256,11 +280,17 @@ export function allRooms(t: Pick<Txn, "list">): RoomRecord[] {
 const decoded = new WeakMap<Uint8Array, RoomRecord>();
 
 function decodeRoom(bytes: Uint8Array): RoomRecord {
-  const known = decoded.get(bytes);
-  if (known !== undefined) return copyRecord(known);
-  const record = fromBinary(RoomRecordSchema, bytes);
-  decoded.set(bytes, copyRecord(record));
-  return record;
+  return copyRecord(decodedRecord(bytes));
+}
+
+/** The record kept for `bytes` (decoded once): shared, so never handed out to be changed. */
+function decodedRecord(bytes: Uint8Array): RoomRecord {
+  let known = decoded.get(bytes);
+  if (known === undefined) {
+    known = fromBinary(RoomRecordSchema, bytes);
+    decoded.set(bytes, known);
+  }
+  return known;
 }
 
 /** A new empty room record. */
