@@ -71,6 +71,7 @@ import {
   roomKey,
   saveRoom,
   saveRoomLast,
+  saveRoomCursor,
   sentSeq,
   setDistOwner,
   setInitialSkdm,
@@ -124,11 +125,20 @@ interface Effects {
   catchUp: Uint8Array[];
   retryPending: Uint8Array[];
   outbox: boolean;
+  /**
+   * Whether the room record may have changed beyond `last_seq` (a rule returned a new record,
+   * or an effect other than emitting or tracking ran): the stored event then saves the record,
+   * otherwise only its cursor (RM-15, `saveRoomCursor`). Errs towards true.
+   */
+  recordChanged: boolean;
 }
 
 function effects(): Effects {
-  return { events: [], resubscribe: false, catchUp: [], retryPending: [], outbox: false };
+  return { events: [], resubscribe: false, catchUp: [], retryPending: [], outbox: false, recordChanged: false };
 }
+
+/** Effects that never change the room record (perform1: an event to emit, a tracked message to store). */
+const RECORD_NEUTRAL_EFFECTS: ReadonlySet<Effect["type"]> = new Set(["emit", "track"]);
 
 /**
  * The room driver, kept under the name `RoomEngine` that client/app uses: it reads state,
@@ -637,7 +647,9 @@ export class RoomEngine {
       await this.processStored(t, fx, room, ev);
       // RM-34: departures a rotation named take effect when the log reaches them.
       if (!room.departed) await this.step(t, fx, room, applyLogPosition(room, this.self, ev.seq));
-      saveRoomLast(t, room);
+      // RM-15: last_seq commits with the event's effects; the whole record only if it changed.
+      if (fx.recordChanged) saveRoomLast(t, room);
+      else saveRoomCursor(t, room.roomId, room.lastSeq);
     });
     if (gap) await this.catchUp(roomId, ev.seq);
   }
@@ -661,14 +673,17 @@ export class RoomEngine {
       return;
     }
     if (body.case === "join") {
+      fx.recordChanged = true;
       await this.join(t, fx, room, ev.seq, opened.epoch, body.value);
       return;
     }
     if (body.case === "departure") {
+      fx.recordChanged = true;
       await this.departure(t, fx, room, ev.seq, opened.epoch, body.value);
       return;
     }
     if (body.case !== "senderKeyMessage") return;
+    // Changes the record only through rules (`step`), which note it in `fx.recordChanged`.
     await this.senderKeyMessage(t, fx, room, ev, body.value, opened.epoch);
   }
 
@@ -928,8 +943,14 @@ export class RoomEngine {
    * performs its effects: the driver's half of every rule.
    */
   private async step(t: Txn, fx: Effects, room: RoomRecord, step: Step): Promise<void> {
-    if (step.room !== room) Object.assign(room, step.room);
-    for (const effect of step.effects) await this.perform1(t, fx, room, effect);
+    if (step.room !== room) {
+      Object.assign(room, step.room);
+      fx.recordChanged = true;
+    }
+    for (const effect of step.effects) {
+      if (!RECORD_NEUTRAL_EFFECTS.has(effect.type)) fx.recordChanged = true;
+      await this.perform1(t, fx, room, effect);
+    }
   }
 
   /** One effect of a rule (room-core.ts `Effect`). */

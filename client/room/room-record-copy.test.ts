@@ -17,7 +17,7 @@ import { addressFromSerializedIdentityKey, addressToString } from "../keys/addre
 import { ADDRESS_CACHE_LIMIT, addrOf, hexOf } from "./room-ids.js";
 import { encodeRoom } from "./room-record-codec.js";
 import { copyRecord } from "./room-record-copy.js";
-import { allRooms, loadRoom, ROOM_KEYS, roomPosition, saveRoom, saveRoomLast } from "./room-store.js";
+import { allRooms, loadRoom, ROOM_KEYS, roomPosition, saveRoom, saveRoomCursor, saveRoomLast } from "./room-store.js";
 
 const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max });
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
@@ -142,6 +142,50 @@ describe("room record copies", () => {
         await state.transaction(async (t) => saveRoomLast(t, other));
         expect(roomPosition(state, r.roomId)).toEqual(position(other));
         expect(roomPosition(state, new Uint8Array(16).fill(0xee))).toBeUndefined();
+      }),
+      { numRuns: 50, ...seeded() },
+    );
+  });
+
+  it("RM-15: a cursor saved without the record is the last_seq every reader sees; a failed transaction's cursor is never seen; saving the record supersedes it", async () => {
+    await fc.assert(
+      fc.asyncProperty(record, fc.array(fc.constantFrom("cursor", "record", "failed-cursor", "failed-record"), { minLength: 1, maxLength: 12 }), async (r, ops) => {
+        const state = await StateStore.open(new MemoryKeyValueStore());
+        r.lastSeq = 5n;
+        r.adminIdentityKey = new Uint8Array(33).fill(2);
+        await state.transaction(async (t) => saveRoom(t, r));
+        let committed = 5n;
+        for (const op of ops) {
+          const next = committed + 1n;
+          const run = state.transaction(async (t) => {
+            if (op.endsWith("cursor")) saveRoomCursor(t, r.roomId, next);
+            else {
+              const loaded = loadRoom(t, r.roomId)!;
+              loaded.lastSeq = next;
+              loaded.name = `at ${next}`;
+              saveRoomLast(t, loaded);
+            }
+            // Inside the transaction its own write is what it reads.
+            expect(roomPosition(t, r.roomId)!.lastSeq).toBe(next);
+            expect(loadRoom(t, r.roomId)!.lastSeq).toBe(next);
+            if (op.startsWith("failed")) throw new Error("rolled back");
+          });
+          if (op.startsWith("failed")) await expect(run).rejects.toThrow("rolled back");
+          else {
+            await run;
+            committed = next;
+          }
+          // Every reader sees the committed cursor: a rolled-back one would let the next event
+          // be skipped as a duplicate; an older one would let a replayed event in (API-14).
+          expect(roomPosition(state, r.roomId)!.lastSeq).toBe(committed);
+          expect(loadRoom(state, r.roomId)!.lastSeq).toBe(committed);
+          expect(allRooms(state)[0]!.lastSeq).toBe(committed);
+          // What the record holds besides last_seq is what was last saved with it.
+          expect(equals(RoomRecordSchema, { ...loadRoom(state, r.roomId)!, lastSeq: 0n }, { ...fromBinary(RoomRecordSchema, state.get(ROOM_KEYS.room + bytesToHex(r.roomId))!), lastSeq: 0n })).toBe(true);
+          // A cursor is kept only while it is newer than the record's own last_seq.
+          const cursor = state.get(ROOM_KEYS.cursor + bytesToHex(r.roomId));
+          if (cursor !== undefined) expect(BigInt(new TextDecoder().decode(cursor)) > fromBinary(RoomRecordSchema, state.get(ROOM_KEYS.room + bytesToHex(r.roomId))!).lastSeq).toBe(true);
+        }
       }),
       { numRuns: 50, ...seeded() },
     );

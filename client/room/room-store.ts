@@ -54,6 +54,12 @@ export const ROOM_KEYS = {
    * key of the store and sorts thousands of entries, on every message).
    */
   counts: "room-count/",
+  /**
+   * RM-15: a room's `last_seq` when the stored event that advanced it changed nothing else in
+   * the record (most messages): a few bytes written instead of the whole record. Present only
+   * while it is newer than the record's own `last_seq` (saving the record removes it).
+   */
+  cursor: "room-cursor/",
 } as const;
 
 /**
@@ -227,8 +233,13 @@ export function seqKey(n: bigint | number): string {
 
 /** Loads a room record. */
 export function loadRoom(t: Pick<Txn, "get">, roomId: Uint8Array): RoomRecord | undefined {
-  const b = t.get(ROOM_KEYS.room + roomHex(roomId));
-  return b === undefined ? undefined : decodeRoom(b);
+  const hex = roomHex(roomId);
+  const b = t.get(ROOM_KEYS.room + hex);
+  if (b === undefined) return undefined;
+  const r = decodeRoom(b);
+  const cursor = cursorOf(t, hex);
+  if (cursor !== undefined) r.lastSeq = cursor;
+  return r;
 }
 
 /**
@@ -236,16 +247,38 @@ export function loadRoom(t: Pick<Txn, "get">, roomId: Uint8Array): RoomRecord | 
  * stored event's transaction only needs these three fields). Undefined for an unknown room.
  */
 export function roomPosition(t: Pick<Txn, "get">, roomId: Uint8Array): { lastSeq: bigint; departed: boolean; joining: boolean } | undefined {
-  const b = t.get(ROOM_KEYS.room + roomHex(roomId));
+  const hex = roomHex(roomId);
+  const b = t.get(ROOM_KEYS.room + hex);
   if (b === undefined) return undefined;
   const r = decodedRecord(b);
-  return { lastSeq: r.lastSeq, departed: r.departed, joining: r.adminIdentityKey.length === 0 };
+  return { lastSeq: cursorOf(t, hex) ?? r.lastSeq, departed: r.departed, joining: r.adminIdentityKey.length === 0 };
+}
+
+/** RM-15: the room's `last_seq` kept beside its record (`ROOM_KEYS.cursor`), if newer than the record's. */
+function cursorOf(t: Pick<Txn, "get">, hex: string): bigint | undefined {
+  const c = t.get(ROOM_KEYS.cursor + hex);
+  return c === undefined ? undefined : BigInt(new TextDecoder().decode(c));
+}
+
+/**
+ * RM-15: commits a room's `last_seq` without saving its record, for a stored event that changed
+ * nothing else in it (the caller knows: the rules returned the record itself and asked for no
+ * change to it). `loadRoom`, `roomPosition` and `allRooms` read it over the record's.
+ */
+export function saveRoomCursor(t: Txn, roomId: Uint8Array, lastSeq: bigint): void {
+  t.put(ROOM_KEYS.cursor + roomHex(roomId), utf8(String(lastSeq)));
+}
+
+/** A saved record holds its own `last_seq`: a cursor beside it would be older, and goes. */
+function dropCursor(t: Txn, hex: string): void {
+  if (t.get(ROOM_KEYS.cursor + hex) !== undefined) t.delete(ROOM_KEYS.cursor + hex);
 }
 
 /** Stores a room record. */
 export function saveRoom(t: Txn, room: RoomRecord): void {
   const key = ROOM_KEYS.room + roomHex(room.roomId);
   t.put(key, encodeRoom(room));
+  dropCursor(t, roomHex(room.roomId));
   // The store keeps its own copy of what was put: the record just encoded is what it decodes to.
   const stored = t.get(key);
   if (stored !== undefined) decoded.set(stored, copyRecord(room));
@@ -260,13 +293,19 @@ export function saveRoom(t: Txn, room: RoomRecord): void {
 export function saveRoomLast(t: Txn, room: RoomRecord): void {
   const key = ROOM_KEYS.room + roomHex(room.roomId);
   t.put(key, encodeRoom(room));
+  dropCursor(t, roomHex(room.roomId));
   const stored = t.get(key);
   if (stored !== undefined) decoded.set(stored, room);
 }
 
 /** Every room record. */
-export function allRooms(t: Pick<Txn, "list">): RoomRecord[] {
-  return t.list(ROOM_KEYS.room).map(([, v]) => decodeRoom(v));
+export function allRooms(t: Pick<Txn, "list" | "get">): RoomRecord[] {
+  return t.list(ROOM_KEYS.room).map(([k, v]) => {
+    const r = decodeRoom(v);
+    const cursor = cursorOf(t, k.slice(ROOM_KEYS.room.length));
+    if (cursor !== undefined) r.lastSeq = cursor;
+    return r;
+  });
 }
 
 /**
