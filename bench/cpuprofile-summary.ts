@@ -38,11 +38,18 @@ for (const file of files) {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // A sample's weight is the time since the previous one, capped at three median intervals: a
+  // profile started through node:inspector does not mark idle time, and a process the OS
+  // descheduled (2 busy cores) would otherwise charge the whole wait to one sampled frame.
+  const sorted = [...p.timeDeltas].sort((a, b) => a - b);
+  const cap = 3 * (sorted[Math.floor(sorted.length / 2)] ?? 1000);
   const dt = new Map<number, number>();
-  p.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000));
+  p.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + Math.min(p.timeDeltas[i] ?? 0, cap) / 1000));
   for (const [id, ms] of dt) {
     const n = byId.get(id)!;
     if (n.callFrame.functionName === "(idle)" || n.callFrame.functionName === "(program)") continue;
+    // The sample that caught the profiler being started (bench/phase-profile.ts) is not the workload.
+    if (n.callFrame.functionName === "dispatch" && n.callFrame.url === "") continue;
     busy += ms;
     self.set(label(n), (self.get(label(n)) ?? 0) + ms);
     const f = short(n.callFrame.url) || n.callFrame.functionName;
