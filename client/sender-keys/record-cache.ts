@@ -79,9 +79,7 @@ let mostRecent: string | undefined;
 
 function keyOf(sender: string, distributionId: Uint8Array): string {
   // One character per byte: cheaper than hex, and as unambiguous after the separator.
-  let key = `${sender}\u0000`;
-  for (let i = 0; i < distributionId.length; i++) key += String.fromCharCode(distributionId[i] as number);
-  return key;
+  return `${sender}\u0000${String.fromCharCode.apply(null, distributionId as unknown as number[])}`;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

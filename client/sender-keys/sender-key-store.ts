@@ -22,9 +22,7 @@ export class InMemorySenderKeyStore implements SenderKeyStore {
 
   #key(sender: string, distributionId: Uint8Array): string {
     // One character per byte after the separator: unambiguous, and cheaper than hex.
-    let key = `${sender}\u0000`;
-    for (let i = 0; i < distributionId.length; i++) key += String.fromCharCode(distributionId[i] as number);
-    return key;
+    return `${sender}\u0000${String.fromCharCode.apply(null, distributionId as unknown as number[])}`;
   }
 
   async loadSenderKey(sender: string, distributionId: Uint8Array): Promise<Uint8Array | null> {
