@@ -199,10 +199,14 @@ export function hmacSha256Key(key: Uint8Array): HmacSha256Key {
   return keyFromBlock();
 }
 
-/** The prepared key whose zero-padded block is in `M` (as words); wipes `M`. */
-function keyFromBlock(): HmacSha256Key {
-  const inner = INITIAL.slice();
-  const outer = INITIAL.slice();
+/**
+ * The prepared key whose zero-padded block is in `M` (as words), into `into` (fresh arrays by
+ * default; a scratch key for one-call keys, which the caller wipes); wipes `M`.
+ */
+function keyFromBlock(into: HmacSha256Key = { inner: new Int32Array(8), outer: new Int32Array(8) }): HmacSha256Key {
+  const { inner, outer } = into;
+  inner.set(INITIAL);
+  outer.set(INITIAL);
   for (let i = 0; i < 16; i++) W[i] = (M[i] as number) ^ 0x36363636;
   compressSchedule(inner);
   for (let i = 0; i < 16; i++) W[i] = (M[i] as number) ^ 0x5c5c5c5c;
@@ -256,12 +260,41 @@ export function hmacSha256Small(key: Uint8Array | HmacSha256Key, ...parts: Uint8
   return out;
 }
 
+/**
+ * Scratch prepared key for keys used within one call only (a chain step's chain key, HKDF's
+ * PRK): no allocation per call; wiped before the call returns.
+ */
+const oneCallKey: HmacSha256Key = { inner: new Int32Array(8), outer: new Int32Array(8) };
+const EMPTY = new Uint8Array(0);
+/** Scratch part lists and HKDF counter byte (single-threaded; emptied after use). */
+const onePart: Uint8Array[] = [EMPTY];
+const twoParts: Uint8Array[] = [EMPTY, EMPTY];
+const threeParts: Uint8Array[] = [EMPTY, EMPTY, EMPTY];
+const counter = new Uint8Array(1);
+
+function wipeOneCallKey(): void {
+  oneCallKey.inner.fill(0);
+  oneCallKey.outer.fill(0);
+}
+
 /** HMAC-SHA256 of two messages under one key (the key prepared once): a chain step. */
 export function hmacSha256Pair(key: Uint8Array, first: Uint8Array, second: Uint8Array): [Uint8Array, Uint8Array] {
-  const k = hmacSha256Key(key);
+  let k: HmacSha256Key;
+  if (key.length <= BLOCK) {
+    M.fill(0);
+    for (let i = 0; i < key.length; i++) M[i >> 2] = (M[i >> 2] as number) | ((key[i] as number) << (24 - 8 * (i & 3)));
+    k = keyFromBlock(oneCallKey);
+  } else {
+    k = hmacSha256Key(key);
+  }
   const out = new Uint8Array(2 * DIGEST);
-  macInto(k, [first], out, 0);
-  macInto(k, [second], out, DIGEST);
+  onePart[0] = first;
+  macInto(k, onePart, out, 0);
+  onePart[0] = second;
+  macInto(k, onePart, out, DIGEST);
+  onePart[0] = EMPTY;
+  wipeOneCallKey();
+  work.fill(0);
   return [out.subarray(0, DIGEST), out.subarray(DIGEST)];
 }
 
@@ -278,11 +311,13 @@ export function hkdfSha256Small(ikm: Uint8Array, salt: Uint8Array | undefined, i
   let prkKey: HmacSha256Key;
   if (ikm.length <= ONE_BLOCK_MESSAGE) {
     // PRK stays in words: straight from the extract MAC into the expand key's block.
-    macShort(saltKey, [ikm], ikm.length);
+    onePart[0] = ikm;
+    macShort(saltKey, onePart, ikm.length);
+    onePart[0] = EMPTY;
     M.fill(0);
     for (let i = 0; i < 8; i++) M[i] = work[i] as number;
     work.fill(0);
-    prkKey = keyFromBlock();
+    prkKey = keyFromBlock(oneCallKey);
   } else {
     const prk = hmacSha256Small(saltKey, ikm);
     prkKey = hmacSha256Key(prk);
@@ -290,12 +325,23 @@ export function hkdfSha256Small(ikm: Uint8Array, salt: Uint8Array | undefined, i
   }
   const blocks = Math.ceil(length / DIGEST);
   const okm = new Uint8Array(blocks * DIGEST);
-  const counter = new Uint8Array(1);
   for (let i = 0; i < blocks; i++) {
     counter[0] = i + 1;
-    const previous = okm.subarray((i - 1) * DIGEST, i * DIGEST);
-    macInto(prkKey, i === 0 ? [info, counter] : [previous, info, counter], okm, i * DIGEST);
+    if (i === 0) {
+      twoParts[0] = info;
+      twoParts[1] = counter;
+      macInto(prkKey, twoParts, okm, 0);
+    } else {
+      threeParts[0] = okm.subarray((i - 1) * DIGEST, i * DIGEST);
+      threeParts[1] = info;
+      threeParts[2] = counter;
+      macInto(prkKey, threeParts, okm, i * DIGEST);
+    }
   }
+  twoParts.fill(EMPTY);
+  threeParts.fill(EMPTY);
+  if (prkKey === oneCallKey) wipeOneCallKey();
   innerDigest.fill(0);
+  work.fill(0);
   return length === okm.length ? okm : okm.slice(0, length);
 }
