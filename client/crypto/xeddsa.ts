@@ -375,7 +375,7 @@ export function xeddsaVerifyNodeKeys(u: Uint8Array, message: Uint8Array, signatu
       keys[signBit] = key;
     }
     if (key === null) return false;
-    const sig = Uint8Array.from(signature);
+    const sig = new Uint8Array(signature); // a copy, also of a Buffer
     sig[63] = sLast;
     // B has order L, so sB = (s mod L)B: reducing changes no outcome (see `prepare`).
     if (!belowOrder(sig)) sig.set(numberToBytesLE(Fn.create(bytesToNumberLE(sig.subarray(32))), 32), 32);

@@ -51,7 +51,7 @@ export class SenderKeyRecordSlot {
    */
   lookup(stored: Uint8Array): SenderKeyRecord {
     for (const e of this.#entries) if (sameBytes(e.bytes, stored)) return e.record;
-    const bytes = Uint8Array.from(stored);
+    const bytes = new Uint8Array(stored); // a copy, also of a Buffer (whose `slice` is a view)
     const record = parseSenderKeyRecord(bytes);
     this.#add({ bytes, record });
     return record;
@@ -62,9 +62,13 @@ export class SenderKeyRecordSlot {
    * derived from), which is dropped. `record` must not be changed afterwards.
    */
   remember(replaced: SenderKeyRecord | undefined, bytes: Uint8Array, record: SenderKeyRecord): void {
-    const at = this.#entries.findIndex((e) => e.record === replaced);
-    if (at >= 0) this.#entries.splice(at, 1);
-    this.#add({ bytes: Uint8Array.from(bytes), record });
+    for (let i = 0; i < this.#entries.length; i++) {
+      if ((this.#entries[i] as Entry).record === replaced) {
+        this.#entries.splice(i, 1);
+        break;
+      }
+    }
+    this.#add({ bytes: new Uint8Array(bytes), record });
   }
 
   #add(entry: Entry): void {

@@ -57,7 +57,9 @@ export function serializeSenderKeyRecord(record: SenderKeyRecord): Uint8Array {
  */
 export function copyForUpdate(record: SenderKeyRecord, state: SenderKeyState): { record: SenderKeyRecord; state: SenderKeyState } {
   const copy: SenderKeyState = { ...state, skippedKeys: state.skippedKeys.slice() };
-  return { record: { ...record, states: record.states.map((s) => (s === state ? copy : s)) }, state: copy };
+  const states = record.states.slice();
+  for (let i = 0; i < states.length; i++) if (states[i] === state) states[i] = copy;
+  return { record: { ...record, states }, state: copy };
 }
 
 /**

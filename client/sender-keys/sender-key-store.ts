@@ -27,11 +27,11 @@ export class InMemorySenderKeyStore implements SenderKeyStore {
 
   async loadSenderKey(sender: string, distributionId: Uint8Array): Promise<Uint8Array | null> {
     const r = this.#records.get(this.#key(sender, distributionId));
-    return r === undefined ? null : Uint8Array.from(r);
+    return r === undefined ? null : r.slice(); // r is ours: a plain Uint8Array
   }
 
   async storeSenderKey(sender: string, distributionId: Uint8Array, record: Uint8Array): Promise<void> {
-    this.#records.set(this.#key(sender, distributionId), Uint8Array.from(record));
+    this.#records.set(this.#key(sender, distributionId), new Uint8Array(record)); // a copy, also of a Buffer
   }
 
   /** Number of records held (for tests and diagnostics; no contents are exposed). */
