@@ -113,12 +113,25 @@ const M = new Int32Array(16);
 function finishShort(state: Int32Array, prefixBlocks: number, parts: readonly Uint8Array[], total: number): void {
   M.fill(0);
   let p = 0;
-  for (const part of parts) {
-    for (let i = 0; i < part.length; i++, p++) M[p >> 2] = (M[p >> 2] as number) | ((part[i] as number) << (24 - 8 * (p & 3)));
-  }
+  for (const part of parts) p = packWords(part, p);
   M[p >> 2] = (M[p >> 2] as number) | (0x80 << (24 - 8 * (p & 3)));
   M[15] = (prefixBlocks * BLOCK + total) * 8;
   compressWords(state, M);
+}
+
+/**
+ * Packs `bytes` into `M` as big-endian words from byte position `p` (M zeroed beyond `p`);
+ * returns the position after them. Four bytes at a time while word-aligned.
+ */
+function packWords(bytes: Uint8Array, p: number): number {
+  let i = 0;
+  if ((p & 3) === 0) {
+    for (; i + 4 <= bytes.length; i += 4, p += 4) {
+      M[p >> 2] = ((bytes[i] as number) << 24) | ((bytes[i + 1] as number) << 16) | ((bytes[i + 2] as number) << 8) | (bytes[i + 3] as number);
+    }
+  }
+  for (; i < bytes.length; i++, p++) M[p >> 2] = (M[p >> 2] as number) | ((bytes[i] as number) << (24 - 8 * (p & 3)));
+  return p;
 }
 
 /** Writes the 32-byte digest held in `state` to `out[offset..]`. */
@@ -195,7 +208,7 @@ export function hmacSha256Key(key: Uint8Array): HmacSha256Key {
   const k = key.length > BLOCK ? sha256Parts([key]) : key;
   // The key zero-padded to a block, as big-endian words, then XORed with ipad / opad.
   M.fill(0);
-  for (let i = 0; i < k.length; i++) M[i >> 2] = (M[i >> 2] as number) | ((k[i] as number) << (24 - 8 * (i & 3)));
+  packWords(k, 0);
   return keyFromBlock();
 }
 
@@ -282,7 +295,7 @@ export function hmacSha256Pair(key: Uint8Array, first: Uint8Array, second: Uint8
   let k: HmacSha256Key;
   if (key.length <= BLOCK) {
     M.fill(0);
-    for (let i = 0; i < key.length; i++) M[i >> 2] = (M[i >> 2] as number) | ((key[i] as number) << (24 - 8 * (i & 3)));
+    packWords(key, 0);
     k = keyFromBlock(oneCallKey);
   } else {
     k = hmacSha256Key(key);
