@@ -18,6 +18,7 @@ import { bytesToNumberLE, numberToBytesLE } from "@noble/curves/utils.js";
 import { concatBytes, hexToBytes } from "./bytes.js";
 import { sha512 } from "./kdf.js";
 import { type NodeCrypto, type NodeKeyObject, selfChecked } from "./node-crypto.js";
+import { sodiumEd25519Verify } from "./sodium-ed25519.js";
 
 /** XEdDSA signature length: R (32) ‖ s (32). */
 export const XEDDSA_SIGNATURE_LENGTH = 64;
@@ -325,6 +326,7 @@ export function xeddsaVerifyNode(u: Uint8Array, message: Uint8Array, signature: 
     const p = prepare(u, signature);
     if (p === undefined) return false;
     const sig = concatBytes(p.rBytes, numberToBytesLE(p.sReduced, 32));
+    if (sodiumAccepts(sig, message, p.aBytes)) return true;
     return crypto.verify(null, message, nodeEd25519Key(crypto, p.aBytes), sig);
   } catch {
     return false;
@@ -337,7 +339,24 @@ export function xeddsaVerifyNode(u: Uint8Array, message: Uint8Array, signature: 
  * until first needed. Owned by the caller for one fixed u (a `PublicKey` object, whose u never
  * changes), so a verification after the first costs no conversion, no import and no lookup.
  */
-export type NodeVerifyKeys = [NodeKeyObject | null | undefined, NodeKeyObject | null | undefined];
+export type NodeVerifyKeys = [NodeVerifyKey | null | undefined, NodeVerifyKey | null | undefined];
+
+/** One rebuilt Edwards key A: its encoding (for libsodium) and, once OpenSSL needed it, its import. */
+export interface NodeVerifyKey {
+  readonly aBytes: Uint8Array;
+  node?: NodeKeyObject;
+}
+
+/**
+ * Whether libsodium accepts an Ed25519 signature (A, message, s < L), where Node has it
+ * (sodium-ed25519.ts). Only a yes is final: libsodium refuses a superset of what OpenSSL
+ * refuses (small-order and non-canonical points too), so every refusal is asked of OpenSSL,
+ * and the outcome is OpenSSL's whether or not libsodium is there.
+ */
+function sodiumAccepts(signature: Uint8Array, message: Uint8Array, aBytes: Uint8Array): boolean {
+  const verify = sodiumEd25519Verify();
+  return verify !== undefined && verify(signature, message, aBytes);
+}
 
 /** Group order L as 32 little-endian bytes (RFC 8032 §5.1). */
 const ORDER_BYTES = numberToBytesLE(Fn.ORDER, 32);
@@ -371,7 +390,7 @@ export function xeddsaVerifyNodeKeys(u: Uint8Array, message: Uint8Array, signatu
     let key = keys[signBit];
     if (key === undefined) {
       const aBytes = convertCached(u, signBit as 0 | 1);
-      key = aBytes === undefined ? null : importEd25519Node(crypto, aBytes);
+      key = aBytes === undefined ? null : { aBytes };
       keys[signBit] = key;
     }
     if (key === null) return false;
@@ -379,7 +398,9 @@ export function xeddsaVerifyNodeKeys(u: Uint8Array, message: Uint8Array, signatu
     sig[63] = sLast;
     // B has order L, so sB = (s mod L)B: reducing changes no outcome (see `prepare`).
     if (!belowOrder(sig)) sig.set(numberToBytesLE(Fn.create(bytesToNumberLE(sig.subarray(32))), 32), 32);
-    return crypto.verify(null, message, key, sig);
+    if (sodiumAccepts(sig, message, key.aBytes)) return true;
+    key.node ??= importEd25519Node(crypto, key.aBytes);
+    return crypto.verify(null, message, key.node, sig);
   } catch {
     return false;
   }
