@@ -7,6 +7,8 @@
 // the facade emits ("members-changed", "message"), never by polling. Records wall-clock
 // arrival times (performance.timeOrigin + now) of benchmark messages; prints nothing.
 
+import { writeFile } from "node:fs/promises";
+import { Session } from "node:inspector/promises";
 import { performance } from "node:perf_hooks";
 import { MemoryKeyValueStore } from "../client/store/kv-store.js";
 import { openSecureCommClient, type SecureCommClient } from "../client/app/securecomm-client.js";
@@ -32,6 +34,10 @@ export type MemberRequest = { id: number } & (
   | { type: "arrivals" }
   /** CPU time this process has used so far (user + system), in ms: the device's own cost. */
   | { type: "cpu" }
+  /** Starts V8's CPU profiler in this process (node:inspector), to profile one window only. */
+  | { type: "profile-start" }
+  /** Stops it and writes the profile to `file` (a .cpuprofile, readable by Chrome's DevTools). */
+  | { type: "profile-stop"; file: string }
   | { type: "close" }
 );
 
@@ -112,6 +118,11 @@ function roster(client: SecureCommClient, roomId: string, count: number, deadlin
   });
 }
 
+/** The window profiler (`profile-start` … `profile-stop`), when one runs. */
+let profiler: Session | undefined;
+/** Its sampling interval, µs (V8's default is 1,000; finer shows the short per-member calls). */
+const PROFILE_SAMPLING_US = 250;
+
 /** Poll interval for `await-settled`: the runtime has no event for it (as client/cli/wait.ts). */
 const SETTLE_POLL_MS = 50;
 
@@ -165,6 +176,21 @@ async function handle(req: MemberRequest): Promise<MemberReply> {
     case "cpu": {
       const u = process.cpuUsage();
       return { id: req.id, cpuMs: (u.user + u.system) / 1000 };
+    }
+    case "profile-start":
+      profiler ??= new Session();
+      profiler.connect();
+      await profiler.post("Profiler.enable");
+      await profiler.post("Profiler.setSamplingInterval", { interval: PROFILE_SAMPLING_US });
+      await profiler.post("Profiler.start");
+      return { id: req.id, ok: true };
+    case "profile-stop": {
+      if (!profiler) return { id: req.id, ok: false };
+      const { profile } = await profiler.post("Profiler.stop");
+      profiler.disconnect();
+      profiler = undefined;
+      await writeFile(req.file, JSON.stringify(profile));
+      return { id: req.id, ok: true };
     }
     case "close":
       for (const c of clients) await c.close().catch(() => undefined);
