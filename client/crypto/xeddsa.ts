@@ -370,10 +370,7 @@ function ed25519KeyFromSeed(crypto: NodeCrypto, seed: Uint8Array): Ed25519Genera
   const aBytes = Uint8Array.from(Buffer.from(x, "base64url"));
   if (aBytes.length !== 32) throw new TypeError("Ed25519 JWK export with a bad x");
   // RFC 8032 §5.1.5: the secret scalar is the pruned (clamped) first half of SHA-512(seed).
-  const k = sha512(seed).slice(0, 32);
-  k[0] = (k[0] as number) & 248;
-  k[31] = ((k[31] as number) & 127) | 64;
-  return { k, u: ed25519.utils.toMontgomery(aBytes), aBytes, signer };
+  return { k: ed25519ScalarFromSeed(seed), u: ed25519.utils.toMontgomery(aBytes), aBytes, signer };
 }
 
 function generateEd25519Key(crypto: NodeCrypto): Ed25519GeneratedKey {
@@ -407,6 +404,24 @@ const nodeEd25519Signing = selfChecked((crypto) => {
     !xeddsaVerifyNoble(key.u, new Uint8Array(0), sig)
   );
 });
+
+/** The Montgomery private key of an RFC 8032 seed: k = clamp(SHA-512(seed)[0..32]) (EN-03). */
+export function ed25519ScalarFromSeed(seed: Uint8Array): Uint8Array {
+  if (seed.length !== ED25519_SEED_LENGTH) throw new RangeError("Ed25519 seed must be 32 bytes");
+  const k = sha512(seed).slice(0, 32);
+  k[0] = (k[0] as number) & 248;
+  k[31] = ((k[31] as number) & 127) | 64;
+  return k;
+}
+
+/**
+ * The native signer of a stored RFC 8032 seed (an identity key made from one, EN-03), where
+ * Node can sign Ed25519 natively (self-checked), else undefined.
+ */
+export function ed25519SignerFromSeed(seed: Uint8Array): Ed25519GeneratedKey | undefined {
+  const crypto = nodeEd25519Signing();
+  return crypto === undefined ? undefined : ed25519KeyFromSeed(crypto, seed);
+}
 
 /** A fresh signing key generated as an Ed25519 key where Node can sign natively, else undefined. */
 export function generateEd25519SigningKey(): Ed25519GeneratedKey | undefined {
