@@ -4,10 +4,12 @@
 //
 //   node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top N] [--from MS --to MS] [--match TEXT]
 //
-// Prints: the window's wall time and busy time (samples not in "(idle)"/"(program)"); self time
-// per function and per source file (module); total (inclusive) time per function, each function
-// counted once per sample however often it recurses; with --match, the callers (one level up,
-// by self+below time) of the functions whose name or file contains TEXT. --from/--to restrict
+// Prints: the window's wall time and busy time (samples not in "(idle)"/"(program)"); busy time
+// by kind of work (each sample charged to the innermost frame matching one of KINDS, so
+// protobuf called by sealed sender counts as protobuf); self time per function and per source
+// file (module); total (inclusive) time per function, each function counted once per sample
+// however often it recurses; with --match, the callers (one level up, by self+below time) of
+// the functions whose name or file contains TEXT. --from/--to restrict
 // to a time range in ms from the profile's start. Prints function names and file paths only.
 
 import { readFileSync } from "node:fs";
@@ -58,12 +60,30 @@ const shortUrl = (url: string): string => {
   return path.startsWith("/") ? relative(process.cwd(), path) : path || "(native)";
 };
 const label = (f: Frame): string => `${f.functionName || "(anonymous)"} ${shortUrl(f.url)}${f.url ? `:${f.lineNumber + 1}` : ""}`;
+/** Kinds of work, tried in order on each frame from the innermost out (first match wins). */
+const KINDS: ReadonlyArray<readonly [string, RegExp]> = [
+  ["source maps (stack traces under tsx)", /source_map|prepare_stack_trace/],
+  ["ML-KEM", /mlkem|\/kem\.ts/],
+  ["sealed sender and certificates", /sealed-sender\//],
+  ["sender keys", /sender-keys\//],
+  ["ratchet, session, PQXDH", /client\/(ratchet|session|handshake)\//],
+  ["curve: X25519, XEdDSA, Node key imports", /client\/crypto\/(x25519|curve|xeddsa|node-crypto|public-half)/],
+  ["other client/crypto (HMAC, AES, KDF)", /client\/crypto\//],
+  ["protobuf", /@bufbuild|proto-strict|compiled-codec|record-codec/],
+  ["room engine and room store", /client\/room\//],
+  ["state store", /client\/store\//],
+  ["relay client: Connect, fetch, HTTP, streams", /connectrpc|undici|node:net|node:internal\/(streams|webstreams|stream_base|abort_controller|event_target|http|timers)|client\/relay\//],
+  ["keys and account (prekeys, refill)", /client\/(keys|account)\//],
+  ["client app runtime", /client\/app\//],
+];
+
 const SPECIAL = new Set(["(idle)", "(program)", "(garbage collector)", "(root)"]);
 
 const self = new Map<string, number>();
 const selfFile = new Map<string, number>();
 const total = new Map<string, number>();
 const callers = new Map<string, number>();
+const kinds = new Map<string, number>();
 let wall = 0;
 let busy = 0;
 let idle = 0;
@@ -86,6 +106,13 @@ for (let i = 0; i < profile.samples.length; i++) {
   self.set(l, (self.get(l) ?? 0) + d);
   const f = SPECIAL.has(name) ? name : shortUrl(leaf.callFrame.url);
   selfFile.set(f, (selfFile.get(f) ?? 0) + d);
+  let kind = name === "(garbage collector)" ? "garbage collection" : undefined;
+  for (let id: number | undefined = leaf.id; id !== undefined && kind === undefined; id = parent.get(id)) {
+    const f = byId.get(id)!.callFrame;
+    kind = KINDS.find(([, re]) => re.test(f.url) || re.test(f.functionName))?.[0];
+  }
+  kind ??= "other (native, microtasks, Node internals)";
+  kinds.set(kind, (kinds.get(kind) ?? 0) + d);
   const seen = new Set<string>();
   let matchedBelow = false;
   for (let id: number | undefined = leaf.id; id !== undefined; id = parent.get(id)) {
@@ -108,6 +135,7 @@ const table = (title: string, m: Map<string, number>): void => {
   for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${v.toFixed(0).padStart(7)} ms ${pct(v).padStart(7)}  ${k}`);
 };
 console.log(`window ${wall.toFixed(0)} ms, busy ${busy.toFixed(0)} ms, idle/program ${idle.toFixed(0)} ms (shares below are of busy time)`);
+table("busy time by kind of work", kinds);
 table("self time by file", selfFile);
 table("self time by function", self);
 table("total time by function (inclusive)", total);
