@@ -15,7 +15,14 @@ const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxL
 const member = fc.record({ key: bytes(33, 33), name: fc.string({ maxLength: 12 }), seq: fc.bigInt({ min: 0n, max: 1n << 40n }), token: bytes(0, 32) });
 const roster = fc.record({ members: fc.array(member, { maxLength: 12 }), asOf: fc.bigInt({ min: 0n, max: 1n << 40n }), epoch: fc.nat(1000), admin: bytes(0, 33) });
 
-function rosterMessage(r: fc.RecordValue<{ members: { key: Uint8Array; name: string; seq: bigint; token: Uint8Array }[]; asOf: bigint; epoch: number; admin: Uint8Array }>) {
+interface RosterInput {
+  members: { key: Uint8Array; name: string; seq: bigint; token: Uint8Array }[];
+  asOf: bigint;
+  epoch: number;
+  admin: Uint8Array;
+}
+
+function rosterMessage(r: RosterInput) {
   return create(RosterSchema, {
     members: r.members.map((m) => create(RosterMemberSchema, { identityKey: m.key, profile: create(ProfileSchema, { displayName: m.name }), joinedSeq: m.seq, deliveryToken: m.token })),
     asOfSeq: r.asOf,
@@ -24,7 +31,7 @@ function rosterMessage(r: fc.RecordValue<{ members: { key: Uint8Array; name: str
   });
 }
 
-function welcomeBytes(roomId: Uint8Array, r: Parameters<typeof rosterMessage>[0] | undefined, skdm: Uint8Array): Uint8Array {
+function welcomeBytes(roomId: Uint8Array, r: RosterInput | undefined, skdm: Uint8Array): Uint8Array {
   return toBinary(
     ContentSchema,
     create(ContentSchema, {
