@@ -265,6 +265,48 @@ describe("XEdDSA", () => {
     );
   });
 
+  it("one PublicKey object (its Edwards keys imported once, per sign bit) answers every signature as noble and libsignal do, before and after a valid one (property)", async () => {
+    const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+    const mutations = ["valid", "flip", "other-sign-bit", "s-plus-L", "s-high-bit", "other-message", "other-key"] as const;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.array(fc.record({ mutation: fc.constantFrom(...mutations), bit: fc.nat(511), msg: fc.uint8Array({ maxLength: 40 }) }), { minLength: 1, maxLength: 12 }),
+        async (raw, steps) => {
+          const k = PrivateKey.deserialize(raw);
+          const other = PrivateKey.generate();
+          const u = k.getPublicKey().publicBytes;
+          const shared = PublicKey.fromPublicBytes(u);
+          const theirs = libsignal.PublicKey.deserialize(ab(shared.serialize()));
+          for (const { mutation, bit, msg } of steps) {
+            let sig = k.sign(msg);
+            let signed = msg;
+            if (mutation === "flip") sig[bit >> 3] = (sig[bit >> 3] as number) ^ (1 << (bit & 7));
+            else if (mutation === "other-sign-bit") sig[63] = (sig[63] as number) ^ 0x80;
+            else if (mutation === "other-message") signed = new Uint8Array([...msg, 1]);
+            else if (mutation === "other-key") sig = other.sign(msg);
+            else if (mutation === "s-plus-L" || mutation === "s-high-bit") {
+              // s + L (< 2^253) is accepted by libsignal; s + kL for k = 2..6 is the same point
+              // but at or above 2^253 (still below the sign bit), which libsignal refuses.
+              let sv = 0n;
+              for (let i = 31; i >= 0; i--) sv = (sv << 8n) | BigInt((sig[32 + i] as number) & (i === 31 ? 0x7f : 0xff));
+              sv += (mutation === "s-plus-L" ? 1n : BigInt(2 + (bit % 5))) * L;
+              const signBit = (sig[63] as number) & 0x80;
+              for (let i = 0; i < 32; i++) sig[32 + i] = Number((sv >> BigInt(8 * i)) & 0xffn);
+              sig[63] = (sig[63] as number) | signBit;
+            }
+            const noble = xeddsaVerifyNoble(u, signed, sig);
+            expect([mutation, await shared.verifySignature(signed, sig)]).toEqual([mutation, noble]);
+            expect(theirs.verify(ab(signed), ab(sig))).toBe(noble);
+            if (mutation === "valid" || mutation === "s-plus-L") expect(noble).toBe(true);
+            if (mutation === "other-key" || mutation === "other-message" || mutation === "other-sign-bit" || mutation === "s-high-bit") expect(noble).toBe(false);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("never throws on malformed signatures; resolves false", async () => {
     const pub = KeyPair.generate().publicKey;
     for (const sig of [new Uint8Array(0), new Uint8Array(63), new Uint8Array(65), new Uint8Array(64).fill(0xff)]) {

@@ -11,7 +11,9 @@
  * record; a public key is imported once per object; `generateAsync` makes a key pair natively
  * in one call, and a generated ratchet key's native key is handed to its next parse.
  * On Node, the synchronous `node:crypto` path (x25519.ts, xeddsa.ts) comes before WebCrypto,
- * with the same economies (one import per object, handover of generated keys).
+ * with the same economies (one import per object, handover of generated keys); a PublicKey
+ * keeps its imported Ed25519 verification keys per sign bit, so verifying again under the same
+ * object (a sender key's, remembered per record) is one native call.
  * Does not own: prekeys and identities (client/keys/), KEM keys (kem.ts).
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
@@ -46,7 +48,8 @@ import {
   nodeEd25519,
   signWithEd25519GeneratedKey,
   xeddsaSign,
-  xeddsaVerifyNode,
+  type NodeVerifyKeys,
+  xeddsaVerifyNodeKeys,
   xeddsaSigningKey,
   xeddsaVerifyNative,
   type XeddsaSigningKey,
@@ -143,6 +146,8 @@ export class PublicKey {
   readonly #u: Uint8Array;
   /** Imported WebCrypto Ed25519 keys per sign bit, created on first native verification. */
   readonly #edKeys = new Map<number, Promise<CryptoKey>>();
+  /** Imported Node Ed25519 keys per sign bit, created on first Node verification. */
+  readonly #nodeEdKeys: NodeVerifyKeys = [undefined, undefined];
 
   private constructor(u: Uint8Array) {
     this.#u = u;
@@ -185,9 +190,19 @@ export class PublicKey {
    * bad or malformed signature; never rejects.
    */
   async verifySignature(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    if (nodeEd25519() !== undefined) return xeddsaVerifyNode(this.#u, message, signature);
+    if (nodeEd25519() !== undefined) return xeddsaVerifyNodeKeys(this.#u, message, signature, this.#nodeEdKeys);
     if (await hasNativeEd25519()) return xeddsaVerifyNative(this.#u, message, signature, this.#edKeys);
     return xeddsaVerifyNoble(this.#u, message, signature);
+  }
+
+  /**
+   * `verifySignature`'s answer computed synchronously where the runtime verifies synchronously
+   * (Node's `node:crypto`), else `undefined` (then await `verifySignature`). For hot paths that
+   * should not pay a promise per message.
+   */
+  verifySignatureNow(message: Uint8Array, signature: Uint8Array): boolean | undefined {
+    if (nodeEd25519() !== undefined) return xeddsaVerifyNodeKeys(this.#u, message, signature, this.#nodeEdKeys);
+    return undefined;
   }
 
   /** Public keys are not secret, but print compactly rather than as a byte dump. */

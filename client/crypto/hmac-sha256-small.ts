@@ -36,12 +36,11 @@ const DIGEST = 32;
 /** Message schedule, reused by every compression (single-threaded, never re-entered). */
 const W = new Int32Array(64);
 
-/** One SHA-256 compression of `block[offset .. offset + 64]` into `state` (FIPS 180-4 §6.2.2). */
-function compress(state: Int32Array, block: Uint8Array, offset: number): void {
-  for (let i = 0; i < 16; i++) {
-    const j = offset + 4 * i;
-    W[i] = ((block[j] as number) << 24) | ((block[j + 1] as number) << 16) | ((block[j + 2] as number) << 8) | (block[j + 3] as number);
-  }
+/**
+ * One SHA-256 compression into `state` (FIPS 180-4 §6.2.2) of the block whose 16 big-endian
+ * words are already in `W[0..16]`.
+ */
+function compressSchedule(state: Int32Array): void {
   for (let i = 16; i < 64; i++) {
     const x = W[i - 15] as number;
     const y = W[i - 2] as number;
@@ -79,6 +78,71 @@ function compress(state: Int32Array, block: Uint8Array, offset: number): void {
   state[5] = ((state[5] as number) + f) | 0;
   state[6] = ((state[6] as number) + g) | 0;
   state[7] = ((state[7] as number) + h) | 0;
+}
+
+/** One SHA-256 compression of `block[offset .. offset + 64]` into `state` (FIPS 180-4 §6.2.2). */
+function compress(state: Int32Array, block: Uint8Array, offset: number): void {
+  for (let i = 0; i < 16; i++) {
+    const j = offset + 4 * i;
+    W[i] = ((block[j] as number) << 24) | ((block[j + 1] as number) << 16) | ((block[j + 2] as number) << 8) | (block[j + 3] as number);
+  }
+  compressSchedule(state);
+}
+
+/** One compression of the 16 words `words[0..16]` into `state`. */
+function compressWords(state: Int32Array, words: Int32Array): void {
+  for (let i = 0; i < 16; i++) W[i] = words[i] as number;
+  compressSchedule(state);
+}
+
+/**
+ * Longest message finished in one block after a whole-block prefix: 64 − 1 (the 0x80 byte) − 8
+ * (the bit length) bytes. Every per-message HMAC of the sender-key chain and of HKDF's expand
+ * step is this short.
+ */
+const ONE_BLOCK_MESSAGE = BLOCK - 9;
+
+/** The padded last block of a short message, as 16 big-endian words (wiped after use). */
+const M = new Int32Array(16);
+
+/**
+ * Finishes a hash whose `state` has absorbed `prefixBlocks` whole blocks with `parts` (at most
+ * `ONE_BLOCK_MESSAGE` bytes together): the parts, the 0x80 byte and the bit length (FIPS 180-4
+ * §5.1.1) in one block, one compression. The digest stays in `state`.
+ */
+function finishShort(state: Int32Array, prefixBlocks: number, parts: readonly Uint8Array[], total: number): void {
+  M.fill(0);
+  let p = 0;
+  for (const part of parts) p = packWords(part, p);
+  M[p >> 2] = (M[p >> 2] as number) | (0x80 << (24 - 8 * (p & 3)));
+  M[15] = (prefixBlocks * BLOCK + total) * 8;
+  compressWords(state, M);
+}
+
+/**
+ * Packs `bytes` into `M` as big-endian words from byte position `p` (M zeroed beyond `p`);
+ * returns the position after them. Four bytes at a time while word-aligned.
+ */
+function packWords(bytes: Uint8Array, p: number): number {
+  let i = 0;
+  if ((p & 3) === 0) {
+    for (; i + 4 <= bytes.length; i += 4, p += 4) {
+      M[p >> 2] = ((bytes[i] as number) << 24) | ((bytes[i + 1] as number) << 16) | ((bytes[i + 2] as number) << 8) | (bytes[i + 3] as number);
+    }
+  }
+  for (; i < bytes.length; i++, p++) M[p >> 2] = (M[p >> 2] as number) | ((bytes[i] as number) << (24 - 8 * (p & 3)));
+  return p;
+}
+
+/** Writes the 32-byte digest held in `state` to `out[offset..]`. */
+function digestInto(state: Int32Array, out: Uint8Array, offset: number): void {
+  for (let i = 0; i < 8; i++) {
+    const v = state[i] as number;
+    out[offset + 4 * i] = v >>> 24;
+    out[offset + 4 * i + 1] = v >>> 16;
+    out[offset + 4 * i + 2] = v >>> 8;
+    out[offset + 4 * i + 3] = v;
+  }
 }
 
 /** Scratch block for the final padded block(s). */
@@ -123,13 +187,7 @@ function finish(state: Int32Array, prefixBlocks: number, parts: readonly Uint8Ar
   compress(state, TAIL, 0);
   if (end === 2 * BLOCK) compress(state, TAIL, BLOCK);
   TAIL.fill(0);
-  for (let i = 0; i < 8; i++) {
-    const v = state[i] as number;
-    out[outOffset + 4 * i] = v >>> 24;
-    out[outOffset + 4 * i + 1] = v >>> 16;
-    out[outOffset + 4 * i + 2] = v >>> 8;
-    out[outOffset + 4 * i + 3] = v;
-  }
+  digestInto(state, out, outOffset);
 }
 
 /** SHA-256 of the concatenated parts (used for keys longer than a block). */
@@ -148,21 +206,27 @@ export interface HmacSha256Key {
 /** Prepares `key` (any length; longer than 64 bytes is hashed first, RFC 2104 §2). */
 export function hmacSha256Key(key: Uint8Array): HmacSha256Key {
   const k = key.length > BLOCK ? sha256Parts([key]) : key;
-  const block = KEY_BLOCK;
-  const inner = INITIAL.slice();
-  const outer = INITIAL.slice();
-  for (let i = 0; i < k.length; i++) block[i] = (k[i] as number) ^ 0x36;
-  block.fill(0x36, k.length);
-  compress(inner, block, 0);
-  for (let i = 0; i < k.length; i++) block[i] = (k[i] as number) ^ 0x5c;
-  block.fill(0x5c, k.length);
-  compress(outer, block, 0);
-  block.fill(0);
-  return { inner, outer };
+  // The key zero-padded to a block, as big-endian words, then XORed with ipad / opad.
+  M.fill(0);
+  packWords(k, 0);
+  return keyFromBlock();
 }
 
-/** Scratch block for a key's padded blocks (wiped after use). */
-const KEY_BLOCK = new Uint8Array(BLOCK);
+/**
+ * The prepared key whose zero-padded block is in `M` (as words), into `into` (fresh arrays by
+ * default; a scratch key for one-call keys, which the caller wipes); wipes `M`.
+ */
+function keyFromBlock(into: HmacSha256Key = { inner: new Int32Array(8), outer: new Int32Array(8) }): HmacSha256Key {
+  const { inner, outer } = into;
+  inner.set(INITIAL);
+  outer.set(INITIAL);
+  for (let i = 0; i < 16; i++) W[i] = (M[i] as number) ^ 0x36363636;
+  compressSchedule(inner);
+  for (let i = 0; i < 16; i++) W[i] = (M[i] as number) ^ 0x5c5c5c5c;
+  compressSchedule(outer);
+  M.fill(0);
+  return { inner, outer };
+}
 
 const innerDigest = new Uint8Array(DIGEST);
 const innerDigestParts = [innerDigest];
@@ -171,10 +235,35 @@ const work = new Int32Array(8);
 
 /** HMAC-SHA256 under a prepared key over the concatenation of `parts`, into `out[offset..]`. */
 function macInto(key: HmacSha256Key, parts: readonly Uint8Array[], out: Uint8Array, offset: number): void {
+  let total = 0;
+  for (const part of parts) total += part.length;
+  if (total > ONE_BLOCK_MESSAGE) {
+    work.set(key.inner);
+    finish(work, 1, parts, innerDigest, 0);
+    work.set(key.outer);
+    finish(work, 1, innerDigestParts, out, offset);
+    return;
+  }
+  macShort(key, parts, total);
+  digestInto(work, out, offset);
+}
+
+/**
+ * HMAC-SHA256 under a prepared key of `parts` (`total` ≤ `ONE_BLOCK_MESSAGE` bytes): two
+ * compressions; the MAC is left in `work` as words.
+ */
+function macShort(key: HmacSha256Key, parts: readonly Uint8Array[], total: number): void {
   work.set(key.inner);
-  finish(work, 1, parts, innerDigest, 0);
+  finishShort(work, 1, parts, total);
+  // The outer hash's one block: the inner digest (still as words), 0x80, the bit length of
+  // opad block ‖ digest.
+  for (let i = 0; i < 8; i++) M[i] = work[i] as number;
+  M.fill(0, 8);
+  M[8] = 0x80 << 24;
+  M[15] = (BLOCK + DIGEST) * 8;
   work.set(key.outer);
-  finish(work, 1, innerDigestParts, out, offset);
+  compressWords(work, M);
+  M.fill(0);
 }
 
 /** HMAC-SHA256(key, parts concatenated): 32 bytes. */
@@ -184,12 +273,41 @@ export function hmacSha256Small(key: Uint8Array | HmacSha256Key, ...parts: Uint8
   return out;
 }
 
+/**
+ * Scratch prepared key for keys used within one call only (a chain step's chain key, HKDF's
+ * PRK): no allocation per call; wiped before the call returns.
+ */
+const oneCallKey: HmacSha256Key = { inner: new Int32Array(8), outer: new Int32Array(8) };
+const EMPTY = new Uint8Array(0);
+/** Scratch part lists and HKDF counter byte (single-threaded; emptied after use). */
+const onePart: Uint8Array[] = [EMPTY];
+const twoParts: Uint8Array[] = [EMPTY, EMPTY];
+const threeParts: Uint8Array[] = [EMPTY, EMPTY, EMPTY];
+const counter = new Uint8Array(1);
+
+function wipeOneCallKey(): void {
+  oneCallKey.inner.fill(0);
+  oneCallKey.outer.fill(0);
+}
+
 /** HMAC-SHA256 of two messages under one key (the key prepared once): a chain step. */
 export function hmacSha256Pair(key: Uint8Array, first: Uint8Array, second: Uint8Array): [Uint8Array, Uint8Array] {
-  const k = hmacSha256Key(key);
+  let k: HmacSha256Key;
+  if (key.length <= BLOCK) {
+    M.fill(0);
+    packWords(key, 0);
+    k = keyFromBlock(oneCallKey);
+  } else {
+    k = hmacSha256Key(key);
+  }
   const out = new Uint8Array(2 * DIGEST);
-  macInto(k, [first], out, 0);
-  macInto(k, [second], out, DIGEST);
+  onePart[0] = first;
+  macInto(k, onePart, out, 0);
+  onePart[0] = second;
+  macInto(k, onePart, out, DIGEST);
+  onePart[0] = EMPTY;
+  wipeOneCallKey();
+  work.fill(0);
   return [out.subarray(0, DIGEST), out.subarray(DIGEST)];
 }
 
@@ -203,17 +321,40 @@ let zeroSaltKey: HmacSha256Key | undefined;
 export function hkdfSha256Small(ikm: Uint8Array, salt: Uint8Array | undefined, info: Uint8Array, length: number): Uint8Array {
   if (!Number.isInteger(length) || length < 0 || length > 255 * DIGEST) throw new RangeError("hkdf: bad output length");
   const saltKey = salt === undefined || salt.length === 0 ? (zeroSaltKey ??= hmacSha256Key(new Uint8Array(DIGEST))) : hmacSha256Key(salt);
-  const prk = hmacSha256Small(saltKey, ikm);
-  const prkKey = hmacSha256Key(prk);
-  prk.fill(0);
+  let prkKey: HmacSha256Key;
+  if (ikm.length <= ONE_BLOCK_MESSAGE) {
+    // PRK stays in words: straight from the extract MAC into the expand key's block.
+    onePart[0] = ikm;
+    macShort(saltKey, onePart, ikm.length);
+    onePart[0] = EMPTY;
+    M.fill(0);
+    for (let i = 0; i < 8; i++) M[i] = work[i] as number;
+    work.fill(0);
+    prkKey = keyFromBlock(oneCallKey);
+  } else {
+    const prk = hmacSha256Small(saltKey, ikm);
+    prkKey = hmacSha256Key(prk);
+    prk.fill(0);
+  }
   const blocks = Math.ceil(length / DIGEST);
   const okm = new Uint8Array(blocks * DIGEST);
-  const counter = new Uint8Array(1);
   for (let i = 0; i < blocks; i++) {
     counter[0] = i + 1;
-    const previous = okm.subarray((i - 1) * DIGEST, i * DIGEST);
-    macInto(prkKey, i === 0 ? [info, counter] : [previous, info, counter], okm, i * DIGEST);
+    if (i === 0) {
+      twoParts[0] = info;
+      twoParts[1] = counter;
+      macInto(prkKey, twoParts, okm, 0);
+    } else {
+      threeParts[0] = okm.subarray((i - 1) * DIGEST, i * DIGEST);
+      threeParts[1] = info;
+      threeParts[2] = counter;
+      macInto(prkKey, threeParts, okm, i * DIGEST);
+    }
   }
+  twoParts.fill(EMPTY);
+  threeParts.fill(EMPTY);
+  if (prkKey === oneCallKey) wipeOneCallKey();
   innerDigest.fill(0);
+  work.fill(0);
   return length === okm.length ? okm : okm.slice(0, length);
 }

@@ -154,6 +154,54 @@ describe("AES-256 CBC, CTR, GCM: Node equals noble, refusals included", () => {
   });
 });
 
+describe("AES-256-CBC padding checked in JavaScript on the Node path (cipher.ts)", () => {
+  it("a last block with any padding value, every padding byte right or one of them wrong, is refused or accepted as noble does (property)", () => {
+    fc.assert(
+      fc.property(
+        bytes32,
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.integer({ min: 0, max: 20 }),
+        fc.option(fc.record({ at: fc.integer({ min: 1, max: 16 }), xor: fc.integer({ min: 1, max: 255 }) }), { nil: undefined }),
+        (k, v, leadingBlocks, last, padValue, corrupt) => {
+          // Blocks whose decryption ends in `padValue` repeated (0 and > 16 are never valid),
+          // then maybe one of the last 16 bytes changed.
+          const plain = new Uint8Array(16 * (leadingBlocks + 1));
+          plain.set(last, 16 * leadingBlocks);
+          plain.fill(padValue, plain.length - Math.min(Math.max(padValue, 1), 16));
+          if (corrupt !== undefined) plain[plain.length - corrupt.at] = (plain[plain.length - corrupt.at] as number) ^ corrupt.xor;
+          const c = portableCiphers.cbcEncrypt(k, v, plain).subarray(0, plain.length);
+          const expected = (() => {
+            try {
+              return bytesToHex(portableCiphers.cbcDecrypt(k, v, c));
+            } catch {
+              return "ProtocolError:invalid_ciphertext";
+            }
+          })();
+          expect(cipherUsesNode()).toBe(true);
+          expect(outcome(() => aes256CbcDecrypt(k, v, c))).toBe(expected);
+        },
+      ),
+      { numRuns: 600 },
+    );
+  });
+
+  it("refuses a padding byte of 0 or above 16 and a wrong byte at every position of a 16-byte padding", () => {
+    const k = new Uint8Array(32).fill(1);
+    const v = new Uint8Array(16).fill(2);
+    const seal = (block: Uint8Array) => portableCiphers.cbcEncrypt(k, v, block).subarray(0, 16);
+    expect(outcome(() => aes256CbcDecrypt(k, v, seal(new Uint8Array(16))))).toBe("ProtocolError:invalid_ciphertext");
+    expect(outcome(() => aes256CbcDecrypt(k, v, seal(new Uint8Array(16).fill(17))))).toBe("ProtocolError:invalid_ciphertext");
+    expect(outcome(() => aes256CbcDecrypt(k, v, seal(new Uint8Array(16).fill(16))))).toBe("");
+    for (let at = 0; at < 15; at++) {
+      const block = new Uint8Array(16).fill(16);
+      block[at] = 15;
+      expect(outcome(() => aes256CbcDecrypt(k, v, seal(block)))).toBe("ProtocolError:invalid_ciphertext");
+    }
+  });
+});
+
 describe("X25519 keys: the Node path equals noble and the WebCrypto path", () => {
   it("an import reads back the real public key (not a claim) and generated pairs match noble's derivation (property)", () => {
     fc.assert(

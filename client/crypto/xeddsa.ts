@@ -332,6 +332,60 @@ export function xeddsaVerifyNode(u: Uint8Array, message: Uint8Array, signature: 
 }
 
 /**
+ * Node Ed25519 keys for one Montgomery u, per sign bit (index 0 and 1): the Edwards key A
+ * rebuilt from u with that bit and imported, `null` when u has no such point, `undefined`
+ * until first needed. Owned by the caller for one fixed u (a `PublicKey` object, whose u never
+ * changes), so a verification after the first costs no conversion, no import and no lookup.
+ */
+export type NodeVerifyKeys = [NodeKeyObject | null | undefined, NodeKeyObject | null | undefined];
+
+/** Group order L as 32 little-endian bytes (RFC 8032 §5.1). */
+const ORDER_BYTES = numberToBytesLE(Fn.ORDER, 32);
+
+/** Whether the little-endian s at `bytes[32..64]` is below L (s is public: no constant time needed). */
+function belowOrder(bytes: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const s = bytes[32 + i] as number;
+    const l = ORDER_BYTES[i] as number;
+    if (s !== l) return s < l;
+  }
+  return false;
+}
+
+/**
+ * `xeddsaVerifyNode` with the imported keys of this u kept in `keys` (see `NodeVerifyKeys`):
+ * the same checks in the same terms — 64 bytes, s < 2^253 after the sign bit is cleared, A
+ * rebuilt from u and the sign bit, s reduced mod L (only when it is not already below L, which
+ * every honest signer's s is) — then one native verification. Never throws; returns false.
+ * Only where `nodeEd25519()` is defined (false otherwise).
+ */
+export function xeddsaVerifyNodeKeys(u: Uint8Array, message: Uint8Array, signature: Uint8Array, keys: NodeVerifyKeys): boolean {
+  const crypto = nodeEd25519();
+  if (crypto === undefined) return false;
+  try {
+    if (signature.length !== XEDDSA_SIGNATURE_LENGTH) return false;
+    const last = signature[63] as number;
+    const signBit = (last & SIGN_BIT_MASK) >> 7;
+    const sLast = last & ~SIGN_BIT_MASK & 0xff;
+    if ((sLast & S_HIGH_BITS_MASK) !== 0) return false;
+    let key = keys[signBit];
+    if (key === undefined) {
+      const aBytes = convertCached(u, signBit as 0 | 1);
+      key = aBytes === undefined ? null : importEd25519Node(crypto, aBytes);
+      keys[signBit] = key;
+    }
+    if (key === null) return false;
+    const sig = new Uint8Array(signature); // a copy, also of a Buffer
+    sig[63] = sLast;
+    // B has order L, so sB = (s mod L)B: reducing changes no outcome (see `prepare`).
+    if (!belowOrder(sig)) sig.set(numberToBytesLE(Fn.create(bytesToNumberLE(sig.subarray(32))), 32), 32);
+    return crypto.verify(null, message, key, sig);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A signing key made as an RFC 8032 Ed25519 key by Node (spec EN-03, "signing keys generated
  * as Ed25519 keys"): the Montgomery private key k = clamp(SHA-512(seed)[0..32]) — an ordinary
  * clamped X25519 scalar, stored like any other — with A = k·B and its u-coordinate, and the

@@ -36,5 +36,5 @@ export interface SenderMessageKeys {
 /** `HKDF(salt = none, ikm = seed, info = "WhisperGroup", 48)` → IV (0..16) ‖ key (16..48) (spec SK-03). */
 export function messageKeysFromSeed(seed: Uint8Array): SenderMessageKeys {
   const okm = hkdfSha256Small(seed, undefined, SENDER_KEY_INFO, SENDER_KEY_DERIVED_LENGTH);
-  return { iv: okm.slice(0, 16), cipherKey: okm.slice(16, 48) };
+  return { iv: okm.subarray(0, 16), cipherKey: okm.subarray(16, 48) };
 }

@@ -33,7 +33,7 @@ import {
   takeReceivingSeed,
   takeSendingSeed,
 } from "./sender-key-state.js";
-import { lookupSenderKeyRecord, rememberSenderKeyRecord } from "./record-cache.js";
+import { type SenderKeyRecordSlot, senderKeyRecordSlot } from "./record-cache.js";
 import type { SenderKeyRecord } from "../../gen/securecomm/storage/v1/sender_key_pb.js";
 
 /**
@@ -63,14 +63,15 @@ function signingPrivateKey(bytes: Uint8Array): PrivateKey {
 }
 
 /** The record for (sender, distribution id) as stored, or undefined; shared (never changed). */
-async function load(store: SenderKeyStore, sender: string, distributionId: Uint8Array): Promise<SenderKeyRecord | undefined> {
+async function load(store: SenderKeyStore, slot: SenderKeyRecordSlot, sender: string, distributionId: Uint8Array): Promise<SenderKeyRecord | undefined> {
   const stored = await store.loadSenderKey(sender, distributionId);
-  return stored === null ? undefined : lookupSenderKeyRecord(sender, distributionId, stored);
+  return stored === null ? undefined : slot.lookup(stored);
 }
 
 /** Stores `record` (derived from `replaced`), then remembers it in place of `replaced`. */
 async function commit(
   store: SenderKeyStore,
+  slot: SenderKeyRecordSlot,
   sender: string,
   distributionId: Uint8Array,
   replaced: SenderKeyRecord | undefined,
@@ -78,7 +79,7 @@ async function commit(
 ): Promise<void> {
   const bytes = serializeSenderKeyRecord(record);
   await store.storeSenderKey(sender, distributionId, bytes);
-  rememberSenderKeyRecord(sender, distributionId, replaced, bytes, record);
+  slot.remember(replaced, bytes, record);
 }
 
 function checkDistributionId(distributionId: Uint8Array): void {
@@ -106,7 +107,8 @@ export async function createSenderKeyDistributionMessage(
   distributionId: Uint8Array,
 ): Promise<Uint8Array> {
   checkDistributionId(distributionId);
-  const stored = await load(store, sender, distributionId);
+  const slot = senderKeyRecordSlot(sender, distributionId);
+  const stored = await load(store, slot, sender, distributionId);
   let state = stored === undefined ? undefined : currentSenderKeyState(stored);
   if (state === undefined || state.signingPrivateKey.length === 0) {
     // Signs only, every message: generated so the runtime's native signer can sign (EN-03).
@@ -120,7 +122,7 @@ export async function createSenderKeyDistributionMessage(
       signingKey: signing.publicKey,
       signingPrivateKey: signing.privateKey.serialize(),
     });
-    await commit(store, sender, distributionId, stored, record);
+    await commit(store, slot, sender, distributionId, stored, record);
     state = currentSenderKeyState(record);
   }
   const s = state as NonNullable<typeof state>;
@@ -145,11 +147,12 @@ export async function processSenderKeyDistributionMessage(
   skdm: Uint8Array,
 ): Promise<{ distributionId: Uint8Array; chainId: number }> {
   const d = decodeSenderKeyDistribution(skdm);
-  const stored = await load(store, sender, d.distributionId);
+  const slot = senderKeyRecordSlot(sender, d.distributionId);
+  const stored = await load(store, slot, sender, d.distributionId);
   // addSenderKeyState replaces the states list and moves states; it changes no state.
   const record = stored === undefined ? emptySenderKeyRecord() : { ...stored, states: stored.states.slice() };
   addSenderKeyState(record, d);
-  await commit(store, sender, d.distributionId, stored, record);
+  await commit(store, slot, sender, d.distributionId, stored, record);
   return { distributionId: d.distributionId, chainId: d.chainId };
 }
 
@@ -165,7 +168,9 @@ export async function groupEncrypt(
   plaintext: Uint8Array,
 ): Promise<Uint8Array> {
   checkDistributionId(distributionId);
-  const stored = await load(store, sender, distributionId);
+  const slot = senderKeyRecordSlot(sender, distributionId);
+  const loaded = await store.loadSenderKey(sender, distributionId);
+  const stored = loaded === null ? undefined : slot.lookup(loaded);
   if (stored === undefined) throw new ProtocolError("no_sender_key");
   const current = currentSenderKeyState(stored);
   if (current === undefined || current.signingPrivateKey.length === 0) throw new ProtocolError("no_sender_key");
@@ -175,7 +180,9 @@ export async function groupEncrypt(
   const { iv, cipherKey } = messageKeysFromSeed(seed);
   const ciphertext = aes256CbcEncrypt(cipherKey, iv, plaintext);
   const message = encodeSenderKeyMessage({ distributionId, chainId: state.chainId, iteration, ciphertext }, signingKey);
-  await commit(store, sender, distributionId, stored, record);
+  const bytes = serializeSenderKeyRecord(record);
+  await store.storeSenderKey(sender, distributionId, bytes);
+  slot.remember(stored, bytes, record);
   return message;
 }
 
@@ -195,17 +202,22 @@ export function senderKeyMessageDistributionId(message: Uint8Array): Uint8Array 
  */
 export async function groupDecrypt(store: SenderKeyStore, sender: string, message: Uint8Array): Promise<Uint8Array> {
   const m = decodeSenderKeyMessage(message);
-  const stored = await load(store, sender, m.distributionId);
+  const slot = senderKeyRecordSlot(sender, m.distributionId);
+  const loaded = await store.loadSenderKey(sender, m.distributionId);
+  const stored = loaded === null ? undefined : slot.lookup(loaded);
   if (stored === undefined) throw new ProtocolError("no_sender_key");
   const found = findSenderKeyState(stored, m.chainId);
   if (found === undefined) throw new ProtocolError("no_sender_key");
   const signingKey = signingPublicKey(found.signingPublicKey);
-  if (!(await signingKey.verifySignature(m.signedBytes, m.signature))) throw new ProtocolError("invalid_signature");
+  const valid = signingKey.verifySignatureNow(m.signedBytes, m.signature) ?? (await signingKey.verifySignature(m.signedBytes, m.signature));
+  if (!valid) throw new ProtocolError("invalid_signature");
   // The remembered record stays as stored; only the copy advances, and is kept on success.
   const { record, state } = copyForUpdate(stored, found);
   const seed = takeReceivingSeed(state, m.iteration);
   const { iv, cipherKey } = messageKeysFromSeed(seed);
   const plaintext = aes256CbcDecrypt(cipherKey, iv, m.ciphertext);
-  await commit(store, sender, m.distributionId, stored, record);
+  const bytes = serializeSenderKeyRecord(record);
+  await store.storeSenderKey(sender, m.distributionId, bytes);
+  slot.remember(stored, bytes, record);
   return plaintext;
 }

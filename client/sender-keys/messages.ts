@@ -133,8 +133,11 @@ function readPlainBody(body: Uint8Array): { distributionId: Uint8Array; chainId:
 export function decodeSenderKeyMessage(bytes: Uint8Array): UnverifiedSenderKeyMessage {
   checkVersion(bytes);
   if (bytes.length < MIN_SENDER_KEY_MESSAGE_LENGTH) throw new ProtocolError("invalid_message");
-  const signedBytes = bytes.slice(0, bytes.length - XEDDSA_SIGNATURE_LENGTH);
-  const signature = bytes.slice(bytes.length - XEDDSA_SIGNATURE_LENGTH);
+  // One private copy of the message (the caller may reuse its buffer while we await);
+  // `new Uint8Array` copies a Node Buffer too, whose `slice` would be a view.
+  const copy = new Uint8Array(bytes);
+  const signedBytes = copy.subarray(0, bytes.length - XEDDSA_SIGNATURE_LENGTH);
+  const signature = copy.subarray(bytes.length - XEDDSA_SIGNATURE_LENGTH);
   let m: { distributionId: Uint8Array; chainId?: number; iteration?: number; ciphertext: Uint8Array } | undefined = readPlainBody(
     signedBytes.subarray(1),
   );

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { bytesToHex } from "../crypto/bytes.js";
 import { PrivateKey } from "../crypto/curve.js";
 import { isProtocolError } from "../errors.js";
-import { messageKeysFromSeed } from "./chain.js";
+import { chainStep, messageKeysFromSeed } from "./chain.js";
+import { aes256CbcEncrypt } from "../crypto/cipher.js";
 import {
   createDistributionId,
   createSenderKeyDistributionMessage,
@@ -12,7 +13,7 @@ import {
   groupEncrypt,
   processSenderKeyDistributionMessage,
 } from "./group-cipher.js";
-import { encodeSenderKeyMessage } from "./messages.js";
+import { encodeSenderKeyDistribution, encodeSenderKeyMessage } from "./messages.js";
 import { clearSenderKeyRecordCache, RECORD_CACHE_ENTRIES_PER_KEY } from "./record-cache.js";
 import { currentSenderKeyState, parseSenderKeyRecord, takeSendingSeed } from "./sender-key-state.js";
 import { InMemorySenderKeyStore, type SenderKeyStore } from "./sender-key-store.js";
@@ -99,6 +100,31 @@ describe("remembered sender-key records (record-cache.ts) change nothing on fail
     const resigned = new Uint8Array([...body, ...other.sign(body)]);
     expect(await codeOf(groupDecrypt(bobStore, ALICE, resigned))).toBe("invalid_signature");
     expect(bytesToHex(await groupDecrypt(bobStore, ALICE, second))).toBe(bytesToHex(new Uint8Array(16).fill(2)));
+  });
+
+  it("a chain whose signing key was replaced (same chain id, another key) refuses the old key's signatures, though that key verified just before", async () => {
+    const { aliceStore, bobStore, distributionId } = await pair();
+    const before = [await groupEncrypt(aliceStore, ALICE, distributionId, new Uint8Array(16).fill(1))];
+    const after = await groupEncrypt(aliceStore, ALICE, distributionId, new Uint8Array(16).fill(2));
+    expect(bytesToHex(await groupDecrypt(bobStore, ALICE, before[0] as Uint8Array))).toBe(bytesToHex(new Uint8Array(16).fill(1)));
+    // Someone hands Bob an SKDM for Alice's chain id with another signing key and chain key:
+    // the state is replaced (SK-08), so Alice's old key no longer speaks for that chain.
+    const chainId = currentSenderKeyState(parseSenderKeyRecord((await aliceStore.loadSenderKey(ALICE, distributionId)) as Uint8Array))?.chainId as number;
+    const other = PrivateKey.generateSigningKey();
+    const chainKey = new Uint8Array(32).fill(7);
+    await processSenderKeyDistributionMessage(
+      bobStore,
+      ALICE,
+      encodeSenderKeyDistribution({ distributionId, chainId, iteration: 0, chainKey, signingKey: other.getPublicKey() }),
+    );
+    const replaced = await snapshot(bobStore, distributionId);
+    expect(await codeOf(groupDecrypt(bobStore, ALICE, after))).toBe("invalid_signature");
+    expect(await snapshot(bobStore, distributionId)).toBe(replaced);
+    // The new key's messages on that chain decrypt.
+    const { iv, cipherKey } = messageKeysFromSeed(chainStep(chainKey).seed);
+    const ciphertext = aes256CbcEncrypt(cipherKey, iv, new Uint8Array(16).fill(3));
+    const fromNewKey = encodeSenderKeyMessage({ distributionId, chainId, iteration: 0, ciphertext }, other);
+    expect(bytesToHex(await groupDecrypt(bobStore, ALICE, fromNewKey))).toBe(bytesToHex(new Uint8Array(16).fill(3)));
   });
 
   it("a replayed message after a successful decryption is duplicate_message, also with the cache emptied", async () => {

@@ -36,11 +36,54 @@ interface Entry {
   readonly record: SenderKeyRecord;
 }
 
-const entries = new Map<string, Entry[]>();
+/**
+ * The records remembered for one (sender, distribution id), most recent first. An operation
+ * finds its slot once and both reads and remembers through it; a slot evicted from the cache
+ * meanwhile only forgets what is remembered through it afterwards.
+ */
+export class SenderKeyRecordSlot {
+  readonly #entries: Entry[] = [];
+
+  /**
+   * The record stored as `stored`: remembered if these exact bytes were seen here, else
+   * decoded (`ProtocolError("invalid_message")` for corrupt bytes, as `parseSenderKeyRecord`)
+   * and remembered. The result is shared: never change it.
+   */
+  lookup(stored: Uint8Array): SenderKeyRecord {
+    for (const e of this.#entries) if (sameBytes(e.bytes, stored)) return e.record;
+    const bytes = new Uint8Array(stored); // a copy, also of a Buffer (whose `slice` is a view)
+    const record = parseSenderKeyRecord(bytes);
+    this.#add({ bytes, record });
+    return record;
+  }
+
+  /**
+   * Remembers `record`, just stored as `bytes`, in place of `replaced` (the record it was
+   * derived from), which is dropped. `record` must not be changed afterwards.
+   */
+  remember(replaced: SenderKeyRecord | undefined, bytes: Uint8Array, record: SenderKeyRecord): void {
+    for (let i = 0; i < this.#entries.length; i++) {
+      if ((this.#entries[i] as Entry).record === replaced) {
+        this.#entries.splice(i, 1);
+        break;
+      }
+    }
+    this.#add({ bytes: new Uint8Array(bytes), record });
+  }
+
+  #add(entry: Entry): void {
+    this.#entries.unshift(entry);
+    if (this.#entries.length > RECORD_CACHE_ENTRIES_PER_KEY) this.#entries.length = RECORD_CACHE_ENTRIES_PER_KEY;
+  }
+}
+
+const slots = new Map<string, SenderKeyRecordSlot>();
+/** The key used last: reading it again needs no reordering. */
+let mostRecent: string | undefined;
 
 function keyOf(sender: string, distributionId: Uint8Array): string {
   // One character per byte: cheaper than hex, and as unambiguous after the separator.
-  return `${sender}\u0000${String.fromCharCode(...distributionId)}`;
+  return `${sender}\u0000${String.fromCharCode.apply(null, distributionId as unknown as number[])}`;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -49,60 +92,28 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function slot(key: string): Entry[] {
-  let list = entries.get(key);
-  if (list === undefined) {
-    list = [];
-    if (entries.size >= RECORD_CACHE_KEYS) {
-      const oldest = entries.keys().next().value;
-      if (oldest !== undefined) entries.delete(oldest);
+/** The slot of (sender, distribution id), created if new; least recently used slots are evicted. */
+export function senderKeyRecordSlot(sender: string, distributionId: Uint8Array): SenderKeyRecordSlot {
+  const key = keyOf(sender, distributionId);
+  let slot = slots.get(key);
+  if (slot === undefined) {
+    slot = new SenderKeyRecordSlot();
+    if (slots.size >= RECORD_CACHE_KEYS) {
+      const oldest = slots.keys().next().value;
+      if (oldest !== undefined) slots.delete(oldest);
     }
-  } else {
-    entries.delete(key);
+    slots.set(key, slot);
+  } else if (key !== mostRecent) {
+    // (Re)inserted last: the map's order is least recently used first.
+    slots.delete(key);
+    slots.set(key, slot);
   }
-  // (Re)inserted last: the map's order is least recently used first.
-  entries.set(key, list);
-  return list;
-}
-
-function add(list: Entry[], entry: Entry): void {
-  list.unshift(entry);
-  if (list.length > RECORD_CACHE_ENTRIES_PER_KEY) list.length = RECORD_CACHE_ENTRIES_PER_KEY;
-}
-
-/**
- * The record stored as `stored` for (sender, distribution id): remembered if these exact bytes
- * were seen there, else decoded (`ProtocolError("invalid_message")` for corrupt bytes, as
- * `parseSenderKeyRecord`) and remembered. The result is shared: never change it.
- */
-export function lookupSenderKeyRecord(sender: string, distributionId: Uint8Array, stored: Uint8Array): SenderKeyRecord {
-  const list = slot(keyOf(sender, distributionId));
-  for (const e of list) if (sameBytes(e.bytes, stored)) return e.record;
-  const bytes = Uint8Array.from(stored);
-  const record = parseSenderKeyRecord(bytes);
-  add(list, { bytes, record });
-  return record;
-}
-
-/**
- * Remembers `record`, just stored as `bytes` for (sender, distribution id), in place of
- * `replaced` (the record it was derived from), which is dropped. `record` must not be changed
- * afterwards.
- */
-export function rememberSenderKeyRecord(
-  sender: string,
-  distributionId: Uint8Array,
-  replaced: SenderKeyRecord | undefined,
-  bytes: Uint8Array,
-  record: SenderKeyRecord,
-): void {
-  const list = slot(keyOf(sender, distributionId));
-  const at = list.findIndex((e) => e.record === replaced);
-  if (at >= 0) list.splice(at, 1);
-  add(list, { bytes: Uint8Array.from(bytes), record });
+  mostRecent = key;
+  return slot;
 }
 
 /** Forgets every remembered record (tests, and a caller wiping its sender keys). */
 export function clearSenderKeyRecordCache(): void {
-  entries.clear();
+  slots.clear();
+  mostRecent = undefined;
 }

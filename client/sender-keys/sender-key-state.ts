@@ -15,6 +15,7 @@ import {
   SenderKeyRecordSchema,
   SenderKeyStateSchema,
   SenderMessageKeySchema,
+  type SenderChainKey,
   type SenderKeyRecord,
   type SenderKeyState,
 } from "../../gen/securecomm/storage/v1/sender_key_pb.js";
@@ -56,7 +57,9 @@ export function serializeSenderKeyRecord(record: SenderKeyRecord): Uint8Array {
  */
 export function copyForUpdate(record: SenderKeyRecord, state: SenderKeyState): { record: SenderKeyRecord; state: SenderKeyState } {
   const copy: SenderKeyState = { ...state, skippedKeys: state.skippedKeys.slice() };
-  return { record: { ...record, states: record.states.map((s) => (s === state ? copy : s)) }, state: copy };
+  const states = record.states.slice();
+  for (let i = 0; i < states.length; i++) if (states[i] === state) states[i] = copy;
+  return { record: { ...record, states }, state: copy };
 }
 
 /**
@@ -97,7 +100,7 @@ export function currentSenderKeyState(record: SenderKeyRecord): SenderKeyState |
   return record.states[0];
 }
 
-function chainOf(state: SenderKeyState): { iteration: number; seed: Uint8Array } {
+function chainOf(state: SenderKeyState): SenderChainKey {
   const ck = state.chainKey;
   if (ck === undefined || ck.seed.length !== 32) throw new ProtocolError("invalid_message");
   return ck;
@@ -111,7 +114,8 @@ export function takeSendingSeed(state: SenderKeyState): { iteration: number; see
   const ck = chainOf(state);
   if (ck.iteration >= MAX_ITERATION) throw new ProtocolError("counter_too_large");
   const step = chainStep(ck.seed);
-  state.chainKey = create(SenderChainKeySchema, { iteration: ck.iteration + 1, seed: step.nextChainKey });
+  // A new chain-key message (the old one may be shared with a remembered record).
+  state.chainKey = { ...ck, iteration: ck.iteration + 1, seed: step.nextChainKey };
   return { iteration: ck.iteration, seed: step.seed };
 }
 
@@ -150,6 +154,7 @@ export function takeReceivingSeed(state: SenderKeyState, iteration: number): Uin
     state.skippedKeys.splice(0, state.skippedKeys.length - MAX_SKIPPED_SEEDS);
   }
   const { seed, nextChainKey: after } = chainStep(chainKey);
-  state.chainKey = create(SenderChainKeySchema, { iteration: iteration + 1, seed: after });
+  // A new chain-key message (the old one may be shared with a remembered record).
+  state.chainKey = { ...ck, iteration: iteration + 1, seed: after };
   return seed;
 }
