@@ -17,12 +17,13 @@
 //
 //   npm run bench:rooms -- [--size quick|full] [--sizes 10,30,100] [--messages M] [--interval-ms T]
 //                          [--deadline-ms D] [--verbose] [--device-cpu-prof DIR] [--members-cpu-prof DIR]
-//                          [--messaging-cpu-prof DIR]
+//                          [--messaging-cpu-prof DIR] [--device-join-prof DIR]
 //   (--verbose: each step, and failure codes; --device-cpu-prof: a V8 CPU profile of the
 //   device's process, written to DIR when it exits, to see where its join goes;
 //   --members-cpu-prof: the same for each member worker process; --messaging-cpu-prof: profiles
 //   of the relay, the device and each member worker over the messaging phase only, written to
-//   DIR as <size>-<process>.cpuprofile)
+//   DIR as <size>-<process>.cpuprofile; --device-join-prof: a profile of the device's process from
+//   joinRoom to ready only, DIR/join-N.cpuprofile per size)
 
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -61,8 +62,11 @@ const DEADLINE_MS = numericOption("deadline-ms", 300_000, 3_600_000);
 const profileArg = process.argv.indexOf("--device-cpu-prof");
 /** Node flags of the device's process: a CPU profile when asked for. */
 const deviceFlags = profileArg >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${String(process.argv[profileArg + 1])}`] : [];
+const joinProfileArg = process.argv.indexOf("--device-join-prof");
+/** Where the join window's profile goes (`join-<size>.cpuprofile`), when asked for. */
+const joinProfileDir = joinProfileArg >= 0 ? String(process.argv[joinProfileArg + 1]) : undefined;
 /** The profiler samples all the time: a profiled device's CPU time includes it (several % of a core). */
-const cpuNote = profileArg >= 0 ? " (profiled: includes the profiler's own sampling)" : "";
+const cpuNote = profileArg >= 0 || joinProfileDir !== undefined ? " (profiled: includes the profiler's own sampling)" : "";
 const membersProfileArg = process.argv.indexOf("--members-cpu-prof");
 /** Node flags of the member workers' processes. */
 const memberFlags = membersProfileArg >= 0 ? ["--cpu-prof", `--cpu-prof-dir=${String(process.argv[membersProfileArg + 1])}`] : [];
@@ -129,6 +133,7 @@ async function benchSize(n: number): Promise<SizeResult> {
     const setupMs = performance.now() - setupStart;
 
     // Join → ready, as the device's user sees it.
+    if (joinProfileDir !== undefined) await call(device, { type: "profile-start" });
     const cpu0 = (await call(device, { type: "cpu" })).cpuMs!;
     const t0 = performance.timeOrigin + performance.now();
     await call(device, { type: "join", inviteLink });
@@ -170,6 +175,7 @@ async function benchSize(n: number): Promise<SizeResult> {
     // The device's own CPU until ready: what it did, whatever the simulated members cost (the
     // probe replies in flight after ready are a few ms at most).
     const cpu1 = (await call(device, { type: "cpu" })).cpuMs!;
+    if (joinProfileDir !== undefined) await call(device, { type: "profile-stop", path: resolve(joinProfileDir, `join-${n}.cpuprofile`) });
     // The messaging phase's CPU in the other processes: members' per received message, the relay's.
     const workerCpu = async (): Promise<number> => (await Promise.all(workers.map((w) => call(w, { type: "cpu" })))).reduce((a, r) => a + r.cpuMs!, 0);
     const relayCpu = async (): Promise<number> => (await host.call<{ cpuMicros: number }>({ type: "cpu" })).cpuMicros / 1000;

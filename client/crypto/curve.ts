@@ -40,6 +40,9 @@ import {
 import {
   XEDDSA_RANDOM_LENGTH,
   type Ed25519GeneratedKey,
+  ED25519_SEED_LENGTH,
+  ed25519ScalarFromSeed,
+  ed25519SignerFromSeed,
   generateEd25519SigningKey,
   hasNativeEd25519,
   nodeEd25519,
@@ -220,6 +223,10 @@ export class PrivateKey extends SecretHolder {
   #nodeKey: NodeKeyObject | undefined;
   /** A public key a record claims for this key: only picks the cheap native import, never trusted. */
   #claimedU: Uint8Array | undefined;
+  /** The RFC 8032 seed this key was made from (`fromEd25519Seed`; EN-03), if it was. Secret. */
+  #seed: Uint8Array | undefined;
+  /** The seed's native signer, imported at the first signature where the runtime has one. */
+  #seedSigner: Ed25519GeneratedKey | undefined;
 
   private constructor(clamped: Uint8Array) {
     super("PrivateKey");
@@ -259,6 +266,47 @@ export class PrivateKey extends SecretHolder {
       }
     }
     return PrivateKey.generate();
+  }
+
+  /**
+   * The key of an RFC 8032 seed (spec EN-03, "signing keys generated as Ed25519 keys"): k =
+   * clamp(SHA-512(seed)[0..32]), an ordinary X25519 private key that also agrees, whose holder
+   * signs natively where the runtime signs Ed25519 (an identity key: ID-01), else with XEdDSA.
+   * A seed of another length → `ProtocolError("invalid_key")`.
+   */
+  static fromEd25519Seed(seed: Uint8Array): PrivateKey {
+    if (!(seed instanceof Uint8Array) || seed.length !== ED25519_SEED_LENGTH) throw new ProtocolError("invalid_key");
+    const key = new PrivateKey(ed25519ScalarFromSeed(seed));
+    key.#seed = Uint8Array.from(seed);
+    return key;
+  }
+
+  /** A fresh key made from a fresh RFC 8032 seed from the CSPRNG (EN-10; see `fromEd25519Seed`). */
+  static generateFromEd25519Seed(): PrivateKey {
+    const seed = randomBytes(ED25519_SEED_LENGTH);
+    try {
+      return PrivateKey.fromEd25519Seed(seed);
+    } finally {
+      seed.fill(0);
+    }
+  }
+
+  /** The RFC 8032 seed this key was made from (a fresh copy), or undefined. Secret: store it, never print it. */
+  get ed25519Seed(): Uint8Array | undefined {
+    return this.#seed === undefined ? undefined : Uint8Array.from(this.#seed);
+  }
+
+  /** The seed's native signer, if this key has a seed and the runtime signs Ed25519 natively. */
+  #seededSigner(): Ed25519GeneratedKey | undefined {
+    if (this.#seed === undefined) return undefined;
+    if (this.#seedSigner === undefined) {
+      const signer = ed25519SignerFromSeed(this.#seed);
+      // The runtime derived A from the seed; it must be this key's (k from the same seed).
+      if (signer === undefined || !constantTimeEqual(signer.k, this.#k)) return undefined;
+      rememberPublicHalf(this.#id(), { u: signer.u, a: signer.aBytes });
+      this.#seedSigner = signer;
+    }
+    return this.#seedSigner;
   }
 
   /**
@@ -438,11 +486,12 @@ export class PrivateKey extends SecretHolder {
 
   /**
    * Signature (64 bytes, libsignal encoding; spec EN-03) over `message`: XEdDSA with fresh
-   * random Z (EN-10), or for a key from `generateSigningKey` still known to this process, the
-   * native RFC 8032 signature, which verifies identically.
+   * random Z (EN-10), or for a key made from a seed (`fromEd25519Seed`) or from
+   * `generateSigningKey` still known to this process, the native RFC 8032 signature, which
+   * verifies identically.
    */
   sign(message: Uint8Array): Uint8Array {
-    const native = ed25519Signers.get(this.#id());
+    const native = this.#seededSigner() ?? ed25519Signers.get(this.#id());
     if (native !== undefined) {
       try {
         return signWithEd25519GeneratedKey(native, message);

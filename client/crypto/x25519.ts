@@ -16,7 +16,7 @@
  */
 import { x25519 } from "@noble/curves/ed25519.js";
 import { ProtocolError } from "../errors.js";
-import { concatBytes, constantTimeEqual, hexToBytes } from "./bytes.js";
+import { concatBytes, constantTimeEqual, hexToBytes, randomBytes } from "./bytes.js";
 import { type NodeCrypto, type NodeKeyObject, plainBytes, selfChecked } from "./node-crypto.js";
 
 /** X25519 scalar, u-coordinate and output length (RFC 7748 §5). */
@@ -311,16 +311,15 @@ export function x25519AgreeNode(privateKey: NodeKeyObject, publicKey: NodeKeyObj
 }
 
 /**
- * A fresh X25519 key pair made by Node from its CSPRNG (OpenSSL's, as `crypto.getRandomValues`
- * in Node): the scalar, its u-coordinate and the imported key, in one native call.
+ * A fresh X25519 key pair made by Node: the scalar from the CSPRNG (EN-10), its u-coordinate
+ * and the imported key, in one native scalar multiplication. Not `generateKeyPairSync` and a JWK
+ * export of its result: on Node 20 that export can deadlock the process for good when a garbage
+ * collection runs during it (the finished key-generation job's destructor takes the mutex the
+ * export holds; seen in the rooms benchmark, reproduced in a few thousand calls).
  */
 export function generateX25519Node(): { k: Uint8Array; u: Uint8Array; key: NodeKeyObject } {
   const crypto = requireNode();
-  const pair = crypto.generateKeyPairSync("x25519");
-  const jwk = pair.privateKey.export({ format: "jwk" });
-  if (typeof jwk.d !== "string" || typeof jwk.x !== "string") throw new TypeError("X25519 JWK export without d or x");
-  const k = fromBase64Url(jwk.d);
-  const u = fromBase64Url(jwk.x);
-  if (k.length !== X25519_LENGTH || u.length !== X25519_LENGTH) throw new TypeError("X25519 JWK export with bad lengths");
-  return { k, u, key: pair.privateKey };
+  const k = randomBytes(X25519_LENGTH);
+  const { key, u } = importPrivateNode(crypto, k);
+  return { k, u, key };
 }

@@ -15,7 +15,7 @@
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE, numberToBytesLE } from "@noble/curves/utils.js";
-import { concatBytes, hexToBytes } from "./bytes.js";
+import { concatBytes, hexToBytes, randomBytes } from "./bytes.js";
 import { sha512 } from "./kdf.js";
 import { type NodeCrypto, type NodeKeyObject, selfChecked } from "./node-crypto.js";
 import { sodiumEd25519Verify } from "./sodium-ed25519.js";
@@ -419,19 +419,42 @@ export interface Ed25519GeneratedKey {
   readonly signer: NodeKeyObject;
 }
 
-function generateEd25519Key(crypto: NodeCrypto): Ed25519GeneratedKey {
-  const pair = crypto.generateKeyPairSync("ed25519");
-  const jwk = pair.privateKey.export({ format: "jwk" });
-  if (typeof jwk.d !== "string" || typeof jwk.x !== "string") throw new TypeError("Ed25519 JWK export without d or x");
-  const seed = Uint8Array.from(Buffer.from(jwk.d, "base64url"));
-  const aBytes = Uint8Array.from(Buffer.from(jwk.x, "base64url"));
-  if (seed.length !== 32 || aBytes.length !== 32) throw new TypeError("Ed25519 JWK export with bad lengths");
+/** Length of an RFC 8032 Ed25519 seed (the private key as Node and RFC 8032 hold it). */
+export const ED25519_SEED_LENGTH = 32;
+
+/**
+ * JWK `x` given with a seed imported into Node: Node derives A from `d` itself and does not
+ * compare it with `x` (as for X25519, x25519.ts), and A is read back from the imported key.
+ */
+const ED25519_JWK_PLACEHOLDER_X = Buffer.from(new Uint8Array(32)).toString("base64url");
+
+/**
+ * The signing key of the RFC 8032 seed `seed`, imported into Node. Not `generateKeyPairSync`
+ * and a JWK export of its result: on Node 20 that export can deadlock the process for good when
+ * a garbage collection runs during it (the finished key-generation job's destructor takes the
+ * mutex the export holds); importing a seed drawn from the CSPRNG makes no such job.
+ */
+function ed25519KeyFromSeed(crypto: NodeCrypto, seed: Uint8Array): Ed25519GeneratedKey {
+  if (seed.length !== ED25519_SEED_LENGTH) throw new RangeError("Ed25519 seed must be 32 bytes");
+  const signer = crypto.createPrivateKey({
+    key: { kty: "OKP", crv: "Ed25519", d: Buffer.from(seed).toString("base64url"), x: ED25519_JWK_PLACEHOLDER_X },
+    format: "jwk",
+  });
+  const x = crypto.createPublicKey(signer).export({ format: "jwk" }).x;
+  if (typeof x !== "string") throw new TypeError("Ed25519 JWK export without x");
+  const aBytes = Uint8Array.from(Buffer.from(x, "base64url"));
+  if (aBytes.length !== 32) throw new TypeError("Ed25519 JWK export with a bad x");
   // RFC 8032 §5.1.5: the secret scalar is the pruned (clamped) first half of SHA-512(seed).
-  const k = sha512(seed).slice(0, 32);
-  seed.fill(0);
-  k[0] = (k[0] as number) & 248;
-  k[31] = ((k[31] as number) & 127) | 64;
-  return { k, u: ed25519.utils.toMontgomery(aBytes), aBytes, signer: pair.privateKey };
+  return { k: ed25519ScalarFromSeed(seed), u: ed25519.utils.toMontgomery(aBytes), aBytes, signer };
+}
+
+function generateEd25519Key(crypto: NodeCrypto): Ed25519GeneratedKey {
+  const seed = randomBytes(ED25519_SEED_LENGTH);
+  try {
+    return ed25519KeyFromSeed(crypto, seed);
+  } finally {
+    seed.fill(0);
+  }
 }
 
 /** RFC 8032 signature by `key` with A's sign bit moved into bit 7 of byte 63 (EN-03 step 4). */
@@ -456,6 +479,24 @@ const nodeEd25519Signing = selfChecked((crypto) => {
     !xeddsaVerifyNoble(key.u, new Uint8Array(0), sig)
   );
 });
+
+/** The Montgomery private key of an RFC 8032 seed: k = clamp(SHA-512(seed)[0..32]) (EN-03). */
+export function ed25519ScalarFromSeed(seed: Uint8Array): Uint8Array {
+  if (seed.length !== ED25519_SEED_LENGTH) throw new RangeError("Ed25519 seed must be 32 bytes");
+  const k = sha512(seed).slice(0, 32);
+  k[0] = (k[0] as number) & 248;
+  k[31] = ((k[31] as number) & 127) | 64;
+  return k;
+}
+
+/**
+ * The native signer of a stored RFC 8032 seed (an identity key made from one, EN-03), where
+ * Node can sign Ed25519 natively (self-checked), else undefined.
+ */
+export function ed25519SignerFromSeed(seed: Uint8Array): Ed25519GeneratedKey | undefined {
+  const crypto = nodeEd25519Signing();
+  return crypto === undefined ? undefined : ed25519KeyFromSeed(crypto, seed);
+}
 
 /** A fresh signing key generated as an Ed25519 key where Node can sign natively, else undefined. */
 export function generateEd25519SigningKey(): Ed25519GeneratedKey | undefined {

@@ -12,7 +12,7 @@ import {
   type IdentityKeyPairRecord,
 } from "../../gen/securecomm/storage/v1/keys_pb.js";
 import { ProtocolError } from "../errors.js";
-import { randomBytes } from "../crypto/bytes.js";
+import { constantTimeEqual, randomBytes } from "../crypto/bytes.js";
 import { KeyPair, PrivateKey, PublicKey } from "../crypto/curve.js";
 import { SecretHolder } from "../crypto/redact.js";
 import { addressFromIdentityKey } from "./address.js";
@@ -67,9 +67,14 @@ export class IdentityKeyPair extends SecretHolder {
   }
 }
 
-/** A fresh identity: key pair and registration id from the CSPRNG (spec ID-01, ID-02). */
+/**
+ * A fresh identity: key pair and registration id from the CSPRNG (spec ID-01, ID-02). The
+ * private key is made from an RFC 8032 seed (EN-03), kept in the identity's record, so that
+ * where the runtime signs Ed25519 natively the identity's signatures (prekeys, joins, relay
+ * challenges) take the native signer; they verify exactly as XEdDSA signatures do.
+ */
 export function createIdentityKeyPair(): IdentityKeyPair {
-  return new IdentityKeyPair(KeyPair.generate(), generateRegistrationId());
+  return new IdentityKeyPair(KeyPair.fromPrivateKey(PrivateKey.generateFromEd25519Seed()), generateRegistrationId());
 }
 
 /** The storage record of an identity (holds the private key: encrypt at rest). */
@@ -78,15 +83,23 @@ export function identityToRecord(identity: IdentityKeyPair): IdentityKeyPairReco
     publicKey: identity.publicKey.serialize(),
     privateKey: identity.privateKey.serialize(),
     registrationId: identity.registrationId,
+    ed25519Seed: identity.privateKey.ed25519Seed ?? new Uint8Array(0),
   });
 }
 
 /**
- * Rebuilds an identity from its record, checking that the public key matches the private key
- * and the registration id is in range; otherwise `ProtocolError("invalid_key")`.
+ * Rebuilds an identity from its record, checking that the public key matches the private key,
+ * the seed (when the record has one: ID-01, EN-03) makes that private key, and the
+ * registration id is in range; otherwise `ProtocolError("invalid_key")`. A record without a
+ * seed (an identity made before seeds) signs with XEdDSA as before.
  */
 export function identityFromRecord(record: IdentityKeyPairRecord): IdentityKeyPair {
-  const privateKey = PrivateKey.deserialize(record.privateKey);
+  let privateKey = PrivateKey.deserialize(record.privateKey);
+  if (record.ed25519Seed.length > 0) {
+    const seeded = PrivateKey.fromEd25519Seed(record.ed25519Seed);
+    if (!constantTimeEqual(seeded.serialize(), privateKey.serialize())) throw new ProtocolError("invalid_key");
+    privateKey = seeded;
+  }
   const publicKey = PublicKey.deserialize(record.publicKey);
   if (!privateKey.getPublicKey().equals(publicKey)) throw new ProtocolError("invalid_key");
   if (!isValidRegistrationId(record.registrationId)) throw new ProtocolError("invalid_key");

@@ -301,3 +301,76 @@ describe("Subscription passes PreKeysLow on (API-29)", () => {
     await sub.stop();
   });
 });
+
+describe("Subscription acknowledgements beside the stream (API-14, issue 14)", () => {
+  it("the next batch is processed while an ack is in flight; a failed ack reconnects and the envelope comes again and is acked", async () => {
+    const acked: bigint[][] = [];
+    let ackCalls = 0;
+    let releaseFirstAck: () => void = () => {};
+    let streams = 0;
+    const seen: bigint[] = [];
+    let secondSeenWhileAckPending = false;
+    let firstAckPending = false;
+    const transport = createRouterTransport((router) =>
+      router.service(MessageService, {
+        async *subscribe() {
+          streams++;
+          if (streams === 1) {
+            yield mailbox([1]);
+            yield mailbox([2]);
+            yield caughtUp;
+            await new Promise<void>(() => undefined); // until aborted
+          }
+          yield mailbox([2]); // the failed ack's id, delivered again
+          yield caughtUp;
+          await new Promise<void>(() => undefined);
+        },
+        async ackMessages(req) {
+          ackCalls++;
+          if (ackCalls === 1) {
+            firstAckPending = true;
+            await new Promise<void>((r) => (releaseFirstAck = r));
+            firstAckPending = false;
+            acked.push(req.ids);
+            return {};
+          }
+          if (ackCalls === 2) throw new ConnectError("down", Code.Unavailable);
+          acked.push(req.ids);
+          return {};
+        },
+      }),
+    );
+    const clients: RelayClients = {
+      account: createClient(AccountService, transport),
+      keys: createClient(KeyService, transport),
+      messages: createClient(MessageService, transport),
+      rooms: createClient(RoomService, transport),
+      blobs: createClient(BlobService, transport),
+      info: createClient(RelayInfoService, transport),
+    };
+    const sub = new Subscription({
+      clients,
+      random: () => 0,
+      sleep: async () => undefined,
+      handler: {
+        ...quietHandler,
+        onMailbox: async (envs) => {
+          for (const e of envs) {
+            seen.push(e.id);
+            if (e.id === 2n && firstAckPending) secondSeenWhileAckPending = true;
+          }
+          return envs.map((e) => e.id);
+        },
+      },
+    });
+    sub.start();
+    await expect.poll(() => seen.length, { timeout: 5000 }).toBe(2);
+    expect(secondSeenWhileAckPending).toBe(true); // not held up by the first ack's round trip
+    releaseFirstAck();
+    // The second ack fails: the stream ends and a new one delivers 2 again, which is acked.
+    await expect.poll(() => acked, { timeout: 5000 }).toEqual([[1n], [2n]]);
+    expect(streams).toBe(2);
+    expect(seen).toEqual([1n, 2n, 2n]);
+    await sub.stop();
+  });
+});

@@ -3,7 +3,8 @@
  *
  * Owns: `Subscription`: connect with the current room cursors, hand each batch to the handler
  * and wait for it (events are processed one at a time, in stream order), acknowledge mailbox
- * envelopes only after the handler has committed their effects, detect dead streams (no
+ * envelopes only after the handler has committed their effects (beside the stream, not in its
+ * way: ack-queue.ts), detect dead streams (no
  * message for 45 s, API-12), reconnect with jittered backoff until `stop()` (starting again
  * from the shortest delay after any stream that got as far as CaughtUp, however it ended, so
  * the time to reconnect after a relay restart stays near the relay's downtime however many
@@ -18,13 +19,13 @@ import type {
   RoomCursor,
   RoomEvent,
 } from "../../gen/securecomm/relay/v1/messages_pb.js";
+import { AckQueue } from "./ack-queue.js";
 import { backoffDelayMs } from "./backoff.js";
 import type { RelayClients } from "./relay-clients.js";
 
 /** A client SHOULD reconnect after this much silence (API-12: keep-alives come every 15 s). */
 export const STREAM_SILENCE_TIMEOUT_MS = 45_000;
-/** AckMessages takes at most 1,000 ids per call (API-15). */
-export const MAX_ACK_IDS = 1000;
+export { MAX_ACK_IDS } from "./ack-queue.js";
 
 /** Connection state of the stream. */
 export type StreamState = "offline" | "connecting" | "online";
@@ -181,6 +182,16 @@ export class Subscription {
     const onStop = () => ctl.abort();
     stop.addEventListener("abort", onStop);
     this.#stream = ctl;
+    // A failed ack ends this stream as a failed call did before: the relay delivers the
+    // envelopes again on the next one.
+    let ackError: { error: unknown } | undefined;
+    const acks = new AckQueue(
+      (ids) => this.#o.clients.messages.ackMessages({ ids }),
+      (error) => {
+        ackError ??= { error };
+        ctl.abort();
+      },
+    );
     let timer: ReturnType<typeof setTimeout> | undefined;
     const arm = () => {
       if (timer !== undefined) clearTimeout(timer);
@@ -195,10 +206,7 @@ export class Subscription {
         const ev = msg.event;
         switch (ev.case) {
           case "mailbox": {
-            const ids = await h.onMailbox(ev.value.envelopes);
-            for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
-              await this.#o.clients.messages.ackMessages({ ids: ids.slice(i, i + MAX_ACK_IDS) });
-            }
+            acks.add(await h.onMailbox(ev.value.envelopes));
             break;
           }
           case "room":
@@ -225,10 +233,14 @@ export class Subscription {
           default:
             break;
         }
-        if (!this.#running || this.#resubscribe) break;
+        if (!this.#running || this.#resubscribe || ackError !== undefined) break;
       }
+      await acks.drain();
+      if (ackError !== undefined) throw ackError.error;
       if (this.#running && !this.#resubscribe) this.#setState("connecting", "stream ended");
     } catch (e) {
+      await acks.drain();
+      if (ackError !== undefined && this.#running) throw ackError.error;
       if (this.#running && !this.#resubscribe) throw e;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
