@@ -8,7 +8,7 @@
  * means (room-engine.ts), the ratchet (client/session), sealed sender (client/sealed-sender).
  */
 
-import { toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Content, ContentSchema } from "../../gen/securecomm/wire/v1/content_pb.js";
 import { constantTimeEqual } from "../crypto/bytes.js";
 import type { PublicKey } from "../crypto/curve.js";
@@ -25,7 +25,6 @@ import type { Account } from "../account/account.js";
 import type { KvProtocolStore } from "../store/protocol-store.js";
 import type { RelayClients } from "../relay/relay-clients.js";
 import { sealedSenderDecryptToContent, sealedSenderEncrypt } from "../sealed-sender/sealed-sender.js";
-import { decodeContent } from "./content-decode.js";
 
 /** A pairwise Content received and authenticated. */
 export interface ReceivedContent {
@@ -118,7 +117,7 @@ export class Pairwise {
     });
     let content: Content;
     try {
-      content = decodeContent(unpad(padded));
+      content = fromBinary(ContentSchema, unpad(padded));
     } catch (e) {
       if (e instanceof ProtocolError) throw e;
       throw new ProtocolError("invalid_message", { cause: e });
