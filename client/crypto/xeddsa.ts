@@ -426,7 +426,7 @@ export const ED25519_SEED_LENGTH = 32;
  * JWK `x` given with a seed imported into Node: Node derives A from `d` itself and does not
  * compare it with `x` (as for X25519, x25519.ts), and A is read back from the imported key.
  */
-const ED25519_JWK_PLACEHOLDER_X = Buffer.from(new Uint8Array(32)).toString("base64url");
+const ED25519_JWK_PLACEHOLDER_X = "A".repeat(43); // base64url of 32 zero bytes (a literal: no Buffer in browsers)
 
 /**
  * The signing key of the RFC 8032 seed `seed`, imported into Node. Not `generateKeyPairSync`
