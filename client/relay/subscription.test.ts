@@ -5,7 +5,7 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, createRouterTransport, type Transport } from "@connectrpc/connect";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AccountService } from "../../gen/securecomm/relay/v1/account_pb.js";
 import { KeyService } from "../../gen/securecomm/relay/v1/keys_pb.js";
@@ -54,14 +54,7 @@ describe("Subscription", () => {
         },
       }),
     );
-    const clients: RelayClients = {
-      account: createClient(AccountService, transport),
-      keys: createClient(KeyService, transport),
-      messages: createClient(MessageService, transport),
-      rooms: createClient(RoomService, transport),
-      blobs: createClient(BlobService, transport),
-      info: createClient(RelayInfoService, transport),
-    };
+    const clients = clientsOver(transport);
     const seen: bigint[] = [];
     const committed = new Set<bigint>();
     const states: StreamState[] = [];
@@ -136,14 +129,7 @@ describe("Subscription backoff after a healthy stream breaks (issue 16)", () => 
         },
       }),
     );
-    const clients: RelayClients = {
-      account: createClient(AccountService, transport),
-      keys: createClient(KeyService, transport),
-      messages: createClient(MessageService, transport),
-      rooms: createClient(RoomService, transport),
-      blobs: createClient(BlobService, transport),
-      info: createClient(RelayInfoService, transport),
-    };
+    const clients = clientsOver(transport);
     const delays: number[] = [];
     const sub = new Subscription({
       clients,
@@ -187,6 +173,11 @@ function memoryClients(subscribe: (req: SubscribeRequest) => AsyncIterable<Subsc
       },
     }),
   );
+  return clientsOver(transport);
+}
+
+/** Every relay client over one (in-memory) transport. */
+function clientsOver(transport: Transport): RelayClients {
   return {
     account: createClient(AccountService, transport),
     keys: createClient(KeyService, transport),
@@ -340,14 +331,7 @@ describe("Subscription acknowledgements beside the stream (API-14, issue 14)", (
         },
       }),
     );
-    const clients: RelayClients = {
-      account: createClient(AccountService, transport),
-      keys: createClient(KeyService, transport),
-      messages: createClient(MessageService, transport),
-      rooms: createClient(RoomService, transport),
-      blobs: createClient(BlobService, transport),
-      info: createClient(RelayInfoService, transport),
-    };
+    const clients = clientsOver(transport);
     const sub = new Subscription({
       clients,
       random: () => 0,
